@@ -1,0 +1,65 @@
+/**
+ * The composition root: builds the repository, the facade and the frontends from options, starts
+ * loading models and listening, and returns a handle that closes everything in order.
+ */
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type { Logger } from '../logging/logger.js';
+import { createHttpApp } from '../protocols/http-common/http-server.js';
+import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
+import { ModelRepository } from '../repository/model-repository.js';
+import { InferenceServer } from '../server/inference-server.js';
+
+export interface ServeOptions {
+  modelRepository: string;
+  /** 0 picks a free port; -1 disables the frontend. */
+  httpPort: number;
+  httpAddress: string;
+  logger: Logger;
+  autoComplete: boolean;
+  defaultMaxBatchSize: number;
+  strictReadiness: boolean;
+  bodyLimit: number;
+}
+
+export interface RunningServer {
+  server: InferenceServer;
+  httpUrl: string | undefined;
+  /** Resolves once the initial model load finished (the server may already answer health checks). */
+  loaded: Promise<void>;
+  close(): Promise<void>;
+}
+
+export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy'];
+
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const repository = new ModelRepository({
+    root: resolve(options.modelRepository),
+    logger: options.logger,
+    autoComplete: options.autoComplete,
+    defaultMaxBatchSize: options.defaultMaxBatchSize,
+  });
+  const server = new InferenceServer({ repository, logger: options.logger, extensions: EXTENSIONS, strictReadiness: options.strictReadiness });
+  const loaded = repository.loadAll();
+
+  let httpUrl: string | undefined;
+  const http = options.httpPort >= 0 ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit }, [oipRoutes]) : undefined;
+  if (http) {
+    await http.listen({ port: options.httpPort, host: options.httpAddress });
+    const address = http.server.address() as AddressInfo;
+    httpUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    options.logger.info({ url: httpUrl }, 'HTTP (OIP REST) listening');
+  }
+
+  return {
+    server,
+    httpUrl,
+    loaded,
+    async close() {
+      server.startDraining();
+      await loaded.catch(() => undefined);
+      await http?.close();
+      await repository.close();
+    },
+  };
+}

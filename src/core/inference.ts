@@ -1,0 +1,66 @@
+/** Protocol-neutral request and response types: what frontends build and what they receive. */
+import type { DataType } from './datatypes.js';
+import type { Tensor } from './tensor.js';
+
+export type ParameterValue = string | number | boolean;
+export type Parameters = Record<string, ParameterValue>;
+
+export interface RequestedOutput {
+  name: string;
+  parameters?: Parameters;
+}
+
+export interface InferRequest {
+  id?: string;
+  model: string;
+  /** Absent: the version the model's policy serves (highest ready). */
+  version?: string;
+  inputs: Tensor[];
+  /** Absent or empty: every output of the model. */
+  outputs?: RequestedOutput[];
+  parameters?: Parameters;
+  /** Lower number = higher priority, as in Triton; 0 = the model's default. */
+  priority?: number;
+  /** Queue timeout in microseconds (Triton's `timeout` parameter); 0 or absent = the model's default. */
+  timeoutUs?: number;
+  /** Aborted when the client goes away; a request still queued is then dropped. */
+  signal?: AbortSignal;
+}
+
+export interface InferResponse {
+  model: string;
+  version: string;
+  id?: string;
+  outputs: Tensor[];
+  parameters?: Parameters;
+}
+
+export interface TensorMetadata {
+  name: string;
+  datatype: DataType;
+  /** -1 for variable dimensions, including the batch dimension when max_batch_size > 0. */
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
+
+export interface ModelIndexEntry {
+  name: string;
+  version?: string;
+  state?: ModelState;
+  reason?: string;
+}
+
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}

@@ -1,0 +1,118 @@
+/**
+ * JSON ⇄ tensor data, shared by every JSON protocol (OIP REST, V1 REST). Values go straight into
+ * the typed array of the tensor's datatype; each value is range-checked for its type so a wrong
+ * value is a clear 400, never a silent wrap-around.
+ */
+import { dataTypeInfo, type DataType, type NumericArray } from './datatypes.js';
+import { VireoError } from './errors.js';
+import { fromBFloat16Bits, fromHalfBits, toBFloat16Bits, toHalfBits } from './half-float.js';
+import type { TensorData } from './tensor.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+const INT_RANGES: Partial<Record<DataType, [number, number]>> = {
+  UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295],
+  INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
+};
+
+const BIG_RANGES: Partial<Record<DataType, [bigint, bigint]>> = {
+  INT64: [-(2n ** 63n), 2n ** 63n - 1n],
+  UINT64: [0n, 2n ** 64n - 1n],
+};
+
+/** Flattens nested arrays into `visit`; non-array leaves are values. Refuses more than `limit` leaves. */
+function flatten(value: unknown, visit: (leaf: unknown, index: number) => void, limit: number, what: string): number {
+  let index = 0;
+  const walk = (v: unknown, depth: number) => {
+    if (Array.isArray(v)) {
+      if (depth > 32) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: data is nested too deeply`);
+      for (const item of v) walk(item, depth + 1);
+      return;
+    }
+    if (index >= limit) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: data has more than the ${limit} elements its shape allows`);
+    visit(v, index++);
+  };
+  walk(value, 0);
+  return index;
+}
+
+function badValue(what: string, datatype: DataType, index: number, value: unknown): never {
+  const shown = typeof value === 'string' ? `"${value.slice(0, 40)}"` : JSON.stringify(value)?.slice(0, 40);
+  throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: element ${index} (${shown}) is not a valid ${datatype} value`);
+}
+
+/**
+ * Builds tensor data of `count` elements from JSON `data` (flat or nested). The element count is
+ * checked against `count` exactly; `count` itself must already be bounded by the caller.
+ */
+export function jsonToTensorData(data: unknown, datatype: DataType, count: number, what: string): TensorData {
+  if (datatype === 'BYTES') {
+    const out: Uint8Array[] = new Array(count);
+    const n = flatten(data, (leaf, i) => {
+      if (typeof leaf === 'string') out[i] = encoder.encode(leaf);
+      else if (leaf && typeof leaf === 'object' && typeof (leaf as { b64?: unknown }).b64 === 'string') out[i] = Buffer.from((leaf as { b64: string }).b64, 'base64');
+      else badValue(what, datatype, i, leaf);
+    }, count, what);
+    checkCount(n, count, what);
+    return out;
+  }
+  const info = dataTypeInfo(datatype);
+  const out = new info.array!(count);
+  let write: (leaf: unknown, i: number) => void;
+  if (datatype === 'BOOL') {
+    write = (leaf, i) => {
+      if (leaf === true || leaf === 1) out[i] = 1;
+      else if (leaf === false || leaf === 0) out[i] = 0;
+      else badValue(what, datatype, i, leaf);
+    };
+  } else if (info.bigint) {
+    const [min, max] = BIG_RANGES[datatype]!;
+    write = (leaf, i) => {
+      let v: bigint;
+      if (typeof leaf === 'number' && Number.isSafeInteger(leaf)) v = BigInt(leaf);
+      else if (typeof leaf === 'string' && /^-?\d{1,20}$/.test(leaf)) v = BigInt(leaf);
+      else return badValue(what, datatype, i, leaf);
+      if (v < min || v > max) badValue(what, datatype, i, leaf);
+      (out as BigInt64Array)[i] = v;
+    };
+  } else if (datatype === 'FP16' || datatype === 'BF16') {
+    const toBits = datatype === 'FP16' ? toHalfBits : toBFloat16Bits;
+    write = (leaf, i) => {
+      if (typeof leaf !== 'number') badValue(what, datatype, i, leaf);
+      out[i] = toBits(leaf as number);
+    };
+  } else if (datatype === 'FP32' || datatype === 'FP64') {
+    write = (leaf, i) => {
+      if (typeof leaf !== 'number') badValue(what, datatype, i, leaf);
+      out[i] = leaf as number;
+    };
+  } else {
+    const [min, max] = INT_RANGES[datatype]!;
+    write = (leaf, i) => {
+      if (typeof leaf !== 'number' || !Number.isInteger(leaf) || leaf < min || leaf > max) badValue(what, datatype, i, leaf);
+      out[i] = leaf as number;
+    };
+  }
+  const n = flatten(data, write, count, what);
+  checkCount(n, count, what);
+  return out;
+}
+
+function checkCount(n: number, count: number, what: string): void {
+  if (n !== count) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: data has ${n} elements but the shape needs ${count}`);
+}
+
+/** Tensor data as a flat JSON array (64-bit integers as numbers, FP16/BF16 as numbers, BYTES as strings). */
+export function tensorDataToJson(data: TensorData, datatype: DataType): unknown[] {
+  if (datatype === 'BYTES') return (data as Uint8Array[]).map((e) => decoder.decode(e));
+  const numeric = data as NumericArray;
+  switch (datatype) {
+    case 'BOOL': return Array.from(numeric as Uint8Array, (v) => v !== 0);
+    case 'FP16': return Array.from(numeric as Uint16Array, fromHalfBits);
+    case 'BF16': return Array.from(numeric as Uint16Array, fromBFloat16Bits);
+    case 'INT64':
+    case 'UINT64': return Array.from(numeric as BigInt64Array, (v) => Number(v));
+    default: return Array.from(numeric as Float32Array);
+  }
+}

@@ -1,0 +1,124 @@
+/** OIP REST JSON bodies ⇄ core request and response types (open_inference_rest.yaml). */
+import { parseDataType } from '../../core/datatypes.js';
+import { VireoError } from '../../core/errors.js';
+import type { InferRequest, InferResponse, Parameters, RequestedOutput } from '../../core/inference.js';
+import { jsonToTensorData, tensorDataToJson } from '../../core/json-tensors.js';
+import { elementCount, type Tensor } from '../../core/tensor.js';
+
+interface JsonInput { name?: unknown; shape?: unknown; datatype?: unknown; data?: unknown; parameters?: unknown }
+
+const malformed = (message: string): never => {
+  throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', message);
+};
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function parseParameters(value: unknown, where: string): Parameters | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isObject(value)) malformed(`${where}: parameters must be an object`);
+  for (const [key, v] of Object.entries(value as object)) {
+    if (!['string', 'number', 'boolean'].includes(typeof v)) malformed(`${where}: parameter "${key}" must be a string, number or boolean`);
+  }
+  return value as Parameters;
+}
+
+export function parseShape(value: unknown, what: string): number[] {
+  if (!Array.isArray(value) || !value.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    return malformed(`${what}: shape must be an array of non-negative integers`);
+  }
+  return value as number[];
+}
+
+/** One input's header fields (name, datatype, shape, parameters), validated. */
+export function parseInputHeader(raw: unknown, index: number): { name: string; datatype: NonNullable<ReturnType<typeof parseDataType>>; shape: number[]; parameters?: Parameters; count: number } {
+  if (!isObject(raw)) return malformed(`inputs[${index}] must be an object`);
+  const input = raw as JsonInput;
+  if (typeof input.name !== 'string' || input.name === '') return malformed(`inputs[${index}]: "name" must be a non-empty string`);
+  const what = `input "${input.name}"`;
+  if (typeof input.datatype !== 'string') return malformed(`${what}: "datatype" must be a string`);
+  const datatype = parseDataType(input.datatype);
+  if (!datatype) throw new VireoError('VIREO_ERR_INPUT_DATATYPE', `${what}: unknown datatype "${input.datatype}"`);
+  const shape = parseShape(input.shape, what);
+  const count = elementCount(shape, what);
+  return { name: input.name, datatype, shape, parameters: parseParameters(input.parameters, what), count };
+}
+
+export function parseOutputs(value: unknown): RequestedOutput[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) return malformed('"outputs" must be an array');
+  return value.map((o, i) => {
+    if (!isObject(o) || typeof o.name !== 'string') return malformed(`outputs[${i}]: "name" must be a string`);
+    return { name: o.name, parameters: parseParameters(o.parameters, `output "${o.name}"`) };
+  });
+}
+
+/** Schedule-policy parameters (extension_schedule_policy.md) lifted onto the request. */
+export function applyScheduleParameters(request: InferRequest): InferRequest {
+  const p = request.parameters;
+  if (!p) return request;
+  const numeric = (key: string): number | undefined => {
+    const v = p[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) malformed(`parameter "${key}" must be a non-negative integer`);
+    return v as number;
+  };
+  request.priority = numeric('priority');
+  request.timeoutUs = numeric('timeout');
+  return request;
+}
+
+/**
+ * Parses an OIP inference request body. `binaryInput` supplies the data of inputs that carry
+ * `binary_data_size` (the binary extension); without it such inputs are an error.
+ */
+export function parseInferBody(
+  body: unknown,
+  model: string,
+  version: string | undefined,
+  binaryInput?: (input: { name: string; datatype: Tensor['datatype']; shape: number[]; count: number; size: number }) => Tensor['data'],
+): InferRequest {
+  if (!isObject(body)) return malformed('the request body must be a JSON object');
+  if (!Array.isArray(body.inputs) || body.inputs.length === 0) return malformed('"inputs" must be a non-empty array');
+  if (body.id !== undefined && typeof body.id !== 'string') malformed('"id" must be a string');
+  const inputs: Tensor[] = body.inputs.map((raw: unknown, index: number) => {
+    const header = parseInputHeader(raw, index);
+    const what = `input "${header.name}"`;
+    const size = header.parameters?.binary_data_size;
+    let data: Tensor['data'];
+    if (size !== undefined) {
+      if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) malformed(`${what}: binary_data_size must be a non-negative integer`);
+      if ((raw as JsonInput).data !== undefined) malformed(`${what}: has both "data" and binary_data_size`);
+      if (!binaryInput) malformed(`${what}: binary_data_size given but the request has no binary part (Inference-Header-Content-Length header missing)`);
+      data = binaryInput!({ ...header, size: size as number });
+    } else {
+      if ((raw as JsonInput).data === undefined) malformed(`${what}: "data" is missing`);
+      data = jsonToTensorData((raw as JsonInput).data, header.datatype, header.count, what);
+    }
+    return { name: header.name, datatype: header.datatype, shape: header.shape, data };
+  });
+  return applyScheduleParameters({
+    id: body.id as string | undefined,
+    model,
+    version,
+    inputs,
+    outputs: parseOutputs(body.outputs),
+    parameters: parseParameters(body.parameters, 'request'),
+  });
+}
+
+export function inferResponseToJson(response: InferResponse): Record<string, unknown> {
+  return {
+    model_name: response.model,
+    model_version: response.version,
+    ...(response.id !== undefined ? { id: response.id } : {}),
+    ...(response.parameters ? { parameters: response.parameters } : {}),
+    outputs: response.outputs.map((t) => ({
+      name: t.name,
+      datatype: t.datatype,
+      shape: t.shape,
+      data: tensorDataToJson(t.data, t.datatype),
+    })),
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * The model configuration schema (Triton's model_config.proto names, snake_case as in config.pbtxt),
+ * validated with zod. Unknown keys are refused with their path so a typo never passes silently.
+ */
+import { z } from 'zod';
+import { parseDataType, type DataType } from '../core/datatypes.js';
+import { VireoError } from '../core/errors.js';
+
+const dataTypeSchema = z.string().transform((spelling, ctx): DataType => {
+  const parsed = parseDataType(spelling);
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `unknown datatype "${spelling}" (expected e.g. FP32 or TYPE_FP32)` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const dimsSchema = z.array(z.number().int().min(-1));
+
+const tensorConfigSchema = z.strictObject({
+  name: z.string().min(1),
+  data_type: dataTypeSchema,
+  dims: dimsSchema,
+  /** Triton's reshape: the shape the model sees, when it differs from the one clients send. */
+  reshape: z.strictObject({ shape: dimsSchema }).optional(),
+  optional: z.boolean().optional(),
+  label_filename: z.string().optional(),
+});
+
+const instanceGroupSchema = z.strictObject({
+  name: z.string().optional(),
+  count: z.number().int().min(1).max(64).default(1),
+  kind: z.enum(['KIND_AUTO', 'KIND_CPU', 'KIND_GPU']).default('KIND_AUTO'),
+  gpus: z.array(z.number().int().min(0)).optional(),
+});
+
+const versionPolicySchema = z.union([
+  z.strictObject({ latest: z.strictObject({ num_versions: z.number().int().min(1) }) }),
+  z.strictObject({ all: z.strictObject({}) }),
+  z.strictObject({ specific: z.strictObject({ versions: z.array(z.number().int().min(1)).min(1) }) }),
+]);
+
+/** Triton writes parameters as `{key: {string_value: "4"}}`; plain `{key: 4}` is accepted too. */
+const parameterValueSchema = z.union([
+  z.string(), z.number(), z.boolean(),
+  z.strictObject({ string_value: z.string() }).transform((v) => v.string_value),
+]);
+
+const acceleratorSchema = z.strictObject({
+  name: z.string(),
+  parameters: z.record(z.string(), z.string()).optional(),
+});
+
+const optimizationSchema = z.strictObject({
+  execution_accelerators: z.strictObject({
+    gpu_execution_accelerator: z.array(acceleratorSchema).optional(),
+    cpu_execution_accelerator: z.array(acceleratorSchema).optional(),
+  }).optional(),
+  graph: z.strictObject({ level: z.number().int() }).optional(),
+});
+
+const queuePolicySchema = z.strictObject({
+  timeout_action: z.enum(['REJECT', 'DELAY']).default('REJECT'),
+  default_timeout_microseconds: z.number().int().min(0).default(0),
+  allow_timeout_override: z.boolean().default(false),
+  max_queue_size: z.number().int().min(0).default(0),
+});
+
+const dynamicBatchingSchema = z.strictObject({
+  preferred_batch_size: z.array(z.number().int().min(1)).default([]),
+  max_queue_delay_microseconds: z.number().int().min(0).default(0),
+  preserve_ordering: z.boolean().default(false),
+  priority_levels: z.number().int().min(0).default(0),
+  default_priority_level: z.number().int().min(0).default(0),
+  default_queue_policy: queuePolicySchema.optional(),
+  priority_queue_policy: z.record(z.string(), queuePolicySchema).optional(),
+  adaptive: z.strictObject({ target_latency_ms: z.number().positive() }).optional(),
+});
+
+export const modelConfigSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  backend: z.enum(['onnx', 'onnxruntime']).optional(),
+  platform: z.enum(['onnxruntime_onnx']).optional(),
+  max_batch_size: z.number().int().min(0).optional(),
+  input: z.array(tensorConfigSchema).optional(),
+  output: z.array(tensorConfigSchema).optional(),
+  instance_group: z.array(instanceGroupSchema).optional(),
+  version_policy: versionPolicySchema.optional(),
+  parameters: z.record(z.string(), parameterValueSchema).optional(),
+  default_model_filename: z.string().min(1).optional(),
+  optimization: optimizationSchema.optional(),
+  /** A simpler spelling of optimization.execution_accelerators: tried in order, CPU last. */
+  execution_providers: z.array(z.string()).optional(),
+  dynamic_batching: dynamicBatchingSchema.optional(),
+});
+
+export type RawModelConfig = z.input<typeof modelConfigSchema>;
+export type ParsedModelConfig = z.output<typeof modelConfigSchema>;
+export type TensorConfig = z.output<typeof tensorConfigSchema>;
+export type QueuePolicyConfig = z.output<typeof queuePolicySchema>;
+export type DynamicBatchingConfig = z.output<typeof dynamicBatchingSchema>;
+
+/** A complete configuration: what remains after parsing, auto-complete and defaults. */
+export interface ModelConfig extends ParsedModelConfig {
+  name: string;
+  backend: 'onnx';
+  max_batch_size: number;
+  input: TensorConfig[];
+  output: TensorConfig[];
+  instance_group: z.output<typeof instanceGroupSchema>[];
+  version_policy: z.output<typeof versionPolicySchema>;
+  default_model_filename: string;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+  if (issue.code === 'unrecognized_keys') {
+    const keys = (issue as { keys: string[] }).keys;
+    return keys.map((k) => `${path === '(root)' ? k : `${path}.${k}`}: unknown key`).join('; ');
+  }
+  return `${path}: ${issue.message}`;
+}
+
+/** Parses a config object; every problem is reported in one message, each with its key path. */
+export function parseModelConfig(raw: unknown, source: string): ParsedModelConfig {
+  const result = modelConfigSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const details = result.error.issues.map(formatIssue).join('; ');
+    throw new VireoError('VIREO_ERR_CONFIG_INVALID', `invalid model configuration ${source}: ${details}`);
+  }
+  return result.data;
+}
+
+export function parameterNumber(config: ParsedModelConfig, key: string): number | undefined {
+  const value = config.parameters?.[key];
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) {
+    throw new VireoError('VIREO_ERR_CONFIG_INVALID', `parameters.${key}: expected a number, got "${String(value)}"`);
+  }
+  return n;
+}

@@ -1,0 +1,76 @@
+/**
+ * A request inside the scheduler. Its state moves PENDING → EXECUTING → RELEASED, or to FAILED
+ * from PENDING (timeout, cancel, shutdown) or EXECUTING (backend error), through `transition`,
+ * which refuses any other move: a request is answered exactly once.
+ */
+import { VireoError } from '../core/errors.js';
+import type { Tensor } from '../core/tensor.js';
+
+export type RequestState = 'PENDING' | 'EXECUTING' | 'RELEASED' | 'FAILED';
+
+const ALLOWED: Record<RequestState, readonly RequestState[]> = {
+  PENDING: ['EXECUTING', 'FAILED'],
+  EXECUTING: ['RELEASED', 'FAILED'],
+  RELEASED: [],
+  FAILED: [],
+};
+
+export interface ScheduleOptions {
+  /** Lower is more urgent; 0 means the model's default level. */
+  priority?: number;
+  timeoutUs?: number;
+  signal?: AbortSignal;
+}
+
+export class PendingRequest {
+  state: RequestState = 'PENDING';
+  /** Priority level index into the scheduler's queues (0 = most urgent). */
+  level = 0;
+  deadlineNs = Infinity;
+  /** Triton's DELAY timeout action: expired requests go behind everything else instead of failing. */
+  delayed = false;
+  readonly arrivalNs: number;
+  queueNs = 0;
+  readonly #resolve: (outputs: Tensor[]) => void;
+  readonly #reject: (error: VireoError) => void;
+
+  constructor(
+    readonly inputs: readonly Tensor[],
+    readonly outputs: readonly string[],
+    /** Items this request contributes to a batch (its own dim 0, or 1 without a batch dimension). */
+    readonly items: number,
+    /** Requests share a batch only when these match: non-batch dims of every input and the outputs asked for. */
+    readonly compatibilityKey: string,
+    readonly signal: AbortSignal | undefined,
+    arrivalNs: number,
+    resolve: (outputs: Tensor[]) => void,
+    reject: (error: VireoError) => void,
+  ) {
+    this.arrivalNs = arrivalNs;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  transition(next: RequestState): void {
+    if (!ALLOWED[this.state].includes(next)) {
+      throw new VireoError('VIREO_ERR_INTERNAL', `illegal request state change ${this.state} → ${next}`);
+    }
+    this.state = next;
+  }
+
+  release(outputs: Tensor[]): void {
+    this.transition('RELEASED');
+    this.#resolve(outputs);
+  }
+
+  fail(error: VireoError): void {
+    this.transition('FAILED');
+    this.#reject(error);
+  }
+}
+
+export function compatibilityKey(inputs: readonly Tensor[], outputs: readonly string[]): string {
+  let key = outputs.join(',');
+  for (const t of inputs) key += `|${t.name}:${t.shape.slice(1).join('x')}`;
+  return key;
+}

@@ -1,0 +1,268 @@
+/**
+ * The per-model-version scheduler: priority queues in front of a pool of instances, with Triton's
+ * dynamic batching when configured. Requests that share non-batch dims and requested outputs are
+ * concatenated along dim 0 (never beyond max_batch_size), executed once on the first idle
+ * instance, and each caller gets a view of its own rows. Without dynamic batching, requests run
+ * one at a time, in priority then arrival order.
+ *
+ * Public surface: enqueue, pending, close (drain) and destroy (fail what waits).
+ */
+import { VireoError } from '../core/errors.js';
+import type { Tensor } from '../core/tensor.js';
+import type { ModelInstance } from '../backends/backend.js';
+import { concatInputs, sliceOutputs } from './batch-tensors.js';
+import { choosePlan, type BatchPolicy } from './batch-planner.js';
+import { PendingRequest, compatibilityKey, type ScheduleOptions } from './pending-request.js';
+import { DEFAULT_POLICY, PriorityQueues, toQueuePolicy, type QueuePolicy, type QueuePolicyConfig } from './priority-queues.js';
+import { NOOP_RECORDER, nowNs, type SchedulerRecorder } from './recorder.js';
+
+/** Triton's ModelDynamicBatching as written in a model configuration (plus Vireo's adaptive mode). */
+export interface DynamicBatchingConfig {
+  preferred_batch_size: number[];
+  max_queue_delay_microseconds: number;
+  preserve_ordering: boolean;
+  priority_levels: number;
+  default_priority_level: number;
+  default_queue_policy?: QueuePolicyConfig;
+  priority_queue_policy?: Record<string, QueuePolicyConfig>;
+  adaptive?: { target_latency_ms: number };
+}
+
+export interface SchedulerOptions {
+  instances: readonly ModelInstance[];
+  /** 0: the model has no batch dimension and every request runs alone. */
+  maxBatchSize: number;
+  dynamicBatching?: DynamicBatchingConfig;
+  recorder?: SchedulerRecorder;
+}
+
+interface Slot { instance: ModelInstance; busy: boolean }
+
+export class Scheduler {
+  readonly #slots: Slot[];
+  readonly #queues: PriorityQueues;
+  readonly #batch: BatchPolicy | undefined;
+  readonly #maxBatchSize: number;
+  readonly #defaultLevel: number;
+  readonly #recorder: SchedulerRecorder;
+  readonly #preserveOrdering: boolean;
+  #ordering: Promise<void> = Promise.resolve();
+  #executing = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  #closing = false;
+  #drained: (() => void) | undefined;
+
+  constructor(options: SchedulerOptions) {
+    this.#slots = options.instances.map((instance) => ({ instance, busy: false }));
+    this.#maxBatchSize = options.maxBatchSize;
+    this.#recorder = options.recorder ?? NOOP_RECORDER;
+    const db = options.dynamicBatching;
+    const levels = Math.max(1, db?.priority_levels ?? 0);
+    const policies: QueuePolicy[] = [];
+    for (let level = 1; level <= levels; level++) {
+      policies.push(toQueuePolicy(db?.priority_queue_policy?.[String(level)] ?? db?.default_queue_policy) ?? DEFAULT_POLICY);
+    }
+    this.#queues = new PriorityQueues(policies);
+    this.#defaultLevel = db && db.default_priority_level > 0 ? Math.min(db.default_priority_level, levels) - 1 : levels - 1;
+    this.#preserveOrdering = db?.preserve_ordering ?? false;
+    this.#batch = db && options.maxBatchSize > 0
+      ? {
+          maxBatchSize: options.maxBatchSize,
+          preferred: [...db.preferred_batch_size].filter((p) => p <= options.maxBatchSize).sort((a, b) => a - b),
+          maxQueueDelayNs: db.max_queue_delay_microseconds * 1000,
+        }
+      : undefined;
+  }
+
+  /** Requests queued or executing. */
+  get pending(): number {
+    return this.#queues.size + this.#executing;
+  }
+
+  /**
+   * Queues one request. `items` is its batch size (dim 0 of every input when the model batches).
+   * Resolves with the requested outputs, or rejects with a VireoError; never both, exactly once.
+   */
+  enqueue(inputs: readonly Tensor[], outputs: readonly string[], items: number, options: ScheduleOptions = {}): Promise<Tensor[]> {
+    if (this.#closing) {
+      return Promise.reject(new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
+    }
+    if (options.signal?.aborted) {
+      return Promise.reject(new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
+    }
+    const level = this.#levelOf(options.priority);
+    if (this.#queues.isFull(level)) {
+      return Promise.reject(new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));
+    }
+    return new Promise<Tensor[]>((resolve, reject) => {
+      const arrival = nowNs();
+      const request = new PendingRequest(inputs, outputs, items, compatibilityKey(inputs, outputs), options.signal, arrival, resolve, reject);
+      request.level = level;
+      const policy = this.#queues.policies[level]!;
+      // A model with no queue policy honours the request's own timeout; a policy decides otherwise.
+      const overridable = policy === DEFAULT_POLICY || policy.allowTimeoutOverride;
+      const timeoutUs = overridable && options.timeoutUs ? options.timeoutUs : policy.defaultTimeoutUs;
+      if (timeoutUs > 0) request.deadlineNs = arrival + timeoutUs * 1000;
+      options.signal?.addEventListener('abort', () => this.#cancel(request), { once: true });
+      this.#queues.push(request);
+      this.#recorder.pending(this.pending);
+      this.#pump();
+    });
+  }
+
+  /** Stops taking requests, lets every queued and running one finish, then resolves. */
+  close(): Promise<void> {
+    this.#closing = true;
+    this.#pump();
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => { this.#drained = resolve; });
+  }
+
+  /** Fails everything still queued; running batches finish. */
+  destroy(error: VireoError): void {
+    this.#closing = true;
+    for (const request of this.#queues.pending()) this.#failQueued(request, error);
+    this.#checkDrained();
+  }
+
+  #levelOf(priority: number | undefined): number {
+    const levels = this.#queues.policies.length;
+    if (!priority || priority <= 0) return this.#defaultLevel;
+    return Math.min(priority, levels) - 1;
+  }
+
+  #cancel(request: PendingRequest): void {
+    if (request.state !== 'PENDING') return;
+    this.#failQueued(request, new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
+    this.#checkDrained();
+  }
+
+  #failQueued(request: PendingRequest, error: VireoError): void {
+    this.#queues.forget(request);
+    request.fail(error);
+    this.#recorder.request('failure', request.items, nowNs() - request.arrivalNs, undefined, error.code);
+    this.#recorder.pending(this.pending);
+  }
+
+  /** Fails or delays requests whose queue timeout passed; returns the next deadline. */
+  #expire(now: number): number {
+    let next = Infinity;
+    for (const request of this.#queues.pending()) {
+      if (request.deadlineNs > now) {
+        next = Math.min(next, request.deadlineNs);
+        continue;
+      }
+      if (this.#queues.policies[request.level]!.timeoutAction === 'DELAY') this.#queues.delay(request);
+      else this.#failQueued(request, new VireoError('VIREO_ERR_REQUEST_TIMEOUT', 'the request timed out in the queue before it could run'));
+    }
+    return next;
+  }
+
+  #pump(): void {
+    const now = nowNs();
+    let wakeAt = this.#expire(now);
+    while (this.#queues.size > 0) {
+      const slot = this.#slots.find((s) => !s.busy && (s.instance as { alive?: boolean }).alive !== false);
+      if (!slot) break;
+      const plan = choosePlan(this.#queues.pending(), this.#batch, now, this.#closing);
+      if (plan.wait !== undefined) {
+        wakeAt = Math.min(wakeAt, plan.wait);
+        break;
+      }
+      void this.#run(slot, plan.requests);
+    }
+    this.#arm(wakeAt, now);
+    this.#checkDrained();
+  }
+
+  #arm(wakeAt: number, now: number): void {
+    if (wakeAt === this.#timerAt) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = wakeAt;
+    if (wakeAt === Infinity) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#pump();
+    }, Math.max(0, Math.ceil((wakeAt - now) / 1e6)));
+  }
+
+  async #run(slot: Slot, requests: PendingRequest[]): Promise<void> {
+    slot.busy = true;
+    const start = nowNs();
+    for (const r of requests) {
+      this.#queues.forget(r);
+      r.transition('EXECUTING');
+      r.queueNs = start - r.arrivalNs;
+    }
+    this.#executing += requests.length;
+    this.#recorder.busy(this.#slots.filter((s) => s.busy).length);
+    const batchItems = requests.reduce((sum, r) => sum + r.items, 0);
+    const turn = this.#takeTurn();
+    let outcome: { outputs: Tensor[][] } | { error: VireoError };
+    let inputNs = 0;
+    let inferNs = 0;
+    let outputNs = 0;
+    try {
+      const inputs = concatInputs(requests, this.#maxBatchSize > 0);
+      const inferStart = nowNs();
+      inputNs = inferStart - start;
+      const outputs = await slot.instance.execute(inputs, requests[0]!.outputs);
+      const outputStart = nowNs();
+      inferNs = outputStart - inferStart;
+      let offset = 0;
+      const split = requests.length === 1 ? [outputs] : requests.map((r) => {
+        const own = sliceOutputs(outputs, offset, r.items, batchItems);
+        offset += r.items;
+        return own;
+      });
+      outputNs = nowNs() - outputStart;
+      outcome = { outputs: split };
+    } catch (error) {
+      outcome = { error: VireoError.from(error) };
+    }
+    slot.busy = false;
+    this.#executing -= requests.length;
+    this.#recorder.batch({ batchSize: batchItems, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });
+    await turn.previous;
+    this.#settle(requests, outcome, { computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });
+    turn.done();
+    this.#recorder.busy(this.#slots.filter((s) => s.busy).length);
+    this.#recorder.pending(this.pending);
+    this.#pump();
+  }
+
+  #settle(requests: PendingRequest[], outcome: { outputs: Tensor[][] } | { error: VireoError }, compute: { computeInputNs: number; computeInferNs: number; computeOutputNs: number }): void {
+    const end = nowNs();
+    requests.forEach((r, i) => {
+      const timings = { queueNs: r.queueNs, ...compute };
+      if ('error' in outcome) {
+        r.fail(outcome.error);
+        this.#recorder.request('failure', r.items, end - r.arrivalNs, timings, outcome.error.code);
+      } else {
+        r.release(outcome.outputs[i]!);
+        this.#recorder.request('success', r.items, end - r.arrivalNs, timings);
+      }
+    });
+  }
+
+  /** With preserve_ordering, responses leave in dispatch order whatever instance finished first. */
+  #takeTurn(): { previous: Promise<void> | undefined; done: () => void } {
+    if (!this.#preserveOrdering) return { previous: undefined, done: () => {} };
+    const previous = this.#ordering;
+    let done!: () => void;
+    this.#ordering = new Promise((resolve) => { done = resolve; });
+    return { previous, done };
+  }
+
+  #checkDrained(): void {
+    if (this.#closing && this.pending === 0 && this.#drained) {
+      if (this.#timer) clearTimeout(this.#timer);
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained();
+    }
+  }
+}

