@@ -19,6 +19,17 @@ function bool(value: string): boolean {
   throw new InvalidArgumentError('expected true or false');
 }
 
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+/** Repeatable option; each value may also list several names separated by commas (environment). */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
 function option(flags: string, description: string, name: string): Option {
   return new Option(flags, description).env(env(name));
 }
@@ -35,6 +46,12 @@ export function serveCommand(): Command {
     .addOption(option('--default-max-batch-size <n>', 'max_batch_size given to auto-completed models whose first dimension is dynamic', 'default-max-batch-size').argParser(integer(0, 1 << 20)).default(4))
     .addOption(option('--strict-readiness <bool>', 'ready only when every model is ready (false: once the initial load finished)', 'strict-readiness').argParser(bool).default(true))
     .addOption(option('--http-body-limit <bytes>', 'largest accepted HTTP request body', 'http-body-limit').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
+    .addOption(option('--model-control-mode <mode>', 'none: load every model at start; poll: also follow repository changes; explicit: load what --load-model and the repository API ask for', 'model-control-mode').choices(['none', 'poll', 'explicit']).default('none'))
+    .addOption(option('--repository-poll-secs <secs>', 'seconds between repository scans in poll mode', 'repository-poll-secs').argParser(positiveNumber).default(15))
+    .addOption(option('--load-model <name>', 'model to load at start in explicit mode (repeatable; * = all)', 'load-model').argParser(collect))
+    .addOption(option('--allow-remote-control', 'serve the model repository API to non-loopback clients too', 'allow-remote-control'))
+    .addOption(option('--model-memory-budget <bytes>', 'load models on first use and unload the least recently used idle ones to stay within this many bytes', 'model-memory-budget').argParser(integer(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(option('--drain-timeout <secs>', 'on SIGTERM/SIGINT, exit (code 1) if requests are still running after this long', 'drain-timeout').argParser(positiveNumber).default(30))
     .action(async (opts) => {
       const level = opts.logVerbose >= 2 ? 'trace' : opts.logVerbose === 1 ? 'debug' : 'info';
       const logger = createLogger({ level, pretty: opts.logFormat === 'auto' ? undefined : opts.logFormat === 'pretty' });
@@ -47,9 +64,12 @@ export function serveCommand(): Command {
         defaultMaxBatchSize: opts.defaultMaxBatchSize,
         strictReadiness: opts.strictReadiness,
         bodyLimit: opts.httpBodyLimit,
+        modelControlMode: opts.modelControlMode,
+        repositoryPollSecs: opts.repositoryPollSecs,
+        loadModels: opts.loadModel ?? [],
+        allowRemoteControl: Boolean(opts.allowRemoteControl),
+        modelMemoryBudget: opts.modelMemoryBudget,
       });
-      await running.loaded;
-      logger.info({ models: running.server.repositoryIndex() }, 'initial model load finished');
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) {
@@ -57,7 +77,11 @@ export function serveCommand(): Command {
           process.exit(1);
         }
         stopping = true;
-        logger.info({ signal }, 'shutting down: draining requests');
+        logger.info({ signal, inflight: running.server.inflight, drainTimeoutSecs: opts.drainTimeout }, 'shutting down: draining requests');
+        setTimeout(() => {
+          logger.error({ inflight: running.server.inflight }, 'drain timeout: exiting with requests still running');
+          process.exit(1);
+        }, opts.drainTimeout * 1000).unref();
         running.close().then(() => process.exit(0), (error) => {
           logger.error({ err: error }, 'error during shutdown');
           process.exit(1);
@@ -65,5 +89,7 @@ export function serveCommand(): Command {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      await running.loaded;
+      logger.info({ models: running.server.repositoryIndex() }, 'initial model load finished');
     });
 }

@@ -57,6 +57,8 @@ export interface ModelIndexEntry {
   version?: string;
   state?: ModelState;
   reason?: string;
+  /** Memory the version took when it loaded (RSS growth, at least its model file per instance). */
+  memoryBytes?: number;
 }
 
 export interface ServerMetadata {

@@ -77,6 +77,25 @@ const dynamicBatchingSchema = z.strictObject({
   adaptive: z.strictObject({ target_latency_ms: z.number().positive() }).optional(),
 });
 
+/** Triton's ModelWarmup: a named sample executed `count` times on every instance before READY. */
+const warmupInputSchema = z.strictObject({
+  data_type: dataTypeSchema,
+  dims: z.array(z.number().int().min(0)),
+  zero_data: z.boolean().optional(),
+  random_data: z.boolean().optional(),
+  /** A file under `<model>/warmup/` holding the raw row-major bytes of one item or the whole batch. */
+  input_data_file: z.string().min(1).optional(),
+}).refine((i) => [i.zero_data, i.random_data, i.input_data_file !== undefined].filter(Boolean).length === 1, {
+  message: 'set exactly one of zero_data, random_data and input_data_file',
+});
+
+const warmupSchema = z.strictObject({
+  name: z.string().min(1),
+  batch_size: z.number().int().min(0).default(1),
+  inputs: z.record(z.string(), warmupInputSchema),
+  count: z.number().int().min(0).max(1000).default(0),
+});
+
 export const modelConfigSchema = z.strictObject({
   name: z.string().min(1).optional(),
   backend: z.enum(['onnx', 'onnxruntime']).optional(),
@@ -92,6 +111,7 @@ export const modelConfigSchema = z.strictObject({
   /** A simpler spelling of optimization.execution_accelerators: tried in order, CPU last. */
   execution_providers: z.array(z.string()).optional(),
   dynamic_batching: dynamicBatchingSchema.optional(),
+  model_warmup: z.array(warmupSchema).optional(),
 });
 
 export type RawModelConfig = z.input<typeof modelConfigSchema>;
@@ -99,6 +119,7 @@ export type ParsedModelConfig = z.output<typeof modelConfigSchema>;
 export type TensorConfig = z.output<typeof tensorConfigSchema>;
 export type QueuePolicyConfig = z.output<typeof queuePolicySchema>;
 export type DynamicBatchingConfig = z.output<typeof dynamicBatchingSchema>;
+export type WarmupSample = z.output<typeof warmupSchema>;
 
 /** A complete configuration: what remains after parsing, auto-complete and defaults. */
 export interface ModelConfig extends ParsedModelConfig {

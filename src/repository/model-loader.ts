@@ -1,7 +1,8 @@
 /**
  * Loads one version of one model: starts its instances in worker threads, completes and checks
  * the configuration against the model, and builds its scheduler. On any failure every instance
- * already started is closed again, so a failed load leaks no worker.
+ * already started is closed again, so a failed load leaks no worker. `model_warmup` runs before
+ * the scheduler is built, so a version is warm before it can be READY.
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import { completeConfig } from './auto-complete.js';
 import { parameterNumber, type ModelConfig, type ParsedModelConfig } from './model-config.js';
+import { runWarmup } from './model-warmup.js';
 
 export interface LoadVersionOptions {
   modelName: string;
@@ -77,6 +79,9 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
     for (const r of rest) if (r.status === 'fulfilled') instances.push(r.value);
     const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    // Warm before the scheduler exists: nothing can reach these instances until they are warm.
+    const warmups = await runWarmup(config, instances, options.modelDir);
+    if (warmups > 0) log.debug({ executions: warmups }, 'model warmed up');
     const scheduler = new Scheduler({
       instances,
       maxBatchSize: config.max_batch_size,

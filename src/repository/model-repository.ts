@@ -1,22 +1,36 @@
 /**
  * The served models: discovers model directories, loads the versions their policy selects,
- * tracks each version's state (LOADING → READY | UNAVAILABLE, READY → UNLOADING → gone) and
+ * tracks each version's state (LOADING → READY | UNAVAILABLE, READY → UNLOADING → UNAVAILABLE) and
  * resolves a (model, version) to a ready version. A model that fails to load is UNAVAILABLE with
  * its reason and never stops the others.
+ *
+ * Invariants: operations on one model (load, unload) run one at a time, in call order. A reload
+ * builds the new versions beside the serving ones and swaps them into `versions` in one
+ * synchronous step, so a request resolves either the old or the new version, never neither; the
+ * replaced versions then drain (their scheduler finishes what it admitted) and end their workers.
+ * A reload that fails leaves the serving versions in place.
  */
 import { readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VireoError } from '../core/errors.js';
-import type { ModelIndexEntry, ModelState } from '../core/inference.js';
+import type { ModelIndexEntry } from '../core/inference.js';
 import type { Logger } from '../logging/logger.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
-import { StatisticsRecorder, fanOut } from '../scheduler/statistics.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
-import type { ModelInstance } from '../backends/backend.js';
 import { readModelConfig } from './config-file.js';
+import { fingerprintModel, modelFilesChanged, versionChanged, fingerprintsDiffer } from './model-fingerprint.js';
+import type { ModelConfig, ParsedModelConfig } from './model-config.js';
+import { ModelBudget } from './model-budget.js';
+import { ModelEntry, newVersion, retireVersion, type ModelVersion } from './model-entry.js';
 import { loadVersion } from './model-loader.js';
-import type { ModelConfig } from './model-config.js';
+import { writeModelFiles, type UploadedFile } from './model-upload.js';
+import { RepositoryPoller } from './repository-poller.js';
 import { listVersions, selectVersions } from './version-policy.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+
+export type { ModelVersion } from './model-entry.js';
+
+/** Triton's --model-control-mode. */
+export type ModelControlMode = 'none' | 'poll' | 'explicit';
 
 export interface RepositoryOptions {
   root: string;
@@ -25,25 +39,19 @@ export interface RepositoryOptions {
   defaultMaxBatchSize?: number;
   /** Extra recorder per version (metrics); statistics are always kept. */
   recorderFor?: (model: string, version: string) => SchedulerRecorder;
+  controlMode?: ModelControlMode;
+  /** Seconds between repository scans in poll mode (default 15). */
+  pollSecs?: number;
+  /** Models loaded at start in explicit mode; `*` = all. */
+  startupModels?: readonly string[];
+  /** Bytes; set, models load on first use and the least recently used idle ones make room. */
+  memoryBudget?: number;
 }
 
-export interface ModelVersion {
-  readonly model: string;
-  readonly version: string;
-  state: ModelState;
-  reason?: string;
-  config?: ModelConfig;
-  scheduler?: Scheduler;
-  instances?: ModelInstance[];
-  statistics: StatisticsRecorder;
-}
-
-interface ModelEntry {
-  name: string;
-  versions: Map<string, ModelVersion>;
-  /** Set when the model as a whole could not load (bad config, no versions). */
-  reason?: string;
-  state: ModelState;
+export interface LoadOptions {
+  /** A configuration used instead of the model's file (kept for later reloads of the model). */
+  config?: ParsedModelConfig;
+  files?: readonly UploadedFile[];
 }
 
 const MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
@@ -53,120 +61,229 @@ export function isValidModelName(name: string): boolean {
 }
 
 export class ModelRepository {
-  readonly #options: Required<Omit<RepositoryOptions, 'recorderFor'>> & Pick<RepositoryOptions, 'recorderFor'>;
+  readonly #options: RepositoryOptions & { autoComplete: boolean; defaultMaxBatchSize: number; controlMode: ModelControlMode };
   readonly #models = new Map<string, ModelEntry>();
+  readonly #budget: ModelBudget | undefined;
+  #discovered: string[] = [];
+  #poller: RepositoryPoller | undefined;
   #initialLoadDone = false;
+  #closed = false;
 
   constructor(options: RepositoryOptions) {
-    this.#options = { autoComplete: true, defaultMaxBatchSize: 4, ...options };
+    this.#options = { autoComplete: true, defaultMaxBatchSize: 4, controlMode: 'none', ...options };
+    if (options.memoryBudget !== undefined) {
+      this.#budget = new ModelBudget(options.memoryBudget, () => this.#models.values(), (name, reason) => this.unload(name, reason), options.logger);
+    }
   }
 
   get logger(): Logger {
     return this.#options.logger;
   }
 
+  get controlMode(): ModelControlMode {
+    return this.#options.controlMode;
+  }
+
+  /** True when a request for a model that is not loaded loads it (memory budget mode). */
+  get loadsOnDemand(): boolean {
+    return this.#budget !== undefined;
+  }
+
   /** Model directory names in the repository, sorted. */
   async discover(): Promise<string[]> {
     const entries = await readdir(this.#options.root, { withFileTypes: true });
-    return entries
+    this.#discovered = entries
       .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isValidModelName(e.name))
       .map((e) => e.name)
       .sort();
+    return this.#discovered;
   }
 
+  /** The start-up load for the control mode, then polling in poll mode. */
   async loadAll(): Promise<void> {
-    const names = await this.discover();
+    const { controlMode, startupModels = [] } = this.#options;
+    const all = await this.discover();
+    let names: string[];
+    if (controlMode === 'explicit') names = startupModels.includes('*') ? all : [...new Set(startupModels)];
+    else names = this.#budget ? [] : all; // with a budget, models load on first use
     // Two at a time: loading is CPU-heavy and the host may have few cores.
     const queue = [...names];
     const loadNext = async (): Promise<void> => {
-      for (let name = queue.shift(); name !== undefined; name = queue.shift()) await this.load(name);
+      for (let name = queue.shift(); name !== undefined; name = queue.shift()) await this.load(name).catch(() => undefined);
     };
     await Promise.all([loadNext(), loadNext()]);
     this.#initialLoadDone = true;
+    if (controlMode === 'poll' && !this.#closed) {
+      this.#poller = new RepositoryPoller((this.#options.pollSecs ?? 15) * 1000, () => this.poll(), this.logger);
+    }
   }
 
-  /** Loads (or reloads) one model; resolves when every selected version is READY or UNAVAILABLE. */
-  async load(name: string): Promise<void> {
-    const log = this.#options.logger;
-    const entry: ModelEntry = this.#models.get(name) ?? { name, versions: new Map(), state: 'LOADING' };
+  /**
+   * Loads a model, or reloads what changed in it: every version when its configuration changed
+   * (or one is given), else the new, failed or changed versions; versions no longer selected
+   * unload. Rejects with the reason when a version fails (the serving versions then stay).
+   */
+  load(name: string, options: LoadOptions = {}): Promise<void> {
+    if (!isValidModelName(name)) return Promise.reject(new VireoError('VIREO_ERR_PATH_INVALID', `invalid model name "${name}"`));
+    const entry = this.#models.get(name) ?? new ModelEntry(name);
     this.#models.set(name, entry);
-    entry.state = 'LOADING';
-    entry.reason = undefined;
-    const modelDir = join(this.#options.root, name);
-    const started = performance.now();
+    return entry.exclusive(async () => {
+      if (options.files?.length) await writeModelFiles(this.#options.root, name, options.files);
+      if (options.config !== undefined) entry.override = options.config;
+      await this.#load(entry, options.config !== undefined);
+    });
+  }
+
+  async #load(entry: ModelEntry, configGiven: boolean): Promise<void> {
+    const log = this.logger.child({ model: entry.name });
+    const wasWanted = entry.wanted;
+    entry.wanted = true;
+    if (!entry.servingVersion()) entry.state = 'LOADING';
+    let dir: string;
     try {
-      const dir = await realpath(modelDir);
-      const { config: parsed } = await readModelConfig(dir);
+      dir = await realpath(join(this.#options.root, entry.name));
+    } catch {
+      const error = new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `model "${entry.name}" is not in the repository`);
+      if (!entry.servingVersion()) this.#models.delete(entry.name);
+      throw error;
+    }
+    const tracks = this.#options.controlMode !== 'none';
+    let parsed: ParsedModelConfig;
+    let selected: string[];
+    let fingerprint;
+    try {
+      parsed = entry.override ?? (await readModelConfig(dir)).config;
+      fingerprint = tracks ? await fingerprintModel(dir, entry.fingerprint) : undefined;
       const available = await listVersions(dir);
-      const selected = selectVersions(available, parsed.version_policy ?? { latest: { num_versions: 1 } });
+      selected = selectVersions(available, parsed.version_policy ?? { latest: { num_versions: 1 } }).map(String);
       if (selected.length === 0) {
         throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', available.length === 0
           ? 'no version directories (expected <model>/<positive integer>/)'
           : `version_policy selects none of the available versions ${available.join(', ')}`);
       }
-      await Promise.all(selected.map(async (v) => {
-        const version = String(v);
-        const statistics = new StatisticsRecorder(name, version);
-        const extra = this.#options.recorderFor?.(name, version);
-        const mv: ModelVersion = { model: name, version, state: 'LOADING', statistics };
-        entry.versions.set(version, mv);
-        const t0 = performance.now();
-        try {
-          const loaded = await loadVersion({
-            modelName: name, modelDir: dir, version: v, parsed,
-            autoComplete: this.#options.autoComplete,
-            defaultMaxBatchSize: this.#options.defaultMaxBatchSize,
-            logger: log,
-            recorder: extra ? fanOut([statistics, extra]) : statistics,
-          });
-          Object.assign(mv, loaded, { state: 'READY' as const });
-          log.info({
-            model: name, version, loadMs: Math.round(performance.now() - t0),
-            inputs: loaded.config.input.map((i) => `${i.name}:${i.data_type}[${i.dims.join(',')}]`),
-            outputs: loaded.config.output.map((o) => `${o.name}:${o.data_type}[${o.dims.join(',')}]`),
-            maxBatchSize: loaded.config.max_batch_size, instances: loaded.instances.length,
-          }, 'model loaded');
-        } catch (error) {
-          mv.state = 'UNAVAILABLE';
-          mv.reason = VireoError.from(error).message;
-          log.error({ model: name, version, reason: mv.reason }, 'model failed to load');
-        }
-      }));
-      entry.state = [...entry.versions.values()].some((v) => v.state === 'READY') ? 'READY' : 'UNAVAILABLE';
-      if (entry.state === 'UNAVAILABLE') entry.reason = [...entry.versions.values()].map((v) => v.reason).find(Boolean);
     } catch (error) {
-      entry.state = 'UNAVAILABLE';
-      entry.reason = VireoError.from(error).message;
-      log.error({ model: name, reason: entry.reason, ms: Math.round(performance.now() - started) }, 'model failed to load');
+      const e = VireoError.from(error);
+      entry.fingerprint = fingerprint ?? entry.fingerprint;
+      if (!entry.servingVersion()) entry.fail(e.message);
+      log.error({ reason: e.message }, 'model failed to load');
+      throw e;
+    }
+    const full = configGiven || !wasWanted || !fingerprint || modelFilesChanged(entry.fingerprint, fingerprint);
+    const toLoad = selected.filter((v) => {
+      const current = entry.versions.get(v);
+      return full || current?.state !== 'READY' || versionChanged(entry.fingerprint, fingerprint!, v);
+    });
+    const fresh = toLoad.map((v) => newVersion(entry.name, v, this.#options.recorderFor));
+    for (const mv of fresh) if (entry.versions.get(mv.version)?.state !== 'READY') entry.versions.set(mv.version, mv);
+    const loadOne = async (mv: ModelVersion) => {
+      const run = () => this.#loadVersion(mv, dir, parsed, log);
+      return this.#budget ? this.#budget.loading(entry, mv, dir, parsed, run) : run();
+    };
+    if (this.#budget) for (const mv of fresh) await loadOne(mv);
+    else await Promise.all(fresh.map(loadOne));
+    const retiring = entry.swap(fresh, selected);
+    entry.fingerprint = fingerprint;
+    entry.settleState();
+    await Promise.all(retiring.map((mv) => retireVersion(mv, log)));
+    const failed = fresh.find((mv) => mv.error);
+    if (failed) throw new VireoError(failed.error!.code, `model "${entry.name}" version ${failed.version} failed to load: ${failed.error!.message}`);
+  }
+
+  async #loadVersion(mv: ModelVersion, dir: string, parsed: ParsedModelConfig, log: Logger): Promise<void> {
+    const t0 = performance.now();
+    try {
+      const loaded = await loadVersion({
+        modelName: mv.model, modelDir: dir, version: Number(mv.version), parsed,
+        autoComplete: this.#options.autoComplete,
+        defaultMaxBatchSize: this.#options.defaultMaxBatchSize,
+        logger: log,
+        recorder: mv.recorder,
+      });
+      if (this.#closed) {
+        await Promise.all(loaded.instances.map((i) => i.close()));
+        throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server closed while the model was loading');
+      }
+      Object.assign(mv, loaded, { state: 'READY' as const });
+      log.info({
+        version: mv.version, loadMs: Math.round(performance.now() - t0),
+        inputs: loaded.config.input.map((i) => `${i.name}:${i.data_type}[${i.dims.join(',')}]`),
+        outputs: loaded.config.output.map((o) => `${o.name}:${o.data_type}[${o.dims.join(',')}]`),
+        maxBatchSize: loaded.config.max_batch_size, instances: loaded.instances.length,
+      }, 'model loaded');
+    } catch (error) {
+      mv.error = VireoError.from(error);
+      mv.state = 'UNAVAILABLE';
+      mv.reason = mv.error.message;
+      log.error({ version: mv.version, reason: mv.reason }, 'model failed to load');
     }
   }
 
   /** Unloads every version of a model: drains its queues, then ends its workers. */
-  async unload(name: string): Promise<void> {
+  unload(name: string, reason = 'unloaded'): Promise<void> {
     const entry = this.#models.get(name);
-    if (!entry) return;
-    entry.state = 'UNLOADING';
-    await Promise.all([...entry.versions.values()].map((v) => this.#unloadVersion(v)));
-    this.#models.delete(name);
+    if (!entry) {
+      if (this.#discovered.includes(name)) return Promise.resolve();
+      return Promise.reject(new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${name}"`));
+    }
+    return entry.exclusive(() => entry.unloadAll(reason, this.logger.child({ model: name })));
   }
 
-  async #unloadVersion(mv: ModelVersion): Promise<void> {
-    const t0 = performance.now();
-    mv.state = 'UNLOADING';
-    await mv.scheduler?.close();
-    await Promise.all((mv.instances ?? []).map((i) => i.close()));
-    this.#options.logger.info({ model: mv.model, version: mv.version, ms: Math.round(performance.now() - t0) }, 'model unloaded');
+  /** Loads a model that is not loaded (memory budget mode); concurrent callers share one load. */
+  async ensureLoaded(name: string): Promise<void> {
+    const entry = this.#models.get(name);
+    if (entry?.servingVersion() && entry.wanted) return;
+    if (entry?.wanted && entry.state === 'UNAVAILABLE' && entry.operations === 0) return; // failed: not retried per request
+    if (!entry && !(await this.discover()).includes(name)) return; // unknown: resolve() says so
+    await (entry?.operations ? entry.idle() : this.load(name)).catch(() => undefined);
+    if (!this.#models.get(name)?.servingVersion()) await this.load(name).catch(() => undefined);
+  }
+
+  /** Marks a model as just used (least-recently-used order for the memory budget). */
+  touch(name: string): void {
+    this.#models.get(name)?.touch();
+  }
+
+  /** One poll: new model directories load, removed ones unload, changed ones reload. */
+  async poll(): Promise<void> {
+    const names = await this.discover();
+    for (const name of names) {
+      if (this.#closed) return;
+      const entry = this.#models.get(name);
+      if (!entry) {
+        if (!this.#budget) await this.load(name).catch(() => undefined);
+        continue;
+      }
+      if (!entry.wanted || entry.operations > 0) continue;
+      const dir = await realpath(join(this.#options.root, name)).catch(() => undefined);
+      if (!dir) continue;
+      const now = await fingerprintModel(dir, entry.fingerprint).catch(() => undefined);
+      if (!now) continue;
+      if (fingerprintsDiffer(entry.fingerprint, now)) {
+        this.logger.info({ model: name }, 'model files changed: reloading');
+        await this.load(name).catch(() => undefined);
+      } else {
+        entry.fingerprint = now; // same content: keep the new stats so the files are not hashed again
+      }
+    }
+    for (const [name, entry] of this.#models) {
+      if (names.includes(name) || this.#closed) continue;
+      this.logger.info({ model: name }, 'model directory removed: unloading');
+      await entry.exclusive(() => entry.unloadAll('removed from the repository', this.logger.child({ model: name })));
+      if (this.#models.get(name) === entry && entry.operations === 0) this.#models.delete(name);
+    }
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#models.keys()].map((name) => this.unload(name)));
+    this.#closed = true;
+    await this.#poller?.stop();
+    await Promise.all([...this.#models.values()].map((entry) => entry.exclusive(() => entry.unloadAll('server closed', this.logger.child({ model: entry.name })))));
   }
 
-  /** True once the initial load finished and every model is READY (Triton's strict readiness). */
+  /** True once the initial load finished and every model meant to be served is READY (strict). */
   isReady(strict = true): boolean {
     if (!this.#initialLoadDone) return false;
     if (!strict) return true;
-    return [...this.#models.values()].every((m) => m.state === 'READY');
+    return [...this.#models.values()].every((m) => !m.wanted || m.state === 'READY');
   }
 
   has(name: string): boolean {
@@ -177,7 +294,7 @@ export class ModelRepository {
   versionsOf(name: string): ModelVersion[] {
     const entry = this.#models.get(name);
     if (!entry) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${name}"`);
-    return [...entry.versions.values()].sort((a, b) => Number(a.version) - Number(b.version));
+    return entry.sortedVersions();
   }
 
   /** The version a request goes to: the named one, or the highest READY one. Not necessarily ready. */
@@ -189,10 +306,9 @@ export class ModelRepository {
       if (!mv) throw new VireoError('VIREO_ERR_VERSION_NOT_FOUND', `model "${name}" has no version "${version}" (served: ${[...entry.versions.keys()].join(', ') || 'none'})`);
       return mv;
     }
-    const versions = this.versionsOf(name);
-    const ready = versions.filter((v) => v.state === 'READY').at(-1);
+    const ready = entry.servingVersion();
     if (ready) return ready;
-    const reason = entry.reason ?? versions.map((v) => v.reason).find(Boolean);
+    const reason = entry.reason ?? entry.sortedVersions().map((v) => v.reason).find(Boolean);
     throw new VireoError('VIREO_ERR_MODEL_NOT_READY', `model "${name}" is not ready${reason ? `: ${reason}` : ''}`);
   }
 
@@ -205,12 +321,21 @@ export class ModelRepository {
     return mv as ModelVersion & { config: ModelConfig; scheduler: Scheduler };
   }
 
-  index(): ModelIndexEntry[] {
+  /** Every model of the repository (as of the last scan) and every version known, by name. */
+  index(options: { ready?: boolean } = {}): ModelIndexEntry[] {
     const out: ModelIndexEntry[] = [];
-    for (const entry of [...this.#models.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      if (entry.versions.size === 0) out.push({ name: entry.name, state: entry.state, reason: entry.reason ?? '' });
-      for (const v of this.versionsOf(entry.name)) out.push({ name: entry.name, version: v.version, state: v.state, reason: v.reason ?? '' });
+    const names = [...new Set([...this.#discovered, ...this.#models.keys()])].sort();
+    for (const name of names) {
+      const entry = this.#models.get(name);
+      if (!entry) {
+        out.push({ name, state: 'UNAVAILABLE', reason: this.#budget ? 'not loaded (loads on first request)' : 'not loaded' });
+        continue;
+      }
+      if (entry.versions.size === 0) out.push({ name, state: entry.state, reason: entry.reason ?? '' });
+      for (const v of entry.sortedVersions()) {
+        out.push({ name, version: v.version, state: v.state, reason: v.reason ?? '', ...(v.memoryBytes !== undefined ? { memoryBytes: v.memoryBytes } : {}) });
+      }
     }
-    return out;
+    return options.ready ? out.filter((e) => e.state === 'READY') : out;
   }
 }

@@ -7,8 +7,10 @@ import { VireoError } from '../core/errors.js';
 import type { InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ServerMetadata } from '../core/inference.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Logger } from '../logging/logger.js';
-import type { ModelConfig } from '../repository/model-config.js';
+import { parseModelConfig, type ModelConfig } from '../repository/model-config.js';
 import type { ModelRepository } from '../repository/model-repository.js';
+import { checkModelName, type UploadedFile } from '../repository/model-upload.js';
+import { checkControlAccess } from './control-access.js';
 import type { ModelVersionStats } from '../scheduler/statistics.js';
 import { validateRequest } from './request-validation.js';
 import { VERSION } from './version.js';
@@ -19,6 +21,20 @@ export interface InferenceServerOptions {
   /** Extensions the running frontends implement, for GET /v2. */
   extensions?: string[];
   strictReadiness?: boolean;
+  /** Serve the model control API to non-loopback clients too (`--allow-remote-control`). */
+  allowRemoteControl?: boolean;
+}
+
+export interface LoadModelOptions {
+  /** A model configuration, as JSON text (Triton's `config` parameter) or an object. */
+  config?: string | Record<string, unknown>;
+  /** Model files, keyed `<version>/<file name>` (the `file:` parameters without the prefix). */
+  files?: Record<string, Uint8Array>;
+}
+
+export interface UnloadModelOptions {
+  /** Also unload models that depend on this one. Vireo has no model that depends on another yet. */
+  unloadDependents?: boolean;
 }
 
 export class InferenceServer {
@@ -26,13 +42,18 @@ export class InferenceServer {
   readonly logger: Logger;
   readonly #extensions: string[];
   readonly #strictReadiness: boolean;
+  readonly #allowRemoteControl: boolean;
   #draining = false;
+  /** Inference requests admitted and not yet answered. */
+  #inflight = 0;
+  #drained: (() => void) | undefined;
 
   constructor(options: InferenceServerOptions) {
     this.repository = options.repository;
     this.logger = options.logger;
     this.#extensions = options.extensions ?? [];
     this.#strictReadiness = options.strictReadiness ?? true;
+    this.#allowRemoteControl = options.allowRemoteControl ?? false;
   }
 
   serverMetadata(): ServerMetadata {
@@ -50,6 +71,19 @@ export class InferenceServer {
   /** From now on readiness is false and new inference requests are refused (graceful drain). */
   startDraining(): void {
     this.#draining = true;
+  }
+
+  /** Resolves once every admitted inference request has been answered (after startDraining). */
+  drained(): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.#drained;
+      this.#drained = () => { previous?.(); resolve(); };
+    });
+  }
+
+  get inflight(): number {
+    return this.#inflight;
   }
 
   modelReady(name: string, version?: string): boolean {
@@ -81,6 +115,31 @@ export class InferenceServer {
 
   async infer(request: InferRequest): Promise<InferResponse> {
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
+    this.#inflight++;
+    try {
+      return await this.#infer(request);
+    } finally {
+      if (--this.#inflight === 0 && this.#drained) {
+        const drained = this.#drained;
+        this.#drained = undefined;
+        drained();
+      }
+    }
+  }
+
+  async #infer(request: InferRequest): Promise<InferResponse> {
+    this.repository.touch(request.model);
+    // With a memory budget a model may be unloaded: the first request waits for its load. An
+    // eviction can race the resolve, so a not-ready answer is retried a few times.
+    for (let attempt = 0; this.repository.loadsOnDemand && attempt < 3; attempt++) {
+      await this.repository.ensureLoaded(request.model);
+      try {
+        this.repository.resolve(request.model, request.version);
+        break;
+      } catch (error) {
+        if (VireoError.from(error).code !== 'VIREO_ERR_MODEL_NOT_READY') break;
+      }
+    }
     const mv = this.repository.resolve(request.model, request.version);
     const validated = validateRequest(request, mv.config);
     const outputs: Tensor[] = await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, {
@@ -111,7 +170,57 @@ export class InferenceServer {
     return this.repository.versionsOf(name).filter((v) => v.state === 'READY').map((v) => v.statistics.snapshot());
   }
 
-  repositoryIndex(): ModelIndexEntry[] {
-    return this.repository.index();
+  /** The repository index as of the last scan (see refreshRepositoryIndex); `ready` keeps READY rows. */
+  repositoryIndex(options: { ready?: boolean } = {}): ModelIndexEntry[] {
+    return this.repository.index(options);
+  }
+
+  /** Rescans the repository directory so the index lists models added since. */
+  async refreshRepositoryIndex(): Promise<void> {
+    await this.repository.discover();
+  }
+
+  /** Throws PERMISSION_DENIED unless the control API is on and `remoteAddress` may use it. */
+  authorizeControl(remoteAddress: string | undefined): void {
+    checkControlAccess(this.repository.controlMode, remoteAddress, this.#allowRemoteControl);
+  }
+
+  /**
+   * Loads or reloads a model (the repository extension's load): with `config`, that configuration
+   * replaces the model's file; `files` are written into the model's directory first. Resolves once
+   * the model serves its new versions; rejects with the reason when a version fails to load.
+   */
+  async loadModel(name: string, options: LoadModelOptions = {}): Promise<void> {
+    this.authorizeControl('::1');
+    checkModelName(name);
+    if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down');
+    const files: UploadedFile[] = Object.entries(options.files ?? {}).map(([path, bytes]) => ({ path, bytes }));
+    if (files.length > 0 && options.config === undefined) {
+      throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'model files were given without a "config" parameter (the repository extension requires one with files)');
+    }
+    let config;
+    if (options.config !== undefined) {
+      let raw: unknown = options.config;
+      if (typeof raw === 'string') {
+        try {
+          raw = JSON.parse(raw);
+        } catch (error) {
+          throw new VireoError('VIREO_ERR_CONFIG_INVALID', `the "config" parameter is not valid JSON: ${(error as Error).message}`);
+        }
+      }
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'the "config" parameter must be a JSON object');
+      config = parseModelConfig(raw, 'given in the load request');
+      if (config.name !== undefined && config.name !== name) {
+        throw new VireoError('VIREO_ERR_CONFIG_INVALID', `the given configuration names model "${config.name}", not "${name}"`);
+      }
+    }
+    await this.repository.load(name, { config, files });
+  }
+
+  /** Unloads a model: it stops taking requests, finishes those it admitted, and ends its workers. */
+  async unloadModel(name: string, _options: UnloadModelOptions = {}): Promise<void> {
+    this.authorizeControl('::1');
+    checkModelName(name);
+    await this.repository.unload(name);
   }
 }

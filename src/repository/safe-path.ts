@@ -1,0 +1,70 @@
+/**
+ * Paths that come from outside (the repository API, warmup file names) resolved so they can only
+ * name something inside a given directory: relative, no `.`/`..` segments, no backslashes or NULs,
+ * and no escape through a symbolic link (every existing ancestor is checked with realpath).
+ */
+import { lstat, mkdir, realpath } from 'node:fs/promises';
+import { isAbsolute, join, sep } from 'node:path';
+import { VireoError } from '../core/errors.js';
+
+const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.+=@-]*$/;
+
+/** Splits a relative path into checked segments; `what` names it in the error. */
+export function relativeSegments(path: string, what: string): string[] {
+  const fail = (why: string): never => {
+    throw new VireoError('VIREO_ERR_PATH_INVALID', `${what} "${path}" is not allowed: ${why}`);
+  };
+  if (path.length === 0 || path.length > 1024) fail('expected a relative path of 1 to 1024 characters');
+  if (isAbsolute(path) || path.startsWith('/') || /^[A-Za-z]:/.test(path)) fail('absolute paths are refused');
+  if (path.includes('\\') || path.includes('\0')) fail('backslashes and NUL characters are refused');
+  const segments = path.split('/');
+  for (const segment of segments) {
+    if (segment === '..' || segment === '.') fail('"." and ".." segments are refused');
+    if (!SEGMENT.test(segment)) fail(`the segment "${segment}" has characters outside [A-Za-z0-9_.+=@-] or starts with a dot`);
+  }
+  if (segments.length > 16) fail('more than 16 segments');
+  return segments;
+}
+
+export function isInside(parent: string, child: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+}
+
+/**
+ * Creates the directories of `segments` (all but the last) under `base`, refusing any existing
+ * ancestor that is a symlink leading outside `base`; returns the absolute target path.
+ */
+export async function prepareInside(base: string, segments: readonly string[], what: string): Promise<string> {
+  const root = await realpath(base);
+  let current = root;
+  for (const segment of segments.slice(0, -1)) {
+    current = join(current, segment);
+    await mkdir(current, { recursive: false }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    const real = await realpath(current);
+    if (!isInside(root, real)) {
+      throw new VireoError('VIREO_ERR_PATH_INVALID', `${what} escapes its directory through the symbolic link ${segments.join('/')}`);
+    }
+    current = real;
+  }
+  const target = join(current, segments.at(-1)!);
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing?.isSymbolicLink() || (existing && !existing.isFile())) {
+    throw new VireoError('VIREO_ERR_PATH_INVALID', `${what} would replace a symbolic link or directory (${segments.join('/')})`);
+  }
+  return target;
+}
+
+/** Resolves an existing file under `base`; refuses anything whose real path leaves `base`. */
+export async function existingInside(base: string, segments: readonly string[], what: string): Promise<string> {
+  const root = await realpath(base);
+  let real: string;
+  try {
+    real = await realpath(join(root, ...segments));
+  } catch {
+    throw new VireoError('VIREO_ERR_CONFIG_INVALID', `${what} ${segments.join('/')} does not exist`);
+  }
+  if (!isInside(root, real)) throw new VireoError('VIREO_ERR_PATH_INVALID', `${what} ${segments.join('/')} escapes its directory through a symbolic link`);
+  return real;
+}
