@@ -70,7 +70,12 @@ export class ModelRepository {
   #closed = false;
 
   constructor(options: RepositoryOptions) {
-    this.#options = { autoComplete: true, defaultMaxBatchSize: 4, controlMode: 'none', ...options };
+    this.#options = {
+      ...options,
+      autoComplete: options.autoComplete ?? true,
+      defaultMaxBatchSize: options.defaultMaxBatchSize ?? 4,
+      controlMode: options.controlMode ?? 'none',
+    };
     if (options.memoryBudget !== undefined) {
       this.#budget = new ModelBudget(options.memoryBudget, () => this.#models.values(), (name, reason) => this.unload(name, reason), options.logger);
     }

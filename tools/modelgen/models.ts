@@ -85,3 +85,37 @@ export function mlpReference(sizes: number[], seed: number, input: Float32Array,
   }
   return x;
 }
+
+/** OUTPUT = INPUT + k, FP32 [batch, n]: a model whose outputs say which one answered (lifecycle tests). */
+export function addConstantModel(k: number, n = 4): Uint8Array {
+  return buildModel({
+    name: `add_${k}`,
+    inputs: [{ name: 'INPUT', type: 'FLOAT', dims: ['batch', n] }],
+    outputs: [{ name: 'OUTPUT', type: 'FLOAT', dims: ['batch', n] }],
+    nodes: [{ op: 'Add', inputs: ['INPUT', 'K'], outputs: ['OUTPUT'] }],
+    initializers: [{ name: 'K', type: 'FLOAT', dims: [1], values: [k] }],
+  });
+}
+
+/**
+ * OUTPUT = INPUT (FP32 [batch, n]), computed slowly: each row is expanded to `copies` rows, sent
+ * through `layers` MatMuls with the identity matrix, and averaged back. For tests that need
+ * requests in flight; the result stays exact for small integers.
+ */
+export function slowIdentityModel(n = 256, copies = 1024, layers = 400): Uint8Array {
+  const identity = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) identity[i * n + i] = 1;
+  const nodes = [{ op: 'Unsqueeze', inputs: ['INPUT', 'AXIS1'], outputs: ['x3'] }, { op: 'Expand', inputs: ['x3', 'SHAPE'], outputs: ['h0'] }];
+  for (let i = 0; i < layers; i++) nodes.push({ op: 'MatMul', inputs: [`h${i}`, 'W'], outputs: [`h${i + 1}`] });
+  return buildModel({
+    name: 'slow_identity',
+    inputs: [{ name: 'INPUT', type: 'FLOAT', dims: ['batch', n] }],
+    outputs: [{ name: 'OUTPUT', type: 'FLOAT', dims: ['batch', n] }],
+    nodes: [...nodes, { op: 'ReduceMean', inputs: [`h${layers}`], outputs: ['OUTPUT'], attributes: { axes: [1], keepdims: 0 } } as never],
+    initializers: [
+      { name: 'W', type: 'FLOAT', dims: [n, n], values: identity },
+      { name: 'AXIS1', type: 'INT64', dims: [1], values: [1] },
+      { name: 'SHAPE', type: 'INT64', dims: [3], values: [1, copies, n] },
+    ],
+  });
+}

@@ -1,0 +1,222 @@
+/** The model repository extension over REST in explicit mode: index, load, unload and every rejection. */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { simpleModel } from '../../tools/modelgen/models.js';
+import { makeRepository } from '../helpers/repository.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { ADD_CONFIG, addModel, addRequest, base64 } from '../helpers/lifecycle.js';
+
+const x = [1, 2, 3, 4];
+
+/** A POST with the path sent byte for byte (fetch would normalise `%2E%2E` away before sending). */
+function rawPost(base: string, path: string, body = '{}'): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(base);
+    const req = httpRequest({ hostname, port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk) => { text += chunk; }).on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+    });
+    req.on('error', reject).end(body);
+  });
+}
+const plus = (k: number) => x.map((v) => v + k);
+
+describe('repository API (explicit mode)', () => {
+  let server: TestServer;
+  let repo: { root: string; cleanup: () => Promise<void> };
+  let outside: string;
+
+  before(async () => {
+    repo = await makeRepository({
+      simple: { config: { max_batch_size: 8 }, versions: { 1: simpleModel() } },
+      adder: { config: ADD_CONFIG, versions: { 1: addModel(1) } },
+      broken: { versions: { 1: 'not an onnx model' } },
+    });
+    outside = await mkdtemp(join(tmpdir(), 'vireo-outside-'));
+    await symlink(outside, join(repo.root, 'escape'));
+    server = await startTestServer(repo.root, { modelControlMode: 'explicit', loadModels: ['simple'] });
+  });
+  after(async () => {
+    await server.close();
+    await repo.cleanup();
+    await rm(outside, { recursive: true, force: true });
+  });
+
+  const load = (model: string, body?: unknown) => server.post(`/v2/repository/models/${model}/load`, body ?? '');
+  const unload = (model: string, body?: unknown) => server.post(`/v2/repository/models/${model}/unload`, body ?? '');
+  const index = async (body: unknown = {}) => (await server.post('/v2/repository/index', body)).body as any[];
+  const row = async (model: string) => (await index()).filter((e) => e.name === model);
+
+  it('reports the extension and loads only --load-model at start', async () => {
+    assert.ok((await server.get('/v2')).body.extensions.includes('model_repository'));
+    assert.deepEqual(await index(), [
+      { name: 'adder', state: 'UNAVAILABLE', reason: 'not loaded' },
+      { name: 'broken', state: 'UNAVAILABLE', reason: 'not loaded' },
+      { name: 'escape', state: 'UNAVAILABLE', reason: 'not loaded' },
+      { name: 'simple', version: '1', state: 'READY', reason: '' },
+    ]);
+    assert.deepEqual(await index({ ready: true }), [{ name: 'simple', version: '1', state: 'READY', reason: '' }]);
+    assert.equal((await server.post('/v2/repository/index', '')).status, 200);
+    assert.equal((await server.get('/v2/health/ready')).status, 200);
+    assert.equal((await server.post('/v2/models/adder/infer', addRequest(x))).status, 404);
+  });
+
+  it('loads, serves, unloads (requests then get 503) and reloads a model', async () => {
+    assert.equal((await load('adder')).status, 200);
+    assert.deepEqual(await row('adder'), [{ name: 'adder', version: '1', state: 'READY', reason: '' }]);
+    assert.deepEqual((await server.post('/v2/models/adder/infer', addRequest(x))).body.outputs[0].data, plus(1));
+    assert.equal((await unload('adder', { parameters: { unload_dependents: true } })).status, 200);
+    assert.deepEqual(await row('adder'), [{ name: 'adder', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' }]);
+    const refused = await server.post('/v2/models/adder/infer', addRequest(x));
+    assert.equal(refused.status, 503);
+    assert.match(refused.body.error, /unloaded/);
+    assert.equal((await server.get('/v2/health/ready')).status, 200, 'an unloaded model does not make the server unready');
+    assert.equal((await load('adder', {})).status, 200);
+    assert.deepEqual((await server.post('/v2/models/adder/infer', addRequest(x))).body.outputs[0].data, plus(1));
+  });
+
+  it('a failed load answers with the reason; the model is UNAVAILABLE until unloaded', async () => {
+    const failed = await load('broken');
+    assert.equal(failed.status, 503);
+    assert.match(failed.body.error, /broken.*version 1 failed to load/);
+    const [entry] = await row('broken');
+    assert.equal(entry.state, 'UNAVAILABLE');
+    assert.ok(entry.reason.length > 0);
+    assert.equal((await server.get('/v2/health/ready')).status, 503, 'strict readiness: a model meant to be served failed');
+    assert.equal((await unload('broken')).status, 200);
+    assert.equal((await server.get('/v2/health/ready')).status, 200);
+  });
+
+  it('loads uploaded files with a config override; the files land in the model directory', async () => {
+    const bytes = addModel(5);
+    const response = await load('uploaded', { parameters: { config: JSON.stringify(ADD_CONFIG), 'file:1/model.onnx': base64(bytes) } });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.ok(Buffer.from(bytes).equals(await readFile(join(repo.root, 'uploaded', '1', 'model.onnx'))));
+    assert.deepEqual((await server.post('/v2/models/uploaded/infer', addRequest(x))).body.outputs[0].data, plus(5));
+    // A config override alone reloads with it: max_batch_size 2 is what the config endpoint shows.
+    const override = await load('uploaded', { parameters: { config: JSON.stringify({ ...ADD_CONFIG, max_batch_size: 2 }) } });
+    assert.equal(override.status, 200);
+    assert.equal((await server.get('/v2/models/uploaded/config')).body.max_batch_size, 2);
+  });
+
+  it('refuses bad upload paths with 400 and writes nothing', async () => {
+    const config = JSON.stringify(ADD_CONFIG);
+    const cases: [string, RegExp][] = [
+      ['file:../evil.onnx', /not allowed|version/],
+      ['file:/etc/evil.onnx', /absolute/],
+      ['file:1/../../evil.onnx', /segments are refused/],
+      ['file:1\\..\\evil.onnx', /backslash/],
+      ['file:0/model.onnx', /positive integer/],
+      ['file:1', /<version>\/<file>/],
+      ['file:1/.hidden', /starts with a dot/],
+    ];
+    for (const [key, message] of cases) {
+      const response = await load('uploaded', { parameters: { config, [key]: base64(addModel(9)) } });
+      assert.equal(response.status, 400, key);
+      assert.match(response.body.error, message, key);
+    }
+    assert.equal(existsSync(join(repo.root, '..', 'evil.onnx')), false);
+    assert.equal(existsSync(join(repo.root, 'evil.onnx')), false);
+  });
+
+  it('refuses uploads that would escape through a symbolic link', async () => {
+    const config = JSON.stringify(ADD_CONFIG);
+    const viaModelDir = await load('escape', { parameters: { config, 'file:1/model.onnx': base64(addModel(9)) } });
+    assert.equal(viaModelDir.status, 400);
+    assert.match(viaModelDir.body.error, /outside the repository/);
+    await symlink(outside, join(repo.root, 'uploaded', '7'));
+    const viaVersionDir = await load('uploaded', { parameters: { config, 'file:7/model.onnx': base64(addModel(9)) } });
+    assert.equal(viaVersionDir.status, 400);
+    assert.match(viaVersionDir.body.error, /symbolic link/);
+    await mkdir(join(repo.root, 'uploaded', '8'));
+    await symlink(join(outside, 'target.onnx'), join(repo.root, 'uploaded', '8', 'model.onnx'));
+    const viaFile = await load('uploaded', { parameters: { config, 'file:8/model.onnx': base64(addModel(9)) } });
+    assert.equal(viaFile.status, 400);
+    assert.match(viaFile.body.error, /symbolic link/);
+    assert.deepEqual(await readdir(outside), []);
+  });
+
+  it('refuses bad model names, parameters, configs and bodies with 400 and an error', async () => {
+    const config = JSON.stringify(ADD_CONFIG);
+    const expect400 = async (response: { status: number; body: any }, message: RegExp) => {
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.match(response.body.error, message);
+    };
+    await expect400(await rawPost(server.url, '/v2/repository/models/%2E%2E/load'), /invalid model name "\.\."/);
+    await expect400(await rawPost(server.url, '/v2/repository/models/%2E%2E/unload'), /invalid model name "\.\."/);
+    await expect400(await load('a%2Fb', {}), /invalid model name "a\/b"/);
+    await expect400(await load('a%2F..%2F..%2Fetc', {}), /invalid model name/);
+    await expect400(await load('.hidden', {}), /invalid model name/);
+    await expect400(await load('adder', { parameters: { 'file:1/model.onnx': base64(addModel(9)) } }), /without a "config"/);
+    await expect400(await load('adder', { parameters: { config, 'file:1/model.onnx': 'not base64!' } }), /base64/);
+    await expect400(await load('adder', { parameters: { config: '{nope' } }), /not valid JSON/);
+    await expect400(await load('adder', { parameters: { config: JSON.stringify({ ...ADD_CONFIG, max_batchsize: 3 }) } }), /max_batchsize: unknown key/);
+    await expect400(await load('adder', { parameters: { config: JSON.stringify({ ...ADD_CONFIG, name: 'other' }) } }), /names model "other"/);
+    await expect400(await load('adder', { parameters: { colour: 'red' } }), /unknown load parameter "colour"/);
+    await expect400(await load('adder', '{"parameters": '), /not valid JSON/);
+    await expect400(await unload('adder', { parameters: { unload_dependents: 'yes' } }), /must be a boolean/);
+    await expect400(await server.post('/v2/repository/index', { ready: 'yes' }), /must be a boolean/);
+    const missing = await load('nothing_here');
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.error, /not in the repository/);
+    const unknownUnload = await unload('nothing_here');
+    assert.equal(unknownUnload.status, 404);
+    // The rejected loads changed nothing: adder still serves version 1 with +1.
+    assert.deepEqual((await server.post('/v2/models/adder/infer', addRequest(x))).body.outputs[0].data, plus(1));
+  });
+});
+
+describe('repository API access', () => {
+  let repo: { root: string; cleanup: () => Promise<void> };
+  before(async () => { repo = await makeRepository({ adder: { config: ADD_CONFIG, versions: { 1: addModel(1) } } }); });
+  after(async () => { await repo.cleanup(); });
+
+  it('is refused with 403 in none mode, and not advertised', async () => {
+    const server = await startTestServer(repo.root);
+    try {
+      assert.equal((await server.get('/v2')).body.extensions.includes('model_repository'), false);
+      for (const path of ['/v2/repository/index', '/v2/repository/models/adder/load', '/v2/repository/models/adder/unload']) {
+        const response = await server.post(path, {});
+        assert.equal(response.status, 403, path);
+        assert.match(response.body.error, /disabled.*--model-control-mode/);
+      }
+      assert.equal((await server.post('/v2/models/adder/infer', addRequest(x))).status, 200, 'the model still serves');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers only loopback clients unless --allow-remote-control', async (t) => {
+    const { networkInterfaces } = await import('node:os');
+    const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+    if (!external) {
+      t.skip('this machine has no non-loopback IPv4 interface to call from');
+      return;
+    }
+    for (const allowRemoteControl of [false, true]) {
+      const server = await startTestServer(repo.root, { modelControlMode: 'explicit', httpAddress: '0.0.0.0', allowRemoteControl });
+      try {
+        const port = new URL(server.url).port;
+        const remote = await fetch(`http://${external.address}:${port}/v2/repository/index`, { method: 'POST' });
+        const body = await remote.json() as any;
+        if (allowRemoteControl) {
+          assert.equal(remote.status, 200);
+          assert.deepEqual(body, [{ name: 'adder', state: 'UNAVAILABLE', reason: 'not loaded' }]);
+        } else {
+          assert.equal(remote.status, 403);
+          assert.match(body.error, new RegExp(`loopback clients \\(this one is (::ffff:)?${external.address.replace(/\./g, '\\.')}\\)`));
+          const load = await fetch(`http://${external.address}:${port}/v2/repository/models/adder/load`, { method: 'POST' });
+          assert.equal(load.status, 403);
+          assert.equal((await fetch(`http://127.0.0.1:${port}/v2/repository/index`, { method: 'POST' })).status, 200);
+        }
+      } finally {
+        await server.close();
+      }
+    }
+  });
+});
