@@ -79,8 +79,9 @@ export class ModelEntry {
 
   exclusive<T>(operation: () => Promise<T>): Promise<T> {
     this.#operations++;
-    const result = this.#chain.then(operation);
-    this.#chain = result.then(() => undefined, () => undefined).finally(() => { this.#operations--; });
+    // The count drops before the caller resumes, so it sees its own operation as finished.
+    const result = this.#chain.then(operation).finally(() => { this.#operations--; });
+    this.#chain = result.then(() => undefined, () => undefined);
     return result;
   }
 
