@@ -35,6 +35,8 @@ export interface RunningServer {
   /** Resolves once the initial model load finished (the server may already answer health checks). */
   loaded: Promise<void>;
   close(): Promise<void>;
+  /** Forced shutdown: queued requests get 503, only batches already running finish. */
+  abort(): Promise<void>;
 }
 
 export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy'];
@@ -81,6 +83,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await loaded.catch(() => undefined);
       await http?.close();
       await repository.close();
+    },
+    async abort() {
+      server.startDraining();
+      await repository.abort();
     },
   };
 }

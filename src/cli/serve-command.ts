@@ -71,18 +71,25 @@ export function serveCommand(): Command {
         modelMemoryBudget: opts.modelMemoryBudget,
       });
       let stopping = false;
+      let forcing = false;
+      // Forced exit: queued requests are answered 503 and only running batches finish (ending the
+      // process inside an onnxruntime call aborts it); a last-resort timer bounds even that.
+      const force = (why: string) => {
+        if (forcing) return;
+        forcing = true;
+        logger.warn({ inflight: running.server.inflight }, why);
+        setTimeout(() => process.exit(1), 10_000);
+        running.abort().finally(() => setTimeout(() => process.exit(1), 100));
+      };
       const stop = (signal: string) => {
         if (stopping) {
-          logger.warn({ signal }, 'second signal: exiting now');
-          process.exit(1);
+          force('second signal: exiting now');
+          return;
         }
         stopping = true;
         logger.info({ signal, inflight: running.server.inflight, drainTimeoutSecs: opts.drainTimeout }, 'shutting down: draining requests');
-        setTimeout(() => {
-          logger.error({ inflight: running.server.inflight }, 'drain timeout: exiting with requests still running');
-          process.exit(1);
-        }, opts.drainTimeout * 1000).unref();
-        running.close().then(() => process.exit(0), (error) => {
+        setTimeout(() => force('drain timeout: exiting with requests still running'), opts.drainTimeout * 1000).unref();
+        running.close().then(() => process.exit(forcing ? 1 : 0), (error) => {
           logger.error({ err: error }, 'error during shutdown');
           process.exit(1);
         });

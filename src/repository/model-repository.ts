@@ -278,6 +278,17 @@ export class ModelRepository {
     }
   }
 
+  /**
+   * Forced shutdown: fails every queued request (they are answered with 503), waits only for
+   * batches already executing, then closes. A native call cannot be cut short: ending the process
+   * while onnxruntime runs one aborts it, so those few finish first.
+   */
+  async abort(): Promise<void> {
+    const error = new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down (forced) and dropped this queued request');
+    for (const entry of this.#models.values()) for (const mv of entry.versions.values()) mv.scheduler?.destroy(error);
+    await this.close();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#poller?.stop();

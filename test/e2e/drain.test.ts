@@ -1,0 +1,101 @@
+/**
+ * Graceful drain of a real `vireo serve` process: on SIGTERM readiness turns false and new requests
+ * get 503 while every admitted request completes, then the process exits 0; a second signal or
+ * --drain-timeout forces the exit (code 1) with requests still running.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { slowIdentityModel } from '../../tools/modelgen/models.js';
+import { makeRepository } from '../helpers/repository.js';
+import { waitFor } from '../helpers/lifecycle.js';
+
+const bin = join(import.meta.dirname, '..', '..', 'bin', 'vireo.js');
+const N = 256;
+
+interface Child { process: ChildProcess; url: string; lines: string[]; exit: Promise<number | null> }
+
+async function startChild(root: string, extra: string[] = []): Promise<Child> {
+  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', root, '--http-port', '0', '--http-address', '127.0.0.1', '--log-format', 'json', ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  const lines: string[] = [];
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => { lines.push(...c.split('\n')); });
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => { if (signal) process.stderr.write(`child ended by ${signal}\n`); resolve(code); }));
+  const url = await waitFor('the listening log line', () => {
+    const line = lines.find((l) => l.includes('HTTP (OIP REST) listening'));
+    return line ? (JSON.parse(line).url as string) : undefined;
+  }, 120_000);
+  await waitFor('readiness', async () => (await fetch(`${url}/v2/health/ready`)).status === 200, 120_000);
+  return { process: child, url, lines, exit };
+}
+
+const request = (i: number) => ({ inputs: [{ name: 'INPUT', shape: [1, N], datatype: 'FP32', data: Array.from({ length: N }, (_, j) => (i * 7 + j) % 50) }] });
+
+async function infer(url: string, i: number): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}/v2/models/slow/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request(i)) });
+  return { status: response.status, body: await response.json() };
+}
+
+describe('graceful drain (child process)', () => {
+  let repo: { root: string; cleanup: () => Promise<void> };
+  before(async () => {
+    repo = await makeRepository({
+      slow: { config: { max_batch_size: 4, instance_group: [{ count: 1, kind: 'KIND_CPU' }], parameters: { intra_op_threads: 1 } }, versions: { 1: slowIdentityModel(N) } },
+    });
+  });
+  after(async () => { await repo.cleanup(); });
+
+  it('SIGTERM: not ready at once, new requests 503, admitted requests complete, exit 0', async () => {
+    const child = await startChild(repo.root);
+    const inflight = [0, 1, 2, 3].map((i) => infer(child.url, i));
+    // One instance runs them one at a time: when the first answer arrives, the others are admitted.
+    await Promise.race(inflight);
+    child.process.kill('SIGTERM');
+    await waitFor('the drain log line', () => child.lines.some((l) => l.includes('shutting down: draining requests')));
+    const ready = await fetch(`${child.url}/v2/health/ready`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { ready: false });
+    const late = await infer(child.url, 99);
+    assert.equal(late.status, 503);
+    assert.match(late.body.error, /shutting down/);
+    const results = await Promise.all(inflight);
+    results.forEach((r, i) => {
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body.outputs[0].data, request(i).inputs[0]!.data, `request ${i} got its own identity output`);
+    });
+    assert.equal(await child.exit, 0);
+  });
+
+  it('a second signal forces the exit with code 1', async () => {
+    const child = await startChild(repo.root);
+    const inflight = Array.from({ length: 8 }, (_, i) => infer(child.url, i).catch((error: unknown) => ({ status: 0, body: String(error) })));
+    await Promise.race(inflight);
+    child.process.kill('SIGTERM');
+    await waitFor('the drain log line', () => child.lines.some((l) => l.includes('shutting down: draining requests')));
+    child.process.kill('SIGINT');
+    assert.equal(await child.exit, 1);
+    assert.ok(child.lines.some((l) => l.includes('second signal: exiting now')));
+    const unfinished = (await Promise.all(inflight)).filter((r) => r.status !== 200);
+    assert.ok(unfinished.length > 0, 'the forced exit left requests unanswered');
+  });
+
+  it('--drain-timeout forces the exit with code 1', async () => {
+    const child = await startChild(repo.root, ['--drain-timeout', '0.2']);
+    const inflight = Array.from({ length: 8 }, (_, i) => infer(child.url, i).catch((error: unknown) => ({ status: 0, body: String(error) })));
+    await Promise.race(inflight);
+    child.process.kill('SIGTERM');
+    assert.equal(await child.exit, 1);
+    assert.ok(child.lines.some((l) => l.includes('drain timeout: exiting with requests still running')));
+    await Promise.all(inflight);
+  });
+});
