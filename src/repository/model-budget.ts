@@ -8,7 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
-import { budgetExhausted, planEvictions, residentBytes, tooLarge, type ResidentModel } from './memory-budget.js';
+import { budgetExhausted, planEvictions, tooLarge, type ResidentModel } from './memory-budget.js';
 import type { ParsedModelConfig } from './model-config.js';
 import { retireVersion, type ModelEntry, type ModelVersion } from './model-entry.js';
 
@@ -18,18 +18,29 @@ async function fileEstimate(dir: string, version: string, parsed: ParsedModelCon
   return (info?.size ?? 0) * instances;
 }
 
+export interface ModelBudgetOptions {
+  limit: number;
+  /** The repository's models. */
+  entries: () => Iterable<ModelEntry>;
+  unload: (name: string, reason: string) => Promise<void>;
+  logger: Logger;
+  residentBytes: () => number;
+}
+
 export class ModelBudget {
   readonly limit: number;
   readonly #entries: () => Iterable<ModelEntry>;
   readonly #unload: (name: string, reason: string) => Promise<void>;
   readonly #logger: Logger;
+  readonly #residentBytes: () => number;
   #lock: Promise<void> = Promise.resolve();
 
-  constructor(limit: number, entries: () => Iterable<ModelEntry>, unload: (name: string, reason: string) => Promise<void>, logger: Logger) {
-    this.limit = limit;
-    this.#entries = entries;
-    this.#unload = unload;
-    this.#logger = logger;
+  constructor(options: ModelBudgetOptions) {
+    this.limit = options.limit;
+    this.#entries = options.entries;
+    this.#unload = options.unload;
+    this.#logger = options.logger;
+    this.#residentBytes = options.residentBytes;
   }
 
   /** Runs `load` for `mv` within the budget; failures are recorded on `mv` like any load failure. */
@@ -49,10 +60,10 @@ export class ModelBudget {
     };
     if (estimate > this.limit) return refuse(tooLarge(entry.name, estimate, this.limit, entry.measured.has(mv.version)));
     if (!(await this.#makeRoom(entry, estimate))) return refuse(budgetExhausted(entry.name, estimate, this.limit));
-    const before = residentBytes();
+    const before = this.#residentBytes();
     await load();
     if (mv.state !== 'READY') return;
-    const measured = Math.max(residentBytes() - before, floor);
+    const measured = Math.max(this.#residentBytes() - before, floor);
     mv.memoryBytes = measured;
     entry.measured.set(mv.version, measured);
     this.#logger.info({ model: entry.name, version: mv.version, memoryBytes: measured, budget: this.limit }, 'model memory measured');

@@ -20,6 +20,7 @@ import { readModelConfig } from './config-file.js';
 import { fingerprintModel, modelFilesChanged, versionChanged, fingerprintsDiffer } from './model-fingerprint.js';
 import type { ModelConfig, ParsedModelConfig } from './model-config.js';
 import { ModelBudget } from './model-budget.js';
+import { residentBytes } from './memory-budget.js';
 import { ModelEntry, newVersion, retireVersion, type ModelVersion } from './model-entry.js';
 import { loadVersion } from './model-loader.js';
 import { writeModelFiles, type UploadedFile } from './model-upload.js';
@@ -46,6 +47,8 @@ export interface RepositoryOptions {
   startupModels?: readonly string[];
   /** Bytes; set, models load on first use and the least recently used idle ones make room. */
   memoryBudget?: number;
+  /** How memory is measured (default: the process RSS); replaceable so tests can fix the sizes. */
+  residentBytes?: () => number;
 }
 
 export interface LoadOptions {
@@ -77,7 +80,13 @@ export class ModelRepository {
       controlMode: options.controlMode ?? 'none',
     };
     if (options.memoryBudget !== undefined) {
-      this.#budget = new ModelBudget(options.memoryBudget, () => this.#models.values(), (name, reason) => this.unload(name, reason), options.logger);
+      this.#budget = new ModelBudget({
+        limit: options.memoryBudget,
+        entries: () => this.#models.values(),
+        unload: (name, reason) => this.unload(name, reason),
+        logger: options.logger,
+        residentBytes: options.residentBytes ?? residentBytes,
+      });
     }
   }
 
@@ -233,14 +242,24 @@ export class ModelRepository {
     return entry.exclusive(() => entry.unloadAll(reason, this.logger.child({ model: name })));
   }
 
-  /** Loads a model that is not loaded (memory budget mode); concurrent callers share one load. */
+  /**
+   * Loads a model that is not loaded (memory budget mode); concurrent callers share one load. A
+   * model whose last load failed is not retried per request: its load error is thrown again.
+   */
   async ensureLoaded(name: string): Promise<void> {
-    const entry = this.#models.get(name);
+    let entry = this.#models.get(name);
     if (entry?.servingVersion() && entry.wanted) return;
-    if (entry?.wanted && entry.state === 'UNAVAILABLE' && entry.operations === 0) return; // failed: not retried per request
-    if (!entry && !(await this.discover()).includes(name)) return; // unknown: resolve() says so
-    await (entry?.operations ? entry.idle() : this.load(name)).catch(() => undefined);
-    if (!this.#models.get(name)?.servingVersion()) await this.load(name).catch(() => undefined);
+    const failed = entry?.wanted && entry.state === 'UNAVAILABLE' && entry.operations === 0;
+    if (!failed) {
+      if (!entry && !(await this.discover()).includes(name)) return; // unknown: resolve() says so
+      await (entry?.operations ? entry.idle() : this.load(name)).catch(() => undefined);
+      entry = this.#models.get(name);
+      if (entry && !entry.servingVersion() && !entry.wanted) await this.load(name).catch(() => undefined);
+    }
+    if (entry && !entry.servingVersion()) {
+      const error = entry.sortedVersions().map((v) => v.error).find(Boolean);
+      if (error) throw error;
+    }
   }
 
   /** Marks a model as just used (least-recently-used order for the memory budget). */

@@ -1,0 +1,84 @@
+/**
+ * The memory budget through the facade with real models and workers, measured by a meter the test
+ * controls (each load "grows" memory by a fixed amount), so the eviction order is exact.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { silentLogger } from '../../src/logging/logger.js';
+import { ModelRepository } from '../../src/repository/model-repository.js';
+import { InferenceServer } from '../../src/server/inference-server.js';
+import { makeRepository } from '../helpers/repository.js';
+import { ADD_CONFIG, addModel } from '../helpers/lifecycle.js';
+
+const FILE = addModel(1).byteLength;
+const K = { a: 1, b: 2, c: 3 } as const;
+
+function start(root: string, budget: number, step: number) {
+  let meter = 0;
+  const repository = new ModelRepository({
+    root, logger: silentLogger(), controlMode: 'explicit', memoryBudget: budget,
+    residentBytes: () => (meter += step),
+  });
+  return { repository, server: new InferenceServer({ repository, logger: silentLogger() }) };
+}
+
+async function infer(server: InferenceServer, model: keyof typeof K) {
+  const response = await server.infer({ model, inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, 4], data: new Float32Array([1, 2, 3, 4]) }] });
+  assert.deepEqual(Array.from(response.outputs[0]!.data as Float32Array), [1, 2, 3, 4].map((v) => v + K[model]));
+}
+
+describe('memory budget', () => {
+  let repo: { root: string; cleanup: () => Promise<void> };
+  before(async () => {
+    repo = await makeRepository(Object.fromEntries(Object.entries(K).map(([name, k]) => [name, { config: ADD_CONFIG, versions: { 1: addModel(k) } }])));
+  });
+  after(async () => { await repo.cleanup(); });
+
+  it('loads on first request and unloads the least recently used idle model to make room', async () => {
+    // Each load measures 1000 bytes; 2500 holds two models, never three.
+    const { repository, server } = start(repo.root, 2500, 1000);
+    await repository.loadAll();
+    try {
+      const states = () => Object.fromEntries(repository.index().map((e) => [e.name, e.state]));
+      assert.deepEqual(states(), { a: 'UNAVAILABLE', b: 'UNAVAILABLE', c: 'UNAVAILABLE' });
+      assert.equal(repository.isReady(), true, 'models waiting for their first request do not make the server unready');
+      await Promise.all([infer(server, 'a'), infer(server, 'a'), infer(server, 'a')]);
+      await infer(server, 'b');
+      assert.deepEqual(states(), { a: 'READY', b: 'READY', c: 'UNAVAILABLE' });
+      assert.deepEqual(repository.index().filter((e) => e.memoryBytes).map((e) => [e.name, e.memoryBytes]), [['a', 1000], ['b', 1000]]);
+      await infer(server, 'a'); // a is now more recently used than b
+      await infer(server, 'c');
+      assert.deepEqual(states(), { a: 'READY', b: 'UNAVAILABLE', c: 'READY' });
+      assert.match(repository.index().find((e) => e.name === 'b')!.reason!, /make room for "c"/);
+      await infer(server, 'b'); // a was used before c: a goes
+      assert.deepEqual(states(), { a: 'UNAVAILABLE', b: 'READY', c: 'READY' });
+      await infer(server, 'c');
+      await infer(server, 'a'); // b was used before c: b goes
+      assert.deepEqual(states(), { a: 'READY', b: 'UNAVAILABLE', c: 'READY' });
+    } finally {
+      await repository.close();
+    }
+  });
+
+  it('refuses a model that measures larger than the whole budget, and one whose files already are', async () => {
+    const measured = start(repo.root, FILE + 10, 5000);
+    await measured.repository.loadAll();
+    try {
+      await assert.rejects(infer(measured.server, 'a'), (error: any) => {
+        assert.equal(error.code, 'VIREO_ERR_MODEL_TOO_LARGE');
+        assert.match(error.message, new RegExp(`model "a" uses 5000 bytes, more than the whole memory budget of ${FILE + 10} bytes`));
+        return true;
+      });
+      assert.equal(measured.repository.find('a', '1').instances, undefined, 'its workers were ended');
+    } finally {
+      await measured.repository.close();
+    }
+    const files = start(repo.root, FILE - 1, 1);
+    await files.repository.loadAll();
+    try {
+      await assert.rejects(files.server.loadModel('a'), /model "a" needs at least \d+ bytes, more than the whole memory budget/);
+    } finally {
+      await files.repository.close();
+    }
+  });
+});
