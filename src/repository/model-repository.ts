@@ -16,17 +16,15 @@ import { VireoError } from '../core/errors.js';
 import type { ModelIndexEntry } from '../core/inference.js';
 import type { Logger } from '../logging/logger.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
-import { readModelConfig } from './config-file.js';
-import { fingerprintModel, modelFilesChanged, versionChanged, fingerprintsDiffer } from './model-fingerprint.js';
-import type { ModelConfig, ParsedModelConfig } from './model-config.js';
-import { ModelBudget } from './model-budget.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 import { residentBytes } from './memory-budget.js';
-import { ModelEntry, newVersion, retireVersion, type ModelVersion } from './model-entry.js';
-import { loadVersion } from './model-loader.js';
+import { ModelBudget } from './model-budget.js';
+import type { ModelConfig, ParsedModelConfig } from './model-config.js';
+import { ModelEntry, type ModelVersion } from './model-entry.js';
+import { fingerprintModel, fingerprintsDiffer } from './model-fingerprint.js';
+import { reloadModel, type ReloadContext } from './model-reload.js';
 import { writeModelFiles, type UploadedFile } from './model-upload.js';
 import { RepositoryPoller } from './repository-poller.js';
-import { listVersions, selectVersions } from './version-policy.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
 
 export type { ModelVersion } from './model-entry.js';
 
@@ -68,6 +66,7 @@ export class ModelRepository {
   readonly #models = new Map<string, ModelEntry>();
   readonly #budget: ModelBudget | undefined;
   #discovered: string[] = [];
+  readonly #reloadContext: ReloadContext;
   #poller: RepositoryPoller | undefined;
   #initialLoadDone = false;
   #closed = false;
@@ -88,6 +87,17 @@ export class ModelRepository {
         residentBytes: options.residentBytes ?? residentBytes,
       });
     }
+    this.#reloadContext = {
+      root: options.root,
+      logger: options.logger,
+      autoComplete: this.#options.autoComplete,
+      defaultMaxBatchSize: this.#options.defaultMaxBatchSize,
+      tracksChanges: this.#options.controlMode !== 'none',
+      recorderFor: options.recorderFor,
+      budget: this.#budget,
+      closed: () => this.#closed,
+      forget: (entry) => { if (this.#models.get(entry.name) === entry) this.#models.delete(entry.name); },
+    };
   }
 
   get logger(): Logger {
@@ -144,92 +154,8 @@ export class ModelRepository {
     return entry.exclusive(async () => {
       if (options.files?.length) await writeModelFiles(this.#options.root, name, options.files);
       if (options.config !== undefined) entry.override = options.config;
-      await this.#load(entry, options.config !== undefined);
+      await reloadModel(entry, options.config !== undefined, this.#reloadContext);
     });
-  }
-
-  async #load(entry: ModelEntry, configGiven: boolean): Promise<void> {
-    const log = this.logger.child({ model: entry.name });
-    const wasWanted = entry.wanted;
-    entry.wanted = true;
-    if (!entry.servingVersion()) entry.state = 'LOADING';
-    let dir: string;
-    try {
-      dir = await realpath(join(this.#options.root, entry.name));
-    } catch {
-      const error = new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `model "${entry.name}" is not in the repository`);
-      if (!entry.servingVersion()) this.#models.delete(entry.name);
-      throw error;
-    }
-    const tracks = this.#options.controlMode !== 'none';
-    let parsed: ParsedModelConfig;
-    let selected: string[];
-    let fingerprint;
-    try {
-      parsed = entry.override ?? (await readModelConfig(dir)).config;
-      fingerprint = tracks ? await fingerprintModel(dir, entry.fingerprint) : undefined;
-      const available = await listVersions(dir);
-      selected = selectVersions(available, parsed.version_policy ?? { latest: { num_versions: 1 } }).map(String);
-      if (selected.length === 0) {
-        throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', available.length === 0
-          ? 'no version directories (expected <model>/<positive integer>/)'
-          : `version_policy selects none of the available versions ${available.join(', ')}`);
-      }
-    } catch (error) {
-      const e = VireoError.from(error);
-      entry.fingerprint = fingerprint ?? entry.fingerprint;
-      if (!entry.servingVersion()) entry.fail(e.message);
-      log.error({ reason: e.message }, 'model failed to load');
-      throw e;
-    }
-    const full = configGiven || !wasWanted || !fingerprint || modelFilesChanged(entry.fingerprint, fingerprint);
-    const toLoad = selected.filter((v) => {
-      const current = entry.versions.get(v);
-      return full || current?.state !== 'READY' || versionChanged(entry.fingerprint, fingerprint!, v);
-    });
-    const fresh = toLoad.map((v) => newVersion(entry.name, v, this.#options.recorderFor));
-    for (const mv of fresh) if (entry.versions.get(mv.version)?.state !== 'READY') entry.versions.set(mv.version, mv);
-    const loadOne = async (mv: ModelVersion) => {
-      const run = () => this.#loadVersion(mv, dir, parsed, log);
-      return this.#budget ? this.#budget.loading(entry, mv, dir, parsed, run) : run();
-    };
-    if (this.#budget) for (const mv of fresh) await loadOne(mv);
-    else await Promise.all(fresh.map(loadOne));
-    const retiring = entry.swap(fresh, selected);
-    entry.fingerprint = fingerprint;
-    entry.settleState();
-    await Promise.all(retiring.map((mv) => retireVersion(mv, log)));
-    const failed = fresh.find((mv) => mv.error);
-    if (failed) throw new VireoError(failed.error!.code, `model "${entry.name}" version ${failed.version} failed to load: ${failed.error!.message}`);
-  }
-
-  async #loadVersion(mv: ModelVersion, dir: string, parsed: ParsedModelConfig, log: Logger): Promise<void> {
-    const t0 = performance.now();
-    try {
-      const loaded = await loadVersion({
-        modelName: mv.model, modelDir: dir, version: Number(mv.version), parsed,
-        autoComplete: this.#options.autoComplete,
-        defaultMaxBatchSize: this.#options.defaultMaxBatchSize,
-        logger: log,
-        recorder: mv.recorder,
-      });
-      if (this.#closed) {
-        await Promise.all(loaded.instances.map((i) => i.close()));
-        throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server closed while the model was loading');
-      }
-      Object.assign(mv, loaded, { state: 'READY' as const });
-      log.info({
-        version: mv.version, loadMs: Math.round(performance.now() - t0),
-        inputs: loaded.config.input.map((i) => `${i.name}:${i.data_type}[${i.dims.join(',')}]`),
-        outputs: loaded.config.output.map((o) => `${o.name}:${o.data_type}[${o.dims.join(',')}]`),
-        maxBatchSize: loaded.config.max_batch_size, instances: loaded.instances.length,
-      }, 'model loaded');
-    } catch (error) {
-      mv.error = VireoError.from(error);
-      mv.state = 'UNAVAILABLE';
-      mv.reason = mv.error.message;
-      log.error({ version: mv.version, reason: mv.reason }, 'model failed to load');
-    }
   }
 
   /** Unloads every version of a model: drains its queues, then ends its workers. */
