@@ -50,7 +50,10 @@ export interface RepositoryOptions {
 }
 
 export interface LoadOptions {
-  /** A configuration used instead of the model's file (kept for later reloads of the model). */
+  /**
+   * A configuration used instead of the model's file, kept for later reloads (polls, on-demand).
+   * Present but undefined: back to the file. Absent: keep whatever the model had.
+   */
   config?: ParsedModelConfig;
   files?: readonly UploadedFile[];
 }
@@ -153,8 +156,14 @@ export class ModelRepository {
     this.#models.set(name, entry);
     return entry.exclusive(async () => {
       if (options.files?.length) await writeModelFiles(this.#options.root, name, options.files);
-      if (options.config !== undefined) entry.override = options.config;
-      await reloadModel(entry, options.config !== undefined, this.#reloadContext);
+      const previous = entry.override;
+      if ('config' in options) entry.override = options.config;
+      try {
+        await reloadModel(entry, options.config !== undefined || entry.override !== previous, this.#reloadContext);
+      } catch (error) {
+        entry.override = previous; // a failed load leaves the serving configuration in charge
+        throw error;
+      }
     });
   }
 

@@ -102,6 +102,13 @@ describe('repository API (explicit mode)', () => {
     const override = await load('uploaded', { parameters: { config: JSON.stringify({ ...ADD_CONFIG, max_batch_size: 2 }) } });
     assert.equal(override.status, 200);
     assert.equal((await server.get('/v2/models/uploaded/config')).body.max_batch_size, 2);
+    // A failed load with an override leaves the serving one; a load without config goes back to
+    // the directory, which has no config file: auto-complete gives the default max_batch_size 4.
+    const failing = await load('uploaded', { parameters: { config: JSON.stringify({ ...ADD_CONFIG, max_batch_size: 3, input: [{ name: 'WRONG', data_type: 'TYPE_FP32', dims: [4] }] }) } });
+    assert.equal(failing.status, 400);
+    assert.equal((await server.get('/v2/models/uploaded/config')).body.max_batch_size, 2);
+    assert.equal((await load('uploaded')).status, 200);
+    assert.equal((await server.get('/v2/models/uploaded/config')).body.max_batch_size, 4);
   });
 
   it('refuses bad upload paths with 400 and writes nothing', async () => {
