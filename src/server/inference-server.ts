@@ -180,6 +180,11 @@ export class InferenceServer {
     await this.repository.discover();
   }
 
+  /** The peer was checked by its frontend (authorizeControl); here only the mode, for embedders. */
+  #requireControlMode(): void {
+    checkControlAccess(this.repository.controlMode, '127.0.0.1', true);
+  }
+
   /** Throws PERMISSION_DENIED unless the control API is on and `remoteAddress` may use it. */
   authorizeControl(remoteAddress: string | undefined): void {
     checkControlAccess(this.repository.controlMode, remoteAddress, this.#allowRemoteControl);
@@ -191,7 +196,7 @@ export class InferenceServer {
    * the model serves its new versions; rejects with the reason when a version fails to load.
    */
   async loadModel(name: string, options: LoadModelOptions = {}): Promise<void> {
-    this.authorizeControl('::1');
+    this.#requireControlMode();
     checkModelName(name);
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down');
     const files: UploadedFile[] = Object.entries(options.files ?? {}).map(([path, bytes]) => ({ path, bytes }));
@@ -219,7 +224,7 @@ export class InferenceServer {
 
   /** Unloads a model: it stops taking requests, finishes those it admitted, and ends its workers. */
   async unloadModel(name: string, _options: UnloadModelOptions = {}): Promise<void> {
-    this.authorizeControl('::1');
+    this.#requireControlMode();
     checkModelName(name);
     await this.repository.unload(name);
   }
