@@ -43,8 +43,7 @@ async function createSession(options: InstanceOptions, log: LogFn): Promise<ort.
   const wanted = options.executionProviders.map((p) => p.toLowerCase()).filter((p) => p !== 'cpu');
   for (const provider of wanted) {
     try {
-      // Fatal-only native logging while probing: the failure is reported once, by our warning below.
-      const session = await ort.InferenceSession.create(options.modelPath, { ...base, logSeverityLevel: 4, executionProviders: [provider, 'cpu'] });
+      const session = await ort.InferenceSession.create(options.modelPath, { ...base, executionProviders: [provider, 'cpu'] });
       log('info', `execution provider ${provider} loaded`);
       return session;
     } catch (error) {
