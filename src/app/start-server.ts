@@ -30,7 +30,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy'];
+export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data'];
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const repository = new ModelRepository({
