@@ -1,24 +1,16 @@
 /**
  * OIP REST (open_inference_rest.yaml) plus Triton's model-configuration and statistics
- * extensions. Every path exists unversioned and with `/versions/{version}`.
+ * extensions, and the binary tensor data extension on infer (oip-binary-codec.ts). Every path
+ * exists unversioned and with `/versions/{version}`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
+import { jsonBody } from '../http-common/json-body.js';
 import type { InferRequest } from '../../core/inference.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parseRawInferBody } from './oip-binary-codec.js';
 import { parseInferBody } from './oip-json-codec.js';
-
-/** A body that arrived under another content type is parsed as JSON here. */
-function jsonBody(body: unknown): unknown {
-  if (!Buffer.isBuffer(body)) return body;
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the request body is not valid JSON: ${(error as Error).message}`);
-  }
-}
 
 type ModelParams = { model: string; version?: string };
 type ModelRequest = FastifyRequest<{ Params: ModelParams }>;
