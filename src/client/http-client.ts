@@ -114,6 +114,11 @@ export class HttpInferenceClient implements InferenceClient {
     return decodeInferResponse(this.#checked(response));
   }
 
+  /** Connections currently open in the keep-alive pool. */
+  get openConnections(): number {
+    return this.#pool.stats.connected;
+  }
+
   /** Lets in-flight requests finish, then closes the connections. */
   async close(): Promise<void> {
     await this.#pool.close();

@@ -21,8 +21,8 @@ export function checkInput(input: InferInput): void {
   const info = dataTypeInfo(input.datatype);
   if (input.datatype === 'BYTES') {
     if (!Array.isArray(input.data)) throw new TypeError(`${what}: BYTES data must be an array of Uint8Array or string elements`);
-  } else if (Array.isArray(input.data) || (input.data as NumericArray).BYTES_PER_ELEMENT !== info.size) {
-    throw new TypeError(`${what}: ${input.datatype} data must be a typed array of ${info.size}-byte elements (${info.array!.name})`);
+  } else if (!(input.data instanceof info.array!)) {
+    throw new TypeError(`${what}: ${input.datatype} data must be a ${info.array!.name}`);
   }
 }
 
