@@ -20,7 +20,7 @@ interface Descriptor { name: string; field: FieldDescriptor[]; nestedType: Descr
 function messages(pd: PackageDefinition): Map<string, Descriptor> {
   const out = new Map<string, Descriptor>();
   for (const [name, def] of Object.entries(pd)) {
-    if ((def as MessageTypeDefinition).format === 'Protocol Buffer 3 DescriptorProto') out.set(name, (def as MessageTypeDefinition).type as Descriptor);
+    if ((def as MessageTypeDefinition<unknown, unknown>).format === 'Protocol Buffer 3 DescriptorProto') out.set(name, (def as MessageTypeDefinition<unknown, unknown>).type as Descriptor);
   }
   return out;
 }
