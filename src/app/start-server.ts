@@ -89,8 +89,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     async close() {
       server.startDraining();
       await loaded.catch(() => undefined);
-      await Promise.all([http?.close(), grpc?.close()]);
-      await repository.close();
+      // gRPC streams end once their admitted requests are answered, which the repository's drain
+      // guarantees, so gRPC closes alongside it rather than before it.
+      await Promise.all([grpc?.close(), (async () => {
+        await http?.close();
+        await repository.close();
+      })()]);
     },
   };
 }
