@@ -108,6 +108,15 @@ describe('gRPC errors', () => {
     assert.equal(stats.execution_count, 0);
   });
 
+  it('a call past its deadline drops its queued request too', async () => {
+    const scheduler = server.server.repository.resolve('slow').scheduler;
+    const executions = server.server.statistics('slow')[0]!.execution_count;
+    await assertStatus(client.call('ModelInfer', { ...good(), model_name: 'slow' }, { deadline: Date.now() + 3_000 }), grpc.status.DEADLINE_EXCEEDED);
+    // The batch delay is 60 s: only the abort empties the queue before the 30 s wait gives up.
+    await waitFor(() => scheduler.pending === 0);
+    assert.equal(server.server.statistics('slow')[0]!.execution_count, executions);
+  });
+
   it('health follows readiness: the server is NOT_SERVING with a broken model (strict readiness), models each their own', async () => {
     const health = healthClient(server.grpcTarget);
     try {

@@ -9,6 +9,7 @@ import { status as GrpcStatus, type ServerUnaryCall, type ServerWritableStream, 
 import { service as healthServiceDefinition } from 'grpc-health-check';
 import { VireoError } from '../../core/errors.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { toServiceError } from './grpc-errors.js';
 
 export { healthServiceDefinition };
 
@@ -43,7 +44,13 @@ export class HealthService {
   handlers(): UntypedServiceImplementation {
     return {
       Check: (call: ServerUnaryCall<{ service: string }, unknown>, callback: sendUnaryData<unknown>) => {
-        const status = this.statusOf(call.request.service);
+        let status: ServingStatus;
+        try {
+          status = this.statusOf(call.request.service);
+        } catch (error) {
+          callback(toServiceError(error));
+          return;
+        }
         if (status === 'SERVICE_UNKNOWN') callback({ code: GrpcStatus.NOT_FOUND, details: `unknown service "${call.request.service}"` });
         else callback(null, { status });
       },
