@@ -9,7 +9,6 @@ import { status as GrpcStatus, type ServerUnaryCall, type ServerWritableStream, 
 import { service as healthServiceDefinition } from 'grpc-health-check';
 import { VireoError } from '../../core/errors.js';
 import type { InferenceServer } from '../../server/inference-server.js';
-import { toServiceError } from './grpc-errors.js';
 
 export { healthServiceDefinition };
 
@@ -31,26 +30,20 @@ export class HealthService {
     this.#server = server;
   }
 
+  /** Never throws: it runs in handlers and on a timer. A model that cannot be looked up is not serving. */
   statusOf(service: string): ServingStatus {
     if (SERVER_SERVICE_NAMES.has(service)) return this.#server.isReady() ? 'SERVING' : 'NOT_SERVING';
     try {
       return this.#server.modelReady(service) ? 'SERVING' : 'NOT_SERVING';
     } catch (error) {
-      if (VireoError.from(error).status === 'NOT_FOUND') return 'SERVICE_UNKNOWN';
-      throw error;
+      return VireoError.from(error).status === 'NOT_FOUND' ? 'SERVICE_UNKNOWN' : 'NOT_SERVING';
     }
   }
 
   handlers(): UntypedServiceImplementation {
     return {
       Check: (call: ServerUnaryCall<{ service: string }, unknown>, callback: sendUnaryData<unknown>) => {
-        let status: ServingStatus;
-        try {
-          status = this.statusOf(call.request.service);
-        } catch (error) {
-          callback(toServiceError(error));
-          return;
-        }
+        const status = this.statusOf(call.request.service);
         if (status === 'SERVICE_UNKNOWN') callback({ code: GrpcStatus.NOT_FOUND, details: `unknown service "${call.request.service}"` });
         else callback(null, { status });
       },
