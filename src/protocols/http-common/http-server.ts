@@ -26,10 +26,16 @@ export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
 /** An AbortSignal that fires when the client goes away before the response is sent. */
 export function clientSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
+  const response = reply.raw;
+  // The client may have gone while the body was still being read: 'close' has then fired already.
+  if (response.destroyed || !response.socket || response.socket.destroyed) {
+    controller.abort();
+    return controller.signal;
+  }
   // The response's 'close' fires when the connection drops or after the response ends; the
   // request's 'close' fires as soon as the body is read, so it cannot tell a disconnect.
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableEnded) controller.abort();
+  response.once('close', () => {
+    if (!response.writableEnded) controller.abort();
   });
   return controller.signal;
 }
