@@ -86,19 +86,20 @@ export class Scheduler {
    */
   enqueue(inputs: readonly Tensor[], outputs: readonly string[], items: number, options: ScheduleOptions = {}): Promise<Tensor[]> {
     if (this.#closing) {
-      return Promise.reject(new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
+      return this.#refuse(items, new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
     }
     if (options.signal?.aborted) {
-      return Promise.reject(new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
+      return this.#refuse(items, new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
     }
     const level = this.#levelOf(options.priority);
     if (this.#queues.isFull(level)) {
-      return Promise.reject(new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));
+      return this.#refuse(items, new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));
     }
     return new Promise<Tensor[]>((resolve, reject) => {
       const arrival = nowNs();
       const request = new PendingRequest(inputs, outputs, items, compatibilityKey(inputs, outputs), options.signal, arrival, resolve, reject);
       request.level = level;
+      request.trace = options.trace;
       const policy = this.#queues.policies[level]!;
       // A model with no queue policy honours the request's own timeout; a policy decides otherwise.
       const overridable = policy === DEFAULT_POLICY || policy.allowTimeoutOverride;
@@ -124,6 +125,12 @@ export class Scheduler {
     this.#closing = true;
     for (const request of this.#queues.pending()) this.#failQueued(request, error);
     this.#checkDrained();
+  }
+
+  /** A request refused at the door is still a failed request for statistics and metrics. */
+  #refuse(items: number, error: VireoError): Promise<never> {
+    this.#recorder.request('failure', items, 0, undefined, error.code);
+    return Promise.reject(error);
   }
 
   #levelOf(priority: number | undefined): number {
@@ -192,10 +199,12 @@ export class Scheduler {
   async #run(slot: Slot, requests: PendingRequest[]): Promise<void> {
     slot.busy = true;
     const start = nowNs();
+    let traces: unknown[] | undefined;
     for (const r of requests) {
       this.#queues.forget(r);
       r.transition('EXECUTING');
       r.queueNs = start - r.arrivalNs;
+      if (r.trace !== undefined) (traces ??= []).push(r.trace);
     }
     this.#executing += requests.length;
     this.#recorder.busy(this.#slots.filter((s) => s.busy).length);
@@ -225,7 +234,7 @@ export class Scheduler {
     }
     slot.busy = false;
     this.#executing -= requests.length;
-    this.#recorder.batch({ batchSize: batchItems, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });
+    this.#recorder.batch({ batchSize: batchItems, startNs: start, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs }, traces);
     await turn.previous;
     this.#settle(requests, outcome, { computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });
     turn.done();

@@ -16,6 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   server: ['server', 'repository', 'scheduler', 'core', 'logging'],
   protocols: ['protocols', 'server', 'core', 'logging', 'scheduler', 'repository'],
   metrics: ['metrics', 'scheduler', 'core', 'server', 'logging'],
+  tracing: ['tracing', 'scheduler', 'core', 'logging'],
   app: ['*'],
   cli: ['*'],
   client: ['client', 'core'],
@@ -26,6 +27,13 @@ const EXCLUSIVE: Record<string, string> = {
   'onnxruntime-node': 'backends',
   fastify: 'protocols',
   '@grpc/grpc-js': 'protocols',
+  'prom-client': 'metrics',
+  '@opentelemetry/api': 'tracing',
+  '@opentelemetry/core': 'tracing',
+  '@opentelemetry/sdk-trace-base': 'tracing',
+  '@opentelemetry/sdk-trace-node': 'tracing',
+  '@opentelemetry/exporter-trace-otlp-http': 'tracing',
+  '@opentelemetry/resources': 'tracing',
 };
 
 async function* files(dir: string): AsyncGenerator<string> {

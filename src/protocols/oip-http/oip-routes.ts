@@ -17,6 +17,11 @@ function jsonBody(body: unknown): unknown {
   }
 }
 
+/** A header that occurs once, as text; repeated trace headers are invalid (W3C trace-context §3.2). */
+function headerText(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
 type ModelParams = { model: string; version?: string };
 type ModelRequest = FastifyRequest<{ Params: ModelParams }>;
 
@@ -68,14 +73,25 @@ export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
     }
   });
 
+  // Decided once: without a tracer the handler never looks at trace headers.
+  const tracer = server.tracer;
   both(app, 'POST', '/infer', async (request, reply) => {
+    const trace = tracer === null ? undefined : tracer.start(request.params.model, request.params.version, {
+      traceparent: headerText(request.headers.traceparent), tracestate: headerText(request.headers.tracestate),
+    }, request.id);
     try {
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON inference request)');
       const inferRequest = parseInferBody(jsonBody(request.body), request.params.model, request.params.version);
       inferRequest.signal = clientSignal(reply);
+      inferRequest.trace = trace;
       const response = await server.infer(inferRequest);
-      return reply.send(inferResponseToJson(response));
+      if (trace === undefined) return reply.send(inferResponseToJson(response));
+      trace.encoding();
+      reply.send(inferResponseToJson(response));
+      trace.end();
+      return reply;
     } catch (error) {
+      trace?.end(error);
       return sendError(reply, error);
     }
   });
