@@ -1,67 +1,62 @@
 /**
- * The metrics side of one model version: implements the scheduler's recorder with label children
- * bound once when the version is created, so a report is a few additions and bucket searches, with
- * no label objects built per request. Failure reasons are a bounded set (error codes) and each
- * gets its child the first time it occurs.
+ * The metrics side of one model version: implements the scheduler's recorder over cells created
+ * once when the version is created (cell-families.ts), so a report is a few field additions and
+ * bucket searches — no label objects, hashing or map lookups per request. Failure reasons are a
+ * bounded set (error codes); each gets its cell the first time it occurs.
  */
-import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { BatchTimings, RequestOutcome, RequestTimings, SchedulerRecorder } from '../scheduler/recorder.js';
+import type { CounterFamily, GaugeFamily, HistogramCell, HistogramFamily, ValueCell } from './cell-families.js';
 
 /** The families a version records into; owned by VireoMetrics. */
 export interface VersionFamilies {
-  requests: Counter<'model' | 'version' | 'outcome' | 'reason'>;
-  inferenceCount: Counter<'model' | 'version'>;
-  execCount: Counter<'model' | 'version'>;
-  requestDuration: Histogram<'model' | 'version'>;
-  queueDuration: Histogram<'model' | 'version'>;
-  computeInput: Histogram<'model' | 'version'>;
-  computeInfer: Histogram<'model' | 'version'>;
-  computeOutput: Histogram<'model' | 'version'>;
-  batchSize: Histogram<'model' | 'version'>;
-  pending: Gauge<'model' | 'version'>;
-  busy: Gauge<'model' | 'version'>;
-  loadDuration: Gauge<'model' | 'version'>;
+  requests: CounterFamily;
+  inferenceCount: CounterFamily;
+  execCount: CounterFamily;
+  requestDuration: HistogramFamily;
+  queueDuration: HistogramFamily;
+  computeInput: HistogramFamily;
+  computeInfer: HistogramFamily;
+  computeOutput: HistogramFamily;
+  batchSize: HistogramFamily;
+  pending: GaugeFamily;
+  busy: GaugeFamily;
+  loadDuration: GaugeFamily;
 }
-
-type Inc = { inc(value?: number): void };
-type Observe = { observe(value: number): void };
-type Set = { set(value: number): void };
 
 const NS_PER_S = 1e9;
 
 export class MetricsRecorder implements SchedulerRecorder {
   readonly #families: VersionFamilies;
   readonly #labels: { model: string; version: string };
-  readonly #success: Inc;
-  readonly #failures = new Map<string, Inc>();
-  readonly #items: Inc;
-  readonly #execs: Inc;
-  readonly #request: Observe;
-  readonly #queue: Observe;
-  readonly #input: Observe;
-  readonly #infer: Observe;
-  readonly #output: Observe;
-  readonly #batch: Observe;
-  readonly #pending: Set;
-  readonly #busy: Set;
+  readonly #success: ValueCell;
+  readonly #failures = new Map<string, ValueCell>();
+  readonly #items: ValueCell;
+  readonly #execs: ValueCell;
+  readonly #request: HistogramCell;
+  readonly #queue: HistogramCell;
+  readonly #input: HistogramCell;
+  readonly #infer: HistogramCell;
+  readonly #output: HistogramCell;
+  readonly #batch: HistogramCell;
+  readonly #pending: ValueCell;
+  readonly #busy: ValueCell;
+  #load: ValueCell | undefined;
 
   constructor(families: VersionFamilies, model: string, version: string) {
     this.#families = families;
     const labels = { model, version };
     this.#labels = labels;
-    this.#success = families.requests.labels({ ...labels, outcome: 'success', reason: '' });
-    this.#items = families.inferenceCount.labels(labels);
-    this.#execs = families.execCount.labels(labels);
-    this.#request = families.requestDuration.labels(labels);
-    this.#queue = families.queueDuration.labels(labels);
-    this.#input = families.computeInput.labels(labels);
-    this.#infer = families.computeInfer.labels(labels);
-    this.#output = families.computeOutput.labels(labels);
-    this.#batch = families.batchSize.labels(labels);
-    this.#pending = families.pending.labels(labels);
-    this.#busy = families.busy.labels(labels);
-    this.#pending.set(0);
-    this.#busy.set(0);
+    this.#success = families.requests.cell({ ...labels, outcome: 'success', reason: '' });
+    this.#items = families.inferenceCount.cell(labels);
+    this.#execs = families.execCount.cell(labels);
+    this.#request = families.requestDuration.cell(labels);
+    this.#queue = families.queueDuration.cell(labels);
+    this.#input = families.computeInput.cell(labels);
+    this.#infer = families.computeInfer.cell(labels);
+    this.#output = families.computeOutput.cell(labels);
+    this.#batch = families.batchSize.cell(labels);
+    this.#pending = families.pending.cell(labels);
+    this.#busy = families.busy.cell(labels);
   }
 
   /**
@@ -70,11 +65,11 @@ export class MetricsRecorder implements SchedulerRecorder {
    */
   request(outcome: RequestOutcome, items: number, totalNs: number, timings: RequestTimings | undefined, reason?: string): void {
     if (outcome === 'failure') {
-      this.#failure(reason ?? 'VIREO_ERR_INTERNAL').inc();
+      this.#failure(reason ?? 'VIREO_ERR_INTERNAL').value++;
       return;
     }
-    this.#success.inc();
-    this.#items.inc(items);
+    this.#success.value++;
+    this.#items.value += items;
     this.#request.observe(totalNs / NS_PER_S);
     if (timings) {
       this.#queue.observe(timings.queueNs / NS_PER_S);
@@ -85,40 +80,48 @@ export class MetricsRecorder implements SchedulerRecorder {
   }
 
   batch(timings: BatchTimings): void {
-    this.#execs.inc();
+    this.#execs.value++;
     this.#batch.observe(timings.batchSize);
   }
 
   pending(count: number): void {
-    this.#pending.set(count);
+    this.#pending.value = count;
   }
 
   busy(count: number): void {
-    this.#busy.set(count);
+    this.#busy.value = count;
   }
 
   /** The repository finished loading this version (successfully or not). */
   loaded(seconds: number): void {
-    this.#families.loadDuration.labels(this.#labels).set(seconds);
+    this.#load ??= this.#families.loadDuration.cell(this.#labels);
+    this.#load.value = seconds;
   }
 
   /** The version is gone: its series go too, so rolling versions do not grow the scrape forever. */
   unloaded(): void {
     const f = this.#families;
-    f.requests.remove({ ...this.#labels, outcome: 'success', reason: '' });
-    for (const reason of this.#failures.keys()) f.requests.remove({ ...this.#labels, outcome: 'failure', reason });
-    for (const family of [f.inferenceCount, f.execCount, f.requestDuration, f.queueDuration, f.computeInput,
-      f.computeInfer, f.computeOutput, f.batchSize, f.pending, f.busy, f.loadDuration] as const) {
-      (family as { remove(labels: { model: string; version: string }): void }).remove(this.#labels);
-    }
+    f.requests.remove(this.#success);
+    for (const cell of this.#failures.values()) f.requests.remove(cell);
+    f.inferenceCount.remove(this.#items);
+    f.execCount.remove(this.#execs);
+    f.requestDuration.remove(this.#request);
+    f.queueDuration.remove(this.#queue);
+    f.computeInput.remove(this.#input);
+    f.computeInfer.remove(this.#infer);
+    f.computeOutput.remove(this.#output);
+    f.batchSize.remove(this.#batch);
+    f.pending.remove(this.#pending);
+    f.busy.remove(this.#busy);
+    if (this.#load) f.loadDuration.remove(this.#load);
   }
 
-  #failure(reason: string): Inc {
-    let child = this.#failures.get(reason);
-    if (!child) {
-      child = this.#families.requests.labels({ ...this.#labels, outcome: 'failure', reason });
-      this.#failures.set(reason, child);
+  #failure(reason: string): ValueCell {
+    let cell = this.#failures.get(reason);
+    if (!cell) {
+      cell = this.#families.requests.cell({ ...this.#labels, outcome: 'failure', reason });
+      this.#failures.set(reason, cell);
     }
-    return child;
+    return cell;
   }
 }

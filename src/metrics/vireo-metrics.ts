@@ -4,10 +4,11 @@
  * read from the repository at scrape time, prom-client's process defaults and host utilisation.
  * docs/metrics.md lists every family with its labels and help (test/unit/metrics-docs.test.ts).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ModelIndexEntry } from '../core/inference.js';
 import type { ProtocolRecorder } from '../core/observability.js';
 import { BATCH_SIZE_BUCKETS, DURATION_BUCKETS } from './buckets.js';
+import { CounterFamily, GaugeFamily, HistogramFamily, type ValueCell } from './cell-families.js';
 import { registerHostMetrics } from './host-metrics.js';
 import { MetricsRecorder, type VersionFamilies } from './metrics-recorder.js';
 
@@ -16,34 +17,28 @@ const MV = ['model', 'version'] as const;
 export class VireoMetrics implements ProtocolRecorder {
   readonly registry = new Registry();
   readonly #families: VersionFamilies;
-  readonly #protocol: Counter<'protocol' | 'route' | 'status'>;
-  readonly #protocolChildren = new Map<string, { inc(): void }>();
+  readonly #protocol: CounterFamily;
+  readonly #protocolCells = new Map<string, ValueCell>();
   #index: () => readonly ModelIndexEntry[] = () => [];
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    const duration = (name: string, help: string) =>
-      new Histogram({ name, help, labelNames: MV, buckets: [...DURATION_BUCKETS], registers });
+    const r = this.registry;
+    const duration = (name: string, help: string) => new HistogramFamily(name, help, MV, DURATION_BUCKETS, r);
     this.#families = {
-      requests: new Counter({
-        name: 'vireo_inference_requests_total',
-        help: 'Inference requests answered, by outcome; reason is the error code of a failure (empty on success).',
-        labelNames: [...MV, 'outcome', 'reason'], registers,
-      }),
-      inferenceCount: new Counter({ name: 'vireo_inference_count_total', help: 'Inferences performed: items (batch rows) of successful requests.', labelNames: MV, registers }),
-      execCount: new Counter({ name: 'vireo_inference_exec_count_total', help: 'Model executions: batches run by the backend.', labelNames: MV, registers }),
+      requests: new CounterFamily('vireo_inference_requests_total',
+        'Inference requests answered, by outcome; reason is the error code of a failure (empty on success).', [...MV, 'outcome', 'reason'], r),
+      inferenceCount: new CounterFamily('vireo_inference_count_total', 'Inferences performed: items (batch rows) of successful requests.', MV, r),
+      execCount: new CounterFamily('vireo_inference_exec_count_total', 'Model executions: batches run by the backend.', MV, r),
       requestDuration: duration('vireo_request_duration_seconds', 'Time from enqueue to response of successful requests, in seconds.'),
       queueDuration: duration('vireo_queue_duration_seconds', 'Time successful requests waited in the queue before their batch started, in seconds.'),
       computeInput: duration('vireo_compute_input_duration_seconds', 'Time spent preparing the batch inputs a successful request ran in, in seconds.'),
       computeInfer: duration('vireo_compute_infer_duration_seconds', 'Time the backend spent executing the batch a successful request ran in, in seconds.'),
       computeOutput: duration('vireo_compute_output_duration_seconds', 'Time spent splitting the batch outputs a successful request ran in, in seconds.'),
-      batchSize: new Histogram({
-        name: 'vireo_batch_size', help: 'Items per backend execution (the dynamic batcher\'s batch sizes).',
-        labelNames: MV, buckets: [...BATCH_SIZE_BUCKETS], registers,
-      }),
-      pending: new Gauge({ name: 'vireo_pending_requests', help: 'Requests queued or executing.', labelNames: MV, registers }),
-      busy: new Gauge({ name: 'vireo_instances_busy', help: 'Model instances currently executing a batch.', labelNames: MV, registers }),
-      loadDuration: new Gauge({ name: 'vireo_model_load_duration_seconds', help: 'How long the last load of the version took, in seconds (also set when the load failed).', labelNames: MV, registers }),
+      batchSize: new HistogramFamily('vireo_batch_size', 'Items per backend execution (the dynamic batcher\'s batch sizes).', MV, BATCH_SIZE_BUCKETS, r),
+      pending: new GaugeFamily('vireo_pending_requests', 'Requests queued or executing.', MV, r),
+      busy: new GaugeFamily('vireo_instances_busy', 'Model instances currently executing a batch.', MV, r),
+      loadDuration: new GaugeFamily('vireo_model_load_duration_seconds', 'How long the last load of the version took, in seconds (also set when the load failed).', MV, r),
     };
     const metrics = this;
     new Gauge({
@@ -54,11 +49,9 @@ export class VireoMetrics implements ProtocolRecorder {
         for (const entry of metrics.#index()) this.labels(entry.name, entry.version ?? '').set(entry.state === 'READY' ? 1 : 0);
       },
     });
-    this.#protocol = new Counter({
-      name: 'vireo_protocol_requests_total',
-      help: 'Requests handled by each frontend, by route (HTTP route template or gRPC method) and status (HTTP status code or gRPC status name).',
-      labelNames: ['protocol', 'route', 'status'], registers,
-    });
+    this.#protocol = new CounterFamily('vireo_protocol_requests_total',
+      'Requests handled by each frontend, by route (HTTP route template or gRPC method) and status (HTTP status code or gRPC status name).',
+      ['protocol', 'route', 'status'], r);
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     registerHostMetrics(this.registry);
   }
@@ -75,12 +68,12 @@ export class VireoMetrics implements ProtocolRecorder {
 
   protocolRequest(protocol: string, route: string, status: string | number): void {
     const key = `${protocol}\u0000${route}\u0000${status}`;
-    let child = this.#protocolChildren.get(key);
-    if (!child) {
-      child = this.#protocol.labels(protocol, route, String(status));
-      this.#protocolChildren.set(key, child);
+    let cell = this.#protocolCells.get(key);
+    if (!cell) {
+      cell = this.#protocol.cell({ protocol, route, status: String(status) });
+      this.#protocolCells.set(key, cell);
     }
-    child.inc();
+    cell.value++;
   }
 
   get contentType(): string {

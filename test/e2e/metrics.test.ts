@@ -159,7 +159,7 @@ describe('Prometheus metrics', () => {
     assert.equal((await fetch(`${metricsUrl}/other`)).status, 404);
     const post = await fetch(`${metricsUrl}/metrics`, { method: 'POST', body: 'x' });
     assert.equal(post.status, 405);
-    assert.match((await post.json()).error, /not allowed/);
+    assert.match(((await post.json()) as { error: string }).error, /not allowed/);
     const head = await fetch(`${metricsUrl}/metrics`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(await head.text(), '');
