@@ -13,7 +13,7 @@ it('vireo --help and vireo serve --help document the options', async () => {
   const top = await run(process.execPath, [bin, '--help']);
   assert.match(top.stdout, /serve/);
   const serve = await run(process.execPath, [bin, 'serve', '--help']);
-  for (const flag of ['--model-repository', '--http-port', '--log-verbose', '--disable-auto-complete-config', '--strict-readiness', '--http-body-limit']) {
+  for (const flag of ['--model-repository', '--http-port', '--log-verbose', '--disable-auto-complete-config', '--strict-readiness', '--http-body-limit', '--grpc-port', '--grpc-address', '--grpc-max-message-size']) {
     assert.ok(serve.stdout.includes(flag), `${flag} missing from serve --help`);
   }
   assert.match(serve.stdout, /env: VIREO_HTTP_PORT/);
@@ -28,7 +28,7 @@ it('refuses a bad option value with a clear message', async () => {
 
 it('serves with options from the environment and exits 0 on SIGTERM', async () => {
   const child = spawn(process.execPath, [bin, 'serve'], {
-    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json' },
+    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_GRPC_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -50,6 +50,7 @@ it('serves with options from the environment and exits 0 on SIGTERM', async () =
   }
   const meta = await (await fetch(`${url}/v2/models/simple`)).json() as { name: string };
   assert.equal(meta.name, 'simple');
+  assert.match(output, /"url":"127\.0\.0\.1:\d+","msg":"gRPC \(OIP\) listening"/);
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
