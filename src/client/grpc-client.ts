@@ -83,6 +83,9 @@ export class GrpcInferenceClient implements InferenceClient {
     this.#client = new (service())(target, options.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': size,
       'grpc.max_send_message_length': size,
+      // HTTP/2's default 64 KiB receive window makes a multi-megabyte response wait on window
+      // updates; a 16 MiB window lets it stream through.
+      'grpc-node.flow_control_window': 16 * 1024 * 1024,
       ...options.channelOptions,
     });
   }
