@@ -1,7 +1,8 @@
 /**
- * Every datatype through every HTTP wire format gives back exactly what was sent: OIP REST JSON,
- * binary tensor data (plain, mixed with JSON, gzip/deflate both ways, raw), V1 REST rows and
- * columns, and OIP gRPC (raw contents, typed contents, the bidirectional stream). Models are identity models generated here, so the expected values are the inputs.
+ * Every datatype through every wire format gives back exactly what was sent: OIP REST JSON, binary
+ * tensor data (plain, mixed with JSON, gzip/deflate both ways, raw), V1 REST rows and columns, and
+ * OIP gRPC (raw contents, typed contents, the bidirectional stream). Models are identity models
+ * generated here, so the expected values are the inputs.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
