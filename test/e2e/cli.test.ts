@@ -13,7 +13,7 @@ it('vireo --help and vireo serve --help document the options', async () => {
   const top = await run(process.execPath, [bin, '--help']);
   assert.match(top.stdout, /serve/);
   const serve = await run(process.execPath, [bin, 'serve', '--help']);
-  for (const flag of ['--model-repository', '--http-port', '--log-verbose', '--disable-auto-complete-config', '--strict-readiness', '--http-body-limit']) {
+  for (const flag of ['--model-repository', '--http-port', '--log-verbose', '--disable-auto-complete-config', '--strict-readiness', '--http-body-limit', '--grpc-port', '--grpc-address', '--grpc-max-message-size']) {
     assert.ok(serve.stdout.includes(flag), `${flag} missing from serve --help`);
   }
   assert.match(serve.stdout, /env: VIREO_HTTP_PORT/);
@@ -53,6 +53,7 @@ it('serves with options from the environment and exits 0 on SIGTERM', async () =
     }
     const meta = await (await fetch(`${url}/v2/models/simple`)).json() as { name: string };
     assert.equal(meta.name, 'simple');
+    assert.match(output, /"url":"127\.0\.0\.1:\d+","msg":"gRPC \(OIP\) listening"/);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
   } finally {
