@@ -86,7 +86,9 @@ export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
         reply.send(header);
       } else {
         // binary_data extension: JSON header, then each binary output in order (one copy into the body).
-        const json = Buffer.from(JSON.stringify(header));
+        // Trailing spaces pad the header to 8 bytes so clients can view the outputs without realigning.
+        const text = JSON.stringify(header);
+        const json = Buffer.from(text.padEnd(text.length + ((8 - (Buffer.byteLength(text) % 8)) % 8)));
         reply
           .header('content-type', 'application/octet-stream')
           .header('inference-header-content-length', json.length)
