@@ -36,20 +36,29 @@ function option(flags: string, description: string, name: string): Option {
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('serve every model of a model repository over HTTP (OIP REST)')
+    .description('serve every model of a model repository over HTTP (OIP REST) and gRPC (OIP gRPC)')
     .addOption(option('--model-repository <dir>', 'the model repository: <dir>/<model>/[config.yaml]/<version>/model.onnx', 'model-repository').makeOptionMandatory())
     .addOption(option('--http-port <port>', 'HTTP port for the OIP REST API (-1 disables it)', 'http-port').argParser(integer(-1, 65535)).default(8000))
     .addOption(option('--http-address <host>', 'address the HTTP server binds to', 'http-address').default('0.0.0.0'))
+    .addOption(option('--grpc-port <port>', 'gRPC port for the OIP gRPC API (-1 disables it)', 'grpc-port').argParser(integer(-1, 65535)).default(8001))
+    .addOption(option('--grpc-address <host>', 'address the gRPC server binds to (default: --http-address)', 'grpc-address'))
+    .addOption(option('--grpc-max-message-size <bytes>', 'largest accepted gRPC message; larger ones get RESOURCE_EXHAUSTED', 'grpc-max-message-size').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
     .addOption(option('--log-verbose <level>', 'log level: 0 info, 1 debug, 2+ trace', 'log-verbose').argParser(integer(0, 10)).default(0))
     .addOption(option('--log-format <format>', 'log format', 'log-format').choices(['json', 'pretty', 'auto']).default('auto'))
     .addOption(option('--disable-auto-complete-config', 'require complete model configurations instead of filling them from the model files', 'disable-auto-complete-config'))
     .addOption(option('--default-max-batch-size <n>', 'max_batch_size given to auto-completed models whose first dimension is dynamic', 'default-max-batch-size').argParser(integer(0, 1 << 20)).default(4))
     .addOption(option('--strict-readiness <bool>', 'ready only when every model is ready (false: once the initial load finished)', 'strict-readiness').argParser(bool).default(true))
     .addOption(option('--http-body-limit <bytes>', 'largest accepted HTTP request body', 'http-body-limit').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
+    .addOption(option('--allow-metrics <bool>', 'serve Prometheus metrics on --metrics-port', 'allow-metrics').argParser(bool).default(true))
+    .addOption(option('--metrics-port <port>', 'port of the Prometheus endpoint GET /metrics', 'metrics-port').argParser(integer(0, 65535)).default(8002))
+    .addOption(option('--metrics-address <host>', 'address the metrics endpoint binds to (default: --http-address)', 'metrics-address'))
+    .addOption(option('--trace-level <level>', 'initial trace level (OFF or TIMESTAMPS); POST /v2/trace/setting changes it', 'trace-level').choices(['OFF', 'TIMESTAMPS']).default('OFF'))
+    .addOption(option('--trace-rate <n>', 'trace one in n requests (requests with a sampled traceparent are always traced)', 'trace-rate').argParser(integer(1, 2 ** 31 - 1)).default(1000))
+    .addOption(option('--trace-count <n>', 'stop tracing after n traces (-1: never)', 'trace-count').argParser(integer(-1, 2 ** 31 - 1)).default(-1))
+    .addOption(option('--allow-remote-control <bool>', 'accept control requests (model repository API, logging and trace settings) from non-loopback clients', 'allow-remote-control').argParser(bool).default(false))
     .addOption(option('--model-control-mode <mode>', 'none: load every model at start; poll: also follow repository changes; explicit: load what --load-model and the repository API ask for', 'model-control-mode').choices(['none', 'poll', 'explicit']).default('none'))
     .addOption(option('--repository-poll-secs <secs>', 'seconds between repository scans in poll mode', 'repository-poll-secs').argParser(positiveNumber).default(15))
     .addOption(option('--load-model <name>', 'model to load at start in explicit mode (repeatable; * = all)', 'load-model').argParser(collect))
-    .addOption(option('--allow-remote-control', 'serve the model repository API to non-loopback clients too', 'allow-remote-control'))
     .addOption(option('--model-memory-budget <bytes>', 'load models on first use and unload the least recently used idle ones to stay within this many bytes', 'model-memory-budget').argParser(integer(1, Number.MAX_SAFE_INTEGER)))
     .addOption(option('--drain-timeout <secs>', 'on SIGTERM/SIGINT, exit (code 1) if requests are still running after this long', 'drain-timeout').argParser(positiveNumber).default(30))
     .action(async (opts) => {
@@ -64,10 +73,16 @@ export function serveCommand(): Command {
         defaultMaxBatchSize: opts.defaultMaxBatchSize,
         strictReadiness: opts.strictReadiness,
         bodyLimit: opts.httpBodyLimit,
+        grpcPort: opts.grpcPort,
+        grpcAddress: opts.grpcAddress,
+        grpcMaxMessageSize: opts.grpcMaxMessageSize,
+        metricsPort: opts.allowMetrics ? opts.metricsPort : -1,
+        metricsAddress: opts.metricsAddress,
+        tracing: { level: opts.traceLevel, rate: opts.traceRate, count: opts.traceCount },
+        allowRemoteControl: opts.allowRemoteControl,
         modelControlMode: opts.modelControlMode,
         repositoryPollSecs: opts.repositoryPollSecs,
         loadModels: opts.loadModel ?? [],
-        allowRemoteControl: Boolean(opts.allowRemoteControl),
         modelMemoryBudget: opts.modelMemoryBudget,
       });
       let stopping = false;

@@ -14,6 +14,14 @@ import { StatisticsRecorder, fanOut } from '../scheduler/statistics.js';
 import type { ModelConfig, ParsedModelConfig } from './model-config.js';
 import type { ModelFingerprint } from './model-fingerprint.js';
 
+/** A scheduler recorder that may also hear about its version's load and unload. */
+export interface VersionRecorder extends SchedulerRecorder {
+  /** The load finished, READY or not, after `seconds`. */
+  loaded?(seconds: number): void;
+  /** The version was unloaded and will not report again. */
+  unloaded?(): void;
+}
+
 export interface ModelVersion {
   readonly model: string;
   readonly version: string;
@@ -25,17 +33,19 @@ export interface ModelVersion {
   scheduler?: Scheduler;
   instances?: ModelInstance[];
   statistics: StatisticsRecorder;
+  /** Statistics plus the extra recorder: what the scheduler reports to, and the facade for early failures. */
   recorder: SchedulerRecorder;
+  extra?: VersionRecorder;
   /** Accounted memory (memory budget mode): RSS growth over the load, at least the model file per instance. */
   memoryBytes?: number;
 }
 
 let useTick = 0;
 
-export function newVersion(model: string, version: string, recorderFor?: (model: string, version: string) => SchedulerRecorder): ModelVersion {
+export function newVersion(model: string, version: string, recorderFor?: (model: string, version: string) => VersionRecorder | undefined): ModelVersion {
   const statistics = new StatisticsRecorder(model, version);
   const extra = recorderFor?.(model, version);
-  return { model, version, state: 'LOADING', statistics, recorder: extra ? fanOut([statistics, extra]) : statistics };
+  return { model, version, state: 'LOADING', statistics, recorder: extra ? fanOut([statistics, extra]) : statistics, extra };
 }
 
 /** Drains a version (everything it admitted finishes), then ends its workers. */
@@ -47,7 +57,8 @@ export async function retireVersion(mv: ModelVersion, log: Logger): Promise<void
   await Promise.all((mv.instances ?? []).map((i) => i.close()));
   mv.scheduler = undefined;
   mv.instances = undefined;
-  log.info({ version: mv.version, ms: Math.round(performance.now() - t0) }, 'model version unloaded');
+  mv.extra?.unloaded?.();
+  log.info({ version: mv.version, unloadMs: Math.round(performance.now() - t0) }, 'model unloaded');
 }
 
 export class ModelEntry {

@@ -7,11 +7,10 @@ import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VireoError } from '../core/errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import { readModelConfig } from './config-file.js';
 import type { ParsedModelConfig } from './model-config.js';
 import type { ModelBudget } from './model-budget.js';
-import { newVersion, retireVersion, type ModelEntry, type ModelVersion } from './model-entry.js';
+import { newVersion, retireVersion, type ModelEntry, type ModelVersion, type VersionRecorder } from './model-entry.js';
 import { fingerprintModel, modelFilesChanged, versionChanged } from './model-fingerprint.js';
 import { loadVersion } from './model-loader.js';
 import { listVersions, selectVersions } from './version-policy.js';
@@ -23,7 +22,7 @@ export interface ReloadContext {
   defaultMaxBatchSize: number;
   /** Fingerprint files so later loads reload only what changed (poll and explicit modes). */
   tracksChanges: boolean;
-  recorderFor?: (model: string, version: string) => SchedulerRecorder;
+  recorderFor?: (model: string, version: string) => VersionRecorder | undefined;
   budget?: ModelBudget;
   /** True once the repository closed: a load finishing then ends its instances at once. */
   closed: () => boolean;
@@ -103,6 +102,7 @@ async function loadOne(mv: ModelVersion, dir: string, parsed: ParsedModelConfig,
       throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server closed while the model was loading');
     }
     Object.assign(mv, loaded, { state: 'READY' as const });
+    mv.extra?.loaded?.((performance.now() - t0) / 1000);
     log.info({
       version: mv.version, loadMs: Math.round(performance.now() - t0),
       inputs: loaded.config.input.map((i) => `${i.name}:${i.data_type}[${i.dims.join(',')}]`),
@@ -113,6 +113,7 @@ async function loadOne(mv: ModelVersion, dir: string, parsed: ParsedModelConfig,
     mv.error = VireoError.from(error);
     mv.state = 'UNAVAILABLE';
     mv.reason = mv.error.message;
-    log.error({ version: mv.version, reason: mv.reason }, 'model failed to load');
+    mv.extra?.loaded?.((performance.now() - t0) / 1000);
+    log.error({ version: mv.version, reason: mv.reason, loadMs: Math.round(performance.now() - t0) }, 'model failed to load');
   }
 }

@@ -15,18 +15,17 @@ import { join } from 'node:path';
 import { VireoError } from '../core/errors.js';
 import type { ModelIndexEntry } from '../core/inference.js';
 import type { Logger } from '../logging/logger.js';
-import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { residentBytes } from './memory-budget.js';
 import { ModelBudget } from './model-budget.js';
 import type { ModelConfig, ParsedModelConfig } from './model-config.js';
-import { ModelEntry, type ModelVersion } from './model-entry.js';
+import { ModelEntry, type ModelVersion, type VersionRecorder } from './model-entry.js';
 import { fingerprintModel, fingerprintsDiffer } from './model-fingerprint.js';
 import { reloadModel, type ReloadContext } from './model-reload.js';
 import { writeModelFiles, type UploadedFile } from './model-upload.js';
 import { RepositoryPoller } from './repository-poller.js';
 
-export type { ModelVersion } from './model-entry.js';
+export type { ModelVersion, VersionRecorder } from './model-entry.js';
 
 /** Triton's --model-control-mode. */
 export type ModelControlMode = 'none' | 'poll' | 'explicit';
@@ -36,8 +35,8 @@ export interface RepositoryOptions {
   logger: Logger;
   autoComplete?: boolean;
   defaultMaxBatchSize?: number;
-  /** Extra recorder per version (metrics); statistics are always kept. */
-  recorderFor?: (model: string, version: string) => SchedulerRecorder;
+  /** Extra recorder per version (metrics, tracing); statistics are always kept. */
+  recorderFor?: (model: string, version: string) => VersionRecorder | undefined;
   controlMode?: ModelControlMode;
   /** Seconds between repository scans in poll mode (default 15). */
   pollSecs?: number;
