@@ -17,7 +17,7 @@ const N = 256;
 interface Child { process: ChildProcess; url: string; lines: string[]; exit: Promise<number | null> }
 
 async function startChild(root: string, extra: string[] = []): Promise<Child> {
-  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', root, '--http-port', '0', '--http-address', '127.0.0.1', '--log-format', 'json', ...extra], {
+  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', root, '--http-port', '0', '--http-address', '127.0.0.1', '--grpc-port', '-1', '--allow-metrics', 'false', '--log-format', 'json', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },
   });
@@ -32,9 +32,11 @@ async function startChild(root: string, extra: string[] = []): Promise<Child> {
   child.stderr!.setEncoding('utf8').on('data', (c: string) => { lines.push(...c.split('\n')); });
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => { if (signal) process.stderr.write(`child ended by ${signal}\n`); resolve(code); }));
   const url = await waitFor('the listening log line', () => {
-    const line = lines.find((l) => l.includes('HTTP (OIP REST) listening'));
+    if (child.exitCode !== null) return 'exited';
+    const line = lines.find((l) => l.includes('HTTP (OIP') && l.includes('listening'));
     return line ? (JSON.parse(line).url as string) : undefined;
   }, 120_000);
+  if (url === 'exited') throw new Error(`vireo serve exited at start:\n${lines.join('\n')}`);
   await waitFor('readiness', async () => (await fetch(`${url}/v2/health/ready`)).status === 200, 120_000);
   return { process: child, url, lines, exit };
 }
