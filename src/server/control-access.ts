@@ -7,9 +7,16 @@
 import { isIP } from 'node:net';
 import { VireoError } from '../core/errors.js';
 
+/**
+ * True for 127.0.0.0/8 and ::1, given a bare address (node sockets), an IPv4-mapped IPv6 one, or a
+ * gRPC peer string (`ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`).
+ */
 export function isLoopbackAddress(address: string | undefined): boolean {
   if (!address) return false;
-  const bare = address.startsWith('::ffff:') ? address.slice(7) : address;
+  let bare = address;
+  const grpc = /^ipv[46]:(?:\[([^\]]+)\]|([^:]+)):\d+$/.exec(address);
+  if (grpc) bare = grpc[1] ?? grpc[2]!;
+  if (bare.startsWith('::ffff:')) bare = bare.slice(7);
   if (isIP(bare) === 4) return bare.startsWith('127.');
   return bare === '::1';
 }
