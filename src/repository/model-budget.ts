@@ -76,19 +76,25 @@ export class ModelBudget {
     }
   }
 
-  /** Unloads least recently used idle models until `incoming` more bytes fit; false if they cannot. */
+  /**
+   * Unloads least recently used idle models until `incoming` more bytes fit; false if they cannot.
+   * The plan is recomputed before each unload, so a model that became busy meanwhile (a request,
+   * a poll's reload) is never waited for while this load holds the budget.
+   */
   async #makeRoom(loading: ModelEntry, incoming: number): Promise<boolean> {
-    const resident: ResidentModel[] = [];
-    for (const e of this.#entries()) {
-      const bytes = e.memoryBytes();
-      if (bytes === 0) continue;
-      resident.push({ name: e.name, bytes, lastUse: e.lastUse, idle: e !== loading && e.operations === 0 && e.pending() === 0 });
+    for (;;) {
+      const resident: ResidentModel[] = [];
+      for (const e of this.#entries()) {
+        const bytes = e.memoryBytes();
+        if (bytes === 0) continue;
+        resident.push({ name: e.name, bytes, lastUse: e.lastUse, idle: e !== loading && e.operations === 0 && e.pending() === 0 });
+      }
+      const plan = planEvictions(resident, this.limit, incoming);
+      const victim = plan.evict[0];
+      // A load that cannot fit even then evicts nothing; after a load (incoming 0) any help counts.
+      if (victim === undefined || (!plan.fits && incoming > 0)) return plan.fits;
+      this.#logger.info({ model: victim, for: loading.name }, 'unloading the least recently used idle model to fit the memory budget');
+      await this.#unload(victim, `unloaded to make room for "${loading.name}" (memory budget)`);
     }
-    const plan = planEvictions(resident, this.limit, incoming);
-    for (const name of plan.evict) {
-      this.#logger.info({ model: name, for: loading.name }, 'unloading the least recently used idle model to fit the memory budget');
-      await this.#unload(name, `unloaded to make room for "${loading.name}" (memory budget)`);
-    }
-    return plan.fits;
   }
 }
