@@ -183,12 +183,15 @@ export class ModelRepository {
   async ensureLoaded(name: string): Promise<void> {
     let entry = this.#models.get(name);
     if (entry?.servingVersion() && entry.wanted) return;
-    const failed = entry?.wanted && entry.state === 'UNAVAILABLE' && entry.operations === 0;
+    // Budget exhaustion passes once a busy model goes idle: that failure is retried, others are not.
+    const transient = entry?.sortedVersions().some((v) => v.error?.code === 'VIREO_ERR_MEMORY_BUDGET_EXHAUSTED');
+    const failed = entry?.wanted && entry.state === 'UNAVAILABLE' && entry.operations === 0 && !transient;
     if (!failed) {
       if (!entry && !(await this.discover()).includes(name)) return; // unknown: resolve() says so
+      entry = this.#models.get(name); // a concurrent first request may have started the load meanwhile
       await (entry?.operations ? entry.idle() : this.load(name)).catch(() => undefined);
       entry = this.#models.get(name);
-      if (entry && !entry.servingVersion() && !entry.wanted) await this.load(name).catch(() => undefined);
+      if (entry && !entry.servingVersion() && !entry.wanted && entry.operations === 0) await this.load(name).catch(() => undefined);
     }
     if (entry && !entry.servingVersion()) {
       const error = entry.sortedVersions().map((v) => v.error).find(Boolean);

@@ -8,7 +8,8 @@ import { silentLogger } from '../../src/logging/logger.js';
 import { ModelRepository } from '../../src/repository/model-repository.js';
 import { InferenceServer } from '../../src/server/inference-server.js';
 import { makeRepository } from '../helpers/repository.js';
-import { ADD_CONFIG, addModel } from '../helpers/lifecycle.js';
+import { ADD_CONFIG, addModel, waitFor } from '../helpers/lifecycle.js';
+import { slowIdentityModel } from '../../tools/modelgen/models.js';
 
 const FILE = addModel(1).byteLength;
 const K = { a: 1, b: 2, c: 3 } as const;
@@ -19,7 +20,7 @@ function start(root: string, budget: number, step: number) {
     root, logger: silentLogger(), controlMode: 'explicit', memoryBudget: budget,
     residentBytes: () => (meter += step),
   });
-  return { repository, server: new InferenceServer({ repository, logger: silentLogger() }) };
+  return { repository, server: new InferenceServer({ repository, logger: silentLogger() }), measurements: () => meter / step };
 }
 
 async function infer(server: InferenceServer, model: keyof typeof K) {
@@ -30,19 +31,23 @@ async function infer(server: InferenceServer, model: keyof typeof K) {
 describe('memory budget', () => {
   let repo: { root: string; cleanup: () => Promise<void> };
   before(async () => {
-    repo = await makeRepository(Object.fromEntries(Object.entries(K).map(([name, k]) => [name, { config: ADD_CONFIG, versions: { 1: addModel(k) } }])));
+    repo = await makeRepository({
+      ...Object.fromEntries(Object.entries(K).map(([name, k]) => [name, { config: ADD_CONFIG, versions: { 1: addModel(k) } }])),
+      slow: { config: { max_batch_size: 4, parameters: { intra_op_threads: 1 } }, versions: { 1: slowIdentityModel(256) } },
+    });
   });
   after(async () => { await repo.cleanup(); });
 
   it('loads on first request and unloads the least recently used idle model to make room', async () => {
     // Each load measures 1000 bytes; 2500 holds two models, never three.
-    const { repository, server } = start(repo.root, 2500, 1000);
+    const { repository, server, measurements } = start(repo.root, 2500, 1000);
     await repository.loadAll();
     try {
-      const states = () => Object.fromEntries(repository.index().map((e) => [e.name, e.state]));
+      const states = () => Object.fromEntries(repository.index().filter((e) => e.name !== 'slow').map((e) => [e.name, e.state]));
       assert.deepEqual(states(), { a: 'UNAVAILABLE', b: 'UNAVAILABLE', c: 'UNAVAILABLE' });
       assert.equal(repository.isReady(), true, 'models waiting for their first request do not make the server unready');
       await Promise.all([infer(server, 'a'), infer(server, 'a'), infer(server, 'a')]);
+      assert.equal(measurements(), 2, 'three concurrent first requests share one load (measured before and after)');
       await infer(server, 'b');
       assert.deepEqual(states(), { a: 'READY', b: 'READY', c: 'UNAVAILABLE' });
       assert.deepEqual(repository.index().filter((e) => e.memoryBytes).map((e) => [e.name, e.memoryBytes]), [['a', 1000], ['b', 1000]]);
@@ -55,6 +60,31 @@ describe('memory budget', () => {
       await infer(server, 'c');
       await infer(server, 'a'); // b was used before c: b goes
       assert.deepEqual(states(), { a: 'READY', b: 'UNAVAILABLE', c: 'READY' });
+    } finally {
+      await repository.close();
+    }
+  });
+
+  it('never evicts a busy model: the load fails with 503 until it is idle', async () => {
+    // Each load measures 1 MB; 1.5 MB holds one model (the slow model's file is 256 KiB).
+    const { repository, server } = start(repo.root, 1_500_000, 1_000_000);
+    await repository.loadAll();
+    try {
+      await infer(server, 'a');
+      const slowInput = { name: 'INPUT', datatype: 'FP32' as const, shape: [1, 256], data: new Float32Array(256).fill(2) };
+      await server.infer({ model: 'slow', inputs: [slowInput] });
+      assert.equal(repository.find('a', '1').state, 'UNAVAILABLE', 'a made room for slow');
+      const running = server.infer({ model: 'slow', inputs: [{ ...slowInput, data: new Float32Array(256).fill(3) }] });
+      await waitFor('a slow request in flight', () => (repository.find('slow').scheduler?.pending ?? 0) > 0);
+      await assert.rejects(infer(server, 'a'), (error: any) => {
+        assert.equal(error.code, 'VIREO_ERR_MEMORY_BUDGET_EXHAUSTED');
+        assert.match(error.message, /every loaded model is busy; retry later/);
+        return true;
+      });
+      assert.deepEqual(Array.from((await running).outputs[0]!.data as Float32Array), new Array(256).fill(3));
+      // That failure is transient: the next request loads a, evicting the now idle slow model.
+      await infer(server, 'a');
+      assert.equal(repository.find('slow', '1').state, 'UNAVAILABLE');
     } finally {
       await repository.close();
     }
