@@ -14,10 +14,10 @@ import { slowIdentityModel } from '../../tools/modelgen/models.js';
 const FILE = addModel(1).byteLength;
 const K = { a: 1, b: 2, c: 3 } as const;
 
-function start(root: string, budget: number, step: number) {
+function start(root: string, budget: number, step: number, controlMode: 'none' | 'explicit' = 'explicit') {
   let meter = 0;
   const repository = new ModelRepository({
-    root, logger: silentLogger(), controlMode: 'explicit', memoryBudget: budget,
+    root, logger: silentLogger(), controlMode, memoryBudget: budget,
     residentBytes: () => (meter += step),
   });
   return { repository, server: new InferenceServer({ repository, logger: silentLogger() }), measurements: () => meter / step };
@@ -40,7 +40,8 @@ describe('memory budget', () => {
 
   it('loads on first request and unloads the least recently used idle model to make room', async () => {
     // Each load measures 1000 bytes; 2500 holds two models, never three.
-    const { repository, server, measurements } = start(repo.root, 2500, 1000);
+    // none mode: every load is a full one, so a second load for the same first requests would show.
+    const { repository, server, measurements } = start(repo.root, 2500, 1000, 'none');
     await repository.loadAll();
     try {
       const states = () => Object.fromEntries(repository.index().filter((e) => e.name !== 'slow').map((e) => [e.name, e.state]));
