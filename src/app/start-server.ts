@@ -144,7 +144,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       // Readiness turns false and new requests get 503 at once; the listener stays open until
       // every admitted request is answered, so clients and load balancers see why.
       server.startDraining();
-      await server.drained();
+      await Promise.all([server.drained(), repository.drain()]);
       await loaded.catch(() => undefined);
       // gRPC streams end once their admitted requests are answered, which the repository's drain
       // guarantees, so gRPC closes alongside it rather than before it.

@@ -235,6 +235,15 @@ export class ModelRepository {
   }
 
   /**
+   * Graceful shutdown, first half: every scheduler stops waiting for fuller batches and finishes
+   * what it admitted (the facade admits nothing new while draining). Workers stay until close().
+   */
+  async drain(): Promise<void> {
+    const schedulers = [...this.#models.values()].flatMap((entry) => [...entry.versions.values()]).map((mv) => mv.scheduler);
+    await Promise.all(schedulers.map((scheduler) => scheduler?.close()));
+  }
+
+  /**
    * Forced shutdown: fails every queued request (they are answered with 503), waits only for
    * batches already executing, then closes. A native call cannot be cut short: ending the process
    * while onnxruntime runs one aborts it, so those few finish first.
