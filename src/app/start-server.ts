@@ -90,7 +90,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     tracer, traceSettings: tracer.settings, protocolRecorder: metrics,
     allowRemoteControl: options.allowRemoteControl,
   });
-  metrics?.watch(() => repository.index());
+  metrics?.watch(() => repository.index({ served: true }));
   const loaded = repository.loadAll();
 
   let metricsListener: MetricsListener | undefined;

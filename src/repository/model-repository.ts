@@ -21,6 +21,7 @@ import { ModelBudget } from './model-budget.js';
 import type { ModelConfig, ParsedModelConfig } from './model-config.js';
 import { ModelEntry, type ModelVersion, type VersionRecorder } from './model-entry.js';
 import { fingerprintModel, fingerprintsDiffer } from './model-fingerprint.js';
+import { buildIndex, type IndexOptions } from './repository-index.js';
 import { reloadModel, type ReloadContext } from './model-reload.js';
 import { writeModelFiles, type UploadedFile } from './model-upload.js';
 import { RepositoryPoller } from './repository-poller.js';
@@ -302,21 +303,11 @@ export class ModelRepository {
     return mv as ModelVersion & { config: ModelConfig; scheduler: Scheduler };
   }
 
-  /** Every model of the repository (as of the last scan) and every version known, by name. */
-  index(options: { ready?: boolean } = {}): ModelIndexEntry[] {
-    const out: ModelIndexEntry[] = [];
-    const names = [...new Set([...this.#discovered, ...this.#models.keys()])].sort();
-    for (const name of names) {
-      const entry = this.#models.get(name);
-      if (!entry) {
-        out.push({ name, state: 'UNAVAILABLE', reason: this.#budget ? 'not loaded (loads on first request)' : 'not loaded' });
-        continue;
-      }
-      if (entry.versions.size === 0) out.push({ name, state: entry.state, reason: entry.reason ?? '' });
-      for (const v of entry.sortedVersions()) {
-        out.push({ name, version: v.version, state: v.state, reason: v.reason ?? '', ...(v.memoryBytes !== undefined ? { memoryBytes: v.memoryBytes } : {}) });
-      }
-    }
-    return options.ready ? out.filter((e) => e.state === 'READY') : out;
+  /**
+   * Every model of the repository (as of the last scan) and every version known, by name; `ready`
+   * keeps READY rows, `served` drops models not loaded, unloaded or evicted (metrics use it).
+   */
+  index(options: IndexOptions = {}): ModelIndexEntry[] {
+    return buildIndex([...new Set([...this.#discovered, ...this.#models.keys()])], this.#models, options, this.#budget !== undefined);
   }
 }
