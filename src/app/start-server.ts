@@ -33,13 +33,17 @@ export interface RunningServer {
 export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy'];
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  // Handler code calls other models through the facade, so batching and statistics apply to them.
+  let facade: InferenceServer | undefined;
   const repository = new ModelRepository({
     root: resolve(options.modelRepository),
     logger: options.logger,
     autoComplete: options.autoComplete,
     defaultMaxBatchSize: options.defaultMaxBatchSize,
+    callModel: (call) => facade!.callModel(call),
   });
   const server = new InferenceServer({ repository, logger: options.logger, extensions: EXTENSIONS, strictReadiness: options.strictReadiness });
+  facade = server;
   const loaded = repository.loadAll();
 
   let httpUrl: string | undefined;

@@ -79,7 +79,7 @@ const dynamicBatchingSchema = z.strictObject({
 
 export const modelConfigSchema = z.strictObject({
   name: z.string().min(1).optional(),
-  backend: z.enum(['onnx', 'onnxruntime']).optional(),
+  backend: z.enum(['onnx', 'onnxruntime', 'typescript']).optional(),
   platform: z.enum(['onnxruntime_onnx']).optional(),
   max_batch_size: z.number().int().min(0).optional(),
   input: z.array(tensorConfigSchema).optional(),
@@ -103,7 +103,7 @@ export type DynamicBatchingConfig = z.output<typeof dynamicBatchingSchema>;
 /** A complete configuration: what remains after parsing, auto-complete and defaults. */
 export interface ModelConfig extends ParsedModelConfig {
   name: string;
-  backend: 'onnx';
+  backend: 'onnx' | 'typescript';
   max_batch_size: number;
   input: TensorConfig[];
   output: TensorConfig[];

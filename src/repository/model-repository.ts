@@ -12,7 +12,8 @@ import type { Logger } from '../logging/logger.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import { StatisticsRecorder, fanOut } from '../scheduler/statistics.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { ModelInstance } from '../backends/backend.js';
+import type { ModelCall, ModelInstance } from '../backends/backend.js';
+import type { Tensor } from '../core/tensor.js';
 import { readModelConfig } from './config-file.js';
 import { loadVersion } from './model-loader.js';
 import type { ModelConfig } from './model-config.js';
@@ -25,6 +26,8 @@ export interface RepositoryOptions {
   defaultMaxBatchSize?: number;
   /** Extra recorder per version (metrics); statistics are always kept. */
   recorderFor?: (model: string, version: string) => SchedulerRecorder;
+  /** How handler code calls other models (BLS); the composition root points it at the facade. */
+  callModel?: (call: ModelCall) => Promise<Tensor[]>;
 }
 
 export interface ModelVersion {
@@ -53,7 +56,7 @@ export function isValidModelName(name: string): boolean {
 }
 
 export class ModelRepository {
-  readonly #options: Required<Omit<RepositoryOptions, 'recorderFor'>> & Pick<RepositoryOptions, 'recorderFor'>;
+  readonly #options: Required<Omit<RepositoryOptions, 'recorderFor' | 'callModel'>> & Pick<RepositoryOptions, 'recorderFor' | 'callModel'>;
   readonly #models = new Map<string, ModelEntry>();
   #initialLoadDone = false;
 
@@ -118,6 +121,7 @@ export class ModelRepository {
             defaultMaxBatchSize: this.#options.defaultMaxBatchSize,
             logger: log,
             recorder: extra ? fanOut([statistics, extra]) : statistics,
+            callModel: this.#options.callModel,
           });
           Object.assign(mv, loaded, { state: 'READY' as const });
           log.info({

@@ -9,7 +9,7 @@
  */
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import type { ModelInstance } from '../backends/backend.js';
+import type { ExecuteContext, ModelInstance } from '../backends/backend.js';
 import { concatInputs, sliceOutputs } from './batch-tensors.js';
 import { choosePlan, type BatchPolicy } from './batch-planner.js';
 import { PendingRequest, compatibilityKey, type ScheduleOptions } from './pending-request.js';
@@ -99,6 +99,7 @@ export class Scheduler {
       const arrival = nowNs();
       const request = new PendingRequest(inputs, outputs, items, compatibilityKey(inputs, outputs), options.signal, arrival, resolve, reject);
       request.level = level;
+      request.parameters = options.parameters;
       const policy = this.#queues.policies[level]!;
       // A model with no queue policy honours the request's own timeout; a policy decides otherwise.
       const overridable = policy === DEFAULT_POLICY || policy.allowTimeoutOverride;
@@ -209,7 +210,7 @@ export class Scheduler {
       const inputs = concatInputs(requests, this.#maxBatchSize > 0);
       const inferStart = nowNs();
       inputNs = inferStart - start;
-      const outputs = await slot.instance.execute(inputs, requests[0]!.outputs);
+      const outputs = await slot.instance.execute(inputs, requests[0]!.outputs, executeContext(requests, inferStart));
       const outputStart = nowNs();
       inferNs = outputStart - inferStart;
       let offset = 0;
@@ -265,4 +266,15 @@ export class Scheduler {
       drained();
     }
   }
+}
+
+/** What a backend may know of the batch's requests; the earliest timeout bounds its execution. */
+function executeContext(requests: readonly PendingRequest[], now: number): ExecuteContext {
+  let deadline = Infinity;
+  for (const r of requests) if (!r.delayed) deadline = Math.min(deadline, r.deadlineNs);
+  return {
+    items: requests.map((r) => r.items),
+    parameters: requests.map((r) => r.parameters),
+    timeoutMs: deadline === Infinity ? undefined : Math.max(1, (deadline - now) / 1e6),
+  };
 }

@@ -73,7 +73,7 @@ export class InferenceServer {
     return {
       name,
       versions: this.repository.versionsOf(name).filter((v) => v.state === 'READY').map((v) => v.version),
-      platform: 'onnxruntime_onnx',
+      platform: config.platform ?? config.backend,
       inputs: config.input.map(describe),
       outputs: config.output.map(describe),
     };
@@ -81,12 +81,32 @@ export class InferenceServer {
 
   async infer(request: InferRequest): Promise<InferResponse> {
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
+    return this.#infer(request);
+  }
+
+  /**
+   * A call from model code to another model (Triton's BLS): the same path as `infer`, but still
+   * allowed while draining, since it serves a request that was already admitted.
+   */
+  async callModel(call: { model: string; version?: string; inputs: Tensor[]; outputs?: string[]; parameters?: InferRequest['parameters'] }): Promise<Tensor[]> {
+    const response = await this.#infer({
+      model: call.model,
+      version: call.version,
+      inputs: call.inputs,
+      outputs: call.outputs?.map((name) => ({ name })),
+      parameters: call.parameters,
+    });
+    return response.outputs;
+  }
+
+  async #infer(request: InferRequest): Promise<InferResponse> {
     const mv = this.repository.resolve(request.model, request.version);
     const validated = validateRequest(request, mv.config);
     const outputs: Tensor[] = await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, {
       priority: request.priority,
       timeoutUs: request.timeoutUs,
       signal: request.signal,
+      parameters: request.parameters,
     });
     return { model: request.model, version: mv.version, id: request.id, outputs: this.#restoreShapes(outputs, mv.config) };
   }
