@@ -7,7 +7,7 @@
  */
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { VireoError } from '../../core/errors.js';
+import { ERROR_CODES, VireoError, type ErrorCode } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { ExecuteContext, InstanceHost, InstanceImplementation, InstanceOptions, LogFn, ModelSignature } from '../backend.js';
 import type { HandlerContext, HandlerModule, HandlerResponse, TensorLike } from './handler-api.js';
@@ -100,6 +100,9 @@ export async function createInstance(options: InstanceOptions, log: LogFn, host:
         responses = await module.execute(requests);
       } catch (error) {
         const { message, stack } = describe(error);
+        // Handlers reject bad client input by throwing an error with a Vireo code (e.g. VIREO_ERR_INPUT_DATA → 400).
+        const code = (error as { code?: unknown })?.code;
+        if (typeof code === 'string' && code in ERROR_CODES && code !== 'VIREO_ERR_INTERNAL') throw new VireoError(code as ErrorCode, message);
         log('error', `model code threw: ${stack}`);
         throw new VireoError('VIREO_ERR_BACKEND_EXECUTE', `model code failed: ${message}`);
       }
