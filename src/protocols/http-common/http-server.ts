@@ -3,6 +3,7 @@
  * error handler that answers `{"error": "..."}` with the mapped status, a body limit applied
  * before anything is parsed, and aborting of a request's signal when its client disconnects.
  */
+import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
@@ -58,6 +59,8 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
   // extension uses octet-stream): anything not JSON arrives as a Buffer for the route to decode.
   app.removeContentTypeParser(['text/plain']);
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // File uploads to the infer URL; the route reads the parts, sizes limited to the body limit.
+  void app.register(multipart, { limits: { fileSize: options.bodyLimit ?? 64 * 1024 * 1024, parts: 32 } });
   for (const register of routes) register(app, options);
   return app;
 }

@@ -6,6 +6,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
 import { inferResponseToJson, parseInferBody } from './oip-json-codec.js';
+import { plainResponse } from './plain-response.js';
+import { isUpload, parseUpload } from './upload-request.js';
 
 /** A body that arrived under another content type is parsed as JSON here. */
 function jsonBody(body: unknown): unknown {
@@ -26,7 +28,7 @@ function both(app: FastifyInstance, method: 'GET' | 'POST', suffix: string, hand
   app.route({ method, url: `/v2/models/:model/versions/:version${suffix}`, handler });
 }
 
-export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
+export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptions): void {
   app.get('/v2', async () => server.serverMetadata());
   app.get('/v2/health/live', async (_request, reply) => reply.code(server.isLive() ? 200 : 503).send({ live: server.isLive() }));
   app.get('/v2/health/ready', async (_request, reply) => {
@@ -70,6 +72,12 @@ export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
 
   both(app, 'POST', '/infer', async (request, reply) => {
     try {
+      if (isUpload(request)) {
+        const { model, version } = request.params;
+        const upload = await parseUpload(request, server.modelConfig(model, version), model, version, bodyLimit ?? 64 * 1024 * 1024);
+        upload.signal = clientSignal(reply);
+        return reply.send(plainResponse(await server.infer(upload)));
+      }
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON inference request)');
       const inferRequest = parseInferBody(jsonBody(request.body), request.params.model, request.params.version);
       inferRequest.signal = clientSignal(reply);
