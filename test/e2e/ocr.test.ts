@@ -24,7 +24,7 @@ async function render(lines: string[], rotate180 = false): Promise<Buffer> {
   return image.png().toBuffer();
 }
 
-async function upload(server: TestServer, body: BodyInit, headers: Record<string, string> = {}) {
+async function upload(server: TestServer, body: FormData | Uint8Array, headers: Record<string, string> = {}) {
   const response = await fetch(`${server.url}/v2/models/ocr/infer`, { method: 'POST', body, headers });
   return { status: response.status, body: await response.json() as any };
 }
