@@ -13,7 +13,7 @@ export function badInput(message: string): Error {
 }
 
 export async function decodeImage(bytes: Uint8Array, maxPixels: number): Promise<RgbImage> {
-  let meta: sharp.Metadata;
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
   try {
     meta = await sharp(bytes).metadata();
   } catch (error) {
