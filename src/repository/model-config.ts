@@ -77,10 +77,23 @@ const dynamicBatchingSchema = z.strictObject({
   adaptive: z.strictObject({ target_latency_ms: z.number().positive() }).optional(),
 });
 
+/** Triton's ModelEnsembling.Step: maps are model tensor name → ensemble tensor name. */
+const ensembleStepSchema = z.strictObject({
+  model_name: z.string().min(1),
+  model_version: z.union([z.number().int(), z.string().regex(/^-?\d+$/).transform(Number)]).default(-1),
+  input_map: z.record(z.string(), z.string().min(1)).default({}),
+  output_map: z.record(z.string(), z.string().min(1)).default({}),
+});
+
+const ensembleSchedulingSchema = z.strictObject({
+  step: z.array(ensembleStepSchema).min(1),
+  max_inflight_requests: z.number().int().min(0).optional(),
+});
+
 export const modelConfigSchema = z.strictObject({
   name: z.string().min(1).optional(),
   backend: z.enum(['onnx', 'onnxruntime', 'typescript']).optional(),
-  platform: z.enum(['onnxruntime_onnx']).optional(),
+  platform: z.enum(['onnxruntime_onnx', 'ensemble']).optional(),
   max_batch_size: z.number().int().min(0).optional(),
   input: z.array(tensorConfigSchema).optional(),
   output: z.array(tensorConfigSchema).optional(),
@@ -92,6 +105,7 @@ export const modelConfigSchema = z.strictObject({
   /** A simpler spelling of optimization.execution_accelerators: tried in order, CPU last. */
   execution_providers: z.array(z.string()).optional(),
   dynamic_batching: dynamicBatchingSchema.optional(),
+  ensemble_scheduling: ensembleSchedulingSchema.optional(),
 });
 
 export type RawModelConfig = z.input<typeof modelConfigSchema>;
@@ -99,11 +113,13 @@ export type ParsedModelConfig = z.output<typeof modelConfigSchema>;
 export type TensorConfig = z.output<typeof tensorConfigSchema>;
 export type QueuePolicyConfig = z.output<typeof queuePolicySchema>;
 export type DynamicBatchingConfig = z.output<typeof dynamicBatchingSchema>;
+export type EnsembleStepConfig = z.output<typeof ensembleStepSchema>;
 
 /** A complete configuration: what remains after parsing, auto-complete and defaults. */
-export interface ModelConfig extends ParsedModelConfig {
+export interface ModelConfig extends Omit<ParsedModelConfig, 'backend'> {
   name: string;
-  backend: 'onnx' | 'typescript';
+  /** Empty for an ensemble, as in Triton (its platform is "ensemble"). */
+  backend: 'onnx' | 'typescript' | '';
   max_batch_size: number;
   input: TensorConfig[];
   output: TensorConfig[];

@@ -15,6 +15,7 @@ import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ModelCall, ModelInstance } from '../backends/backend.js';
 import type { Tensor } from '../core/tensor.js';
 import { readModelConfig } from './config-file.js';
+import { loadEnsembleVersion, partitionEnsembles } from './ensemble-loader.js';
 import { loadVersion } from './model-loader.js';
 import type { ModelConfig } from './model-config.js';
 import { listVersions, selectVersions } from './version-policy.js';
@@ -36,10 +37,13 @@ export interface ModelVersion {
   state: ModelState;
   reason?: string;
   config?: ModelConfig;
-  scheduler?: Scheduler;
+  scheduler?: ModelRunner;
   instances?: ModelInstance[];
   statistics: StatisticsRecorder;
 }
+
+/** What serves a version's requests: its scheduler, or an ensemble's runner. */
+export type ModelRunner = Pick<Scheduler, 'enqueue' | 'close' | 'pending'>;
 
 interface ModelEntry {
   name: string;
@@ -78,13 +82,15 @@ export class ModelRepository {
   }
 
   async loadAll(): Promise<void> {
-    const names = await this.discover();
+    const { models, ensembles } = await partitionEnsembles(this.#options.root, await this.discover());
     // Two at a time: loading is CPU-heavy and the host may have few cores.
-    const queue = [...names];
+    const queue = [...models];
     const loadNext = async (): Promise<void> => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) await this.load(name);
     };
     await Promise.all([loadNext(), loadNext()]);
+    // Ensembles are checked against the models they use, so they load last.
+    for (const name of ensembles) await this.load(name);
     this.#initialLoadDone = true;
   }
 
@@ -115,14 +121,21 @@ export class ModelRepository {
         entry.versions.set(version, mv);
         const t0 = performance.now();
         try {
-          const loaded = await loadVersion({
-            modelName: name, modelDir: dir, version: v, parsed,
-            autoComplete: this.#options.autoComplete,
-            defaultMaxBatchSize: this.#options.defaultMaxBatchSize,
-            logger: log,
-            recorder: extra ? fanOut([statistics, extra]) : statistics,
-            callModel: this.#options.callModel,
-          });
+          const recorder = extra ? fanOut([statistics, extra]) : statistics;
+          const loaded = parsed.platform === 'ensemble'
+            ? loadEnsembleVersion({
+                name, parsed, recorder,
+                callModel: this.#options.callModel,
+                lookup: (model, stepVersion) => (this.#models.has(model) ? this.resolve(model, stepVersion).config : undefined),
+              })
+            : await loadVersion({
+                modelName: name, modelDir: dir, version: v, parsed,
+                autoComplete: this.#options.autoComplete,
+                defaultMaxBatchSize: this.#options.defaultMaxBatchSize,
+                logger: log,
+                recorder,
+                callModel: this.#options.callModel,
+              });
           Object.assign(mv, loaded, { state: 'READY' as const });
           log.info({
             model: name, version, loadMs: Math.round(performance.now() - t0),
@@ -201,12 +214,12 @@ export class ModelRepository {
   }
 
   /** Like find, but the version must be READY. */
-  resolve(name: string, version?: string): ModelVersion & { config: ModelConfig; scheduler: Scheduler } {
+  resolve(name: string, version?: string): ModelVersion & { config: ModelConfig; scheduler: ModelRunner } {
     const mv = this.find(name, version);
     if (mv.state !== 'READY' || !mv.config || !mv.scheduler) {
       throw new VireoError('VIREO_ERR_MODEL_NOT_READY', `model "${name}" version ${mv.version} is ${mv.state}${mv.reason ? `: ${mv.reason}` : ''}`);
     }
-    return mv as ModelVersion & { config: ModelConfig; scheduler: Scheduler };
+    return mv as ModelVersion & { config: ModelConfig; scheduler: ModelRunner };
   }
 
   index(): ModelIndexEntry[] {
