@@ -30,7 +30,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy'];
+export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'classification'];
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   // Handler code calls other models through the facade, so batching and statistics apply to them.

@@ -17,6 +17,17 @@ const dataTypeSchema = z.string().transform((spelling, ctx): DataType => {
 
 const dimsSchema = z.array(z.number().int().min(-1));
 
+/** Vireo's image codec: the input takes encoded images (BYTES) and the server makes the tensor. */
+const imageCodecSchema = z.strictObject({
+  resize: z.enum(['fit', 'fill', 'pad']).default('fill'),
+  mean: z.array(z.number()).min(1).max(4).optional(),
+  std: z.array(z.number().positive()).min(1).max(4).optional(),
+  channel_order: z.enum(['RGB', 'BGR']).default('RGB'),
+  layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
+  /** Images with more pixels are refused before they are decoded. */
+  max_pixels: z.number().int().positive().default(40_000_000),
+});
+
 const tensorConfigSchema = z.strictObject({
   name: z.string().min(1),
   data_type: dataTypeSchema,
@@ -25,6 +36,9 @@ const tensorConfigSchema = z.strictObject({
   reshape: z.strictObject({ shape: dimsSchema }).optional(),
   optional: z.boolean().optional(),
   label_filename: z.string().optional(),
+  image: imageCodecSchema.optional(),
+  /** Dataframe requests: the columns (in order) that make up this input's last dimension. */
+  columns: z.array(z.string().min(1)).min(1).optional(),
 });
 
 const instanceGroupSchema = z.strictObject({
@@ -113,6 +127,7 @@ export type ParsedModelConfig = z.output<typeof modelConfigSchema>;
 export type TensorConfig = z.output<typeof tensorConfigSchema>;
 export type QueuePolicyConfig = z.output<typeof queuePolicySchema>;
 export type DynamicBatchingConfig = z.output<typeof dynamicBatchingSchema>;
+export type ImageCodecConfig = z.output<typeof imageCodecSchema>;
 export type EnsembleStepConfig = z.output<typeof ensembleStepSchema>;
 
 /** A complete configuration: what remains after parsing, auto-complete and defaults. */

@@ -15,6 +15,7 @@ import type { Scheduler } from '../scheduler/scheduler.js';
 import type { ModelCall, ModelInstance } from '../backends/backend.js';
 import type { Tensor } from '../core/tensor.js';
 import { readModelConfig } from './config-file.js';
+import { ModelCodecs } from '../codecs/model-codecs.js';
 import { loadEnsembleVersion, partitionEnsembles } from './ensemble-loader.js';
 import { loadVersion } from './model-loader.js';
 import type { ModelConfig } from './model-config.js';
@@ -39,6 +40,8 @@ export interface ModelVersion {
   config?: ModelConfig;
   scheduler?: ModelRunner;
   instances?: ModelInstance[];
+  /** Image decoding, classification labels: decided when the version loads. */
+  codecs?: ModelCodecs;
   statistics: StatisticsRecorder;
 }
 
@@ -136,7 +139,15 @@ export class ModelRepository {
                 recorder,
                 callModel: this.#options.callModel,
               });
-          Object.assign(mv, loaded, { state: 'READY' as const });
+          let codecs: ModelCodecs;
+          try {
+            codecs = await ModelCodecs.build(loaded.config, dir);
+          } catch (error) {
+            await loaded.scheduler.close();
+            await Promise.all(loaded.instances.map((i) => i.close()));
+            throw error;
+          }
+          Object.assign(mv, loaded, { codecs, state: 'READY' as const });
           log.info({
             model: name, version, loadMs: Math.round(performance.now() - t0),
             inputs: loaded.config.input.map((i) => `${i.name}:${i.data_type}[${i.dims.join(',')}]`),

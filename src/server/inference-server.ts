@@ -101,14 +101,17 @@ export class InferenceServer {
 
   async #infer(request: InferRequest): Promise<InferResponse> {
     const mv = this.repository.resolve(request.model, request.version);
-    const validated = validateRequest(request, mv.config);
+    // Encoded images become tensors before validation, so the model's own dims are checked.
+    const decoded = mv.codecs ? await mv.codecs.decodeInputs(request) : request;
+    const validated = validateRequest(decoded, mv.config);
     const outputs: Tensor[] = await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, {
       priority: request.priority,
       timeoutUs: request.timeoutUs,
       signal: request.signal,
       parameters: request.parameters,
     });
-    return { model: request.model, version: mv.version, id: request.id, outputs: this.#restoreShapes(outputs, mv.config) };
+    const shaped = this.#restoreShapes(outputs, mv.config);
+    return { model: request.model, version: mv.version, id: request.id, outputs: mv.codecs ? mv.codecs.encodeOutputs(shaped, request.outputs) : shaped };
   }
 
   /** Outputs configured with a reshape go back to the dims clients were promised. */

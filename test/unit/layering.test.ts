@@ -12,9 +12,10 @@ const ALLOWED: Record<string, string[]> = {
   logging: ['logging'],
   backends: ['backends', 'core'],
   scheduler: ['scheduler', 'backends', 'core'],
-  repository: ['repository', 'scheduler', 'backends', 'core', 'logging'],
-  server: ['server', 'repository', 'scheduler', 'core', 'logging'],
-  protocols: ['protocols', 'server', 'core', 'logging', 'scheduler', 'repository'],
+  codecs: ['codecs', 'core'],
+  repository: ['repository', 'codecs', 'scheduler', 'backends', 'core', 'logging'],
+  server: ['server', 'repository', 'codecs', 'scheduler', 'core', 'logging'],
+  protocols: ['protocols', 'server', 'codecs', 'core', 'logging', 'scheduler', 'repository'],
   metrics: ['metrics', 'scheduler', 'core', 'server', 'logging'],
   app: ['*'],
   cli: ['*'],
@@ -26,6 +27,8 @@ const EXCLUSIVE: Record<string, string> = {
   'onnxruntime-node': 'backends',
   fastify: 'protocols',
   '@grpc/grpc-js': 'protocols',
+  sharp: 'codecs',
+  'apache-arrow': 'codecs',
 };
 
 async function* files(dir: string): AsyncGenerator<string> {
