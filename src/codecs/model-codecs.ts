@@ -10,6 +10,7 @@ import { VireoError } from '../core/errors.js';
 import type { InferRequest, RequestedOutput } from '../core/inference.js';
 import type { Tensor } from '../core/tensor.js';
 import { classificationCount, classify } from './classification.js';
+import { dataframeColumns, tableToInputs, type Table } from './dataframe-codec.js';
 import { ImageCodec, type CodecTensorConfig, type ImageCodecConfig } from './image-codec.js';
 
 export interface CodecModelConfig {
@@ -37,11 +38,16 @@ export class ModelCodecs {
   readonly #images: Map<string, ImageCodec>;
   readonly #labels: Map<string, string[]>;
   readonly #batched: boolean;
+  readonly #inputs: CodecModelConfig['input'];
+  /** Which columns fill which input, or why this model cannot take a dataframe. */
+  readonly #columns: Map<string, string[]> | string;
 
-  private constructor(images: Map<string, ImageCodec>, labels: Map<string, string[]>, batched: boolean) {
+  private constructor(config: CodecModelConfig, images: Map<string, ImageCodec>, labels: Map<string, string[]>) {
     this.#images = images;
     this.#labels = labels;
-    this.#batched = batched;
+    this.#batched = config.max_batch_size > 0;
+    this.#inputs = config.input;
+    this.#columns = dataframeColumns(config.input);
   }
 
   static async build(config: CodecModelConfig, modelDir: string): Promise<ModelCodecs> {
@@ -52,7 +58,15 @@ export class ModelCodecs {
     for (const output of config.output) {
       if (output.label_filename) labels.set(output.name, await readLabels(modelDir, output.label_filename, output.name));
     }
-    return new ModelCodecs(images, labels, batched);
+    return new ModelCodecs(config, images, labels);
+  }
+
+  /** A dataframe's columns as the model's inputs, one row per batch item. */
+  dataframeInputs(table: Table, model: string): Tensor[] {
+    if (typeof this.#columns === 'string') {
+      throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `model "${model}" does not take dataframes: ${this.#columns}`);
+    }
+    return tableToInputs(table, this.#inputs, this.#columns, this.#batched);
   }
 
   /** Whether an input takes encoded bytes from a client (an upload may fill it). */

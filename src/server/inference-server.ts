@@ -3,6 +3,7 @@
  * configuration. Frontends never reach a scheduler or backend directly (Triton's in-process API
  * plays the same part between its HTTP/gRPC frontends and its core).
  */
+import type { Table } from '../codecs/dataframe-codec.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ServerMetadata } from '../core/inference.js';
 import type { Tensor } from '../core/tensor.js';
@@ -82,6 +83,13 @@ export class InferenceServer {
   async infer(request: InferRequest): Promise<InferResponse> {
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
     return this.#infer(request);
+  }
+
+  /** An inference request made of a dataframe's columns (CSV, Arrow or JSON records/columns). */
+  dataframeRequest(model: string, version: string | undefined, table: Table): InferRequest {
+    const mv = this.repository.resolve(model, version);
+    if (!mv.codecs) throw new VireoError('VIREO_ERR_INTERNAL', `model "${model}" has no codecs`);
+    return { model, version, inputs: mv.codecs.dataframeInputs(table, model) };
   }
 
   /**

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
+import { binaryTable, jsonBodyTable } from './dataframe-body.js';
 import { inferResponseToJson, parseInferBody } from './oip-json-codec.js';
 import { plainResponse } from './plain-response.js';
 import { isUpload, parseUpload } from './upload-request.js';
@@ -79,7 +80,18 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
         return reply.send(plainResponse(await server.infer(upload)));
       }
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON inference request)');
-      const inferRequest = parseInferBody(jsonBody(request.body), request.params.model, request.params.version);
+      let table = binaryTable(request);
+      let body: unknown;
+      if (!table) {
+        body = jsonBody(request.body);
+        table = jsonBodyTable(body);
+      }
+      if (table) {
+        const dataframe = server.dataframeRequest(request.params.model, request.params.version, table);
+        dataframe.signal = clientSignal(reply);
+        return reply.send(plainResponse(await server.infer(dataframe)));
+      }
+      const inferRequest = parseInferBody(body, request.params.model, request.params.version);
       inferRequest.signal = clientSignal(reply);
       const response = await server.infer(inferRequest);
       return reply.send(inferResponseToJson(response));

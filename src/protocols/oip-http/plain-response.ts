@@ -1,7 +1,7 @@
 /**
- * The plain JSON answer to an upload: `{"<output>": value, ...}`. A single BYTES element holding a
- * JSON object or array is inlined, other BYTES elements are strings, a single number is a number
- * and anything else a flat array (the batch dimension of one request dropped).
+ * The plain JSON answer to an upload or a dataframe: `{"<output>": value, ...}`. A tensor of one
+ * element is that value (a BYTES element holding a JSON object or array is inlined, other BYTES
+ * are strings); larger tensors are nested arrays following their shape.
  */
 import type { InferResponse } from '../../core/inference.js';
 import { tensorDataToJson } from '../../core/json-tensors.js';
@@ -17,11 +17,18 @@ function inline(value: unknown): unknown {
   }
 }
 
+function nest(values: unknown[], shape: readonly number[]): unknown[] {
+  if (shape.length <= 1) return values;
+  const [outer, ...inner] = shape;
+  const size = values.length / outer!;
+  return Array.from({ length: outer! }, (_, i) => nest(values.slice(i * size, (i + 1) * size), inner));
+}
+
 export function plainResponse(response: InferResponse): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const tensor of response.outputs) {
     const values = tensorDataToJson(tensor.data, tensor.datatype);
-    out[tensor.name] = values.length === 1 ? inline(values[0]) : values;
+    out[tensor.name] = values.length === 1 ? inline(values[0]) : nest(values, tensor.shape);
   }
   return out;
 }
