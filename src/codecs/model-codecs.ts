@@ -4,46 +4,40 @@
  * extension, which inputs a dataframe fills. The facade runs `decodeInputs` before validating a
  * request and `encodeOutputs` on its response.
  */
-import { readFile, realpath } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest, RequestedOutput } from '../core/inference.js';
 import type { Tensor } from '../core/tensor.js';
 import { classificationCount, classify } from './classification.js';
 import { dataframeColumns, tableToInputs, type Table } from './dataframe-codec.js';
 import { ImageCodec, type CodecTensorConfig, type ImageCodecConfig } from './image-codec.js';
+import { readModelFile } from './model-file.js';
+import { TextCodec, type TextCodecConfig } from './text-codec.js';
 
 export interface CodecModelConfig {
   max_batch_size: number;
-  input: (CodecTensorConfig & { image?: ImageCodecConfig; columns?: string[] })[];
+  input: (CodecTensorConfig & { image?: ImageCodecConfig; text?: TextCodecConfig; columns?: string[] })[];
   output: (CodecTensorConfig & { label_filename?: string })[];
 }
 
 /** A labels file inside the model directory: one label per line, line i for class i. */
 async function readLabels(modelDir: string, file: string, output: string): Promise<string[]> {
-  const root = await realpath(modelDir);
-  let path: string;
-  try {
-    path = await realpath(resolve(root, file));
-  } catch {
-    throw new VireoError('VIREO_ERR_CONFIG_INVALID', `output "${output}": label_filename "${file}" does not exist in the model directory`);
-  }
-  if (!path.startsWith(root + sep)) throw new VireoError('VIREO_ERR_CONFIG_INVALID', `output "${output}": label_filename "${file}" is outside the model directory`);
-  const lines = (await readFile(path, 'utf8')).split(/\r?\n/);
+  const lines = (await readModelFile(modelDir, file, `output "${output}": label_filename`)).split(/\r?\n/);
   if (lines.at(-1) === '') lines.pop();
   return lines;
 }
 
 export class ModelCodecs {
   readonly #images: Map<string, ImageCodec>;
+  readonly #texts: Map<string, TextCodec>;
   readonly #labels: Map<string, string[]>;
   readonly #batched: boolean;
   readonly #inputs: CodecModelConfig['input'];
   /** Which columns fill which input, or why this model cannot take a dataframe. */
   readonly #columns: Map<string, string[]> | string;
 
-  private constructor(config: CodecModelConfig, images: Map<string, ImageCodec>, labels: Map<string, string[]>) {
+  private constructor(config: CodecModelConfig, images: Map<string, ImageCodec>, texts: Map<string, TextCodec>, labels: Map<string, string[]>) {
     this.#images = images;
+    this.#texts = texts;
     this.#labels = labels;
     this.#batched = config.max_batch_size > 0;
     this.#inputs = config.input;
@@ -54,11 +48,13 @@ export class ModelCodecs {
     const batched = config.max_batch_size > 0;
     const images = new Map<string, ImageCodec>();
     for (const input of config.input) if (input.image) images.set(input.name, new ImageCodec(input, input.image, batched));
+    const texts = new Map<string, TextCodec>();
+    for (const input of config.input) if (input.text) texts.set(input.name, await TextCodec.load(modelDir, input, config.input, input.text, batched));
     const labels = new Map<string, string[]>();
     for (const output of config.output) {
       if (output.label_filename) labels.set(output.name, await readLabels(modelDir, output.label_filename, output.name));
     }
-    return new ModelCodecs(config, images, labels);
+    return new ModelCodecs(config, images, texts, labels);
   }
 
   /** A dataframe's columns as the model's inputs, one row per batch item. */
@@ -74,13 +70,21 @@ export class ModelCodecs {
     return this.#images.has(input);
   }
 
-  /** Encoded images sent as BYTES for an image input become the model's tensor. */
+  /**
+   * Encoded images sent as BYTES for an image input become the model's tensor; strings for a text
+   * input become token ids (and the mask and token types it fills, replacing any sent).
+   */
   async decodeInputs(request: InferRequest): Promise<InferRequest> {
-    if (this.#images.size === 0) return request;
-    const inputs = await Promise.all(request.inputs.map((t) => {
-      const codec = this.#images.get(t.name);
-      return codec && t.datatype === 'BYTES' ? codec.decode(t) : t;
+    if (this.#images.size === 0 && this.#texts.size === 0) return request;
+    const decoded = await Promise.all(request.inputs.map(async (t): Promise<Tensor[]> => {
+      if (t.datatype !== 'BYTES') return [t];
+      const image = this.#images.get(t.name);
+      if (image) return [await image.decode(t)];
+      const text = this.#texts.get(t.name);
+      return text ? text.decode(t) : [t];
     }));
+    const produced = new Set(decoded.filter((d, i) => d.length > 1 || d[0] !== request.inputs[i]).flat().map((t) => t.name));
+    const inputs = decoded.flatMap((d, i) => (d.length === 1 && d[0] === request.inputs[i] && produced.has(d[0]!.name) ? [] : d));
     return { ...request, inputs };
   }
 

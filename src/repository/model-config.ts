@@ -28,6 +28,19 @@ const imageCodecSchema = z.strictObject({
   max_pixels: z.number().int().positive().default(40_000_000),
 });
 
+/** Vireo's text codec: the input takes strings, tokenised with the model directory's tokenizer.json. */
+const textCodecSchema = z.strictObject({
+  tokenizer: z.string().min(1).default('tokenizer.json'),
+  tokenizer_config: z.string().min(1).optional(),
+  max_length: z.number().int().min(1).max(1_000_000).default(512),
+  padding: z.enum(['longest', 'max_length']).default('longest'),
+  add_special_tokens: z.boolean().default(true),
+  pad_id: z.number().int().min(0).optional(),
+  /** Other inputs of the model the codec fills alongside the ids. */
+  attention_mask: z.string().min(1).optional(),
+  token_type_ids: z.string().min(1).optional(),
+});
+
 const tensorConfigSchema = z.strictObject({
   name: z.string().min(1),
   data_type: dataTypeSchema,
@@ -37,6 +50,7 @@ const tensorConfigSchema = z.strictObject({
   optional: z.boolean().optional(),
   label_filename: z.string().optional(),
   image: imageCodecSchema.optional(),
+  text: textCodecSchema.optional(),
   /** Dataframe requests: the columns (in order) that make up this input's last dimension. */
   columns: z.array(z.string().min(1)).min(1).optional(),
 });

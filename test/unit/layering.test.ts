@@ -29,6 +29,7 @@ const EXCLUSIVE: Record<string, string> = {
   '@grpc/grpc-js': 'protocols',
   sharp: 'codecs',
   'apache-arrow': 'codecs',
+  '@huggingface/tokenizers': 'codecs',
 };
 
 async function* files(dir: string): AsyncGenerator<string> {

@@ -21,9 +21,9 @@ export function isUpload(request: FastifyRequest): boolean {
   return type.startsWith('application/octet-stream') && request.headers['inference-header-content-length'] === undefined;
 }
 
-/** Inputs that take bytes from a client: BYTES inputs, and inputs with an image codec. */
+/** Inputs that take bytes from a client: BYTES inputs, and inputs with an image or text codec. */
 function bytesInputs(config: ModelConfig): ModelConfig['input'] {
-  const inputs = config.input.filter((i) => i.data_type === 'BYTES' || i.image);
+  const inputs = config.input.filter((i) => i.data_type === 'BYTES' || i.image || i.text);
   if (inputs.length === 0) {
     throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `model "${config.name}" has no BYTES or image input to take an upload; send an OIP JSON request`);
   }
@@ -34,7 +34,7 @@ function bytesInputs(config: ModelConfig): ModelConfig['input'] {
 function tensorOf(name: string, bytes: Uint8Array, config: ModelConfig): Tensor {
   const spec = config.input.find((i) => i.name === name)!;
   // An image input takes one encoded image; the codec makes the model's tensor from it.
-  const dims = spec.image ? [1] : spec.dims.map((d) => (d === -1 ? 1 : d));
+  const dims = spec.image || spec.text ? [1] : spec.dims.map((d) => (d === -1 ? 1 : d));
   if (dims.some((d) => d !== 1)) {
     throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `input "${name}" has dims [${spec.dims.join(',')}]; an upload fills one element only`);
   }
