@@ -1,24 +1,19 @@
 /**
  * OIP REST (open_inference_rest.yaml) plus Triton's model-configuration and statistics
- * extensions. Every path exists unversioned and with `/versions/{version}`.
+ * extensions, and the binary tensor data extension on infer (oip-binary-codec.ts). Every path
+ * exists unversioned and with `/versions/{version}`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
+import { jsonBody } from '../http-common/json-body.js';
+import type { InferRequest } from '../../core/inference.js';
+import type { InferenceServer } from '../../server/inference-server.js';
 import { binaryTable, jsonBodyTable } from './dataframe-body.js';
-import { inferResponseToJson, parseInferBody } from './oip-json-codec.js';
+import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parseRawInferBody } from './oip-binary-codec.js';
+import { parseInferBody } from './oip-json-codec.js';
 import { plainResponse } from './plain-response.js';
 import { isUpload, parseUpload } from './upload-request.js';
-
-/** A body that arrived under another content type is parsed as JSON here. */
-function jsonBody(body: unknown): unknown {
-  if (!Buffer.isBuffer(body)) return body;
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the request body is not valid JSON: ${(error as Error).message}`);
-  }
-}
 
 type ModelParams = { model: string; version?: string };
 type ModelRequest = FastifyRequest<{ Params: ModelParams }>;
@@ -80,23 +75,45 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
         return reply.send(plainResponse(await server.infer(upload)));
       }
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON inference request)');
+      // Dataframes: CSV or Arrow by content type; JSON records or columns (never an OIP request).
       let table = binaryTable(request);
-      let body: unknown;
-      if (!table) {
-        body = jsonBody(request.body);
-        table = jsonBodyTable(body);
+      let parsed: unknown;
+      if (!table && request.headers['inference-header-content-length'] === undefined) {
+        parsed = jsonBody(request.body);
+        table = jsonBodyTable(parsed);
       }
       if (table) {
         const dataframe = server.dataframeRequest(request.params.model, request.params.version, table);
         dataframe.signal = clientSignal(reply);
         return reply.send(plainResponse(await server.infer(dataframe)));
       }
-      const inferRequest = parseInferBody(body, request.params.model, request.params.version);
+      const inferRequest = decodeInferRequest(server, request, parsed);
       inferRequest.signal = clientSignal(reply);
       const response = await server.infer(inferRequest);
-      return reply.send(inferResponseToJson(response));
+      const { header, binary } = encodeInferResponse(response, inferRequest);
+      if (binary.length === 0) return reply.send(header);
+      // binary_data extension: JSON header, then each binary output in order (one copy into the body).
+      const json = Buffer.from(JSON.stringify(header));
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('inference-header-content-length', json.length)
+        .send(Buffer.concat([json, ...binary]));
     } catch (error) {
       return sendError(reply, error);
     }
   });
+}
+
+/**
+ * JSON, binary-extension or raw binary request, by the Inference-Header-Content-Length header.
+ * `json` is the body already parsed as JSON, when it was.
+ */
+function decodeInferRequest(server: InferenceServer, request: ModelRequest, json?: unknown): InferRequest {
+  const { model, version } = request.params;
+  const headerLength = inferenceHeaderLength(request.headers['inference-header-content-length']);
+  if (headerLength === undefined) return parseInferBody(json ?? jsonBody(request.body), model, version);
+  const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+  if (!body) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'Inference-Header-Content-Length given but the body is not binary');
+  if (headerLength === 0) return parseRawInferBody(body, server.modelConfig(model, version), model, version);
+  return parseBinaryInferBody(body, headerLength, model, version);
 }
