@@ -49,6 +49,14 @@ export async function execute(requests) {
 }
 `;
 
+/** Never settles for a negative input: an asynchronous hang, bounded by execute_timeout_ms. */
+const stalling = `
+export function execute(requests) {
+  if (requests[0].inputs.IN.data[0] < 0) return new Promise(() => {});
+  return requests.map((r) => ({ outputs: { OUT: { data: r.inputs.IN.data } } }));
+}
+`;
+
 const io = (name: string, dims: number[]) => ({ name, data_type: 'TYPE_INT32', dims });
 
 describe('typescript handler models', () => {
@@ -71,6 +79,11 @@ describe('typescript handler models', () => {
         filename: 'model.js',
       },
       bls_sum: { config: { backend: 'typescript', max_batch_size: 4 }, versions: { 1: blsSum }, filename: 'model.ts' },
+      stalling: {
+        config: { backend: 'typescript', max_batch_size: 0, input: [io('IN', [1])], output: [io('OUT', [1])], parameters: { execute_timeout_ms: 1500 } },
+        versions: { 1: stalling },
+        filename: 'model.ts',
+      },
       no_execute: { config: { backend: 'typescript', input: [io('X', [1])], output: [io('Y', [1])] }, versions: { 1: 'export const x = 1;' }, filename: 'model.ts' },
       no_signature: { config: { backend: 'typescript' }, versions: { 1: 'export function execute(r) { return r; }' }, filename: 'model.ts' },
       broken_init: { config: { backend: 'typescript', input: [io('X', [1])], output: [io('Y', [1])] }, versions: { 1: 'export function initialize() { throw new Error("no weights here"); }\nexport function execute(r) { return r; }' }, filename: 'model.js' },
@@ -156,6 +169,16 @@ describe('typescript handler models', () => {
     const after = await Promise.all([1, 2, 3, 4].map((v) => infer(v)));
     assert.deepEqual(after.map((a) => a.status), [200, 200, 200, 200]);
     assert.deepEqual(after[3]!.body.outputs[0].data, [8, 10]);
+  });
+
+  it('bounds a handler that never answers by execute_timeout_ms and serves again afterwards', async () => {
+    const call = (value: number) => server.post('/v2/models/stalling/infer', { inputs: [{ name: 'IN', datatype: 'INT32', shape: [1], data: [value] }] });
+    const stalled = await call(-1);
+    assert.equal(stalled.status, 504, JSON.stringify(stalled.body));
+    assert.match(stalled.body.error, /within 1500 ms/);
+    const fine = await call(7);
+    assert.equal(fine.status, 200, JSON.stringify(fine.body));
+    assert.deepEqual(fine.body.outputs[0].data, [7]);
   });
 
   it('refuses to load handlers without execute, without a signature, or whose initialize throws', async () => {
