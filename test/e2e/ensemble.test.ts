@@ -44,6 +44,15 @@ describe('ensembles', () => {
       never_produced: ensemble([{ model_name: 'simple', input_map: { INPUT0: 'A', INPUT1: 'C' }, output_map: { OUTPUT0: 'OUT_A' } }], [t('OUT_A')]),
       missing_output: ensemble([{ model_name: 'simple', input_map: { INPUT0: 'A', INPUT1: 'B' }, output_map: { OUTPUT0: 'OUT_A' } }], [t('OUT_A'), t('OUT_B')]),
       wrong_output: ensemble([{ model_name: 'simple', input_map: { INPUT0: 'A', INPUT1: 'B' }, output_map: { OUTPUT9: 'OUT_A' } }], [t('OUT_A')]),
+      picky: {
+        config: { backend: 'typescript', max_batch_size: 8, input: [t('X')], output: [t('Y')] },
+        versions: { 1: 'export function execute(requests) { if (requests[0].inputs.X.data[0] < 0) throw new Error("negative input"); return requests.map((r) => ({ outputs: { Y: { data: r.inputs.X.data } } })); }' },
+        filename: 'model.js',
+      },
+      guarded: ensemble([
+        { model_name: 'simple', input_map: { INPUT0: 'A', INPUT1: 'B' }, output_map: { OUTPUT0: 'sum' } },
+        { model_name: 'picky', input_map: { X: 'sum' }, output_map: { Y: 'OUT_A' } },
+      ], [t('OUT_A')]),
       nested: {
         config: {
           platform: 'ensemble', max_batch_size: 8, input: [t('P'), t('Q')], output: [t('R')],
@@ -109,6 +118,21 @@ describe('ensembles', () => {
     });
     assert.equal(nested.status, 200, JSON.stringify(nested.body));
     assert.deepEqual(nested.body.outputs[0].data, a.map((x) => 2 * x));
+  });
+
+  it('fails the request with the failing step named, and runs a handler model as a step', async () => {
+    const request = (a: number[]) => server.post('/v2/models/guarded/infer', {
+      inputs: [
+        { name: 'A', datatype: 'INT32', shape: [1, 16], data: a },
+        { name: 'B', datatype: 'INT32', shape: [1, 16], data: range16() },
+      ],
+    });
+    const ok = await request(range16(10));
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.deepEqual(ok.body.outputs[0].data, range16().map((x) => 2 * x + 10));
+    const failed = await request(range16(-100));
+    assert.equal(failed.status, 500);
+    assert.match(failed.body.error, /ensemble step 1 \(model "picky"\) failed: model code failed: negative input/);
   });
 
   it('validates requests against the ensemble configuration', async () => {
