@@ -76,6 +76,24 @@ describe('image codec and classification', () => {
     close(out.data, [...one, ...one]);
   });
 
+  it('takes the image as a binary-extension BYTES tensor', async () => {
+    const image = await png(PIXELS, 4, 4);
+    const element = Buffer.alloc(4 + image.byteLength);
+    element.writeUInt32LE(image.byteLength, 0);
+    image.copy(element, 4);
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'INPUT', datatype: 'BYTES', shape: [1, 1], parameters: { binary_data_size: element.byteLength } }] }));
+    const response = await fetch(`${server.url}/v2/models/nchw/infer`, {
+      method: 'POST',
+      body: Buffer.concat([header, element]),
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) },
+    });
+    const body = await response.json() as { outputs: { shape: number[]; data: number[] }[] };
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.outputs[0]!.shape, [1, 3, 4, 4]);
+    // Red plane of pixel p: (10p / 255 − 0.5) / 0.5.
+    close(body.outputs[0]!.data.slice(0, 16), Array.from({ length: 16 }, (_, p) => ((10 * p) / 255 - 0.5) / 0.5));
+  });
+
   it('letterboxes (pad) into NHWC in BGR order, from a multipart upload', async () => {
     // 8×4 all one colour → 4×2 in the middle of a 4×4 black square.
     const colour = [200, 30, 90];
