@@ -116,4 +116,12 @@ describe('OCR as a service (examples/models/ocr)', () => {
     assert.equal(answer.status, 400);
     assert.match(answer.body.error, /form field "file" is not a BYTES input of model "ocr"/);
   });
+
+  it('still reads a JSON request sent as application/octet-stream as JSON, not as an upload', async () => {
+    const request = { inputs: [0, 1].map((i) => ({ name: `INPUT${i}`, datatype: 'INT32', shape: [1, 16], data: Array.from({ length: 16 }, (_, k) => k + i) })) };
+    const response = await fetch(`${server.url}/v2/models/simple/infer`, { method: 'POST', body: JSON.stringify(request), headers: { 'content-type': 'application/octet-stream' } });
+    const body = await response.json() as { outputs: { name: string; data: number[] }[] };
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.outputs.find((o) => o.name === 'OUTPUT0')!.data, Array.from({ length: 16 }, (_, k) => 2 * k + 1));
+  });
 });

@@ -18,7 +18,10 @@ export function isUpload(request: FastifyRequest): boolean {
   const type = (request.headers['content-type'] ?? '').toLowerCase();
   if (type.startsWith('multipart/form-data')) return true;
   if (type.startsWith('image/')) return true;
-  return type.startsWith('application/octet-stream') && request.headers['inference-header-content-length'] === undefined;
+  if (!type.startsWith('application/octet-stream') || request.headers['inference-header-content-length'] !== undefined) return false;
+  // A JSON request sent as octet-stream stays a JSON request; no image format starts with '{'.
+  const body = request.body;
+  return !(Buffer.isBuffer(body) && /^\s*\{/.test(body.subarray(0, 64).toString('latin1')));
 }
 
 /** Inputs that take bytes from a client: BYTES inputs, and inputs with an image or text codec. */
