@@ -9,7 +9,8 @@
  */
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import type { ExecuteContext, ModelInstance } from '../backends/backend.js';
+import type { ModelInstance } from '../backends/backend.js';
+import { executeContext } from './execute-context.js';
 import { concatInputs, sliceOutputs } from './batch-tensors.js';
 import { AdaptiveBatching } from './adaptive-batching.js';
 import { batchPolicy, choosePlan, type BatchPolicy } from './batch-planner.js';
@@ -297,13 +298,3 @@ export class Scheduler {
   }
 }
 
-/** What a backend may know of the batch's requests; the earliest timeout bounds its execution. */
-function executeContext(requests: readonly PendingRequest[], now: number): ExecuteContext {
-  let deadline = Infinity;
-  for (const r of requests) if (!r.delayed) deadline = Math.min(deadline, r.deadlineNs);
-  return {
-    items: requests.map((r) => r.items),
-    parameters: requests.map((r) => r.parameters),
-    timeoutMs: deadline === Infinity ? undefined : Math.max(1, (deadline - now) / 1e6),
-  };
-}
