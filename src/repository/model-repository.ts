@@ -26,10 +26,18 @@ export interface RepositoryOptions {
   logger: Logger;
   autoComplete?: boolean;
   defaultMaxBatchSize?: number;
-  /** Extra recorder per version (metrics); statistics are always kept. */
-  recorderFor?: (model: string, version: string) => SchedulerRecorder;
+  /** Extra recorder per version (metrics, tracing); statistics are always kept. */
+  recorderFor?: (model: string, version: string) => VersionRecorder | undefined;
   /** How handler code calls other models (BLS); the composition root points it at the facade. */
   callModel?: (call: ModelCall) => Promise<Tensor[]>;
+}
+
+/** A scheduler recorder that may also hear about its version's load and unload. */
+export interface VersionRecorder extends SchedulerRecorder {
+  /** The load finished, READY or not, after `seconds`. */
+  loaded?(seconds: number): void;
+  /** The version was unloaded and will not report again. */
+  unloaded?(): void;
 }
 
 export interface ModelVersion {
@@ -43,6 +51,9 @@ export interface ModelVersion {
   /** Image decoding, classification labels: decided when the version loads. */
   codecs?: ModelCodecs;
   statistics: StatisticsRecorder;
+  /** Statistics plus the extra recorder: what the scheduler reports to, and the facade for early failures. */
+  recorder: SchedulerRecorder;
+  extra?: VersionRecorder;
 }
 
 /** What serves a version's requests: its scheduler, or an ensemble's runner. */
@@ -120,11 +131,11 @@ export class ModelRepository {
         const version = String(v);
         const statistics = new StatisticsRecorder(name, version);
         const extra = this.#options.recorderFor?.(name, version);
-        const mv: ModelVersion = { model: name, version, state: 'LOADING', statistics };
+        const recorder = extra ? fanOut([statistics, extra]) : statistics;
+        const mv: ModelVersion = { model: name, version, state: 'LOADING', statistics, recorder, extra };
         entry.versions.set(version, mv);
         const t0 = performance.now();
         try {
-          const recorder = extra ? fanOut([statistics, extra]) : statistics;
           const loaded = parsed.platform === 'ensemble'
             ? loadEnsembleVersion({
                 name, parsed, recorder,
@@ -148,6 +159,7 @@ export class ModelRepository {
             throw error;
           }
           Object.assign(mv, loaded, { codecs, state: 'READY' as const });
+          extra?.loaded?.((performance.now() - t0) / 1000);
           log.info({
             model: name, version, loadMs: Math.round(performance.now() - t0),
             inputs: loaded.config.input.map((i) => `${i.name}:${i.data_type}[${i.dims.join(',')}]`),
@@ -157,7 +169,8 @@ export class ModelRepository {
         } catch (error) {
           mv.state = 'UNAVAILABLE';
           mv.reason = VireoError.from(error).message;
-          log.error({ model: name, version, reason: mv.reason }, 'model failed to load');
+          extra?.loaded?.((performance.now() - t0) / 1000);
+          log.error({ model: name, version, reason: mv.reason, loadMs: Math.round(performance.now() - t0) }, 'model failed to load');
         }
       }));
       entry.state = [...entry.versions.values()].some((v) => v.state === 'READY') ? 'READY' : 'UNAVAILABLE';
@@ -183,7 +196,8 @@ export class ModelRepository {
     mv.state = 'UNLOADING';
     await mv.scheduler?.close();
     await Promise.all((mv.instances ?? []).map((i) => i.close()));
-    this.#options.logger.info({ model: mv.model, version: mv.version, ms: Math.round(performance.now() - t0) }, 'model unloaded');
+    mv.extra?.unloaded?.();
+    this.#options.logger.info({ model: mv.model, version: mv.version, unloadMs: Math.round(performance.now() - t0) }, 'model unloaded');
   }
 
   async close(): Promise<void> {

@@ -23,6 +23,8 @@ export interface ScheduleOptions {
   signal?: AbortSignal;
   /** The request's own parameters, handed to backends that run model code. */
   parameters?: Parameters;
+  /** An opaque trace handle handed back to the recorder with the batch the request ran in. */
+  trace?: unknown;
 }
 
 export class PendingRequest {
@@ -35,6 +37,7 @@ export class PendingRequest {
   parameters: Parameters | undefined;
   readonly arrivalNs: number;
   queueNs = 0;
+  trace: unknown = undefined;
   readonly #resolve: (outputs: Tensor[]) => void;
   readonly #reject: (error: VireoError) => void;
 

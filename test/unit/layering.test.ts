@@ -17,6 +17,7 @@ const ALLOWED: Record<string, string[]> = {
   server: ['server', 'repository', 'codecs', 'scheduler', 'core', 'logging'],
   protocols: ['protocols', 'server', 'codecs', 'core', 'logging', 'scheduler', 'repository'],
   metrics: ['metrics', 'scheduler', 'core', 'server', 'logging'],
+  tracing: ['tracing', 'scheduler', 'core', 'logging'],
   app: ['*'],
   cli: ['*'],
   client: ['client', 'core'],
@@ -31,6 +32,13 @@ const EXCLUSIVE: Record<string, string> = {
   sharp: 'codecs',
   'apache-arrow': 'codecs',
   '@huggingface/tokenizers': 'codecs',
+  'prom-client': 'metrics',
+  '@opentelemetry/api': 'tracing',
+  '@opentelemetry/core': 'tracing',
+  '@opentelemetry/sdk-trace-base': 'tracing',
+  '@opentelemetry/sdk-trace-node': 'tracing',
+  '@opentelemetry/exporter-trace-otlp-http': 'tracing',
+  '@opentelemetry/resources': 'tracing',
 };
 
 async function* files(dir: string): AsyncGenerator<string> {
