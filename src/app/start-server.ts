@@ -56,9 +56,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace'];
+export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace', 'classification'];
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  // Handler code calls other models through the facade, so batching and statistics apply to them.
+  let facade: InferenceServer | undefined;
   const metricsOn = options.metricsPort !== undefined && options.metricsPort >= 0;
   const metrics = metricsOn ? new VireoMetrics() : undefined;
   const tracer = new VireoTracer({ ...options.tracing, logger: options.logger, serviceVersion: VERSION });
@@ -68,11 +70,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     autoComplete: options.autoComplete,
     defaultMaxBatchSize: options.defaultMaxBatchSize,
     recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version), tracer.recorderFor(model, version)]),
+    callModel: (call) => facade!.callModel(call),
   });
   const server = new InferenceServer({
     repository, logger: options.logger, extensions: EXTENSIONS, strictReadiness: options.strictReadiness,
     tracer, traceSettings: tracer.settings, protocolRecorder: metrics,
   });
+  facade = server;
   metrics?.watch(() => repository.index());
   const loaded = repository.loadAll();
 

@@ -10,6 +10,7 @@
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelInstance } from '../backends/backend.js';
+import { executeContext } from './execute-context.js';
 import { concatInputs, sliceOutputs } from './batch-tensors.js';
 import { AdaptiveBatching } from './adaptive-batching.js';
 import { batchPolicy, choosePlan, type BatchPolicy } from './batch-planner.js';
@@ -110,6 +111,7 @@ export class Scheduler {
       const arrival = nowNs();
       const request = new PendingRequest(inputs, outputs, items, compatibilityKey(inputs, outputs), options.signal, arrival, resolve, reject);
       request.level = level;
+      request.parameters = options.parameters;
       request.trace = options.trace;
       const policy = this.#queues.policies[level]!;
       const timeoutUs = queueTimeoutUs(policy, options.timeoutUs);
@@ -239,7 +241,7 @@ export class Scheduler {
       const inputs = concatInputs(requests, this.#maxBatchSize > 0);
       const inferStart = nowNs();
       inputNs = inferStart - start;
-      const outputs = await slot.instance.execute(inputs, requests[0]!.outputs);
+      const outputs = await slot.instance.execute(inputs, requests[0]!.outputs, executeContext(requests, inferStart));
       const outputStart = nowNs();
       inferNs = outputStart - inferStart;
       let offset = 0;
