@@ -76,7 +76,7 @@ export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
   // Decided once: without a tracer the handler never looks at trace headers.
   const tracer = server.tracer;
   both(app, 'POST', '/infer', async (request, reply) => {
-    const trace = tracer === null ? undefined : tracer.start(request.params.model, request.params.version, {
+    const trace = tracer === null || !tracer.active ? undefined : tracer.start(request.params.model, request.params.version, {
       traceparent: headerText(request.headers.traceparent), tracestate: headerText(request.headers.tracestate),
     }, request.id);
     try {
