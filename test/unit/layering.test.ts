@@ -27,6 +27,7 @@ const EXCLUSIVE: Record<string, string> = {
   'onnxruntime-node': 'backends',
   fastify: 'protocols',
   '@grpc/grpc-js': 'protocols',
+  'grpc-health-check': 'protocols',
   'prom-client': 'metrics',
   '@opentelemetry/api': 'tracing',
   '@opentelemetry/core': 'tracing',
@@ -48,7 +49,7 @@ it('every import respects the layer rules', async () => {
   const violations: string[] = [];
   for await (const file of files(src)) {
     const rel = relative(src, file);
-    const layer = rel.split('/')[0]!;
+    const layer = rel.includes('/') ? rel.split('/')[0]! : 'app';
     const text = await readFile(file, 'utf8');
     for (const match of text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
       const spec = match[1]!;
