@@ -105,6 +105,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         port: options.grpcPort,
         address: options.grpcAddress ?? options.httpAddress,
         maxMessageSize: options.grpcMaxMessageSize,
+        allowRemoteControl: options.allowRemoteControl,
       });
     } catch (error) {
       await http?.close();

@@ -5,10 +5,12 @@
  * `infer_response`) and the stream goes on. The client half-closing ends the stream once every
  * admitted request is answered; cancelling it aborts the requests still queued.
  */
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { Metadata, ServerDuplexStream } from '@grpc/grpc-js';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { GRPC_STATUS } from './grpc-errors.js';
+import { statusName, traceFromMetadata } from './grpc-observability.js';
 import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMessage } from './grpc-infer-codec.js';
 
 /** Each open stream registers a function that ends it once its admitted requests are answered. */
@@ -16,12 +18,21 @@ export type StreamRegistry = Set<() => void>;
 
 interface StreamContext { server: InferenceServer; logger: Logger; streams: StreamRegistry }
 
-async function answer(server: InferenceServer, logger: Logger, message: ModelInferRequestMessage, signal: AbortSignal): Promise<unknown> {
+async function answer(server: InferenceServer, logger: Logger, message: ModelInferRequestMessage, signal: AbortSignal, metadata: Metadata): Promise<unknown> {
+  const trace = traceFromMetadata(server, message.model_name, message.model_version || undefined, metadata, message.id);
   try {
     const { request, raw } = parseModelInferRequest(message, signal);
-    return { error_message: '', infer_response: toModelInferResponse(await server.infer(request), raw) };
+    request.trace = trace;
+    const response = await server.infer(request);
+    trace?.encoding();
+    const encoded = { error_message: '', infer_response: toModelInferResponse(response, raw) };
+    trace?.end();
+    server.protocolRecorder?.protocolRequest('grpc', 'ModelStreamInfer', 'OK');
+    return encoded;
   } catch (error) {
     const e = VireoError.from(error);
+    trace?.end(e);
+    server.protocolRecorder?.protocolRequest('grpc', 'ModelStreamInfer', statusName(GRPC_STATUS[e.status]));
     if (e.status === 'INTERNAL') logger.error({ err: error }, 'internal error in a ModelStreamInfer request');
     return {
       error_message: e.message,
@@ -56,7 +67,7 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
   call.on('data', (message: ModelInferRequestMessage) => {
     if (inputEnded) return;
     pending++;
-    const result = answer(ctx.server, ctx.logger, message, controller.signal);
+    const result = answer(ctx.server, ctx.logger, message, controller.signal, call.metadata);
     tail = tail.then(async () => {
       const response = await result;
       if (!finished && !call.cancelled) call.write(response);
