@@ -28,7 +28,7 @@ it('refuses a bad option value with a clear message', async () => {
 
 it('serves with options from the environment and exits 0 on SIGTERM', async () => {
   const child = spawn(process.execPath, [bin, 'serve'], {
-    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json' },
+    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json', VIREO_GRPC_PORT: '0', VIREO_METRICS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -36,7 +36,7 @@ it('serves with options from the environment and exits 0 on SIGTERM', async () =
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
     child.stdout.on('data', () => {
-      const match = output.match(/"url":"(http:\/\/[^"]+)"/);
+      const match = output.match(/"url":"(http:\/\/[^"]+)","msg":"HTTP/);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
@@ -50,7 +50,32 @@ it('serves with options from the environment and exits 0 on SIGTERM', async () =
   }
   const meta = await (await fetch(`${url}/v2/models/simple`)).json() as { name: string };
   assert.equal(meta.name, 'simple');
+  const metricsUrl = output.match(/"url":"(http:\/\/[^"]+\/metrics)"/)![1]!;
+  assert.match(await (await fetch(metricsUrl)).text(), /vireo_model_ready\{model="simple",version="1"\} 1/);
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
+
+it('--allow-metrics=false opens no metrics port', async () => {
+  const child = spawn(process.execPath, [bin, 'serve', '--allow-metrics=false', '--metrics-port', '1'], {
+    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json', VIREO_GRPC_PORT: '-1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => { output += chunk; });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
+    child.stdout.on('data', () => {
+      if (output.includes('initial model load finished')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  // Metrics disabled: no listener is started (port 1 is never bound, and no listening line is logged).
+  assert.ok(!output.includes('metrics (Prometheus) listening'));
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
 });
