@@ -6,16 +6,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
+import { startHttpTrace } from '../http-common/http-trace.js';
 import { jsonBody } from '../http-common/json-body.js';
 import type { InferRequest, InferResponse } from '../../core/inference.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parseRawInferBody } from './oip-binary-codec.js';
 import { parseInferBody } from './oip-json-codec.js';
-
-/** A header that occurs once, as text; repeated trace headers are invalid (W3C trace-context §3.2). */
-function headerText(value: string | string[] | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
 
 /** JSON, or with the binary_data extension a JSON header then each binary output in order (one copy into the body). */
 function sendInferResponse(reply: FastifyReply, response: InferResponse, inferRequest: InferRequest): FastifyReply {
@@ -79,12 +75,9 @@ export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
     }
   });
 
-  // Decided once: without a tracer the handler never looks at trace headers.
   const tracer = server.tracer;
   both(app, 'POST', '/infer', async (request, reply) => {
-    const trace = tracer === null || !tracer.active ? undefined : tracer.start(request.params.model, request.params.version, {
-      traceparent: headerText(request.headers.traceparent), tracestate: headerText(request.headers.tracestate),
-    }, request.id);
+    const trace = startHttpTrace(tracer, request, request.params.model, request.params.version);
     try {
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON inference request)');
       const inferRequest = decodeInferRequest(server, request);
