@@ -112,6 +112,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await metricsListener?.close();
       await loaded.catch(() => undefined);
       await repository.close();
+      await metricsListener?.close();
       throw error;
     }
     options.logger.info({ url: grpc.url }, 'gRPC (OIP) listening');

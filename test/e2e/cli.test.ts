@@ -13,7 +13,7 @@ it('vireo --help and vireo serve --help document the options', async () => {
   const top = await run(process.execPath, [bin, '--help']);
   assert.match(top.stdout, /serve/);
   const serve = await run(process.execPath, [bin, 'serve', '--help']);
-  for (const flag of ['--model-repository', '--http-port', '--log-verbose', '--disable-auto-complete-config', '--strict-readiness', '--http-body-limit']) {
+  for (const flag of ['--model-repository', '--http-port', '--log-verbose', '--disable-auto-complete-config', '--strict-readiness', '--http-body-limit', '--grpc-port', '--grpc-address', '--grpc-max-message-size']) {
     assert.ok(serve.stdout.includes(flag), `${flag} missing from serve --help`);
   }
   assert.match(serve.stdout, /env: VIREO_HTTP_PORT/);
@@ -28,33 +28,40 @@ it('refuses a bad option value with a clear message', async () => {
 
 it('serves with options from the environment and exits 0 on SIGTERM', async () => {
   const child = spawn(process.execPath, [bin, 'serve'], {
-    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json', VIREO_GRPC_PORT: '0', VIREO_METRICS_PORT: '0' },
+    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_GRPC_PORT: '0', VIREO_METRICS_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.on('data', (chunk) => { output += chunk; });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
-    child.stdout.on('data', () => {
-      const match = output.match(/"url":"(http:\/\/[^"]+)","msg":"HTTP/);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  for (let i = 0; i < 120; i++) {
-    const ready = await fetch(`${url}/v2/health/ready`).then((r) => r.status, () => 0);
-    if (ready === 200) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  const meta = await (await fetch(`${url}/v2/models/simple`)).json() as { name: string };
-  assert.equal(meta.name, 'simple');
-  const metricsUrl = output.match(/"url":"(http:\/\/[^"]+\/metrics)"/)![1]!;
-  assert.match(await (await fetch(metricsUrl)).text(), /vireo_model_ready\{model="simple",version="1"\} 1/);
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  try {
+    let output = '';
+    child.stdout.on('data', (chunk) => { output += chunk; });
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
+      child.stdout.on('data', () => {
+        const line = output.split('\n').find((l) => l.includes('HTTP (OIP'));
+        const match = line?.match(/"url":"(http:\/\/[^"]+)"/);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+    });
+    for (let i = 0; i < 120; i++) {
+      const ready = await fetch(`${url}/v2/health/ready`).then((r) => r.status, () => 0);
+      if (ready === 200) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const meta = await (await fetch(`${url}/v2/models/simple`)).json() as { name: string };
+    assert.equal(meta.name, 'simple');
+    assert.match(output, /"url":"127\.0\.0\.1:\d+","msg":"gRPC \(OIP\) listening"/);
+    const metricsUrl = output.match(/"url":"(http:\/\/[^"]+\/metrics)"/)![1]!;
+    assert.match(await (await fetch(metricsUrl)).text(), /vireo_model_ready\{model="simple",version="1"\} 1/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    // Never leave a server behind when an assertion fails: the test runner would wait for it forever.
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
 });
 
 it('--allow-metrics=false opens no metrics port', async () => {
@@ -62,20 +69,24 @@ it('--allow-metrics=false opens no metrics port', async () => {
     env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json', VIREO_GRPC_PORT: '-1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.on('data', (chunk) => { output += chunk; });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
-    child.stdout.on('data', () => {
-      if (output.includes('initial model load finished')) {
-        clearTimeout(timer);
-        resolve();
-      }
+  try {
+    let output = '';
+    child.stdout.on('data', (chunk) => { output += chunk; });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
+      child.stdout.on('data', () => {
+        if (output.includes('initial model load finished')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
     });
-  });
-  // Metrics disabled: no listener is started (port 1 is never bound, and no listening line is logged).
-  assert.ok(!output.includes('metrics (Prometheus) listening'));
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+    // Metrics disabled: no listener is started (port 1 is never bound, and no listening line is logged).
+    assert.ok(!output.includes('metrics (Prometheus) listening'));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
 });

@@ -8,21 +8,10 @@ import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
 import { startHttpTrace } from '../http-common/http-trace.js';
 import { jsonBody } from '../http-common/json-body.js';
-import type { InferRequest, InferResponse } from '../../core/inference.js';
+import type { InferRequest } from '../../core/inference.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parseRawInferBody } from './oip-binary-codec.js';
 import { parseInferBody } from './oip-json-codec.js';
-
-/** JSON, or with the binary_data extension a JSON header then each binary output in order (one copy into the body). */
-function sendInferResponse(reply: FastifyReply, response: InferResponse, inferRequest: InferRequest): FastifyReply {
-  const { header, binary } = encodeInferResponse(response, inferRequest);
-  if (binary.length === 0) return reply.send(header);
-  const json = Buffer.from(JSON.stringify(header));
-  return reply
-    .header('content-type', 'application/octet-stream')
-    .header('inference-header-content-length', json.length)
-    .send(Buffer.concat([json, ...binary]));
-}
 
 type ModelParams = { model: string; version?: string };
 type ModelRequest = FastifyRequest<{ Params: ModelParams }>;
@@ -84,10 +73,21 @@ export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
       inferRequest.signal = clientSignal(reply);
       inferRequest.trace = trace;
       const response = await server.infer(inferRequest);
-      if (trace === undefined) return sendInferResponse(reply, response, inferRequest);
-      trace.encoding();
-      sendInferResponse(reply, response, inferRequest);
-      trace.end();
+      trace?.encoding();
+      const { header, binary } = encodeInferResponse(response, inferRequest);
+      if (binary.length === 0) {
+        reply.send(header);
+      } else {
+        // binary_data extension: JSON header, then each binary output in order (one copy into the body).
+        // Trailing spaces pad the header to 8 bytes so clients can view the outputs without realigning.
+        const text = JSON.stringify(header);
+        const json = Buffer.from(text.padEnd(text.length + ((8 - (Buffer.byteLength(text) % 8)) % 8)));
+        reply
+          .header('content-type', 'application/octet-stream')
+          .header('inference-header-content-length', json.length)
+          .send(Buffer.concat([json, ...binary]));
+      }
+      trace?.end();
       return reply;
     } catch (error) {
       trace?.end(error);
