@@ -41,7 +41,7 @@ const one = (metadata: Metadata, key: string): string | undefined => {
 /** The request's trace, when tracing is active: W3C context from the call metadata. */
 export function traceFromMetadata(server: InferenceServer, model: string, version: string | undefined, metadata: Metadata, id: string | undefined): RequestTrace | undefined {
   const tracer = server.tracer;
-  if (tracer === null || !tracer.active) return undefined;
+  if (!tracer?.active) return undefined;
   return tracer.start(model, version, { traceparent: one(metadata, 'traceparent'), tracestate: one(metadata, 'tracestate') }, one(metadata, 'x-request-id') ?? (id || undefined));
 }
 
