@@ -109,9 +109,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         port: options.grpcPort,
         address: options.grpcAddress ?? options.httpAddress,
         maxMessageSize: options.grpcMaxMessageSize,
+        allowRemoteControl: options.allowRemoteControl,
       });
     } catch (error) {
       await http?.close();
+      await metricsListener?.close();
       await loaded.catch(() => undefined);
       await repository.close();
       await metricsListener?.close();

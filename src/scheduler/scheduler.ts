@@ -97,12 +97,8 @@ export class Scheduler {
    * Resolves with the requested outputs, or rejects with a VireoError; never both, exactly once.
    */
   enqueue(inputs: readonly Tensor[], outputs: readonly string[], items: number, options: ScheduleOptions = {}): Promise<Tensor[]> {
-    if (this.#closing) {
-      return this.#refuse(items, new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
-    }
-    if (options.signal?.aborted) {
-      return this.#refuse(items, new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
-    }
+    if (this.#closing) return this.#refuse(items, new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
+    if (options.signal?.aborted) return this.#refuse(items, new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
     const level = this.#levelOf(options.priority);
     if (this.#queues.isFull(level)) {
       return this.#refuse(items, new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));

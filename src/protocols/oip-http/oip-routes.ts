@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
+import { startHttpTrace } from '../http-common/http-trace.js';
 import { jsonBody } from '../http-common/json-body.js';
 import type { InferRequest } from '../../core/inference.js';
 import type { InferenceServer } from '../../server/inference-server.js';
@@ -14,11 +15,6 @@ import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parse
 import { parseInferBody } from './oip-json-codec.js';
 import { plainResponse } from './plain-response.js';
 import { isUpload, parseUpload } from './upload-request.js';
-
-/** A header that occurs once, as text; repeated trace headers are invalid (W3C trace-context §3.2). */
-function headerText(value: string | string[] | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
 
 type ModelParams = { model: string; version?: string };
 type ModelRequest = FastifyRequest<{ Params: ModelParams }>;
@@ -71,12 +67,9 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
     }
   });
 
-  // Decided once: without a tracer the handler never looks at trace headers.
   const tracer = server.tracer;
   both(app, 'POST', '/infer', async (request, reply) => {
-    const trace = tracer === null ? undefined : tracer.start(request.params.model, request.params.version, {
-      traceparent: headerText(request.headers.traceparent), tracestate: headerText(request.headers.tracestate),
-    }, request.id);
+    const trace = startHttpTrace(tracer, request, request.params.model, request.params.version);
     try {
       if (isUpload(request)) {
         const { model, version } = request.params;
