@@ -5,14 +5,20 @@ import { nowNs } from '../../../src/scheduler/recorder.js';
 import { WakeTimer } from '../../../src/scheduler/wake-timer.js';
 
 describe('WakeTimer', () => {
-  it('a sub-millisecond wait fires on the next event-loop turn, before any timer', async () => {
-    const events: string[] = [];
-    const timer = new WakeTimer(() => events.push('wake'));
-    setTimeout(() => events.push('timer'), 0);
+  it('a sub-millisecond wait uses the next event-loop turn (an Immediate), not a 1 ms timer', async () => {
+    const count = (type: string) => process.getActiveResourcesInfo().filter((t) => t === type).length;
+    let fired = false;
+    const timer = new WakeTimer(() => { fired = true; });
+    const [timeouts, immediates] = [count('Timeout'), count('Immediate')];
     const now = nowNs();
     timer.arm(now + 200_000, now);
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(events[0], 'wake');
+    assert.equal(count('Immediate'), immediates + 1);
+    assert.equal(count('Timeout'), timeouts);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(fired, true);
+    timer.arm(nowNs() + 5e6, nowNs());
+    assert.equal(count('Timeout'), timeouts + 1, 'a 5 ms wait uses a timer');
+    timer.disarm();
   });
 
   it('longer waits use a timer; disarm cancels; arming the same time twice fires once', async () => {
