@@ -20,6 +20,7 @@ const started = Date.now();
 const server = await startVireo(repo.root, ['--cpu-prof', '--cpu-prof-dir', dir]);
 const result = await runLoad({ url: `${server.url}/v2/models/${name}_${variant}/infer`, bodyFile: repo.bodyFiles[name]!, concurrency: Number(concurrency), warmupMs: 1000, durationMs: Number(seconds) * 1000 });
 await server.stop();
+await repo.cleanup();
 console.log(`${name}_${variant} at concurrency ${concurrency}: ${result.throughput.toFixed(0)} items/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, errors ${result.errors}`);
 const files = await Promise.all((await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).map(async (f) => ({ f, t: (await stat(join(dir, f))).mtimeMs })));
 // Every thread writes its own profile (main, loader, instance workers): report the busiest one

@@ -10,6 +10,20 @@ const benchDir = join(import.meta.dirname, '..');
 const rootDir = join(benchDir, '..');
 const tsx = ['--import', 'tsx'];
 
+/** Children still running: ended if the benchmark itself is interrupted, so none is left behind. */
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
@@ -22,7 +36,7 @@ export async function freePort(): Promise<number> {
 
 /** Runs a TypeScript script in a child process and returns its last stdout line parsed as JSON. */
 async function runJson<T>(script: string, job: unknown, timeoutMs: number): Promise<T> {
-  const child = spawn(process.execPath, [...tsx, script, JSON.stringify(job)], { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(process.execPath, [...tsx, script, JSON.stringify(job)], { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
@@ -75,10 +89,10 @@ function stopper(child: ChildProcess): () => Promise<void> {
 /** Vireo from source, as `vireo serve` (`nodeArgs` e.g. --cpu-prof). */
 export async function startVireo(repository: string, nodeArgs: string[] = []): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, join(rootDir, 'bin', 'vireo.js'), 'serve',
+  const child = track(spawn(process.execPath, [...nodeArgs, join(rootDir, 'bin', 'vireo.js'), 'serve',
     '--model-repository', repository, '--http-port', String(port), '--http-address', '127.0.0.1', '--log-format', 'json'], {
     cwd: rootDir, stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  }));
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/v2/health/ready`, child, 180_000);
   return { url, child, stop: stopper(child) };
@@ -88,9 +102,9 @@ export async function startVireo(repository: string, nodeArgs: string[] = []): P
 export async function startNaive(models: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
   const specs = Object.entries(models).map(([name, path]) => `${name}=${path}`);
-  const child = spawn(process.execPath, [...tsx, join(benchDir, 'naive-server.ts'), String(port), ...specs], {
+  const child = track(spawn(process.execPath, [...tsx, join(benchDir, 'naive-server.ts'), String(port), ...specs], {
     cwd: rootDir, stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  }));
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('ready')) resolve(); });
     child.once('exit', (code) => reject(new Error(`naive server exited with code ${code}`)));

@@ -2,7 +2,7 @@
  * The three scheduler workloads of issue 4 and the model repository Vireo serves them from:
  * every model three times (no batching, Triton dynamic batching, adaptive), the files symlinked.
  */
-import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -61,6 +61,7 @@ export interface BenchRepository {
   modelFiles: Record<string, string>;
   /** Workload name → request body file for the load generator. */
   bodyFiles: Record<string, string>;
+  cleanup(): Promise<void>;
 }
 
 export async function buildRepository(list: Workload[], ocrRecPath: string): Promise<BenchRepository> {
@@ -88,5 +89,5 @@ export async function buildRepository(list: Workload[], ocrRecPath: string): Pro
       await writeFile(join(dir, 'config.yaml'), stringify(config));
     }
   }
-  return { root, modelFiles, bodyFiles };
+  return { root, modelFiles, bodyFiles, cleanup: () => rm(base, { recursive: true, force: true }) };
 }
