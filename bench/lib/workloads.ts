@@ -39,7 +39,7 @@ export function workloads(quick: boolean): Workload[] {
       ...time(1000, 5000),
     },
     {
-      name: 'ocr_rec', kind: 'compute-bound: PaddleOCR recognition, input [1,3,48,320]', maxBatchSize: 32,
+      name: 'ocr_rec', kind: 'compute-bound: PaddleOCR recognition, input [1,3,48,320]', maxBatchSize: 8,
       maxQueueDelayUs: 2000, adaptiveTargetMs: 2000,
       rawInputs: { x: ['float32', [3, 48, 320]] },
       body: { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 320], data: pseudo(3 * 48 * 320) }] },
