@@ -12,8 +12,11 @@ import type { Logger } from '../logging/logger.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import { StatisticsRecorder, fanOut } from '../scheduler/statistics.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { ModelInstance } from '../backends/backend.js';
+import type { ModelCall, ModelInstance } from '../backends/backend.js';
+import type { Tensor } from '../core/tensor.js';
 import { readModelConfig } from './config-file.js';
+import { ModelCodecs } from '../codecs/model-codecs.js';
+import { loadEnsembleVersion, partitionEnsembles } from './ensemble-loader.js';
 import { loadVersion } from './model-loader.js';
 import type { ModelConfig } from './model-config.js';
 import { listVersions, selectVersions } from './version-policy.js';
@@ -23,8 +26,18 @@ export interface RepositoryOptions {
   logger: Logger;
   autoComplete?: boolean;
   defaultMaxBatchSize?: number;
-  /** Extra recorder per version (metrics); statistics are always kept. */
-  recorderFor?: (model: string, version: string) => SchedulerRecorder;
+  /** Extra recorder per version (metrics, tracing); statistics are always kept. */
+  recorderFor?: (model: string, version: string) => VersionRecorder | undefined;
+  /** How handler code calls other models (BLS); the composition root points it at the facade. */
+  callModel?: (call: ModelCall) => Promise<Tensor[]>;
+}
+
+/** A scheduler recorder that may also hear about its version's load and unload. */
+export interface VersionRecorder extends SchedulerRecorder {
+  /** The load finished, READY or not, after `seconds`. */
+  loaded?(seconds: number): void;
+  /** The version was unloaded and will not report again. */
+  unloaded?(): void;
 }
 
 export interface ModelVersion {
@@ -33,10 +46,18 @@ export interface ModelVersion {
   state: ModelState;
   reason?: string;
   config?: ModelConfig;
-  scheduler?: Scheduler;
+  scheduler?: ModelRunner;
   instances?: ModelInstance[];
+  /** Image decoding, classification labels: decided when the version loads. */
+  codecs?: ModelCodecs;
   statistics: StatisticsRecorder;
+  /** Statistics plus the extra recorder: what the scheduler reports to, and the facade for early failures. */
+  recorder: SchedulerRecorder;
+  extra?: VersionRecorder;
 }
+
+/** What serves a version's requests: its scheduler, or an ensemble's runner. */
+export type ModelRunner = Pick<Scheduler, 'enqueue' | 'close' | 'pending'>;
 
 interface ModelEntry {
   name: string;
@@ -53,7 +74,7 @@ export function isValidModelName(name: string): boolean {
 }
 
 export class ModelRepository {
-  readonly #options: Required<Omit<RepositoryOptions, 'recorderFor'>> & Pick<RepositoryOptions, 'recorderFor'>;
+  readonly #options: Required<Omit<RepositoryOptions, 'recorderFor' | 'callModel'>> & Pick<RepositoryOptions, 'recorderFor' | 'callModel'>;
   readonly #models = new Map<string, ModelEntry>();
   #initialLoadDone = false;
 
@@ -75,13 +96,15 @@ export class ModelRepository {
   }
 
   async loadAll(): Promise<void> {
-    const names = await this.discover();
+    const { models, ensembles } = await partitionEnsembles(this.#options.root, await this.discover());
     // Two at a time: loading is CPU-heavy and the host may have few cores.
-    const queue = [...names];
+    const queue = [...models];
     const loadNext = async (): Promise<void> => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) await this.load(name);
     };
     await Promise.all([loadNext(), loadNext()]);
+    // Ensembles are checked against the models they use, so they load last.
+    for (const name of ensembles) await this.load(name);
     this.#initialLoadDone = true;
   }
 
@@ -108,18 +131,35 @@ export class ModelRepository {
         const version = String(v);
         const statistics = new StatisticsRecorder(name, version);
         const extra = this.#options.recorderFor?.(name, version);
-        const mv: ModelVersion = { model: name, version, state: 'LOADING', statistics };
+        const recorder = extra ? fanOut([statistics, extra]) : statistics;
+        const mv: ModelVersion = { model: name, version, state: 'LOADING', statistics, recorder, extra };
         entry.versions.set(version, mv);
         const t0 = performance.now();
         try {
-          const loaded = await loadVersion({
-            modelName: name, modelDir: dir, version: v, parsed,
-            autoComplete: this.#options.autoComplete,
-            defaultMaxBatchSize: this.#options.defaultMaxBatchSize,
-            logger: log,
-            recorder: extra ? fanOut([statistics, extra]) : statistics,
-          });
-          Object.assign(mv, loaded, { state: 'READY' as const });
+          const loaded = parsed.platform === 'ensemble'
+            ? loadEnsembleVersion({
+                name, parsed, recorder,
+                callModel: this.#options.callModel,
+                lookup: (model, stepVersion) => (this.#models.has(model) ? this.resolve(model, stepVersion).config : undefined),
+              })
+            : await loadVersion({
+                modelName: name, modelDir: dir, version: v, parsed,
+                autoComplete: this.#options.autoComplete,
+                defaultMaxBatchSize: this.#options.defaultMaxBatchSize,
+                logger: log,
+                recorder,
+                callModel: this.#options.callModel,
+              });
+          let codecs: ModelCodecs;
+          try {
+            codecs = await ModelCodecs.build(loaded.config, dir);
+          } catch (error) {
+            await loaded.scheduler.close();
+            await Promise.all(loaded.instances.map((i) => i.close()));
+            throw error;
+          }
+          Object.assign(mv, loaded, { codecs, state: 'READY' as const });
+          extra?.loaded?.((performance.now() - t0) / 1000);
           log.info({
             model: name, version, loadMs: Math.round(performance.now() - t0),
             inputs: loaded.config.input.map((i) => `${i.name}:${i.data_type}[${i.dims.join(',')}]`),
@@ -129,7 +169,8 @@ export class ModelRepository {
         } catch (error) {
           mv.state = 'UNAVAILABLE';
           mv.reason = VireoError.from(error).message;
-          log.error({ model: name, version, reason: mv.reason }, 'model failed to load');
+          extra?.loaded?.((performance.now() - t0) / 1000);
+          log.error({ model: name, version, reason: mv.reason, loadMs: Math.round(performance.now() - t0) }, 'model failed to load');
         }
       }));
       entry.state = [...entry.versions.values()].some((v) => v.state === 'READY') ? 'READY' : 'UNAVAILABLE';
@@ -155,7 +196,8 @@ export class ModelRepository {
     mv.state = 'UNLOADING';
     await mv.scheduler?.close();
     await Promise.all((mv.instances ?? []).map((i) => i.close()));
-    this.#options.logger.info({ model: mv.model, version: mv.version, ms: Math.round(performance.now() - t0) }, 'model unloaded');
+    mv.extra?.unloaded?.();
+    this.#options.logger.info({ model: mv.model, version: mv.version, unloadMs: Math.round(performance.now() - t0) }, 'model unloaded');
   }
 
   async close(): Promise<void> {
@@ -197,12 +239,12 @@ export class ModelRepository {
   }
 
   /** Like find, but the version must be READY. */
-  resolve(name: string, version?: string): ModelVersion & { config: ModelConfig; scheduler: Scheduler } {
+  resolve(name: string, version?: string): ModelVersion & { config: ModelConfig; scheduler: ModelRunner } {
     const mv = this.find(name, version);
     if (mv.state !== 'READY' || !mv.config || !mv.scheduler) {
       throw new VireoError('VIREO_ERR_MODEL_NOT_READY', `model "${name}" version ${mv.version} is ${mv.state}${mv.reason ? `: ${mv.reason}` : ''}`);
     }
-    return mv as ModelVersion & { config: ModelConfig; scheduler: Scheduler };
+    return mv as ModelVersion & { config: ModelConfig; scheduler: ModelRunner };
   }
 
   index(): ModelIndexEntry[] {

@@ -10,6 +10,7 @@
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelInstance } from '../backends/backend.js';
+import { executeContext } from './execute-context.js';
 import { concatInputs, sliceOutputs } from './batch-tensors.js';
 import { AdaptiveBatching } from './adaptive-batching.js';
 import { batchPolicy, choosePlan, type BatchPolicy } from './batch-planner.js';
@@ -97,14 +98,14 @@ export class Scheduler {
    */
   enqueue(inputs: readonly Tensor[], outputs: readonly string[], items: number, options: ScheduleOptions = {}): Promise<Tensor[]> {
     if (this.#closing) {
-      return Promise.reject(new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
+      return this.#refuse(items, new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
     }
     if (options.signal?.aborted) {
-      return Promise.reject(new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
+      return this.#refuse(items, new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
     }
     const level = this.#levelOf(options.priority);
     if (this.#queues.isFull(level)) {
-      return Promise.reject(new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));
+      return this.#refuse(items, new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));
     }
     return new Promise<Tensor[]>((resolve, reject) => {
       const arrival = nowNs();
@@ -112,6 +113,8 @@ export class Scheduler {
       const key = this.#batch ? compatibilityKey(inputs, outputs) : '';
       const request = new PendingRequest(inputs, outputs, items, key, options.signal, arrival, resolve, reject);
       request.level = level;
+      request.parameters = options.parameters;
+      request.trace = options.trace;
       const policy = this.#queues.policies[level]!;
       const timeoutUs = queueTimeoutUs(policy, options.timeoutUs);
       if (timeoutUs > 0) {
@@ -139,6 +142,12 @@ export class Scheduler {
     this.#closing = true;
     for (const request of this.#queues.pending()) this.#failQueued(request, error);
     this.#checkDrained();
+  }
+
+  /** A request refused at the door is still a failed request for statistics and metrics. */
+  #refuse(items: number, error: VireoError): Promise<never> {
+    this.#recorder.request('failure', items, 0, undefined, error.code);
+    return Promise.reject(error);
   }
 
   /** Triton: priority 0, or one beyond the model's levels, means the default level. */
@@ -202,10 +211,12 @@ export class Scheduler {
   async #run(slot: Slot, requests: PendingRequest[]): Promise<void> {
     slot.busy = true;
     const start = nowNs();
+    let traces: unknown[] | undefined;
     for (const r of requests) {
       this.#queues.forget(r);
       r.transition('EXECUTING');
       r.queueNs = start - r.arrivalNs;
+      if (r.trace !== undefined) (traces ??= []).push(r.trace);
     }
     this.#executing += requests.length;
     this.#recorder.busy(this.#slots.filter((s) => s.busy).length);
@@ -219,7 +230,7 @@ export class Scheduler {
       const inputs = concatInputs(requests, this.#maxBatchSize > 0);
       const inferStart = nowNs();
       inputNs = inferStart - start;
-      const outputs = await slot.instance.execute(inputs, requests[0]!.outputs);
+      const outputs = await slot.instance.execute(inputs, requests[0]!.outputs, executeContext(requests, inferStart));
       const outputStart = nowNs();
       inferNs = outputStart - inferStart;
       let offset = 0;
@@ -235,7 +246,7 @@ export class Scheduler {
     }
     slot.busy = false;
     this.#executing -= requests.length;
-    this.#recorder.batch({ batchSize: batchItems, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });
+    this.#recorder.batch({ batchSize: batchItems, startNs: start, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs }, traces);
     if (this.#adaptive && !('error' in outcome)) this.#adaptive.observeBatch(batchItems, inputNs + inferNs + outputNs);
     await turn.previous;
     this.#settle(requests, outcome, { computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });

@@ -3,8 +3,11 @@
  * configuration. Frontends never reach a scheduler or backend directly (Triton's in-process API
  * plays the same part between its HTTP/gRPC frontends and its core).
  */
+import type { Table } from '../codecs/dataframe-codec.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ServerMetadata } from '../core/inference.js';
+import type { ProtocolRecorder, RequestTracer, TraceSettingsControl } from '../core/observability.js';
+import { LogSettings, LogSettingsError, type LogSettingsJson } from '../logging/log-settings.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Logger } from '../logging/logger.js';
 import type { ModelConfig } from '../repository/model-config.js';
@@ -19,20 +22,68 @@ export interface InferenceServerOptions {
   /** Extensions the running frontends implement, for GET /v2. */
   extensions?: string[];
   strictReadiness?: boolean;
+  /** Opens request traces (tracing/); absent: frontends trace nothing. */
+  tracer?: RequestTracer;
+  /** Counts requests per frontend route and status (metrics/); absent: nothing is counted. */
+  protocolRecorder?: ProtocolRecorder;
+  /** Triton's trace extension; absent: the trace settings API answers UNIMPLEMENTED. */
+  traceSettings?: TraceSettingsControl;
 }
 
 export class InferenceServer {
   readonly repository: ModelRepository;
   readonly logger: Logger;
+  /** Null when not configured, so a frontend can decide once, at start, to skip the work. */
+  readonly tracer: RequestTracer | null;
+  readonly protocolRecorder: ProtocolRecorder | null;
   readonly #extensions: string[];
   readonly #strictReadiness: boolean;
+  readonly #traceSettings: TraceSettingsControl | undefined;
+  readonly #logSettings: LogSettings;
   #draining = false;
 
   constructor(options: InferenceServerOptions) {
     this.repository = options.repository;
     this.logger = options.logger;
+    this.tracer = options.tracer ?? null;
+    this.protocolRecorder = options.protocolRecorder ?? null;
     this.#extensions = options.extensions ?? [];
     this.#strictReadiness = options.strictReadiness ?? true;
+    this.#traceSettings = options.traceSettings;
+    this.#logSettings = new LogSettings(options.logger);
+  }
+
+  /** Triton's trace extension: the global settings, or a model's (which must exist). */
+  traceSettings(model?: string): Record<string, string | string[]> {
+    return this.#traceControl(model).get(model);
+  }
+
+  updateTraceSettings(body: unknown, model?: string): Record<string, string | string[]> {
+    const settings = this.#traceControl(model).update(body, model);
+    this.logger.info({ model, settings }, 'trace settings changed');
+    return settings;
+  }
+
+  #traceControl(model: string | undefined): TraceSettingsControl {
+    if (!this.#traceSettings) throw new VireoError('VIREO_ERR_UNIMPLEMENTED', 'tracing is not configured on this server');
+    if (model !== undefined && !this.repository.has(model)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${model}"`);
+    return this.#traceSettings;
+  }
+
+  /** Triton's logging extension. */
+  logSettings(): LogSettingsJson {
+    return this.#logSettings.get();
+  }
+
+  updateLogSettings(body: unknown): LogSettingsJson {
+    try {
+      const settings = this.#logSettings.update(body);
+      this.logger.info({ settings }, 'log settings changed');
+      return settings;
+    } catch (error) {
+      if (error instanceof LogSettingsError) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', error.message);
+      throw error;
+    }
   }
 
   serverMetadata(): ServerMetadata {
@@ -73,7 +124,7 @@ export class InferenceServer {
     return {
       name,
       versions: this.repository.versionsOf(name).filter((v) => v.state === 'READY').map((v) => v.version),
-      platform: 'onnxruntime_onnx',
+      platform: config.platform ?? config.backend,
       inputs: config.input.map(describe),
       outputs: config.output.map(describe),
     };
@@ -81,14 +132,53 @@ export class InferenceServer {
 
   async infer(request: InferRequest): Promise<InferResponse> {
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
+    return this.#infer(request);
+  }
+
+  /** An inference request made of a dataframe's columns (CSV, Arrow or JSON records/columns). */
+  dataframeRequest(model: string, version: string | undefined, table: Table): InferRequest {
+    const mv = this.repository.resolve(model, version);
+    if (!mv.codecs) throw new VireoError('VIREO_ERR_INTERNAL', `model "${model}" has no codecs`);
+    return { model, version, inputs: mv.codecs.dataframeInputs(table, model) };
+  }
+
+  /**
+   * A call from model code to another model (Triton's BLS): the same path as `infer`, but still
+   * allowed while draining, since it serves a request that was already admitted.
+   */
+  async callModel(call: { model: string; version?: string; inputs: Tensor[]; outputs?: string[]; parameters?: InferRequest['parameters'] }): Promise<Tensor[]> {
+    const response = await this.#infer({
+      model: call.model,
+      version: call.version,
+      inputs: call.inputs,
+      outputs: call.outputs?.map((name) => ({ name })),
+      parameters: call.parameters,
+    });
+    return response.outputs;
+  }
+
+  async #infer(request: InferRequest): Promise<InferResponse> {
     const mv = this.repository.resolve(request.model, request.version);
-    const validated = validateRequest(request, mv.config);
+    let validated: ReturnType<typeof validateRequest>;
+    try {
+      // Encoded images and texts become tensors before validation, so the model's own dims are checked.
+      const decoded = mv.codecs ? await mv.codecs.decodeInputs(request) : request;
+      validated = validateRequest(decoded, mv.config);
+    } catch (error) {
+      // Counted against the version it was sent to, as the scheduler counts its own refusals.
+      mv.recorder.request('failure', 0, 0, undefined, VireoError.from(error).code);
+      throw error;
+    }
+    request.trace?.queued();
     const outputs: Tensor[] = await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, {
       priority: request.priority,
       timeoutUs: request.timeoutUs,
       signal: request.signal,
+      parameters: request.parameters,
+      trace: request.trace,
     });
-    return { model: request.model, version: mv.version, id: request.id, outputs: this.#restoreShapes(outputs, mv.config) };
+    const shaped = this.#restoreShapes(outputs, mv.config);
+    return { model: request.model, version: mv.version, id: request.id, outputs: mv.codecs ? mv.codecs.encodeOutputs(shaped, request.outputs) : shaped };
   }
 
   /** Outputs configured with a reshape go back to the dims clients were promised. */

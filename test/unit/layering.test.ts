@@ -12,10 +12,12 @@ const ALLOWED: Record<string, string[]> = {
   logging: ['logging'],
   backends: ['backends', 'core'],
   scheduler: ['scheduler', 'backends', 'core'],
-  repository: ['repository', 'scheduler', 'backends', 'core', 'logging'],
-  server: ['server', 'repository', 'scheduler', 'core', 'logging'],
-  protocols: ['protocols', 'server', 'core', 'logging', 'scheduler', 'repository'],
+  codecs: ['codecs', 'core'],
+  repository: ['repository', 'codecs', 'scheduler', 'backends', 'core', 'logging'],
+  server: ['server', 'repository', 'codecs', 'scheduler', 'core', 'logging'],
+  protocols: ['protocols', 'server', 'codecs', 'core', 'logging', 'scheduler', 'repository'],
   metrics: ['metrics', 'scheduler', 'core', 'server', 'logging'],
+  tracing: ['tracing', 'scheduler', 'core', 'logging'],
   app: ['*'],
   cli: ['*'],
   client: ['client', 'core'],
@@ -26,6 +28,17 @@ const EXCLUSIVE: Record<string, string> = {
   'onnxruntime-node': 'backends',
   fastify: 'protocols',
   '@grpc/grpc-js': 'protocols',
+  'grpc-health-check': 'protocols',
+  sharp: 'codecs',
+  'apache-arrow': 'codecs',
+  '@huggingface/tokenizers': 'codecs',
+  'prom-client': 'metrics',
+  '@opentelemetry/api': 'tracing',
+  '@opentelemetry/core': 'tracing',
+  '@opentelemetry/sdk-trace-base': 'tracing',
+  '@opentelemetry/sdk-trace-node': 'tracing',
+  '@opentelemetry/exporter-trace-otlp-http': 'tracing',
+  '@opentelemetry/resources': 'tracing',
 };
 
 async function* files(dir: string): AsyncGenerator<string> {
@@ -40,7 +53,7 @@ it('every import respects the layer rules', async () => {
   const violations: string[] = [];
   for await (const file of files(src)) {
     const rel = relative(src, file);
-    const layer = rel.split('/')[0]!;
+    const layer = rel.includes('/') ? rel.split('/')[0]! : 'app';
     const text = await readFile(file, 'utf8');
     for (const match of text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
       const spec = match[1]!;
