@@ -17,6 +17,7 @@ import { batchPolicy, choosePlan, type BatchPolicy } from './batch-planner.js';
 import { PendingRequest, compatibilityKey, type ScheduleOptions } from './pending-request.js';
 import { DEFAULT_POLICY, PriorityQueues, queueTimeoutUs, toQueuePolicy, type QueuePolicy, type QueuePolicyConfig } from './priority-queues.js';
 import { NOOP_RECORDER, nowNs, type SchedulerRecorder } from './recorder.js';
+import { WakeTimer } from './wake-timer.js';
 
 /** Triton's ModelDynamicBatching as written in a model configuration (plus Vireo's adaptive mode). */
 export interface DynamicBatchingConfig {
@@ -54,8 +55,7 @@ export class Scheduler {
   readonly #preserveOrdering: boolean;
   #ordering: Promise<void> = Promise.resolve();
   #executing = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Infinity;
+  readonly #timer = new WakeTimer(() => this.#pump());
   /** Earliest queue deadline of any request enqueued since the last expiry scan (a lower bound). */
   #nextDeadline = Infinity;
   #closing = false;
@@ -105,7 +105,9 @@ export class Scheduler {
     }
     return new Promise<Tensor[]>((resolve, reject) => {
       const arrival = nowNs();
-      const request = new PendingRequest(inputs, outputs, items, compatibilityKey(inputs, outputs), options.signal, arrival, resolve, reject);
+      // Only a batching scheduler ever compares keys; without batching the string is not built.
+      const key = this.#batch ? compatibilityKey(inputs, outputs) : '';
+      const request = new PendingRequest(inputs, outputs, items, key, options.signal, arrival, resolve, reject);
       request.level = level;
       request.parameters = options.parameters;
       request.trace = options.trace;
@@ -198,21 +200,8 @@ export class Scheduler {
       }
       void this.#run(slot, plan.requests);
     }
-    this.#arm(wakeAt, now);
+    this.#timer.arm(wakeAt, now);
     this.#checkDrained();
-  }
-
-  #arm(wakeAt: number, now: number): void {
-    if (wakeAt === this.#timerAt) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = wakeAt;
-    if (wakeAt === Infinity) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.#pump();
-    }, Math.max(0, Math.ceil((wakeAt - now) / 1e6)));
   }
 
   async #run(slot: Slot, requests: PendingRequest[]): Promise<void> {
@@ -266,7 +255,7 @@ export class Scheduler {
   #settle(requests: PendingRequest[], outcome: { outputs: Tensor[][] } | { error: VireoError }, compute: { computeInputNs: number; computeInferNs: number; computeOutputNs: number }): void {
     const end = nowNs();
     requests.forEach((r, i) => {
-      const timings = { queueNs: r.queueNs, ...compute };
+      const timings = { queueNs: r.queueNs, computeInputNs: compute.computeInputNs, computeInferNs: compute.computeInferNs, computeOutputNs: compute.computeOutputNs };
       if ('error' in outcome) {
         r.fail(outcome.error);
         this.#recorder.request('failure', r.items, end - r.arrivalNs, timings, outcome.error.code);
@@ -295,7 +284,7 @@ export class Scheduler {
 
   #checkDrained(): void {
     if (this.#closing && this.pending === 0 && this.#drained) {
-      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer.disarm();
       const drained = this.#drained;
       this.#drained = undefined;
       drained();

@@ -27,7 +27,7 @@ describe('scheduler end to end', () => {
 
   before(async () => {
     const repo = await makeRepository({
-      simple: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { preferred_batch_size: [4, 8], max_queue_delay_microseconds: 2000 } } },
+      simple: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { preferred_batch_size: [4, 8], max_queue_delay_microseconds: 50_000 } } },
       simple_delay: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { preferred_batch_size: [8], max_queue_delay_microseconds: 100_000 } } },
       cnn: { versions: { 1: cnnModel() }, config: { max_batch_size: 16, dynamic_batching: { max_queue_delay_microseconds: 2000 } } },
       slow: { versions: { 1: slowBytes }, config: { max_batch_size: 1, ...single, dynamic_batching: { priority_levels: 2, default_priority_level: 2 } } },
