@@ -19,6 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   app: ['*'],
   cli: ['*'],
   client: ['client', 'core'],
+  packaging: ['packaging', 'repository', 'core'],
 };
 
 /** Third-party modules that only one layer may use. */
