@@ -49,6 +49,9 @@ export interface BuildContext {
   bytes: number;
 }
 
+// onnxruntime-node's bin/napi-vN/<platform>/<arch>/ files for anything but linux/x64.
+const FOREIGN_ORT_BINARY = /^bin\/napi-v\d+\/(?!linux\/x64\/)/;
+
 interface LockPackage { dev?: boolean; optional?: boolean; link?: boolean }
 
 /** Walks a directory in sorted order, yielding file paths (symlinks are resolved to what they point to). */
@@ -151,7 +154,10 @@ export async function writeBuildContext(options: BuildContextOptions): Promise<B
     onStep(`copying ${packages.length} production packages pinned by package-lock.json`);
     for (const path of packages) {
       // A nested package (node_modules/a/node_modules/b) is copied on its own entry; skip it inside its parent.
-      await copyTree(join(packageRoot, ...path.split('/')), join(appDir, ...path.split('/')), (rel) => rel.split(sep).includes('node_modules'));
+      // onnxruntime binaries for other platforms stay out of the context already (the builder stage prunes
+      // again, so a context written by other means is still pruned).
+      await copyTree(join(packageRoot, ...path.split('/')), join(appDir, ...path.split('/')),
+        (rel) => rel.split(sep).includes('node_modules') || (path === 'node_modules/onnxruntime-node' && FOREIGN_ORT_BINARY.test(rel.split(sep).join('/'))));
     }
     onStep(`copying ${options.models.length} model(s): ${options.models.map((m) => m.name).join(', ')}`);
     for (const model of options.models) await copyTree(join(options.modelRepository, model.name), join(dir, 'models', model.name));
