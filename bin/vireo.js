@@ -1,12 +1,25 @@
 #!/usr/bin/env node
-// Runs the built CLI when present (an installed package), else the TypeScript sources through tsx.
+// In a development checkout (sources and tsx present) run the TypeScript sources, so a stale dist/
+// can never shadow them; an installed package or a container image runs the built dist/.
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
+const source = new URL('../src/cli/main.ts', import.meta.url);
 const built = new URL('../dist/cli/main.js', import.meta.url);
-if (existsSync(built)) {
-  await import(built.href);
-} else {
+
+function tsxAvailable() {
+  try {
+    createRequire(import.meta.url).resolve('tsx/esm/api');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (existsSync(source) && tsxAvailable() && process.env.VIREO_USE_DIST !== '1') {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(new URL('../src/cli/main.ts', import.meta.url).href);
+  await import(source.href);
+} else {
+  await import(built.href);
 }

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { createHttpApp } from '../protocols/http-common/http-server.js';
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
+import { v1Routes } from '../protocols/v1-http/v1-routes.js';
 import { ModelRepository } from '../repository/model-repository.js';
 import { InferenceServer } from '../server/inference-server.js';
 
@@ -30,7 +31,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy'];
+export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data'];
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const repository = new ModelRepository({
@@ -43,12 +44,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const loaded = repository.loadAll();
 
   let httpUrl: string | undefined;
-  const http = options.httpPort >= 0 ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit }, [oipRoutes]) : undefined;
+  const http = options.httpPort >= 0 ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit }, [oipRoutes, v1Routes]) : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress });
     const address = http.server.address() as AddressInfo;
     httpUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-    options.logger.info({ url: httpUrl }, 'HTTP (OIP REST) listening');
+    options.logger.info({ url: httpUrl }, 'HTTP (OIP and V1 REST) listening');
   }
 
   return {

@@ -1,6 +1,6 @@
 /**
- * One FIFO per priority level (index 0 most urgent), each with its queue policy. Removal of
- * cancelled or expired requests is lazy: they stay in the array, marked FAILED, and are skipped.
+ * One FIFO per priority level (index 0 most urgent), each with its queue policy, and behind each
+ * level's FIFO the requests of that level delayed by a timeout (Triton's DELAY action).
  * Invariant: `size` counts only PENDING requests.
  */
 import type { PendingRequest } from './pending-request.js';
@@ -33,10 +33,20 @@ export function toQueuePolicy(config: QueuePolicyConfig | undefined): QueuePolic
   };
 }
 
+/**
+ * A FIFO with lazy removal: entries that left it (dispatched, failed, or moved to the delayed FIFO)
+ * stay in the array and are skipped. Invariant: `live` counts the entries `holds` accepts.
+ */
 class Fifo {
   items: PendingRequest[] = [];
   head = 0;
   live = 0;
+
+  constructor(readonly forDelayed: boolean) {}
+
+  holds(request: PendingRequest): boolean {
+    return request.state === 'PENDING' && request.delayed === this.forDelayed;
+  }
 
   push(request: PendingRequest): void {
     this.items.push(request);
@@ -45,8 +55,11 @@ class Fifo {
 
   /** Drops dead entries at the front and compacts once the dead prefix dominates. */
   compact(): void {
-    while (this.head < this.items.length && this.items[this.head]!.state !== 'PENDING') this.head++;
-    if (this.head > 64 && this.head * 2 > this.items.length) {
+    while (this.head < this.items.length && !this.holds(this.items[this.head]!)) this.head++;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 64 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
@@ -54,56 +67,79 @@ class Fifo {
 }
 
 export class PriorityQueues {
+  /** Per level: its FIFO, then its delayed FIFO (DELAY action), in dispatch order. */
   readonly #fifos: Fifo[];
-  /** Delayed requests (DELAY action) wait here, behind every level. */
-  readonly #delayed = new Fifo();
+  readonly #delayed: Fifo[];
+  readonly #order: Fifo[];
   readonly policies: readonly QueuePolicy[];
 
   constructor(policies: readonly QueuePolicy[]) {
     this.policies = policies;
-    this.#fifos = policies.map(() => new Fifo());
+    this.#fifos = policies.map(() => new Fifo(false));
+    this.#delayed = policies.map(() => new Fifo(true));
+    this.#order = this.#fifos.flatMap((fifo, level) => [fifo, this.#delayed[level]!]);
   }
 
   get size(): number {
-    let total = this.#delayed.live;
-    for (const f of this.#fifos) total += f.live;
+    let total = 0;
+    for (const f of this.#order) total += f.live;
     return total;
   }
 
+  /** max_queue_size counts every request waiting at the level, delayed ones included (as Triton does). */
   isFull(level: number): boolean {
     const max = this.policies[level]!.maxQueueSize;
-    return max > 0 && this.#fifos[level]!.live >= max;
+    return max > 0 && this.#fifos[level]!.live + this.#delayed[level]!.live >= max;
   }
 
   push(request: PendingRequest): void {
-    (request.delayed ? this.#delayed : this.#fifos[request.level]!).push(request);
+    this.#fifoOf(request).push(request);
   }
 
   /** A request left the PENDING state (dispatched, cancelled, expired): keep the counts true. */
   forget(request: PendingRequest): void {
-    (request.delayed ? this.#delayed : this.#fifos[request.level]!).live--;
+    this.#fifoOf(request).live--;
   }
 
-  /** Live requests in dispatch order: by level, FIFO within a level, delayed ones last. */
+  /** Live requests in dispatch order: by level, FIFO within a level, a level's delayed ones after it. */
   *pending(): Generator<PendingRequest> {
-    for (const fifo of [...this.#fifos, this.#delayed]) {
+    for (const fifo of this.#order) {
+      if (fifo.live === 0) continue;
       fifo.compact();
       for (let i = fifo.head; i < fifo.items.length; i++) {
         const r = fifo.items[i]!;
-        if (r.state === 'PENDING') yield r;
+        if (fifo.holds(r)) yield r;
       }
     }
   }
 
-  /** Moves a request to the delayed queue (Triton's DELAY on timeout). */
+  /**
+   * Triton's DELAY action: the expired request now waits behind every request of its level that
+   * has not timed out, but still before lower levels (model_config.proto, TimeoutAction DELAY).
+   * The old entry stays behind and is skipped (it no longer `holds`), so the move costs O(1).
+   */
   delay(request: PendingRequest): void {
-    this.forget(request);
+    this.#fifos[request.level]!.live--;
     request.delayed = true;
     request.deadlineNs = Infinity;
-    // The old entry stays behind as a duplicate reference; mark it skipped by moving it explicitly.
-    const fifo = this.#fifos[request.level]!;
-    const index = fifo.items.indexOf(request, fifo.head);
-    if (index >= 0) fifo.items.splice(index, 1);
-    this.#delayed.push(request);
+    this.#delayed[request.level]!.push(request);
   }
+
+  #fifoOf(request: PendingRequest): Fifo {
+    return (request.delayed ? this.#delayed : this.#fifos)[request.level]!;
+  }
+}
+
+/**
+ * The queue timeout of one request, in µs (0 = none). Triton's rule (model_config.proto,
+ * allow_timeout_override): a request may shorten its level's default timeout, never lengthen it.
+ * A model with no queue policy at all honours the request's own timeout: asking for one is then
+ * the only way to get one, and silently ignoring it would surprise more than it protects.
+ */
+export function queueTimeoutUs(policy: QueuePolicy, requestedUs: number | undefined): number {
+  const requested = requestedUs ?? 0;
+  if (requested <= 0) return policy.defaultTimeoutUs;
+  if (policy === DEFAULT_POLICY) return requested;
+  if (!policy.allowTimeoutOverride) return policy.defaultTimeoutUs;
+  return policy.defaultTimeoutUs === 0 ? requested : Math.min(requested, policy.defaultTimeoutUs);
 }

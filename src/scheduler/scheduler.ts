@@ -11,9 +11,10 @@ import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelInstance } from '../backends/backend.js';
 import { concatInputs, sliceOutputs } from './batch-tensors.js';
-import { choosePlan, type BatchPolicy } from './batch-planner.js';
+import { AdaptiveBatching } from './adaptive-batching.js';
+import { batchPolicy, choosePlan, type BatchPolicy } from './batch-planner.js';
 import { PendingRequest, compatibilityKey, type ScheduleOptions } from './pending-request.js';
-import { DEFAULT_POLICY, PriorityQueues, toQueuePolicy, type QueuePolicy, type QueuePolicyConfig } from './priority-queues.js';
+import { DEFAULT_POLICY, PriorityQueues, queueTimeoutUs, toQueuePolicy, type QueuePolicy, type QueuePolicyConfig } from './priority-queues.js';
 import { NOOP_RECORDER, nowNs, type SchedulerRecorder } from './recorder.js';
 
 /** Triton's ModelDynamicBatching as written in a model configuration (plus Vireo's adaptive mode). */
@@ -38,10 +39,14 @@ export interface SchedulerOptions {
 
 interface Slot { instance: ModelInstance; busy: boolean }
 
+/** Worker-backed instances report `alive`; any other instance is assumed alive. */
+const isAlive = (instance: ModelInstance): boolean => (instance as { alive?: boolean }).alive !== false;
+
 export class Scheduler {
   readonly #slots: Slot[];
   readonly #queues: PriorityQueues;
   readonly #batch: BatchPolicy | undefined;
+  readonly #adaptive: AdaptiveBatching | undefined;
   readonly #maxBatchSize: number;
   readonly #defaultLevel: number;
   readonly #recorder: SchedulerRecorder;
@@ -50,6 +55,8 @@ export class Scheduler {
   #executing = 0;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
+  /** Earliest queue deadline of any request enqueued since the last expiry scan (a lower bound). */
+  #nextDeadline = Infinity;
   #closing = false;
   #drained: (() => void) | undefined;
 
@@ -64,15 +71,19 @@ export class Scheduler {
       policies.push(toQueuePolicy(db?.priority_queue_policy?.[String(level)] ?? db?.default_queue_policy) ?? DEFAULT_POLICY);
     }
     this.#queues = new PriorityQueues(policies);
+    // Triton requires default_priority_level in [1, priority_levels]; unset means the lowest level.
     this.#defaultLevel = db && db.default_priority_level > 0 ? Math.min(db.default_priority_level, levels) - 1 : levels - 1;
     this.#preserveOrdering = db?.preserve_ordering ?? false;
-    this.#batch = db && options.maxBatchSize > 0
-      ? {
-          maxBatchSize: options.maxBatchSize,
-          preferred: [...db.preferred_batch_size].filter((p) => p <= options.maxBatchSize).sort((a, b) => a - b),
-          maxQueueDelayNs: db.max_queue_delay_microseconds * 1000,
-        }
+    const batching = db !== undefined && options.maxBatchSize > 0;
+    this.#batch = batching ? batchPolicy(options.maxBatchSize, db.preferred_batch_size, db.max_queue_delay_microseconds) : undefined;
+    this.#adaptive = batching && db.adaptive
+      ? new AdaptiveBatching({ targetLatencyMs: db.adaptive.target_latency_ms, maxBatchSize: options.maxBatchSize, instances: this.#slots.length })
       : undefined;
+  }
+
+  /** The adaptive controller, when the model uses adaptive batching (exposed for statistics and tests). */
+  get adaptive(): AdaptiveBatching | undefined {
+    return this.#adaptive;
   }
 
   /** Requests queued or executing. */
@@ -100,11 +111,13 @@ export class Scheduler {
       const request = new PendingRequest(inputs, outputs, items, compatibilityKey(inputs, outputs), options.signal, arrival, resolve, reject);
       request.level = level;
       const policy = this.#queues.policies[level]!;
-      // A model with no queue policy honours the request's own timeout; a policy decides otherwise.
-      const overridable = policy === DEFAULT_POLICY || policy.allowTimeoutOverride;
-      const timeoutUs = overridable && options.timeoutUs ? options.timeoutUs : policy.defaultTimeoutUs;
-      if (timeoutUs > 0) request.deadlineNs = arrival + timeoutUs * 1000;
+      const timeoutUs = queueTimeoutUs(policy, options.timeoutUs);
+      if (timeoutUs > 0) {
+        request.deadlineNs = arrival + timeoutUs * 1000;
+        if (request.deadlineNs < this.#nextDeadline) this.#nextDeadline = request.deadlineNs;
+      }
       options.signal?.addEventListener('abort', () => this.#cancel(request), { once: true });
+      this.#adaptive?.observeArrival(arrival, items);
       this.#queues.push(request);
       this.#recorder.pending(this.pending);
       this.#pump();
@@ -126,10 +139,11 @@ export class Scheduler {
     this.#checkDrained();
   }
 
+  /** Triton: priority 0, or one beyond the model's levels, means the default level. */
   #levelOf(priority: number | undefined): number {
     const levels = this.#queues.policies.length;
-    if (!priority || priority <= 0) return this.#defaultLevel;
-    return Math.min(priority, levels) - 1;
+    if (!priority || priority <= 0 || priority > levels) return this.#defaultLevel;
+    return priority - 1;
   }
 
   #cancel(request: PendingRequest): void {
@@ -147,6 +161,8 @@ export class Scheduler {
 
   /** Fails or delays requests whose queue timeout passed; returns the next deadline. */
   #expire(now: number): number {
+    // Scanning the queue costs O(queued); skip it until the earliest known deadline is due.
+    if (now < this.#nextDeadline) return this.#nextDeadline;
     let next = Infinity;
     for (const request of this.#queues.pending()) {
       if (request.deadlineNs > now) {
@@ -156,16 +172,21 @@ export class Scheduler {
       if (this.#queues.policies[request.level]!.timeoutAction === 'DELAY') this.#queues.delay(request);
       else this.#failQueued(request, new VireoError('VIREO_ERR_REQUEST_TIMEOUT', 'the request timed out in the queue before it could run'));
     }
+    this.#nextDeadline = next;
     return next;
   }
 
   #pump(): void {
     const now = nowNs();
     let wakeAt = this.#expire(now);
+    const policy = this.#adaptive ? this.#adaptive.policy(now) : this.#batch;
     while (this.#queues.size > 0) {
-      const slot = this.#slots.find((s) => !s.busy && (s.instance as { alive?: boolean }).alive !== false);
-      if (!slot) break;
-      const plan = choosePlan(this.#queues.pending(), this.#batch, now, this.#closing);
+      const slot = this.#slots.find((s) => !s.busy && isAlive(s.instance));
+      if (!slot) {
+        if (!this.#slots.some((s) => isAlive(s.instance))) this.#failAll();
+        break;
+      }
+      const plan = choosePlan(this.#queues.pending(), policy, now, this.#closing);
       if (plan.wait !== undefined) {
         wakeAt = Math.min(wakeAt, plan.wait);
         break;
@@ -226,6 +247,7 @@ export class Scheduler {
     slot.busy = false;
     this.#executing -= requests.length;
     this.#recorder.batch({ batchSize: batchItems, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });
+    if (this.#adaptive && !('error' in outcome)) this.#adaptive.observeBatch(batchItems, inputNs + inferNs + outputNs);
     await turn.previous;
     this.#settle(requests, outcome, { computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });
     turn.done();
@@ -244,6 +266,7 @@ export class Scheduler {
       } else {
         r.release(outcome.outputs[i]!);
         this.#recorder.request('success', r.items, end - r.arrivalNs, timings);
+        this.#adaptive?.observeLatency(end - r.arrivalNs);
       }
     });
   }
@@ -255,6 +278,12 @@ export class Scheduler {
     let done!: () => void;
     this.#ordering = new Promise((resolve) => { done = resolve; });
     return { previous, done };
+  }
+
+  /** Every instance is dead: nothing queued can ever run, so answer now instead of hanging. */
+  #failAll(): void {
+    const error = new VireoError('VIREO_ERR_WORKER_DIED', 'every instance of the model has stopped; the request cannot run');
+    for (const request of this.#queues.pending()) this.#failQueued(request, error);
   }
 
   #checkDrained(): void {

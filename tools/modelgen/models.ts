@@ -85,3 +85,64 @@ export function mlpReference(sizes: number[], seed: number, input: Float32Array,
   }
   return x;
 }
+
+/**
+ * A small CNN over [batch, 1, 8, 8]: Conv(4, 3×3, pad 1) → Relu → Conv(2, 3×3, stride 2) → Relu →
+ * Flatten → MatMul(18×5) + Add → OUTPUT [batch, 5]. Weights: weights(seed + k) for the k-th
+ * parameter in that order (conv1 W, conv1 B, conv2 W, conv2 B, fc W, fc B), so a JS reference
+ * can recompute them.
+ */
+export const CNN_SHAPES = { conv1: [4, 1, 3, 3], conv2: [2, 4, 3, 3], fc: [18, 5] } as const;
+
+export function cnnModel(seed = 7): Uint8Array {
+  const init = (name: string, k: number, dims: readonly number[]) => ({
+    name, type: 'FLOAT' as const, dims: [...dims], values: weights(seed + k, dims.reduce((a, b) => a * b, 1), 0.5),
+  });
+  return buildModel({
+    name: 'cnn',
+    inputs: [{ name: 'INPUT', type: 'FLOAT', dims: ['batch', 1, 8, 8] }],
+    outputs: [{ name: 'OUTPUT', type: 'FLOAT', dims: ['batch', 5] }],
+    initializers: [
+      init('W1', 0, CNN_SHAPES.conv1), init('B1', 1, [4]),
+      init('W2', 2, CNN_SHAPES.conv2), init('B2', 3, [2]),
+      init('WF', 4, CNN_SHAPES.fc), init('BF', 5, [5]),
+    ],
+    nodes: [
+      { op: 'Conv', inputs: ['INPUT', 'W1', 'B1'], outputs: ['c1'], attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+      { op: 'Relu', inputs: ['c1'], outputs: ['r1'] },
+      { op: 'Conv', inputs: ['r1', 'W2', 'B2'], outputs: ['c2'], attributes: { kernel_shape: [3, 3], strides: [2, 2] } },
+      { op: 'Relu', inputs: ['c2'], outputs: ['r2'] },
+      { op: 'Flatten', inputs: ['r2'], outputs: ['f'], attributes: { axis: 1 } },
+      { op: 'MatMul', inputs: ['f', 'WF'], outputs: ['m'] },
+      { op: 'Add', inputs: ['m', 'BF'], outputs: ['OUTPUT'] },
+    ],
+  });
+}
+
+/**
+ * A deliberately slow model with no weights (a few bytes on disk), for scheduling tests that need
+ * executions to take a while: x[batch, n] → outer product [batch, n, n] → `rounds` × (MatMul with
+ * itself, Tanh) → ReduceSum over the last axis → OUTPUT [batch, n]. Cost ≈ rounds · n³ per item.
+ */
+export function slowModel(n = 256, rounds = 8): Uint8Array {
+  const nodes = [
+    { op: 'Unsqueeze', inputs: ['INPUT', 'axis_col'], outputs: ['col'] },
+    { op: 'Unsqueeze', inputs: ['INPUT', 'axis_row'], outputs: ['row'] },
+    { op: 'MatMul', inputs: ['col', 'row'], outputs: ['m0'] },
+  ];
+  for (let i = 0; i < rounds; i++) {
+    nodes.push({ op: 'MatMul', inputs: [`m${i}`, `m${i}`], outputs: [`p${i}`] });
+    nodes.push({ op: 'Tanh', inputs: [`p${i}`], outputs: [`m${i + 1}`] });
+  }
+  nodes.push({ op: 'ReduceSum', inputs: [`m${rounds}`, 'axis_col'], outputs: ['OUTPUT'], attributes: { keepdims: 0 } } as never);
+  return buildModel({
+    name: 'slow',
+    inputs: [{ name: 'INPUT', type: 'FLOAT', dims: ['batch', n] }],
+    outputs: [{ name: 'OUTPUT', type: 'FLOAT', dims: ['batch', n] }],
+    initializers: [
+      { name: 'axis_col', type: 'INT64', dims: [1], values: [2] },
+      { name: 'axis_row', type: 'INT64', dims: [1], values: [1] },
+    ],
+    nodes,
+  });
+}

@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { registerBodyEncoding } from './body-encoding.js';
 import { HTTP_STATUS } from './http-errors.js';
 
 export interface HttpOptions {
@@ -26,19 +27,26 @@ export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
 /** An AbortSignal that fires when the client goes away before the response is sent. */
 export function clientSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
+  const response = reply.raw;
+  // The client may have gone while the body was still being read: 'close' has then fired already.
+  if (response.destroyed || !response.socket || response.socket.destroyed) {
+    controller.abort();
+    return controller.signal;
+  }
   // The response's 'close' fires when the connection drops or after the response ends; the
   // request's 'close' fires as soon as the body is read, so it cannot tell a disconnect.
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableEnded) controller.abort();
+  response.once('close', () => {
+    if (!response.writableEnded) controller.abort();
   });
   return controller.signal;
 }
 
 export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): FastifyInstance {
+  const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
+    bodyLimit,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
   });
@@ -47,8 +55,10 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) options.logger.error({ err: error }, 'unexpected error while handling a request');
     const message = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-      ? `request body is larger than the limit of ${options.bodyLimit ?? 64 * 1024 * 1024} bytes`
-      : error.message;
+      ? `request body is larger than the limit of ${bodyLimit} bytes`
+      : error.code?.startsWith('Z_') // zlib, inflating a Content-Encoding body (body-encoding.ts)
+        ? `the request body could not be decompressed: ${error.message}`
+        : error.message;
     return reply.code(status).send({ error: status === 500 ? `internal error: ${error.message}` : message });
   });
   app.setNotFoundHandler((request, reply) => {
@@ -58,6 +68,15 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
   // extension uses octet-stream): anything not JSON arrives as a Buffer for the route to decode.
   app.removeContentTypeParser(['text/plain']);
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // A binary-extension body is JSON followed by raw tensors whatever its content type says: it stays
+  // a Buffer for the route to split at Inference-Header-Content-Length.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if (request.headers['inference-header-content-length'] !== undefined) return done(null, body);
+    parseJson(request, (body as Buffer).toString('utf8'), done);
+  });
+  registerBodyEncoding(app, bodyLimit);
   for (const register of routes) register(app, options);
   return app;
 }

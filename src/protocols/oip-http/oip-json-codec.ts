@@ -1,8 +1,8 @@
 /** OIP REST JSON bodies ⇄ core request and response types (open_inference_rest.yaml). */
 import { parseDataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
-import type { InferRequest, InferResponse, Parameters, RequestedOutput } from '../../core/inference.js';
-import { jsonToTensorData, tensorDataToJson } from '../../core/json-tensors.js';
+import type { InferRequest, Parameters, RequestedOutput } from '../../core/inference.js';
+import { jsonToTensorData } from '../../core/json-tensors.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
 
 interface JsonInput { name?: unknown; shape?: unknown; datatype?: unknown; data?: unknown; parameters?: unknown }
@@ -93,7 +93,7 @@ export function parseInferBody(
       if (!binaryInput) malformed(`${what}: binary_data_size given but the request has no binary part (Inference-Header-Content-Length header missing)`);
       data = binaryInput!({ ...header, size: size as number });
     } else {
-      if ((raw as JsonInput).data === undefined) malformed(`${what}: "data" is missing`);
+      if ((raw as JsonInput).data === undefined) malformed(`${what}: has neither "data" nor a binary_data_size parameter`);
       data = jsonToTensorData((raw as JsonInput).data, header.datatype, header.count, what);
     }
     return { name: header.name, datatype: header.datatype, shape: header.shape, data };
@@ -106,19 +106,4 @@ export function parseInferBody(
     outputs: parseOutputs(body.outputs),
     parameters: parseParameters(body.parameters, 'request'),
   });
-}
-
-export function inferResponseToJson(response: InferResponse): Record<string, unknown> {
-  return {
-    model_name: response.model,
-    model_version: response.version,
-    ...(response.id !== undefined ? { id: response.id } : {}),
-    ...(response.parameters ? { parameters: response.parameters } : {}),
-    outputs: response.outputs.map((t) => ({
-      name: t.name,
-      datatype: t.datatype,
-      shape: t.shape,
-      data: tensorDataToJson(t.data, t.datatype),
-    })),
-  };
 }

@@ -1,21 +1,16 @@
 /**
  * OIP REST (open_inference_rest.yaml) plus Triton's model-configuration and statistics
- * extensions. Every path exists unversioned and with `/versions/{version}`.
+ * extensions, and the binary tensor data extension on infer (oip-binary-codec.ts). Every path
+ * exists unversioned and with `/versions/{version}`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
-import { inferResponseToJson, parseInferBody } from './oip-json-codec.js';
-
-/** A body that arrived under another content type is parsed as JSON here. */
-function jsonBody(body: unknown): unknown {
-  if (!Buffer.isBuffer(body)) return body;
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the request body is not valid JSON: ${(error as Error).message}`);
-  }
-}
+import { jsonBody } from '../http-common/json-body.js';
+import type { InferRequest } from '../../core/inference.js';
+import type { InferenceServer } from '../../server/inference-server.js';
+import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parseRawInferBody } from './oip-binary-codec.js';
+import { parseInferBody } from './oip-json-codec.js';
 
 type ModelParams = { model: string; version?: string };
 type ModelRequest = FastifyRequest<{ Params: ModelParams }>;
@@ -71,12 +66,30 @@ export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
   both(app, 'POST', '/infer', async (request, reply) => {
     try {
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON inference request)');
-      const inferRequest = parseInferBody(jsonBody(request.body), request.params.model, request.params.version);
+      const inferRequest = decodeInferRequest(server, request);
       inferRequest.signal = clientSignal(reply);
       const response = await server.infer(inferRequest);
-      return reply.send(inferResponseToJson(response));
+      const { header, binary } = encodeInferResponse(response, inferRequest);
+      if (binary.length === 0) return reply.send(header);
+      // binary_data extension: JSON header, then each binary output in order (one copy into the body).
+      const json = Buffer.from(JSON.stringify(header));
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('inference-header-content-length', json.length)
+        .send(Buffer.concat([json, ...binary]));
     } catch (error) {
       return sendError(reply, error);
     }
   });
+}
+
+/** JSON, binary-extension or raw binary request, by the Inference-Header-Content-Length header. */
+function decodeInferRequest(server: InferenceServer, request: ModelRequest): InferRequest {
+  const { model, version } = request.params;
+  const headerLength = inferenceHeaderLength(request.headers['inference-header-content-length']);
+  if (headerLength === undefined) return parseInferBody(jsonBody(request.body), model, version);
+  const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+  if (!body) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'Inference-Header-Content-Length given but the body is not binary');
+  if (headerLength === 0) return parseRawInferBody(body, server.modelConfig(model, version), model, version);
+  return parseBinaryInferBody(body, headerLength, model, version);
 }

@@ -1,0 +1,56 @@
+/** The `vireo` command as a user runs it: help texts, options from the environment, bad options. */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const bin = join(import.meta.dirname, '..', '..', 'bin', 'vireo.js');
+const examples = join(import.meta.dirname, '..', '..', 'examples', 'models');
+
+it('vireo --help and vireo serve --help document the options', async () => {
+  const top = await run(process.execPath, [bin, '--help']);
+  assert.match(top.stdout, /serve/);
+  const serve = await run(process.execPath, [bin, 'serve', '--help']);
+  for (const flag of ['--model-repository', '--http-port', '--log-verbose', '--disable-auto-complete-config', '--strict-readiness', '--http-body-limit']) {
+    assert.ok(serve.stdout.includes(flag), `${flag} missing from serve --help`);
+  }
+  assert.match(serve.stdout, /env: VIREO_HTTP_PORT/);
+});
+
+it('refuses a bad option value with a clear message', async () => {
+  await assert.rejects(run(process.execPath, [bin, 'serve', '--model-repository', examples, '--http-port', 'abc']), (error: { stderr: string }) => {
+    assert.match(error.stderr, /--http-port.*expected an integer/);
+    return true;
+  });
+});
+
+it('serves with options from the environment and exits 0 on SIGTERM', async () => {
+  const child = spawn(process.execPath, [bin, 'serve'], {
+    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => { output += chunk; });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
+    child.stdout.on('data', () => {
+      const match = output.match(/"url":"(http:\/\/[^"]+)"/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+  });
+  for (let i = 0; i < 120; i++) {
+    const ready = await fetch(`${url}/v2/health/ready`).then((r) => r.status, () => 0);
+    if (ready === 200) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const meta = await (await fetch(`${url}/v2/models/simple`)).json() as { name: string };
+  assert.equal(meta.name, 'simple');
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
