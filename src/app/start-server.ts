@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { createHttpApp } from '../protocols/http-common/http-server.js';
+import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-server.js';
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
 import { ModelRepository } from '../repository/model-repository.js';
@@ -21,11 +22,20 @@ export interface ServeOptions {
   defaultMaxBatchSize: number;
   strictReadiness: boolean;
   bodyLimit: number;
+  /** OIP gRPC port: 0 picks a free port; -1 or absent disables the frontend (the CLI defaults to 8001). */
+  grpcPort?: number;
+  /** Default: httpAddress. */
+  grpcAddress?: string;
+  /** Largest accepted gRPC message in bytes (default 64 MiB). */
+  grpcMaxMessageSize?: number;
 }
 
 export interface RunningServer {
   server: InferenceServer;
   httpUrl: string | undefined;
+  /** `host:port` of the gRPC frontend, as gRPC clients take it. */
+  grpcUrl: string | undefined;
+  grpcPort: number | undefined;
   /** Resolves once the initial model load finished (the server may already answer health checks). */
   loaded: Promise<void>;
   close(): Promise<void>;
@@ -52,15 +62,40 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     options.logger.info({ url: httpUrl }, 'HTTP (OIP and V1 REST) listening');
   }
 
+  let grpc: GrpcFrontend | undefined;
+  if (options.grpcPort !== undefined && options.grpcPort >= 0) {
+    try {
+      grpc = await startGrpcServer({
+        server,
+        logger: options.logger,
+        port: options.grpcPort,
+        address: options.grpcAddress ?? options.httpAddress,
+        maxMessageSize: options.grpcMaxMessageSize,
+      });
+    } catch (error) {
+      await http?.close();
+      await loaded.catch(() => undefined);
+      await repository.close();
+      throw error;
+    }
+    options.logger.info({ url: grpc.url }, 'gRPC (OIP) listening');
+  }
+
   return {
     server,
     httpUrl,
+    grpcUrl: grpc?.url,
+    grpcPort: grpc?.port,
     loaded,
     async close() {
       server.startDraining();
       await loaded.catch(() => undefined);
-      await http?.close();
-      await repository.close();
+      // gRPC streams end once their admitted requests are answered, which the repository's drain
+      // guarantees, so gRPC closes alongside it rather than before it.
+      await Promise.all([grpc?.close(), (async () => {
+        await http?.close();
+        await repository.close();
+      })()]);
     },
   };
 }

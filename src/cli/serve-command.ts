@@ -25,10 +25,13 @@ function option(flags: string, description: string, name: string): Option {
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('serve every model of a model repository over HTTP (OIP REST)')
+    .description('serve every model of a model repository over HTTP (OIP REST) and gRPC (OIP gRPC)')
     .addOption(option('--model-repository <dir>', 'the model repository: <dir>/<model>/[config.yaml]/<version>/model.onnx', 'model-repository').makeOptionMandatory())
     .addOption(option('--http-port <port>', 'HTTP port for the OIP REST API (-1 disables it)', 'http-port').argParser(integer(-1, 65535)).default(8000))
     .addOption(option('--http-address <host>', 'address the HTTP server binds to', 'http-address').default('0.0.0.0'))
+    .addOption(option('--grpc-port <port>', 'gRPC port for the OIP gRPC API (-1 disables it)', 'grpc-port').argParser(integer(-1, 65535)).default(8001))
+    .addOption(option('--grpc-address <host>', 'address the gRPC server binds to (default: --http-address)', 'grpc-address'))
+    .addOption(option('--grpc-max-message-size <bytes>', 'largest accepted gRPC message; larger ones get RESOURCE_EXHAUSTED', 'grpc-max-message-size').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
     .addOption(option('--log-verbose <level>', 'log level: 0 info, 1 debug, 2+ trace', 'log-verbose').argParser(integer(0, 10)).default(0))
     .addOption(option('--log-format <format>', 'log format', 'log-format').choices(['json', 'pretty', 'auto']).default('auto'))
     .addOption(option('--disable-auto-complete-config', 'require complete model configurations instead of filling them from the model files', 'disable-auto-complete-config'))
@@ -47,6 +50,9 @@ export function serveCommand(): Command {
         defaultMaxBatchSize: opts.defaultMaxBatchSize,
         strictReadiness: opts.strictReadiness,
         bodyLimit: opts.httpBodyLimit,
+        grpcPort: opts.grpcPort,
+        grpcAddress: opts.grpcAddress,
+        grpcMaxMessageSize: opts.grpcMaxMessageSize,
       });
       await running.loaded;
       logger.info({ models: running.server.repositoryIndex() }, 'initial model load finished');

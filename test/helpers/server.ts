@@ -4,6 +4,8 @@ import { silentLogger } from '../../src/logging/logger.js';
 
 export interface TestServer extends RunningServer {
   url: string;
+  /** `127.0.0.1:<port>` of the gRPC frontend (started on a free port unless grpcPort: -1). */
+  grpcTarget: string;
   get(path: string): Promise<{ status: number; body: any; headers: Headers }>;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
 }
@@ -29,12 +31,14 @@ export async function startTestServer(modelRepository: string, overrides: Partia
     defaultMaxBatchSize: 4,
     strictReadiness: true,
     bodyLimit: 64 * 1024 * 1024,
+    grpcPort: 0,
     ...overrides,
   });
   await running.loaded;
   const url = running.httpUrl!;
   return Object.assign(running, {
     url,
+    grpcTarget: running.grpcUrl ?? '',
     get: async (path: string) => decode(await fetch(url + path)),
     post: async (path: string, body: unknown, headers: Record<string, string> = {}) => decode(await fetch(url + path, {
       method: 'POST',

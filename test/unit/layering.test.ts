@@ -27,6 +27,7 @@ const EXCLUSIVE: Record<string, string> = {
   'onnxruntime-node': 'backends',
   fastify: 'protocols',
   '@grpc/grpc-js': 'protocols',
+  'grpc-health-check': 'protocols',
 };
 
 async function* files(dir: string): AsyncGenerator<string> {

@@ -1,0 +1,122 @@
+/**
+ * ModelInferRequest / ModelInferResponse messages ⇄ core InferRequest / InferResponse. A request
+ * carries its data either typed (`contents` per input) or raw (`raw_input_contents`, one entry per
+ * input, in input order), never both; the response answers in the same form, except that outputs
+ * without a typed field (FP16, BF16) force raw, since raw_output_contents must cover every output.
+ */
+import { parseDataType } from '../../core/datatypes.js';
+import { VireoError } from '../../core/errors.js';
+import type { InferRequest, InferResponse } from '../../core/inference.js';
+import { elementCount, type Tensor } from '../../core/tensor.js';
+import { applyScheduleParameters } from '../oip-http/oip-json-codec.js';
+import { fromInferParameters, toInferParameters, type InferParameterMessage } from './grpc-parameters.js';
+import {
+  CONTENTS_FIELD, fromRawContents, fromTypedContents, toRawContents, toTypedContents, usedContentsFields, type TensorContentsMessage,
+} from './grpc-tensor-contents.js';
+
+type ParameterMap = Record<string, InferParameterMessage>;
+
+export interface InferInputMessage {
+  name: string;
+  datatype: string;
+  shape: (string | number)[];
+  parameters: ParameterMap;
+  contents: TensorContentsMessage | null;
+}
+
+export interface ModelInferRequestMessage {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: ParameterMap;
+  inputs: InferInputMessage[];
+  outputs: { name: string; parameters: ParameterMap }[];
+  raw_input_contents: Uint8Array[];
+}
+
+export interface ModelInferResponseMessage {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: ParameterMap;
+  outputs: { name: string; datatype: string; shape: number[]; parameters: ParameterMap; contents: Partial<TensorContentsMessage> | null }[];
+  raw_output_contents: Uint8Array[];
+}
+
+export interface ParsedInferRequest {
+  request: InferRequest;
+  /** The request sent raw contents, so the response does too. */
+  raw: boolean;
+}
+
+const malformed = (message: string): never => {
+  throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', message);
+};
+
+/** int64 dims arrive as decimal strings; each must be a non-negative safe integer. */
+function parseShape(shape: (string | number)[], what: string): number[] {
+  return shape.map((d) => {
+    const n = Number(d);
+    if (!Number.isSafeInteger(n) || n < 0) malformed(`${what}: shape [${shape.join(',')}] has an invalid dimension ${d}`);
+    return n;
+  });
+}
+
+function parseInput(input: InferInputMessage, index: number, raw: Uint8Array | undefined): Tensor {
+  if (!input.name) malformed(`inputs[${index}]: "name" must be a non-empty string`);
+  const what = `input "${input.name}"`;
+  const datatype = parseDataType(input.datatype);
+  if (!datatype) throw new VireoError('VIREO_ERR_INPUT_DATATYPE', `${what}: unknown datatype "${input.datatype}"`);
+  if (input.parameters?.shared_memory_region) {
+    throw new VireoError('VIREO_ERR_UNIMPLEMENTED', `${what}: shared memory inputs are not supported`);
+  }
+  const shape = parseShape(input.shape, what);
+  const count = elementCount(shape, what);
+  const data = raw ? fromRawContents(raw, datatype, count, what) : fromTypedContents(input.contents, datatype, count, what);
+  return { name: input.name, datatype, shape, data };
+}
+
+/** Validates and converts a request; `signal` is aborted when the call is cancelled. */
+export function parseModelInferRequest(message: ModelInferRequestMessage, signal?: AbortSignal): ParsedInferRequest {
+  if (!message.model_name) malformed('"model_name" must be a non-empty string');
+  const inputs = message.inputs ?? [];
+  if (inputs.length === 0) malformed('the request has no inputs');
+  const raws = message.raw_input_contents ?? [];
+  const raw = raws.length > 0;
+  if (raw) {
+    const typed = inputs.filter((i) => usedContentsFields(i.contents).length > 0).map((i) => `"${i.name}"`);
+    if (typed.length > 0) malformed(`the request sets raw_input_contents and typed contents (input ${typed.join(', ')}); use one or the other`);
+    if (raws.length !== inputs.length) malformed(`raw_input_contents has ${raws.length} entries but the request has ${inputs.length} inputs`);
+  }
+  const request: InferRequest = {
+    id: message.id || undefined,
+    model: message.model_name,
+    version: message.model_version || undefined,
+    inputs: inputs.map((input, i) => parseInput(input, i, raw ? raws[i] : undefined)),
+    outputs: (message.outputs ?? []).map((o, i) => {
+      if (!o.name) malformed(`outputs[${i}]: "name" must be a non-empty string`);
+      return { name: o.name, parameters: fromInferParameters(o.parameters) };
+    }),
+    parameters: fromInferParameters(message.parameters),
+    signal,
+  };
+  return { request: applyScheduleParameters(request), raw };
+}
+
+export function toModelInferResponse(response: InferResponse, raw: boolean): ModelInferResponseMessage {
+  const useRaw = raw || response.outputs.some((t) => CONTENTS_FIELD[t.datatype] === undefined);
+  return {
+    model_name: response.model,
+    model_version: response.version,
+    id: response.id ?? '',
+    parameters: toInferParameters(response.parameters),
+    outputs: response.outputs.map((t) => ({
+      name: t.name,
+      datatype: t.datatype,
+      shape: [...t.shape],
+      parameters: {},
+      contents: useRaw ? null : toTypedContents(t.data, t.datatype),
+    })),
+    raw_output_contents: useRaw ? response.outputs.map((t) => toRawContents(t.data, t.datatype)) : [],
+  };
+}

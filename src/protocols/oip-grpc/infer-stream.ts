@@ -1,0 +1,78 @@
+/**
+ * ModelStreamInfer: a bidirectional stream of ModelInferRequest → ModelStreamInferResponse.
+ * Requests run concurrently (the scheduler may batch them); responses are written in request
+ * order, one per request. A request that fails is answered with `error_message` (and its id in
+ * `infer_response`) and the stream goes on. The client half-closing ends the stream once every
+ * admitted request is answered; cancelling it aborts the requests still queued.
+ */
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { VireoError } from '../../core/errors.js';
+import type { Logger } from '../../logging/logger.js';
+import type { InferenceServer } from '../../server/inference-server.js';
+import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMessage } from './grpc-infer-codec.js';
+
+/** Each open stream registers a function that ends it once its admitted requests are answered. */
+export type StreamRegistry = Set<() => void>;
+
+interface StreamContext { server: InferenceServer; logger: Logger; streams: StreamRegistry }
+
+async function answer(server: InferenceServer, logger: Logger, message: ModelInferRequestMessage, signal: AbortSignal): Promise<unknown> {
+  try {
+    const { request, raw } = parseModelInferRequest(message, signal);
+    return { error_message: '', infer_response: toModelInferResponse(await server.infer(request), raw) };
+  } catch (error) {
+    const e = VireoError.from(error);
+    if (e.status === 'INTERNAL') logger.error({ err: error }, 'internal error in a ModelStreamInfer request');
+    return {
+      error_message: e.message,
+      infer_response: { model_name: message.model_name ?? '', model_version: message.model_version ?? '', id: message.id ?? '' },
+    };
+  }
+}
+
+export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMessage, unknown>, ctx: StreamContext): void {
+  const controller = new AbortController();
+  let tail: Promise<void> = Promise.resolve();
+  let pending = 0;
+  let inputEnded = false;
+  let finished = false;
+
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    ctx.streams.delete(drain);
+    if (!call.cancelled) call.end();
+  };
+  const maybeFinish = () => {
+    if (inputEnded && pending === 0) finish();
+  };
+  /** Shutdown: take no more requests on this stream, end it after the admitted ones. */
+  const drain = () => {
+    inputEnded = true;
+    maybeFinish();
+  };
+  ctx.streams.add(drain);
+
+  call.on('data', (message: ModelInferRequestMessage) => {
+    if (inputEnded) return;
+    pending++;
+    const result = answer(ctx.server, ctx.logger, message, controller.signal);
+    tail = tail.then(async () => {
+      const response = await result;
+      if (!finished && !call.cancelled) call.write(response);
+      pending--;
+      maybeFinish();
+    });
+  });
+  call.on('end', () => {
+    inputEnded = true;
+    maybeFinish();
+  });
+  call.on('error', () => undefined);
+  call.once('cancelled', () => {
+    controller.abort();
+    inputEnded = true;
+    finished = true;
+    ctx.streams.delete(drain);
+  });
+}

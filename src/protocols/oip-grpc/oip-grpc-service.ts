@@ -1,0 +1,81 @@
+/**
+ * The `inference.GRPCInferenceService` handlers: OIP's RPCs plus the Triton ones a Triton client
+ * calls (stream, config, statistics, repository index). Each calls only the InferenceServer facade.
+ * Every other RPC of Triton's service answers UNIMPLEMENTED at once, never leaving a call open.
+ */
+import {
+  status as GrpcStatus, type ServerDuplexStream, type ServerUnaryCall, type ServiceDefinition, type UntypedHandleCall, type UntypedServiceImplementation, type sendUnaryData,
+} from '@grpc/grpc-js';
+import type { Logger } from '../../logging/logger.js';
+import type { InferenceServer } from '../../server/inference-server.js';
+import { toServiceError } from './grpc-errors.js';
+import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMessage } from './grpc-infer-codec.js';
+import { toTritonModelConfig } from './grpc-model-config.js';
+import { handleInferStream, type StreamRegistry } from './infer-stream.js';
+
+export interface ServiceContext {
+  server: InferenceServer;
+  logger: Logger;
+  /** Open ModelStreamInfer calls, so shutdown can end them once their requests are answered. */
+  streams: StreamRegistry;
+}
+
+interface ModelRequest { name: string; version: string }
+
+/** A unary handler from a function that returns (or resolves to) the response or throws a VireoError. */
+function unary<Req>(logger: Logger, handle: (request: Req, call: ServerUnaryCall<Req, unknown>) => unknown) {
+  return (call: ServerUnaryCall<Req, unknown>, callback: sendUnaryData<unknown>) => {
+    Promise.resolve()
+      .then(() => handle(call.request, call))
+      .then((response) => callback(null, response), (error) => callback(toServiceError(error, logger)));
+  };
+}
+
+/** Aborted when the client cancels the call or its deadline passes, so a queued request is dropped. */
+function callSignal(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
+  const controller = new AbortController();
+  call.once('cancelled', () => controller.abort());
+  return controller.signal;
+}
+
+const version = (v: string) => v || undefined;
+
+export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, UntypedHandleCall> {
+  const { server, logger } = ctx;
+  return {
+    ServerLive: unary(logger, () => ({ live: server.isLive() })),
+    ServerReady: unary(logger, () => ({ ready: server.isReady() })),
+    ModelReady: unary<ModelRequest>(logger, (r) => ({ ready: server.modelReady(r.name, version(r.version)) })),
+    ServerMetadata: unary(logger, () => server.serverMetadata()),
+    ModelMetadata: unary<ModelRequest>(logger, (r) => server.modelMetadata(r.name, version(r.version))),
+    ModelInfer: unary<ModelInferRequestMessage>(logger, async (message, call) => {
+      const { request, raw } = parseModelInferRequest(message, callSignal(call));
+      return toModelInferResponse(await server.infer(request), raw);
+    }),
+    ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestMessage, unknown>) => handleInferStream(call, ctx),
+    ModelConfig: unary<ModelRequest>(logger, (r) => ({ config: toTritonModelConfig(server.modelConfig(r.name, version(r.version))) })),
+    ModelStatistics: unary<ModelRequest>(logger, (r) => ({ model_stats: server.statistics(r.name || undefined, version(r.version)) })),
+    RepositoryIndex: unary<{ repository_name: string; ready: boolean }>(logger, (r) => ({
+      models: server.repositoryIndex()
+        .filter((m) => !r.ready || m.state === 'READY')
+        .map((m) => ({ name: m.name, version: m.version ?? '', state: m.state ?? '', reason: m.reason ?? '' })),
+    })),
+  };
+}
+
+/** Handlers for every method of `definition`: the given ones, and UNIMPLEMENTED for the rest. */
+export function withUnimplemented(definition: ServiceDefinition, handlers: Record<string, UntypedHandleCall>): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const given = handlers[name] ?? handlers[method.originalName ?? name];
+    if (given) {
+      out[name] = given;
+      continue;
+    }
+    const error = { code: GrpcStatus.UNIMPLEMENTED, details: `${name} is not implemented by Vireo` };
+    out[name] = method.requestStream || method.responseStream
+      ? ((call: { emit(event: 'error', e: unknown): void }) => call.emit('error', error)) as UntypedHandleCall
+      : ((_call: unknown, callback: sendUnaryData<unknown>) => callback(error)) as UntypedHandleCall;
+  }
+  return out;
+}
