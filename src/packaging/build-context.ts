@@ -3,8 +3,9 @@
  *
  *   <ctx>/Containerfile       (containerfile.ts)
  *   <ctx>/prune.mjs           run in the builder stage (prune-script.ts)
- *   <ctx>/app/                package.json, the pinned package-lock.json, bin/, dist/ and the production
- *                             node_modules named by the lockfile (dev-only packages left out)
+ *   <ctx>/app/                package.json, the pinned package-lock.json, dist/, the run-time assets the
+ *                             package publishes (bin/, proto/) and the production node_modules named by
+ *                             the lockfile (dev-only packages left out)
  *   <ctx>/models/<model>/     the repository, or only the chosen models
  *
  * No registry is reachable inside the build, so the context carries every file the image needs: the
@@ -93,6 +94,20 @@ async function productionPackages(packageRoot: string): Promise<string[]> {
   return paths.sort();
 }
 
+/**
+ * What the package publishes besides code: package.json `files` minus sources, dist/ (compiled separately),
+ * tools and documents — bin/ and data the server reads at run time, such as the gRPC protos in proto/.
+ */
+async function runtimeAssets(packageRoot: string): Promise<string[]> {
+  const manifest = JSON.parse(await readFile(join(packageRoot, 'package.json'), 'utf8')) as { files?: string[] };
+  const assets = (manifest.files ?? ['bin'])
+    .map((f) => f.replace(/^\.\//, '').replace(/\/+$/, ''))
+    .filter((f) => !/^(src|dist|tools)(\/|$)/.test(f) && !f.endsWith('.md') && existsSync(join(packageRoot, f)))
+    .sort();
+  if (!assets.includes('bin')) throw new PackagingError(`${packageRoot}/package.json: "files" must include bin`);
+  return assets;
+}
+
 /** Compiles src/ into dist/ of the context when the sources and tsc are there; an installed package ships dist/. */
 async function compile(packageRoot: string, appDir: string): Promise<void> {
   const tsc = join(packageRoot, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -142,12 +157,20 @@ export async function writeBuildContext(options: BuildContextOptions): Promise<B
   await mkdir(dir, { recursive: true });
   const appDir = join(dir, 'app');
   try {
-    onStep('copying package.json, the lockfile and bin/');
-    await mkdir(join(appDir, 'bin'), { recursive: true });
+    const assets = await runtimeAssets(packageRoot);
+    onStep(`copying package.json, the lockfile, ${assets.join(', ')}`);
+    await mkdir(appDir, { recursive: true });
     for (const file of ['package.json', 'package-lock.json', 'LICENSE']) {
       if (existsSync(join(packageRoot, file))) await copyFile(join(packageRoot, file), join(appDir, file));
     }
-    await copyFile(join(packageRoot, 'bin', 'vireo.js'), join(appDir, 'bin', 'vireo.js'));
+    for (const asset of assets) {
+      const from = join(packageRoot, asset);
+      if ((await stat(from)).isDirectory()) await copyTree(from, join(appDir, asset));
+      else {
+        await mkdir(dirname(join(appDir, asset)), { recursive: true });
+        await copyFile(from, join(appDir, asset));
+      }
+    }
     onStep('compiling Vireo into dist/');
     await compile(packageRoot, appDir);
     const packages = await productionPackages(packageRoot);

@@ -1,7 +1,7 @@
 /**
  * `vireo build` end to end: build a local base image without a registry (`buildah from scratch` plus the
  * host's node binary and the shared libraries node and onnxruntime link), build an image of examples/models on
- * it, run the image with podman and infer over HTTP. Skipped, saying why, where buildah or podman is missing
+ * it, run the image with podman and infer over HTTP and gRPC. Skipped, saying why, where buildah or podman is missing
  * (.ci/run installs both).
  */
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { GrpcInferenceClient } from '../../src/client/grpc-client.js';
 import { simpleRequest } from '../helpers/simple.js';
 
 const run = promisify(execFile);
@@ -91,6 +92,7 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
   const work = mkdtempSync(join(tmpdir(), 'vireo-container-'));
   let buildOutput = '';
   let url = '';
+  let grpcPort = 0;
 
   before(async () => {
     buildBaseImage();
@@ -99,9 +101,10 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
     buildOutput = stdout + stderr;
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
+    grpcPort = await freePort();
     // Host networking: no CNI set-up needed; the port comes from the image's VIREO_* environment override.
     sh('podman', [...PODMAN, 'run', '-d', '--name', CONTAINER, '--network', 'host', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=512:512',
-      '-e', `VIREO_HTTP_PORT=${port}`, '-e', `VIREO_GRPC_PORT=${await freePort()}`, '-e', `VIREO_METRICS_PORT=${await freePort()}`, IMAGE]);
+      '-e', `VIREO_HTTP_PORT=${port}`, '-e', `VIREO_GRPC_PORT=${grpcPort}`, '-e', `VIREO_METRICS_PORT=${await freePort()}`, IMAGE]);
     await waitReady(url, 120_000);
   });
 
@@ -164,5 +167,21 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
     const out = Object.fromEntries(body.outputs.map((o) => [o.name, o.data]));
     assert.deepEqual(out.OUTPUT0, a.map((x, i) => x + b[i]!));
     assert.deepEqual(out.OUTPUT1, a.map((x, i) => x - b[i]!));
+  });
+
+  it('infers over gRPC', async () => {
+    const client = new GrpcInferenceClient(`127.0.0.1:${grpcPort}`);
+    try {
+      const a = Int32Array.from({ length: 16 }, (_, i) => 5 * i - 40);
+      const b = Int32Array.from({ length: 16 }, (_, i) => i * i);
+      const result = await client.infer('simple', [
+        { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: a },
+        { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: b },
+      ]);
+      assert.deepEqual(Array.from(result.output('OUTPUT0').data as Int32Array), Array.from(a, (x, i) => x + b[i]!));
+      assert.deepEqual(Array.from(result.output('OUTPUT1').data as Int32Array), Array.from(a, (x, i) => x - b[i]!));
+    } finally {
+      client.close();
+    }
   });
 });
