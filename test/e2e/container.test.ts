@@ -184,4 +184,9 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
       client.close();
     }
   });
+
+  it('stops on SIGTERM with exit code 0 (node runs as PID 1 through the exec-form ENTRYPOINT)', () => {
+    sh('podman', [...PODMAN, 'stop', '--time', '60', CONTAINER]);
+    assert.equal(sh('podman', [...PODMAN, 'inspect', CONTAINER, '--format', '{{.State.ExitCode}}']), '0');
+  });
 });
