@@ -211,3 +211,26 @@ describe('vireo k8s', () => {
     assert.match(bad.stderr, /--scale-metric latency: expected one of concurrency, rps, cpu/);
   });
 });
+
+describe('generated arguments match vireo serve', () => {
+  /**
+   * Flags that other work items add to `vireo serve` (lifecycle: drain and explicit model control;
+   * observability: the metrics port). Until those are merged they may be missing here; every other flag must
+   * exist. Empty this list once they are on main.
+   */
+  const PENDING = new Set(['--drain-timeout', '--model-control-mode', '--load-model', '--metrics-port']);
+
+  it('every flag in the generated container args is a vireo serve option', async () => {
+    const { serveCommand } = await import('../../src/cli/serve-command.js');
+    const known = new Set(serveCommand().options.map((o) => o.long));
+    const options = validateK8sOptions({ ...base, storageUri: 's3://b/r' });
+    const runtime = kserveManifests(options).get('serving-runtime.yaml')![0] as any;
+    const isvc = kserveManifests(options).get('inferenceservice-simple.yaml')![0] as any;
+    const deployment = kubernetesManifests(options).get('deployment.yaml')![0] as any;
+    const args: string[] = [...runtime.spec.containers[0].args, ...isvc.spec.predictor.model.args, ...deployment.spec.template.spec.containers[0].args];
+    const flags = new Set(args.map((a) => a.split('=')[0]!));
+    assert.ok(flags.has('--model-repository') && flags.has('--http-port') && flags.has('--grpc-port'));
+    const unknown = [...flags].filter((f) => !known.has(f) && !PENDING.has(f));
+    assert.deepEqual(unknown, []);
+  });
+});
