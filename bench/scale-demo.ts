@@ -187,7 +187,8 @@ async function measure(replicas: number, repo: string, body: string): Promise<Re
       const before = await Promise.all(ports.map(successCount));
       const cpu = process.cpuUsage();
       const { latencies, errors, elapsed } = await drive(lbPort, body, DURATION_MS);
-      const clientCpu = (process.cpuUsage(cpu).user + process.cpuUsage(cpu).system) / 1000 / elapsed;
+      const used = process.cpuUsage(cpu);
+      const clientCpu = (used.user + used.system) / 1000 / elapsed;
       const after = await Promise.all(ports.map(successCount));
       latencies.sort((a, b) => a - b);
       const served = after.map((n, i) => n - before[i]!);
