@@ -21,6 +21,7 @@ const STORAGE = ['--storage-driver', 'vfs'];
 const PODMAN = [...STORAGE, '--cgroup-manager', 'cgroupfs', '--runtime', 'runc'];
 const BASE = 'localhost/vireo-test-base:node' + process.versions.node;
 const IMAGE = 'localhost/vireo-e2e:test';
+const AGAIN = 'localhost/vireo-e2e:again';
 const CONTAINER = `vireo-e2e-${process.pid}`;
 
 function missingTool(): string | undefined {
@@ -110,7 +111,7 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
 
   after(() => {
     spawnSync('podman', [...PODMAN, 'rm', '-f', CONTAINER], { stdio: 'ignore' });
-    spawnSync('buildah', [...STORAGE, 'rmi', '-f', IMAGE, BASE], { stdio: 'ignore' });
+    spawnSync('buildah', [...STORAGE, 'rmi', '-f', IMAGE, AGAIN, BASE], { stdio: 'ignore' });
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -188,5 +189,14 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
   it('stops on SIGTERM with exit code 0 (node runs as PID 1 through the exec-form ENTRYPOINT)', () => {
     sh('podman', [...PODMAN, 'stop', '--time', '60', CONTAINER]);
     assert.equal(sh('podman', [...PODMAN, 'inspect', CONTAINER, '--format', '{{.State.ExitCode}}']), '0');
+  });
+
+  it('is reproducible: a second build of the same inputs writes an identical OCI image', async () => {
+    // Last: an identical build may share the first image's id, so it runs after the container has stopped.
+    await run(process.execPath, [join(root, 'bin/vireo.js'), 'build', '--model-repository', join(root, 'examples/models'), '--tag', AGAIN, '--base', BASE,
+      '--storage-driver', 'vfs', '--isolation', 'chroot', '--output', `oci-archive:${join(work, 'again.tar')}`], { cwd: root, maxBuffer: 16 << 20 });
+    const index = (file: string) => JSON.parse(sh('tar', ['-xOf', join(work, file), 'index.json'])).manifests[0].digest as string;
+    assert.match(index('image.tar'), /^sha256:[0-9a-f]{64}$/);
+    assert.equal(index('again.tar'), index('image.tar'));
   });
 });
