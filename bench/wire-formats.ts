@@ -1,15 +1,15 @@
 /**
  * Wire-format benchmark (not a test): one 4 MB FP32 tensor through an identity model, side by side in
- * one run, over OIP REST JSON and OIP REST binary tensor data (vireo/client), against a Vireo server
- * in its own process. Reports requests/s, tensor MB/s (input + output) and the binary ÷ JSON ratio.
+ * one run, over OIP REST JSON, OIP REST binary tensor data and OIP gRPC raw contents (vireo/client),
+ * against a Vireo server in its own process. Reports requests/s, tensor MB/s (input + output) and the
+ * binary ÷ JSON ratio.
  *
  *   npx tsx bench/wire-formats.ts [--seconds 5] [--concurrency 1]
  *
  * Writes bench/results/wire-formats.json and bench/results/wire-formats.md.
  *
- * gRPC hook: `runWireFormatsBench({ extraFormats })` takes more `WireFormat`s measured in the same run
- * (same server process, same tensor); the gRPC raw_input_contents client plugs in there once the gRPC
- * frontend is merged (its server port is handed to `setup` as `grpcPort` when `--grpc-port` exists).
+ * `runWireFormatsBench({ extraFormats })` takes more `WireFormat`s measured in the same run (same
+ * server process, same tensor).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,13 +17,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HttpInferenceClient } from '../src/client/index.js';
+import { GrpcInferenceClient, HttpInferenceClient } from '../src/client/index.js';
 import { identityModel } from '../tools/modelgen/models.js';
 
+const MIN_REQUESTS = 5;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface WireFormatContext {
   httpUrl: string;
+  /** `host:port` of the server's gRPC frontend. */
+  grpcTarget: string;
   model: string;
   input: Float32Array;
 }
@@ -67,6 +70,21 @@ const httpFormat = (name: string, binary: boolean): WireFormat => ({
 
 export const HTTP_FORMATS: WireFormat[] = [httpFormat('REST JSON', false), httpFormat('REST binary', true)];
 
+/** gRPC with raw_input_contents / raw_output_contents, as Triton's gRPC client sends tensors. */
+export const GRPC_FORMATS: WireFormat[] = [{
+  name: 'gRPC raw',
+  async setup({ grpcTarget, model, input }) {
+    const client = new GrpcInferenceClient(grpcTarget);
+    return {
+      async infer() {
+        const result = await client.infer(model, [{ name: 'INPUT', datatype: 'FP32', shape: [1, input.length], data: input }]);
+        checked(result.outputs[0]!.data as Float32Array, input);
+      },
+      close: () => client.close(),
+    };
+  },
+}];
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
@@ -78,16 +96,18 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startServerProcess(repository: string): Promise<{ url: string; child: ChildProcess }> {
+async function startServerProcess(repository: string): Promise<{ url: string; grpcTarget: string; child: ChildProcess }> {
   const port = await freePort();
+  const grpcPort = await freePort();
   const child = spawn(process.execPath, [join(root, 'bin', 'vireo.js'), 'serve', '--model-repository', repository,
-    '--http-port', String(port), '--http-address', '127.0.0.1', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    '--http-port', String(port), '--grpc-port', String(grpcPort), '--http-address', '127.0.0.1', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const grpcTarget = `127.0.0.1:${grpcPort}`;
   const url = `http://127.0.0.1:${port}`;
   const probe = new HttpInferenceClient(url);
   try {
     for (let attempt = 0; attempt < 600; attempt++) {
       if (child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode}`);
-      if (await probe.serverReady().catch(() => false)) return { url, child };
+      if (await probe.serverReady().catch(() => false)) return { url, grpcTarget, child };
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error('the server did not become ready within 60 s');
@@ -104,7 +124,8 @@ async function measure(format: WireFormat, context: WireFormatContext, seconds: 
     const started = performance.now();
     const deadline = started + seconds * 1000;
     await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
+      // At least MIN_REQUESTS per format, so a slow format is not judged on one or two round trips.
+      while (performance.now() < deadline || requests < MIN_REQUESTS) {
         await session.infer();
         requests++;
       }
@@ -143,9 +164,9 @@ export async function runWireFormatsBench(options: { seconds?: number; concurren
     const server = await startServerProcess(repository);
     child = server.child;
     const input = Float32Array.from({ length: (4 * 2 ** 20) / 4 }, (_, i) => Math.fround(Math.sin(i) * 1000));
-    const context: WireFormatContext = { httpUrl: server.url, model: 'identity_fp32', input };
+    const context: WireFormatContext = { httpUrl: server.url, grpcTarget: server.grpcTarget, model: 'identity_fp32', input };
     const results: FormatResult[] = [];
-    for (const format of [...HTTP_FORMATS, ...(options.extraFormats ?? [])]) {
+    for (const format of [...HTTP_FORMATS, ...GRPC_FORMATS, ...(options.extraFormats ?? [])]) {
       results.push(await measure(format, context, seconds, concurrency));
     }
     const rate = (name: string) => results.find((r) => r.format === name)!.requestsPerSecond;

@@ -5,12 +5,18 @@
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Logger } from '../logging/logger.js';
+import { VireoMetrics } from '../metrics/vireo-metrics.js';
 import { createHttpApp } from '../protocols/http-common/http-server.js';
+import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/metrics-http-server.js';
 import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-server.js';
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
+import { settingsRoutes } from '../protocols/oip-http/settings-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
 import { ModelRepository } from '../repository/model-repository.js';
 import { InferenceServer } from '../server/inference-server.js';
+import { VERSION } from '../server/version.js';
+import { VireoTracer, type TracingOptions } from '../tracing/vireo-tracer.js';
+import { combineRecorders } from './version-recorders.js';
 
 export interface ServeOptions {
   modelRepository: string;
@@ -28,6 +34,14 @@ export interface ServeOptions {
   grpcAddress?: string;
   /** Largest accepted gRPC message in bytes (default 64 MiB). */
   grpcMaxMessageSize?: number;
+  /** Prometheus endpoint port: 0 picks a free port; -1 or absent disables metrics altogether. */
+  metricsPort?: number;
+  /** Defaults to httpAddress. */
+  metricsAddress?: string;
+  /** Initial trace settings and an exporter override; the environment (OTEL_*) does the rest. */
+  tracing?: Omit<TracingOptions, 'logger' | 'serviceVersion'>;
+  /** Accept logging/trace settings changes from non-loopback clients. */
+  allowRemoteControl?: boolean;
 }
 
 export interface RunningServer {
@@ -36,27 +50,47 @@ export interface RunningServer {
   /** `host:port` of the gRPC frontend, as gRPC clients take it. */
   grpcUrl: string | undefined;
   grpcPort: number | undefined;
+  metricsUrl: string | undefined;
   /** Resolves once the initial model load finished (the server may already answer health checks). */
   loaded: Promise<void>;
   close(): Promise<void>;
 }
 
-export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data'];
+export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace'];
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const metricsOn = options.metricsPort !== undefined && options.metricsPort >= 0;
+  const metrics = metricsOn ? new VireoMetrics() : undefined;
+  const tracer = new VireoTracer({ ...options.tracing, logger: options.logger, serviceVersion: VERSION });
   const repository = new ModelRepository({
     root: resolve(options.modelRepository),
     logger: options.logger,
     autoComplete: options.autoComplete,
     defaultMaxBatchSize: options.defaultMaxBatchSize,
+    recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version), tracer.recorderFor(model, version)]),
   });
-  const server = new InferenceServer({ repository, logger: options.logger, extensions: EXTENSIONS, strictReadiness: options.strictReadiness });
+  const server = new InferenceServer({
+    repository, logger: options.logger, extensions: EXTENSIONS, strictReadiness: options.strictReadiness,
+    tracer, traceSettings: tracer.settings, protocolRecorder: metrics,
+  });
+  metrics?.watch(() => repository.index());
   const loaded = repository.loadAll();
 
+  let metricsListener: MetricsListener | undefined;
+  if (metrics) {
+    metricsListener = await listenMetrics({ source: metrics, logger: options.logger, port: options.metricsPort!, host: options.metricsAddress ?? options.httpAddress });
+    options.logger.info({ url: `${metricsListener.url}/metrics` }, 'metrics (Prometheus) listening');
+  }
+
   let httpUrl: string | undefined;
-  const http = options.httpPort >= 0 ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit }, [oipRoutes, v1Routes]) : undefined;
+  const http = options.httpPort >= 0
+    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, allowRemoteControl: options.allowRemoteControl }, [oipRoutes, v1Routes, settingsRoutes])
+    : undefined;
   if (http) {
-    await http.listen({ port: options.httpPort, host: options.httpAddress });
+    await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {
+      await metricsListener?.close();
+      throw error;
+    });
     const address = http.server.address() as AddressInfo;
     httpUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     options.logger.info({ url: httpUrl }, 'HTTP (OIP and V1 REST) listening');
@@ -76,6 +110,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await http?.close();
       await loaded.catch(() => undefined);
       await repository.close();
+      await metricsListener?.close();
       throw error;
     }
     options.logger.info({ url: grpc.url }, 'gRPC (OIP) listening');
@@ -86,6 +121,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     httpUrl,
     grpcUrl: grpc?.url,
     grpcPort: grpc?.port,
+    metricsUrl: metricsListener?.url,
     loaded,
     async close() {
       server.startDraining();
@@ -96,6 +132,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         await http?.close();
         await repository.close();
       })()]);
+      await metricsListener?.close();
+      await tracer.shutdown();
     },
   };
 }

@@ -38,6 +38,13 @@ export function serveCommand(): Command {
     .addOption(option('--default-max-batch-size <n>', 'max_batch_size given to auto-completed models whose first dimension is dynamic', 'default-max-batch-size').argParser(integer(0, 1 << 20)).default(4))
     .addOption(option('--strict-readiness <bool>', 'ready only when every model is ready (false: once the initial load finished)', 'strict-readiness').argParser(bool).default(true))
     .addOption(option('--http-body-limit <bytes>', 'largest accepted HTTP request body', 'http-body-limit').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
+    .addOption(option('--allow-metrics <bool>', 'serve Prometheus metrics on --metrics-port', 'allow-metrics').argParser(bool).default(true))
+    .addOption(option('--metrics-port <port>', 'port of the Prometheus endpoint GET /metrics', 'metrics-port').argParser(integer(0, 65535)).default(8002))
+    .addOption(option('--metrics-address <host>', 'address the metrics endpoint binds to (default: --http-address)', 'metrics-address'))
+    .addOption(option('--trace-level <level>', 'initial trace level (OFF or TIMESTAMPS); POST /v2/trace/setting changes it', 'trace-level').choices(['OFF', 'TIMESTAMPS']).default('OFF'))
+    .addOption(option('--trace-rate <n>', 'trace one in n requests (requests with a sampled traceparent are always traced)', 'trace-rate').argParser(integer(1, 2 ** 31 - 1)).default(1000))
+    .addOption(option('--trace-count <n>', 'stop tracing after n traces (-1: never)', 'trace-count').argParser(integer(-1, 2 ** 31 - 1)).default(-1))
+    .addOption(option('--allow-remote-control <bool>', 'accept logging and trace settings changes from non-loopback clients', 'allow-remote-control').argParser(bool).default(false))
     .action(async (opts) => {
       const level = opts.logVerbose >= 2 ? 'trace' : opts.logVerbose === 1 ? 'debug' : 'info';
       const logger = createLogger({ level, pretty: opts.logFormat === 'auto' ? undefined : opts.logFormat === 'pretty' });
@@ -53,6 +60,10 @@ export function serveCommand(): Command {
         grpcPort: opts.grpcPort,
         grpcAddress: opts.grpcAddress,
         grpcMaxMessageSize: opts.grpcMaxMessageSize,
+        metricsPort: opts.allowMetrics ? opts.metricsPort : -1,
+        metricsAddress: opts.metricsAddress,
+        tracing: { level: opts.traceLevel, rate: opts.traceRate, count: opts.traceCount },
+        allowRemoteControl: opts.allowRemoteControl,
       });
       await running.loaded;
       logger.info({ models: running.server.repositoryIndex() }, 'initial model load finished');

@@ -2,49 +2,28 @@
  * A TypeScript client for Vireo's (and any OIP / Triton) gRPC API: typed arrays in, typed arrays
  * out, raw contents by default (no per-element work on either side), one channel for every call.
  * Streams answer in request order (Vireo's ModelStreamInfer guarantees it), so each stream call
- * resolves with its own response. Depends only on core/ and @grpc/*.
+ * resolves with its own response. Implements the transport-neutral InferenceClient (types.ts).
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { parseDataType, type DataType } from '../core/datatypes.js';
-import type { ModelMetadata, ModelIndexEntry, Parameters, ServerMetadata } from '../core/inference.js';
-import type { Tensor, TensorData } from '../core/tensor.js';
+import type { ModelIndexEntry } from '../core/inference.js';
 import { decodeOutputs, encodeInputs, fromParameters, toParameters, type WireResponse } from './grpc-client-codec.js';
+import { makeInferResult } from './infer-result.js';
+import {
+  InferenceClientError, type InferenceClient, type InferInput, type InferOptions, type InferResult, type ModelMetadata, type Parameters, type ServerMetadata,
+} from './types.js';
 
-export interface InferInput {
-  name: string;
-  datatype: DataType;
-  shape: readonly number[];
-  /** A typed array of the datatype (FP16/BF16 as raw bits in a Uint16Array, BOOL as bytes), or BYTES elements. */
-  data: TensorData | readonly string[];
-}
-
-export interface InferOptions {
-  version?: string;
-  id?: string;
-  /** Outputs to return (default: all). */
-  outputs?: string[];
-  parameters?: Parameters;
-  /** Triton's schedule policy: 1 is the highest priority level. */
-  priority?: number;
-  /** Queue timeout in microseconds. */
-  timeoutUs?: number;
-  /** `raw` (default) sends raw_input_contents; `typed` sends InferTensorContents. */
+/** The shared options, plus how a gRPC request carries its tensors. */
+export interface GrpcInferOptions extends InferOptions {
+  /**
+   * `raw` sends raw_input_contents, `typed` sends InferTensorContents. Default: raw, or typed when
+   * `binary: false` is given (the gRPC counterpart of HTTP's JSON form).
+   */
   contents?: 'raw' | 'typed';
-  signal?: AbortSignal;
   /** gRPC deadline in milliseconds from now. */
   deadlineMs?: number;
-}
-
-export interface InferResult {
-  model: string;
-  version: string;
-  id?: string;
-  parameters?: Parameters;
-  outputs: Tensor[];
-  /** The output named `name`; throws if the response has none. */
-  output(name: string): Tensor;
 }
 
 export interface GrpcClientOptions {
@@ -54,13 +33,8 @@ export interface GrpcClientOptions {
   channelOptions?: grpc.ChannelOptions;
 }
 
-/** A failed call: `code` is the gRPC status (undefined for a stream request answered with error_message). */
-export class GrpcClientError extends Error {
-  constructor(message: string, readonly code?: grpc.status) {
-    super(message);
-    this.name = 'GrpcClientError';
-  }
-}
+/** A stream request answered with `error_message` carries no status code; it is reported as UNKNOWN. */
+const grpcError = (message: string, code: grpc.status = grpc.status.UNKNOWN) => new InferenceClientError(message, code, 'grpc');
 
 const PROTO_DIR = fileURLToPath(new URL('../../proto/triton/', import.meta.url));
 const LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
@@ -77,22 +51,16 @@ function service(): grpc.ServiceClientConstructor {
 type Unary = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (e: grpc.ServiceError | null, r: any) => void) => grpc.ClientUnaryCall;
 
 function toResult(response: WireResponse): InferResult {
-  const outputs = decodeOutputs(response);
-  return {
-    model: response.model_name,
-    version: response.model_version,
+  return makeInferResult({
+    modelName: response.model_name,
+    modelVersion: response.model_version,
     id: response.id || undefined,
     parameters: fromParameters(response.parameters),
-    outputs,
-    output(name) {
-      const found = outputs.find((t) => t.name === name);
-      if (!found) throw new GrpcClientError(`the response has no output "${name}" (has ${outputs.map((t) => t.name).join(', ')})`);
-      return found;
-    },
-  };
+    outputs: decodeOutputs(response),
+  });
 }
 
-function buildRequest(model: string, inputs: readonly InferInput[], options: InferOptions): unknown {
+function buildRequest(model: string, inputs: readonly InferInput[], options: GrpcInferOptions): unknown {
   const parameters: Parameters = { ...options.parameters };
   if (options.priority !== undefined) parameters.priority = options.priority;
   if (options.timeoutUs !== undefined) parameters.timeout = options.timeoutUs;
@@ -101,12 +69,12 @@ function buildRequest(model: string, inputs: readonly InferInput[], options: Inf
     model_version: options.version ?? '',
     id: options.id ?? '',
     parameters: toParameters(parameters),
-    outputs: (options.outputs ?? []).map((name) => ({ name })),
-    ...encodeInputs(inputs, options.contents ?? 'raw'),
+    outputs: (options.outputs ?? []).map((o) => ({ name: typeof o === 'string' ? o : o.name })),
+    ...encodeInputs(inputs, options.contents ?? (options.binary === false ? 'typed' : 'raw')),
   };
 }
 
-export class GrpcInferenceClient {
+export class GrpcInferenceClient implements InferenceClient {
   readonly #client: grpc.Client;
 
   /** `target` is `host:port`, as for Triton's client (e.g. `localhost:8001`). */
@@ -115,18 +83,21 @@ export class GrpcInferenceClient {
     this.#client = new (service())(target, options.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': size,
       'grpc.max_send_message_length': size,
+      // HTTP/2's default 64 KiB receive window makes a multi-megabyte response wait on window
+      // updates; a 16 MiB window lets it stream through.
+      'grpc-node.flow_control_window': 16 * 1024 * 1024,
       ...options.channelOptions,
     });
   }
 
   #call<T>(method: string, request: unknown, options: { signal?: AbortSignal; deadlineMs?: number } = {}): Promise<T> {
     return new Promise((resolve, reject) => {
-      if (options.signal?.aborted) return reject(new GrpcClientError('the call was aborted', grpc.status.CANCELLED));
+      if (options.signal?.aborted) return reject(grpcError('the call was aborted', grpc.status.CANCELLED));
       const callOptions: grpc.CallOptions = options.deadlineMs !== undefined ? { deadline: Date.now() + options.deadlineMs } : {};
       const fn = (this.#client as unknown as Record<string, Unary>)[method]!.bind(this.#client);
       const call = fn(request, new grpc.Metadata(), callOptions, (error, response) => {
         options.signal?.removeEventListener('abort', abort);
-        if (error) reject(new GrpcClientError(error.details || error.message, error.code));
+        if (error) reject(grpcError(error.details || error.message, error.code));
         else resolve(response as T);
       });
       const abort = () => call.cancel();
@@ -171,7 +142,7 @@ export class GrpcInferenceClient {
     return models.map((m) => ({ name: m.name, version: m.version || undefined, state: (m.state || undefined) as ModelIndexEntry['state'], reason: m.reason || undefined }));
   }
 
-  async infer(model: string, inputs: readonly InferInput[], options: InferOptions = {}): Promise<InferResult> {
+  async infer(model: string, inputs: readonly InferInput[], options: GrpcInferOptions = {}): Promise<InferResult> {
     return toResult(await this.#call<WireResponse>('ModelInfer', buildRequest(model, inputs, options), options));
   }
 
@@ -180,7 +151,8 @@ export class GrpcInferenceClient {
     return new GrpcInferStream((this.#client as unknown as { ModelStreamInfer(): grpc.ClientDuplexStream<unknown, any> }).ModelStreamInfer());
   }
 
-  close(): void {
+  /** Closes the channel; calls already started still complete. */
+  async close(): Promise<void> {
     this.#client.close();
   }
 }
@@ -196,7 +168,7 @@ export class GrpcInferStream {
     call.on('data', (message) => {
       const waiter = this.#waiting.shift();
       if (!waiter) return;
-      if (message.error_message) waiter.reject(new GrpcClientError(message.error_message));
+      if (message.error_message) waiter.reject(grpcError(message.error_message));
       else waiter.resolve(toResult(message.infer_response!));
     });
     this.#ended = new Promise((resolve) => {
@@ -204,12 +176,12 @@ export class GrpcInferStream {
         this.#failure = error;
         for (const w of this.#waiting.splice(0)) w.reject(error);
       };
-      call.on('error', (e: grpc.ServiceError) => { fail(new GrpcClientError(e.details || e.message, e.code)); resolve(); });
-      call.on('end', () => { fail(new GrpcClientError('the stream ended before answering', grpc.status.UNAVAILABLE)); resolve(); });
+      call.on('error', (e: grpc.ServiceError) => { fail(grpcError(e.details || e.message, e.code)); resolve(); });
+      call.on('end', () => { fail(grpcError('the stream ended before answering', grpc.status.UNAVAILABLE)); resolve(); });
     });
   }
 
-  infer(model: string, inputs: readonly InferInput[], options: Omit<InferOptions, 'signal' | 'deadlineMs'> = {}): Promise<InferResult> {
+  infer(model: string, inputs: readonly InferInput[], options: Omit<GrpcInferOptions, 'signal' | 'deadlineMs'> = {}): Promise<InferResult> {
     if (this.#failure) return Promise.reject(this.#failure);
     let request: unknown;
     try {

@@ -6,4 +6,4 @@ export {
   type DataType, type InferenceClient, type InferInput, type InferOptions, type InferOutput, type InferResult,
   type ModelMetadata, type NumericArray, type Parameters, type RequestedOutput, type ServerMetadata,
 } from './types.js';
-export { GrpcInferenceClient, GrpcInferStream, GrpcClientError, type GrpcClientOptions } from './grpc-client.js';
+export { GrpcInferenceClient, GrpcInferStream, type GrpcClientOptions, type GrpcInferOptions } from './grpc-client.js';

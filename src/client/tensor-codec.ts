@@ -10,6 +10,7 @@ import { elementCount, packBytes, unpackBytes, viewAs } from '../core/tensor.js'
 import type { InferInput, InferOutput } from './types.js';
 
 const encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Checks an input's data against its datatype and shape before anything is sent. */
 export function checkInput(input: InferInput): void {
@@ -40,7 +41,15 @@ export function inputBytes(input: InferInput): Uint8Array {
 /** An input's data as a JSON `data` array (64-bit integers beyond 2^53 as decimal strings). */
 export function inputJson(input: InferInput): unknown[] {
   if (input.datatype === 'BYTES') {
-    return (input.data as readonly (Uint8Array | string)[]).map((e) => (typeof e === 'string' ? e : new TextDecoder().decode(e)));
+    // JSON carries text; bytes that are not UTF-8 go as {"b64"} (Vireo accepts it) rather than corrupted.
+    return (input.data as readonly (Uint8Array | string)[]).map((e) => {
+      if (typeof e === 'string') return e;
+      try {
+        return strictUtf8.decode(e);
+      } catch {
+        return { b64: Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString('base64') };
+      }
+    });
   }
   if (dataTypeInfo(input.datatype).bigint) {
     return Array.from(input.data as BigInt64Array, (v) => (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString()));
@@ -62,7 +71,8 @@ export function outputFromBytes(name: string, datatype: DataType, shape: number[
 export function outputFromJson(name: string, datatype: DataType, shape: number[], data: unknown): InferOutput {
   const what = `output "${name}"`;
   const count = elementCount(shape, what);
-  const flat = (Array.isArray(data) ? data.flat(Infinity) : [data]) as unknown[];
+  // Servers send flat `data` (OIP); nested arrays are flattened only when they occur.
+  const flat = (!Array.isArray(data) ? [data] : data.length > 0 && Array.isArray(data[0]) ? data.flat(Infinity) : data) as unknown[];
   if (flat.length !== count) throw new TypeError(`${what}: ${flat.length} elements for shape [${shape.join(',')}], which needs ${count}`);
   if (datatype === 'BYTES') {
     return { name, datatype, shape, data: flat.map((v) => encoder.encode(String(v))) };

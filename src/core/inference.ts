@@ -1,5 +1,6 @@
 /** Protocol-neutral request and response types: what frontends build and what they receive. */
 import type { DataType } from './datatypes.js';
+import type { RequestTrace } from './observability.js';
 import type { Tensor } from './tensor.js';
 
 export type ParameterValue = string | number | boolean;
@@ -25,6 +26,8 @@ export interface InferRequest {
   timeoutUs?: number;
   /** Aborted when the client goes away; a request still queued is then dropped. */
   signal?: AbortSignal;
+  /** Set by the frontend when the request is traced (see core/observability.ts). */
+  trace?: RequestTrace;
 }
 
 export interface InferResponse {

@@ -23,8 +23,16 @@ export interface RepositoryOptions {
   logger: Logger;
   autoComplete?: boolean;
   defaultMaxBatchSize?: number;
-  /** Extra recorder per version (metrics); statistics are always kept. */
-  recorderFor?: (model: string, version: string) => SchedulerRecorder;
+  /** Extra recorder per version (metrics, tracing); statistics are always kept. */
+  recorderFor?: (model: string, version: string) => VersionRecorder | undefined;
+}
+
+/** A scheduler recorder that may also hear about its version's load and unload. */
+export interface VersionRecorder extends SchedulerRecorder {
+  /** The load finished, READY or not, after `seconds`. */
+  loaded?(seconds: number): void;
+  /** The version was unloaded and will not report again. */
+  unloaded?(): void;
 }
 
 export interface ModelVersion {
@@ -36,6 +44,9 @@ export interface ModelVersion {
   scheduler?: Scheduler;
   instances?: ModelInstance[];
   statistics: StatisticsRecorder;
+  /** Statistics plus the extra recorder: what the scheduler reports to, and the facade for early failures. */
+  recorder: SchedulerRecorder;
+  extra?: VersionRecorder;
 }
 
 interface ModelEntry {
@@ -108,7 +119,8 @@ export class ModelRepository {
         const version = String(v);
         const statistics = new StatisticsRecorder(name, version);
         const extra = this.#options.recorderFor?.(name, version);
-        const mv: ModelVersion = { model: name, version, state: 'LOADING', statistics };
+        const recorder = extra ? fanOut([statistics, extra]) : statistics;
+        const mv: ModelVersion = { model: name, version, state: 'LOADING', statistics, recorder, extra };
         entry.versions.set(version, mv);
         const t0 = performance.now();
         try {
@@ -117,9 +129,10 @@ export class ModelRepository {
             autoComplete: this.#options.autoComplete,
             defaultMaxBatchSize: this.#options.defaultMaxBatchSize,
             logger: log,
-            recorder: extra ? fanOut([statistics, extra]) : statistics,
+            recorder,
           });
           Object.assign(mv, loaded, { state: 'READY' as const });
+          extra?.loaded?.((performance.now() - t0) / 1000);
           log.info({
             model: name, version, loadMs: Math.round(performance.now() - t0),
             inputs: loaded.config.input.map((i) => `${i.name}:${i.data_type}[${i.dims.join(',')}]`),
@@ -129,7 +142,8 @@ export class ModelRepository {
         } catch (error) {
           mv.state = 'UNAVAILABLE';
           mv.reason = VireoError.from(error).message;
-          log.error({ model: name, version, reason: mv.reason }, 'model failed to load');
+          extra?.loaded?.((performance.now() - t0) / 1000);
+          log.error({ model: name, version, reason: mv.reason, loadMs: Math.round(performance.now() - t0) }, 'model failed to load');
         }
       }));
       entry.state = [...entry.versions.values()].some((v) => v.state === 'READY') ? 'READY' : 'UNAVAILABLE';
@@ -155,7 +169,8 @@ export class ModelRepository {
     mv.state = 'UNLOADING';
     await mv.scheduler?.close();
     await Promise.all((mv.instances ?? []).map((i) => i.close()));
-    this.#options.logger.info({ model: mv.model, version: mv.version, ms: Math.round(performance.now() - t0) }, 'model unloaded');
+    mv.extra?.unloaded?.();
+    this.#options.logger.info({ model: mv.model, version: mv.version, unloadMs: Math.round(performance.now() - t0) }, 'model unloaded');
   }
 
   async close(): Promise<void> {

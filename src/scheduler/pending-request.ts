@@ -20,6 +20,8 @@ export interface ScheduleOptions {
   priority?: number;
   timeoutUs?: number;
   signal?: AbortSignal;
+  /** An opaque trace handle handed back to the recorder with the batch the request ran in. */
+  trace?: unknown;
 }
 
 export class PendingRequest {
@@ -31,6 +33,7 @@ export class PendingRequest {
   delayed = false;
   readonly arrivalNs: number;
   queueNs = 0;
+  trace: unknown = undefined;
   readonly #resolve: (outputs: Tensor[]) => void;
   readonly #reject: (error: VireoError) => void;
 

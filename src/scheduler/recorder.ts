@@ -13,6 +13,8 @@ export interface RequestTimings {
 
 export interface BatchTimings {
   batchSize: number;
+  /** When the batch started (nowNs clock): the end of its requests' queueing. */
+  startNs: number;
   computeInputNs: number;
   computeInferNs: number;
   computeOutputNs: number;
@@ -21,8 +23,12 @@ export interface BatchTimings {
 export interface SchedulerRecorder {
   /** A request finished; `items` is its own batch size. `reason` is an error code on failure. */
   request(outcome: RequestOutcome, items: number, totalNs: number, timings: RequestTimings | undefined, reason?: string): void;
-  /** One backend execution of `batchSize` items. */
-  batch(timings: BatchTimings): void;
+  /**
+   * One backend execution of `batchSize` items. `traces` holds the opaque trace handles of the
+   * requests in the batch that carry one (ScheduleOptions.trace), in batch order; it is undefined
+   * when none does, so an untraced batch allocates nothing for tracing.
+   */
+  batch(timings: BatchTimings, traces?: readonly unknown[]): void;
   /** Requests queued or executing changed. */
   pending(count: number): void;
   /** Instances busy changed. */

@@ -97,19 +97,20 @@ export class Scheduler {
    */
   enqueue(inputs: readonly Tensor[], outputs: readonly string[], items: number, options: ScheduleOptions = {}): Promise<Tensor[]> {
     if (this.#closing) {
-      return Promise.reject(new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
+      return this.#refuse(items, new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
     }
     if (options.signal?.aborted) {
-      return Promise.reject(new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
+      return this.#refuse(items, new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
     }
     const level = this.#levelOf(options.priority);
     if (this.#queues.isFull(level)) {
-      return Promise.reject(new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));
+      return this.#refuse(items, new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));
     }
     return new Promise<Tensor[]>((resolve, reject) => {
       const arrival = nowNs();
       const request = new PendingRequest(inputs, outputs, items, compatibilityKey(inputs, outputs), options.signal, arrival, resolve, reject);
       request.level = level;
+      request.trace = options.trace;
       const policy = this.#queues.policies[level]!;
       const timeoutUs = queueTimeoutUs(policy, options.timeoutUs);
       if (timeoutUs > 0) {
@@ -137,6 +138,12 @@ export class Scheduler {
     this.#closing = true;
     for (const request of this.#queues.pending()) this.#failQueued(request, error);
     this.#checkDrained();
+  }
+
+  /** A request refused at the door is still a failed request for statistics and metrics. */
+  #refuse(items: number, error: VireoError): Promise<never> {
+    this.#recorder.request('failure', items, 0, undefined, error.code);
+    return Promise.reject(error);
   }
 
   /** Triton: priority 0, or one beyond the model's levels, means the default level. */
@@ -213,10 +220,12 @@ export class Scheduler {
   async #run(slot: Slot, requests: PendingRequest[]): Promise<void> {
     slot.busy = true;
     const start = nowNs();
+    let traces: unknown[] | undefined;
     for (const r of requests) {
       this.#queues.forget(r);
       r.transition('EXECUTING');
       r.queueNs = start - r.arrivalNs;
+      if (r.trace !== undefined) (traces ??= []).push(r.trace);
     }
     this.#executing += requests.length;
     this.#recorder.busy(this.#slots.filter((s) => s.busy).length);
@@ -246,7 +255,7 @@ export class Scheduler {
     }
     slot.busy = false;
     this.#executing -= requests.length;
-    this.#recorder.batch({ batchSize: batchItems, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });
+    this.#recorder.batch({ batchSize: batchItems, startNs: start, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs }, traces);
     if (this.#adaptive && !('error' in outcome)) this.#adaptive.observeBatch(batchItems, inputNs + inferNs + outputNs);
     await turn.previous;
     this.#settle(requests, outcome, { computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });

@@ -100,7 +100,7 @@ export function fanOut(recorders: SchedulerRecorder[]): SchedulerRecorder {
   if (recorders.length === 1) return recorders[0]!;
   return {
     request: (...args) => { for (const r of recorders) r.request(...args); },
-    batch: (t) => { for (const r of recorders) r.batch(t); },
+    batch: (t, traces) => { for (const r of recorders) r.batch(t, traces); },
     pending: (n) => { for (const r of recorders) r.pending(n); },
     busy: (n) => { for (const r of recorders) r.busy(n); },
   };

@@ -5,6 +5,8 @@
  */
 import { VireoError } from '../core/errors.js';
 import type { InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ServerMetadata } from '../core/inference.js';
+import type { ProtocolRecorder, RequestTracer, TraceSettingsControl } from '../core/observability.js';
+import { LogSettings, LogSettingsError, type LogSettingsJson } from '../logging/log-settings.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Logger } from '../logging/logger.js';
 import type { ModelConfig } from '../repository/model-config.js';
@@ -19,20 +21,68 @@ export interface InferenceServerOptions {
   /** Extensions the running frontends implement, for GET /v2. */
   extensions?: string[];
   strictReadiness?: boolean;
+  /** Opens request traces (tracing/); absent: frontends trace nothing. */
+  tracer?: RequestTracer;
+  /** Counts requests per frontend route and status (metrics/); absent: nothing is counted. */
+  protocolRecorder?: ProtocolRecorder;
+  /** Triton's trace extension; absent: the trace settings API answers UNIMPLEMENTED. */
+  traceSettings?: TraceSettingsControl;
 }
 
 export class InferenceServer {
   readonly repository: ModelRepository;
   readonly logger: Logger;
+  /** Null when not configured, so a frontend can decide once, at start, to skip the work. */
+  readonly tracer: RequestTracer | null;
+  readonly protocolRecorder: ProtocolRecorder | null;
   readonly #extensions: string[];
   readonly #strictReadiness: boolean;
+  readonly #traceSettings: TraceSettingsControl | undefined;
+  readonly #logSettings: LogSettings;
   #draining = false;
 
   constructor(options: InferenceServerOptions) {
     this.repository = options.repository;
     this.logger = options.logger;
+    this.tracer = options.tracer ?? null;
+    this.protocolRecorder = options.protocolRecorder ?? null;
     this.#extensions = options.extensions ?? [];
     this.#strictReadiness = options.strictReadiness ?? true;
+    this.#traceSettings = options.traceSettings;
+    this.#logSettings = new LogSettings(options.logger);
+  }
+
+  /** Triton's trace extension: the global settings, or a model's (which must exist). */
+  traceSettings(model?: string): Record<string, string | string[]> {
+    return this.#traceControl(model).get(model);
+  }
+
+  updateTraceSettings(body: unknown, model?: string): Record<string, string | string[]> {
+    const settings = this.#traceControl(model).update(body, model);
+    this.logger.info({ model, settings }, 'trace settings changed');
+    return settings;
+  }
+
+  #traceControl(model: string | undefined): TraceSettingsControl {
+    if (!this.#traceSettings) throw new VireoError('VIREO_ERR_UNIMPLEMENTED', 'tracing is not configured on this server');
+    if (model !== undefined && !this.repository.has(model)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${model}"`);
+    return this.#traceSettings;
+  }
+
+  /** Triton's logging extension. */
+  logSettings(): LogSettingsJson {
+    return this.#logSettings.get();
+  }
+
+  updateLogSettings(body: unknown): LogSettingsJson {
+    try {
+      const settings = this.#logSettings.update(body);
+      this.logger.info({ settings }, 'log settings changed');
+      return settings;
+    } catch (error) {
+      if (error instanceof LogSettingsError) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', error.message);
+      throw error;
+    }
   }
 
   serverMetadata(): ServerMetadata {
@@ -82,11 +132,20 @@ export class InferenceServer {
   async infer(request: InferRequest): Promise<InferResponse> {
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
     const mv = this.repository.resolve(request.model, request.version);
-    const validated = validateRequest(request, mv.config);
+    let validated: ReturnType<typeof validateRequest>;
+    try {
+      validated = validateRequest(request, mv.config);
+    } catch (error) {
+      // Counted against the version it was sent to, as the scheduler counts its own refusals.
+      mv.recorder.request('failure', 0, 0, undefined, VireoError.from(error).code);
+      throw error;
+    }
+    request.trace?.queued();
     const outputs: Tensor[] = await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, {
       priority: request.priority,
       timeoutUs: request.timeoutUs,
       signal: request.signal,
+      trace: request.trace,
     });
     return { model: request.model, version: mv.version, id: request.id, outputs: this.#restoreShapes(outputs, mv.config) };
   }

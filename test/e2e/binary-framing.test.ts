@@ -61,6 +61,7 @@ describe('binary tensor data framing', () => {
     const bytes = Buffer.from(await response.arrayBuffer());
     const length = Number(response.headers.get('inference-header-content-length'));
     const header = JSON.parse(bytes.toString('utf8', 0, length));
+    assert.equal(length % 8, 0, 'the JSON header is space-padded so binary outputs start aligned');
     // The client walks outputs in order, taking binary_data_size bytes for each binary one.
     const [out0, out1] = header.outputs;
     assert.deepEqual({ ...out0, parameters: undefined }, { name: 'OUTPUT0', datatype: 'INT32', shape: [1, 16], parameters: undefined });

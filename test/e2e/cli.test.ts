@@ -13,7 +13,7 @@ it('vireo --help and vireo serve --help document the options', async () => {
   const top = await run(process.execPath, [bin, '--help']);
   assert.match(top.stdout, /serve/);
   const serve = await run(process.execPath, [bin, 'serve', '--help']);
-  for (const flag of ['--model-repository', '--http-port', '--log-verbose', '--disable-auto-complete-config', '--strict-readiness', '--http-body-limit']) {
+  for (const flag of ['--model-repository', '--http-port', '--log-verbose', '--disable-auto-complete-config', '--strict-readiness', '--http-body-limit', '--grpc-port', '--grpc-address', '--grpc-max-message-size']) {
     assert.ok(serve.stdout.includes(flag), `${flag} missing from serve --help`);
   }
   assert.match(serve.stdout, /env: VIREO_HTTP_PORT/);
@@ -28,29 +28,36 @@ it('refuses a bad option value with a clear message', async () => {
 
 it('serves with options from the environment and exits 0 on SIGTERM', async () => {
   const child = spawn(process.execPath, [bin, 'serve'], {
-    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json' },
+    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_GRPC_PORT: '0', VIREO_METRICS_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.on('data', (chunk) => { output += chunk; });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
-    child.stdout.on('data', () => {
-      const match = output.match(/"url":"(http:\/\/[^"]+)"/);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  for (let i = 0; i < 120; i++) {
-    const ready = await fetch(`${url}/v2/health/ready`).then((r) => r.status, () => 0);
-    if (ready === 200) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  const meta = await (await fetch(`${url}/v2/models/simple`)).json() as { name: string };
-  assert.equal(meta.name, 'simple');
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  try {
+    let output = '';
+    child.stdout.on('data', (chunk) => { output += chunk; });
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
+      child.stdout.on('data', () => {
+        const line = output.split('\n').find((l) => l.includes('HTTP (OIP'));
+        const match = line?.match(/"url":"(http:\/\/[^"]+)"/);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+    });
+    for (let i = 0; i < 120; i++) {
+      const ready = await fetch(`${url}/v2/health/ready`).then((r) => r.status, () => 0);
+      if (ready === 200) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const meta = await (await fetch(`${url}/v2/models/simple`)).json() as { name: string };
+    assert.equal(meta.name, 'simple');
+    assert.match(output, /"url":"127\.0\.0\.1:\d+","msg":"gRPC \(OIP\) listening"/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    // Never leave a server behind when an assertion fails: the test runner would wait for it forever.
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
 });

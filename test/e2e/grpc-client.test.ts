@@ -1,7 +1,7 @@
 /** Vireo's TypeScript gRPC client against a real server: typed arrays in and out, raw and typed, stream, errors. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { GrpcClientError, GrpcInferenceClient, type InferInput } from '../../src/client/grpc-client.js';
+import { GrpcInferenceClient, InferenceClientError, type InferInput } from '../../src/client/index.js';
 import { identityModel, simpleModel } from '../../tools/modelgen/models.js';
 import { grpc } from '../helpers/grpc.js';
 import { makeRepository } from '../helpers/repository.js';
@@ -28,7 +28,7 @@ describe('GrpcInferenceClient', () => {
     client = new GrpcInferenceClient(server.grpcTarget);
   });
   after(async () => {
-    client.close();
+    await client.close();
     await server.close();
     await cleanup();
   });
@@ -56,7 +56,8 @@ describe('GrpcInferenceClient', () => {
       const b = range16(-20);
       const result = await client.infer('simple', simpleInputs(a, b), { contents, id: `c-${contents}` });
       assert.equal(result.id, `c-${contents}`);
-      assert.equal(result.version, '1');
+      assert.equal(result.modelName, 'simple');
+      assert.equal(result.modelVersion, '1');
       const out0 = result.output('OUTPUT0');
       assert.ok(out0.data instanceof Int32Array);
       assert.deepEqual(out0.shape, [1, 16]);
@@ -83,18 +84,31 @@ describe('GrpcInferenceClient', () => {
     await assert.rejects(client.infer('identity_fp16', [{ name: 'INPUT', datatype: 'FP16', shape: [1, 4], data: bits }], { contents: 'typed' }), /no typed contents field/);
   });
 
+  it('follows the shared InferOptions: binary: false means typed contents, outputs as names or objects', async () => {
+    const bits = Uint16Array.from([0x3c00, 0, 0, 0]);
+    // FP16 has no typed field, so only a typed request fails this way: binary: false chose typed.
+    await assert.rejects(client.infer('identity_fp16', [{ name: 'INPUT', datatype: 'FP16', shape: [1, 4], data: bits }], { binary: false }), /no typed contents field/);
+    const a = range16(3);
+    const result = await client.infer('simple', simpleInputs(a, a), { binary: false, outputs: [{ name: 'OUTPUT1' }] });
+    assert.deepEqual(result.outputs.map((o) => o.name), ['OUTPUT1']);
+    assert.deepEqual([...(result.output('OUTPUT1').data as Int32Array)], sub(a, a));
+    const named = await client.infer('simple', simpleInputs(a, a), { outputs: ['OUTPUT0'] });
+    assert.deepEqual(named.outputs.map((o) => o.name), ['OUTPUT0']);
+  });
+
   it('checks element counts and array types before sending', async () => {
-    await assert.rejects(client.infer('simple', [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Int32Array(15) }]), /15 elements given/);
+    await assert.rejects(client.infer('simple', [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Int32Array(15) }]), /15 elements for shape \[1,16\], which needs 16/);
     await assert.rejects(client.infer('simple', [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Float32Array(16) }]), /must be a Int32Array/);
   });
 
   it('server errors carry the gRPC status', async () => {
     const error = await client.infer('nope', simpleInputs(range16(), range16())).catch((e) => e);
-    assert.ok(error instanceof GrpcClientError);
-    assert.equal(error.code, grpc.status.NOT_FOUND);
+    assert.ok(error instanceof InferenceClientError);
+    assert.equal(error.protocol, 'grpc');
+    assert.equal(error.status, grpc.status.NOT_FOUND);
     assert.match(error.message, /unknown model "nope"/);
     const bad = await client.infer('simple', [simpleInputs(range16(), range16())[0]!]).catch((e) => e);
-    assert.equal(bad.code, grpc.status.INVALID_ARGUMENT);
+    assert.equal(bad.status, grpc.status.INVALID_ARGUMENT);
   });
 
   it('a stream resolves each request with its own response; a bad one rejects alone', async () => {
@@ -111,6 +125,7 @@ describe('GrpcInferenceClient', () => {
     assert.deepEqual([...(results[0] as PromiseFulfilledResult<any>).value.output('OUTPUT0').data], add(a, a));
     assert.equal(results[1].status, 'rejected');
     assert.match((results[1] as PromiseRejectedResult).reason.message, /unknown model "nope"/);
+    assert.equal((results[1] as PromiseRejectedResult).reason.status, grpc.status.UNKNOWN);
     assert.equal((results[2] as PromiseFulfilledResult<any>).value.id, 'three');
     assert.deepEqual([...(results[2] as PromiseFulfilledResult<any>).value.output('OUTPUT1').data], sub(a, range16()));
   });
@@ -119,6 +134,6 @@ describe('GrpcInferenceClient', () => {
     const controller = new AbortController();
     controller.abort();
     const error = await client.infer('simple', simpleInputs(range16(), range16()), { signal: controller.signal }).catch((e) => e);
-    assert.equal(error.code, grpc.status.CANCELLED);
+    assert.equal(error.status, grpc.status.CANCELLED);
   });
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildModel } from '../../tools/modelgen/onnx-graph.js';
 import { simpleModel } from '../../tools/modelgen/models.js';
-import { assertStatus, grpc, healthClient, oipClient, tritonClient, type RpcClient } from '../helpers/grpc.js';
+import { assertStatus, grpc, healthClient, oipClient, streamInfer, tritonClient, type RpcClient } from '../helpers/grpc.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { add, range16, sub } from '../helpers/simple.js';
@@ -141,6 +141,17 @@ describe('gRPC RPCs', () => {
     const bits = r.raw_output_contents[0] as Buffer;
     // IEEE 754 half: 1 = 0x3c00, -2 = 0xc000, 0.5 = 0x3800, 65504 (largest finite) = 0x7bff.
     assert.deepEqual([0, 2, 4, 6].map((o) => bits.readUInt16LE(o)), [0x3c00, 0xc000, 0x3800, 0x7bff]);
+  });
+
+  it('a stream of 200 requests (past the per-stream in-flight limit) is answered completely and in order', async () => {
+    const requests = Array.from({ length: 200 }, (_, i) => simpleTyped(range16(i), range16(), { id: `r${i}` }));
+    const responses = await streamInfer(client, requests);
+    assert.equal(responses.length, 200);
+    responses.forEach((r, i) => {
+      assert.equal(r.error_message, '');
+      assert.equal(r.infer_response.id, `r${i}`);
+      assert.deepEqual(r.infer_response.outputs[0].contents.int_contents, add(range16(i), range16()));
+    });
   });
 
   it('ModelConfig is Triton\'s ModelConfig message', async () => {

@@ -1,7 +1,8 @@
 /**
  * Graceful shutdown of the gRPC frontend: open health watches hear NOT_SERVING and end, an open
  * inference stream answers the request it had admitted (even one still queued for a batch) and
- * ends with status OK rather than being cut, and new calls are refused.
+ * ends with status OK rather than being cut, and new calls are refused. Draining alone already
+ * turns health NOT_SERVING and inference UNAVAILABLE.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -60,6 +61,40 @@ it('close() ends watches and streams gracefully after answering admitted request
   } finally {
     client.close();
     health.close();
+    await repo.cleanup();
+  }
+});
+
+it('Watch reports a readiness change while the server runs (draining makes it NOT_SERVING), and ModelInfer is then UNAVAILABLE', async () => {
+  const repo = await makeRepository({ simple: { config: { max_batch_size: 8 }, versions: { 1: simpleModel() } } });
+  const server = await startTestServer(repo.root);
+  const client = tritonClient(server.grpcTarget);
+  const health = healthClient(server.grpcTarget);
+  const watch = health.raw.Watch({ service: '' });
+  try {
+    const seen: string[] = [];
+    const notServing = new Promise<void>((resolve, reject) => {
+      watch.on('data', (r: { status: string }) => {
+        seen.push(r.status);
+        if (r.status === 'NOT_SERVING') resolve();
+      });
+      watch.on('error', (e: grpc.ServiceError) => { if (e.code !== grpc.status.CANCELLED) reject(e); });
+    });
+    for (let i = 0; seen.length === 0; i++) {
+      assert.ok(i < 1500, 'Watch sent no first status');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    server.server.startDraining();
+    await notServing;
+    assert.deepEqual(seen, ['SERVING', 'NOT_SERVING']);
+    const a = range16();
+    await assert.rejects(client.call('ModelInfer', { model_name: 'simple', inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [1, 16], contents: { int_contents: a } })) }),
+      (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE && /shutting down/.test(e.details));
+  } finally {
+    watch.cancel();
+    client.close();
+    health.close();
+    await server.close();
     await repo.cleanup();
   }
 });

@@ -1,13 +1,14 @@
 /**
- * Every datatype through every HTTP wire format gives back exactly what was sent: OIP REST JSON,
- * binary tensor data (plain, mixed with JSON, gzip/deflate both ways, raw), and V1 REST rows and
- * columns. Models are identity models generated here, so the expected values are the inputs.
+ * Every datatype through every wire format gives back exactly what was sent: OIP REST JSON, binary
+ * tensor data (plain, mixed with JSON, gzip/deflate both ways, raw), V1 REST rows and columns, and
+ * OIP gRPC (raw contents, typed contents, the bidirectional stream). Models are identity models
+ * generated here, so the expected values are the inputs.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { inflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { identityModel } from '../../tools/modelgen/models.js';
-import { HttpInferenceClient } from '../../src/client/index.js';
+import { GrpcInferenceClient, HttpInferenceClient } from '../../src/client/index.js';
 import type { InferInput } from '../../src/client/index.js';
 import { CASES, allTypesModel, comparable, modelName, type DatatypeCase } from '../helpers/datatype-cases.js';
 import { makeRepository } from '../helpers/repository.js';
@@ -18,9 +19,10 @@ const input = (c: DatatypeCase, name = 'INPUT', shape = [2, 3]): InferInput => (
 /** The JSON values of a case nested as rows of three, as V1 REST carries them. */
 const rows = (values: unknown[]) => [values.slice(0, 3), values.slice(3, 6)];
 
-describe('wire formats: every datatype, every HTTP format', () => {
+describe('wire formats: every datatype, every HTTP and gRPC format', () => {
   let server: TestServer;
   let client: HttpInferenceClient;
+  let grpcClient: GrpcInferenceClient;
   let cleanup: () => Promise<void>;
 
   before(async () => {
@@ -30,9 +32,11 @@ describe('wire formats: every datatype, every HTTP format', () => {
     cleanup = repo.cleanup;
     server = await startTestServer(repo.root);
     client = new HttpInferenceClient(server.url);
+    grpcClient = new GrpcInferenceClient(server.grpcTarget);
   });
   after(async () => {
     await client.close();
+    await grpcClient.close();
     await server.close();
     await cleanup();
   });
@@ -79,6 +83,21 @@ describe('wire formats: every datatype, every HTTP format', () => {
         assert.deepEqual(bytes.subarray(headerLength), body);
       });
 
+      it('gRPC raw contents, typed contents (where the datatype has a field) and the stream echo the input', async () => {
+        const raw = await grpcClient.infer(model, [input(c)]);
+        assert.deepEqual(comparable(raw.output('OUTPUT').data), expected, 'raw');
+        if (c.datatype !== 'FP16' && c.datatype !== 'BF16') {
+          const typed = await grpcClient.infer(model, [input(c)], { contents: 'typed' });
+          assert.deepEqual(comparable(typed.output('OUTPUT').data), expected, 'typed');
+        }
+        const stream = grpcClient.stream();
+        const [first, second] = await Promise.all([stream.infer(model, [input(c)]), stream.infer(model, [input(c)], { id: 'again' })]);
+        await stream.end();
+        assert.deepEqual(comparable(first.output('OUTPUT').data), expected, 'stream');
+        assert.equal(second.id, 'again');
+        assert.deepEqual(comparable(second.output('OUTPUT').data), expected, 'stream');
+      });
+
       it('V1 rows and columns return the values as JSON', async () => {
         const instances = rows(c.json);
         const predict = await server.post(`/v1/models/${model}:predict`, { instances });
@@ -96,6 +115,16 @@ describe('wire formats: every datatype, every HTTP format', () => {
     const outputs = CASES.map((c, i) => ({ name: `OUT_${c.datatype}`, binary: i % 3 === 0 }));
     const result = await client.infer('all_types', inputs, { outputs });
     for (const c of CASES) assert.deepEqual(comparable(result.output(`OUT_${c.datatype}`).data), comparable(c.data), c.datatype);
+  });
+
+  it('one gRPC request with every datatype (raw contents, as FP16 has no typed field), all outputs and a selection', async () => {
+    const inputs = CASES.map((c) => input(c, `IN_${c.datatype}`));
+    const all = await grpcClient.infer('all_types', inputs);
+    for (const c of CASES) assert.deepEqual(comparable(all.output(`OUT_${c.datatype}`).data), comparable(c.data), c.datatype);
+    const picked = CASES.filter((_, i) => i % 2 === 1);
+    const some = await grpcClient.infer('all_types', inputs, { outputs: picked.map((c) => `OUT_${c.datatype}`) });
+    assert.deepEqual(some.outputs.map((o) => o.name), picked.map((c) => `OUT_${c.datatype}`));
+    for (const c of picked) assert.deepEqual(comparable(some.output(`OUT_${c.datatype}`).data), comparable(c.data), c.datatype);
   });
 
   it('V1 rows as {input: value} objects for a multi-input model, and named columns', async () => {

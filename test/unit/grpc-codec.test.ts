@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { ERROR_STATUSES, VireoError } from '../../src/core/errors.js';
 import { GRPC_STATUS, toServiceError } from '../../src/protocols/oip-grpc/grpc-errors.js';
+import { inferenceServiceDefinition } from '../../src/protocols/oip-grpc/grpc-proto.js';
 import { parseModelInferRequest, type ModelInferRequestMessage } from '../../src/protocols/oip-grpc/grpc-infer-codec.js';
 import { toTritonModelConfig } from '../../src/protocols/oip-grpc/grpc-model-config.js';
 import { fromInferParameters, toInferParameters } from '../../src/protocols/oip-grpc/grpc-parameters.js';
@@ -44,6 +45,29 @@ describe('raw contents', () => {
 
   it('a byte size that does not match the shape is refused before any view is made', () => {
     assert.throws(() => fromRawContents(Buffer.alloc(12), 'FP64', 2, 'input "x"'), /input "x": raw contents have 12 bytes but shape and FP64 need 16/);
+  });
+});
+
+describe('decoding a ModelInferRequest message', () => {
+  it('raw_input_contents arrive as views into the received message, and the tensor data stays in it', () => {
+    const method = inferenceServiceDefinition().ModelInfer!;
+    const values = Float64Array.from([1.5, -2, 3.25]);
+    const wire = method.requestSerialize({
+      model_name: 'm',
+      inputs: [{ name: 'x', datatype: 'FP64', shape: [3] }],
+      raw_input_contents: [Buffer.from(values.buffer)],
+    });
+    // A received message at an offset that makes the FP64 payload 8-byte aligned, as grpc-js hands it over.
+    const payloadOffset = wire.indexOf(Buffer.from(values.buffer));
+    const pad = (8 - (payloadOffset % 8)) % 8;
+    const received = Buffer.alloc(wire.length + pad).subarray(pad);
+    wire.copy(received);
+    const message = method.requestDeserialize(received) as ModelInferRequestMessage;
+    assert.equal(message.raw_input_contents[0]!.buffer, received.buffer);
+    const { request } = parseModelInferRequest(message);
+    const data = request.inputs[0]!.data as Float64Array;
+    assert.equal(data.buffer, received.buffer);
+    assert.deepEqual([...data], [1.5, -2, 3.25]);
   });
 });
 

@@ -16,6 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   server: ['server', 'repository', 'scheduler', 'core', 'logging'],
   protocols: ['protocols', 'server', 'core', 'logging', 'scheduler', 'repository'],
   metrics: ['metrics', 'scheduler', 'core', 'server', 'logging'],
+  tracing: ['tracing', 'scheduler', 'core', 'logging'],
   app: ['*'],
   cli: ['*'],
   client: ['client', 'core'],
@@ -28,6 +29,13 @@ const EXCLUSIVE: Record<string, string> = {
   fastify: 'protocols',
   '@grpc/grpc-js': 'protocols',
   'grpc-health-check': 'protocols',
+  'prom-client': 'metrics',
+  '@opentelemetry/api': 'tracing',
+  '@opentelemetry/core': 'tracing',
+  '@opentelemetry/sdk-trace-base': 'tracing',
+  '@opentelemetry/sdk-trace-node': 'tracing',
+  '@opentelemetry/exporter-trace-otlp-http': 'tracing',
+  '@opentelemetry/resources': 'tracing',
 };
 
 async function* files(dir: string): AsyncGenerator<string> {

@@ -6,13 +6,9 @@
  * Invariant: an inflated body never exceeds the body limit. The inflater is destroyed the moment its
  * output passes the limit, so a zip bomb costs at most `limit` bytes of output and its own input.
  */
-import { promisify } from 'node:util';
 import { createGunzip, createInflate, deflate, gzip, type Gunzip, type Inflate } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { VireoError } from '../../core/errors.js';
-
-const gzipAsync = promisify(gzip);
-const deflateAsync = promisify(deflate);
 
 /** Responses smaller than this go out uncompressed: the coding would cost more than it saves. */
 export const COMPRESSION_THRESHOLD = 1024;
@@ -47,15 +43,20 @@ export function acceptedCoding(header: string | undefined): Coding | undefined {
 }
 
 export function registerBodyEncoding(app: FastifyInstance, bodyLimit: number): void {
-  app.addHook('preParsing', async (request, _reply, payload) => {
-    const coding = requestCoding(request.headers['content-encoding']);
-    if (coding === 'identity') return payload;
+  // Callback-style hooks: the common request (no coding) costs a header check, not a promise.
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    let coding: Coding | 'identity';
+    try {
+      coding = requestCoding(request.headers['content-encoding']);
+    } catch (error) {
+      return done(error as Error);
+    }
+    if (coding === 'identity') return done(null, payload);
     const inflater: (Gunzip | Inflate) & { receivedEncodedLength?: number } = coding === 'gzip' ? createGunzip() : createInflate();
-    let encoded = 0;
     let decoded = 0;
+    inflater.receivedEncodedLength = 0;
     payload.on('data', (chunk: Buffer) => {
-      encoded += chunk.length;
-      inflater.receivedEncodedLength = encoded;
+      inflater.receivedEncodedLength! += chunk.length;
     });
     inflater.on('data', (chunk: Buffer) => {
       decoded += chunk.length;
@@ -68,20 +69,22 @@ export function registerBodyEncoding(app: FastifyInstance, bodyLimit: number): v
     // fastify's body reader listens for errors until it has given up on the body (it may give up first,
     // on the same limit): this keeps a late error from being an uncaught exception.
     inflater.on('error', () => undefined);
-    inflater.receivedEncodedLength = 0;
-    return payload.pipe(inflater);
+    done(null, payload.pipe(inflater));
   });
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (reply.getHeader('content-encoding')) return payload;
-    const body = typeof payload === 'string' ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : undefined;
-    if (!body || body.length < COMPRESSION_THRESHOLD) return payload;
-    const coding = acceptedCoding(request.headers['accept-encoding']);
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if ((typeof payload !== 'string' && !Buffer.isBuffer(payload)) || payload.length < COMPRESSION_THRESHOLD || reply.hasHeader('content-encoding')) {
+      return done(null, payload);
+    }
     reply.header('vary', 'Accept-Encoding');
-    if (!coding) return payload;
-    const compressed = coding === 'gzip' ? await gzipAsync(body) : await deflateAsync(body);
-    reply.header('content-encoding', coding);
-    reply.removeHeader('content-length');
-    return compressed;
+    const coding = acceptedCoding(request.headers['accept-encoding']);
+    if (!coding) return done(null, payload);
+    // zlib's async API runs in the libuv thread pool, off the event loop.
+    (coding === 'gzip' ? gzip : deflate)(payload, (error, compressed) => {
+      if (error) return done(error);
+      reply.header('content-encoding', coding);
+      reply.removeHeader('content-length');
+      done(null, compressed);
+    });
   });
 }

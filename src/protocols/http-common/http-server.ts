@@ -3,6 +3,7 @@
  * error handler that answers `{"error": "..."}` with the mapped status, a body limit applied
  * before anything is parsed, and aborting of a request's signal when its client disconnects.
  */
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
@@ -15,13 +16,18 @@ export interface HttpOptions {
   logger: Logger;
   /** Largest accepted request body in bytes (default 64 MiB). */
   bodyLimit?: number;
+  /** Accept settings changes (logging, trace) from non-loopback clients. */
+  allowRemoteControl?: boolean;
 }
 
 export type HttpRoutes = (app: FastifyInstance, options: HttpOptions) => void;
 
 export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
   const e = VireoError.from(error);
-  return reply.code(HTTP_STATUS[e.status]).send({ error: e.message });
+  const status = HTTP_STATUS[e.status];
+  // Server-side failures are logged on the request's logger, which carries its requestId.
+  if (status >= 500 && e.status !== 'UNAVAILABLE') reply.log.error({ code: e.code, err: e }, 'request failed');
+  return reply.code(status).send({ error: e.message });
 }
 
 /** An AbortSignal that fires when the client goes away before the response is sent. */
@@ -45,15 +51,18 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
   const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
+    // Every request gets an id (the client's x-request-id, or a UUID) on each of its log lines;
+    // the per-request "incoming"/"completed" lines appear only at debug verbosity.
+    logController: new LogController({ disableRequestLogging: (request) => request.log.level !== 'debug' && request.log.level !== 'trace', requestIdLogLabel: 'requestId' }),
+    genReqId: () => randomUUID(),
     bodyLimit,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
   });
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof VireoError) return sendError(reply, error);
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) options.logger.error({ err: error }, 'unexpected error while handling a request');
+    if (status === 500) request.log.error({ err: error }, 'unexpected error while handling a request');
     const message = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
       ? `request body is larger than the limit of ${bodyLimit} bytes`
       : error.code?.startsWith('Z_') // zlib, inflating a Content-Encoding body (body-encoding.ts)
@@ -77,6 +86,18 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     parseJson(request, (body as Buffer).toString('utf8'), done);
   });
   registerBodyEncoding(app, bodyLimit);
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
+  const recorder = options.server.protocolRecorder;
+  if (recorder) {
+    // Labelled by route template (bounded), never by the raw URL.
+    app.addHook('onResponse', (request, reply, done) => {
+      recorder.protocolRequest('http', `${request.method} ${request.routeOptions.url ?? 'unmatched'}`, reply.statusCode);
+      done();
+    });
+  }
   for (const register of routes) register(app, options);
   return app;
 }

@@ -4,7 +4,12 @@
  * order, one per request. A request that fails is answered with `error_message` (and its id in
  * `infer_response`) and the stream goes on. The client half-closing ends the stream once every
  * admitted request is answered; cancelling it aborts the requests still queued.
+ *
+ * Back-pressure both ways: with `inFlightLimit` requests unanswered the stream stops reading (HTTP/2
+ * flow control then holds the client back), and a response the client is slow to read is waited
+ * for ('drain') before the next is written, so neither side buffers without bound.
  */
+import { once } from 'node:events';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
@@ -14,7 +19,23 @@ import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMes
 /** Each open stream registers a function that ends it once its admitted requests are answered. */
 export type StreamRegistry = Set<() => void>;
 
-interface StreamContext { server: InferenceServer; logger: Logger; streams: StreamRegistry }
+/** Unanswered requests one stream may have before it stops reading more. */
+export const STREAM_IN_FLIGHT_LIMIT = 64;
+
+interface StreamContext {
+  server: InferenceServer;
+  logger: Logger;
+  streams: StreamRegistry;
+  inFlightLimit?: number;
+}
+
+/** Resolves when the stream can take writes again, or is gone. */
+async function writable(call: ServerDuplexStream<unknown, unknown>): Promise<void> {
+  const settled = new AbortController();
+  const options = { signal: settled.signal };
+  await Promise.race([once(call, 'drain', options), once(call, 'cancelled', options), once(call, 'close', options)]).catch(() => undefined);
+  settled.abort();
+}
 
 async function answer(server: InferenceServer, logger: Logger, message: ModelInferRequestMessage, signal: AbortSignal): Promise<unknown> {
   try {
@@ -36,6 +57,8 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
   let pending = 0;
   let inputEnded = false;
   let finished = false;
+  let paused = false;
+  const limit = ctx.inFlightLimit ?? STREAM_IN_FLIGHT_LIMIT;
 
   const finish = () => {
     if (finished) return;
@@ -56,11 +79,19 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
   call.on('data', (message: ModelInferRequestMessage) => {
     if (inputEnded) return;
     pending++;
+    if (pending >= limit && !paused) {
+      paused = true;
+      call.pause();
+    }
     const result = answer(ctx.server, ctx.logger, message, controller.signal);
     tail = tail.then(async () => {
       const response = await result;
-      if (!finished && !call.cancelled) call.write(response);
+      if (!finished && !call.cancelled && !call.write(response)) await writable(call);
       pending--;
+      if (paused && pending < limit) {
+        paused = false;
+        call.resume();
+      }
       maybeFinish();
     });
   });

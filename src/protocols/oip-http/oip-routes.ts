@@ -12,6 +12,11 @@ import type { InferenceServer } from '../../server/inference-server.js';
 import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parseRawInferBody } from './oip-binary-codec.js';
 import { parseInferBody } from './oip-json-codec.js';
 
+/** A header that occurs once, as text; repeated trace headers are invalid (W3C trace-context §3.2). */
+function headerText(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
 type ModelParams = { model: string; version?: string };
 type ModelRequest = FastifyRequest<{ Params: ModelParams }>;
 
@@ -63,21 +68,36 @@ export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
     }
   });
 
+  // Decided once: without a tracer the handler never looks at trace headers.
+  const tracer = server.tracer;
   both(app, 'POST', '/infer', async (request, reply) => {
+    const trace = tracer === null ? undefined : tracer.start(request.params.model, request.params.version, {
+      traceparent: headerText(request.headers.traceparent), tracestate: headerText(request.headers.tracestate),
+    }, request.id);
     try {
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON inference request)');
       const inferRequest = decodeInferRequest(server, request);
       inferRequest.signal = clientSignal(reply);
+      inferRequest.trace = trace;
       const response = await server.infer(inferRequest);
+      trace?.encoding();
       const { header, binary } = encodeInferResponse(response, inferRequest);
-      if (binary.length === 0) return reply.send(header);
-      // binary_data extension: JSON header, then each binary output in order (one copy into the body).
-      const json = Buffer.from(JSON.stringify(header));
-      return reply
-        .header('content-type', 'application/octet-stream')
-        .header('inference-header-content-length', json.length)
-        .send(Buffer.concat([json, ...binary]));
+      if (binary.length === 0) {
+        reply.send(header);
+      } else {
+        // binary_data extension: JSON header, then each binary output in order (one copy into the body).
+        // Trailing spaces pad the header to 8 bytes so clients can view the outputs without realigning.
+        const text = JSON.stringify(header);
+        const json = Buffer.from(text.padEnd(text.length + ((8 - (Buffer.byteLength(text) % 8)) % 8)));
+        reply
+          .header('content-type', 'application/octet-stream')
+          .header('inference-header-content-length', json.length)
+          .send(Buffer.concat([json, ...binary]));
+      }
+      trace?.end();
+      return reply;
     } catch (error) {
+      trace?.end(error);
       return sendError(reply, error);
     }
   });

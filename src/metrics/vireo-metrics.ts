@@ -1,0 +1,86 @@
+/**
+ * Vireo's Prometheus registry, the only place prom-client is used: the per-version families the
+ * scheduler reports into (through MetricsRecorder), per-protocol request counts, model readiness
+ * read from the repository at scrape time, prom-client's process defaults and host utilisation.
+ * docs/metrics.md lists every family with its labels and help (test/unit/metrics-docs.test.ts).
+ */
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ModelIndexEntry } from '../core/inference.js';
+import type { ProtocolRecorder } from '../core/observability.js';
+import { BATCH_SIZE_BUCKETS, DURATION_BUCKETS } from './buckets.js';
+import { CounterFamily, GaugeFamily, HistogramFamily, type ValueCell } from './cell-families.js';
+import { registerHostMetrics } from './host-metrics.js';
+import { MetricsRecorder, type VersionFamilies } from './metrics-recorder.js';
+
+const MV = ['model', 'version'] as const;
+
+export class VireoMetrics implements ProtocolRecorder {
+  readonly registry = new Registry();
+  readonly #families: VersionFamilies;
+  readonly #protocol: CounterFamily;
+  readonly #protocolCells = new Map<string, ValueCell>();
+  #index: () => readonly ModelIndexEntry[] = () => [];
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    const r = this.registry;
+    const duration = (name: string, help: string) => new HistogramFamily(name, help, MV, DURATION_BUCKETS, r);
+    this.#families = {
+      requests: new CounterFamily('vireo_inference_requests_total',
+        'Inference requests answered, by outcome; reason is the error code of a failure (empty on success).', [...MV, 'outcome', 'reason'], r),
+      inferenceCount: new CounterFamily('vireo_inference_count_total', 'Inferences performed: items (batch rows) of successful requests.', MV, r),
+      execCount: new CounterFamily('vireo_inference_exec_count_total', 'Model executions: batches run by the backend.', MV, r),
+      requestDuration: duration('vireo_request_duration_seconds', 'Time from enqueue to response of successful requests, in seconds.'),
+      queueDuration: duration('vireo_queue_duration_seconds', 'Time successful requests waited in the queue before their batch started, in seconds.'),
+      computeInput: duration('vireo_compute_input_duration_seconds', 'Time spent preparing the batch inputs a successful request ran in, in seconds.'),
+      computeInfer: duration('vireo_compute_infer_duration_seconds', 'Time the backend spent executing the batch a successful request ran in, in seconds.'),
+      computeOutput: duration('vireo_compute_output_duration_seconds', 'Time spent splitting the batch outputs a successful request ran in, in seconds.'),
+      batchSize: new HistogramFamily('vireo_batch_size', 'Items per backend execution (the dynamic batcher\'s batch sizes).', MV, BATCH_SIZE_BUCKETS, r),
+      pending: new GaugeFamily('vireo_pending_requests', 'Requests queued or executing.', MV, r),
+      busy: new GaugeFamily('vireo_instances_busy', 'Model instances currently executing a batch.', MV, r),
+      loadDuration: new GaugeFamily('vireo_model_load_duration_seconds', 'How long the last load of the version took, in seconds (also set when the load failed).', MV, r),
+    };
+    const metrics = this;
+    new Gauge({
+      name: 'vireo_model_ready', help: '1 when the model version is READY, 0 while loading, unloading or unavailable.',
+      labelNames: MV, registers,
+      collect() {
+        this.reset();
+        for (const entry of metrics.#index()) this.labels(entry.name, entry.version ?? '').set(entry.state === 'READY' ? 1 : 0);
+      },
+    });
+    this.#protocol = new CounterFamily('vireo_protocol_requests_total',
+      'Requests handled by each frontend, by route (HTTP route template or gRPC method) and status (HTTP status code or gRPC status name).',
+      ['protocol', 'route', 'status'], r);
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    registerHostMetrics(this.registry);
+  }
+
+  /** Where model readiness is read from at scrape time (the facade's repository index). */
+  watch(index: () => readonly ModelIndexEntry[]): void {
+    this.#index = index;
+  }
+
+  /** A recorder for one model version, with its label children bound now. */
+  recorderFor(model: string, version: string): MetricsRecorder {
+    return new MetricsRecorder(this.#families, model, version);
+  }
+
+  protocolRequest(protocol: string, route: string, status: string | number): void {
+    const key = `${protocol}\u0000${route}\u0000${status}`;
+    let cell = this.#protocolCells.get(key);
+    if (!cell) {
+      cell = this.#protocol.cell({ protocol, route, status: String(status) });
+      this.#protocolCells.set(key, cell);
+    }
+    cell.value++;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
