@@ -214,11 +214,10 @@ describe('vireo k8s', () => {
 
 describe('generated arguments match vireo serve', () => {
   /**
-   * Flags that other work items add to `vireo serve` (lifecycle: drain and explicit model control;
-   * observability: the metrics port). Until those are merged they may be missing here; every other flag must
-   * exist. Empty this list once they are on main.
+   * Flags the lifecycle work item adds to `vireo serve` (drain and explicit model control). Until it is
+   * merged they may be missing here; every other flag must exist. Empty this list once they are on main.
    */
-  const PENDING = new Set(['--drain-timeout', '--model-control-mode', '--load-model', '--metrics-port']);
+  const PENDING = new Set(['--drain-timeout', '--model-control-mode', '--load-model']);
 
   it('every flag in the generated container args is a vireo serve option', async () => {
     const { serveCommand } = await import('../../src/cli/serve-command.js');
