@@ -173,7 +173,9 @@ async function successCount(port: number): Promise<number> {
 
 async function measure(replicas: number, repo: string, body: string): Promise<Result> {
   const ports = await Promise.all(Array.from({ length: replicas }, freePort));
-  const servers = ports.map((port) => start(process.execPath, [join(root, 'bin/vireo.js'), 'serve', '--model-repository', repo, '--http-port', String(port), '--http-address', '127.0.0.1', '--log-format', 'json']));
+  // Each replica as deployed (metrics on), every port its own; gRPC is off since the demo drives HTTP only.
+  const servers = await Promise.all(ports.map(async (port) => start(process.execPath, [join(root, 'bin/vireo.js'), 'serve', '--model-repository', repo,
+    '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '-1', '--metrics-port', String(await freePort()), '--log-format', 'json'])));
   try {
     await Promise.all(ports.map((port) => waitFor(`http://127.0.0.1:${port}/v2/health/ready`)));
     const prefix = join(work, `nginx-${replicas}`);
