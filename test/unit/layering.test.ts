@@ -21,6 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   app: ['*'],
   cli: ['*'],
   client: ['client', 'core'],
+  packaging: ['packaging', 'repository', 'core'],
 };
 
 /** Third-party modules that only one layer may use. */
