@@ -6,7 +6,11 @@
 import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { simpleModel } from './modelgen/models.js';
+import { mlpModel, simpleModel } from './modelgen/models.js';
+
+/** The tabular example: 4 features → 3 class scores (a generated MLP, weights from seed 7). */
+export const TABULAR_SIZES = [4, 8, 3];
+export const TABULAR_SEED = 7;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'models');
 
@@ -44,6 +48,7 @@ export async function ocrAssets(): Promise<{ detectionPath: string; recognitionP
 
 export async function prepareExamples(): Promise<void> {
   await place(join(root, 'simple', '1', 'model.onnx'), simpleModel());
+  await place(join(root, 'tabular', '1', 'model.onnx'), mlpModel(TABULAR_SIZES, TABULAR_SEED));
   const ocr = await ocrAssets();
   await copyInto(ocr.detectionPath, join(root, 'ocr_det', '1', 'model.onnx'));
   await copyInto(ocr.recognitionPath, join(root, 'ocr_rec', '1', 'model.onnx'));

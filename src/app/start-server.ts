@@ -64,11 +64,13 @@ export interface RunningServer {
   abort(): Promise<void>;
 }
 
-export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace'];
+export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace', 'classification'];
 /** Reported only when the repository API is on (poll or explicit mode). */
 export const REPOSITORY_EXTENSIONS = ['model_repository', 'model_repository(unload_dependents)'];
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  // Handler code calls other models through the facade, so batching and statistics apply to them.
+  let facade: InferenceServer | undefined;
   const metricsOn = options.metricsPort !== undefined && options.metricsPort >= 0;
   const metrics = metricsOn ? new VireoMetrics() : undefined;
   const tracer = new VireoTracer({ ...options.tracing, logger: options.logger, serviceVersion: VERSION });
@@ -82,6 +84,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     startupModels: options.loadModels,
     memoryBudget: options.modelMemoryBudget,
     recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version), tracer.recorderFor(model, version)]),
+    callModel: (call) => facade!.callModel(call),
   });
   const control = (options.modelControlMode ?? 'none') !== 'none';
   const server = new InferenceServer({
@@ -90,6 +93,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     tracer, traceSettings: tracer.settings, protocolRecorder: metrics,
     allowRemoteControl: options.allowRemoteControl,
   });
+  facade = server;
   metrics?.watch(() => repository.index({ served: true }));
   const loaded = repository.loadAll();
 
@@ -122,9 +126,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         port: options.grpcPort,
         address: options.grpcAddress ?? options.httpAddress,
         maxMessageSize: options.grpcMaxMessageSize,
+        allowRemoteControl: options.allowRemoteControl,
       });
     } catch (error) {
       await http?.close();
+      await metricsListener?.close();
       await loaded.catch(() => undefined);
       await repository.close();
       await metricsListener?.close();

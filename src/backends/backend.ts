@@ -6,6 +6,7 @@
  * batch it was raised for and nothing else. Backends know tensors, never requests or the wire.
  */
 import type { DataType } from '../core/datatypes.js';
+import type { Parameters } from '../core/inference.js';
 import type { Tensor } from '../core/tensor.js';
 
 /** What a model file says about itself; dims of -1 are dynamic. */
@@ -30,12 +31,47 @@ export interface InstanceOptions {
   graphOptimizationLevel?: number;
   /** Execution providers to try in order; CPU is always the last resort. */
   executionProviders: string[];
+  /** For code backends (typescript): what the handler's initialize() is given. */
+  handler?: HandlerOptions;
+}
+
+export interface HandlerOptions {
+  modelName: string;
+  version: number;
+  /** The model's configuration as parsed (plain JSON). */
+  config: Record<string, unknown>;
+  /** Signature declared by the configuration, used when the module exports none. */
+  declared?: ModelSignature;
+}
+
+/** What the scheduler knows about a batch beyond its tensors. */
+export interface ExecuteContext {
+  /** Rows each request contributes, in order (their sum is dim 0 of every input when batching). */
+  items: number[];
+  /** Each request's own parameters, in the same order. */
+  parameters?: (Parameters | undefined)[];
+  /** Longest the batch may run before its requests time out (absent: no bound). */
+  timeoutMs?: number;
+}
+
+/** A request from instance code to another model of the repository (Triton's BLS). */
+export interface ModelCall {
+  model: string;
+  version?: string;
+  inputs: Tensor[];
+  outputs?: string[];
+  parameters?: Parameters;
+}
+
+/** Services the main thread offers to instance code. */
+export interface InstanceHost {
+  callModel(call: ModelCall): Promise<Tensor[]>;
 }
 
 export interface ModelInstance {
   readonly signature: ModelSignature;
   /** Runs one batch; `outputs` names the tensors wanted (empty = all). */
-  execute(inputs: Tensor[], outputs: readonly string[]): Promise<Tensor[]>;
+  execute(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<Tensor[]>;
   /** Waits for the running batch, then releases the session and ends the worker. */
   close(): Promise<void>;
 }
@@ -43,12 +79,12 @@ export interface ModelInstance {
 /** Code that runs inside the worker thread; the host proxies to it. */
 export interface InstanceImplementation {
   signature: ModelSignature;
-  execute(inputs: Tensor[], outputs: readonly string[]): Promise<Tensor[]>;
+  execute(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<Tensor[]>;
   close(): Promise<void>;
 }
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string) => void;
 
 export interface BackendModule {
-  createInstance(options: InstanceOptions, log: LogFn): Promise<InstanceImplementation>;
+  createInstance(options: InstanceOptions, log: LogFn, host: InstanceHost): Promise<InstanceImplementation>;
 }

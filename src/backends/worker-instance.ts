@@ -2,12 +2,14 @@
  * A ModelInstance whose implementation runs in its own worker thread. Tensors cross as
  * transferable ArrayBuffers (moved, not copied, when the tensor owns its buffer whole).
  * If the worker dies, the batch it was running fails with VIREO_ERR_WORKER_DIED and every later
- * call fails the same way; the owner decides whether to replace the instance.
+ * call fails the same way; the owner decides whether to replace the instance (RestartingInstance).
+ * A batch that runs past its time bound fails with VIREO_ERR_REQUEST_TIMEOUT and the worker is
+ * terminated: code stuck in a loop cannot be interrupted any other way.
  */
 import { Worker } from 'node:worker_threads';
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import type { InstanceOptions, LogFn, ModelInstance, ModelSignature } from './backend.js';
+import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
 import { transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
@@ -22,6 +24,15 @@ function spawnWorker(workerData: WorkerInit): Worker {
 
 interface Pending { resolve: (outputs: Tensor[]) => void; reject: (error: VireoError) => void }
 
+export interface WorkerServices {
+  /** Answers the instance's calls to other models (BLS); without it such calls fail. */
+  callModel?: (call: ModelCall) => Promise<Tensor[]>;
+  /** Upper bound on one batch's execution, whatever the requests' own timeouts (0: none). */
+  executeTimeoutMs?: number;
+  /** Told once when the worker ends other than by close(). */
+  onDeath?: (error: VireoError) => void;
+}
+
 export class WorkerInstance implements ModelInstance {
   readonly signature: ModelSignature;
   readonly #worker: Worker;
@@ -29,14 +40,16 @@ export class WorkerInstance implements ModelInstance {
   #nextId = 1;
   #dead: VireoError | undefined;
   #closing: Promise<void> | undefined;
+  readonly #services: WorkerServices;
 
-  private constructor(worker: Worker, signature: ModelSignature) {
+  private constructor(worker: Worker, signature: ModelSignature, services: WorkerServices) {
     this.#worker = worker;
     this.signature = signature;
+    this.#services = services;
   }
 
   /** Starts a worker and resolves once its instance is ready (or rejects with why it is not). */
-  static start(backend: string, options: InstanceOptions, log: LogFn): Promise<WorkerInstance> {
+  static start(backend: string, options: InstanceOptions, log: LogFn, services: WorkerServices = {}): Promise<WorkerInstance> {
     const init: WorkerInit = { backend, options };
     const worker = spawnWorker(init);
     return new Promise((resolve, reject) => {
@@ -48,7 +61,7 @@ export class WorkerInstance implements ModelInstance {
       worker.on('message', (message: WorkerMessage) => {
         switch (message.type) {
           case 'ready':
-            instance = new WorkerInstance(worker, message.signature);
+            instance = new WorkerInstance(worker, message.signature, services);
             resolve(instance);
             break;
           case 'init-failed':
@@ -57,6 +70,9 @@ export class WorkerInstance implements ModelInstance {
             break;
           case 'log':
             log(message.level, message.message);
+            break;
+          case 'call':
+            answerCall(worker, message.id, message.call, services);
             break;
           default:
             if (instance) instance.#settle(message);
@@ -71,12 +87,22 @@ export class WorkerInstance implements ModelInstance {
     return this.#dead === undefined;
   }
 
-  execute(inputs: Tensor[], outputs: readonly string[]): Promise<Tensor[]> {
+  execute(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<Tensor[]> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      const message: HostMessage = { type: 'execute', id, inputs, outputs };
+    const bounds = [context?.timeoutMs, this.#services.executeTimeoutMs].filter((t): t is number => t !== undefined && t > 0);
+    const limit = bounds.length > 0 ? Math.min(...bounds) : undefined;
+    return new Promise<Tensor[]>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => clearTimeout(timer);
+      this.#pending.set(id, { resolve: (o) => { done(); resolve(o); }, reject: (e) => { done(); reject(e); } });
+      if (limit !== undefined) {
+        timer = setTimeout(() => {
+          this.#die(new VireoError('VIREO_ERR_REQUEST_TIMEOUT', `the model did not finish the request within ${Math.round(limit)} ms; its instance is being restarted`));
+          void this.#worker.terminate();
+        }, limit);
+      }
+      const message: HostMessage = { type: 'execute', id, inputs, outputs, context };
       this.#worker.postMessage(message, transferList(inputs));
     });
   }
@@ -111,5 +137,25 @@ export class WorkerInstance implements ModelInstance {
     this.#dead = error;
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
+    if (!this.#closing) this.#services.onDeath?.(error);
   }
+}
+
+/** Runs a BLS call on the main thread and posts its outcome back to the worker that made it. */
+function answerCall(worker: Worker, id: number, call: ModelCall, services: WorkerServices): void {
+  const reply = (message: HostMessage, transfer: ArrayBuffer[] = []) => {
+    try {
+      worker.postMessage(message, transfer);
+    } catch {
+      // the worker is gone; nobody waits for this answer any more
+    }
+  };
+  if (!services.callModel) {
+    reply({ type: 'call-failed', id, error: { code: 'VIREO_ERR_UNIMPLEMENTED', message: 'this instance cannot call other models' } });
+    return;
+  }
+  services.callModel(call).then(
+    (outputs) => reply({ type: 'call-result', id, outputs }),
+    (error) => reply({ type: 'call-failed', id, error: VireoError.from(error).toJSON() }),
+  );
 }

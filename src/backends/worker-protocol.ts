@@ -1,7 +1,7 @@
 /** Messages between the worker host (main thread) and an instance worker. */
 import type { SerializedError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
-import type { InstanceOptions, ModelSignature } from './backend.js';
+import type { ExecuteContext, InstanceOptions, ModelCall, ModelSignature } from './backend.js';
 
 export interface WorkerInit {
   backend: string;
@@ -9,7 +9,9 @@ export interface WorkerInit {
 }
 
 export type HostMessage =
-  | { type: 'execute'; id: number; inputs: Tensor[]; outputs: readonly string[] }
+  | { type: 'execute'; id: number; inputs: Tensor[]; outputs: readonly string[]; context?: ExecuteContext }
+  | { type: 'call-result'; id: number; outputs: Tensor[] }
+  | { type: 'call-failed'; id: number; error: SerializedError }
   | { type: 'close' };
 
 export type WorkerMessage =
@@ -18,6 +20,7 @@ export type WorkerMessage =
   | { type: 'result'; id: number; outputs: Tensor[] }
   | { type: 'failed'; id: number; error: SerializedError }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'call'; id: number; call: ModelCall }
   | { type: 'closed' };
 
 /** Buffers that can be moved instead of copied: only those a tensor owns whole. */

@@ -5,6 +5,8 @@
  */
 import { Command, Option } from 'commander';
 import { VERSION } from '../server/version.js';
+import { buildCommand } from './build-command.js';
+import { k8sCommand } from './k8s-command.js';
 import { serveCommand } from './serve-command.js';
 
 const program = new Command('vireo')
@@ -13,6 +15,8 @@ const program = new Command('vireo')
   .showHelpAfterError();
 
 program.addCommand(serveCommand());
+program.addCommand(buildCommand());
+program.addCommand(k8sCommand());
 
 program.addOption(new Option('--no-color', 'disable colours in help output').hideHelp());
 await program.parseAsync(process.argv);

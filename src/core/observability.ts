@@ -30,6 +30,8 @@ export interface RequestTrace {
 }
 
 export interface RequestTracer {
+  /** False while no model can be traced: frontends then skip `start` (and building its carrier) entirely. */
+  readonly active: boolean;
   /** Undefined when this request is not traced (tracing off for the model, or not sampled). */
   start(model: string, version: string | undefined, carrier: TraceCarrier, requestId?: string): RequestTrace | undefined;
 }

@@ -19,6 +19,7 @@ export class VireoMetrics implements ProtocolRecorder {
   readonly #families: VersionFamilies;
   readonly #protocol: CounterFamily;
   readonly #protocolCells = new Map<string, ValueCell>();
+  readonly #recorders = new Map<string, MetricsRecorder>();
   #index: () => readonly ModelIndexEntry[] = () => [];
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -61,9 +62,17 @@ export class VireoMetrics implements ProtocolRecorder {
     this.#index = index;
   }
 
-  /** A recorder for one model version, with its label children bound now. */
+  /**
+   * A recorder for one model version, with its cells bound now. A version loaded again (a reload)
+   * replaces the previous recorder's series: two cells with one label set would be a duplicate
+   * series, which Prometheus rejects, and the previous instance may still be draining.
+   */
   recorderFor(model: string, version: string): MetricsRecorder {
-    return new MetricsRecorder(this.#families, model, version);
+    const key = `${model}\u0000${version}`;
+    this.#recorders.get(key)?.unloaded();
+    const recorder = new MetricsRecorder(this.#families, model, version);
+    this.#recorders.set(key, recorder);
+    return recorder;
   }
 
   protocolRequest(protocol: string, route: string, status: string | number): void {

@@ -12,6 +12,8 @@ export interface CompleteOptions {
   autoComplete: boolean;
   /** max_batch_size chosen when the model's first dimension is dynamic (Triton's default is 4). */
   defaultMaxBatchSize: number;
+  /** The file the loader actually found when the configuration names none. */
+  defaultFilename?: string;
 }
 
 const fail = (message: string): never => {
@@ -70,17 +72,18 @@ export function completeConfig(parsed: ParsedModelConfig, signature: ModelSignat
     const missing = actual.filter((t) => !given.some((c) => c.name === t.name)).map((t) => fromSignature(t, maxBatchSize, role));
     return [...given, ...missing];
   };
+  const typescript = parsed.backend === 'typescript';
   const config: ModelConfig = {
     ...parsed,
     name: options.modelName,
-    backend: 'onnx',
-    platform: 'onnxruntime_onnx',
+    backend: typescript ? 'typescript' : 'onnx',
+    platform: typescript ? undefined : 'onnxruntime_onnx',
     max_batch_size: maxBatchSize,
     input: complete(parsed.input, signature.inputs, 'input'),
     output: complete(parsed.output, signature.outputs, 'output'),
     instance_group: parsed.instance_group?.length ? parsed.instance_group : [{ count: 1, kind: 'KIND_CPU' }],
     version_policy: parsed.version_policy ?? { latest: { num_versions: 1 } },
-    default_model_filename: parsed.default_model_filename ?? 'model.onnx',
+    default_model_filename: parsed.default_model_filename ?? options.defaultFilename ?? 'model.onnx',
   };
   checkTensors(config.input, signature.inputs, maxBatchSize, 'input');
   checkTensors(config.output, signature.outputs, maxBatchSize, 'output');

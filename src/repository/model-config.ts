@@ -17,6 +17,30 @@ const dataTypeSchema = z.string().transform((spelling, ctx): DataType => {
 
 const dimsSchema = z.array(z.number().int().min(-1));
 
+/** Vireo's image codec: the input takes encoded images (BYTES) and the server makes the tensor. */
+const imageCodecSchema = z.strictObject({
+  resize: z.enum(['fit', 'fill', 'pad']).default('fill'),
+  mean: z.array(z.number()).min(1).max(4).optional(),
+  std: z.array(z.number().positive()).min(1).max(4).optional(),
+  channel_order: z.enum(['RGB', 'BGR']).default('RGB'),
+  layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
+  /** Images with more pixels are refused before they are decoded. */
+  max_pixels: z.number().int().positive().default(40_000_000),
+});
+
+/** Vireo's text codec: the input takes strings, tokenised with the model directory's tokenizer.json. */
+const textCodecSchema = z.strictObject({
+  tokenizer: z.string().min(1).default('tokenizer.json'),
+  tokenizer_config: z.string().min(1).optional(),
+  max_length: z.number().int().min(1).max(1_000_000).default(512),
+  padding: z.enum(['longest', 'max_length']).default('longest'),
+  add_special_tokens: z.boolean().default(true),
+  pad_id: z.number().int().min(0).optional(),
+  /** Other inputs of the model the codec fills alongside the ids. */
+  attention_mask: z.string().min(1).optional(),
+  token_type_ids: z.string().min(1).optional(),
+});
+
 const tensorConfigSchema = z.strictObject({
   name: z.string().min(1),
   data_type: dataTypeSchema,
@@ -25,6 +49,10 @@ const tensorConfigSchema = z.strictObject({
   reshape: z.strictObject({ shape: dimsSchema }).optional(),
   optional: z.boolean().optional(),
   label_filename: z.string().optional(),
+  image: imageCodecSchema.optional(),
+  text: textCodecSchema.optional(),
+  /** Dataframe requests: the columns (in order) that make up this input's last dimension. */
+  columns: z.array(z.string().min(1)).min(1).optional(),
 });
 
 const instanceGroupSchema = z.strictObject({
@@ -96,10 +124,23 @@ const warmupSchema = z.strictObject({
   count: z.number().int().min(0).max(1000).default(0),
 });
 
+/** Triton's ModelEnsembling.Step: maps are model tensor name → ensemble tensor name. */
+const ensembleStepSchema = z.strictObject({
+  model_name: z.string().min(1),
+  model_version: z.union([z.number().int(), z.string().regex(/^-?\d+$/).transform(Number)]).default(-1),
+  input_map: z.record(z.string(), z.string().min(1)).default({}),
+  output_map: z.record(z.string(), z.string().min(1)).default({}),
+});
+
+const ensembleSchedulingSchema = z.strictObject({
+  step: z.array(ensembleStepSchema).min(1),
+  max_inflight_requests: z.number().int().min(0).optional(),
+});
+
 export const modelConfigSchema = z.strictObject({
   name: z.string().min(1).optional(),
-  backend: z.enum(['onnx', 'onnxruntime']).optional(),
-  platform: z.enum(['onnxruntime_onnx']).optional(),
+  backend: z.enum(['onnx', 'onnxruntime', 'typescript']).optional(),
+  platform: z.enum(['onnxruntime_onnx', 'ensemble']).optional(),
   max_batch_size: z.number().int().min(0).optional(),
   input: z.array(tensorConfigSchema).optional(),
   output: z.array(tensorConfigSchema).optional(),
@@ -112,6 +153,7 @@ export const modelConfigSchema = z.strictObject({
   execution_providers: z.array(z.string()).optional(),
   dynamic_batching: dynamicBatchingSchema.optional(),
   model_warmup: z.array(warmupSchema).optional(),
+  ensemble_scheduling: ensembleSchedulingSchema.optional(),
 });
 
 export type RawModelConfig = z.input<typeof modelConfigSchema>;
@@ -120,11 +162,14 @@ export type TensorConfig = z.output<typeof tensorConfigSchema>;
 export type QueuePolicyConfig = z.output<typeof queuePolicySchema>;
 export type DynamicBatchingConfig = z.output<typeof dynamicBatchingSchema>;
 export type WarmupSample = z.output<typeof warmupSchema>;
+export type ImageCodecConfig = z.output<typeof imageCodecSchema>;
+export type EnsembleStepConfig = z.output<typeof ensembleStepSchema>;
 
 /** A complete configuration: what remains after parsing, auto-complete and defaults. */
-export interface ModelConfig extends ParsedModelConfig {
+export interface ModelConfig extends Omit<ParsedModelConfig, 'backend'> {
   name: string;
-  backend: 'onnx';
+  /** Empty for an ensemble, as in Triton (its platform is "ensemble"). */
+  backend: 'onnx' | 'typescript' | '';
   max_batch_size: number;
   input: TensorConfig[];
   output: TensorConfig[];

@@ -10,6 +10,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ModelInstance } from '../backends/backend.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
+import type { ModelCodecs } from '../codecs/model-codecs.js';
 import { StatisticsRecorder, fanOut } from '../scheduler/statistics.js';
 import type { ModelConfig, ParsedModelConfig } from './model-config.js';
 import type { ModelFingerprint } from './model-fingerprint.js';
@@ -30,8 +31,10 @@ export interface ModelVersion {
   /** Why the last load of this version failed. */
   error?: VireoError;
   config?: ModelConfig;
-  scheduler?: Scheduler;
+  scheduler?: ModelRunner;
   instances?: ModelInstance[];
+  /** Image decoding, classification labels: decided when the version loads. */
+  codecs?: ModelCodecs;
   statistics: StatisticsRecorder;
   /** Statistics plus the extra recorder: what the scheduler reports to, and the facade for early failures. */
   recorder: SchedulerRecorder;
@@ -39,6 +42,9 @@ export interface ModelVersion {
   /** Accounted memory (memory budget mode): RSS growth over the load, at least the model file per instance. */
   memoryBytes?: number;
 }
+
+/** What serves a version's requests: its scheduler, or an ensemble's runner. */
+export type ModelRunner = Pick<Scheduler, 'enqueue' | 'close' | 'pending'> & Partial<Pick<Scheduler, 'destroy'>>;
 
 let useTick = 0;
 

@@ -8,8 +8,10 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { VireoError } from '../core/errors.js';
-import type { ModelInstance } from '../backends/backend.js';
+import type { ModelCall, ModelInstance, ModelSignature } from '../backends/backend.js';
+import { RestartingInstance } from '../backends/restarting-instance.js';
 import { WorkerInstance } from '../backends/worker-instance.js';
+import type { Tensor } from '../core/tensor.js';
 import type { Logger } from '../logging/logger.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
@@ -26,6 +28,8 @@ export interface LoadVersionOptions {
   defaultMaxBatchSize: number;
   logger: Logger;
   recorder?: SchedulerRecorder;
+  /** Runs a request on another model through the facade (BLS calls from handler code). */
+  callModel?: (call: ModelCall) => Promise<Tensor[]>;
 }
 
 export interface LoadedVersion {
@@ -42,16 +46,39 @@ function executionProviders(parsed: ParsedModelConfig): string[] {
   return [...new Set([...(parsed.execution_providers ?? []), ...fromTriton, ...gpuGroups])];
 }
 
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The configured file, or the backend's default (a handler may be model.ts or model.js). */
+async function modelFile(options: LoadVersionOptions, typescript: boolean): Promise<{ filename: string; modelPath: string }> {
+  const candidates = options.parsed.default_model_filename
+    ? [options.parsed.default_model_filename]
+    : typescript ? ['model.ts', 'model.js', 'model.mjs'] : ['model.onnx'];
+  for (const filename of candidates) {
+    const modelPath = join(options.modelDir, String(options.version), filename);
+    if (await isFile(modelPath)) return { filename, modelPath };
+  }
+  throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', `model file ${options.version}/${candidates.join(' or ')} is missing`);
+}
+
+/** A handler's signature as its configuration declares it (-1 first when the model batches). */
+function declaredSignature(parsed: ParsedModelConfig): ModelSignature | undefined {
+  if (!parsed.input?.length || !parsed.output?.length) return undefined;
+  const batch = (parsed.max_batch_size ?? 0) > 0 ? [-1] : [];
+  const tensors = (list: NonNullable<ParsedModelConfig['input']>) => list.map((t) => ({ name: t.name, datatype: t.data_type, rawType: t.data_type, dims: [...batch, ...t.dims] }));
+  return { inputs: tensors(parsed.input), outputs: tensors(parsed.output) };
+}
+
 export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVersion> {
   const { parsed, logger } = options;
-  const filename = parsed.default_model_filename ?? 'model.onnx';
-  const modelPath = join(options.modelDir, String(options.version), filename);
-  try {
-    const info = await stat(modelPath);
-    if (!info.isFile()) throw new Error('not a file');
-  } catch {
-    throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', `model file ${options.version}/${filename} is missing`);
-  }
+  const typescript = parsed.backend === 'typescript';
+  const backend = typescript ? 'typescript' : 'onnx';
+  const { filename, modelPath } = await modelFile(options, typescript);
   const instanceCount = (parsed.instance_group ?? [{ count: 1 }]).reduce((sum, g) => sum + (g.count ?? 1), 0);
   const intraOpThreads = parameterNumber(parsed, 'intra_op_threads')
     ?? Math.max(1, Math.floor(availableParallelism() / instanceCount));
@@ -61,21 +88,28 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
     interOpThreads: parameterNumber(parsed, 'inter_op_threads') ?? 1,
     graphOptimizationLevel: parameterNumber(parsed, 'graph_optimization_level') ?? parsed.optimization?.graph?.level,
     executionProviders: executionProviders(parsed),
+    handler: typescript
+      ? { modelName: options.modelName, version: options.version, config: JSON.parse(JSON.stringify(parsed)) as Record<string, unknown>, declared: declaredSignature(parsed) }
+      : undefined,
   };
   const log = logger.child({ model: options.modelName, version: String(options.version) });
   const workerLog = (level: 'info' | 'warn' | 'error', message: string) => log[level](message);
 
-  const instances: WorkerInstance[] = [];
+  const executeTimeoutMs = parameterNumber(parsed, 'execute_timeout_ms');
+  const startInstance = () => RestartingInstance.start(
+    (onDeath) => WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath }),
+    workerLog,
+  );
+  const instances: RestartingInstance[] = [];
   try {
-    instances.push(await WorkerInstance.start('onnx', instanceOptions, workerLog));
+    instances.push(await startInstance());
     const config = completeConfig(parsed, instances[0]!.signature, {
       modelName: options.modelName,
       autoComplete: options.autoComplete,
       defaultMaxBatchSize: options.defaultMaxBatchSize,
+      defaultFilename: filename,
     });
-    const rest = await Promise.allSettled(
-      Array.from({ length: instanceCount - 1 }, () => WorkerInstance.start('onnx', instanceOptions, workerLog)),
-    );
+    const rest = await Promise.allSettled(Array.from({ length: instanceCount - 1 }, () => startInstance()));
     for (const r of rest) if (r.status === 'fulfilled') instances.push(r.value);
     const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;

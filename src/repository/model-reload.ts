@@ -13,6 +13,11 @@ import type { ModelBudget } from './model-budget.js';
 import { newVersion, retireVersion, type ModelEntry, type ModelVersion, type VersionRecorder } from './model-entry.js';
 import { fingerprintModel, modelFilesChanged, versionChanged } from './model-fingerprint.js';
 import { loadVersion } from './model-loader.js';
+import { ModelCodecs } from '../codecs/model-codecs.js';
+import type { ModelCall } from '../backends/backend.js';
+import type { Tensor } from '../core/tensor.js';
+import type { ModelConfig } from './model-config.js';
+import { loadEnsembleVersion } from './ensemble-loader.js';
 import { listVersions, selectVersions } from './version-policy.js';
 
 export interface ReloadContext {
@@ -28,6 +33,10 @@ export interface ReloadContext {
   closed: () => boolean;
   /** Drops a model that turned out not to exist. */
   forget: (entry: ModelEntry) => void;
+  /** How handler code and ensembles call other models (the facade). */
+  callModel?: (call: ModelCall) => Promise<Tensor[]>;
+  /** The configuration of a ready model version, for ensembles' steps. */
+  lookup: (model: string, version: string | undefined) => ModelConfig | undefined;
 }
 
 export async function reloadModel(entry: ModelEntry, configGiven: boolean, context: ReloadContext): Promise<void> {
@@ -90,18 +99,30 @@ export async function reloadModel(entry: ModelEntry, configGiven: boolean, conte
 async function loadOne(mv: ModelVersion, dir: string, parsed: ParsedModelConfig, log: Logger, context: ReloadContext): Promise<void> {
   const t0 = performance.now();
   try {
-    const loaded = await loadVersion({
-      modelName: mv.model, modelDir: dir, version: Number(mv.version), parsed,
-      autoComplete: context.autoComplete,
-      defaultMaxBatchSize: context.defaultMaxBatchSize,
-      logger: log,
-      recorder: mv.recorder,
-    });
+    const loaded = parsed.platform === 'ensemble'
+      ? loadEnsembleVersion({ name: mv.model, parsed, recorder: mv.recorder, callModel: context.callModel, lookup: context.lookup })
+      : await loadVersion({
+          modelName: mv.model, modelDir: dir, version: Number(mv.version), parsed,
+          autoComplete: context.autoComplete,
+          defaultMaxBatchSize: context.defaultMaxBatchSize,
+          logger: log,
+          recorder: mv.recorder,
+          callModel: context.callModel,
+        });
+    let codecs: ModelCodecs;
+    try {
+      codecs = await ModelCodecs.build(loaded.config, dir);
+    } catch (error) {
+      await loaded.scheduler.close();
+      await Promise.all(loaded.instances.map((i) => i.close()));
+      throw error;
+    }
     if (context.closed()) {
+      await loaded.scheduler.close();
       await Promise.all(loaded.instances.map((i) => i.close()));
       throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server closed while the model was loading');
     }
-    Object.assign(mv, loaded, { state: 'READY' as const });
+    Object.assign(mv, loaded, { codecs, state: 'READY' as const });
     mv.extra?.loaded?.((performance.now() - t0) / 1000);
     log.info({
       version: mv.version, loadMs: Math.round(performance.now() - t0),

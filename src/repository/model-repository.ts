@@ -15,18 +15,20 @@ import { join } from 'node:path';
 import { VireoError } from '../core/errors.js';
 import type { ModelIndexEntry } from '../core/inference.js';
 import type { Logger } from '../logging/logger.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
 import { residentBytes } from './memory-budget.js';
 import { ModelBudget } from './model-budget.js';
 import type { ModelConfig, ParsedModelConfig } from './model-config.js';
-import { ModelEntry, type ModelVersion, type VersionRecorder } from './model-entry.js';
+import { ModelEntry, type ModelRunner, type ModelVersion, type VersionRecorder } from './model-entry.js';
+import { partitionEnsembles } from './ensemble-loader.js';
+import type { ModelCall } from '../backends/backend.js';
+import type { Tensor } from '../core/tensor.js';
 import { fingerprintModel, fingerprintsDiffer } from './model-fingerprint.js';
 import { buildIndex, type IndexOptions } from './repository-index.js';
 import { reloadModel, type ReloadContext } from './model-reload.js';
 import { writeModelFiles, type UploadedFile } from './model-upload.js';
 import { RepositoryPoller } from './repository-poller.js';
 
-export type { ModelVersion, VersionRecorder } from './model-entry.js';
+export type { ModelRunner, ModelVersion, VersionRecorder } from './model-entry.js';
 
 /** Triton's --model-control-mode. */
 export type ModelControlMode = 'none' | 'poll' | 'explicit';
@@ -38,6 +40,8 @@ export interface RepositoryOptions {
   defaultMaxBatchSize?: number;
   /** Extra recorder per version (metrics, tracing); statistics are always kept. */
   recorderFor?: (model: string, version: string) => VersionRecorder | undefined;
+  /** How handler code calls other models (BLS); the composition root points it at the facade. */
+  callModel?: (call: ModelCall) => Promise<Tensor[]>;
   controlMode?: ModelControlMode;
   /** Seconds between repository scans in poll mode (default 15). */
   pollSecs?: number;
@@ -100,6 +104,8 @@ export class ModelRepository {
       budget: this.#budget,
       closed: () => this.#closed,
       forget: (entry) => { if (this.#models.get(entry.name) === entry) this.#models.delete(entry.name); },
+      callModel: options.callModel,
+      lookup: (model, stepVersion) => (this.#models.has(model) ? this.resolve(model, stepVersion).config : undefined),
     };
   }
 
@@ -133,12 +139,15 @@ export class ModelRepository {
     let names: string[];
     if (controlMode === 'explicit') names = startupModels.includes('*') ? all : [...new Set(startupModels)];
     else names = this.#budget ? [] : all; // with a budget, models load on first use
+    const { models, ensembles } = await partitionEnsembles(this.#options.root, names);
     // Two at a time: loading is CPU-heavy and the host may have few cores.
-    const queue = [...names];
+    const queue = [...models];
     const loadNext = async (): Promise<void> => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) await this.load(name).catch(() => undefined);
     };
     await Promise.all([loadNext(), loadNext()]);
+    // Ensembles are checked against the models they use, so they load last.
+    for (const name of ensembles) await this.load(name).catch(() => undefined);
     this.#initialLoadDone = true;
     if (controlMode === 'poll' && !this.#closed) {
       this.#poller = new RepositoryPoller((this.#options.pollSecs ?? 15) * 1000, () => this.poll(), this.logger);
@@ -251,7 +260,7 @@ export class ModelRepository {
    */
   async abort(): Promise<void> {
     const error = new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down (forced) and dropped this queued request');
-    for (const entry of this.#models.values()) for (const mv of entry.versions.values()) mv.scheduler?.destroy(error);
+    for (const entry of this.#models.values()) for (const mv of entry.versions.values()) mv.scheduler?.destroy?.(error);
     await this.close();
   }
 
@@ -295,12 +304,12 @@ export class ModelRepository {
   }
 
   /** Like find, but the version must be READY. */
-  resolve(name: string, version?: string): ModelVersion & { config: ModelConfig; scheduler: Scheduler } {
+  resolve(name: string, version?: string): ModelVersion & { config: ModelConfig; scheduler: ModelRunner } {
     const mv = this.find(name, version);
     if (mv.state !== 'READY' || !mv.config || !mv.scheduler) {
       throw new VireoError('VIREO_ERR_MODEL_NOT_READY', `model "${name}" version ${mv.version} is ${mv.state}${mv.reason ? `: ${mv.reason}` : ''}`);
     }
-    return mv as ModelVersion & { config: ModelConfig; scheduler: Scheduler };
+    return mv as ModelVersion & { config: ModelConfig; scheduler: ModelRunner };
   }
 
   /**

@@ -27,8 +27,14 @@ const TRUSTED_SAMPLES = 3;
 const Z99 = 2.33;
 /** Time constant of the arrival-rate estimate. */
 const RATE_TAU_NS = 500e6;
-/** Capacity must exceed the arrival rate by this factor before a smaller batch is preferred. */
-const HEADROOM = 1.25;
+/**
+ * A size counts as carrying the load when its capacity reaches this fraction of the arrival rate.
+ * Below 1 on purpose: a closed-loop client (its next request only after the answer) arrives at
+ * λ = 1 / (t(1) + overhead) ≤ 1 / t(1), and noise in both estimates must not make it wait for
+ * company that cannot come. A real overload of up to 1 / 0.8 is absorbed by the planner, which
+ * sends everything queued once a batch may go.
+ */
+const CARRY_FRACTION = 0.8;
 /** Request latencies kept to measure the achieved p99. */
 const WINDOW = 256;
 /** The plan is recomputed after this many observations or this much time. */
@@ -155,9 +161,11 @@ export class AdaptiveBatching {
    * For each batch size B with an estimate: filling it takes about (B−1)/λ at arrival rate λ; the
    * first request of the batch may also wait for a batch already running, so its latency is about
    * fill + 2·p99(B). Sizes within the target (times the slack) are feasible. Among them the
-   * smallest whose capacity (instances·B / mean(B)) carries λ with headroom wins (lowest latency
+   * smallest whose capacity (instances·B / mean(B)) carries λ (within CARRY_FRACTION) wins (lowest latency
    * at that load); if none does, the one with the highest capacity. The delay is the fill time,
-   * bounded by what the target leaves after two executions.
+   * bounded by what the target leaves after two executions. The policy prefers every size from the
+   * chosen one up to max_batch_size: the batch waits (at most the delay) until it holds the chosen
+   * size, and then takes everything queued.
    */
   decide(now: number): BatchPolicy {
     const rate = this.arrivalRate(now) / 1e9;
@@ -172,13 +180,15 @@ export class AdaptiveBatching {
       if (fill + 2 * e.p99Ns > budget) continue;
       const capacity = (this.#instances * b) / e.meanNs;
       const delay = Math.max(0, Math.min(fill, budget - 2 * e.p99Ns));
-      if (!carrying && capacity >= HEADROOM * rate) carrying = { size: b, delay };
+      if (!carrying && capacity >= CARRY_FRACTION * rate) carrying = { size: b, delay };
       if (!fastest || capacity > fastest.capacity) fastest = { size: b, delay, capacity };
     }
     const chosen = carrying ?? fastest;
     // Nothing meets the target, even alone: run at once, whatever is queued, to lose no more time.
     if (!chosen) return this.#greedy();
-    return { maxBatchSize: this.#maxBatchSize, preferred: [chosen.size], maxQueueDelayNs: Math.round(chosen.delay) };
+    // Every size from the chosen one up is preferred: a backlog larger than it goes at once, whole.
+    const preferred = Array.from({ length: this.#maxBatchSize - chosen.size + 1 }, (_, i) => chosen.size + i);
+    return { maxBatchSize: this.#maxBatchSize, preferred, maxQueueDelayNs: Math.round(chosen.delay) };
   }
 
   /** No waiting: dispatch whatever is queued whenever an instance is free. */

@@ -4,6 +4,7 @@
  * which refuses any other move: a request is answered exactly once.
  */
 import { VireoError } from '../core/errors.js';
+import type { Parameters } from '../core/inference.js';
 import type { Tensor } from '../core/tensor.js';
 
 export type RequestState = 'PENDING' | 'EXECUTING' | 'RELEASED' | 'FAILED';
@@ -20,6 +21,8 @@ export interface ScheduleOptions {
   priority?: number;
   timeoutUs?: number;
   signal?: AbortSignal;
+  /** The request's own parameters, handed to backends that run model code. */
+  parameters?: Parameters;
   /** An opaque trace handle handed back to the recorder with the batch the request ran in. */
   trace?: unknown;
 }
@@ -31,6 +34,7 @@ export class PendingRequest {
   deadlineNs = Infinity;
   /** Triton's DELAY timeout action: expired requests go behind everything else instead of failing. */
   delayed = false;
+  parameters: Parameters | undefined;
   readonly arrivalNs: number;
   queueNs = 0;
   trace: unknown = undefined;

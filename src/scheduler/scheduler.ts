@@ -10,12 +10,14 @@
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelInstance } from '../backends/backend.js';
+import { executeContext } from './execute-context.js';
 import { concatInputs, sliceOutputs } from './batch-tensors.js';
 import { AdaptiveBatching } from './adaptive-batching.js';
 import { batchPolicy, choosePlan, type BatchPolicy } from './batch-planner.js';
 import { PendingRequest, compatibilityKey, type ScheduleOptions } from './pending-request.js';
 import { DEFAULT_POLICY, PriorityQueues, queueTimeoutUs, toQueuePolicy, type QueuePolicy, type QueuePolicyConfig } from './priority-queues.js';
 import { NOOP_RECORDER, nowNs, type SchedulerRecorder } from './recorder.js';
+import { WakeTimer } from './wake-timer.js';
 
 /** Triton's ModelDynamicBatching as written in a model configuration (plus Vireo's adaptive mode). */
 export interface DynamicBatchingConfig {
@@ -53,8 +55,7 @@ export class Scheduler {
   readonly #preserveOrdering: boolean;
   #ordering: Promise<void> = Promise.resolve();
   #executing = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Infinity;
+  readonly #timer = new WakeTimer(() => this.#pump());
   /** Earliest queue deadline of any request enqueued since the last expiry scan (a lower bound). */
   #nextDeadline = Infinity;
   #closing = false;
@@ -96,20 +97,19 @@ export class Scheduler {
    * Resolves with the requested outputs, or rejects with a VireoError; never both, exactly once.
    */
   enqueue(inputs: readonly Tensor[], outputs: readonly string[], items: number, options: ScheduleOptions = {}): Promise<Tensor[]> {
-    if (this.#closing) {
-      return this.#refuse(items, new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
-    }
-    if (options.signal?.aborted) {
-      return this.#refuse(items, new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
-    }
+    if (this.#closing) return this.#refuse(items, new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
+    if (options.signal?.aborted) return this.#refuse(items, new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
     const level = this.#levelOf(options.priority);
     if (this.#queues.isFull(level)) {
       return this.#refuse(items, new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));
     }
     return new Promise<Tensor[]>((resolve, reject) => {
       const arrival = nowNs();
-      const request = new PendingRequest(inputs, outputs, items, compatibilityKey(inputs, outputs), options.signal, arrival, resolve, reject);
+      // Only a batching scheduler ever compares keys; without batching the string is not built.
+      const key = this.#batch ? compatibilityKey(inputs, outputs) : '';
+      const request = new PendingRequest(inputs, outputs, items, key, options.signal, arrival, resolve, reject);
       request.level = level;
+      request.parameters = options.parameters;
       request.trace = options.trace;
       const policy = this.#queues.policies[level]!;
       const timeoutUs = queueTimeoutUs(policy, options.timeoutUs);
@@ -200,21 +200,8 @@ export class Scheduler {
       }
       void this.#run(slot, plan.requests);
     }
-    this.#arm(wakeAt, now);
+    this.#timer.arm(wakeAt, now);
     this.#checkDrained();
-  }
-
-  #arm(wakeAt: number, now: number): void {
-    if (wakeAt === this.#timerAt) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = wakeAt;
-    if (wakeAt === Infinity) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.#pump();
-    }, Math.max(0, Math.ceil((wakeAt - now) / 1e6)));
   }
 
   async #run(slot: Slot, requests: PendingRequest[]): Promise<void> {
@@ -239,7 +226,7 @@ export class Scheduler {
       const inputs = concatInputs(requests, this.#maxBatchSize > 0);
       const inferStart = nowNs();
       inputNs = inferStart - start;
-      const outputs = await slot.instance.execute(inputs, requests[0]!.outputs);
+      const outputs = await slot.instance.execute(inputs, requests[0]!.outputs, executeContext(requests, inferStart));
       const outputStart = nowNs();
       inferNs = outputStart - inferStart;
       let offset = 0;
@@ -268,7 +255,7 @@ export class Scheduler {
   #settle(requests: PendingRequest[], outcome: { outputs: Tensor[][] } | { error: VireoError }, compute: { computeInputNs: number; computeInferNs: number; computeOutputNs: number }): void {
     const end = nowNs();
     requests.forEach((r, i) => {
-      const timings = { queueNs: r.queueNs, ...compute };
+      const timings = { queueNs: r.queueNs, computeInputNs: compute.computeInputNs, computeInferNs: compute.computeInferNs, computeOutputNs: compute.computeOutputNs };
       if ('error' in outcome) {
         r.fail(outcome.error);
         this.#recorder.request('failure', r.items, end - r.arrivalNs, timings, outcome.error.code);
@@ -297,7 +284,7 @@ export class Scheduler {
 
   #checkDrained(): void {
     if (this.#closing && this.pending === 0 && this.#drained) {
-      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer.disarm();
       const drained = this.#drained;
       this.#drained = undefined;
       drained();

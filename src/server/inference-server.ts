@@ -3,6 +3,7 @@
  * configuration. Frontends never reach a scheduler or backend directly (Triton's in-process API
  * plays the same part between its HTTP/gRPC frontends and its core).
  */
+import type { Table } from '../codecs/dataframe-codec.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ServerMetadata } from '../core/inference.js';
 import type { ProtocolRecorder, RequestTracer, TraceSettingsControl } from '../core/observability.js';
@@ -157,7 +158,7 @@ export class InferenceServer {
     return {
       name,
       versions: this.repository.versionsOf(name).filter((v) => v.state === 'READY').map((v) => v.version),
-      platform: 'onnxruntime_onnx',
+      platform: config.platform ?? config.backend,
       inputs: config.input.map(describe),
       outputs: config.output.map(describe),
     };
@@ -177,6 +178,28 @@ export class InferenceServer {
     }
   }
 
+  /** An inference request made of a dataframe's columns (CSV, Arrow or JSON records/columns). */
+  dataframeRequest(model: string, version: string | undefined, table: Table): InferRequest {
+    const mv = this.repository.resolve(model, version);
+    if (!mv.codecs) throw new VireoError('VIREO_ERR_INTERNAL', `model "${model}" has no codecs`);
+    return { model, version, inputs: mv.codecs.dataframeInputs(table, model) };
+  }
+
+  /**
+   * A call from model code to another model (Triton's BLS): the same path as `infer`, but still
+   * allowed while draining, since it serves a request that was already admitted.
+   */
+  async callModel(call: { model: string; version?: string; inputs: Tensor[]; outputs?: string[]; parameters?: InferRequest['parameters'] }): Promise<Tensor[]> {
+    const response = await this.#infer({
+      model: call.model,
+      version: call.version,
+      inputs: call.inputs,
+      outputs: call.outputs?.map((name) => ({ name })),
+      parameters: call.parameters,
+    });
+    return response.outputs;
+  }
+
   async #infer(request: InferRequest): Promise<InferResponse> {
     this.repository.touch(request.model);
     // With a memory budget a model may be unloaded: the first request waits for its load. An
@@ -190,10 +213,18 @@ export class InferenceServer {
         if (VireoError.from(error).code !== 'VIREO_ERR_MODEL_NOT_READY') break;
       }
     }
-    const mv = this.repository.resolve(request.model, request.version);
+    let mv = this.repository.resolve(request.model, request.version);
     let validated: ReturnType<typeof validateRequest>;
     try {
-      validated = validateRequest(request, mv.config);
+      // Encoded images and texts become tensors before validation, so the model's own dims are checked.
+      let decoded = mv.codecs ? await mv.codecs.decodeInputs(request) : request;
+      // Decoding awaited: a hot reload may have swapped versions meanwhile. The request goes to the
+      // version serving now (resolve to enqueue below is synchronous), so it never meets a retired one.
+      for (let now = this.repository.resolve(request.model, request.version); now !== mv; now = this.repository.resolve(request.model, request.version)) {
+        mv = now;
+        decoded = mv.codecs ? await mv.codecs.decodeInputs(request) : request;
+      }
+      validated = validateRequest(decoded, mv.config);
     } catch (error) {
       // Counted against the version it was sent to, as the scheduler counts its own refusals.
       mv.recorder.request('failure', 0, 0, undefined, VireoError.from(error).code);
@@ -204,9 +235,11 @@ export class InferenceServer {
       priority: request.priority,
       timeoutUs: request.timeoutUs,
       signal: request.signal,
+      parameters: request.parameters,
       trace: request.trace,
     });
-    return { model: request.model, version: mv.version, id: request.id, outputs: this.#restoreShapes(outputs, mv.config) };
+    const shaped = this.#restoreShapes(outputs, mv.config);
+    return { model: request.model, version: mv.version, id: request.id, outputs: mv.codecs ? mv.codecs.encodeOutputs(shaped, request.outputs) : shaped };
   }
 
   /** Outputs configured with a reshape go back to the dims clients were promised. */

@@ -68,6 +68,10 @@ export class VireoTracer implements RequestTracer {
     this.#tracer = this.#provider.getTracer('vireo', options.serviceVersion);
   }
 
+  get active(): boolean {
+    return this.settings.anyOn && this.#tracer !== undefined;
+  }
+
   start(model: string, version: string | undefined, carrier: TraceCarrier, requestId?: string): RequestTrace | undefined {
     if (!this.settings.anyOn || this.#tracer === undefined) return undefined;
     let parent: Context = ROOT_CONTEXT;

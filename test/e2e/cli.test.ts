@@ -54,10 +54,39 @@ it('serves with options from the environment and exits 0 on SIGTERM', async () =
     const meta = await (await fetch(`${url}/v2/models/simple`)).json() as { name: string };
     assert.equal(meta.name, 'simple');
     assert.match(output, /"url":"127\.0\.0\.1:\d+","msg":"gRPC \(OIP\) listening"/);
+    const metricsUrl = output.match(/"url":"(http:\/\/[^"]+\/metrics)"/)![1]!;
+    assert.match(await (await fetch(metricsUrl)).text(), /vireo_model_ready\{model="simple",version="1"\} 1/);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
   } finally {
     // Never leave a server behind when an assertion fails: the test runner would wait for it forever.
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+it('--allow-metrics=false opens no metrics port', async () => {
+  const child = spawn(process.execPath, [bin, 'serve', '--allow-metrics=false', '--metrics-port', '1'], {
+    env: { ...process.env, VIREO_MODEL_REPOSITORY: examples, VIREO_HTTP_PORT: '0', VIREO_HTTP_ADDRESS: '127.0.0.1', VIREO_LOG_FORMAT: 'json', VIREO_GRPC_PORT: '-1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    let output = '';
+    child.stdout.on('data', (chunk) => { output += chunk; });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
+      child.stdout.on('data', () => {
+        if (output.includes('initial model load finished')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    // Metrics disabled: no listener is started (port 1 is never bound, and no listening line is logged).
+    assert.ok(!output.includes('metrics (Prometheus) listening'));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { simpleModel } from '../../tools/modelgen/models.js';
+import { simpleModel, slowModel } from '../../tools/modelgen/models.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { parsePrometheusText, sampleValue, type Family } from '../helpers/prom-text.js';
@@ -43,6 +43,10 @@ describe('Prometheus metrics', () => {
     const repo = await makeRepository({
       adder: { config: config('adder'), versions: { 1: simpleModel() } },
       batcher: { config: config('batcher', { dynamic_batching: { max_queue_delay_microseconds: 20000, preferred_batch_size: [4] } }), versions: { 1: simpleModel() } },
+      slow_bounded: {
+        config: { max_batch_size: 1, parameters: { intra_op_threads: 1 }, dynamic_batching: { default_queue_policy: { max_queue_size: 1 } } },
+        versions: { 1: slowModel(512, 16) },
+      },
     });
     cleanup = repo.cleanup;
     server = await startTestServer(repo.root, { metricsPort: 0 });
@@ -121,6 +125,20 @@ describe('Prometheus metrics', () => {
     // Unknown routes are counted without their raw path.
     assert.equal((await server.get('/v2/nothing/here')).status, 404);
     assert.equal(sampleValue(await scrape(), 'vireo_protocol_requests_total', { protocol: 'http', route: 'GET unmatched', status: '404' }), 1);
+  });
+
+  it('counts requests refused with a full queue under VIREO_ERR_QUEUE_FULL, one for one', async () => {
+    const model = { model: 'slow_bounded', version: '1' };
+    const input = { inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, 512], data: new Array(512).fill(0.001) }] };
+    const responses = await Promise.all(Array.from({ length: 6 }, () => server.post('/v2/models/slow_bounded/infer', input)));
+    const ok = responses.filter((r) => r.status === 200).length;
+    const full = responses.filter((r) => r.status === 503).length;
+    assert.equal(ok + full, 6);
+    assert.ok(full >= 1, 'with one running and one queued, some of six concurrent requests find the queue full');
+    const m = await scrape();
+    assert.equal(sampleValue(m, 'vireo_inference_requests_total', { ...model, outcome: 'failure', reason: 'VIREO_ERR_QUEUE_FULL' }), full);
+    assert.equal(sampleValue(m, 'vireo_inference_requests_total', { ...model, outcome: 'success', reason: '' }), ok);
+    assert.equal(sampleValue(m, 'vireo_request_duration_seconds_count', model), ok);
   });
 
   it('keeps batch-size and item counts consistent under concurrent load with dynamic batching', async () => {

@@ -27,8 +27,9 @@ describe('scheduler end to end', () => {
 
   before(async () => {
     const repo = await makeRepository({
-      simple: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { preferred_batch_size: [4, 8], max_queue_delay_microseconds: 2000 } } },
+      simple: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { preferred_batch_size: [4, 8], max_queue_delay_microseconds: 50_000 } } },
       simple_delay: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { preferred_batch_size: [8], max_queue_delay_microseconds: 100_000 } } },
+      simple_adaptive: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { adaptive: { target_latency_ms: 200 } } } },
       cnn: { versions: { 1: cnnModel() }, config: { max_batch_size: 16, dynamic_batching: { max_queue_delay_microseconds: 2000 } } },
       slow: { versions: { 1: slowBytes }, config: { max_batch_size: 1, ...single, dynamic_batching: { priority_levels: 2, default_priority_level: 2 } } },
       slow_bounded: { versions: { 1: slowBytes }, config: { max_batch_size: 1, ...single, dynamic_batching: { default_queue_policy: { max_queue_size: 2 } } } },
@@ -66,6 +67,20 @@ describe('scheduler end to end', () => {
     assert.equal(sizes.reduce((n, b) => n + b.batch_size * b.compute_infer.count, 0), 200);
     const inPreferred = sizes.filter((b) => [4, 8].includes(b.batch_size)).reduce((n, b) => n + b.batch_size * b.compute_infer.count, 0);
     assert.ok(inPreferred > 100, `only ${inPreferred} of 200 items ran in preferred batch sizes: ${JSON.stringify(sizes)}`);
+  });
+
+  it('adaptive mode: 100 concurrent requests each get their own results, in batches', async () => {
+    const requests = Array.from({ length: 100 }, (_, i) => ({ a: new Array(16).fill(i), b: Array.from({ length: 16 }, (_, k) => k) }));
+    const responses = await Promise.all(requests.map(({ a, b }) => server.post('/v2/models/simple_adaptive/infer', simpleRequest(a, b))));
+    responses.forEach((r, i) => {
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body.outputs[0].data, add(requests[i]!.a, requests[i]!.b));
+      assert.deepEqual(r.body.outputs[1].data, sub(requests[i]!.a, requests[i]!.b));
+    });
+    const s = await stats('simple_adaptive');
+    assert.equal(s.inference_count, 100);
+    assert.ok(s.execution_count < 100, `execution_count ${s.execution_count}`);
+    assert.ok(s.batch_stats.every((b: { batch_size: number }) => b.batch_size <= 8));
   });
 
   it('200 concurrent requests to a CNN each get their own result (checked against a JS forward pass)', async () => {

@@ -104,6 +104,16 @@ describe('tracing', () => {
     assert.equal(new Set(requests.map((r) => r.spanContext().traceId)).size, n, 'no caller context: one trace per request');
   });
 
+  it('traces V1 REST predict requests the same way', async () => {
+    const instances = [{ INPUT0: range16(), INPUT1: range16(5) }];
+    const res = await server.post('/v1/models/adder:predict', { instances }, { traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` });
+    assert.equal(res.status, 200);
+    const spans = await waitForSpans(exporter, (s) => s.some((x) => x.name === 'infer adder'));
+    const request = spans.find((s) => s.name === 'infer adder')!;
+    assert.equal(request.spanContext().traceId, TRACE_ID);
+    assert.deepEqual(spans.filter((s) => parentOf(s) === id(request)).map((s) => s.name).sort(), ['encode_output', 'execute', 'queue']);
+  });
+
   it('marks a failed request\'s span as an error and runs no batch', async () => {
     const bad = simpleRequest(range16(), range16());
     bad.inputs[0]!.shape = [2, 16];

@@ -4,6 +4,7 @@
  * before anything is parsed, and aborting of a request's signal when its client disconnects.
  */
 import { randomUUID } from 'node:crypto';
+import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
@@ -86,6 +87,8 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     parseJson(request, (body as Buffer).toString('utf8'), done);
   });
   registerBodyEncoding(app, bodyLimit);
+  // File uploads to the infer URL; the route reads the parts, sizes limited to the body limit.
+  void app.register(multipart, { limits: { fileSize: bodyLimit, parts: 32 } });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();

@@ -10,10 +10,12 @@
  * for ('drain') before the next is written, so neither side buffers without bound.
  */
 import { once } from 'node:events';
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { Metadata, ServerDuplexStream } from '@grpc/grpc-js';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { GRPC_STATUS } from './grpc-errors.js';
+import { statusName, traceFromMetadata } from './grpc-observability.js';
 import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMessage } from './grpc-infer-codec.js';
 
 /** Each open stream registers a function that ends it once its admitted requests are answered. */
@@ -37,12 +39,21 @@ async function writable(call: ServerDuplexStream<unknown, unknown>): Promise<voi
   settled.abort();
 }
 
-async function answer(server: InferenceServer, logger: Logger, message: ModelInferRequestMessage, signal: AbortSignal): Promise<unknown> {
+async function answer(server: InferenceServer, logger: Logger, message: ModelInferRequestMessage, signal: AbortSignal, metadata: Metadata): Promise<unknown> {
+  const trace = traceFromMetadata(server, message.model_name, message.model_version || undefined, metadata, message.id);
   try {
     const { request, raw } = parseModelInferRequest(message, signal);
-    return { error_message: '', infer_response: toModelInferResponse(await server.infer(request), raw) };
+    request.trace = trace;
+    const response = await server.infer(request);
+    trace?.encoding();
+    const encoded = { error_message: '', infer_response: toModelInferResponse(response, raw) };
+    trace?.end();
+    server.protocolRecorder?.protocolRequest('grpc', 'ModelStreamInfer', 'OK');
+    return encoded;
   } catch (error) {
     const e = VireoError.from(error);
+    trace?.end(e);
+    server.protocolRecorder?.protocolRequest('grpc', 'ModelStreamInfer', statusName(GRPC_STATUS[e.status]));
     if (e.status === 'INTERNAL') logger.error({ err: error }, 'internal error in a ModelStreamInfer request');
     return {
       error_message: e.message,
@@ -83,7 +94,7 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
       paused = true;
       call.pause();
     }
-    const result = answer(ctx.server, ctx.logger, message, controller.signal);
+    const result = answer(ctx.server, ctx.logger, message, controller.signal, call.metadata);
     tail = tail.then(async () => {
       const response = await result;
       if (!finished && !call.cancelled && !call.write(response)) await writable(call);

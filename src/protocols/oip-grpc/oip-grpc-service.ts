@@ -11,6 +11,7 @@ import type { InferenceServer } from '../../server/inference-server.js';
 import { toServiceError } from './grpc-errors.js';
 import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMessage } from './grpc-infer-codec.js';
 import { toTritonModelConfig } from './grpc-model-config.js';
+import { countUnary, logSettings, traceFromMetadata, traceSetting } from './grpc-observability.js';
 import { handleInferStream, type StreamRegistry } from './infer-stream.js';
 
 export interface ServiceContext {
@@ -18,6 +19,8 @@ export interface ServiceContext {
   logger: Logger;
   /** Open ModelStreamInfer calls, so shutdown can end them once their requests are answered. */
   streams: StreamRegistry;
+  /** Accept TraceSetting/LogSettings changes from non-loopback peers. */
+  allowRemoteControl?: boolean;
 }
 
 interface ModelRequest { name: string; version: string }
@@ -42,15 +45,27 @@ const version = (v: string) => v || undefined;
 
 export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, UntypedHandleCall> {
   const { server, logger } = ctx;
-  return {
+  return countUnary({
     ServerLive: unary(logger, () => ({ live: server.isLive() })),
     ServerReady: unary(logger, () => ({ ready: server.isReady() })),
     ModelReady: unary<ModelRequest>(logger, (r) => ({ ready: server.modelReady(r.name, version(r.version)) })),
     ServerMetadata: unary(logger, () => server.serverMetadata()),
     ModelMetadata: unary<ModelRequest>(logger, (r) => server.modelMetadata(r.name, version(r.version))),
     ModelInfer: unary<ModelInferRequestMessage>(logger, async (message, call) => {
-      const { request, raw } = parseModelInferRequest(message, callSignal(call));
-      return toModelInferResponse(await server.infer(request), raw);
+      const trace = traceFromMetadata(server, message.model_name, version(message.model_version ?? ''), call.metadata, message.id);
+      try {
+        const { request, raw } = parseModelInferRequest(message, callSignal(call));
+        request.trace = trace;
+        const response = await server.infer(request);
+        if (trace === undefined) return toModelInferResponse(response, raw);
+        trace.encoding();
+        const encoded = toModelInferResponse(response, raw);
+        trace.end();
+        return encoded;
+      } catch (error) {
+        trace?.end(error);
+        throw error;
+      }
     }),
     ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestMessage, unknown>) => handleInferStream(call, ctx),
     ModelConfig: unary<ModelRequest>(logger, (r) => ({ config: toTritonModelConfig(server.modelConfig(r.name, version(r.version))) })),
@@ -60,8 +75,12 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
         .filter((m) => !r.ready || m.state === 'READY')
         .map((m) => ({ name: m.name, version: m.version ?? '', state: m.state ?? '', reason: m.reason ?? '' })),
     })),
-  };
+    TraceSetting: unary(logger, traceSetting(server, ctx.allowRemoteControl ?? false)),
+    LogSettings: unary(logger, logSettings(server, ctx.allowRemoteControl ?? false)),
+  }, server.protocolRecorder, STREAMING);
 }
+
+const STREAMING = new Set(['ModelStreamInfer']);
 
 /** Handlers for every method of `definition`: the given ones, and UNIMPLEMENTED for the rest. */
 export function withUnimplemented(definition: ServiceDefinition, handlers: Record<string, UntypedHandleCall>): UntypedServiceImplementation {

@@ -6,16 +6,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
+import { startHttpTrace } from '../http-common/http-trace.js';
 import { jsonBody } from '../http-common/json-body.js';
 import type { InferRequest } from '../../core/inference.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { binaryTable, jsonBodyTable } from './dataframe-body.js';
 import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parseRawInferBody } from './oip-binary-codec.js';
 import { parseInferBody } from './oip-json-codec.js';
-
-/** A header that occurs once, as text; repeated trace headers are invalid (W3C trace-context §3.2). */
-function headerText(value: string | string[] | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
+import { plainResponse } from './plain-response.js';
+import { isUpload, parseUpload } from './upload-request.js';
 
 type ModelParams = { model: string; version?: string };
 type ModelRequest = FastifyRequest<{ Params: ModelParams }>;
@@ -26,7 +25,7 @@ function both(app: FastifyInstance, method: 'GET' | 'POST', suffix: string, hand
   app.route({ method, url: `/v2/models/:model/versions/:version${suffix}`, handler });
 }
 
-export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
+export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptions): void {
   app.get('/v2', async () => server.serverMetadata());
   app.get('/v2/health/live', async (_request, reply) => reply.code(server.isLive() ? 200 : 503).send({ live: server.isLive() }));
   app.get('/v2/health/ready', async (_request, reply) => {
@@ -68,15 +67,30 @@ export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
     }
   });
 
-  // Decided once: without a tracer the handler never looks at trace headers.
   const tracer = server.tracer;
   both(app, 'POST', '/infer', async (request, reply) => {
-    const trace = tracer === null ? undefined : tracer.start(request.params.model, request.params.version, {
-      traceparent: headerText(request.headers.traceparent), tracestate: headerText(request.headers.tracestate),
-    }, request.id);
+    const trace = startHttpTrace(tracer, request, request.params.model, request.params.version);
     try {
+      if (isUpload(request)) {
+        const { model, version } = request.params;
+        const upload = await parseUpload(request, server.modelConfig(model, version), model, version, bodyLimit ?? 64 * 1024 * 1024);
+        upload.signal = clientSignal(reply);
+        return reply.send(plainResponse(await server.infer(upload)));
+      }
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON inference request)');
-      const inferRequest = decodeInferRequest(server, request);
+      // Dataframes: CSV or Arrow by content type; JSON records or columns (never an OIP request).
+      let table = binaryTable(request);
+      let parsed: unknown;
+      if (!table && request.headers['inference-header-content-length'] === undefined) {
+        parsed = jsonBody(request.body);
+        table = jsonBodyTable(parsed);
+      }
+      if (table) {
+        const dataframe = server.dataframeRequest(request.params.model, request.params.version, table);
+        dataframe.signal = clientSignal(reply);
+        return reply.send(plainResponse(await server.infer(dataframe)));
+      }
+      const inferRequest = decodeInferRequest(server, request, parsed);
       inferRequest.signal = clientSignal(reply);
       inferRequest.trace = trace;
       const response = await server.infer(inferRequest);
@@ -103,11 +117,14 @@ export function oipRoutes(app: FastifyInstance, { server }: HttpOptions): void {
   });
 }
 
-/** JSON, binary-extension or raw binary request, by the Inference-Header-Content-Length header. */
-function decodeInferRequest(server: InferenceServer, request: ModelRequest): InferRequest {
+/**
+ * JSON, binary-extension or raw binary request, by the Inference-Header-Content-Length header.
+ * `json` is the body already parsed as JSON, when it was.
+ */
+function decodeInferRequest(server: InferenceServer, request: ModelRequest, json?: unknown): InferRequest {
   const { model, version } = request.params;
   const headerLength = inferenceHeaderLength(request.headers['inference-header-content-length']);
-  if (headerLength === undefined) return parseInferBody(jsonBody(request.body), model, version);
+  if (headerLength === undefined) return parseInferBody(json ?? jsonBody(request.body), model, version);
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
   if (!body) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'Inference-Header-Content-Length given but the body is not binary');
   if (headerLength === 0) return parseRawInferBody(body, server.modelConfig(model, version), model, version);

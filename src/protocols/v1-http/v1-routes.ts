@@ -8,6 +8,7 @@ import { VireoError } from '../../core/errors.js';
 import type { ModelIndexEntry, ModelState, TensorMetadata } from '../../core/inference.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
+import { startHttpTrace } from '../http-common/http-trace.js';
 import { jsonBody } from '../http-common/json-body.js';
 import { encodePredictResponse, parsePredictBody } from './v1-codec.js';
 
@@ -104,14 +105,23 @@ export function v1Routes(app: FastifyInstance, { server }: HttpOptions): void {
 
   // `::` is find-my-way's escape for a literal colon; the regex ends the parameter at the colon
   // (a plain `:model::predict` would swallow ":predict" into the parameter's name).
+  const tracer = server.tracer;
   const predict = async (request: V1Request, reply: FastifyReply) => {
+    const trace = startHttpTrace(tracer, request, request.params.model, request.params.version);
     try {
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected {"instances": [...]} or {"inputs": ...})');
       const { model, version } = request.params;
       const { request: inferRequest, format } = parsePredictBody(jsonBody(request.body), server.modelMetadata(model, version), version);
       inferRequest.signal = clientSignal(reply);
-      return reply.send(encodePredictResponse(await server.infer(inferRequest), format));
+      inferRequest.trace = trace;
+      const response = await server.infer(inferRequest);
+      if (trace === undefined) return reply.send(encodePredictResponse(response, format));
+      trace.encoding();
+      reply.send(encodePredictResponse(response, format));
+      trace.end();
+      return reply;
     } catch (error) {
+      trace?.end(error);
       return sendError(reply, error);
     }
   };

@@ -39,23 +39,34 @@ describe('AdaptiveBatching', () => {
   it('at light load runs requests alone and does not wait', () => {
     const a = trained(50);
     const now = arrive(a, 100 * MS, 3000 * MS); // 10 requests/s: one instance at B=1 carries 240/s
-    assert.deepEqual(a.decide(now), { maxBatchSize: 32, preferred: [1], maxQueueDelayNs: 0 });
+    const policy = a.decide(now);
+    assert.equal(policy.preferred[0], 1);
+    assert.equal(policy.maxQueueDelayNs, 0);
   });
 
-  it('under load picks the smallest batch that carries the load with headroom, waiting its fill time', () => {
-    // 1000/s: B/(4 + 0.1B) ms ≥ 1.25/ms ⇒ B ≥ 5.71 ⇒ B = 6; fill = 5 ms; 5 + 2·4.6 = 14.2 ms ≤ 50 ms.
+  it('under load picks the smallest batch that carries the load, waiting its fill time, and takes any backlog', () => {
+    // 1000/s: B/(4 + 0.1B) ms ≥ 0.8/ms ⇒ B ≥ 3.48 ⇒ B = 4; fill = 3 ms; 3 + 2·4.4 = 11.8 ms ≤ 50 ms.
     const a = trained(50);
     const now = arrive(a, MS, 3000 * MS);
     const policy = a.decide(now);
-    assert.deepEqual(policy.preferred, [6]);
-    assert.ok(policy.maxQueueDelayNs > 4.5 * MS && policy.maxQueueDelayNs < 5.5 * MS, `delay ${policy.maxQueueDelayNs}`);
+    assert.deepEqual(policy.preferred, Array.from({ length: 29 }, (_, i) => 4 + i), 'every size from 4 to max_batch_size');
+    assert.ok(policy.maxQueueDelayNs > 2.5 * MS && policy.maxQueueDelayNs < 3.5 * MS, `delay ${policy.maxQueueDelayNs}`);
+  });
+
+  it('a closed-loop client alone is never made to wait', () => {
+    // One client whose next request comes right after each 4.1 ms answer: λ ≈ 1 / t(1), and with
+    // noise a little above it.
+    const a = trained(50);
+    const now = arrive(a, 3.8 * MS, 3000 * MS);
+    assert.equal(a.decide(now).preferred[0], 1);
+    assert.equal(a.decide(now).maxQueueDelayNs, 0);
   });
 
   it('with a tight target takes the highest-capacity size that still meets it', () => {
     // 10 ms at 1000/s: (B − 1) + 2(4 + 0.1B) ≤ 10 ⇒ B ≤ 2.5; none carries the load, so B = 2.
     const a = trained(10);
     const now = arrive(a, MS, 3000 * MS);
-    assert.deepEqual(a.decide(now).preferred, [2]);
+    assert.equal(a.decide(now).preferred[0], 2);
   });
 
   it('when even a lone request cannot meet the target it stops waiting altogether', () => {
@@ -94,10 +105,33 @@ describe('AdaptiveBatching', () => {
   });
 
   it('more instances carry more load with smaller batches', () => {
-    // Two instances at 1000/s: 2B/(4 + 0.1B) ≥ 1.25 ⇒ B ≥ 2.6 ⇒ B = 3.
+    // Two instances at 1000/s: 2B/(4 + 0.1B) ≥ 0.8 ⇒ B ≥ 1.67 ⇒ B = 2 (one instance needs 4).
     const a = new AdaptiveBatching({ targetLatencyMs: 50, maxBatchSize: 32, instances: 2 });
     for (const b of [1, 2, 4, 8]) for (let i = 0; i < 5; i++) a.observeBatch(b, t(b));
     const now = arrive(a, MS, 3000 * MS);
-    assert.deepEqual(a.decide(now).preferred, [3]);
+    assert.equal(a.decide(now).preferred[0], 2);
+  });
+});
+
+describe('Scheduler in adaptive mode', async () => {
+  const { Scheduler } = await import('../../../src/scheduler/scheduler.js');
+  const { FakeInstance, fakeInput, until } = await import('../../helpers/fake-instance.js');
+
+  it('starts greedy, learns execution times from the batches it runs, and batches a backlog whole', async () => {
+    const instance = new FakeInstance(true);
+    const s = new Scheduler({
+      instances: [instance], maxBatchSize: 8,
+      dynamicBatching: { preferred_batch_size: [], max_queue_delay_microseconds: 0, preserve_ordering: false, priority_levels: 0, default_priority_level: 0, adaptive: { target_latency_ms: 1000 } },
+    });
+    const first = s.enqueue(fakeInput(0), [], 1);
+    await until(() => instance.waiting === 1);
+    const rest = [1, 2, 3, 4, 5].map((t) => s.enqueue(fakeInput(t), [], 1));
+    instance.release();
+    await until(() => instance.waiting === 1);
+    instance.release();
+    await Promise.all([first, ...rest]);
+    assert.deepEqual(instance.batches.map((b) => b.tags), [[0], [1, 2, 3, 4, 5]]);
+    assert.ok(s.adaptive!.estimate(1)!.meanNs > 0);
+    assert.ok(s.adaptive!.estimate(5)!.meanNs > 0);
   });
 });

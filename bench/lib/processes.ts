@@ -1,0 +1,113 @@
+/** Child processes of a benchmark run: servers, the load generator and the raw-onnxruntime runner. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { LoadJob, LoadResult } from './load-generator.js';
+import type { RawJob, RawPoint } from './raw-ort.js';
+
+const benchDir = join(import.meta.dirname, '..');
+const rootDir = join(benchDir, '..');
+const tsx = ['--import', 'tsx'];
+
+/** Children still running: ended if the benchmark itself is interrupted, so none is left behind. */
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** Runs a TypeScript script in a child process and returns its last stdout line parsed as JSON. */
+async function runJson<T>(script: string, job: unknown, timeoutMs: number): Promise<T> {
+  const child = track(spawn(process.execPath, [...tsx, script, JSON.stringify(job)], { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = await once(child, 'exit');
+  clearTimeout(timer);
+  const last = out.trim().split('\n').at(-1);
+  if (code !== 0 || !last) throw new Error(`${script} failed (exit ${code}): ${err.slice(-2000)}`);
+  return JSON.parse(last) as T;
+}
+
+export const runLoad = (job: LoadJob): Promise<LoadResult> =>
+  runJson(join(benchDir, 'lib', 'load-generator.ts'), job, job.warmupMs + job.durationMs + 120_000);
+
+export const runRaw = (job: RawJob): Promise<RawPoint[]> =>
+  runJson(join(benchDir, 'lib', 'raw-ort.ts'), job, job.batchSizes.length * (job.durationMs + 60_000));
+
+export interface ServerProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`server not ready after ${timeoutMs} ms`);
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+/** Vireo from source, as `vireo serve` (`nodeArgs` e.g. --cpu-prof). */
+export async function startVireo(repository: string, nodeArgs: string[] = []): Promise<ServerProcess> {
+  const port = await freePort();
+  const child = track(spawn(process.execPath, [...nodeArgs, join(rootDir, 'bin', 'vireo.js'), 'serve',
+    '--model-repository', repository, '--http-port', String(port), '--http-address', '127.0.0.1', '--log-format', 'json'], {
+    cwd: rootDir, stdio: ['ignore', 'ignore', 'inherit'],
+  }));
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(`${url}/v2/health/ready`, child, 180_000);
+  return { url, child, stop: stopper(child) };
+}
+
+/** bench/naive-server.ts serving `models` (name → model file). */
+export async function startNaive(models: Record<string, string>): Promise<ServerProcess> {
+  const port = await freePort();
+  const specs = Object.entries(models).map(([name, path]) => `${name}=${path}`);
+  const child = track(spawn(process.execPath, [...tsx, join(benchDir, 'naive-server.ts'), String(port), ...specs], {
+    cwd: rootDir, stdio: ['ignore', 'pipe', 'inherit'],
+  }));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('ready')) resolve(); });
+    child.once('exit', (code) => reject(new Error(`naive server exited with code ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child, stop: stopper(child) };
+}

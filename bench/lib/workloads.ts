@@ -1,0 +1,93 @@
+/**
+ * The three scheduler workloads of issue 4 and the model repository Vireo serves them from:
+ * every model three times (no batching, Triton dynamic batching, adaptive), the files symlinked.
+ */
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { mlpModel, simpleModel } from '../../tools/modelgen/models.js';
+import type { RawJob } from './raw-ort.js';
+
+export interface Workload {
+  name: string;
+  kind: string;
+  maxBatchSize: number;
+  /** Triton dynamic batching delay for the "dynamic" variant. */
+  maxQueueDelayUs: number;
+  adaptiveTargetMs: number;
+  rawInputs: RawJob['inputs'];
+  /** One single-item OIP request. */
+  body: unknown;
+  warmupMs: number;
+  durationMs: number;
+}
+
+export const VARIANTS = ['nobatch', 'dynamic', 'adaptive'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+const pseudo = (n: number, scale = 1) => Array.from({ length: n }, (_, i) => Math.round((((i * 7919) % 1000) / 1000) * scale * 1e4) / 1e4);
+
+export function workloads(quick: boolean): Workload[] {
+  const time = (warmupMs: number, durationMs: number) => (quick ? { warmupMs: warmupMs / 2, durationMs: durationMs / 3 } : { warmupMs, durationMs });
+  return [
+    {
+      name: 'mlp', kind: 'batching-friendly: MLP 256→4096→4096→256 (75 MB of weights)', maxBatchSize: 64,
+      maxQueueDelayUs: 500, adaptiveTargetMs: 100,
+      rawInputs: { INPUT: ['float32', [256]] },
+      body: { inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, 256], data: pseudo(256) }] },
+      ...time(1000, 5000),
+    },
+    {
+      name: 'ocr_rec', kind: 'compute-bound: PaddleOCR recognition, input [1,3,48,320]', maxBatchSize: 8,
+      maxQueueDelayUs: 2000, adaptiveTargetMs: 2000,
+      rawInputs: { x: ['float32', [3, 48, 320]] },
+      body: { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 320], data: pseudo(3 * 48 * 320) }] },
+      ...time(2000, 6000),
+    },
+    {
+      name: 'simple', kind: 'overhead-bound: Triton\'s simple (INT32 add/sub of 16 values)', maxBatchSize: 64,
+      maxQueueDelayUs: 100, adaptiveTargetMs: 20,
+      rawInputs: { INPUT0: ['int32', [16]], INPUT1: ['int32', [16]] },
+      body: { inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [1, 16], data: pseudo(16, 100).map(Math.round) })) },
+      ...time(1000, 5000),
+    },
+  ];
+}
+
+export interface BenchRepository {
+  root: string;
+  /** Workload name → model file (shared by its variants, the naive server and raw runs). */
+  modelFiles: Record<string, string>;
+  /** Workload name → request body file for the load generator. */
+  bodyFiles: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+export async function buildRepository(list: Workload[], ocrRecPath: string): Promise<BenchRepository> {
+  const base = await mkdtemp(join(tmpdir(), 'vireo-bench-'));
+  const root = join(base, 'models');
+  const files = join(base, 'files');
+  await mkdir(files, { recursive: true });
+  const modelFiles: Record<string, string> = {};
+  const bodyFiles: Record<string, string> = {};
+  for (const w of list) {
+    let file = join(files, `${w.name}.onnx`);
+    if (w.name === 'mlp') await writeFile(file, mlpModel([256, 4096, 4096, 256]));
+    else if (w.name === 'simple') await writeFile(file, simpleModel());
+    else file = ocrRecPath;
+    modelFiles[w.name] = file;
+    bodyFiles[w.name] = join(files, `${w.name}.json`);
+    await writeFile(bodyFiles[w.name]!, JSON.stringify(w.body));
+    for (const variant of VARIANTS) {
+      const dir = join(root, `${w.name}_${variant}`);
+      await mkdir(join(dir, '1'), { recursive: true });
+      await symlink(file, join(dir, '1', 'model.onnx'));
+      const config: Record<string, unknown> = { max_batch_size: w.maxBatchSize, instance_group: [{ count: 1, kind: 'KIND_CPU' }] };
+      if (variant === 'dynamic') config.dynamic_batching = { max_queue_delay_microseconds: w.maxQueueDelayUs };
+      if (variant === 'adaptive') config.dynamic_batching = { adaptive: { target_latency_ms: w.adaptiveTargetMs } };
+      await writeFile(join(dir, 'config.yaml'), stringify(config));
+    }
+  }
+  return { root, modelFiles, bodyFiles, cleanup: () => rm(base, { recursive: true, force: true }) };
+}

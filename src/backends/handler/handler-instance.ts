@@ -1,0 +1,129 @@
+/**
+ * The `typescript` backend, running inside an instance worker: loads a handler module from the
+ * model repository (`<version>/model.ts|js`) and runs its `execute` on whole batches of requests.
+ * An error thrown by handler code fails the batch it was given with its message (the stack goes
+ * to the log) and leaves the instance serving; anything that kills the worker is handled by the
+ * host (restart).
+ */
+import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ERROR_CODES, VireoError, type ErrorCode } from '../../core/errors.js';
+import type { Tensor } from '../../core/tensor.js';
+import type { ExecuteContext, InstanceHost, InstanceImplementation, InstanceOptions, LogFn, ModelSignature } from '../backend.js';
+import type { HandlerContext, HandlerModule, HandlerResponse, TensorLike } from './handler-api.js';
+import { concatOutputs, splitBatch, toTensor } from './handler-tensors.js';
+
+/**
+ * Handlers load through tsx's scoped loader: TypeScript runs without a build step, and a model.ts or
+ * model.js written as an ES module loads as one whatever package.json the model repository has.
+ */
+async function importModule(path: string): Promise<unknown> {
+  const { tsImport } = await import('tsx/esm/api');
+  return tsImport(pathToFileURL(path).href, import.meta.url);
+}
+
+function describe(error: unknown): { message: string; stack: string } {
+  if (error instanceof Error) return { message: error.message, stack: error.stack ?? error.message };
+  return { message: String(error), stack: String(error) };
+}
+
+/** The exported signature gives per-item dims, like the configuration; a batching model gets -1 first. */
+function checkSignature(value: unknown, path: string, batched: boolean): ModelSignature {
+  const fail = (why: string): never => {
+    throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', `${path}: exported signature ${why}`);
+  };
+  const sig = value as HandlerModule['signature'];
+  if (!sig || !Array.isArray(sig.inputs) || !Array.isArray(sig.outputs)) fail('must have inputs and outputs arrays');
+  const tensors = (list: NonNullable<HandlerModule['signature']>['inputs']) => list.map((t) => {
+    if (typeof t?.name !== 'string' || typeof t.datatype !== 'string' || !Array.isArray(t.dims)) fail('entries need name, datatype and dims');
+    return { name: t.name, datatype: t.datatype, rawType: t.datatype, dims: batched ? [-1, ...t.dims] : [...t.dims] };
+  });
+  return { inputs: tensors(sig!.inputs), outputs: tensors(sig!.outputs) };
+}
+
+function loadFailed(path: string, error: unknown, log: LogFn): never {
+  if (error instanceof VireoError) throw error;
+  const { message, stack } = describe(error);
+  log('error', `${path} failed to load: ${stack}`);
+  throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', `${path} failed to load: ${message}`);
+}
+
+export async function createInstance(options: InstanceOptions, log: LogFn, host: InstanceHost): Promise<InstanceImplementation> {
+  const handler = options.handler;
+  if (!handler) throw new VireoError('VIREO_ERR_INTERNAL', 'the typescript backend needs handler options');
+  const path = options.modelPath;
+  let module: HandlerModule;
+  try {
+    module = (await importModule(path)) as HandlerModule;
+  } catch (error) {
+    return loadFailed(path, error, log);
+  }
+  if (typeof module.execute !== 'function') throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', `${path} does not export an execute(requests) function`);
+  const batched = ((handler.config.max_batch_size as number | undefined) ?? 0) > 0;
+  const signature = module.signature !== undefined ? checkSignature(module.signature, path, batched) : handler.declared;
+  if (!signature) {
+    throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', `${path}: declare input and output in the model configuration, or export a signature from the module`);
+  }
+  const declaredType = (name: string) => signature.outputs.find((o) => o.name === name)?.datatype;
+
+  const context: HandlerContext = {
+    modelName: handler.modelName,
+    version: handler.version,
+    config: handler.config,
+    versionDir: dirname(path),
+    modelDir: dirname(dirname(path)),
+    logger: {
+      info: (m) => log('info', m),
+      warn: (m) => log('warn', m),
+      error: (m) => log('error', m),
+    },
+    async infer(model, inputs, opts = {}) {
+      const tensors = Object.entries(inputs).map(([name, value]) => toTensor(name, value as TensorLike, undefined, (n) => [n], `input "${name}" for model "${model}"`));
+      const outputs = await host.callModel({ model, version: opts.version, inputs: tensors, outputs: opts.outputs, parameters: opts.parameters });
+      return Object.fromEntries(outputs.map((t) => [t.name, t]));
+    },
+  };
+  try {
+    await module.initialize?.(context);
+  } catch (error) {
+    return loadFailed(path, error, log);
+  }
+
+  return {
+    signature,
+    async execute(inputs: Tensor[], outputs: readonly string[], ctx?: ExecuteContext): Promise<Tensor[]> {
+      const items = ctx?.items ?? [batched ? inputs[0]?.shape[0] ?? 1 : 1];
+      const split = splitBatch(inputs, items, batched);
+      const requests = split.map((own, i) => ({ inputs: own, requestedOutputs: [...outputs], parameters: { ...(ctx?.parameters?.[i] ?? {}) } }));
+      let responses: HandlerResponse[];
+      try {
+        responses = await module.execute(requests);
+      } catch (error) {
+        const { message, stack } = describe(error);
+        // Handlers reject bad client input by throwing an error with a Vireo code (e.g. VIREO_ERR_INPUT_DATA → 400).
+        const code = (error as { code?: unknown })?.code;
+        if (typeof code === 'string' && code in ERROR_CODES && code !== 'VIREO_ERR_INTERNAL') throw new VireoError(code as ErrorCode, message);
+        log('error', `model code threw: ${stack}`);
+        throw new VireoError('VIREO_ERR_BACKEND_EXECUTE', `model code failed: ${message}`);
+      }
+      if (!Array.isArray(responses) || responses.length !== requests.length) {
+        throw new VireoError('VIREO_ERR_BACKEND_EXECUTE', `execute() must return one response per request (${requests.length}), got ${Array.isArray(responses) ? responses.length : typeof responses}`);
+      }
+      const names = outputs.length > 0 ? [...outputs] : signature.outputs.map((o) => o.name);
+      const perRequest = responses.map((response, r) => names.map((name) => {
+        const value = response?.outputs?.[name];
+        if (value === undefined) throw new VireoError('VIREO_ERR_BACKEND_EXECUTE', `the response to request ${r} has no output "${name}"`);
+        const rows = items[r] ?? 1;
+        return toTensor(name, value, declaredType(name), (n) => (batched ? [rows, n / rows] : [n]), `output "${name}" of request ${r}`);
+      }));
+      return concatOutputs(perRequest, names, items, batched);
+    },
+    async close() {
+      try {
+        await module.finalize?.();
+      } catch (error) {
+        log('warn', `finalize() threw: ${describe(error).stack}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * Dataframes in: CSV (csv-parse), Apache Arrow IPC (stream or file, apache-arrow) and JSON
+ * records or columns become one table, and the table's named columns become the model's inputs,
+ * one row per batch item. An input takes the columns its configuration lists (`columns`, in
+ * order, along its last dimension) or else the one column of its own name. Columns missing from
+ * the table or unknown to the model are refused, as are values that do not fit the datatype.
+ */
+import { tableFromIPC } from 'apache-arrow';
+import { parse as parseCsvText } from 'csv-parse/sync';
+import { VireoError } from '../core/errors.js';
+import { jsonToTensorData } from '../core/json-tensors.js';
+import type { Tensor } from '../core/tensor.js';
+import type { CodecTensorConfig } from './image-codec.js';
+
+export interface Table {
+  columns: Map<string, unknown[]>;
+  rows: number;
+}
+
+const bad = (message: string): never => {
+  throw new VireoError('VIREO_ERR_INPUT_DATA', message);
+};
+
+export const DATAFRAME_TYPES = {
+  csv: 'text/csv',
+  arrowStream: 'application/vnd.apache.arrow.stream',
+  arrowFile: 'application/vnd.apache.arrow.file',
+} as const;
+
+function tableOf(names: readonly string[], columns: unknown[][], what: string): Table {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) bad(`${what}: column "${name}" appears twice`);
+    seen.add(name);
+  }
+  return { columns: new Map(names.map((n, i) => [n, columns[i]!])), rows: columns[0]?.length ?? 0 };
+}
+
+export function parseCsv(bytes: Uint8Array): Table {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return bad('the CSV body is not valid UTF-8');
+  }
+  let records: string[][];
+  try {
+    records = parseCsvText(text, { bom: true, trim: true, skip_empty_lines: true }) as string[][];
+  } catch (error) {
+    return bad(`the CSV body cannot be parsed: ${(error as Error).message}`);
+  }
+  if (records.length === 0) bad('the CSV body is empty (expected a header row, then data rows)');
+  const [header, ...rows] = records;
+  return tableOf(header!, header!.map((_, c) => rows.map((r) => r[c])), 'CSV');
+}
+
+export function parseArrow(bytes: Uint8Array): Table {
+  let table: ReturnType<typeof tableFromIPC>;
+  try {
+    table = tableFromIPC(bytes);
+  } catch (error) {
+    return bad(`the body is not a valid Arrow IPC stream or file: ${(error as Error).message}`);
+  }
+  const names = table.schema.fields.map((f) => f.name);
+  return tableOf(names, names.map((n) => [...(table.getChild(n) ?? [])]), 'Arrow table');
+}
+
+/** JSON records (`[{col: v}, …]`) or columns (`{col: [v, …]}`); undefined for anything else. */
+export function jsonTable(body: unknown): Table | undefined {
+  if (Array.isArray(body)) {
+    if (body.length === 0) return bad('the records array is empty');
+    const first = body[0];
+    if (typeof first !== 'object' || first === null || Array.isArray(first)) return bad('records must be JSON objects');
+    const names = Object.keys(first);
+    body.forEach((record, r) => {
+      if (typeof record !== 'object' || record === null || Array.isArray(record)) bad(`record ${r} is not a JSON object`);
+      const keys = Object.keys(record);
+      const odd = keys.find((k) => !names.includes(k)) ?? names.find((k) => !keys.includes(k));
+      if (odd !== undefined) bad(`record ${r} does not have the same columns as record 0 (column "${odd}")`);
+    });
+    return tableOf(names, names.map((n) => body.map((record) => (record as Record<string, unknown>)[n])), 'records');
+  }
+  if (typeof body !== 'object' || body === null || 'inputs' in body) return undefined;
+  const entries = Object.entries(body);
+  if (entries.length === 0 || !entries.every(([, v]) => Array.isArray(v))) return undefined;
+  const rows = (entries[0]![1] as unknown[]).length;
+  for (const [name, values] of entries) {
+    if ((values as unknown[]).length !== rows) bad(`column "${name}" has ${(values as unknown[]).length} values, column "${entries[0]![0]}" has ${rows}`);
+  }
+  return tableOf(entries.map(([n]) => n), entries.map(([, v]) => v as unknown[]), 'columns');
+}
+
+export interface DataframeInput extends CodecTensorConfig { columns?: string[] }
+
+/** Which columns fill which input; the reason when the model cannot take a dataframe. */
+export function dataframeColumns(inputs: readonly DataframeInput[]): Map<string, string[]> | string {
+  const map = new Map<string, string[]>();
+  for (const input of inputs) {
+    if (input.columns) {
+      if (input.dims.length !== 1 || (input.dims[0] !== -1 && input.dims[0] !== input.columns.length)) {
+        throw new VireoError('VIREO_ERR_CONFIG_INVALID', `input "${input.name}": ${input.columns.length} columns need dims [${input.columns.length}], not [${input.dims.join(',')}]`);
+      }
+      map.set(input.name, input.columns);
+    } else if (input.dims.length === 0 || (input.dims.length === 1 && input.dims[0] === 1)) {
+      map.set(input.name, [input.name]);
+    } else {
+      return `input "${input.name}" has dims [${input.dims.join(',')}] and no "columns" list`;
+    }
+  }
+  return map;
+}
+
+/** A table cell as a JSON value of the input's datatype (CSV cells arrive as strings). */
+function cell(value: unknown, datatype: string, row: number, column: string): unknown {
+  const where = `row ${row}, column "${column}"`;
+  if (value === null || value === undefined) return bad(`${where}: value is missing`);
+  if (datatype === 'BYTES') return typeof value === 'string' ? value : String(value);
+  if (typeof value === 'bigint') return datatype === 'INT64' || datatype === 'UINT64' ? value.toString() : Number(value);
+  if (typeof value === 'boolean') return datatype === 'BOOL' ? value : Number(value);
+  if (typeof value === 'number') return datatype === 'BOOL' ? value !== 0 : value;
+  if (typeof value !== 'string') return bad(`${where}: ${JSON.stringify(value)?.slice(0, 40)} is not a ${datatype} value`);
+  if (value === '') return bad(`${where}: value is empty`);
+  if (datatype === 'BOOL') {
+    if (/^(true|1)$/i.test(value)) return true;
+    if (/^(false|0)$/i.test(value)) return false;
+    return bad(`${where}: "${value.slice(0, 40)}" is not a boolean`);
+  }
+  if ((datatype === 'INT64' || datatype === 'UINT64') && /^-?\d+$/.test(value)) return value;
+  const n = Number(value);
+  if (!Number.isFinite(n)) bad(`${where}: "${value.slice(0, 40)}" is not a number`);
+  return n;
+}
+
+export function tableToInputs(table: Table, inputs: readonly DataframeInput[], columns: Map<string, string[]>, batched: boolean): Tensor[] {
+  const expected = [...columns.values()].flat();
+  const missing = expected.filter((c) => !table.columns.has(c));
+  if (missing.length > 0) bad(`missing column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${c}"`).join(', ')} (the model takes ${expected.map((c) => `"${c}"`).join(', ')})`);
+  const extra = [...table.columns.keys()].filter((c) => !expected.includes(c));
+  if (extra.length > 0) bad(`unknown column${extra.length > 1 ? 's' : ''} ${extra.map((c) => `"${c}"`).join(', ')} (the model takes ${expected.map((c) => `"${c}"`).join(', ')})`);
+  if (table.rows === 0) bad('the table has no rows');
+  if (!batched && table.rows !== 1) bad(`this model takes one row per request, got ${table.rows}`);
+  return inputs.map((input) => {
+    const names = columns.get(input.name)!;
+    const values: unknown[] = new Array(table.rows * names.length);
+    names.forEach((name, j) => {
+      const column = table.columns.get(name)!;
+      for (let r = 0; r < table.rows; r++) values[r * names.length + j] = cell(column[r], input.data_type, r, name);
+    });
+    const dims = input.columns ? [names.length] : input.dims;
+    const shape = batched ? [table.rows, ...dims] : dims;
+    return { name: input.name, datatype: input.data_type, shape, data: jsonToTensorData(values, input.data_type, values.length, `input "${input.name}"`) };
+  });
+}

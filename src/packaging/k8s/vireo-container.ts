@@ -1,0 +1,86 @@
+/**
+ * The Vireo container as both KServe and plain Kubernetes run it: arguments, ports, probes, resources,
+ * security context and the shutdown sequence.
+ *
+ * Shutdown, so that scale-in and rolling updates lose no request: when a pod is deleted Kubernetes starts
+ * removing it from the Service endpoints and runs preStop at the same time. preStop waits `preStopDelay`
+ * seconds (the endpoint removal reaches every proxy meanwhile, and traffic keeps being served); then SIGTERM
+ * makes Vireo report not-ready, refuse new requests with 503, finish every admitted request and exit, forced
+ * after `--drain-timeout`. terminationGracePeriodSeconds covers both plus a margin, so the kubelet's SIGKILL
+ * never cuts a drain short. The wait runs in node because a Vireo image may have no shell or sleep.
+ */
+import { APP_DIR, MODELS_DIR } from '../containerfile.js';
+import type { K8sOptions } from './k8s-options.js';
+
+export const MOUNT_DIR = '/mnt/models';
+const GRACE_MARGIN_SECONDS = 5;
+
+export interface Ports { http: number; grpc: number; metrics: number }
+/** Vireo's defaults; KServe's runtimes use 8080 (HTTP) and 9000 (gRPC) by convention, see kserve-manifests.ts. */
+export const VIREO_PORTS: Ports = { http: 8000, grpc: 8001, metrics: 8002 };
+
+export function terminationGracePeriod(options: K8sOptions): number {
+  return Math.ceil(options.preStopDelay + options.drainTimeout + GRACE_MARGIN_SECONDS);
+}
+
+/** Where the models are inside the container: downloaded or mounted at /mnt/models, else baked into the image. */
+export function repositoryPath(options: K8sOptions): string {
+  return options.storage ? MOUNT_DIR : MODELS_DIR;
+}
+
+export function vireoArgs(options: K8sOptions, ports: Ports): string[] {
+  return [
+    `--model-repository=${repositoryPath(options)}`,
+    `--http-port=${ports.http}`,
+    `--grpc-port=${ports.grpc}`,
+    `--metrics-port=${ports.metrics}`,
+    `--drain-timeout=${options.drainTimeout}`,
+    '--log-format=json',
+  ];
+}
+
+export function resources(options: K8sOptions) {
+  const { cpu, memory, cpuLimit, memoryLimit } = options.resources;
+  const limits: Record<string, string> = {};
+  if (cpuLimit) limits.cpu = cpuLimit;
+  limits.memory = memoryLimit ?? memory;
+  return { requests: { cpu, memory }, limits };
+}
+
+const probe = (path: string, port: number | string, periodSeconds: number, failureThreshold: number) => ({
+  httpGet: { path, port },
+  periodSeconds,
+  timeoutSeconds: 3,
+  failureThreshold,
+});
+
+export function probes(port: number | string) {
+  return {
+    // Models load before the server is ready; allow up to 10 minutes for a large repository.
+    startupProbe: probe('/v2/health/live', port, 5, 120),
+    livenessProbe: probe('/v2/health/live', port, 10, 3),
+    readinessProbe: probe('/v2/health/ready', port, 5, 2),
+  };
+}
+
+export function lifecycle(options: K8sOptions) {
+  return {
+    preStop: { exec: { command: ['node', '-e', `setTimeout(() => {}, ${Math.round(options.preStopDelay * 1000)})`] } },
+  };
+}
+
+export const securityContext = {
+  runAsNonRoot: true,
+  runAsUser: 65532,
+  runAsGroup: 65532,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+/** readOnlyRootFilesystem: node and onnxruntime still want a writable /tmp. */
+export const tmpVolume = { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } };
+export const tmpMount = { name: 'tmp', mountPath: '/tmp' };
+
+export const WORKING_DIR = APP_DIR;

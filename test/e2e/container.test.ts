@@ -1,0 +1,202 @@
+/**
+ * `vireo build` end to end: build a local base image without a registry (`buildah from scratch` plus the
+ * host's node binary and the shared libraries node and onnxruntime link), build an image of examples/models on
+ * it, run the image with podman and infer over HTTP and gRPC. Skipped, saying why, where buildah or podman is missing
+ * (.ci/run installs both).
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { GrpcInferenceClient } from '../../src/client/grpc-client.js';
+import { simpleRequest } from '../helpers/simple.js';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+const STORAGE = ['--storage-driver', 'vfs'];
+const PODMAN = [...STORAGE, '--cgroup-manager', 'cgroupfs', '--runtime', 'runc'];
+const BASE = 'localhost/vireo-test-base:node' + process.versions.node;
+const IMAGE = 'localhost/vireo-e2e:test';
+const AGAIN = 'localhost/vireo-e2e:again';
+const CONTAINER = `vireo-e2e-${process.pid}`;
+
+function missingTool(): string | undefined {
+  for (const [tool, args] of [['buildah', ['--version']], ['podman', ['--version']], ['runc', ['--version']]] as const) {
+    if (spawnSync(tool, args, { stdio: 'ignore' }).status !== 0) return `${tool} is not installed (apt-get install buildah podman runc); container test skipped`;
+  }
+  return undefined;
+}
+const skip = missingTool();
+if (skip) console.log(`# ${skip}`);
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** The shared libraries a binary links, resolved by ldd. */
+function linkedLibraries(binary: string): string[] {
+  return [...sh('ldd', [binary]).matchAll(/(\/\S+\.so[.\d]*)/g)].map((m) => m[1]!);
+}
+
+/** A base image from scratch: node, the libraries node and onnxruntime need, a /tmp. No shell. */
+function buildBaseImage(): void {
+  const ort = join(root, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64');
+  const libs = new Set([...linkedLibraries(process.execPath), ...linkedLibraries(join(ort, 'onnxruntime_binding.node'))]);
+  libs.delete(join(ort, 'libonnxruntime.so.1'));
+  const container = sh('buildah', [...STORAGE, 'from', 'scratch']);
+  try {
+    const mount = sh('buildah', [...STORAGE, 'mount', container]);
+    sh('mkdir', ['-p', join(mount, 'usr/bin'), join(mount, 'tmp')]);
+    sh('chmod', ['1777', join(mount, 'tmp')]);
+    sh('cp', [process.execPath, join(mount, 'usr/bin/node')]);
+    for (const lib of libs) {
+      sh('mkdir', ['-p', join(mount, lib, '..')]);
+      sh('cp', ['-L', lib, join(mount, lib)]);
+    }
+    sh('buildah', [...STORAGE, 'umount', container]);
+    sh('buildah', [...STORAGE, 'config', '--env', 'PATH=/usr/local/bin:/usr/bin:/bin', container]);
+    sh('buildah', [...STORAGE, 'commit', '--rm', '--quiet', container, BASE]);
+  } catch (error) {
+    spawnSync('buildah', [...STORAGE, 'rm', container]);
+    throw error;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitReady(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url + '/v2/health/ready')).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`container not ready at ${url} within ${timeoutMs} ms: ${spawnSync('podman', [...PODMAN, 'logs', CONTAINER], { encoding: 'utf8' }).stdout}`);
+}
+
+describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
+  const work = mkdtempSync(join(tmpdir(), 'vireo-container-'));
+  let buildOutput = '';
+  let url = '';
+  let grpcPort = 0;
+
+  before(async () => {
+    buildBaseImage();
+    const { stdout, stderr } = await run(process.execPath, [join(root, 'bin/vireo.js'), 'build', '--model-repository', join(root, 'examples/models'),
+      '--tag', IMAGE, '--base', BASE, '--storage-driver', 'vfs', '--isolation', 'chroot', '--output', `oci-archive:${join(work, 'image.tar')}`], { cwd: root, maxBuffer: 16 << 20 });
+    buildOutput = stdout + stderr;
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    grpcPort = await freePort();
+    // Host networking: no CNI set-up needed; the port comes from the image's VIREO_* environment override.
+    sh('podman', [...PODMAN, 'run', '-d', '--name', CONTAINER, '--network', 'host', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=512:512',
+      '-e', `VIREO_HTTP_PORT=${port}`, '-e', `VIREO_GRPC_PORT=${grpcPort}`, '-e', `VIREO_METRICS_PORT=${await freePort()}`, IMAGE]);
+    await waitReady(url, 120_000);
+  });
+
+  after(() => {
+    spawnSync('podman', [...PODMAN, 'rm', '-f', CONTAINER], { stdio: 'ignore' });
+    spawnSync('buildah', [...STORAGE, 'rmi', '-f', IMAGE, AGAIN, BASE], { stdio: 'ignore' });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('shows progress and prints the image size, within 250 MB over the base', () => {
+    assert.match(buildOutput, /\[1\/4\] +[\d.]+s +FROM /);
+    assert.match(buildOutput, /onnxruntime-node loads on this base image/);
+    const size = /built localhost\/vireo-e2e:test: ([\d.]+) MB \(([\d.]+) MB over the base/.exec(buildOutput);
+    assert.ok(size, buildOutput);
+    console.log(`# image ${size[1]} MB, ${size[2]} MB over the base`);
+    assert.ok(Number(size[2]) > 10 && Number(size[2]) <= 250, `added ${size[2]} MB`);
+  });
+
+  it('writes the requested OCI archive', () => {
+    assert.ok(existsSync(join(work, 'image.tar')));
+    const entries = sh('tar', ['-tf', join(work, 'image.tar')]).split('\n');
+    assert.ok(entries.includes('index.json') && entries.includes('oci-layout'), entries.join(' '));
+  });
+
+  it('has the labels, ports, user, health check and entrypoint of a Vireo image', () => {
+    const info = JSON.parse(sh('buildah', [...STORAGE, 'inspect', '--type', 'image', IMAGE])) as { Docker: { config: Record<string, any> } };
+    const config = info.Docker.config;
+    assert.equal(config.Labels['io.vireo.models'], 'ocr_cls:1,ocr_det:1,ocr_rec:1,simple:1');
+    assert.equal(config.Labels['io.vireo.model.simple.format'], 'onnx');
+    assert.deepEqual(Object.keys(config.ExposedPorts).sort(), ['8000/tcp', '8001/tcp', '8002/tcp']);
+    assert.equal(config.User, '65532:65532');
+    assert.deepEqual(config.Entrypoint, ['node', '/opt/vireo/bin/vireo.js', 'serve']);
+    assert.equal(config.Healthcheck.Test[0], 'CMD');
+    assert.match(config.Healthcheck.Test.join(' '), /\/v2\/health\/ready/);
+  });
+
+  it('runs as a non-root user with onnxruntime pruned to linux/x64 and no dev dependencies', () => {
+    const probe = `const fs=require('fs');const b='/opt/vireo/node_modules/onnxruntime-node/bin/napi-v6';
+      console.log(JSON.stringify({uid:process.getuid(),platforms:fs.readdirSync(b),arches:fs.readdirSync(b+'/linux'),
+      tsx:fs.existsSync('/opt/vireo/node_modules/tsx'),typescript:fs.existsSync('/opt/vireo/node_modules/typescript'),dist:fs.existsSync('/opt/vireo/dist/cli/main.js')}))`;
+    const facts = JSON.parse(sh('podman', [...PODMAN, 'exec', CONTAINER, 'node', '-e', probe]));
+    assert.deepEqual(facts, { uid: 65532, platforms: ['linux'], arches: ['x64'], tsx: false, typescript: false, dist: true });
+  });
+
+  it('passes its own HEALTHCHECK', () => {
+    const r = spawnSync('podman', [...PODMAN, 'healthcheck', 'run', CONTAINER], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('serves every model and infers over HTTP', async () => {
+    for (const model of ['simple', 'ocr_det', 'ocr_rec', 'ocr_cls']) {
+      const ready = await fetch(`${url}/v2/models/${model}/ready`);
+      assert.equal(ready.status, 200, `${model} not ready`);
+    }
+    const a = Array.from({ length: 16 }, (_, i) => i * 3 - 7);
+    const b = Array.from({ length: 16 }, (_, i) => 100 - i);
+    const response = await fetch(`${url}/v2/models/simple/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(simpleRequest(a, b)) });
+    assert.equal(response.status, 200);
+    const body = await response.json() as { outputs: { name: string; data: number[] }[] };
+    const out = Object.fromEntries(body.outputs.map((o) => [o.name, o.data]));
+    assert.deepEqual(out.OUTPUT0, a.map((x, i) => x + b[i]!));
+    assert.deepEqual(out.OUTPUT1, a.map((x, i) => x - b[i]!));
+  });
+
+  it('infers over gRPC', async () => {
+    const client = new GrpcInferenceClient(`127.0.0.1:${grpcPort}`);
+    try {
+      const a = Int32Array.from({ length: 16 }, (_, i) => 5 * i - 40);
+      const b = Int32Array.from({ length: 16 }, (_, i) => i * i);
+      const result = await client.infer('simple', [
+        { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: a },
+        { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: b },
+      ]);
+      assert.deepEqual(Array.from(result.output('OUTPUT0').data as Int32Array), Array.from(a, (x, i) => x + b[i]!));
+      assert.deepEqual(Array.from(result.output('OUTPUT1').data as Int32Array), Array.from(a, (x, i) => x - b[i]!));
+    } finally {
+      client.close();
+    }
+  });
+
+  it('stops on SIGTERM with exit code 0 (node runs as PID 1 through the exec-form ENTRYPOINT)', () => {
+    sh('podman', [...PODMAN, 'stop', '--time', '60', CONTAINER]);
+    assert.equal(sh('podman', [...PODMAN, 'inspect', CONTAINER, '--format', '{{.State.ExitCode}}']), '0');
+  });
+
+  it('is reproducible: a second build of the same inputs writes an identical OCI image', async () => {
+    // Last: an identical build may share the first image's id, so it runs after the container has stopped.
+    await run(process.execPath, [join(root, 'bin/vireo.js'), 'build', '--model-repository', join(root, 'examples/models'), '--tag', AGAIN, '--base', BASE,
+      '--storage-driver', 'vfs', '--isolation', 'chroot', '--output', `oci-archive:${join(work, 'again.tar')}`], { cwd: root, maxBuffer: 16 << 20 });
+    const index = (file: string) => JSON.parse(sh('tar', ['-xOf', join(work, file), 'index.json'])).manifests[0].digest as string;
+    assert.match(index('image.tar'), /^sha256:[0-9a-f]{64}$/);
+    assert.equal(index('again.tar'), index('image.tar'));
+  });
+});
