@@ -98,7 +98,11 @@ it('replaces a model five times under load with zero failures and one switch poi
   // The replaced versions' workers ended; only the last version remains.
   for (const instances of retiredInstances) {
     assert.equal(instances.length, 2);
-    for (const instance of instances) assert.equal((instance as unknown as { alive: boolean }).alive, false);
+    // A closed instance's worker is gone: it can no longer execute anything.
+    for (const instance of instances) {
+      const input = { name: 'INPUT', datatype: 'FP32' as const, shape: [1, 4], data: new Float32Array(4) };
+      await assert.rejects(instance.execute([input], []), (error: any) => error.code === 'VIREO_ERR_WORKER_DIED');
+    }
   }
   const index = (await server.post('/v2/repository/index', {})).body;
   assert.deepEqual(index, [{ name: 'adder', version: '4', state: 'READY', reason: '' }]);
