@@ -50,7 +50,7 @@ export function serveCommand(): Command {
     .addOption(option('--strict-readiness <bool>', 'ready only when every model is ready (false: once the initial load finished)', 'strict-readiness').argParser(bool).default(true))
     .addOption(option('--http-body-limit <bytes>', 'largest accepted HTTP request body', 'http-body-limit').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
     .addOption(option('--allow-metrics <bool>', 'serve Prometheus metrics on --metrics-port', 'allow-metrics').argParser(bool).default(true))
-    .addOption(option('--metrics-port <port>', 'port of the Prometheus endpoint GET /metrics', 'metrics-port').argParser(integer(0, 65535)).default(8002))
+    .addOption(option('--metrics-port <port>', 'port of the Prometheus endpoint GET /metrics (-1 disables it, like --allow-metrics=false)', 'metrics-port').argParser(integer(-1, 65535)).default(8002))
     .addOption(option('--metrics-address <host>', 'address the metrics endpoint binds to (default: --http-address)', 'metrics-address'))
     .addOption(option('--trace-level <level>', 'initial trace level (OFF or TIMESTAMPS); POST /v2/trace/setting changes it', 'trace-level').choices(['OFF', 'TIMESTAMPS']).default('OFF'))
     .addOption(option('--trace-rate <n>', 'trace one in n requests (requests with a sampled traceparent are always traced)', 'trace-rate').argParser(integer(1, 2 ** 31 - 1)).default(1000))
