@@ -180,6 +180,10 @@ describe('gRPC repository RPCs access', () => {
           await assertStatus(remote.call('ModelInfer', inferRequest('adder')), grpc.status.NOT_FOUND, /adder/);
           assert.deepEqual(await local.call('RepositoryModelLoad', { model_name: 'adder' }), {});
           assert.deepEqual(await infer(remote, 'adder'), plus(1), 'inference stays open to remote peers');
+          // The settings RPCs share the peer parsing: refused remotely, accepted from loopback.
+          const logError = { settings: { log_error: { bool_param: false } } };
+          await assertStatus(remote.call('LogSettings', logError), grpc.status.PERMISSION_DENIED, /only from loopback/);
+          assert.equal((await (local6 ?? local).call('LogSettings', logError)).settings.log_error.bool_param, false);
           if (local6) assert.deepEqual(await local6.call('RepositoryModelUnload', { model_name: 'adder' }), {});
           else await local.call('RepositoryModelUnload', { model_name: 'adder' });
         }
