@@ -1,6 +1,7 @@
 /**
  * Every implemented RPC of the gRPC frontend over a real server, with plain grpc-js clients made
- * from Triton's proto and from the untouched OIP proto; the other RPCs answer UNIMPLEMENTED.
+ * from Triton's proto and from the untouched OIP proto; the other RPCs answer UNIMPLEMENTED
+ * (repository load/unload: grpc-repository.test.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -190,14 +191,20 @@ describe('gRPC RPCs', () => {
   it('RepositoryIndex lists every model version with its state', async () => {
     const { models } = await client.call('RepositoryIndex', {});
     assert.deepEqual(models.map((m: any) => [m.name, m.version, m.state]), [['simple', '1', 'READY'], ['simple', '2', 'READY'], ['to_half', '1', 'READY']]);
+    assert.deepEqual(await client.call('RepositoryIndex', { ready: true }), { models });
+  });
+
+  it('RepositoryModelLoad and RepositoryModelUnload are refused in the default (none) control mode', async () => {
+    await assertStatus(client.call('RepositoryModelLoad', { model_name: 'simple' }), grpc.status.PERMISSION_DENIED, /disabled/);
+    await assertStatus(client.call('RepositoryModelUnload', { model_name: 'simple' }), grpc.status.PERMISSION_DENIED, /disabled/);
   });
 
   it('every other RPC of the service answers UNIMPLEMENTED at once', async () => {
-    const others = ['RepositoryModelLoad', 'RepositoryModelUnload', 'SystemSharedMemoryStatus', 'SystemSharedMemoryRegister', 'SystemSharedMemoryUnregister',
+    const others = ['SystemSharedMemoryStatus', 'SystemSharedMemoryRegister', 'SystemSharedMemoryUnregister',
       'CudaSharedMemoryStatus', 'CudaSharedMemoryRegister', 'CudaSharedMemoryUnregister'];
     const declared = Object.keys(client.raw.constructor.service);
     assert.deepEqual(declared.filter((m) => !['ServerLive', 'ServerReady', 'ModelReady', 'ServerMetadata', 'ModelMetadata', 'ModelInfer', 'ModelStreamInfer',
-      'ModelConfig', 'ModelStatistics', 'RepositoryIndex', 'TraceSetting', 'LogSettings'].includes(m)).sort(), [...others].sort());
+      'ModelConfig', 'ModelStatistics', 'RepositoryIndex', 'RepositoryModelLoad', 'RepositoryModelUnload', 'TraceSetting', 'LogSettings'].includes(m)).sort(), [...others].sort());
     for (const method of others) {
       // A generous deadline: a hang would show up as DEADLINE_EXCEEDED instead of UNIMPLEMENTED.
       await assertStatus(client.call(method, {}, { deadline: Date.now() + 30_000 }), grpc.status.UNIMPLEMENTED, new RegExp(method));

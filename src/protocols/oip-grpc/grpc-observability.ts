@@ -7,7 +7,9 @@
 import { status as GrpcStatus, type Metadata, type ServerUnaryCall, type UntypedHandleCall, type sendUnaryData } from '@grpc/grpc-js';
 import { VireoError } from '../../core/errors.js';
 import type { ProtocolRecorder, RequestTrace } from '../../core/observability.js';
+import { isLoopbackAddress } from '../../server/control-access.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { peerAddress } from './grpc-peer.js';
 
 const STATUS_NAME = Object.fromEntries(Object.entries(GrpcStatus).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v, k])) as Record<number, string>;
 
@@ -48,10 +50,7 @@ export function traceFromMetadata(server: InferenceServer, model: string, versio
 function assertControl(call: ServerUnaryCall<unknown, unknown>, allowRemote: boolean): void {
   if (allowRemote) return;
   const peer = call.getPeer();
-  // grpc-js peers: "127.0.0.1:5000", "[::1]:5000", optionally with an "ipv4:"/"ipv6:" scheme, or "unix:...".
-  const bare = peer.replace(/^ipv[46]:/, '');
-  const host = bare.startsWith('[') ? bare.slice(1, bare.indexOf(']')) : bare.slice(0, bare.lastIndexOf(':'));
-  if (!peer.startsWith('unix:') && !/^(127\.|::1$|::ffff:127\.)/.test(host)) {
+  if (!peer.startsWith('unix:') && !isLoopbackAddress(peerAddress(peer))) {
     throw new VireoError('VIREO_ERR_PERMISSION_DENIED', `changing settings is allowed only from loopback (this call came from ${peer}); start Vireo with --allow-remote-control to allow it`);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The `inference.GRPCInferenceService` handlers: OIP's RPCs plus the Triton ones a Triton client
- * calls (stream, config, statistics, repository index). Each calls only the InferenceServer facade.
+ * calls (stream, config, statistics, model repository, trace and log settings). Each calls only the InferenceServer facade.
  * Every other RPC of Triton's service answers UNIMPLEMENTED at once, never leaving a call open.
  */
 import {
@@ -12,6 +12,7 @@ import { toServiceError } from './grpc-errors.js';
 import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMessage } from './grpc-infer-codec.js';
 import { toTritonModelConfig } from './grpc-model-config.js';
 import { countUnary, logSettings, traceFromMetadata, traceSetting } from './grpc-observability.js';
+import { repositoryHandlers } from './grpc-repository.js';
 import { handleInferStream, type StreamRegistry } from './infer-stream.js';
 
 export interface ServiceContext {
@@ -45,6 +46,7 @@ const version = (v: string) => v || undefined;
 
 export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, UntypedHandleCall> {
   const { server, logger } = ctx;
+  const repository = repositoryHandlers(server);
   return countUnary({
     ServerLive: unary(logger, () => ({ live: server.isLive() })),
     ServerReady: unary(logger, () => ({ ready: server.isReady() })),
@@ -70,11 +72,9 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
     ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestMessage, unknown>) => handleInferStream(call, ctx),
     ModelConfig: unary<ModelRequest>(logger, (r) => ({ config: toTritonModelConfig(server.modelConfig(r.name, version(r.version))) })),
     ModelStatistics: unary<ModelRequest>(logger, (r) => ({ model_stats: server.statistics(r.name || undefined, version(r.version)) })),
-    RepositoryIndex: unary<{ repository_name: string; ready: boolean }>(logger, (r) => ({
-      models: server.repositoryIndex()
-        .filter((m) => !r.ready || m.state === 'READY')
-        .map((m) => ({ name: m.name, version: m.version ?? '', state: m.state ?? '', reason: m.reason ?? '' })),
-    })),
+    RepositoryIndex: unary(logger, repository.RepositoryIndex),
+    RepositoryModelLoad: unary(logger, repository.RepositoryModelLoad),
+    RepositoryModelUnload: unary(logger, repository.RepositoryModelUnload),
     TraceSetting: unary(logger, traceSetting(server, ctx.allowRemoteControl ?? false)),
     LogSettings: unary(logger, logSettings(server, ctx.allowRemoteControl ?? false)),
   }, server.protocolRecorder, STREAMING);
