@@ -6,14 +6,13 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
+import { isLoopbackAddress } from '../../server/control-access.js';
 import { sendError, type HttpOptions } from '../http-common/http-server.js';
-
-const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
 function assertControl(request: FastifyRequest, options: HttpOptions): void {
   if (options.allowRemoteControl) return;
   const address = request.socket.remoteAddress ?? '';
-  if (!LOOPBACK.test(address)) {
+  if (!isLoopbackAddress(address)) {
     throw new VireoError('VIREO_ERR_PERMISSION_DENIED', `changing settings is allowed only from loopback (this request came from ${address}); start Vireo with --allow-remote-control to allow it`);
   }
 }
