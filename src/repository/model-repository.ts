@@ -209,6 +209,23 @@ export class ModelRepository {
     }
   }
 
+  /** Served ensembles that route to `name`, directly or through other ensembles (unload_dependents). */
+  dependentsOf(name: string): string[] {
+    const found = new Set<string>();
+    const visit = (target: string) => {
+      for (const entry of this.#models.values()) {
+        if (!entry.wanted || found.has(entry.name)) continue;
+        const uses = [...entry.versions.values()].some((v) => v.config?.ensemble_scheduling?.step.some((s) => s.model_name === target));
+        if (uses) {
+          found.add(entry.name);
+          visit(entry.name);
+        }
+      }
+    };
+    visit(name);
+    return [...found];
+  }
+
   /** Marks a model as just used (least-recently-used order for the memory budget). */
   touch(name: string): void {
     this.#models.get(name)?.touch();
