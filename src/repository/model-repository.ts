@@ -10,8 +10,7 @@
  * replaced versions then drain (their scheduler finishes what it admitted) and end their workers.
  * A reload that fails leaves the serving versions in place.
  */
-import { readdir, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { VireoError } from '../core/errors.js';
 import type { ModelIndexEntry } from '../core/inference.js';
 import type { Logger } from '../logging/logger.js';
@@ -22,11 +21,10 @@ import { ModelEntry, type ModelRunner, type ModelVersion, type VersionRecorder }
 import { partitionEnsembles } from './ensemble-loader.js';
 import type { ModelCall } from '../backends/backend.js';
 import type { Tensor } from '../core/tensor.js';
-import { fingerprintModel, fingerprintsDiffer } from './model-fingerprint.js';
 import { buildIndex, type IndexOptions } from './repository-index.js';
 import { reloadModel, type ReloadContext } from './model-reload.js';
 import { writeModelFiles, type UploadedFile } from './model-upload.js';
-import { RepositoryPoller } from './repository-poller.js';
+import { RepositoryPoller, scanRepository } from './repository-poller.js';
 
 export type { ModelRunner, ModelVersion, VersionRecorder } from './model-entry.js';
 
@@ -209,39 +207,39 @@ export class ModelRepository {
     }
   }
 
+  /** Served ensembles that route to `name`, directly or through other ensembles (unload_dependents). */
+  dependentsOf(name: string): string[] {
+    const found = new Set<string>();
+    const visit = (target: string) => {
+      for (const entry of this.#models.values()) {
+        if (!entry.wanted || found.has(entry.name)) continue;
+        const uses = [...entry.versions.values()].some((v) => v.config?.ensemble_scheduling?.step.some((s) => s.model_name === target));
+        if (uses) {
+          found.add(entry.name);
+          visit(entry.name);
+        }
+      }
+    };
+    visit(name);
+    return [...found];
+  }
+
   /** Marks a model as just used (least-recently-used order for the memory budget). */
   touch(name: string): void {
     this.#models.get(name)?.touch();
   }
 
   /** One poll: new model directories load, removed ones unload, changed ones reload. */
-  async poll(): Promise<void> {
-    const names = await this.discover();
-    for (const name of names) {
-      if (this.#closed) return;
-      const entry = this.#models.get(name);
-      if (!entry) {
-        if (!this.#budget) await this.load(name).catch(() => undefined);
-        continue;
-      }
-      if (!entry.wanted || entry.operations > 0) continue;
-      const dir = await realpath(join(this.#options.root, name)).catch(() => undefined);
-      if (!dir) continue;
-      const now = await fingerprintModel(dir, entry.fingerprint).catch(() => undefined);
-      if (!now) continue;
-      if (fingerprintsDiffer(entry.fingerprint, now)) {
-        this.logger.info({ model: name }, 'model files changed: reloading');
-        await this.load(name).catch(() => undefined);
-      } else {
-        entry.fingerprint = now; // same content: keep the new stats so the files are not hashed again
-      }
-    }
-    for (const [name, entry] of this.#models) {
-      if (names.includes(name) || this.#closed) continue;
-      this.logger.info({ model: name }, 'model directory removed: unloading');
-      await entry.exclusive(() => entry.unloadAll('removed from the repository', this.logger.child({ model: name })));
-      if (this.#models.get(name) === entry && entry.operations === 0) this.#models.delete(name);
-    }
+  poll(): Promise<void> {
+    return scanRepository({
+      root: this.#options.root,
+      logger: this.logger,
+      models: this.#models,
+      discover: () => this.discover(),
+      load: (name) => this.load(name),
+      loadsNewModels: !this.#budget,
+      closed: () => this.#closed,
+    });
   }
 
   /**

@@ -42,7 +42,7 @@ export interface LoadModelOptions {
 }
 
 export interface UnloadModelOptions {
-  /** Also unload models that depend on this one. Vireo has no model that depends on another yet. */
+  /** Also unload the ensembles that use this model (directly or through other ensembles). */
   unloadDependents?: boolean;
 }
 
@@ -315,9 +315,11 @@ export class InferenceServer {
   }
 
   /** Unloads a model: it stops taking requests, finishes those it admitted, and ends its workers. */
-  async unloadModel(name: string, _options: UnloadModelOptions = {}): Promise<void> {
+  async unloadModel(name: string, options: UnloadModelOptions = {}): Promise<void> {
     this.#requireControlMode();
     checkModelName(name);
+    // Dependents (ensembles using the model) go first, so nothing routes to it while it unloads.
+    if (options.unloadDependents) for (const dependent of this.repository.dependentsOf(name)) await this.repository.unload(dependent);
     await this.repository.unload(name);
   }
 }
