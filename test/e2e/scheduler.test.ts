@@ -15,6 +15,8 @@ import { add, simpleRequest, sub } from '../helpers/simple.js';
 
 const SLOW_N = 512;
 const slowBytes = slowModel(SLOW_N, 16);
+/** Long enough that, even on a loaded machine, three more requests queue up while one runs. */
+const slowLongBytes = slowModel(SLOW_N, 96);
 const slowInput = (v: number, extra: Record<string, unknown> = {}) => ({
   inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, SLOW_N], data: new Array(SLOW_N).fill(v / 1000) }],
   ...extra,
@@ -27,11 +29,12 @@ describe('scheduler end to end', () => {
 
   before(async () => {
     const repo = await makeRepository({
-      simple: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { preferred_batch_size: [4, 8], max_queue_delay_microseconds: 50_000 } } },
+      simple: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { preferred_batch_size: [4, 8], max_queue_delay_microseconds: 200_000 } } },
       simple_delay: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { preferred_batch_size: [8], max_queue_delay_microseconds: 100_000 } } },
       simple_adaptive: { versions: { 1: simpleModel() }, config: { max_batch_size: 8, dynamic_batching: { adaptive: { target_latency_ms: 200 } } } },
       cnn: { versions: { 1: cnnModel() }, config: { max_batch_size: 16, dynamic_batching: { max_queue_delay_microseconds: 2000 } } },
       slow: { versions: { 1: slowBytes }, config: { max_batch_size: 1, ...single, dynamic_batching: { priority_levels: 2, default_priority_level: 2 } } },
+      slow_long: { versions: { 1: slowLongBytes }, config: { max_batch_size: 1, ...single, dynamic_batching: {} } },
       slow_bounded: { versions: { 1: slowBytes }, config: { max_batch_size: 1, ...single, dynamic_batching: { default_queue_policy: { max_queue_size: 2 } } } },
       slow_pair: { versions: { 1: slowBytes }, config: { max_batch_size: 1, ...single, instance_group: [{ count: 2, kind: 'KIND_CPU' }], dynamic_batching: {} } },
     });
@@ -158,22 +161,22 @@ describe('scheduler end to end', () => {
   });
 
   it('a client that disconnects while queued is dropped: its request never runs', async () => {
-    const before = await stats('slow');
-    const first = server.post('/v2/models/slow/infer', slowInput(1));
+    const before = await stats('slow_long');
+    const first = server.post('/v2/models/slow_long/infer', slowInput(1));
     await new Promise((r) => setTimeout(r, 10));
     const controllers = Array.from({ length: 3 }, () => new AbortController());
-    const abandoned = controllers.map((c, i) => fetch(`${server.url}/v2/models/slow/infer`, {
+    const abandoned = controllers.map((c, i) => fetch(`${server.url}/v2/models/slow_long/infer`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(slowInput(i)), signal: c.signal,
     }).catch((e: Error) => e.name));
     // Abort only once all three are queued behind the running one (the scheduler's own count).
-    const scheduler = server.server.repository.find('slow', '1').scheduler!;
+    const scheduler = server.server.repository.find('slow_long', '1').scheduler!;
     await until(() => scheduler.pending >= 4);
     for (const c of controllers) c.abort();
     assert.deepEqual(await Promise.all(abandoned), ['AbortError', 'AbortError', 'AbortError']);
     assert.equal((await first).status, 200);
-    const last = await server.post('/v2/models/slow/infer', slowInput(5));
+    const last = await server.post('/v2/models/slow_long/infer', slowInput(5));
     assert.equal(last.status, 200);
-    const s = await stats('slow');
+    const s = await stats('slow_long');
     assert.equal(s.execution_count - before.execution_count, 2, `only the two requests whose clients stayed ran: ${JSON.stringify(s.inference_stats)} before ${JSON.stringify(before.inference_stats)}`);
     assert.equal(s.inference_count - before.inference_count, 2);
   });
