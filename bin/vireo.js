@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // In a development checkout (sources and tsx present) run the TypeScript sources, so a stale dist/
-// can never shadow them; an installed package or a container image runs the built dist/.
+// can never shadow them; an installed package (it ships src/ and depends on tsx, which loads handler
+// models, so it is told apart by living under node_modules/) or a container image (no src/) runs the
+// built dist/.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const source = new URL('../src/cli/main.ts', import.meta.url);
 const built = new URL('../dist/cli/main.js', import.meta.url);
@@ -16,7 +20,9 @@ function tsxAvailable() {
   }
 }
 
-if (existsSync(source) && tsxAvailable() && process.env.VIREO_USE_DIST !== '1') {
+const installed = fileURLToPath(import.meta.url).split(sep).includes('node_modules');
+
+if (!installed && existsSync(source) && tsxAvailable() && process.env.VIREO_USE_DIST !== '1') {
   const { register } = await import('tsx/esm/api');
   register();
   await import(source.href);

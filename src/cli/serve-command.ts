@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startServer } from '../app/start-server.js';
 import { createLogger } from '../logging/logger.js';
+import { FORCED_EXIT_WAIT_SECONDS } from '../core/shutdown.js';
 
 const env = (name: string) => `VIREO_${name.replace(/-/g, '_').toUpperCase()}`;
 
@@ -93,7 +94,7 @@ export function serveCommand(): Command {
         if (forcing) return;
         forcing = true;
         logger.warn({ inflight: running.server.inflight }, why);
-        setTimeout(() => process.exit(1), 10_000);
+        setTimeout(() => process.exit(1), FORCED_EXIT_WAIT_SECONDS * 1000);
         running.abort().finally(() => setTimeout(() => process.exit(1), 100));
       };
       const stop = (signal: string) => {

@@ -47,7 +47,8 @@ export function renderContainerfile(options: ContainerfileOptions): string {
 #   buildah bud --format docker -t <name:tag> -f Containerfile .
 #   docker build -t <name:tag> -f Containerfile .
 
-# Builder: prune the application tree (onnxruntime binaries for linux/x64 only) and check onnxruntime loads.
+# Builder: prune the application tree (onnxruntime binaries for linux/x64 only), check the native addons load
+# and prepare /node_modules (a link to the application's) so handler models resolve Vireo's packages.
 FROM ${options.base} AS builder
 COPY app ${APP_DIR}
 COPY prune.mjs /opt/prune.mjs
@@ -55,8 +56,12 @@ RUN ["node", "/opt/prune.mjs", "${APP_DIR}"]
 
 FROM ${options.base}
 COPY --from=builder ${APP_DIR} ${APP_DIR}
+COPY --from=builder /opt/rootfs/ /
 COPY models ${MODELS_DIR}
+# TSX_DISABLE_CACHE: tsx compiles handler models (model.ts) in memory; its disk cache would need a writable
+# temporary directory, which a read-only root or a locked-down /tmp does not give the non-root user.
 ENV NODE_ENV=production \\
+    TSX_DISABLE_CACHE=1 \\
     VIREO_MODEL_REPOSITORY=${MODELS_DIR}
 WORKDIR ${APP_DIR}
 USER ${IMAGE_UID}:${IMAGE_UID}

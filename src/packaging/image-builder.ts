@@ -65,7 +65,7 @@ export async function buildImage(contextDir: string, tag: string, epoch: number,
     if (tail.length > 30) tail.shift();
     const step = /^(?:\[\d+\/\d+\] )?STEP (\d+)\/(\d+): (.*)$/.exec(line);
     if (step) progress(`[${step[1]}/${step[2]}] ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${step[3]!.slice(0, 100)}`);
-    else if (/^(pruned|onnxruntime-node loads)/.test(line)) progress(`        ${line}`);
+    else if (/^(pruned|onnxruntime-node loads|sharp \(libvips)/.test(line)) progress(`        ${line}`);
   };
   createInterface({ input: child.stdout }).on('line', onLine);
   createInterface({ input: child.stderr }).on('line', onLine);

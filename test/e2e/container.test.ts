@@ -1,7 +1,8 @@
 /**
  * `vireo build` end to end: build a local base image without a registry (`buildah from scratch` plus the
- * host's node binary and the shared libraries node and onnxruntime link), build an image of examples/models on
- * it, run the image with podman and infer over HTTP and gRPC. Skipped, saying why, where buildah or podman is missing
+ * host's node binary and the system libraries node and the native addons — onnxruntime, sharp's libvips —
+ * link), build an image of examples/models on it, run the image with podman and infer with every example
+ * model: ONNX over HTTP and gRPC, dataframes into the tabular model, an image into the OCR handler model. Skipped, saying why, where buildah or podman is missing
  * (.ci/run installs both).
  */
 import assert from 'node:assert/strict';
@@ -12,16 +13,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import sharp from 'sharp';
 import { GrpcInferenceClient } from '../../src/client/grpc-client.js';
+import { mlpReference } from '../../tools/modelgen/models.js';
+import { TABULAR_SEED, TABULAR_SIZES } from '../../tools/prepare-examples.js';
 import { simpleRequest } from '../helpers/simple.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
 const STORAGE = ['--storage-driver', 'vfs'];
 const PODMAN = [...STORAGE, '--cgroup-manager', 'cgroupfs', '--runtime', 'runc'];
-const BASE = 'localhost/vireo-test-base:node' + process.versions.node;
-const IMAGE = 'localhost/vireo-e2e:test';
-const AGAIN = 'localhost/vireo-e2e:again';
+// Per-process names: the image store is shared by everything on the machine, including other runs of this test.
+const BASE = `localhost/vireo-test-base:node${process.versions.node}-${process.pid}`;
+const IMAGE = `localhost/vireo-e2e:test-${process.pid}`;
+const AGAIN = `localhost/vireo-e2e:again-${process.pid}`;
+const MODELS = ['ocr', 'ocr_cls', 'ocr_det', 'ocr_rec', 'simple', 'tabular'];
 const CONTAINER = `vireo-e2e-${process.pid}`;
 
 function missingTool(): string | undefined {
@@ -44,11 +50,18 @@ function linkedLibraries(binary: string): string[] {
   return [...sh('ldd', [binary]).matchAll(/(\/\S+\.so[.\d]*)/g)].map((m) => m[1]!);
 }
 
-/** A base image from scratch: node, the libraries node and onnxruntime need, a /tmp. No shell. */
+/** The native addons of the production dependencies: onnxruntime's binding and sharp's (which links libvips). */
+function nativeAddons(): string[] {
+  const addons = [join(root, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node')];
+  addons.push(...sh('find', [join(root, 'node_modules/@img'), '-name', '*.node']).split('\n').filter(Boolean));
+  assert.ok(addons.length >= 2, `sharp's native addon not found: ${addons.join(' ')}`);
+  return addons;
+}
+
+/** A base image from scratch: node, the system libraries node and the addons need, a /tmp. No shell. */
 function buildBaseImage(): void {
-  const ort = join(root, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64');
-  const libs = new Set([...linkedLibraries(process.execPath), ...linkedLibraries(join(ort, 'onnxruntime_binding.node'))]);
-  libs.delete(join(ort, 'libonnxruntime.so.1'));
+  // Libraries inside node_modules (libonnxruntime, libvips) travel with the packages, not with the base.
+  const libs = new Set([process.execPath, ...nativeAddons()].flatMap(linkedLibraries).filter((lib) => !lib.startsWith(join(root, 'node_modules'))));
   const container = sh('buildah', [...STORAGE, 'from', 'scratch']);
   try {
     const mount = sh('buildah', [...STORAGE, 'mount', container]);
@@ -86,7 +99,8 @@ async function waitReady(url: string, timeoutMs: number): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new Error(`container not ready at ${url} within ${timeoutMs} ms: ${spawnSync('podman', [...PODMAN, 'logs', CONTAINER], { encoding: 'utf8' }).stdout}`);
+  const logs = spawnSync('podman', [...PODMAN, 'logs', CONTAINER], { encoding: 'utf8' });
+  throw new Error(`container not ready at ${url} within ${timeoutMs} ms:\n${logs.stdout}${logs.stderr}`);
 }
 
 describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
@@ -118,7 +132,8 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
   it('shows progress and prints the image size, within 250 MB over the base', () => {
     assert.match(buildOutput, /\[1\/4\] +[\d.]+s +FROM /);
     assert.match(buildOutput, /onnxruntime-node loads on this base image/);
-    const size = /built localhost\/vireo-e2e:test: ([\d.]+) MB \(([\d.]+) MB over the base/.exec(buildOutput);
+    assert.match(buildOutput, /sharp \(libvips [\d.]+\) loads on this base image/);
+    const size = /built localhost\/vireo-e2e:test-\d+: ([\d.]+) MB \(([\d.]+) MB over the base/.exec(buildOutput);
     assert.ok(size, buildOutput);
     console.log(`# image ${size[1]} MB, ${size[2]} MB over the base`);
     assert.ok(Number(size[2]) > 10 && Number(size[2]) <= 250, `added ${size[2]} MB`);
@@ -133,8 +148,9 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
   it('has the labels, ports, user, health check and entrypoint of a Vireo image', () => {
     const info = JSON.parse(sh('buildah', [...STORAGE, 'inspect', '--type', 'image', IMAGE])) as { Docker: { config: Record<string, any> } };
     const config = info.Docker.config;
-    assert.equal(config.Labels['io.vireo.models'], 'ocr_cls:1,ocr_det:1,ocr_rec:1,simple:1');
-    assert.equal(config.Labels['io.vireo.model.simple.format'], 'onnx');
+    assert.equal(config.Labels['io.vireo.models'], MODELS.map((m) => `${m}:1`).join(','));
+    for (const model of MODELS) assert.equal(config.Labels[`io.vireo.model.${model}.format`], model === 'ocr' ? 'vireo' : 'onnx', model);
+    assert.ok(config.Env.includes('TSX_DISABLE_CACHE=1'), config.Env.join(' '));
     assert.deepEqual(Object.keys(config.ExposedPorts).sort(), ['8000/tcp', '8001/tcp', '8002/tcp']);
     assert.equal(config.User, '65532:65532');
     assert.deepEqual(config.Entrypoint, ['node', '/opt/vireo/bin/vireo.js', 'serve']);
@@ -142,12 +158,16 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
     assert.match(config.Healthcheck.Test.join(' '), /\/v2\/health\/ready/);
   });
 
-  it('runs as a non-root user with onnxruntime pruned to linux/x64 and no dev dependencies', () => {
+  it('runs dist/ as a non-root user, onnxruntime pruned to linux/x64, no dev dependencies, /node_modules linked', () => {
+    // tsx is a production dependency (it loads handler models such as ocr/1/model.ts); typescript is dev-only.
     const probe = `const fs=require('fs');const b='/opt/vireo/node_modules/onnxruntime-node/bin/napi-v6';
       console.log(JSON.stringify({uid:process.getuid(),platforms:fs.readdirSync(b),arches:fs.readdirSync(b+'/linux'),
-      tsx:fs.existsSync('/opt/vireo/node_modules/tsx'),typescript:fs.existsSync('/opt/vireo/node_modules/typescript'),dist:fs.existsSync('/opt/vireo/dist/cli/main.js')}))`;
+      tsx:fs.existsSync('/opt/vireo/node_modules/tsx'),typescript:fs.existsSync('/opt/vireo/node_modules/typescript'),
+      src:fs.existsSync('/opt/vireo/src'),dist:fs.existsSync('/opt/vireo/dist/cli/main.js'),link:fs.readlinkSync('/node_modules'),
+      sharp:require.resolve('sharp',{paths:['/models/ocr/1']})}))`;
     const facts = JSON.parse(sh('podman', [...PODMAN, 'exec', CONTAINER, 'node', '-e', probe]));
-    assert.deepEqual(facts, { uid: 65532, platforms: ['linux'], arches: ['x64'], tsx: false, typescript: false, dist: true });
+    assert.deepEqual(facts, { uid: 65532, platforms: ['linux'], arches: ['x64'], tsx: true, typescript: false, src: false, dist: true,
+      link: '/opt/vireo/node_modules', sharp: '/opt/vireo/node_modules/sharp/dist/index.cjs' });
   });
 
   it('passes its own HEALTHCHECK', () => {
@@ -155,8 +175,8 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
     assert.equal(r.status, 0, r.stderr);
   });
 
-  it('serves every model and infers over HTTP', async () => {
-    for (const model of ['simple', 'ocr_det', 'ocr_rec', 'ocr_cls']) {
+  it('serves every model of examples/models and infers over HTTP', async () => {
+    for (const model of MODELS) {
       const ready = await fetch(`${url}/v2/models/${model}/ready`);
       assert.equal(ready.status, 200, `${model} not ready`);
     }
@@ -170,6 +190,31 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
     assert.deepEqual(out.OUTPUT1, a.map((x, i) => x - b[i]!));
   });
 
+  it('scores a CSV dataframe with the tabular model (codec and apache-arrow in the image)', async () => {
+    const rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.1, 4.4, 1.4], [6.3, 3.3, 6.0, 2.5]];
+    const csv = ['sepal_length,sepal_width,petal_length,petal_width', ...rows.map((r) => r.join(','))].join('\n') + '\n';
+    const response = await fetch(`${url}/v2/models/tabular/infer`, { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } });
+    const body = await response.json() as { OUTPUT: number[][] };
+    assert.equal(response.status, 200, JSON.stringify(body));
+    const want = mlpReference(TABULAR_SIZES, TABULAR_SEED, Float32Array.from(rows.flat()), rows.length);
+    assert.equal(body.OUTPUT.length, rows.length);
+    body.OUTPUT.forEach((scores, r) => scores.forEach((v, c) => assert.ok(Math.abs(v - want[r * 3 + c]!) < 1e-5, `row ${r} class ${c}: ${v} vs ${want[r * 3 + c]}`)));
+  });
+
+  it('reads the text of an uploaded image with the OCR handler model (tsx, sharp and BLS in the image)', async () => {
+    const text = 'Vireo in a container';
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${80 + text.length * 32}" height="150"><rect width="100%" height="100%" fill="white"/>`
+      + `<text x="40" y="90" font-family="DejaVu Sans" font-size="48" fill="black">${text}</text></svg>`;
+    const png = await sharp(Buffer.from(svg)).png().toBuffer();
+    const response = await fetch(`${url}/v2/models/ocr/infer`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
+    const body = await response.json() as { text: string };
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.equal(body.text, text);
+    // The handler's work went through the ONNX models of the same server.
+    const stats = await (await fetch(`${url}/v2/models/ocr_rec/stats`)).json() as { model_stats: { inference_count: number }[] };
+    assert.ok(stats.model_stats[0]!.inference_count >= 1);
+  });
+
   it('infers over gRPC', async () => {
     const client = new GrpcInferenceClient(`127.0.0.1:${grpcPort}`);
     try {
@@ -181,6 +226,12 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
       ]);
       assert.deepEqual(Array.from(result.output('OUTPUT0').data as Int32Array), Array.from(a, (x, i) => x + b[i]!));
       assert.deepEqual(Array.from(result.output('OUTPUT1').data as Int32Array), Array.from(a, (x, i) => x - b[i]!));
+      const rows = Float32Array.from([4.9, 3.0, 1.4, 0.2, 5.9, 3.0, 5.1, 1.8]);
+      const scores = await client.infer('tabular', [{ name: 'INPUT', datatype: 'FP32', shape: [2, 4], data: rows }]);
+      const want = mlpReference(TABULAR_SIZES, TABULAR_SEED, rows, 2);
+      const got = scores.output('OUTPUT');
+      assert.deepEqual(got.shape, [2, 3]);
+      Array.from(got.data as Float32Array).forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-5, `score ${i}: ${v} vs ${want[i]}`));
     } finally {
       client.close();
     }

@@ -20,10 +20,12 @@ function vireo(...args: string[]) {
 describe('model inventory', () => {
   it('lists models with their served versions and format, sorted', async () => {
     assert.deepEqual(await inventory(examples), [
+      { name: 'ocr', versions: [1], format: 'vireo' },
       { name: 'ocr_cls', versions: [1], format: 'onnx' },
       { name: 'ocr_det', versions: [1], format: 'onnx' },
       { name: 'ocr_rec', versions: [1], format: 'onnx' },
       { name: 'simple', versions: [1], format: 'onnx' },
+      { name: 'tabular', versions: [1], format: 'onnx' },
     ]);
   });
 

@@ -125,6 +125,11 @@ describe('what the manifests say', () => {
     assert.ok(container.args.includes('--drain-timeout=45'));
   });
 
+  // docs/lifecycle.md: after SIGTERM the drain lasts at most --drain-timeout, then a forced exit still waits up to
+  // 10 s for batches running in onnxruntime. The kubelet's SIGKILL comes terminationGracePeriodSeconds after preStop
+  // starts, so the grace period must cover preStop (10), the drain (45) and that wait (10).
+  const GRACE_NEEDED = 10 + 45 + 10;
+
   it('one InferenceService per model, with storage, autoscaling and a grace period covering preStop and the drain', () => {
     assert.deepEqual([...kserve.keys()].filter((f) => f.startsWith('inferenceservice-')).sort(),
       ['inferenceservice-ocr-det.yaml', 'inferenceservice-pipeline.yaml', 'inferenceservice-simple.yaml']);
@@ -133,7 +138,8 @@ describe('what the manifests say', () => {
     assert.deepEqual([predictor.minReplicas, predictor.maxReplicas, predictor.scaleMetric, predictor.scaleTarget, predictor.containerConcurrency], [1, 3, 'concurrency', 8, 32]);
     assert.equal(predictor.model.storageUri, 's3://models/repo');
     assert.deepEqual(predictor.model.args, ['--model-control-mode=explicit', '--load-model=ocr_det']);
-    assert.ok(predictor.terminationGracePeriodSeconds >= 10 + 45);
+    assert.ok(predictor.terminationGracePeriodSeconds >= GRACE_NEEDED, String(predictor.terminationGracePeriodSeconds));
+    assert.ok(predictor.terminationGracePeriodSeconds <= GRACE_NEEDED + 30, 'a margin, not an unbounded wait');
     assert.equal((kserve.get('inferenceservice-pipeline.yaml')![0] as any).spec.predictor.model.modelFormat.name, 'vireo');
   });
 
@@ -142,7 +148,8 @@ describe('what the manifests say', () => {
     const pod = deployment.spec.template.spec;
     assert.deepEqual(pod.initContainers[0].args, ['s3://models/repo', '/mnt/models']);
     assert.equal(pod.containers[0].lifecycle.preStop.exec.command[2], 'setTimeout(() => {}, 10000)');
-    assert.ok(pod.terminationGracePeriodSeconds >= 10 + 45);
+    assert.ok(pod.terminationGracePeriodSeconds >= GRACE_NEEDED, String(pod.terminationGracePeriodSeconds));
+    assert.equal(pod.terminationGracePeriodSeconds, (kserve.get('inferenceservice-ocr-det.yaml')![0] as any).spec.predictor.terminationGracePeriodSeconds);
     assert.ok(pod.containers[0].args.includes('--drain-timeout=45'));
     const hpa = core.get('hpa.yaml')![0] as any;
     assert.deepEqual(hpa.spec.metrics[0].pods, { metric: { name: 'vireo_pending_requests' }, target: { type: 'AverageValue', averageValue: '8' } });
@@ -190,7 +197,7 @@ describe('vireo k8s', () => {
     const out = join(work, 'out');
     const r = vireo('--image', 'vireo:1', '--storage-uri', 'gs://b/repo', '--autoscaler', 'keda', '--output', out);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(readdirSync(join(out, 'kserve')).sort(), ['inferenceservice-ocr-cls.yaml', 'inferenceservice-ocr-det.yaml', 'inferenceservice-ocr-rec.yaml', 'inferenceservice-simple.yaml', 'serving-runtime.yaml']);
+    assert.deepEqual(readdirSync(join(out, 'kserve')).sort(), [...['ocr', 'ocr-cls', 'ocr-det', 'ocr-rec', 'simple', 'tabular'].map((m) => `inferenceservice-${m}.yaml`), 'serving-runtime.yaml'].sort());
     assert.deepEqual(readdirSync(join(out, 'kubernetes')).sort(), ['deployment.yaml', 'keda-scaledobject.yaml', 'poddisruptionbudget.yaml', 'service.yaml', 'servicemonitor.yaml']);
     for (const folder of ['kserve', 'kubernetes']) {
       for (const file of readdirSync(join(out, folder))) {
@@ -213,23 +220,27 @@ describe('vireo k8s', () => {
 });
 
 describe('generated arguments match vireo serve', () => {
-  /**
-   * Flags the lifecycle work item adds to `vireo serve` (drain and explicit model control). Until it is
-   * merged they may be missing here; every other flag must exist. Empty this list once they are on main.
-   */
-  const PENDING = new Set(['--drain-timeout', '--model-control-mode', '--load-model']);
-
-  it('every flag in the generated container args is a vireo serve option', async () => {
+  it('every argument the generated containers pass is accepted by vireo serve\'s own parser, with the meaning intended', async () => {
     const { serveCommand } = await import('../../src/cli/serve-command.js');
-    const known = new Set(serveCommand().options.map((o) => o.long));
-    const options = validateK8sOptions({ ...base, storageUri: 's3://b/r' });
+    const options = validateK8sOptions({ ...base, storageUri: 's3://b/r', drainTimeout: 45 });
     const runtime = kserveManifests(options).get('serving-runtime.yaml')![0] as any;
     const isvc = kserveManifests(options).get('inferenceservice-simple.yaml')![0] as any;
     const deployment = kubernetesManifests(options).get('deployment.yaml')![0] as any;
-    const args: string[] = [...runtime.spec.containers[0].args, ...isvc.spec.predictor.model.args, ...deployment.spec.template.spec.containers[0].args];
-    const flags = new Set(args.map((a) => a.split('=')[0]!));
-    assert.ok(flags.has('--model-repository') && flags.has('--http-port') && flags.has('--grpc-port'));
-    const unknown = [...flags].filter((f) => !known.has(f) && !PENDING.has(f));
-    assert.deepEqual(unknown, []);
+    // KServe appends the InferenceService's model args to the ServingRuntime container's args.
+    for (const args of [[...runtime.spec.containers[0].args, ...isvc.spec.predictor.model.args], deployment.spec.template.spec.containers[0].args] as string[][]) {
+      // parseOptions runs commander's parsing and validation (choices, argParsers) without starting a server.
+      const command = serveCommand().exitOverride().configureOutput({ writeErr: () => {} });
+      const parsed = command.parseOptions(args);
+      assert.deepEqual(parsed, { operands: [], unknown: [] }, args.join(' '));
+      const opts = command.opts();
+      assert.equal(opts.modelRepository, '/mnt/models');
+      assert.equal(opts.drainTimeout, 45);
+      assert.equal(opts.logFormat, 'json');
+    }
+    const kserveOpts = serveCommand().exitOverride();
+    kserveOpts.parseOptions([...runtime.spec.containers[0].args, ...isvc.spec.predictor.model.args]);
+    assert.equal(kserveOpts.opts().modelControlMode, 'explicit');
+    assert.deepEqual(kserveOpts.opts().loadModel, ['simple']);
+    assert.equal(kserveOpts.opts().httpPort, runtime.spec.containers[0].ports[0].containerPort);
   });
 });

@@ -6,9 +6,11 @@
  * removing it from the Service endpoints and runs preStop at the same time. preStop waits `preStopDelay`
  * seconds (the endpoint removal reaches every proxy meanwhile, and traffic keeps being served); then SIGTERM
  * makes Vireo report not-ready, refuse new requests with 503, finish every admitted request and exit, forced
- * after `--drain-timeout`. terminationGracePeriodSeconds covers both plus a margin, so the kubelet's SIGKILL
- * never cuts a drain short. The wait runs in node because a Vireo image may have no shell or sleep.
+ * after `--drain-timeout`; a forced exit still lets batches already running in onnxruntime finish, for at most
+ * FORCED_EXIT_WAIT_SECONDS (docs/lifecycle.md). terminationGracePeriodSeconds covers all three plus a margin,
+ * so the kubelet's SIGKILL never cuts a drain or a running batch short. The wait runs in node because a Vireo image may have no shell or sleep.
  */
+import { FORCED_EXIT_WAIT_SECONDS } from '../../core/shutdown.js';
 import { APP_DIR, MODELS_DIR } from '../containerfile.js';
 import type { K8sOptions } from './k8s-options.js';
 
@@ -20,7 +22,7 @@ export interface Ports { http: number; grpc: number; metrics: number }
 export const VIREO_PORTS: Ports = { http: 8000, grpc: 8001, metrics: 8002 };
 
 export function terminationGracePeriod(options: K8sOptions): number {
-  return Math.ceil(options.preStopDelay + options.drainTimeout + GRACE_MARGIN_SECONDS);
+  return Math.ceil(options.preStopDelay + options.drainTimeout + FORCED_EXIT_WAIT_SECONDS + GRACE_MARGIN_SECONDS);
 }
 
 /** Where the models are inside the container: downloaded or mounted at /mnt/models, else baked into the image. */
