@@ -17,6 +17,8 @@ export interface ModelSummary {
   /** Versions the model's version_policy serves, ascending. */
   versions: number[];
   format: ModelFormat;
+  /** A handler (which may call any model) or an ensemble: its server needs the other models loaded too. */
+  callsOtherModels: boolean;
 }
 
 const HANDLER_FILES = ['model.ts', 'model.js', 'model.mjs'];
@@ -52,14 +54,16 @@ export async function inventory(repository: string, only: readonly string[] = []
     const dir = join(repository, name);
     const available = await listVersions(dir);
     if (available.length === 0) throw new PackagingError(`model ${name} has no version directory (<model>/<n>/)`);
-    let policy;
+    let config;
     try {
-      policy = (await readModelConfig(dir)).config.version_policy;
+      config = (await readModelConfig(dir)).config;
     } catch (error) {
       throw new PackagingError(`model ${name}: ${(error as Error).message}`);
     }
+    const policy = config.version_policy;
     const versions = policy ? selectVersions(available, policy as never) : available.slice(-1);
-    models.push({ name, versions, format: await formatOf(dir, versions) });
+    const format = await formatOf(dir, versions);
+    models.push({ name, versions, format, callsOtherModels: format === 'vireo' || config.ensemble_scheduling !== undefined });
   }
   return models;
 }

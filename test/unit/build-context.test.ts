@@ -20,12 +20,12 @@ function vireo(...args: string[]) {
 describe('model inventory', () => {
   it('lists models with their served versions and format, sorted', async () => {
     assert.deepEqual(await inventory(examples), [
-      { name: 'ocr', versions: [1], format: 'vireo' },
-      { name: 'ocr_cls', versions: [1], format: 'onnx' },
-      { name: 'ocr_det', versions: [1], format: 'onnx' },
-      { name: 'ocr_rec', versions: [1], format: 'onnx' },
-      { name: 'simple', versions: [1], format: 'onnx' },
-      { name: 'tabular', versions: [1], format: 'onnx' },
+      { name: 'ocr', versions: [1], format: 'vireo', callsOtherModels: true },
+      { name: 'ocr_cls', versions: [1], format: 'onnx', callsOtherModels: false },
+      { name: 'ocr_det', versions: [1], format: 'onnx', callsOtherModels: false },
+      { name: 'ocr_rec', versions: [1], format: 'onnx', callsOtherModels: false },
+      { name: 'simple', versions: [1], format: 'onnx', callsOtherModels: false },
+      { name: 'tabular', versions: [1], format: 'onnx', callsOtherModels: false },
     ]);
   });
 
@@ -37,8 +37,8 @@ describe('model inventory', () => {
     writeFileSync(join(repo, 'h', '2', 'model.ts'), 'export {}\n');
     mkdirSync(join(repo, 'empty'), { recursive: true });
     assert.deepEqual(await inventory(repo, ['m', 'h']), [
-      { name: 'h', versions: [2], format: 'vireo' },
-      { name: 'm', versions: [1, 3], format: 'onnx' },
+      { name: 'h', versions: [2], format: 'vireo', callsOtherModels: true },
+      { name: 'm', versions: [1, 3], format: 'onnx', callsOtherModels: false },
     ]);
     await assert.rejects(inventory(repo), /model empty has no version directory/);
     await assert.rejects(inventory(repo, ['m', 'nope']), /model\(s\) not in .*: nope/);
@@ -47,7 +47,7 @@ describe('model inventory', () => {
 });
 
 describe('build context', () => {
-  const models = [{ name: 'simple', versions: [1], format: 'onnx' as const }];
+  const models = [{ name: 'simple', versions: [1], format: 'onnx' as const, callsOtherModels: false }];
   const options = (dir: string) => ({ packageRoot: root, modelRepository: examples, models, contextDir: dir, epoch: 315532800, base: 'example/node:20', version: '9.9.9' });
 
   it('is reproducible: two writes give the same digest and Containerfile', async () => {

@@ -62,9 +62,9 @@ function validateCore(doc: any): void {
 }
 
 const models = [
-  { name: 'ocr_det', versions: [1], format: 'onnx' as const },
-  { name: 'simple', versions: [1, 2], format: 'onnx' as const },
-  { name: 'pipeline', versions: [1], format: 'vireo' as const },
+  { name: 'ocr_det', versions: [1], format: 'onnx' as const, callsOtherModels: false },
+  { name: 'simple', versions: [1, 2], format: 'onnx' as const, callsOtherModels: false },
+  { name: 'pipeline', versions: [1], format: 'vireo' as const, callsOtherModels: true },
 ];
 
 const base: K8sInput = {
@@ -140,7 +140,10 @@ describe('what the manifests say', () => {
     assert.deepEqual(predictor.model.args, ['--model-control-mode=explicit', '--load-model=ocr_det']);
     assert.ok(predictor.terminationGracePeriodSeconds >= GRACE_NEEDED, String(predictor.terminationGracePeriodSeconds));
     assert.ok(predictor.terminationGracePeriodSeconds <= GRACE_NEEDED + 30, 'a margin, not an unbounded wait');
-    assert.equal((kserve.get('inferenceservice-pipeline.yaml')![0] as any).spec.predictor.model.modelFormat.name, 'vireo');
+    const pipeline = (kserve.get('inferenceservice-pipeline.yaml')![0] as any).spec.predictor.model;
+    assert.equal(pipeline.modelFormat.name, 'vireo');
+    // A handler calls other models of the repository: its service must load them too.
+    assert.deepEqual(pipeline.args, ['--model-control-mode=explicit', '--load-model=*']);
   });
 
   it('the Deployment downloads s3 storage in an init container and drains like the KServe pods', () => {
@@ -176,7 +179,7 @@ describe('refused option combinations', () => {
     [{ storageUri: 'pvc://claim/../etc' }, /may not contain \.\./],
     [{ name: 'Vireo' }, /--name Vireo: expected a DNS-1035 label/],
     [{ resources: { cpu: 'lots', memory: '2Gi' } }, /--cpu lots: expected a Kubernetes quantity/],
-    [{ models: [{ name: 'a_b', versions: [1], format: 'onnx' }, { name: 'a.b', versions: [1], format: 'onnx' }] }, /models a_b and a\.b both become the Kubernetes name a-b/],
+    [{ models: [{ name: 'a_b', versions: [1], format: 'onnx', callsOtherModels: false }, { name: 'a.b', versions: [1], format: 'onnx', callsOtherModels: false }] }, /models a_b and a\.b both become the Kubernetes name a-b/],
   ];
   for (const [change, message] of refused) {
     it(message.source.slice(0, 60), () => assert.throws(() => validateK8sOptions({ ...base, ...change }), message));

@@ -5,7 +5,7 @@
  * Storage: with a storage URI, every InferenceService's storageUri is the repository root; KServe's storage
  * initializer downloads it into /mnt/models (a pvc:// URI is mounted there instead) and the service loads only
  * its own model (`--model-control-mode=explicit --load-model=<m>`: Triton's way of serving one model of a
- * shared repository). Without one, the models baked into the image by `vireo build` are served.
+ * shared repository), or every model when it is a handler or an ensemble that calls others. Without one, the models baked into the image by `vireo build` are served.
  * Ports follow KServe's runtimes: HTTP 8080 (the port Knative's queue-proxy forwards to), gRPC 9000; metrics
  * on 8002, announced with KServe's prometheus.kserve.io annotations.
  */
@@ -81,7 +81,8 @@ export function inferenceService(options: K8sOptions, model: K8sOptions['models'
           runtime: options.name,
           protocolVersion: 'v2',
           ...(options.storage ? { storageUri: options.storage.uri } : {}),
-          args: ['--model-control-mode=explicit', `--load-model=${model.name}`],
+          // A handler or an ensemble calls other models of the repository, so its service loads them all.
+          args: ['--model-control-mode=explicit', `--load-model=${model.callsOtherModels ? '*' : model.name}`],
         },
       },
     },
