@@ -148,15 +148,15 @@ describe('Scheduler', () => {
     const instance = new FakeInstance(true);
     const s = new Scheduler({ instances: [instance], maxBatchSize: 1, dynamicBatching: db({
       priority_levels: 2, default_priority_level: 1,
-      priority_queue_policy: { 1: policy({ timeout_action: 'DELAY', default_timeout_microseconds: 1000 }) },
+      priority_queue_policy: { 1: policy({ timeout_action: 'DELAY', default_timeout_microseconds: 200_000 }) },
     }) });
     const all = [s.enqueue(fakeInput(0), [], 1, { priority: 2 })];
     await until(() => instance.waiting === 1);
     all.push(s.enqueue(fakeInput(1), [], 1));
     all.push(s.enqueue(fakeInput(9), [], 1, { priority: 2 }));
-    await sleep(20);
+    await sleep(300); // request 1 expires (200 ms) and is delayed
     all.push(s.enqueue(fakeInput(2), [], 1));
-    // Released before request 2 can expire in its turn.
+    // Released well before request 2 could expire in its turn (200 ms), even on a loaded machine.
     for (let i = 0; i < 4; i++) {
       await until(() => instance.waiting === 1);
       instance.release();
