@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { isLoopbackAddress } from '../../server/control-access.js';
 import { sendError, type HttpOptions } from '../http-common/http-server.js';
+import { jsonBody } from '../http-common/json-body.js';
 
 function assertControl(request: FastifyRequest, options: HttpOptions): void {
   if (options.allowRemoteControl) return;
@@ -17,17 +18,10 @@ function assertControl(request: FastifyRequest, options: HttpOptions): void {
   }
 }
 
-/** The body as JSON, whatever content type it arrived under (curl -d sends form-encoded). */
+/** The settings object; any content type is read as JSON (curl -d sends form-encoded). */
 function jsonObject(body: unknown): unknown {
-  if (Buffer.isBuffer(body)) {
-    try {
-      return JSON.parse(body.toString('utf8'));
-    } catch (error) {
-      throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the request body is not valid JSON: ${(error as Error).message}`);
-    }
-  }
   if (body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON object of settings)');
-  return body;
+  return jsonBody(body);
 }
 
 type ModelRequest = FastifyRequest<{ Params: { model?: string } }>;
