@@ -28,7 +28,11 @@ export interface InstanceOptions {
   modelPath: string;
   intraOpThreads?: number;
   interOpThreads?: number;
+  /** Whether idle onnxruntime pool threads spin; spinning takes a core from the HTTP thread. */
+  allowSpinning?: boolean;
   graphOptimizationLevel?: number;
+  /** Longest an idle instance worker spins for the next call before parking (µs; 0: never). */
+  spinWaitUs?: number;
   /** Execution providers to try in order; CPU is always the last resort. */
   executionProviders: string[];
   /** For code backends (typescript): what the handler's initialize() is given. */

@@ -4,10 +4,13 @@
  * Instance code may call other models (BLS): such calls travel to the main thread as `call`
  * messages and come back as `call-result` / `call-failed`.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { BackendModule, InstanceHost, InstanceImplementation, ModelCall } from './backend.js';
+import { SpinPolicy } from './spin-policy.js';
+import { SharedMailbox, type MailboxRequest, type MailboxResponse } from './shared-mailbox.js';
 import { transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
 const BACKENDS: Record<string, () => Promise<BackendModule>> = {
@@ -42,6 +45,60 @@ function settleCall(message: Extract<HostMessage, { type: 'call-result' | 'call-
   else call.reject(VireoError.from(message.error));
 }
 
+/** Executes running on the event loop (arrived over the port); the mailbox loop parks async meanwhile. */
+let inflight = 0;
+let closing = false;
+
+async function executeFromPort(instance: InstanceImplementation, message: Extract<HostMessage, { type: 'execute' }>): Promise<void> {
+  inflight++;
+  try {
+    const outputs = await instance.execute(message.inputs, message.outputs, message.context);
+    post({ type: 'result', id: message.id, outputs }, transferList(outputs));
+  } catch (error) {
+    post({ type: 'failed', id: message.id, error: VireoError.from(error).toJSON() });
+  } finally {
+    inflight--;
+  }
+}
+
+async function executeFromMailbox(instance: InstanceImplementation, mailbox: SharedMailbox, request: MailboxRequest): Promise<void> {
+  let response: MailboxResponse;
+  try {
+    response = { id: request.id, outputs: await instance.execute(request.inputs, request.outputs, request.context) };
+  } catch (error) {
+    response = { id: request.id, error: VireoError.from(error).toJSON() };
+  }
+  if (mailbox.answer(response)) return;
+  if ('outputs' in response) post({ type: 'result', id: response.id, outputs: response.outputs }, transferList(response.outputs));
+  else post({ type: 'failed', id: response.id, error: response.error });
+  mailbox.answeredByPort();
+}
+
+/**
+ * Serves the mailbox: parks the thread in Atomics.wait while nothing is running, which wakes far
+ * faster than a MessagePort. Port messages are drained here too (the host rings after each), since
+ * a parked thread runs no event loop.
+ */
+async function serveMailbox(instance: InstanceImplementation, mailbox: SharedMailbox, spin: SpinPolicy, onMessage: (m: HostMessage) => void): Promise<void> {
+  while (!closing) {
+    const seen = mailbox.doorbell();
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) onMessage(m.message as HostMessage);
+    if (closing) break;
+    const request = mailbox.take();
+    if (request) {
+      spin.arrived(performance.now());
+      await executeFromMailbox(instance, mailbox, request);
+      spin.answered(performance.now());
+    } else if (inflight > 0) {
+      await mailbox.parkAsync(seen);
+    } else {
+      mailbox.park(seen, spin.spinMs(mailbox.hostLoadPermille()));
+      // Let anything else queued on this thread's event loop run now and then.
+      if (mailbox.doorbell() === seen) await nextLoopTurn();
+    }
+  }
+}
+
 async function start(init: WorkerInit): Promise<void> {
   let instance: InstanceImplementation;
   // Registered before loading so a BLS call made by initialize() is answered.
@@ -57,22 +114,22 @@ async function start(init: WorkerInit): Promise<void> {
     post({ type: 'init-failed', error: VireoError.from(error).toJSON() });
     return;
   }
-  port.on('message', async (message: HostMessage) => {
-    if (message.type === 'call-result' || message.type === 'call-failed') return;
+  const onMessage = (message: HostMessage) => {
+    if (message.type === 'call-result' || message.type === 'call-failed') return settleCall(message);
     if (message.type === 'close') {
-      await instance.close().catch(() => undefined);
-      post({ type: 'closed' });
-      port.close();
+      closing = true;
+      void instance.close().catch(() => undefined).then(() => {
+        post({ type: 'closed' });
+        port.close();
+      });
       return;
     }
-    try {
-      const outputs = await instance.execute(message.inputs, message.outputs, message.context);
-      post({ type: 'result', id: message.id, outputs }, transferList(outputs));
-    } catch (error) {
-      post({ type: 'failed', id: message.id, error: VireoError.from(error).toJSON() });
-    }
-  });
+    void executeFromPort(instance, message);
+  };
+  port.removeAllListeners('message');
+  port.on('message', onMessage);
   post({ type: 'ready', signature: instance.signature });
+  if (init.mailbox) await serveMailbox(instance, new SharedMailbox(init.mailbox), new SpinPolicy(init.options.spinWaitUs ?? 0), onMessage);
 }
 
 void start(workerData as WorkerInit);

@@ -10,12 +10,17 @@ import { Worker } from 'node:worker_threads';
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
+import { SharedMailbox } from './shared-mailbox.js';
+import { HostLoad } from './spin-policy.js';
 import { transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(runningFromSource ? './instance-worker.ts' : './instance-worker.js', import.meta.url);
 
 /** From source the worker registers tsx's loader itself (loader hooks are per thread in Node 20). */
+/** Backends whose instances take execute calls through a SharedMailbox (handlers keep the port: their calls interleave with BLS traffic). */
+const MAILBOX_BACKENDS = new Set(['onnx']);
+
 function spawnWorker(workerData: WorkerInit): Worker {
   if (!runningFromSource) return new Worker(WORKER_URL, { workerData });
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
@@ -41,16 +46,19 @@ export class WorkerInstance implements ModelInstance {
   #dead: VireoError | undefined;
   #closing: Promise<void> | undefined;
   readonly #services: WorkerServices;
+  readonly #mailbox: SharedMailbox | undefined;
 
-  private constructor(worker: Worker, signature: ModelSignature, services: WorkerServices) {
+  private constructor(worker: Worker, signature: ModelSignature, services: WorkerServices, mailbox: SharedMailbox | undefined) {
     this.#worker = worker;
     this.signature = signature;
     this.#services = services;
+    this.#mailbox = mailbox;
   }
 
   /** Starts a worker and resolves once its instance is ready (or rejects with why it is not). */
   static start(backend: string, options: InstanceOptions, log: LogFn, services: WorkerServices = {}): Promise<WorkerInstance> {
-    const init: WorkerInit = { backend, options };
+    const mailbox = MAILBOX_BACKENDS.has(backend) ? new SharedMailbox() : undefined;
+    const init: WorkerInit = { backend, options, mailbox: mailbox?.buffer };
     const worker = spawnWorker(init);
     return new Promise((resolve, reject) => {
       let instance: WorkerInstance | undefined;
@@ -61,7 +69,7 @@ export class WorkerInstance implements ModelInstance {
       worker.on('message', (message: WorkerMessage) => {
         switch (message.type) {
           case 'ready':
-            instance = new WorkerInstance(worker, message.signature, services);
+            instance = new WorkerInstance(worker, message.signature, services, mailbox);
             resolve(instance);
             break;
           case 'init-failed':
@@ -72,7 +80,7 @@ export class WorkerInstance implements ModelInstance {
             log(message.level, message.message);
             break;
           case 'call':
-            answerCall(worker, message.id, message.call, services);
+            answerCall(worker, mailbox, message.id, message.call, services);
             break;
           default:
             if (instance) instance.#settle(message);
@@ -102,9 +110,20 @@ export class WorkerInstance implements ModelInstance {
           void this.#worker.terminate();
         }, limit);
       }
-      const message: HostMessage = { type: 'execute', id, inputs, outputs, context };
-      this.#worker.postMessage(message, transferList(inputs));
+      if (this.#mailbox?.trySend({ id, inputs, outputs, context }, HostLoad.permille())) {
+        void this.#mailbox.receive().then((response) => {
+          if (response) this.#settle('error' in response ? { type: 'failed', ...response } : { type: 'result', ...response });
+        });
+      } else {
+        this.#post({ type: 'execute', id, inputs, outputs, context }, transferList(inputs));
+      }
     });
+  }
+
+  /** Every port message rings the mailbox too: a worker parked on it runs no event loop. */
+  #post(message: HostMessage, transfer: ArrayBuffer[] = []): void {
+    this.#worker.postMessage(message, transfer);
+    this.#mailbox?.ring();
   }
 
   close(): Promise<void> {
@@ -115,8 +134,7 @@ export class WorkerInstance implements ModelInstance {
   async #close(): Promise<void> {
     if (this.#dead) return;
     const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
-    const message: HostMessage = { type: 'close' };
-    this.#worker.postMessage(message);
+    this.#post({ type: 'close' });
     // A worker stuck in native code cannot answer; do not let it hold shutdown forever.
     const timer = setTimeout(() => void this.#worker.terminate(), 10_000);
     await exited;
@@ -142,10 +160,11 @@ export class WorkerInstance implements ModelInstance {
 }
 
 /** Runs a BLS call on the main thread and posts its outcome back to the worker that made it. */
-function answerCall(worker: Worker, id: number, call: ModelCall, services: WorkerServices): void {
+function answerCall(worker: Worker, mailbox: SharedMailbox | undefined, id: number, call: ModelCall, services: WorkerServices): void {
   const reply = (message: HostMessage, transfer: ArrayBuffer[] = []) => {
     try {
       worker.postMessage(message, transfer);
+      mailbox?.ring();
     } catch {
       // the worker is gone; nobody waits for this answer any more
     }

@@ -6,6 +6,8 @@ import type { ExecuteContext, InstanceOptions, ModelCall, ModelSignature } from 
 export interface WorkerInit {
   backend: string;
   options: InstanceOptions;
+  /** Shared memory of the instance's SharedMailbox, when execute calls may take that fast path. */
+  mailbox?: SharedArrayBuffer;
 }
 
 export type HostMessage =

@@ -74,6 +74,9 @@ function declaredSignature(parsed: ParsedModelConfig): ModelSignature | undefine
   return { inputs: tensors(parsed.input), outputs: tensors(parsed.output) };
 }
 
+/** Long enough to catch the next request of a closed-loop client over loopback HTTP. */
+const DEFAULT_SPIN_WAIT_US = 500;
+
 export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVersion> {
   const { parsed, logger } = options;
   const typescript = parsed.backend === 'typescript';
@@ -86,6 +89,8 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
     modelPath,
     intraOpThreads,
     interOpThreads: parameterNumber(parsed, 'inter_op_threads') ?? 1,
+    allowSpinning: (parameterNumber(parsed, 'allow_spinning') ?? 0) !== 0,
+    spinWaitUs: parameterNumber(parsed, 'spin_wait_us') ?? DEFAULT_SPIN_WAIT_US,
     graphOptimizationLevel: parameterNumber(parsed, 'graph_optimization_level') ?? parsed.optimization?.graph?.level,
     executionProviders: executionProviders(parsed),
     handler: typescript

@@ -39,6 +39,7 @@ async function createSession(options: InstanceOptions, log: LogFn): Promise<ort.
     interOpNumThreads: options.interOpThreads,
     graphOptimizationLevel: graphLevel(options.graphOptimizationLevel),
     executionMode: 'sequential',
+    extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' }, inter_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
   };
   const wanted = options.executionProviders.map((p) => p.toLowerCase()).filter((p) => p !== 'cpu');
   for (const provider of wanted) {
