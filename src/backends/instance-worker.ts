@@ -63,8 +63,10 @@ async function executeFromPort(instance: InstanceImplementation, message: Extrac
 
 async function executeFromMailbox(instance: InstanceImplementation, mailbox: SharedMailbox, request: MailboxRequest): Promise<void> {
   let response: MailboxResponse;
+  const started = performance.now();
   try {
-    response = { id: request.id, outputs: await instance.execute(request.inputs, request.outputs, request.context) };
+    const outputs = await instance.execute(request.inputs, request.outputs, request.context);
+    response = { id: request.id, outputs, executeMs: performance.now() - started };
   } catch (error) {
     response = { id: request.id, error: VireoError.from(error).toJSON() };
   }

@@ -31,7 +31,8 @@ export const DEFAULT_MAILBOX_BYTES = 1 << 20;
 
 interface TensorHeader { name: string; datatype: DataType; shape: readonly number[]; offset: number; byteLength: number }
 export interface MailboxRequest { id: number; outputs: readonly string[]; context?: ExecuteContext; inputs: Tensor[] }
-export type MailboxResponse = { id: number; outputs: Tensor[] } | { id: number; error: SerializedError };
+/** `executeMs`: how long the call ran in the worker (feeds the host's decision to wait synchronously). */
+export type MailboxResponse = ({ id: number; outputs: Tensor[] } | { id: number; error: SerializedError }) & { executeMs?: number };
 
 const align8 = (n: number) => (n + 7) & ~7;
 
@@ -61,15 +62,23 @@ export class SharedMailbox {
     return true;
   }
 
-  /** Resolves with the worker's answer, or undefined when it was posted over the port instead. */
-  async receive(): Promise<MailboxResponse | undefined> {
+  /**
+   * Resolves with the worker's answer, or undefined when it was posted over the port instead.
+   * With `spinMs`, first polls for that long on this thread (see AnswerSpin).
+   */
+  async receive(spinMs = 0): Promise<MailboxResponse | undefined> {
+    if (spinMs > 0) {
+      const until = performance.now() + spinMs;
+      while (Atomics.load(this.#control, RESPONSE) === Answer.None && performance.now() < until);
+    }
     const waiting = Atomics.waitAsync(this.#control, RESPONSE, Answer.None);
     if (waiting.async) await waiting.value;
     const answer = Atomics.load(this.#control, RESPONSE);
     let response: MailboxResponse | undefined;
     if (answer === Answer.InMailbox) {
       const { meta, tensors } = this.#read(CONTROL_BYTES + this.#capacity);
-      response = meta.error ? { id: meta.id as number, error: meta.error as SerializedError } : { id: meta.id as number, outputs: tensors };
+      const common = { id: meta.id as number, executeMs: meta.executeMs as number | undefined };
+      response = meta.error ? { ...common, error: meta.error as SerializedError } : { ...common, outputs: tensors };
     }
     Atomics.store(this.#control, RESPONSE, Answer.None);
     Atomics.store(this.#control, REQUEST, Slot.Free);
@@ -117,7 +126,7 @@ export class SharedMailbox {
   /** Answers in the mailbox; false when the outputs do not fit (the caller posts them instead). */
   answer(response: MailboxResponse): boolean {
     const outputs = 'outputs' in response ? response.outputs : [];
-    const meta = 'outputs' in response ? { id: response.id } : response;
+    const meta = 'outputs' in response ? { id: response.id, executeMs: response.executeMs } : response;
     if (!this.#write(CONTROL_BYTES + this.#capacity, meta, outputs)) return false;
     this.#respond(Answer.InMailbox);
     return true;

@@ -44,6 +44,31 @@ export class SpinPolicy {
   }
 }
 
+/**
+ * The main thread's side: after handing a call to the worker it may spin for the answer instead
+ * of going back to its event loop, when the model runs in tens of microseconds — waking the main
+ * thread costs more than the call itself then. Only while the main thread is lightly loaded (its
+ * event loop has little else to do), and never beyond a bound that keeps the loop responsive.
+ */
+export class AnswerSpin {
+  /** Models slower than this are never waited for synchronously. */
+  static readonly MAX_EXECUTE_MS = 0.1;
+  /** Longest the event loop is held. */
+  static readonly CAP_MS = 0.15;
+  static readonly QUIET_HOST_PERMILLE = 700;
+  #executeMs = Number.POSITIVE_INFINITY;
+
+  /** The worker's own execution time of the last call through the mailbox. */
+  observe(executeMs: number): void {
+    this.#executeMs = Number.isFinite(this.#executeMs) ? 0.8 * this.#executeMs + 0.2 * executeMs : executeMs;
+  }
+
+  spinMs(hostLoadPermille: number): number {
+    if (hostLoadPermille > AnswerSpin.QUIET_HOST_PERMILLE || !(this.#executeMs <= AnswerSpin.MAX_EXECUTE_MS)) return 0;
+    return Math.min(AnswerSpin.CAP_MS, 1.5 * this.#executeMs + 0.03);
+  }
+}
+
 /** The main thread's event-loop utilisation, resampled at most every 50 ms (sampling costs ~1 µs). */
 export class HostLoad {
   static #last = eventLoopUtilization();

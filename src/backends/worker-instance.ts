@@ -11,7 +11,7 @@ import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
 import { SharedMailbox } from './shared-mailbox.js';
-import { HostLoad } from './spin-policy.js';
+import { AnswerSpin, HostLoad } from './spin-policy.js';
 import { transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
@@ -47,6 +47,7 @@ export class WorkerInstance implements ModelInstance {
   #closing: Promise<void> | undefined;
   readonly #services: WorkerServices;
   readonly #mailbox: SharedMailbox | undefined;
+  readonly #answerSpin = new AnswerSpin();
 
   private constructor(worker: Worker, signature: ModelSignature, services: WorkerServices, mailbox: SharedMailbox | undefined) {
     this.#worker = worker;
@@ -110,9 +111,12 @@ export class WorkerInstance implements ModelInstance {
           void this.#worker.terminate();
         }, limit);
       }
-      if (this.#mailbox?.trySend({ id, inputs, outputs, context }, HostLoad.permille())) {
-        void this.#mailbox.receive().then((response) => {
-          if (response) this.#settle('error' in response ? { type: 'failed', ...response } : { type: 'result', ...response });
+      const hostLoad = HostLoad.permille();
+      if (this.#mailbox?.trySend({ id, inputs, outputs, context }, hostLoad)) {
+        void this.#mailbox.receive(this.#answerSpin.spinMs(hostLoad)).then((response) => {
+          if (!response) return;
+          if (response.executeMs !== undefined) this.#answerSpin.observe(response.executeMs);
+          this.#settle('error' in response ? { type: 'failed', id: response.id, error: response.error } : { type: 'result', id: response.id, outputs: response.outputs });
         });
       } else {
         this.#post({ type: 'execute', id, inputs, outputs, context }, transferList(inputs));

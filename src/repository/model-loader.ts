@@ -75,7 +75,7 @@ function declaredSignature(parsed: ParsedModelConfig): ModelSignature | undefine
 }
 
 /** Long enough to catch the next request of a closed-loop client over loopback HTTP. */
-const DEFAULT_SPIN_WAIT_US = 500;
+const DEFAULT_SPIN_WAIT_US = 1000;
 
 export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVersion> {
   const { parsed, logger } = options;

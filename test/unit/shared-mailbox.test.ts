@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SharedMailbox } from '../../src/backends/shared-mailbox.js';
-import { SpinPolicy } from '../../src/backends/spin-policy.js';
+import { AnswerSpin, SpinPolicy } from '../../src/backends/spin-policy.js';
 import { WorkerInstance } from '../../src/backends/worker-instance.js';
 import type { Tensor } from '../../src/core/tensor.js';
 import { identityModel, simpleModel } from '../../tools/modelgen/models.js';
@@ -67,6 +67,17 @@ test('the spin follows short gaps between calls and stops when they grow or the 
   }
   assert.equal(spin.spinMs(100), 0, 'gaps beyond the cap: park at once');
   assert.equal(new SpinPolicy(0).spinMs(0), 0);
+});
+
+test('the main thread waits synchronously only for models that run in microseconds, and only when quiet', () => {
+  const spin = new AnswerSpin();
+  assert.equal(spin.spinMs(0), 0, 'nothing known about the model yet');
+  for (let i = 0; i < 5; i++) spin.observe(0.02);
+  const spinMs = spin.spinMs(100);
+  assert.ok(spinMs > 0.02 && spinMs <= AnswerSpin.CAP_MS, `got ${spinMs}`);
+  assert.equal(spin.spinMs(AnswerSpin.QUIET_HOST_PERMILLE + 1), 0, 'a busy event loop has better things to do');
+  for (let i = 0; i < 30; i++) spin.observe(3);
+  assert.equal(spin.spinMs(0), 0, 'a model taking milliseconds is never waited for on the main thread');
 });
 
 test('an ONNX worker answers small calls, large answers, BYTES and concurrent calls correctly', async (t) => {
