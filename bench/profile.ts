@@ -18,7 +18,7 @@ if (!workload) throw new Error(`unknown workload ${name}`);
 const repo = await buildRepository([workload], join(import.meta.dirname, '..', 'examples', 'models', 'ocr_rec', '1', 'model.onnx'));
 const started = Date.now();
 const server = await startVireo(repo.root, ['--cpu-prof', '--cpu-prof-dir', dir]);
-const result = await runLoad({ url: `${server.url}/v2/models/${name}_${variant}/infer`, bodyFile: repo.bodyFiles[name]!, concurrency: Number(concurrency), warmupMs: 1000, durationMs: Number(seconds) * 1000 });
+const result = await runLoad({ url: `${server.url}/v2/models/${name}_${variant}/infer`, ...repo.requests[name]!, concurrency: Number(concurrency), warmupMs: 1000, durationMs: Number(seconds) * 1000 });
 await server.stop();
 await repo.cleanup();
 console.log(`${name}_${variant} at concurrency ${concurrency}: ${result.throughput.toFixed(0)} items/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, errors ${result.errors}`);

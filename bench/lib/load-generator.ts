@@ -10,8 +10,10 @@ import { summarize } from './stats.js';
 
 export interface LoadJob {
   url: string;
-  /** File holding the request body (JSON), read once. */
+  /** File holding the request body, read once. */
   bodyFile: string;
+  /** Request headers besides content-length (content-type; the binary extension's header length). */
+  headers: Record<string, string>;
   concurrency: number;
   warmupMs: number;
   durationMs: number;
@@ -29,6 +31,9 @@ export interface LoadResult {
   mean: number;
   /** CPU the load generator itself used, as a percentage of one core over the measured window. */
   clientCpuPercent: number;
+  /** The server's CPU over the same window (% of one core): its main thread, and all its other threads. */
+  serverMainCpuPercent?: number;
+  serverOtherCpuPercent?: number;
 }
 
 async function main(job: LoadJob): Promise<LoadResult> {
@@ -38,7 +43,7 @@ async function main(job: LoadJob): Promise<LoadResult> {
   const send = () => new Promise<{ status: number; text: string }>((resolve, reject) => {
     const request = http.request({
       host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
-      headers: { 'content-type': 'application/json', 'content-length': body.length },
+      headers: { ...job.headers, 'content-length': body.length },
     }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (c: Buffer) => chunks.push(c));
@@ -75,9 +80,15 @@ async function main(job: LoadJob): Promise<LoadResult> {
       }
     }
   };
-  const timer = setTimeout(() => { cpuAtMeasure = process.cpuUsage(); }, job.warmupMs);
+  // The parent samples the server's CPU on these two lines, so both cover the same window.
+  const timer = setTimeout(() => { cpuAtMeasure = process.cpuUsage(); process.stdout.write('measure-start\n'); }, job.warmupMs);
+  let ended = false;
+  const end = () => { if (!ended) process.stdout.write('measure-end\n'); ended = true; };
+  const endTimer = setTimeout(end, job.warmupMs + job.durationMs);
   await Promise.all(Array.from({ length: job.concurrency }, client));
   clearTimeout(timer);
+  clearTimeout(endTimer);
+  end();
   const cpu = process.cpuUsage(cpuAtMeasure);
   agent.destroy();
   const seconds = job.durationMs / 1000;

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { LoadJob, LoadResult } from './load-generator.js';
 import type { RawJob, RawPoint } from './raw-ort.js';
+import { cpuPercent, sampleCpu, type CpuSample } from './process-cpu.js';
 
 const benchDir = join(import.meta.dirname, '..');
 const rootDir = join(benchDir, '..');
@@ -34,12 +35,23 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Runs a TypeScript script in a child process and returns its last stdout line parsed as JSON. */
-async function runJson<T>(script: string, job: unknown, timeoutMs: number): Promise<T> {
+/**
+ * Runs a TypeScript script in a child process and returns its last stdout line parsed as JSON;
+ * `onLine` sees every earlier line as it arrives.
+ */
+async function runJson<T>(script: string, job: unknown, timeoutMs: number, onLine?: (line: string) => void): Promise<T> {
   const child = track(spawn(process.execPath, [...tsx, script, JSON.stringify(job)], { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  let seen = 0;
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (!onLine) return;
+    for (let end = out.indexOf('\n', seen); end >= 0; end = out.indexOf('\n', seen)) {
+      onLine(out.slice(seen, end));
+      seen = end + 1;
+    }
+  });
   child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const [code] = await once(child, 'exit');
@@ -49,8 +61,17 @@ async function runJson<T>(script: string, job: unknown, timeoutMs: number): Prom
   return JSON.parse(last) as T;
 }
 
-export const runLoad = (job: LoadJob): Promise<LoadResult> =>
-  runJson(join(benchDir, 'lib', 'load-generator.ts'), job, job.warmupMs + job.durationMs + 120_000);
+/** Drives a server with the load generator; with `serverPid`, also reports the server's CPU over the measured window. */
+export async function runLoad(job: LoadJob, serverPid?: number): Promise<LoadResult> {
+  let before: CpuSample | undefined;
+  let after: CpuSample | undefined;
+  const result = await runJson<LoadResult>(join(benchDir, 'lib', 'load-generator.ts'), job, job.warmupMs + job.durationMs + 120_000, (line) => {
+    if (line === 'measure-start') before = sampleCpu(serverPid);
+    else if (line === 'measure-end') after = sampleCpu(serverPid);
+  });
+  const cpu = cpuPercent(before, after, job.durationMs / 1000);
+  return cpu ? { ...result, serverMainCpuPercent: cpu.main, serverOtherCpuPercent: cpu.other } : result;
+}
 
 export const runRaw = (job: RawJob): Promise<RawPoint[]> =>
   runJson(join(benchDir, 'lib', 'raw-ort.ts'), job, job.batchSizes.length * (job.durationMs + 60_000));

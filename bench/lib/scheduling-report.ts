@@ -1,4 +1,5 @@
 /** Markdown tables and the issue's target checks for the scheduling section. */
+import { availableParallelism } from 'node:os';
 import type { Point, WorkloadResult } from '../sections/scheduling.js';
 
 const SYSTEM_ORDER = ['raw onnxruntime (ceiling)', 'naive server', 'vireo no batching', 'vireo dynamic batching', 'vireo adaptive'];
@@ -11,7 +12,7 @@ export function workloadTable({ workload, points, rawAll }: WorkloadResult): str
   const lines = [
     `### ${workload.name} — ${workload.kind}`,
     '',
-    `Throughput in items/s, then p50 / p95 / p99 latency in ms. The ceiling runs batches of min(concurrency, ${workload.maxBatchSize}) in-process; its best is ${f(best.throughput)} items/s at batch ${best.batch}. Load-generator CPU is % of one core.`,
+    `Requests and answers ${workload.wire === 'binary' ? 'in the binary tensor extension (JSON header + raw bytes), for the naive server too' : 'in JSON'}. Throughput in items/s, then p50 / p95 / p99 latency in ms. The ceiling runs batches of min(concurrency, ${workload.maxBatchSize}) in-process; its best is ${f(best.throughput)} items/s at batch ${best.batch}. Load-generator CPU is % of one core.`,
     '',
     `| system | ${cs.map((c) => `c=${c}`).join(' | ')} | load-gen CPU |`,
     `|---|${cs.map(() => '---').join('|')}|---|`,
@@ -27,8 +28,29 @@ export function workloadTable({ workload, points, rawAll }: WorkloadResult): str
     const cpu = cpus.length ? `${f(Math.min(...cpus), 0)}–${f(Math.max(...cpus), 0)} %` : 'in-process';
     lines.push(`| ${system} | ${row.join(' | ')} | ${cpu} |`);
   }
-  lines.push('');
+  lines.push('', ...cpuTable(points, cs), '');
   return lines;
+}
+
+/** Where the machine's CPU went: server main thread + server's other threads + load generator. */
+function cpuTable(points: Point[], cs: number[]): string[] {
+  const rows = SYSTEM_ORDER.slice(1).map((system) => {
+    const cells = cs.map((c) => {
+      const p = points.find((x) => x.system === system && x.concurrency === c);
+      if (p?.serverMainCpuPercent === undefined || p.serverOtherCpuPercent === undefined) return '–';
+      const total = p.serverMainCpuPercent + p.serverOtherCpuPercent + (p.clientCpuPercent ?? 0);
+      return `${f(p.serverMainCpuPercent, 0)} + ${f(p.serverOtherCpuPercent, 0)} + ${f(p.clientCpuPercent, 0)} = ${f(total, 0)}`;
+    });
+    return `| ${system} | ${cells.join(' | ')} |`;
+  });
+  if (rows.every((r) => !/\d/.test(r.replace(/^\|[^|]*\|/, '')))) return [];
+  return [
+    `CPU in % of one core (the machine has ${availableParallelism()} × 100 %): server main thread + server's other threads (instance workers, onnxruntime) + load generator.`,
+    '',
+    `| system | ${cs.map((c) => `c=${c}`).join(' | ')} |`,
+    `|---|${cs.map(() => '---').join('|')}|`,
+    ...rows,
+  ];
 }
 
 export interface TargetCheck { target: string; measured: string; met: boolean }

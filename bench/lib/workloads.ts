@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { mlpModel, simpleModel } from '../../tools/modelgen/models.js';
 import type { RawJob } from './raw-ort.js';
+import { encodeRequest, type OipInput, type Wire } from './request-body.js';
 
 export interface Workload {
   name: string;
@@ -17,8 +18,10 @@ export interface Workload {
   maxQueueDelayUs: number;
   adaptiveTargetMs: number;
   rawInputs: RawJob['inputs'];
-  /** One single-item OIP request. */
-  body: unknown;
+  /** The inputs of one single-item OIP request. */
+  inputs: OipInput[];
+  /** How clients send it: large tensors go binary, as Triton's clients send them. */
+  wire: Wire;
   warmupMs: number;
   durationMs: number;
 }
@@ -35,22 +38,25 @@ export function workloads(quick: boolean): Workload[] {
       name: 'mlp', kind: 'batching-friendly: MLP 256→4096→4096→256 (75 MB of weights)', maxBatchSize: 64,
       maxQueueDelayUs: 500, adaptiveTargetMs: 100,
       rawInputs: { INPUT: ['float32', [256]] },
-      body: { inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, 256], data: pseudo(256) }] },
-      ...time(1000, 5000),
+      inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, 256], data: pseudo(256) }],
+      wire: 'json',
+      ...time(1000, 3000),
     },
     {
       name: 'ocr_rec', kind: 'compute-bound: PaddleOCR recognition, input [1,3,48,320]', maxBatchSize: 8,
       maxQueueDelayUs: 2000, adaptiveTargetMs: 2000,
       rawInputs: { x: ['float32', [3, 48, 320]] },
-      body: { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 320], data: pseudo(3 * 48 * 320) }] },
-      ...time(2000, 6000),
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 320], data: pseudo(3 * 48 * 320) }],
+      wire: 'binary',
+      ...time(1500, 4000),
     },
     {
       name: 'simple', kind: 'overhead-bound: Triton\'s simple (INT32 add/sub of 16 values)', maxBatchSize: 64,
       maxQueueDelayUs: 100, adaptiveTargetMs: 20,
       rawInputs: { INPUT0: ['int32', [16]], INPUT1: ['int32', [16]] },
-      body: { inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [1, 16], data: pseudo(16, 100).map(Math.round) })) },
-      ...time(1000, 5000),
+      inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32' as const, shape: [1, 16], data: pseudo(16, 100).map(Math.round) })),
+      wire: 'json',
+      ...time(750, 3000),
     },
   ];
 }
@@ -59,8 +65,8 @@ export interface BenchRepository {
   root: string;
   /** Workload name → model file (shared by its variants, the naive server and raw runs). */
   modelFiles: Record<string, string>;
-  /** Workload name → request body file for the load generator. */
-  bodyFiles: Record<string, string>;
+  /** Workload name → the request the load generator sends (body file and headers). */
+  requests: Record<string, { bodyFile: string; headers: Record<string, string> }>;
   cleanup(): Promise<void>;
 }
 
@@ -70,15 +76,16 @@ export async function buildRepository(list: Workload[], ocrRecPath: string): Pro
   const files = join(base, 'files');
   await mkdir(files, { recursive: true });
   const modelFiles: Record<string, string> = {};
-  const bodyFiles: Record<string, string> = {};
+  const requests: BenchRepository['requests'] = {};
   for (const w of list) {
     let file = join(files, `${w.name}.onnx`);
     if (w.name === 'mlp') await writeFile(file, mlpModel([256, 4096, 4096, 256]));
     else if (w.name === 'simple') await writeFile(file, simpleModel());
     else file = ocrRecPath;
     modelFiles[w.name] = file;
-    bodyFiles[w.name] = join(files, `${w.name}.json`);
-    await writeFile(bodyFiles[w.name]!, JSON.stringify(w.body));
+    const { body, headers } = encodeRequest(w.inputs, w.wire);
+    requests[w.name] = { bodyFile: join(files, `${w.name}.body`), headers };
+    await writeFile(requests[w.name]!.bodyFile, body);
     for (const variant of VARIANTS) {
       const dir = join(root, `${w.name}_${variant}`);
       await mkdir(join(dir, '1'), { recursive: true });
@@ -89,5 +96,5 @@ export async function buildRepository(list: Workload[], ocrRecPath: string): Pro
       await writeFile(join(dir, 'config.yaml'), stringify(config));
     }
   }
-  return { root, modelFiles, bodyFiles, cleanup: () => rm(base, { recursive: true, force: true }) };
+  return { root, modelFiles, requests, cleanup: () => rm(base, { recursive: true, force: true }) };
 }

@@ -18,10 +18,28 @@ import { targetChecks, workloadTable } from '../lib/scheduling-report.js';
 export const CONCURRENCY = [1, 4, 16, 32, 64];
 export const SYSTEMS = ['raw onnxruntime (ceiling)', 'naive server', 'vireo no batching', 'vireo dynamic batching', 'vireo adaptive'] as const;
 
-export interface Point extends Partial<LoadResult> { system: string; concurrency: number; throughput: number; p50: number; p95: number; p99: number; rawBatch?: number }
+export interface Point extends Partial<LoadResult> {
+  system: string; concurrency: number; throughput: number; p50: number; p95: number; p99: number; rawBatch?: number;
+  /** Throughput of every round, lowest first (the point is the median round). */
+  rounds?: number[];
+}
 export interface WorkloadResult { workload: Workload; points: Point[]; rawAll: RawPoint[] }
 
 const rootDir = join(import.meta.dirname, '..', '..');
+
+/**
+ * Every (system, concurrency) point is measured ROUNDS times, the rounds interleaved, and the round
+ * with the median throughput is reported whole (its latencies and CPU with it): a burst of
+ * background load on the shared machine then moves one round, not the result.
+ */
+const ROUNDS = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 3;
+
+function medianRounds(rounds: Point[][]): Point[] {
+  return rounds[0]!.map(({ system }) => {
+    const runs = rounds.map((r) => r.find((p) => p.system === system)!).sort((a, b) => a.throughput - b.throughput);
+    return { ...runs[Math.floor((runs.length - 1) / 2)]!, rounds: runs.map((p) => p.throughput) };
+  });
+}
 
 async function runWorkloads(context: BenchContext, profileDir: string | undefined): Promise<WorkloadResult[]> {
   const list = workloads(context.quick);
@@ -34,22 +52,28 @@ async function runWorkloads(context: BenchContext, profileDir: string | undefine
       const points: Point[] = [];
       const rawAll: RawPoint[] = [];
       for (const c of CONCURRENCY) {
-        // The ceiling is measured at each level too, right before the servers, so all five see the
-        // same background load (the machine is shared).
-        context.log(`${w.name}: raw onnxruntime at batch ${Math.min(c, w.maxBatchSize)}`);
-        const [raw] = await runRaw({ modelPath: repo.modelFiles[w.name]!, inputs: w.rawInputs, batchSizes: [Math.min(c, w.maxBatchSize)], durationMs: w.durationMs / 2, intraOpThreads: availableParallelism() });
-        rawAll.push(raw!);
-        points.push({ system: SYSTEMS[0], concurrency: c, throughput: raw!.throughput, p50: raw!.p50, p95: raw!.p95, p99: raw!.p99, rawBatch: raw!.batch });
-        const targets: [string, string][] = [
-          [SYSTEMS[1], `${naive.url}/v2/models/${w.name}/infer`],
-          ...VARIANTS.map((v, i): [string, string] => [SYSTEMS[2 + i]!, `${vireo.url}/v2/models/${w.name}_${v}/infer`]),
-        ];
-        for (const [system, url] of targets) {
-          context.log(`${w.name}: ${system} at concurrency ${c}`);
-          const result = await runLoad({ url, bodyFile: repo.bodyFiles[w.name]!, concurrency: c, warmupMs: w.warmupMs, durationMs: w.durationMs });
-          if (result.errors > 0) context.log(`  ${result.errors} errors, first: ${result.firstError}`);
-          points.push({ system, concurrency: c, ...result });
+        const rounds: Point[][] = [];
+        for (let round = 1; round <= ROUNDS; round++) {
+          const measured: Point[] = [];
+          // The ceiling is measured in every round too, right before the servers, so all five see
+          // the same background load (the machine is shared).
+          context.log(`${w.name}: round ${round}/${ROUNDS}, raw onnxruntime at batch ${Math.min(c, w.maxBatchSize)}`);
+          const [raw] = await runRaw({ modelPath: repo.modelFiles[w.name]!, inputs: w.rawInputs, batchSizes: [Math.min(c, w.maxBatchSize)], durationMs: w.durationMs / 2, intraOpThreads: availableParallelism() });
+          rawAll.push(raw!);
+          measured.push({ system: SYSTEMS[0], concurrency: c, throughput: raw!.throughput, p50: raw!.p50, p95: raw!.p95, p99: raw!.p99, rawBatch: raw!.batch });
+          const targets: [string, string, number | undefined][] = [
+            [SYSTEMS[1], `${naive.url}/v2/models/${w.name}/infer`, naive.child.pid],
+            ...VARIANTS.map((v, i): [string, string, number | undefined] => [SYSTEMS[2 + i]!, `${vireo.url}/v2/models/${w.name}_${v}/infer`, vireo.child.pid]),
+          ];
+          for (const [system, url, pid] of targets) {
+            context.log(`${w.name}: round ${round}/${ROUNDS}, ${system} at concurrency ${c}`);
+            const result = await runLoad({ url, ...repo.requests[w.name]!, concurrency: c, warmupMs: w.warmupMs, durationMs: w.durationMs }, pid);
+            if (result.errors > 0) context.log(`  ${result.errors} errors, first: ${result.firstError}`);
+            measured.push({ system, concurrency: c, ...result });
+          }
+          rounds.push(measured);
         }
+        points.push(...medianRounds(rounds));
       }
       results.push({ workload: w, points, rawAll });
       // Saved as it goes, so a failure later (or `--report-only`) loses no measurement.
@@ -86,7 +110,7 @@ export const section: BenchSection = {
       : await runWorkloads(context, profileDir);
     const checks = targetChecks(results);
     const markdown = [
-      `Single-item requests, closed loop, load generator in its own process; ${context.quick ? 'quick run (`--quick`)' : 'full run'}.`,
+      `Single-item requests, closed loop, load generator in its own process; ${context.quick ? 'quick run (`--quick`)' : 'full run'}; each point is the median of ${ROUNDS} interleaved round(s).`,
       `Machine: ${context.machine.cpus} × ${context.machine.cpuModel}, load average at start ${context.machine.loadAverage.map((l) => l.toFixed(2)).join(' / ')} (shared with other jobs).`,
       '',
       ...results.flatMap((r) => workloadTable(r)),

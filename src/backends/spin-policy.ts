@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 const eventLoopUtilization = performance.eventLoopUtilization.bind(performance);
 
 /** Above this main-thread utilisation the worker parks at once. */
-const BUSY_HOST_PERMILLE = 800;
+const BUSY_HOST_PERMILLE = 600;
 export class SpinPolicy {
   readonly #capMs: number;
   #gapMs: number;
@@ -55,7 +55,7 @@ export class AnswerSpin {
   static readonly MAX_EXECUTE_MS = 0.1;
   /** Longest the event loop is held. */
   static readonly CAP_MS = 0.15;
-  static readonly QUIET_HOST_PERMILLE = 700;
+  static readonly QUIET_HOST_PERMILLE = 600;
   #executeMs = Number.POSITIVE_INFINITY;
 
   /** The worker's own execution time of the last call through the mailbox. */
