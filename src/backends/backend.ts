@@ -28,7 +28,7 @@ export interface InstanceOptions {
   modelPath: string;
   intraOpThreads?: number;
   interOpThreads?: number;
-  /** Whether idle onnxruntime pool threads spin; spinning takes a core from the HTTP thread. */
+  /** Whether idle onnxruntime pool threads spin between operators (onnxruntime's default: yes). */
   allowSpinning?: boolean;
   graphOptimizationLevel?: number;
   /** Longest an idle instance worker spins for the next call before parking (µs; 0: never). */

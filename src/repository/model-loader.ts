@@ -89,7 +89,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
     modelPath,
     intraOpThreads,
     interOpThreads: parameterNumber(parsed, 'inter_op_threads') ?? 1,
-    allowSpinning: (parameterNumber(parsed, 'allow_spinning') ?? 0) !== 0,
+    allowSpinning: (parameterNumber(parsed, 'allow_spinning') ?? 1) !== 0,
     spinWaitUs: parameterNumber(parsed, 'spin_wait_us') ?? DEFAULT_SPIN_WAIT_US,
     graphOptimizationLevel: parameterNumber(parsed, 'graph_optimization_level') ?? parsed.optimization?.graph?.level,
     executionProviders: executionProviders(parsed),
