@@ -12,7 +12,7 @@ export function workloadTable({ workload, points, rawAll }: WorkloadResult): str
   const lines = [
     `### ${workload.name} — ${workload.kind}`,
     '',
-    `Requests and answers ${workload.wire === 'binary' ? 'in the binary tensor extension (JSON header + raw bytes), for the naive server too' : 'in JSON'}. Throughput in items/s, then p50 / p95 / p99 latency in ms. The ceiling runs batches of min(concurrency, ${workload.maxBatchSize}) in-process; its best is ${f(best.throughput)} items/s at batch ${best.batch}. Load-generator CPU is % of one core.`,
+    `Requests and answers ${workload.wire === 'binary' ? 'in the binary tensor extension (JSON header + raw bytes), for the naive server too' : 'in JSON'}. Throughput in items/s, then p50 / p95 / p99 latency in ms. Vireo runs ${workload.instances} instance(s) of the model. The ceiling runs batches of min(concurrency, ${workload.maxBatchSize}) in-process with ${availableParallelism()} intra-op threads; its best is ${f(best.throughput)} items/s at batch ${best.batch}. Load-generator CPU is % of one core.`,
     '',
     `| system | ${cs.map((c) => `c=${c}`).join(' | ')} | load-gen CPU |`,
     `|---|${cs.map(() => '---').join('|')}|---|`,

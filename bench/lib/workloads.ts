@@ -17,6 +17,12 @@ export interface Workload {
   /** Triton dynamic batching delay for the "dynamic" variant. */
   maxQueueDelayUs: number;
   adaptiveTargetMs: number;
+  /**
+   * Instances of every Vireo variant (Triton's instance_group count); each gets cores ÷ instances
+   * intra-op threads. Two single-threaded instances overlap each other and do not stall as a pair
+   * when another thread takes a core, which on 2 shared cores beats one two-threaded instance.
+   */
+  instances: number;
   rawInputs: RawJob['inputs'];
   /** The inputs of one single-item OIP request. */
   inputs: OipInput[];
@@ -36,7 +42,7 @@ export function workloads(quick: boolean): Workload[] {
   return [
     {
       name: 'mlp', kind: 'batching-friendly: MLP 256→4096→4096→256 (75 MB of weights)', maxBatchSize: 64,
-      maxQueueDelayUs: 500, adaptiveTargetMs: 100,
+      maxQueueDelayUs: 500, adaptiveTargetMs: 100, instances: 2,
       rawInputs: { INPUT: ['float32', [256]] },
       inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, 256], data: pseudo(256) }],
       wire: 'json',
@@ -44,7 +50,7 @@ export function workloads(quick: boolean): Workload[] {
     },
     {
       name: 'ocr_rec', kind: 'compute-bound: PaddleOCR recognition, input [1,3,48,320]', maxBatchSize: 8,
-      maxQueueDelayUs: 2000, adaptiveTargetMs: 2000,
+      maxQueueDelayUs: 2000, adaptiveTargetMs: 2000, instances: 2,
       rawInputs: { x: ['float32', [3, 48, 320]] },
       inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 320], data: pseudo(3 * 48 * 320) }],
       wire: 'binary',
@@ -52,7 +58,7 @@ export function workloads(quick: boolean): Workload[] {
     },
     {
       name: 'simple', kind: 'overhead-bound: Triton\'s simple (INT32 add/sub of 16 values)', maxBatchSize: 64,
-      maxQueueDelayUs: 100, adaptiveTargetMs: 20,
+      maxQueueDelayUs: 100, adaptiveTargetMs: 20, instances: 1,
       rawInputs: { INPUT0: ['int32', [16]], INPUT1: ['int32', [16]] },
       inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32' as const, shape: [1, 16], data: pseudo(16, 100).map(Math.round) })),
       wire: 'json',
@@ -90,7 +96,7 @@ export async function buildRepository(list: Workload[], ocrRecPath: string): Pro
       const dir = join(root, `${w.name}_${variant}`);
       await mkdir(join(dir, '1'), { recursive: true });
       await symlink(file, join(dir, '1', 'model.onnx'));
-      const config: Record<string, unknown> = { max_batch_size: w.maxBatchSize, instance_group: [{ count: 1, kind: 'KIND_CPU' }] };
+      const config: Record<string, unknown> = { max_batch_size: w.maxBatchSize, instance_group: [{ count: w.instances, kind: 'KIND_CPU' }] };
       if (variant === 'dynamic') config.dynamic_batching = { max_queue_delay_microseconds: w.maxQueueDelayUs };
       if (variant === 'adaptive') config.dynamic_batching = { adaptive: { target_latency_ms: w.adaptiveTargetMs } };
       await writeFile(join(dir, 'config.yaml'), stringify(config));
