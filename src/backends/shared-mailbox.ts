@@ -71,8 +71,11 @@ export class SharedMailbox {
       const until = performance.now() + spinMs;
       while (Atomics.load(this.#control, RESPONSE) === Answer.None && performance.now() < until);
     }
-    const waiting = Atomics.waitAsync(this.#control, RESPONSE, Answer.None);
-    if (waiting.async) await waiting.value;
+    // Bounded waits, re-checked: a lost wake-up would cost at most a second, never the answer.
+    while (Atomics.load(this.#control, RESPONSE) === Answer.None) {
+      const waiting = Atomics.waitAsync(this.#control, RESPONSE, Answer.None, 1000);
+      if (waiting.async) await waiting.value;
+    }
     const answer = Atomics.load(this.#control, RESPONSE);
     let response: MailboxResponse | undefined;
     if (answer === Answer.InMailbox) {
