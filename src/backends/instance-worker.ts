@@ -49,30 +49,34 @@ function settleCall(message: Extract<HostMessage, { type: 'call-result' | 'call-
 let inflight = 0;
 let closing = false;
 
+async function run(instance: InstanceImplementation, request: Omit<MailboxRequest, 'inputs'> & { inputs: Tensor[] }): Promise<MailboxResponse> {
+  const started = performance.now();
+  try {
+    const outputs = await instance.execute(request.inputs, request.outputs, request.context);
+    return { id: request.id, outputs, executeMs: performance.now() - started };
+  } catch (error) {
+    return { id: request.id, error: VireoError.from(error).toJSON() };
+  }
+}
+
+function postAnswer(response: MailboxResponse): void {
+  if ('outputs' in response) post({ type: 'result', id: response.id, outputs: response.outputs }, transferList(response.outputs));
+  else post({ type: 'failed', id: response.id, error: response.error });
+}
+
 async function executeFromPort(instance: InstanceImplementation, message: Extract<HostMessage, { type: 'execute' }>): Promise<void> {
   inflight++;
   try {
-    const outputs = await instance.execute(message.inputs, message.outputs, message.context);
-    post({ type: 'result', id: message.id, outputs }, transferList(outputs));
-  } catch (error) {
-    post({ type: 'failed', id: message.id, error: VireoError.from(error).toJSON() });
+    postAnswer(await run(instance, message));
   } finally {
     inflight--;
   }
 }
 
 async function executeFromMailbox(instance: InstanceImplementation, mailbox: SharedMailbox, request: MailboxRequest): Promise<void> {
-  let response: MailboxResponse;
-  const started = performance.now();
-  try {
-    const outputs = await instance.execute(request.inputs, request.outputs, request.context);
-    response = { id: request.id, outputs, executeMs: performance.now() - started };
-  } catch (error) {
-    response = { id: request.id, error: VireoError.from(error).toJSON() };
-  }
+  const response = await run(instance, request);
   if (mailbox.answer(response)) return;
-  if ('outputs' in response) post({ type: 'result', id: response.id, outputs: response.outputs }, transferList(response.outputs));
-  else post({ type: 'failed', id: response.id, error: response.error });
+  postAnswer(response);
   mailbox.answeredByPort();
 }
 

@@ -63,16 +63,18 @@ export class SharedMailbox {
   }
 
   /**
-   * Resolves with the worker's answer, or undefined when it was posted over the port instead.
-   * With `spinMs`, first polls for that long on this thread (see AnswerSpin).
+   * Resolves with the worker's answer, or undefined when it was posted over the port instead or
+   * the worker is `gone` (its caller has been told already). With `spinMs`, first polls for that
+   * long on this thread (see AnswerSpin).
    */
-  async receive(spinMs = 0): Promise<MailboxResponse | undefined> {
+  async receive(spinMs = 0, gone: () => boolean = () => false): Promise<MailboxResponse | undefined> {
     if (spinMs > 0) {
       const until = performance.now() + spinMs;
       while (Atomics.load(this.#control, RESPONSE) === Answer.None && performance.now() < until);
     }
     // Bounded waits, re-checked: a lost wake-up would cost at most a second, never the answer.
     while (Atomics.load(this.#control, RESPONSE) === Answer.None) {
+      if (gone()) return undefined;
       const waiting = Atomics.waitAsync(this.#control, RESPONSE, Answer.None, 1000);
       if (waiting.async) await waiting.value;
     }

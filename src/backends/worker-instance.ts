@@ -17,10 +17,10 @@ import { transferList, type HostMessage, type WorkerInit, type WorkerMessage } f
 const runningFromSource = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(runningFromSource ? './instance-worker.ts' : './instance-worker.js', import.meta.url);
 
-/** From source the worker registers tsx's loader itself (loader hooks are per thread in Node 20). */
 /** Backends whose instances take execute calls through a SharedMailbox (handlers keep the port: their calls interleave with BLS traffic). */
 const MAILBOX_BACKENDS = new Set(['onnx']);
 
+/** From source the worker registers tsx's loader itself (loader hooks are per thread in Node 20). */
 function spawnWorker(workerData: WorkerInit): Worker {
   if (!runningFromSource) return new Worker(WORKER_URL, { workerData });
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
@@ -113,7 +113,7 @@ export class WorkerInstance implements ModelInstance {
       }
       const hostLoad = HostLoad.permille();
       if (this.#mailbox?.trySend({ id, inputs, outputs, context }, hostLoad)) {
-        void this.#mailbox.receive(this.#answerSpin.spinMs(hostLoad)).then((response) => {
+        void this.#mailbox.receive(this.#answerSpin.spinMs(hostLoad), () => this.#dead !== undefined).then((response) => {
           if (!response) return;
           if (response.executeMs !== undefined) this.#answerSpin.observe(response.executeMs);
           this.#settle('error' in response ? { type: 'failed', id: response.id, error: response.error } : { type: 'result', id: response.id, outputs: response.outputs });

@@ -36,6 +36,18 @@ test('a request and its answer survive the mailbox encoding, copied out of share
   assert.equal(mailbox.take(), undefined, 'taken once');
 });
 
+test('a wait for an answer ends once the worker is gone, instead of polling forever', async () => {
+  const mailbox = new SharedMailbox(1024);
+  assert.equal(mailbox.trySend({ id: 1, inputs: [], outputs: [] }), true);
+  let gone = false;
+  // Atomics.waitAsync holds no event-loop reference (in Vireo the worker handle does).
+  const keepAlive = setTimeout(() => undefined, 5000);
+  const waiting = mailbox.receive(0, () => gone);
+  gone = true;
+  assert.equal(await waiting, undefined);
+  clearTimeout(keepAlive);
+});
+
 test('what the mailbox cannot carry is refused, not truncated', () => {
   const mailbox = new SharedMailbox(1024);
   const big: Tensor = { name: 'A', datatype: 'FP32', shape: [512], data: new Float32Array(512) };
