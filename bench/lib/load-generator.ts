@@ -1,12 +1,13 @@
 /**
  * The load generator, run in its own process (child_process.fork) so its CPU use is separate from
  * the server's and measurable: `concurrency` closed-loop clients, each sending one single-item
- * request and waiting for the answer before sending the next, over keep-alive HTTP/1.1.
+ * request and waiting for the answer before sending the next, over keep-alive HTTP/1.1 (a lean raw-socket
+ * client, raw-http-client.ts, so that the generator takes as little CPU from the server as it can).
  * Input: a JSON job in argv[2]; output: one JSON line on stdout.
  */
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { summarize } from './stats.js';
+import { RawHttpConnection, serializePost } from './raw-http-client.js';
 
 export interface LoadJob {
   url: string;
@@ -37,22 +38,9 @@ export interface LoadResult {
 }
 
 async function main(job: LoadJob): Promise<LoadResult> {
-  const body = readFileSync(job.bodyFile);
   const target = new URL(job.url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency });
-  const send = () => new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const request = http.request({
-      host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
-      headers: { ...job.headers, 'content-length': body.length },
-    }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (c: Buffer) => chunks.push(c));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: response.statusCode === 200 ? '' : Buffer.concat(chunks).toString().slice(0, 200) }));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
+  const request = serializePost(target, job.headers, readFileSync(job.bodyFile));
+  const connections: RawHttpConnection[] = [];
 
   const latencies: number[] = [];
   let errors = 0;
@@ -62,14 +50,16 @@ async function main(job: LoadJob): Promise<LoadResult> {
   const stopAt = measureFrom + job.durationMs;
   let cpuAtMeasure: NodeJS.CpuUsage | undefined;
   const client = async () => {
+    const connection = new RawHttpConnection(target);
+    connections.push(connection);
     while (performance.now() < stopAt) {
       const sent = performance.now();
       try {
-        const { status, text } = await send();
+        const { status, body } = await connection.send(request);
         const done = performance.now();
         if (status !== 200) {
           errors++;
-          firstError ??= `${status} ${text}`;
+          firstError ??= `${status} ${body.toString('utf8', 0, 200)}`;
         } else if (done >= measureFrom && done <= stopAt) {
           // Completions inside the window count, whenever they were sent (long requests too).
           latencies.push(done - sent);
@@ -90,7 +80,7 @@ async function main(job: LoadJob): Promise<LoadResult> {
   clearTimeout(endTimer);
   end();
   const cpu = process.cpuUsage(cpuAtMeasure);
-  agent.destroy();
+  for (const connection of connections) connection.close();
   const seconds = job.durationMs / 1000;
   return {
     requests: latencies.length,
