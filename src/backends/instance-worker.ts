@@ -98,7 +98,7 @@ async function serveMailbox(instance: InstanceImplementation, mailbox: SharedMai
     } else if (inflight > 0) {
       await mailbox.parkAsync(seen);
     } else {
-      mailbox.park(seen, spin.spinMs(mailbox.hostLoadPermille()));
+      mailbox.park(seen, spin.spinMs(mailbox.hostInflightPeak()));
       // Let anything else queued on this thread's event loop run now and then.
       if (mailbox.doorbell() === seen) await nextLoopTurn();
     }

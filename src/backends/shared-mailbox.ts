@@ -18,8 +18,8 @@ import type { ExecuteContext } from './backend.js';
 const DOORBELL = 0;
 const REQUEST = 1;
 const RESPONSE = 2;
-/** The main thread's event-loop utilisation in ‰, as of its last request (see HostLoad). */
-const HOST_LOAD = 3;
+/** The host's recent peak of requests in flight, as of its last request (see spin-policy.ts). */
+const HOST_INFLIGHT = 3;
 const CONTROL_BYTES = 16;
 
 const enum Slot { Free = 0, Ready = 1, Taken = 2 }
@@ -52,9 +52,9 @@ export class SharedMailbox {
   // ---- host side ----
 
   /** Writes the request and wakes the worker; false (nothing written) when it cannot go this way. */
-  trySend(request: MailboxRequest, hostLoadPermille = 0): boolean {
+  trySend(request: MailboxRequest, hostInflightPeak = 0): boolean {
     if (Atomics.load(this.#control, REQUEST) !== Slot.Free) return false;
-    Atomics.store(this.#control, HOST_LOAD, hostLoadPermille);
+    Atomics.store(this.#control, HOST_INFLIGHT, hostInflightPeak);
     if (!this.#write(CONTROL_BYTES, { id: request.id, outputs: request.outputs, context: request.context }, request.inputs)) return false;
     Atomics.store(this.#control, RESPONSE, Answer.None);
     Atomics.store(this.#control, REQUEST, Slot.Ready);
@@ -98,8 +98,8 @@ export class SharedMailbox {
 
   // ---- worker side ----
 
-  hostLoadPermille(): number {
-    return Atomics.load(this.#control, HOST_LOAD);
+  hostInflightPeak(): number {
+    return Atomics.load(this.#control, HOST_INFLIGHT);
   }
 
   doorbell(): number {

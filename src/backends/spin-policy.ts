@@ -1,25 +1,35 @@
 /**
- * How long an idle instance worker spins before parking. Waking a parked thread costs ~50–80 µs
- * on a virtualised machine; under steady traffic the next batch usually arrives sooner than that,
- * so spinning briefly is cheaper than sleeping. The spin follows the recent gaps between an answer
- * and the next request: it only happens when those gaps are short, and never longer than the cap,
- * so a quiet server does not burn a core waiting; and only while the main thread has CPU to spare,
- * since on a small machine a spinning worker takes the core a saturated HTTP thread needs (the same
- * spin-then-block idea as onnxruntime's own thread pool).
+ * When a thread may spin instead of sleeping. Waking a parked thread costs ~50–80 µs on a
+ * virtualised machine, often more than a small model's whole call; spinning avoids that, but only
+ * pays while the spinning thread takes a core nobody else needs. The measure of that is the
+ * process's requests in flight (core/inflight-requests.ts): each keeps a thread busy — the HTTP
+ * thread, an instance, the client waiting for its answer — so while recently no more than
+ * cores − 1 were in flight, one core sits idle and a spin costs nothing. (The main thread's event
+ * loop utilisation, used before, is the wrong signal: at concurrency 1 the HTTP thread is busy
+ * most of the time and yet hands work back and forth with the instance, never in parallel.)
  */
-import { performance } from 'node:perf_hooks';
+import { availableParallelism } from 'node:os';
 
-const eventLoopUtilization = performance.eventLoopUtilization.bind(performance);
+const CORES = availableParallelism();
 
-/** Above this main-thread utilisation the worker parks at once. */
-const BUSY_HOST_PERMILLE = 600;
+/** With at most this many requests in flight lately, a spinning thread leaves every other one a core. */
+export function spinIsFree(recentInflightPeak: number, cores = CORES): boolean {
+  return cores > 1 && recentInflightPeak <= cores - 1;
+}
+
+/**
+ * How long an idle instance worker spins before parking: following the recent gaps between an
+ * answer and the next request, only when those gaps are short and never longer than the cap, so a
+ * quiet server does not burn a core waiting (the same spin-then-block idea as onnxruntime's own
+ * thread pool).
+ */
 export class SpinPolicy {
   readonly #capMs: number;
   #gapMs: number;
   #answeredAt: number | undefined;
 
   /** `capUs` 0 disables spinning. */
-  constructor(capUs: number) {
+  constructor(capUs: number, private readonly cores = CORES) {
     this.#capMs = capUs / 1000;
     this.#gapMs = Number.POSITIVE_INFINITY;
   }
@@ -36,26 +46,25 @@ export class SpinPolicy {
     this.#gapMs = Number.isFinite(this.#gapMs) ? 0.8 * this.#gapMs + 0.2 * gap : gap;
   }
 
-  /** Milliseconds to spin before parking now, given the main thread's utilisation. */
-  spinMs(hostLoadPermille: number): number {
+  /** Milliseconds to spin before parking now, given the host's recent peak of requests in flight. */
+  spinMs(recentInflightPeak: number): number {
     if (this.#capMs === 0 || this.#answeredAt === undefined || this.#gapMs > this.#capMs) return 0;
-    if (hostLoadPermille > BUSY_HOST_PERMILLE) return 0;
+    if (!spinIsFree(recentInflightPeak, this.cores)) return 0;
     return Math.min(this.#capMs, 1.5 * this.#gapMs + 0.02);
   }
 }
 
 /**
- * The main thread's side: after handing a call to the worker it may spin for the answer instead
- * of going back to its event loop, when the model runs in tens of microseconds — waking the main
- * thread costs more than the call itself then. Only while the main thread is lightly loaded (its
- * event loop has little else to do), and never beyond a bound that keeps the loop responsive.
+ * The main thread's side: after handing a call to the worker it may poll for the answer instead of
+ * going back to its event loop, when the model runs in tens of microseconds — waking the main
+ * thread costs more than the call itself then. Only when the call is the only request in flight
+ * (nothing else waits for the event loop), and never beyond a bound that keeps the loop responsive.
  */
 export class AnswerSpin {
   /** Models slower than this are never waited for synchronously. */
   static readonly MAX_EXECUTE_MS = 0.1;
   /** Longest the event loop is held. */
   static readonly CAP_MS = 0.15;
-  static readonly QUIET_HOST_PERMILLE = 600;
   #executeMs = Number.POSITIVE_INFINITY;
 
   /** The worker's own execution time of the last call through the mailbox. */
@@ -63,25 +72,8 @@ export class AnswerSpin {
     this.#executeMs = Number.isFinite(this.#executeMs) ? 0.8 * this.#executeMs + 0.2 * executeMs : executeMs;
   }
 
-  spinMs(hostLoadPermille: number): number {
-    if (hostLoadPermille > AnswerSpin.QUIET_HOST_PERMILLE || !(this.#executeMs <= AnswerSpin.MAX_EXECUTE_MS)) return 0;
+  spinMs(inflightNow: number): number {
+    if (inflightNow > 1 || !(this.#executeMs <= AnswerSpin.MAX_EXECUTE_MS)) return 0;
     return Math.min(AnswerSpin.CAP_MS, 1.5 * this.#executeMs + 0.03);
-  }
-}
-
-/** The main thread's event-loop utilisation, resampled at most every 50 ms (sampling costs ~1 µs). */
-export class HostLoad {
-  static #last = eventLoopUtilization();
-  static #at = 0;
-  static #permille = 0;
-
-  static permille(now = performance.now()): number {
-    if (now - HostLoad.#at >= 50) {
-      const current = eventLoopUtilization();
-      HostLoad.#permille = Math.round(eventLoopUtilization(current, HostLoad.#last).utilization * 1000);
-      HostLoad.#last = current;
-      HostLoad.#at = now;
-    }
-    return HostLoad.#permille;
   }
 }

@@ -9,9 +9,10 @@
 import { Worker } from 'node:worker_threads';
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
+import { processInflight } from '../core/inflight-requests.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
 import { SharedMailbox } from './shared-mailbox.js';
-import { AnswerSpin, HostLoad } from './spin-policy.js';
+import { AnswerSpin } from './spin-policy.js';
 import { transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
@@ -111,9 +112,8 @@ export class WorkerInstance implements ModelInstance {
           void this.#worker.terminate();
         }, limit);
       }
-      const hostLoad = HostLoad.permille();
-      if (this.#mailbox?.trySend({ id, inputs, outputs, context }, hostLoad)) {
-        void this.#mailbox.receive(this.#answerSpin.spinMs(hostLoad), () => this.#dead !== undefined).then((response) => {
+      if (this.#mailbox?.trySend({ id, inputs, outputs, context }, processInflight.recentPeak())) {
+        void this.#mailbox.receive(this.#answerSpin.spinMs(processInflight.current), () => this.#dead !== undefined).then((response) => {
           if (!response) return;
           if (response.executeMs !== undefined) this.#answerSpin.observe(response.executeMs);
           this.#settle('error' in response ? { type: 'failed', id: response.id, error: response.error } : { type: 'result', id: response.id, outputs: response.outputs });

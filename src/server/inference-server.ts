@@ -6,6 +6,7 @@
 import type { Table } from '../codecs/dataframe-codec.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ServerMetadata } from '../core/inference.js';
+import { processInflight } from '../core/inflight-requests.js';
 import type { ProtocolRecorder, RequestTracer, TraceSettingsControl } from '../core/observability.js';
 import { LogSettings, LogSettingsError, type LogSettingsJson } from '../logging/log-settings.js';
 import type { Tensor } from '../core/tensor.js';
@@ -167,9 +168,11 @@ export class InferenceServer {
   async infer(request: InferRequest): Promise<InferResponse> {
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
     this.#inflight++;
+    processInflight.begin();
     try {
       return await this.#infer(request);
     } finally {
+      processInflight.end();
       if (--this.#inflight === 0 && this.#drained) {
         const drained = this.#drained;
         this.#drained = undefined;

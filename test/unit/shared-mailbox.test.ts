@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SharedMailbox } from '../../src/backends/shared-mailbox.js';
-import { AnswerSpin, SpinPolicy } from '../../src/backends/spin-policy.js';
+import { AnswerSpin, SpinPolicy, spinIsFree } from '../../src/backends/spin-policy.js';
 import { WorkerInstance } from '../../src/backends/worker-instance.js';
 import type { Tensor } from '../../src/core/tensor.js';
 import { identityModel, simpleModel } from '../../tools/modelgen/models.js';
@@ -58,8 +58,15 @@ test('what the mailbox cannot carry is refused, not truncated', () => {
   assert.equal(mailbox.answer({ id: 4, outputs: [big] }), false);
 });
 
-test('the spin follows short gaps between calls and stops when they grow or the host is busy', () => {
-  const spin = new SpinPolicy(500);
+test('spinning is free only while the requests in flight leave a core idle', () => {
+  assert.equal(spinIsFree(1, 2), true, 'one request on two cores: its chain of threads uses one core at a time');
+  assert.equal(spinIsFree(2, 2), false);
+  assert.equal(spinIsFree(0, 1), false, 'one core: a spinning thread always takes it from someone');
+  assert.equal(spinIsFree(7, 8), true);
+});
+
+test('the spin follows short gaps between calls and stops when they grow or requests pile up', () => {
+  const spin = new SpinPolicy(500, 2);
   assert.equal(spin.spinMs(0), 0, 'nothing learned yet');
   let now = 0;
   for (let i = 0; i < 10; i++) {
@@ -69,27 +76,27 @@ test('the spin follows short gaps between calls and stops when they grow or the 
     now += 0.05;
   }
   spin.answered(now);
-  const spinMs = spin.spinMs(100);
+  const spinMs = spin.spinMs(1);
   assert.ok(spinMs > 0.2 && spinMs <= 0.5, `spins a little longer than the usual 0.2 ms gap, got ${spinMs}`);
-  assert.equal(spin.spinMs(900), 0, 'a saturated main thread needs the core more');
+  assert.equal(spin.spinMs(4), 0, 'four requests in flight on two cores need every core');
   for (let i = 0; i < 20; i++) {
     spin.arrived(now + 5);
     now += 5;
     spin.answered(now);
   }
-  assert.equal(spin.spinMs(100), 0, 'gaps beyond the cap: park at once');
-  assert.equal(new SpinPolicy(0).spinMs(0), 0);
+  assert.equal(spin.spinMs(1), 0, 'gaps beyond the cap: park at once');
+  assert.equal(new SpinPolicy(0, 2).spinMs(0), 0);
 });
 
-test('the main thread waits synchronously only for models that run in microseconds, and only when quiet', () => {
+test('the main thread waits synchronously only for models that run in microseconds, and only for a lone request', () => {
   const spin = new AnswerSpin();
-  assert.equal(spin.spinMs(0), 0, 'nothing known about the model yet');
+  assert.equal(spin.spinMs(1), 0, 'nothing known about the model yet');
   for (let i = 0; i < 5; i++) spin.observe(0.02);
-  const spinMs = spin.spinMs(100);
+  const spinMs = spin.spinMs(1);
   assert.ok(spinMs > 0.02 && spinMs <= AnswerSpin.CAP_MS, `got ${spinMs}`);
-  assert.equal(spin.spinMs(AnswerSpin.QUIET_HOST_PERMILLE + 1), 0, 'a busy event loop has better things to do');
+  assert.equal(spin.spinMs(2), 0, 'another request in flight needs the event loop');
   for (let i = 0; i < 30; i++) spin.observe(3);
-  assert.equal(spin.spinMs(0), 0, 'a model taking milliseconds is never waited for on the main thread');
+  assert.equal(spin.spinMs(1), 0, 'a model taking milliseconds is never waited for on the main thread');
 });
 
 test('an ONNX worker answers small calls, large answers, BYTES and concurrent calls correctly', async (t) => {
