@@ -1,17 +1,18 @@
 /**
- * Side-by-side spot check while tuning: `tsx bench/ab.ts <workload> <c,c,...> [rounds] [systems]` runs the
- * naive server and Vireo's variants of one workload at the given concurrencies, interleaved, and
- * prints throughput, p50 and the CPU split per run (no files written). The full comparison is
+ * Side-by-side spot check while tuning: `tsx bench/ab.ts <workload> <c,c,...> [rounds] [systems] [config JSON]`
+ * runs the naive server and Vireo's variants of one workload at the given concurrencies, interleaved,
+ * and prints throughput, p50 and the CPU split per run (no files written). The config JSON is merged
+ * into every Vireo model's config, e.g. '{"instance_group":[{"count":1}]}'. The full comparison is
  * `npm run bench -- --only scheduling`.
  */
 import { join } from 'node:path';
 import { runLoad, startNaive, startVireo } from './lib/processes.js';
 import { buildRepository, VARIANTS, workloads } from './lib/workloads.js';
 
-const [name = 'simple', levels = '1', rounds = '1', systems = ['naive', ...VARIANTS].join(',')] = process.argv.slice(2);
+const [name = 'simple', levels = '1', rounds = '1', systems = ['naive', ...VARIANTS].join(','), overrides = '{}'] = process.argv.slice(2);
 const workload = workloads(false).find((w) => w.name === name);
 if (!workload) throw new Error(`unknown workload ${name}`);
-const repo = await buildRepository([workload], join(import.meta.dirname, '..', 'examples', 'models', 'ocr_rec', '1', 'model.onnx'));
+const repo = await buildRepository([workload], join(import.meta.dirname, '..', 'examples', 'models', 'ocr_rec', '1', 'model.onnx'), JSON.parse(overrides) as Record<string, unknown>);
 const vireo = await startVireo(repo.root);
 const naive = await startNaive(repo.modelFiles);
 try {

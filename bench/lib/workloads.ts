@@ -76,7 +76,8 @@ export interface BenchRepository {
   cleanup(): Promise<void>;
 }
 
-export async function buildRepository(list: Workload[], ocrRecPath: string): Promise<BenchRepository> {
+/** `configOverrides` are merged into every model's config (bench/ab.ts tries tunings with them). */
+export async function buildRepository(list: Workload[], ocrRecPath: string, configOverrides: Record<string, unknown> = {}): Promise<BenchRepository> {
   const base = await mkdtemp(join(tmpdir(), 'vireo-bench-'));
   const root = join(base, 'models');
   const files = join(base, 'files');
@@ -99,7 +100,7 @@ export async function buildRepository(list: Workload[], ocrRecPath: string): Pro
       const config: Record<string, unknown> = { max_batch_size: w.maxBatchSize, instance_group: [{ count: w.instances, kind: 'KIND_CPU' }] };
       if (variant === 'dynamic') config.dynamic_batching = { max_queue_delay_microseconds: w.maxQueueDelayUs };
       if (variant === 'adaptive') config.dynamic_batching = { adaptive: { target_latency_ms: w.adaptiveTargetMs } };
-      await writeFile(join(dir, 'config.yaml'), stringify(config));
+      await writeFile(join(dir, 'config.yaml'), stringify({ ...config, ...configOverrides }));
     }
   }
   return { root, modelFiles, requests, cleanup: () => rm(base, { recursive: true, force: true }) };
