@@ -9,6 +9,17 @@ import { join } from 'node:path';
 import { runLoad, startNaive, startVireo } from './lib/processes.js';
 import { buildRepository, VARIANTS, workloads } from './lib/workloads.js';
 
+type Counts = Map<number, { count: number; ns: number }>;
+async function batchCounts(url: string, model: string): Promise<Counts> {
+  const stats = await (await fetch(`${url}/v2/models/${model}/stats`)).json() as { model_stats: { batch_stats: { batch_size: number; compute_infer: { count: number; ns: number } }[] }[] };
+  return new Map(stats.model_stats[0]!.batch_stats.map((b) => [b.batch_size, b.compute_infer]));
+}
+/** The batch sizes run between two snapshots, with the mean compute time of each. */
+function batchHistogram(before: Counts, after: Counts): string {
+  return [...after].map(([size, { count, ns }]) => [size, count - (before.get(size)?.count ?? 0), ns - (before.get(size)?.ns ?? 0)] as const)
+    .filter(([, count]) => count > 0).map(([size, count, ns]) => `${size}×${count} (${(ns / count / 1e6).toFixed(1)} ms)`).join(' ');
+}
+
 const [name = 'simple', levels = '1', rounds = '1', systems = ['naive', ...VARIANTS].join(','), overrides = '{}'] = process.argv.slice(2);
 const workload = workloads(false).find((w) => w.name === name);
 if (!workload) throw new Error(`unknown workload ${name}`);
@@ -20,8 +31,10 @@ try {
     for (let round = 0; round < Number(rounds); round++) {
       for (const system of systems.split(',')) {
         const [url, pid] = system === 'naive' ? [`${naive.url}/v2/models/${name}/infer`, naive.child.pid] : [`${vireo.url}/v2/models/${name}_${system}/infer`, vireo.child.pid];
+        const before = system === 'naive' ? undefined : await batchCounts(vireo.url, `${name}_${system}`);
         const r = await runLoad({ url, ...repo.requests[name]!, concurrency: c, warmupMs: workload.warmupMs, durationMs: workload.durationMs }, pid);
         console.log(`${system.padEnd(9)} c=${String(c).padEnd(3)} ${r.throughput.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(3)} ms  cpu main ${r.serverMainCpuPercent?.toFixed(0)} other ${r.serverOtherCpuPercent?.toFixed(0)} gen ${r.clientCpuPercent.toFixed(0)}  errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ''}`);
+        if (before) console.log(`          batches (size×count, warm-up included): ${batchHistogram(before, await batchCounts(vireo.url, `${name}_${system}`))}`);
       }
     }
   }
