@@ -17,6 +17,9 @@ export function serializePost(target: URL, headers: Record<string, string>, body
 }
 
 const HEADER_END = Buffer.from('\r\n\r\n');
+const CHUNKED = -2;
+/** A chunked body (no trailers) ends with the zero-size chunk; until a read ends so, nothing is parsed. */
+const endsChunkedBody = (chunk: Buffer) => chunk.length < 5 || chunk.toString('latin1', chunk.length - 5) === '0\r\n\r\n';
 
 /** Where a complete answer in `data` ends, or -1 while bytes are missing. */
 function answerEnd(data: Buffer, headerEnd: number, head: string): number {
@@ -52,7 +55,11 @@ function bodyOf(data: Buffer, headerEnd: number, end: number, head: string): Buf
 /** One connection, one request at a time (a closed-loop client). */
 export class RawHttpConnection {
   private socket: Socket | undefined;
-  private pending: Buffer = Buffer.alloc(0);
+  /** Bytes of the answer so far, joined only once it is complete (answers of a megabyte come in many chunks). */
+  private chunks: Buffer[] = [];
+  private received = 0;
+  /** Where the answer ends once its head has been read; -1 while unknown (no head yet), CHUNKED when chunked. */
+  private expected = -1;
   private waiter: { resolve(answer: RawAnswer): void; reject(error: Error): void } | undefined;
 
   constructor(private readonly target: URL) {}
@@ -62,7 +69,7 @@ export class RawHttpConnection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     const fail = (error: Error) => {
       this.socket = undefined;
-      this.pending = Buffer.alloc(0);
+      this.reset();
       const waiter = this.waiter;
       this.waiter = undefined;
       waiter?.reject(error);
@@ -72,16 +79,32 @@ export class RawHttpConnection {
     return socket;
   }
 
+  private reset(): void {
+    this.chunks = [];
+    this.received = 0;
+    this.expected = -1;
+  }
+
   private onData(chunk: Buffer): void {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const headerEnd = this.pending.indexOf(HEADER_END);
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+    if (this.expected >= 0 && this.received < this.expected) return;
+    if (this.expected === CHUNKED && !endsChunkedBody(chunk)) return;
+    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.chunks = [data];
+    const headerEnd = data.indexOf(HEADER_END);
     if (headerEnd < 0) return;
-    const head = this.pending.toString('latin1', 0, headerEnd);
+    const head = data.toString('latin1', 0, headerEnd);
     try {
-      const end = answerEnd(this.pending, headerEnd + 4, head);
-      if (end < 0) return;
-      const answer = { status: Number(head.slice(9, 12)), body: bodyOf(this.pending, headerEnd + 4, end, head) };
-      this.pending = this.pending.subarray(end);
+      const end = answerEnd(data, headerEnd + 4, head);
+      if (end < 0) {
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        this.expected = length ? headerEnd + 4 + Number(length[1]) : CHUNKED;
+        return;
+      }
+      const answer = { status: Number(head.slice(9, 12)), body: bodyOf(data, headerEnd + 4, end, head) };
+      this.reset();
+      if (end < data.length) throw new Error('bytes after the answer to a request not yet sent');
       const waiter = this.waiter;
       this.waiter = undefined;
       waiter?.resolve(answer);
