@@ -28,13 +28,20 @@ const Z99 = 2.33;
 /** Time constant of the arrival-rate estimate. */
 const RATE_TAU_NS = 500e6;
 /**
- * A size counts as carrying the load when its capacity reaches this fraction of the arrival rate.
- * Below 1 on purpose: a closed-loop client (its next request only after the answer) arrives at
- * λ = 1 / (t(1) + overhead) ≤ 1 / t(1), and noise in both estimates must not make it wait for
- * company that cannot come. A real overload of up to 1 / 0.8 is absorbed by the planner, which
- * sends everything queued once a batch may go.
+ * A size carries the load when the arrival rate keeps its instances at most this busy. The
+ * headroom matters twice: queueing delay grows steeply as utilisation nears 1, and under
+ * closed-loop clients (each sends its next request after its answer) the arrival rate is itself
+ * the throughput of the sizes chosen so far — a rule that picks the smallest size just carrying
+ * it keeps confirming itself at half the throughput larger batches give. With headroom the choice
+ * climbs until the larger batches stop raising the rate (or reach the population, below).
  */
-const CARRY_FRACTION = 0.8;
+const TARGET_UTILISATION = 0.8;
+/**
+ * Requests outstanding (queued or executing) over the last one to two of these windows: their peak
+ * is the population a batch can be gathered from. Waiting for more than that is waiting for
+ * company that cannot come — a lone closed-loop client never has any.
+ */
+const POPULATION_WINDOW_NS = 1e9;
 /** Request latencies kept to measure the achieved p99. */
 const WINDOW = 256;
 /** The plan is recomputed after this many observations or this much time. */
@@ -50,6 +57,11 @@ export class AdaptiveBatching {
   readonly #count: Uint32Array;
   #rate = 0;
   #rateAt = 0;
+  /** Items per request (moving average), to turn outstanding requests into items. */
+  #itemsPerRequest = 1;
+  #pendingPeak = 0;
+  #previousPendingPeak = 0;
+  #pendingWindowStart = 0;
   readonly #latencies = new Float64Array(WINDOW);
   #latencyCount = 0;
   /** Fraction of the target the planner may spend; shrinks when the measured p99 overshoots. */
@@ -72,6 +84,22 @@ export class AdaptiveBatching {
   observeArrival(now: number, items: number): void {
     this.#decayRate(now);
     this.#rate += items / RATE_TAU_NS;
+    this.#itemsPerRequest += ALPHA * (items - this.#itemsPerRequest);
+  }
+
+  /** `requests` are queued or executing at `now` (reported whenever the scheduler plans). */
+  observePending(now: number, requests: number): void {
+    if (now - this.#pendingWindowStart >= POPULATION_WINDOW_NS) {
+      this.#previousPendingPeak = now - this.#pendingWindowStart >= 2 * POPULATION_WINDOW_NS ? 0 : this.#pendingPeak;
+      this.#pendingPeak = 0;
+      this.#pendingWindowStart = now;
+    }
+    if (requests > this.#pendingPeak) this.#pendingPeak = requests;
+  }
+
+  /** The most items recently outstanding at once: the largest batch worth waiting for. */
+  population(): number {
+    return Math.max(1, Math.round(Math.max(this.#pendingPeak, this.#previousPendingPeak) * this.#itemsPerRequest));
   }
 
   /** A batch of `batchSize` items took `ns` to execute. */
@@ -158,14 +186,14 @@ export class AdaptiveBatching {
   }
 
   /**
-   * For each batch size B with an estimate: filling it takes about (B−1)/λ at arrival rate λ; the
-   * first request of the batch may also wait for a batch already running, so its latency is about
-   * fill + 2·p99(B). Sizes within the target (times the slack) are feasible. Among them the
-   * smallest whose capacity (instances·B / mean(B)) carries λ (within CARRY_FRACTION) wins (lowest latency
-   * at that load); if none does, the one with the highest capacity. The delay is the fill time,
-   * bounded by what the target leaves after two executions. The policy prefers every size from the
-   * chosen one up to max_batch_size: the batch waits (at most the delay) until it holds the chosen
-   * size, and then takes everything queued.
+   * For each batch size B with an estimate, up to the recent population of outstanding items:
+   * filling it takes about (B−1)/λ at arrival rate λ; the first request of the batch may also wait
+   * for a batch already running, so its latency is about fill + 2·p99(B). Sizes within the target
+   * (times the slack) are feasible. Among them the smallest whose capacity (instances·B / mean(B))
+   * carries λ at TARGET_UTILISATION wins (lowest latency at that load); if none does, the one with
+   * the highest capacity. The delay is the fill time, bounded by what the target leaves after two
+   * executions. The policy prefers every size from the chosen one up to max_batch_size: the batch
+   * waits (at most the delay) until it holds the chosen size, and then takes everything queued.
    */
   decide(now: number): BatchPolicy {
     const rate = this.arrivalRate(now) / 1e9;
@@ -173,14 +201,15 @@ export class AdaptiveBatching {
     if (this.estimate(1) === undefined && this.estimate(this.#maxBatchSize) === undefined) return this.#greedy();
     let carrying: { size: number; delay: number } | undefined;
     let fastest: { size: number; delay: number; capacity: number } | undefined;
-    for (let b = 1; b <= this.#maxBatchSize; b++) {
+    const largest = Math.min(this.#maxBatchSize, this.population());
+    for (let b = 1; b <= largest; b++) {
       const e = this.estimate(b);
       if (!e) continue;
       const fill = b === 1 ? 0 : rate > 0 ? (b - 1) / rate : Infinity;
       if (fill + 2 * e.p99Ns > budget) continue;
       const capacity = (this.#instances * b) / e.meanNs;
       const delay = Math.max(0, Math.min(fill, budget - 2 * e.p99Ns));
-      if (!carrying && capacity >= CARRY_FRACTION * rate) carrying = { size: b, delay };
+      if (!carrying && TARGET_UTILISATION * capacity >= rate) carrying = { size: b, delay };
       if (!fastest || capacity > fastest.capacity) fastest = { size: b, delay, capacity };
     }
     const chosen = carrying ?? fastest;

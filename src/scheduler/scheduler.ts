@@ -186,6 +186,7 @@ export class Scheduler {
   #pump(): void {
     const now = nowNs();
     let wakeAt = this.#expire(now);
+    this.#adaptive?.observePending(now, this.pending);
     const policy = this.#adaptive ? this.#adaptive.policy(now) : this.#batch;
     while (this.#queues.size > 0) {
       const slot = this.#slots.find((s) => !s.busy && isAlive(s.instance));

@@ -16,10 +16,17 @@ function trained(targetLatencyMs: number, sizes = [1, 2, 4, 8, 16, 32]): Adaptiv
   return a;
 }
 
-/** Feeds single-item arrivals every `gapNs` for `durationNs`; returns the final clock. */
-function arrive(a: AdaptiveBatching, gapNs: number, durationNs: number): number {
+/**
+ * Feeds single-item arrivals every `gapNs` for `durationNs`, with `pending` requests queued or
+ * executing meanwhile (plenty by default: the population is not what such a test is about);
+ * returns the final clock.
+ */
+function arrive(a: AdaptiveBatching, gapNs: number, durationNs: number, pending = 64): number {
   let now = 0;
-  for (; now < durationNs; now += gapNs) a.observeArrival(now, 1);
+  for (; now < durationNs; now += gapNs) {
+    a.observeArrival(now, 1);
+    a.observePending(now, pending);
+  }
   return now;
 }
 
@@ -44,22 +51,45 @@ describe('AdaptiveBatching', () => {
     assert.equal(policy.maxQueueDelayNs, 0);
   });
 
-  it('under load picks the smallest batch that carries the load, waiting its fill time, and takes any backlog', () => {
-    // 1000/s: B/(4 + 0.1B) ms ≥ 0.8/ms ⇒ B ≥ 3.48 ⇒ B = 4; fill = 3 ms; 3 + 2·4.4 = 11.8 ms ≤ 50 ms.
+  it('under load picks the smallest batch that carries the load at 80 % utilisation, waiting its fill time, and takes any backlog', () => {
+    // 1000/s: 0.8·B/(4 + 0.1B) ms ≥ 1/ms ⇒ 0.7B ≥ 4 ⇒ B = 6; fill = 5 ms; 5 + 2·4.6 = 14.2 ms ≤ 50 ms.
     const a = trained(50);
     const now = arrive(a, MS, 3000 * MS);
     const policy = a.decide(now);
-    assert.deepEqual(policy.preferred, Array.from({ length: 29 }, (_, i) => 4 + i), 'every size from 4 to max_batch_size');
-    assert.ok(policy.maxQueueDelayNs > 2.5 * MS && policy.maxQueueDelayNs < 3.5 * MS, `delay ${policy.maxQueueDelayNs}`);
+    assert.deepEqual(policy.preferred, Array.from({ length: 27 }, (_, i) => 6 + i), 'every size from 6 to max_batch_size');
+    assert.ok(policy.maxQueueDelayNs > 4.5 * MS && policy.maxQueueDelayNs < 5.5 * MS, `delay ${policy.maxQueueDelayNs}`);
   });
 
   it('a closed-loop client alone is never made to wait', () => {
     // One client whose next request comes right after each 4.1 ms answer: λ ≈ 1 / t(1), and with
-    // noise a little above it.
+    // noise a little above it — more than one instance at B = 1 carries at 80 %, but there is
+    // never a second request to wait for.
     const a = trained(50);
-    const now = arrive(a, 3.8 * MS, 3000 * MS);
+    const now = arrive(a, 3.8 * MS, 3000 * MS, 1);
+    assert.equal(a.population(), 1);
     assert.equal(a.decide(now).preferred[0], 1);
     assert.equal(a.decide(now).maxQueueDelayNs, 0);
+  });
+
+  it('never aims for a batch larger than the requests recently outstanding', () => {
+    // 2000/s from 12 closed-loop clients: 0.8·B/(4 + 0.1B) ≥ 2 ⇒ B ≥ 13.3, more than 12 can give,
+    // so the largest (highest-capacity) size within the population: 12 (fill 5.5 ms + 2·5.2 ≤ 50).
+    const twelve = trained(50);
+    assert.equal(twelve.decide(arrive(twelve, 0.5 * MS, 3000 * MS, 12)).preferred[0], 12);
+    // With a larger population the size that carries the load at 80 % is within reach: 14.
+    const many = trained(50);
+    assert.equal(many.decide(arrive(many, 0.5 * MS, 3000 * MS, 40)).preferred[0], 14);
+  });
+
+  it('forgets a past population after two quiet windows', () => {
+    const a = trained(50);
+    a.observePending(0, 30);
+    a.observePending(500 * MS, 2);
+    assert.equal(a.population(), 30);
+    a.observePending(1200 * MS, 2);
+    assert.equal(a.population(), 30, 'the previous window still counts');
+    a.observePending(2300 * MS, 2);
+    assert.equal(a.population(), 2);
   });
 
   it('with a tight target takes the highest-capacity size that still meets it', () => {
@@ -105,11 +135,11 @@ describe('AdaptiveBatching', () => {
   });
 
   it('more instances carry more load with smaller batches', () => {
-    // Two instances at 1000/s: 2B/(4 + 0.1B) ≥ 0.8 ⇒ B ≥ 1.67 ⇒ B = 2 (one instance needs 4).
+    // Two instances at 1000/s: 0.8·2B/(4 + 0.1B) ≥ 1 ⇒ 1.5B ≥ 4 ⇒ B = 3 (one instance needs 6).
     const a = new AdaptiveBatching({ targetLatencyMs: 50, maxBatchSize: 32, instances: 2 });
     for (const b of [1, 2, 4, 8]) for (let i = 0; i < 5; i++) a.observeBatch(b, t(b));
     const now = arrive(a, MS, 3000 * MS);
-    assert.equal(a.decide(now).preferred[0], 2);
+    assert.equal(a.decide(now).preferred[0], 3);
   });
 });
 
