@@ -23,14 +23,15 @@ await server.stop();
 await repo.cleanup();
 console.log(`${name}_${variant} at concurrency ${concurrency}: ${result.throughput.toFixed(0)} items/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, errors ${result.errors}`);
 const files = await Promise.all((await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).map(async (f) => ({ f, t: (await stat(join(dir, f))).mtimeMs })));
-// Every thread writes its own profile (main, loader, instance workers): report the busiest one
-// that is not an instance worker (inference time belongs to onnxruntime, not to Vireo's hot path).
+// Every thread writes its own profile (main, loader, instance workers): report the main thread,
+// the one that ran the HTTP routes (an instance worker's time belongs to onnxruntime, or to its
+// parking in Atomics.wait, which a profile counts as busy).
 const candidates = files.filter((x) => x.t >= started).map((x) => {
   const rows = selfTimes(JSON.parse(readFileSync(join(dir, x.f), 'utf8')));
   const busy = rows.filter((r) => !r.name.startsWith('(idle)')).reduce((a, r) => a + r.ms, 0);
-  const worker = rows.some((r) => r.name.includes('instance-worker') || r.name.includes('onnx-instance'));
-  return { ...x, rows, busy, worker };
-}).filter((x) => !x.worker).sort((a, b) => b.busy - a.busy);
+  const http = rows.some((r) => r.name.includes('oip-routes') || r.name.includes('http-server'));
+  return { ...x, rows, busy, http };
+}).filter((x) => x.http).sort((a, b) => b.busy - a.busy);
 const main = candidates[0];
 if (!main) throw new Error('no profile was written');
 console.log(`profile: ${join(dir, main.f)} (busy ${main.busy.toFixed(0)} ms)`);
