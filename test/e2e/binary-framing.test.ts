@@ -97,6 +97,25 @@ describe('binary tensor data framing', () => {
     assert.deepEqual(values, { OUTPUT0: a.map((x) => x + 5), OUTPUT1: a.map((x) => x - 5) });
   });
 
+  it('a megabyte answer arrives whole, with a Content-Length that counts every byte', async () => {
+    // Large answers are written in parts rather than joined; the framing must not notice.
+    const n = 300_000;
+    const values = Float32Array.from({ length: n }, (_, i) => (i % 977) * 0.25 - 100);
+    const { body, headerLength } = framed({
+      inputs: [{ name: 'INPUT', shape: [1, n], datatype: 'FP32', parameters: { binary_data_size: n * 4 } }],
+      parameters: { binary_data_output: true },
+    }, Buffer.from(values.buffer));
+    const response = await post('/v2/models/id_fp32/infer', body, { 'inference-header-content-length': String(headerLength) });
+    assert.equal(response.status, 200);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    assert.equal(Number(response.headers.get('content-length')), bytes.length);
+    const length = Number(response.headers.get('inference-header-content-length'));
+    const header = JSON.parse(bytes.toString('utf8', 0, length));
+    assert.deepEqual(header.outputs.map((o: { name: string; shape: number[]; parameters: { binary_data_size: number } }) => [o.name, o.shape, o.parameters.binary_data_size]), [['OUTPUT', [1, n], n * 4]]);
+    assert.equal(bytes.length, length + n * 4);
+    assert.ok(Buffer.from(values.buffer).equals(bytes.subarray(length)), 'the output bytes are the input bytes');
+  });
+
   describe('malformed framing is a 400 that says what is wrong', () => {
     const good = () => framed({
       inputs: [

@@ -3,6 +3,7 @@
  * extensions, and the binary tensor data extension on infer (oip-binary-codec.ts). Every path
  * exists unversioned and with `/versions/{version}`.
  */
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
@@ -15,6 +16,9 @@ import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parse
 import { parseInferBody } from './oip-json-codec.js';
 import { plainResponse } from './plain-response.js';
 import { isUpload, parseUpload } from './upload-request.js';
+
+/** From this size on a binary answer is written part by part (see the infer route). */
+const STREAMED_ANSWER_BYTES = 256 * 1024;
 
 type ModelParams = { model: string; version?: string };
 type ModelRequest = FastifyRequest<{ Params: ModelParams }>;
@@ -103,10 +107,14 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
         // Trailing spaces pad the header to 8 bytes so clients can view the outputs without realigning.
         const text = JSON.stringify(header);
         const json = Buffer.from(text.padEnd(text.length + ((8 - (Buffer.byteLength(text) % 8)) % 8)));
+        const bytes = binary.reduce((sum, b) => sum + b.byteLength, json.length);
         reply
           .header('content-type', 'application/octet-stream')
-          .header('inference-header-content-length', json.length)
-          .send(Buffer.concat([json, ...binary]));
+          .header('inference-header-content-length', json.length);
+        // A large answer goes out as its parts, not joined: joining copies megabytes per response
+        // and the garbage it leaves drives full collections on the HTTP thread.
+        if (bytes >= STREAMED_ANSWER_BYTES) reply.header('content-length', bytes).send(Readable.from([json, ...binary], { objectMode: false }));
+        else reply.send(Buffer.concat([json, ...binary]));
       }
       trace?.end();
       return reply;
