@@ -2,8 +2,10 @@
  * The composition root: builds the repository, the facade and the frontends from options, starts
  * loading models and listening, and returns a handle that closes everything in order.
  */
+import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { cgroupCpuQuota, USABLE_CORES } from '../core/cpu-budget.js';
 import type { Logger } from '../logging/logger.js';
 import { VireoMetrics } from '../metrics/vireo-metrics.js';
 import { createHttpApp } from '../protocols/http-common/http-server.js';
@@ -95,6 +97,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   facade = server;
   metrics?.watch(() => repository.index({ served: true }));
+  // Thread pools and spinning are sized by this; a container's CPU limit lowers it (core/cpu-budget.ts).
+  options.logger.info({ cores: USABLE_CORES, cpus: availableParallelism(), cgroupCpuQuota: cgroupCpuQuota() ?? null }, 'CPU budget');
   const loaded = repository.loadAll();
 
   let metricsListener: MetricsListener | undefined;

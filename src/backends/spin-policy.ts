@@ -8,9 +8,9 @@
  * loop utilisation, used before, is the wrong signal: at concurrency 1 the HTTP thread is busy
  * most of the time and yet hands work back and forth with the instance, never in parallel.)
  */
-import { availableParallelism } from 'node:os';
+import { USABLE_CORES } from '../core/cpu-budget.js';
 
-const CORES = availableParallelism();
+const CORES = USABLE_CORES;
 
 /** With at most this many requests in flight lately, a spinning thread leaves every other one a core. */
 export function spinIsFree(recentInflightPeak: number, cores = CORES): boolean {

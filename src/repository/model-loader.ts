@@ -4,9 +4,9 @@
  * already started is closed again, so a failed load leaks no worker. `model_warmup` runs before
  * the scheduler is built, so a version is warm before it can be READY.
  */
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
+import { USABLE_CORES } from '../core/cpu-budget.js';
 import { VireoError } from '../core/errors.js';
 import type { ModelCall, ModelInstance, ModelSignature } from '../backends/backend.js';
 import { RestartingInstance } from '../backends/restarting-instance.js';
@@ -84,7 +84,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   const { filename, modelPath } = await modelFile(options, typescript);
   const instanceCount = (parsed.instance_group ?? [{ count: 1 }]).reduce((sum, g) => sum + (g.count ?? 1), 0);
   const intraOpThreads = parameterNumber(parsed, 'intra_op_threads')
-    ?? Math.max(1, Math.floor(availableParallelism() / instanceCount));
+    ?? Math.max(1, Math.floor(USABLE_CORES / instanceCount));
   const instanceOptions = {
     modelPath,
     intraOpThreads,
