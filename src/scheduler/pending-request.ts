@@ -4,7 +4,7 @@
  * which refuses any other move: a request is answered exactly once.
  */
 import { VireoError } from '../core/errors.js';
-import type { Parameters } from '../core/inference.js';
+import type { CancelSignal, Parameters } from '../core/inference.js';
 import type { Tensor } from '../core/tensor.js';
 
 export type RequestState = 'PENDING' | 'EXECUTING' | 'RELEASED' | 'FAILED';
@@ -20,7 +20,7 @@ export interface ScheduleOptions {
   /** Lower is more urgent; 0 means the model's default level. */
   priority?: number;
   timeoutUs?: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** The request's own parameters, handed to backends that run model code. */
   parameters?: Parameters;
   /** An opaque trace handle handed back to the recorder with the batch the request ran in. */
@@ -48,7 +48,7 @@ export class PendingRequest {
     readonly items: number,
     /** Requests share a batch only when these match: non-batch dims of every input and the outputs asked for. */
     readonly compatibilityKey: string,
-    readonly signal: AbortSignal | undefined,
+    readonly signal: CancelSignal | undefined,
     arrivalNs: number,
     resolve: (outputs: Tensor[]) => void,
     reject: (error: VireoError) => void,

@@ -4,9 +4,11 @@
  * before anything is parsed, and aborting of a request's signal when its client disconnects.
  */
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { VireoError } from '../../core/errors.js';
+import type { CancelSignal } from '../../core/inference.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { registerBodyEncoding } from './body-encoding.js';
@@ -32,20 +34,38 @@ export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
 }
 
 /** An AbortSignal that fires when the client goes away before the response is sent. */
-export function clientSignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  const response = reply.raw;
-  // The client may have gone while the body was still being read: 'close' has then fired already.
-  if (response.destroyed || !response.socket || response.socket.destroyed) {
-    controller.abort();
-    return controller.signal;
+export function clientSignal(reply: FastifyReply): CancelSignal {
+  return new ConnectionSignal(reply.raw);
+}
+
+/** Aborted when the connection drops before the response has ended. */
+class ConnectionSignal implements CancelSignal {
+  aborted = false;
+  #listeners: (() => void)[] | undefined;
+
+  constructor(response: ServerResponse) {
+    // The client may have gone while the body was still being read: 'close' has then fired already.
+    if (response.destroyed || !response.socket || response.socket.destroyed) {
+      this.aborted = true;
+      return;
+    }
+    // The response's 'close' fires when the connection drops or after the response ends; the
+    // request's 'close' fires as soon as the body is read, so it cannot tell a disconnect.
+    response.once('close', () => {
+      if (!response.writableEnded) this.#abort();
+    });
   }
-  // The response's 'close' fires when the connection drops or after the response ends; the
-  // request's 'close' fires as soon as the body is read, so it cannot tell a disconnect.
-  response.once('close', () => {
-    if (!response.writableEnded) controller.abort();
-  });
-  return controller.signal;
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (!this.aborted) (this.#listeners ??= []).push(listener);
+  }
+
+  #abort(): void {
+    this.aborted = true;
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    listeners?.forEach((listener) => listener());
+  }
 }
 
 export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): FastifyInstance {
