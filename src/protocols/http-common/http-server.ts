@@ -33,7 +33,7 @@ export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
   return reply.code(status).send({ error: e.message });
 }
 
-/** An AbortSignal that fires when the client goes away before the response is sent. */
+/** A signal that aborts when the client goes away before the response is sent. */
 export function clientSignal(reply: FastifyReply): CancelSignal {
   return new ConnectionSignal(reply.raw);
 }
