@@ -1,5 +1,5 @@
 /**
- * The load generator, run in its own process (child_process.fork) so its CPU use is separate from
+ * The load generator, run in its own process (bench/lib/processes.ts) so its CPU use is separate from
  * the server's and measurable: `concurrency` closed-loop clients, each sending one single-item
  * request and waiting for the answer before sending the next, over keep-alive HTTP/1.1 (a lean raw-socket
  * client, raw-http-client.ts, so that the generator takes as little CPU from the server as it can).
