@@ -49,7 +49,7 @@ function settleCall(message: Extract<HostMessage, { type: 'call-result' | 'call-
 let inflight = 0;
 let closing = false;
 
-async function run(instance: InstanceImplementation, request: Omit<MailboxRequest, 'inputs'> & { inputs: Tensor[] }): Promise<MailboxResponse> {
+async function run(instance: InstanceImplementation, request: MailboxRequest): Promise<MailboxResponse> {
   const started = performance.now();
   try {
     const outputs = await instance.execute(request.inputs, request.outputs, request.context);

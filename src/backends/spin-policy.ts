@@ -10,10 +10,8 @@
  */
 import { USABLE_CORES } from '../core/cpu-budget.js';
 
-const CORES = USABLE_CORES;
-
 /** With at most this many requests in flight lately, a spinning thread leaves every other one a core. */
-export function spinIsFree(recentInflightPeak: number, cores = CORES): boolean {
+export function spinIsFree(recentInflightPeak: number, cores = USABLE_CORES): boolean {
   return cores > 1 && recentInflightPeak <= cores - 1;
 }
 
@@ -29,7 +27,7 @@ export class SpinPolicy {
   #answeredAt: number | undefined;
 
   /** `capUs` 0 disables spinning. */
-  constructor(capUs: number, private readonly cores = CORES) {
+  constructor(capUs: number, private readonly cores = USABLE_CORES) {
     this.#capMs = capUs / 1000;
     this.#gapMs = Number.POSITIVE_INFINITY;
   }

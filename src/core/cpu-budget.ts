@@ -47,7 +47,7 @@ export function cgroupCpuQuota(root = '/sys/fs/cgroup', selfCgroup = read('/proc
 }
 
 export function usableCores(root?: string, selfCgroup?: string): number {
-  const quota = root === undefined ? cgroupCpuQuota() : cgroupCpuQuota(root, selfCgroup);
+  const quota = cgroupCpuQuota(root, selfCgroup);
   const cpus = availableParallelism();
   return quota === undefined ? cpus : Math.max(1, Math.min(cpus, Math.floor(quota)));
 }

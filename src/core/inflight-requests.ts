@@ -5,18 +5,17 @@
  * on (backends/spin-policy.ts) — a process-wide fact, because all servers in it share the cores.
  */
 import { performance } from 'node:perf_hooks';
+import { RecentPeak } from './recent-peak.js';
 
 /** How far back "lately" reaches: long enough to see a closed loop's full depth, short enough to follow a change in load. */
 const WINDOW_MS = 50;
 
 export class InflightRequests {
   #current = 0;
-  #peak = 0;
-  #previousPeak = 0;
-  #windowStart = 0;
+  readonly #peak = new RecentPeak(WINDOW_MS);
 
   begin(): void {
-    if (++this.#current > this.#peak) this.#peak = this.#current;
+    this.#peak.note(++this.#current);
   }
 
   end(): void {
@@ -29,12 +28,8 @@ export class InflightRequests {
 
   /** The most in flight at once over the last one to two windows. */
   recentPeak(now = performance.now()): number {
-    if (now - this.#windowStart >= WINDOW_MS) {
-      this.#previousPeak = now - this.#windowStart >= 2 * WINDOW_MS ? this.#current : this.#peak;
-      this.#peak = this.#current;
-      this.#windowStart = now;
-    }
-    return Math.max(this.#peak, this.#previousPeak);
+    this.#peak.roll(now, this.#current);
+    return this.#peak.value;
   }
 }
 

@@ -8,6 +8,7 @@
  * Pure bookkeeping, no timers: the scheduler reports arrivals, batch execution times and request
  * latencies, and asks for a BatchPolicy each time it plans; the planner stays Triton's.
  */
+import { RecentPeak } from '../core/recent-peak.js';
 import type { BatchPolicy } from './batch-planner.js';
 
 export interface AdaptiveOptions {
@@ -59,9 +60,7 @@ export class AdaptiveBatching {
   #rateAt = 0;
   /** Items per request (moving average), to turn outstanding requests into items. */
   #itemsPerRequest = 1;
-  #pendingPeak = 0;
-  #previousPendingPeak = 0;
-  #pendingWindowStart = 0;
+  readonly #pending = new RecentPeak(POPULATION_WINDOW_NS);
   readonly #latencies = new Float64Array(WINDOW);
   #latencyCount = 0;
   /** Fraction of the target the planner may spend; shrinks when the measured p99 overshoots. */
@@ -89,17 +88,13 @@ export class AdaptiveBatching {
 
   /** `requests` are queued or executing at `now` (reported whenever the scheduler plans). */
   observePending(now: number, requests: number): void {
-    if (now - this.#pendingWindowStart >= POPULATION_WINDOW_NS) {
-      this.#previousPendingPeak = now - this.#pendingWindowStart >= 2 * POPULATION_WINDOW_NS ? 0 : this.#pendingPeak;
-      this.#pendingPeak = 0;
-      this.#pendingWindowStart = now;
-    }
-    if (requests > this.#pendingPeak) this.#pendingPeak = requests;
+    this.#pending.roll(now, requests);
+    this.#pending.note(requests);
   }
 
   /** The most items recently outstanding at once: the largest batch worth waiting for. */
   population(): number {
-    return Math.max(1, Math.round(Math.max(this.#pendingPeak, this.#previousPendingPeak) * this.#itemsPerRequest));
+    return Math.max(1, Math.round(this.#pending.value * this.#itemsPerRequest));
   }
 
   /** A batch of `batchSize` items took `ns` to execute. */
