@@ -21,35 +21,33 @@ const CHUNKED = -2;
 /** A chunked body (no trailers) ends with the zero-size chunk; until a read ends so, nothing is parsed. */
 const endsChunkedBody = (chunk: Buffer) => chunk.length < 5 || chunk.toString('latin1', chunk.length - 5) === '0\r\n\r\n';
 
-/** Where a complete answer in `data` ends, or -1 while bytes are missing. */
-function answerEnd(data: Buffer, headerEnd: number, head: string): number {
-  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-  if (length) {
-    const end = headerEnd + Number(length[1]);
-    return data.length >= end ? end : -1;
-  }
-  if (!/\r\ntransfer-encoding:\s*chunked/i.test(head)) throw new Error(`answer without framing: ${head.slice(0, 200)}`);
-  let at = headerEnd;
-  for (;;) {
+const contentLength = (head: string) => /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1];
+
+/** A chunked body starting at `from`: where it ends and its data, or undefined while bytes are missing. */
+function chunkedBody(data: Buffer, from: number): { end: number; body: Buffer } | undefined {
+  const parts: Buffer[] = [];
+  for (let at = from; ;) {
     const lineEnd = data.indexOf('\r\n', at, 'latin1');
-    if (lineEnd < 0) return -1;
-    const size = Number.parseInt(data.toString('latin1', at, lineEnd), 16);
+    if (lineEnd < 0) return undefined;
+    const sizeText = data.toString('latin1', at, lineEnd);
+    if (!/^[0-9a-f]+$/i.test(sizeText)) throw new Error(`bad chunk size "${sizeText.slice(0, 20)}"`);
+    const size = Number.parseInt(sizeText, 16);
     at = lineEnd + 2 + size + 2;
-    if (at > data.length) return -1;
-    if (size === 0) return at;
+    if (at > data.length) return undefined;
+    if (size === 0) return { end: at, body: Buffer.concat(parts) };
+    parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
   }
 }
 
-function bodyOf(data: Buffer, headerEnd: number, end: number, head: string): Buffer {
-  if (/\r\ncontent-length:/i.test(head)) return data.subarray(headerEnd, end);
-  const parts: Buffer[] = [];
-  for (let at = headerEnd; ;) {
-    const lineEnd = data.indexOf('\r\n', at, 'latin1');
-    const size = Number.parseInt(data.toString('latin1', at, lineEnd), 16);
-    if (size === 0) return Buffer.concat(parts);
-    parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
-    at = lineEnd + 2 + size + 2;
+/** The complete answer whose body starts at `from`, or undefined while bytes are missing. */
+function answerBody(data: Buffer, from: number, head: string): { end: number; body: Buffer } | undefined {
+  const length = contentLength(head);
+  if (length !== undefined) {
+    const end = from + Number(length);
+    return data.length >= end ? { end, body: data.subarray(from, end) } : undefined;
   }
+  if (!/\r\ntransfer-encoding:\s*chunked/i.test(head)) throw new Error(`answer without framing: ${head.slice(0, 200)}`);
+  return chunkedBody(data, from);
 }
 
 /** One connection, one request at a time (a closed-loop client). */
@@ -96,15 +94,15 @@ export class RawHttpConnection {
     if (headerEnd < 0) return;
     const head = data.toString('latin1', 0, headerEnd);
     try {
-      const end = answerEnd(data, headerEnd + 4, head);
-      if (end < 0) {
-        const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-        this.expected = length ? headerEnd + 4 + Number(length[1]) : CHUNKED;
+      const complete = answerBody(data, headerEnd + 4, head);
+      if (!complete) {
+        const length = contentLength(head);
+        this.expected = length !== undefined ? headerEnd + 4 + Number(length) : CHUNKED;
         return;
       }
-      const answer = { status: Number(head.slice(9, 12)), body: bodyOf(data, headerEnd + 4, end, head) };
+      const answer = { status: Number(head.slice(9, 12)), body: complete.body };
       this.reset();
-      if (end < data.length) throw new Error('bytes after the answer to a request not yet sent');
+      if (complete.end < data.length) throw new Error('bytes after the answer to a request not yet sent');
       const waiter = this.waiter;
       this.waiter = undefined;
       waiter?.resolve(answer);

@@ -28,6 +28,7 @@ describe('bench raw HTTP client', () => {
           for (let i = 0; i < 48; i++) res.write(Buffer.alloc(65536, i));
           res.end();
         } else if (req.url === '/drop') req.socket.destroy();
+        else if (req.url === '/bad-chunk') req.socket.end('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n');
         else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no such path"}');
       });
     });
@@ -68,6 +69,13 @@ describe('bench raw HTTP client', () => {
     const answer = await connection.send(serializePost(target, {}, Buffer.from('x')));
     assert.equal(answer.status, 404);
     assert.match(answer.body.toString(), /no such path/);
+    connection.close();
+  });
+
+  it('rejects a malformed chunked answer instead of looping on it', async () => {
+    const target = new URL(`${base}/bad-chunk`);
+    const connection = new RawHttpConnection(target);
+    await assert.rejects(connection.send(serializePost(target, {}, Buffer.from('x'))), /bad chunk size "zz"/);
     connection.close();
   });
 
