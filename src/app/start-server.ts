@@ -16,9 +16,11 @@ import { repositoryRoutes } from '../protocols/oip-http/repository-routes.js';
 import { settingsRoutes } from '../protocols/oip-http/settings-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
 import { ModelRepository, type ModelControlMode } from '../repository/model-repository.js';
+import { AccessPolicy } from '../server/access-policy.js';
 import { InferenceServer } from '../server/inference-server.js';
 import { VERSION } from '../server/version.js';
 import { VireoTracer, type TracingOptions } from '../tracing/vireo-tracer.js';
+import { checkControlExposure, checkRepositoryDirectory } from './startup-checks.js';
 import { combineRecorders } from './version-recorders.js';
 
 export interface ServeOptions {
@@ -50,6 +52,12 @@ export interface ServeOptions {
   tracing?: Omit<TracingOptions, 'logger' | 'serviceVersion'>;
   /** Accept control requests (repository API, logging/trace settings) from non-loopback clients. */
   allowRemoteControl?: boolean;
+  /** Bearer token every control call must carry (`--control-token[-file]`); replaces the loopback rule. */
+  controlToken?: string;
+  /** Inference API keys (`--api-keys-file`); absent or empty: inference is open. */
+  apiKeys?: string[];
+  /** Extra `Host` names control routes accept without a token (`--control-host`). */
+  controlHosts?: string[];
 }
 
 export interface RunningServer {
@@ -71,6 +79,9 @@ export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy
 export const REPOSITORY_EXTENSIONS = ['model_repository', 'model_repository(unload_dependents)'];
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  // Refusals that need no port: a bad repository or an unauthenticated remote control API.
+  await checkRepositoryDirectory(options.modelRepository);
+  checkControlExposure(options);
   // Handler code calls other models through the facade, so batching and statistics apply to them.
   let facade: InferenceServer | undefined;
   const metricsOn = options.metricsPort !== undefined && options.metricsPort >= 0;
@@ -93,7 +104,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     repository, logger: options.logger, strictReadiness: options.strictReadiness,
     extensions: control ? [...EXTENSIONS, ...REPOSITORY_EXTENSIONS] : EXTENSIONS,
     tracer, traceSettings: tracer.settings, protocolRecorder: metrics,
-    allowRemoteControl: options.allowRemoteControl,
+    access: new AccessPolicy({
+      controlMode: options.modelControlMode,
+      controlToken: options.controlToken,
+      apiKeys: options.apiKeys,
+      allowRemoteControl: options.allowRemoteControl,
+      controlHosts: options.controlHosts,
+    }),
   });
   facade = server;
   metrics?.watch(() => repository.index({ served: true }));
@@ -109,7 +126,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   let httpUrl: string | undefined;
   const http = options.httpPort >= 0
-    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, allowRemoteControl: options.allowRemoteControl }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
+    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
     : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {
@@ -130,7 +147,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         port: options.grpcPort,
         address: options.grpcAddress ?? options.httpAddress,
         maxMessageSize: options.grpcMaxMessageSize,
-        allowRemoteControl: options.allowRemoteControl,
       });
     } catch (error) {
       await http?.close();

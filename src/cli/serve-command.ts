@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { startServer } from '../app/start-server.js';
 import { createLogger } from '../logging/logger.js';
 import { FORCED_EXIT_WAIT_SECONDS } from '../core/shutdown.js';
+import { VireoError } from '../core/errors.js';
+import { readApiKeysFile, readSecretFile } from '../server/access-policy.js';
 
 const env = (name: string) => `VIREO_${name.replace(/-/g, '_').toUpperCase()}`;
 
@@ -35,6 +37,27 @@ function option(flags: string, description: string, name: string): Option {
   return new Option(flags, description).env(env(name));
 }
 
+/** The control token and API keys, from the options or their files; secrets are never logged. */
+function credentials(opts: { controlToken?: string; controlTokenFile?: string; apiKeysFile?: string }): { controlToken?: string; apiKeys?: string[] } {
+  try {
+    if (opts.controlToken !== undefined && opts.controlTokenFile !== undefined) {
+      throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'give either --control-token or --control-token-file, not both');
+    }
+    const controlToken = opts.controlTokenFile !== undefined ? readSecretFile(opts.controlTokenFile, 'control token') : opts.controlToken;
+    if (controlToken !== undefined && controlToken.trim() === '') throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'the control token is empty');
+    return { controlToken, apiKeys: opts.apiKeysFile !== undefined ? readApiKeysFile(opts.apiKeysFile) : undefined };
+  } catch (error) {
+    return startupFailure(error);
+  }
+}
+
+/** A server that cannot start says why in one line on stderr and exits non-zero, before any port opens. */
+function startupFailure(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`vireo serve: ${message.split('\n')[0]}\n`);
+  process.exit(1);
+}
+
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve every model of a model repository over HTTP (OIP REST) and gRPC (OIP gRPC)')
@@ -57,6 +80,10 @@ export function serveCommand(): Command {
     .addOption(option('--trace-rate <n>', 'trace one in n requests (requests with a sampled traceparent are always traced)', 'trace-rate').argParser(integer(1, 2 ** 31 - 1)).default(1000))
     .addOption(option('--trace-count <n>', 'stop tracing after n traces (-1: never)', 'trace-count').argParser(integer(-1, 2 ** 31 - 1)).default(-1))
     .addOption(option('--allow-remote-control <bool>', 'accept control requests (model repository API, logging and trace settings) from non-loopback clients', 'allow-remote-control').argParser(bool).default(false))
+    .addOption(option('--control-token <token>', 'bearer token required by every control operation (repository API, logging and trace settings), over REST and gRPC; replaces the loopback rule', 'control-token'))
+    .addOption(option('--control-token-file <path>', 'file holding the control token (surrounding whitespace removed), e.g. a mounted Kubernetes secret', 'control-token-file'))
+    .addOption(option('--api-keys-file <path>', 'file of inference API keys, one per line (# comments): inference and metadata then need Authorization: Bearer <key>', 'api-keys-file'))
+    .addOption(option('--control-host <name>', 'Host name (besides localhost and loopback addresses) under which control operations are accepted without a token (repeatable)', 'control-host').argParser(collect))
     .addOption(option('--model-control-mode <mode>', 'none: load every model at start; poll: also follow repository changes; explicit: load what --load-model and the repository API ask for', 'model-control-mode').choices(['none', 'poll', 'explicit']).default('none'))
     .addOption(option('--repository-poll-secs <secs>', 'seconds between repository scans in poll mode', 'repository-poll-secs').argParser(positiveNumber).default(15))
     .addOption(option('--load-model <name>', 'model to load at start in explicit mode (repeatable; * = all)', 'load-model').argParser(collect))
@@ -66,6 +93,8 @@ export function serveCommand(): Command {
       const level = opts.logVerbose >= 2 ? 'trace' : opts.logVerbose === 1 ? 'debug' : 'info';
       const logger = createLogger({ level, pretty: opts.logFormat === 'auto' ? undefined : opts.logFormat === 'pretty' });
       const running = await startServer({
+        ...credentials(opts),
+        controlHosts: opts.controlHost ?? [],
         modelRepository: opts.modelRepository,
         httpPort: opts.httpPort,
         httpAddress: opts.httpAddress,
@@ -85,7 +114,7 @@ export function serveCommand(): Command {
         repositoryPollSecs: opts.repositoryPollSecs,
         loadModels: opts.loadModel ?? [],
         modelMemoryBudget: opts.modelMemoryBudget,
-      });
+      }).catch(startupFailure);
       let stopping = false;
       let forcing = false;
       // Forced exit: queued requests are answered 503 and only running batches finish (ending the

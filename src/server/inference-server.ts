@@ -14,6 +14,7 @@ import type { Logger } from '../logging/logger.js';
 import { parseModelConfig, type ModelConfig } from '../repository/model-config.js';
 import type { ModelRepository } from '../repository/model-repository.js';
 import { checkModelName, type UploadedFile } from '../repository/model-upload.js';
+import { AccessPolicy, type Caller } from './access-policy.js';
 import { checkControlAccess } from './control-access.js';
 import type { ModelVersionStats } from '../scheduler/statistics.js';
 import { validateRequest } from './request-validation.js';
@@ -27,6 +28,8 @@ export interface InferenceServerOptions {
   strictReadiness?: boolean;
   /** Serve the model control API to non-loopback clients too (`--allow-remote-control`). */
   allowRemoteControl?: boolean;
+  /** Who may call what (tokens, API keys); default: loopback-only control, open inference. */
+  access?: AccessPolicy;
   /** Opens request traces (tracing/); absent: frontends trace nothing. */
   tracer?: RequestTracer;
   /** Counts requests per frontend route and status (metrics/); absent: nothing is counted. */
@@ -55,7 +58,8 @@ export class InferenceServer {
   readonly protocolRecorder: ProtocolRecorder | null;
   readonly #extensions: string[];
   readonly #strictReadiness: boolean;
-  readonly #allowRemoteControl: boolean;
+  /** The one guard every frontend applies to control and inference calls. */
+  readonly access: AccessPolicy;
   readonly #traceSettings: TraceSettingsControl | undefined;
   readonly #logSettings: LogSettings;
   #draining = false;
@@ -70,7 +74,7 @@ export class InferenceServer {
     this.protocolRecorder = options.protocolRecorder ?? null;
     this.#extensions = options.extensions ?? [];
     this.#strictReadiness = options.strictReadiness ?? true;
-    this.#allowRemoteControl = options.allowRemoteControl ?? false;
+    this.access = options.access ?? new AccessPolicy({ controlMode: options.repository.controlMode, allowRemoteControl: options.allowRemoteControl });
     this.#traceSettings = options.traceSettings;
     this.#logSettings = new LogSettings(options.logger);
   }
@@ -280,9 +284,12 @@ export class InferenceServer {
     checkControlAccess(this.repository.controlMode, '127.0.0.1', true);
   }
 
-  /** Throws PERMISSION_DENIED unless the control API is on and `remoteAddress` may use it. */
-  authorizeControl(remoteAddress: string | undefined): void {
-    checkControlAccess(this.repository.controlMode, remoteAddress, this.#allowRemoteControl);
+  /**
+   * Throws unless `caller` may use a control operation: the model repository API (which must also
+   * be on: poll or explicit mode) or a settings change (`repository` false).
+   */
+  authorizeControl(caller: Caller, repository = true): void {
+    this.access.authorizeControl(caller, repository);
   }
 
   /**

@@ -154,46 +154,43 @@ describe('gRPC repository RPCs access', () => {
     }
   });
 
-  it('answers load and unload only for loopback peers (IPv4 and IPv6) unless --allow-remote-control', async (t) => {
+  it('with --control-token answers load, unload and settings changes to any peer carrying it in the authorization metadata, and no other', async (t) => {
     const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
-    if (!external) {
-      t.skip('this machine has no non-loopback IPv4 interface to call from');
-      return;
-    }
+    if (!external) t.diagnostic('no non-loopback IPv4 interface: only loopback peers tried');
     const hasIpv6Loopback = Object.values(networkInterfaces()).flat().some((i) => i?.address === '::1');
-    for (const allowRemoteControl of [false, true]) {
-      // '::' listens on IPv6 and (dual stack) IPv4: IPv4 peers then show as ::ffff:a.b.c.d.
-      const server = await startTestServer(repo.root, { modelControlMode: 'explicit', grpcAddress: hasIpv6Loopback ? '::' : '0.0.0.0', allowRemoteControl });
-      const port = server.grpcTarget.slice(server.grpcTarget.lastIndexOf(':') + 1);
-      const remote = tritonClient(`${external.address}:${port}`);
-      const local = tritonClient(`127.0.0.1:${port}`);
-      const local6 = hasIpv6Loopback ? tritonClient(`[::1]:${port}`) : undefined;
-      try {
-        if (allowRemoteControl) {
-          assert.deepEqual(await remote.call('RepositoryModelLoad', { model_name: 'adder' }), {});
-          assert.deepEqual(await infer(remote, 'adder'), plus(1));
-          assert.deepEqual(await remote.call('RepositoryModelUnload', { model_name: 'adder' }), {});
-        } else {
-          const denied = new RegExp(`loopback clients \\(this one is (::ffff:)?${external.address.replace(/\./g, '\\.')}\\)`);
-          await assertStatus(remote.call('RepositoryModelLoad', { model_name: 'adder' }), grpc.status.PERMISSION_DENIED, denied);
-          await assertStatus(remote.call('RepositoryModelUnload', { model_name: 'adder' }), grpc.status.PERMISSION_DENIED, denied);
-          await assertStatus(remote.call('ModelInfer', inferRequest('adder')), grpc.status.NOT_FOUND, /adder/);
-          assert.deepEqual(await local.call('RepositoryModelLoad', { model_name: 'adder' }), {});
-          assert.deepEqual(await infer(remote, 'adder'), plus(1), 'inference stays open to remote peers');
-          // The settings RPCs share the peer parsing: refused remotely, accepted from loopback.
+    // '::' listens on IPv6 and (dual stack) IPv4: IPv4 peers then show as ::ffff:a.b.c.d.
+    const server = await startTestServer(repo.root, { modelControlMode: 'explicit', httpPort: -1, grpcAddress: hasIpv6Loopback ? '::' : '0.0.0.0', controlToken: 'grpc-token' });
+    const port = server.grpcTarget.slice(server.grpcTarget.lastIndexOf(':') + 1);
+    const targets = [`127.0.0.1:${port}`, ...(hasIpv6Loopback ? [`[::1]:${port}`] : []), ...(external ? [`${external.address}:${port}`] : [])];
+    const bearer = (token: string) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('authorization', `Bearer ${token}`);
+      return metadata;
+    };
+    try {
+      for (const target of targets) {
+        const client = tritonClient(target);
+        try {
+          await assertStatus(client.call('RepositoryModelLoad', { model_name: 'adder' }), grpc.status.UNAUTHENTICATED, /needs a bearer token/);
+          await assertStatus(new Promise((resolve, reject) => client.raw.RepositoryModelLoad({ model_name: 'adder' }, bearer('grpc-tokem'), (e: unknown, r: unknown) => (e ? reject(e) : resolve(r)))),
+            grpc.status.UNAUTHENTICATED, /not the control token/);
+          const call = (method: string, request: unknown) => new Promise((resolve, reject) => client.raw[method](request, bearer('grpc-token'), (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))));
+          assert.deepEqual(await call('RepositoryModelLoad', { model_name: 'adder' }), {}, target);
+          assert.deepEqual(await infer(client, 'adder'), plus(1), 'inference needs no token');
           const logError = { settings: { log_error: { bool_param: false } } };
-          await assertStatus(remote.call('LogSettings', logError), grpc.status.PERMISSION_DENIED, /only from loopback/);
-          assert.equal((await (local6 ?? local).call('LogSettings', logError)).settings.log_error.bool_param, false);
-          if (local6) assert.deepEqual(await local6.call('RepositoryModelUnload', { model_name: 'adder' }), {});
-          else await local.call('RepositoryModelUnload', { model_name: 'adder' });
+          await assertStatus(client.call('LogSettings', logError), grpc.status.UNAUTHENTICATED);
+          assert.equal(((await call('LogSettings', logError)) as any).settings.log_error.bool_param, false);
+          assert.deepEqual(await call('RepositoryModelUnload', { model_name: 'adder' }), {});
+        } finally {
+          client.close();
         }
-        assert.deepEqual(rows(await remote.call('RepositoryIndex', {})), [['adder', '1', 'UNAVAILABLE', 'unloaded']]);
-      } finally {
-        remote.close();
-        local.close();
-        local6?.close();
-        await server.close();
       }
+    } finally {
+      await server.close();
     }
+  });
+
+  it('refuses to start gRPC on a non-loopback address in explicit mode without a token', async () => {
+    await assert.rejects(startTestServer(repo.root, { modelControlMode: 'explicit', httpPort: -1, grpcAddress: '0.0.0.0' }), /refusing to start: --model-control-mode explicit on the non-loopback address 0\.0\.0\.0/);
   });
 });

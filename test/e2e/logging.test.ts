@@ -117,7 +117,7 @@ describe('logging', () => {
     for (const path of ['/v2/logging', '/v2/trace/setting', '/v2/models/adder/trace/setting']) {
       const res = await fetch(remote + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"log_verbose_level":2,"trace_rate":"2"}' });
       assert.equal(res.status, 403, path);
-      assert.match(((await res.json()) as { error: string }).error, /only from loopback/);
+      assert.match(((await res.json()) as { error: string }).error, /only to loopback clients/);
     }
     assert.equal((await server.get('/v2/logging')).body.log_verbose_level, 0);
   });

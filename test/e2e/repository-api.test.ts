@@ -198,32 +198,38 @@ describe('repository API access', () => {
     }
   });
 
-  it('answers only loopback clients unless --allow-remote-control', async (t) => {
+  it('refuses to start on a non-loopback address without a control token', async () => {
+    for (const overrides of [{ modelControlMode: 'explicit' as const }, { modelControlMode: 'none' as const, allowRemoteControl: true }]) {
+      await assert.rejects(startTestServer(repo.root, { ...overrides, httpAddress: '0.0.0.0', grpcPort: -1 }),
+        /refusing to start: .* on the non-loopback address 0\.0\.0\.0 needs --control-token/);
+    }
+  });
+
+  it('with --control-token answers every peer that carries it, loopback included, and no other', async (t) => {
     const { networkInterfaces } = await import('node:os');
     const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
-    if (!external) {
-      t.skip('this machine has no non-loopback IPv4 interface to call from');
-      return;
-    }
-    for (const allowRemoteControl of [false, true]) {
-      const server = await startTestServer(repo.root, { modelControlMode: 'explicit', httpAddress: '0.0.0.0', allowRemoteControl });
-      try {
-        const port = new URL(server.url).port;
-        const remote = await fetch(`http://${external.address}:${port}/v2/repository/index`, { method: 'POST' });
-        const body = await remote.json() as any;
-        if (allowRemoteControl) {
-          assert.equal(remote.status, 200);
-          assert.deepEqual(body, [{ name: 'adder', state: 'UNAVAILABLE', reason: 'not loaded' }]);
-        } else {
-          assert.equal(remote.status, 403);
-          assert.match(body.error, new RegExp(`loopback clients \\(this one is (::ffff:)?${external.address.replace(/\./g, '\\.')}\\)`));
-          const load = await fetch(`http://${external.address}:${port}/v2/repository/models/adder/load`, { method: 'POST' });
-          assert.equal(load.status, 403);
-          assert.equal((await fetch(`http://127.0.0.1:${port}/v2/repository/index`, { method: 'POST' })).status, 200);
-        }
-      } finally {
-        await server.close();
+    const server = await startTestServer(repo.root, { modelControlMode: 'explicit', httpAddress: '0.0.0.0', grpcPort: -1, controlToken: 's3cret-token' });
+    try {
+      const port = new URL(server.url).port;
+      const hosts = external ? [external.address, '127.0.0.1'] : ['127.0.0.1'];
+      if (!external) t.diagnostic('no non-loopback IPv4 interface: only loopback peers tried');
+      for (const host of hosts) {
+        const index = (headers: Record<string, string>) => fetch(`http://${host}:${port}/v2/repository/index`, { method: 'POST', headers });
+        const none = await index({});
+        assert.equal(none.status, 401, host);
+        assert.equal(none.headers.get('www-authenticate'), 'Bearer');
+        assert.match(((await none.json()) as any).error, /needs a bearer token/);
+        const wrong = await index({ authorization: 'Bearer s3cret-tokem' });
+        assert.equal(wrong.status, 401);
+        assert.doesNotMatch(await wrong.text(), /s3cret/, 'the token is never echoed');
+        const right = await index({ authorization: 'Bearer s3cret-token' });
+        assert.equal(right.status, 200, host);
+        assert.deepEqual(await right.json(), [{ name: 'adder', state: 'UNAVAILABLE', reason: 'not loaded' }]);
+        const load = await fetch(`http://${host}:${port}/v2/repository/models/adder/load`, { method: 'POST' });
+        assert.equal(load.status, 401);
       }
+    } finally {
+      await server.close();
     }
   });
 });

@@ -11,4 +11,5 @@ export const HTTP_STATUS: Record<ErrorStatus, number> = {
   UNIMPLEMENTED: 501,
   INTERNAL: 500,
   PERMISSION_DENIED: 403,
+  UNAUTHENTICATED: 401,
 };

@@ -11,6 +11,7 @@ import { VireoError } from '../../core/errors.js';
 import type { CancelSignal } from '../../core/inference.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { registerAccessGuard } from './access-guard.js';
 import { registerBodyEncoding } from './body-encoding.js';
 import { HTTP_STATUS } from './http-errors.js';
 
@@ -19,8 +20,6 @@ export interface HttpOptions {
   logger: Logger;
   /** Largest accepted request body in bytes (default 64 MiB). */
   bodyLimit?: number;
-  /** Accept settings changes (logging, trace) from non-loopback clients. */
-  allowRemoteControl?: boolean;
 }
 
 export type HttpRoutes = (app: FastifyInstance, options: HttpOptions) => void;
@@ -121,6 +120,7 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
       done();
     });
   }
+  registerAccessGuard(app, options.server, sendError);
   for (const register of routes) register(app, options);
   return app;
 }

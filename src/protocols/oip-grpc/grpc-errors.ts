@@ -13,6 +13,7 @@ export const GRPC_STATUS: Record<ErrorStatus, GrpcStatus> = {
   UNIMPLEMENTED: GrpcStatus.UNIMPLEMENTED,
   INTERNAL: GrpcStatus.INTERNAL,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
+  UNAUTHENTICATED: GrpcStatus.UNAUTHENTICATED,
 };
 
 /** A gRPC error status for any thrown value; INTERNAL ones are logged since the client sees only the message. */

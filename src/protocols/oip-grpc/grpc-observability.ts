@@ -2,14 +2,13 @@
  * Observability at the gRPC edge: per-call protocol counts (method and status name), request
  * traces continued from the `traceparent`/`tracestate` metadata, and Triton's TraceSetting and
  * LogSettings RPCs (the gRPC forms of the trace and logging extensions). Changing settings is a
- * control operation: accepted only from loopback peers unless remote control is allowed.
+ * control operation (server/access-policy.ts: the control token, or a loopback peer).
  */
 import { status as GrpcStatus, type Metadata, type ServerUnaryCall, type UntypedHandleCall, type sendUnaryData } from '@grpc/grpc-js';
 import { VireoError } from '../../core/errors.js';
 import type { ProtocolRecorder, RequestTrace } from '../../core/observability.js';
-import { isLoopbackAddress } from '../../server/control-access.js';
 import type { InferenceServer } from '../../server/inference-server.js';
-import { peerAddress } from './grpc-peer.js';
+import { grpcCaller } from './grpc-peer.js';
 
 const STATUS_NAME = Object.fromEntries(Object.entries(GrpcStatus).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v, k])) as Record<number, string>;
 
@@ -47,12 +46,9 @@ export function traceFromMetadata(server: InferenceServer, model: string, versio
   return tracer.start(model, version, { traceparent: one(metadata, 'traceparent'), tracestate: one(metadata, 'tracestate') }, one(metadata, 'x-request-id') ?? (id || undefined));
 }
 
-function assertControl(call: ServerUnaryCall<unknown, unknown>, allowRemote: boolean): void {
-  if (allowRemote) return;
-  const peer = call.getPeer();
-  if (!peer.startsWith('unix:') && !isLoopbackAddress(peerAddress(peer))) {
-    throw new VireoError('VIREO_ERR_PERMISSION_DENIED', `changing settings is allowed only from loopback (this call came from ${peer}); start Vireo with --allow-remote-control to allow it`);
-  }
+/** Changing settings is a control operation: the access guard decides (server/access-policy.ts). */
+function assertControl(server: InferenceServer, call: ServerUnaryCall<unknown, unknown>): void {
+  server.authorizeControl(grpcCaller(call), false);
 }
 
 interface TraceSettingMessage { settings: Record<string, { value: string[] } | null>; model_name: string }
@@ -64,12 +60,12 @@ const toTraceResponse = (settings: Record<string, string | string[]>) => ({
 });
 
 /** TraceSetting: no settings reads; an empty value list clears a setting (JSON's null). */
-export function traceSetting(server: InferenceServer, allowRemote: boolean) {
+export function traceSetting(server: InferenceServer) {
   return (request: TraceSettingMessage, call: ServerUnaryCall<TraceSettingMessage, unknown>) => {
     const { settings, model_name: model } = request;
     const names = Object.keys(settings ?? {});
     if (names.length === 0) return toTraceResponse(server.traceSettings(model || undefined));
-    assertControl(call, allowRemote);
+    assertControl(server, call);
     const body: Record<string, unknown> = {};
     for (const name of names) {
       const values = settings[name]?.value ?? [];
@@ -83,14 +79,14 @@ const toLogValue = (v: string | number | boolean) =>
   typeof v === 'boolean' ? { bool_param: v } : typeof v === 'number' ? { uint32_param: v } : { string_param: v };
 
 /** LogSettings: no settings reads; each value is whichever member of its oneof is set. */
-export function logSettings(server: InferenceServer, allowRemote: boolean) {
+export function logSettings(server: InferenceServer) {
   return (request: LogSettingsMessage, call: ServerUnaryCall<LogSettingsMessage, unknown>) => {
     const names = Object.keys(request.settings ?? {});
     let current: Record<string, string | number | boolean>;
     if (names.length === 0) {
       current = server.logSettings();
     } else {
-      assertControl(call, allowRemote);
+      assertControl(server, call);
       const body: Record<string, unknown> = {};
       for (const name of names) {
         const v = request.settings[name];

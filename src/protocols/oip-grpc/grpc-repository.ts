@@ -8,7 +8,7 @@
 import type { ServerUnaryCall } from '@grpc/grpc-js';
 import { VireoError } from '../../core/errors.js';
 import type { InferenceServer, LoadModelOptions } from '../../server/inference-server.js';
-import { callPeerAddress } from './grpc-peer.js';
+import { grpcCaller } from './grpc-peer.js';
 
 type ParameterChoice = 'bool_param' | 'int64_param' | 'string_param' | 'bytes_param';
 export interface RepositoryParameter {
@@ -70,13 +70,13 @@ export function repositoryHandlers(server: InferenceServer) {
       };
     },
     RepositoryModelLoad: async (request: ModelRequest, call: ServerUnaryCall<ModelRequest, unknown>) => {
-      server.authorizeControl(callPeerAddress(call));
+      server.authorizeControl(grpcCaller(call));
       checkRepositoryName(request.repository_name);
       await server.loadModel(request.model_name ?? '', loadOptions(request.parameters ?? {}));
       return {};
     },
     RepositoryModelUnload: async (request: ModelRequest, call: ServerUnaryCall<ModelRequest, unknown>) => {
-      server.authorizeControl(callPeerAddress(call));
+      server.authorizeControl(grpcCaller(call));
       checkRepositoryName(request.repository_name);
       await server.unloadModel(request.model_name ?? '', { unloadDependents: unloadDependents(request.parameters ?? {}) });
       return {};

@@ -22,8 +22,6 @@ export interface GrpcServerOptions {
   address: string;
   /** Largest accepted request message in bytes (default 64 MiB). */
   maxMessageSize?: number;
-  /** Accept TraceSetting/LogSettings changes from non-loopback peers. */
-  allowRemoteControl?: boolean;
   /** How long close() waits for open calls before cutting them (default 10 s). */
   shutdownGraceMs?: number;
 }
@@ -42,7 +40,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcF
   const grpc = new Server({ 'grpc.max_receive_message_length': maxMessageSize });
   const streams: StreamRegistry = new Set();
   const definition = inferenceServiceDefinition();
-  grpc.addService(definition, withUnimplemented(definition, inferenceServiceHandlers({ server: options.server, logger, streams, allowRemoteControl: options.allowRemoteControl })));
+  grpc.addService(definition, withUnimplemented(definition, inferenceServiceHandlers({ server: options.server, logger, streams })));
   const health = new HealthService(options.server);
   grpc.addService(healthServiceDefinition, health.handlers());
 

@@ -12,6 +12,7 @@ import { toServiceError } from './grpc-errors.js';
 import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMessage } from './grpc-infer-codec.js';
 import { toTritonModelConfig } from './grpc-model-config.js';
 import { countUnary, logSettings, traceFromMetadata, traceSetting } from './grpc-observability.js';
+import { grpcCaller } from './grpc-peer.js';
 import { repositoryHandlers } from './grpc-repository.js';
 import { handleInferStream, type StreamRegistry } from './infer-stream.js';
 
@@ -20,8 +21,6 @@ export interface ServiceContext {
   logger: Logger;
   /** Open ModelStreamInfer calls, so shutdown can end them once their requests are answered. */
   streams: StreamRegistry;
-  /** Accept TraceSetting/LogSettings changes from non-loopback peers. */
-  allowRemoteControl?: boolean;
 }
 
 interface ModelRequest { name: string; version: string }
@@ -47,7 +46,7 @@ const version = (v: string) => v || undefined;
 export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, UntypedHandleCall> {
   const { server, logger } = ctx;
   const repository = repositoryHandlers(server);
-  return countUnary({
+  return countUnary(withApiKeys({
     ServerLive: unary(logger, () => ({ live: server.isLive() })),
     ServerReady: unary(logger, () => ({ ready: server.isReady() })),
     ModelReady: unary<ModelRequest>(logger, (r) => ({ ready: server.modelReady(r.name, version(r.version)) })),
@@ -75,12 +74,41 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
     RepositoryIndex: unary(logger, repository.RepositoryIndex),
     RepositoryModelLoad: unary(logger, repository.RepositoryModelLoad),
     RepositoryModelUnload: unary(logger, repository.RepositoryModelUnload),
-    TraceSetting: unary(logger, traceSetting(server, ctx.allowRemoteControl ?? false)),
-    LogSettings: unary(logger, logSettings(server, ctx.allowRemoteControl ?? false)),
-  }, server.protocolRecorder, STREAMING);
+    TraceSetting: unary(logger, traceSetting(server)),
+    LogSettings: unary(logger, logSettings(server)),
+  }, server), server.protocolRecorder, STREAMING);
 }
 
 const STREAMING = new Set(['ModelStreamInfer']);
+/** Answered without an API key, like REST's /v2/health/*: probes carry no credentials. */
+const PUBLIC = new Set(['ServerLive', 'ServerReady', 'ModelReady']);
+
+/**
+ * With API keys configured (`--api-keys-file`), every RPC but the health ones first checks the
+ * `authorization` metadata (server/access-policy.ts); control RPCs check the control token on top.
+ * Without keys the handlers are returned as they are: nothing is checked per call.
+ */
+function withApiKeys(handlers: Record<string, UntypedHandleCall>, server: InferenceServer): Record<string, UntypedHandleCall> {
+  if (!server.access.requiresApiKey) return handlers;
+  const out: Record<string, UntypedHandleCall> = {};
+  for (const [name, handler] of Object.entries(handlers)) {
+    if (PUBLIC.has(name)) {
+      out[name] = handler;
+      continue;
+    }
+    const call = handler as (call: ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>, callback?: sendUnaryData<unknown>) => void;
+    out[name] = ((c: ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>, callback?: sendUnaryData<unknown>) => {
+      try {
+        server.access.authorizeInference(grpcCaller(c));
+      } catch (error) {
+        if (callback) return callback(toServiceError(error));
+        return (c as ServerDuplexStream<unknown, unknown>).emit('error', toServiceError(error));
+      }
+      call(c, callback);
+    }) as UntypedHandleCall;
+  }
+  return out;
+}
 
 /** Handlers for every method of `definition`: the given ones, and UNIMPLEMENTED for the rest. */
 export function withUnimplemented(definition: ServiceDefinition, handlers: Record<string, UntypedHandleCall>): UntypedServiceImplementation {

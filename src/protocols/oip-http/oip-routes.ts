@@ -31,8 +31,8 @@ function both(app: FastifyInstance, method: 'GET' | 'POST', suffix: string, hand
 
 export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptions): void {
   app.get('/v2', async () => server.serverMetadata());
-  app.get('/v2/health/live', async (_request, reply) => reply.code(server.isLive() ? 200 : 503).send({ live: server.isLive() }));
-  app.get('/v2/health/ready', async (_request, reply) => {
+  app.get('/v2/health/live', { config: { access: 'public' } }, async (_request, reply) => reply.code(server.isLive() ? 200 : 503).send({ live: server.isLive() }));
+  app.get('/v2/health/ready', { config: { access: 'public' } }, async (_request, reply) => {
     const ready = server.isReady();
     return reply.code(ready ? 200 : 503).send({ ready });
   });

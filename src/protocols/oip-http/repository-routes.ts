@@ -1,7 +1,7 @@
 /**
  * Triton's model repository extension over REST (extension_model_repository.md): index, load and
- * unload. Served only in poll or explicit control mode and, unless remote control is enabled, only
- * to loopback peers (the facade decides; this file passes the socket's peer address). Bodies may
+ * unload. Served only in poll or explicit control mode, to callers the access guard admits
+ * (http-common/access-guard.ts: a control token, or loopback under a loopback Host). Bodies may
  * be empty, so these routes read JSON themselves in their own fastify scope.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -72,9 +72,8 @@ export function repositoryRoutes(app: FastifyInstance, { server }: HttpOptions):
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-    scope.post('/v2/repository/index', async (request, reply) => {
+    scope.post('/v2/repository/index', { config: { access: 'repository' } }, async (request, reply) => {
       try {
-        server.authorizeControl(request.socket.remoteAddress);
         const body = bodyObject(request.body, 'index');
         const unknown = Object.keys(body).filter((k) => k !== 'ready' && k !== 'repository_name');
         if (unknown.length > 0) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `unknown field(s) in the index request: ${unknown.join(', ')}`);
@@ -86,9 +85,8 @@ export function repositoryRoutes(app: FastifyInstance, { server }: HttpOptions):
       }
     });
 
-    scope.post('/v2/repository/models/:model/load', async (request: ModelRequest, reply) => {
+    scope.post('/v2/repository/models/:model/load', { config: { access: 'repository' } }, async (request: ModelRequest, reply) => {
       try {
-        server.authorizeControl(request.socket.remoteAddress);
         const options = loadOptions(parametersOf(bodyObject(request.body, 'load'), 'load'));
         await server.loadModel(request.params.model, options);
         return reply.code(200).send();
@@ -97,9 +95,8 @@ export function repositoryRoutes(app: FastifyInstance, { server }: HttpOptions):
       }
     });
 
-    scope.post('/v2/repository/models/:model/unload', async (request: ModelRequest, reply) => {
+    scope.post('/v2/repository/models/:model/unload', { config: { access: 'repository' } }, async (request: ModelRequest, reply) => {
       try {
-        server.authorizeControl(request.socket.remoteAddress);
         const parameters = parametersOf(bodyObject(request.body, 'unload'), 'unload');
         const unknown = Object.keys(parameters).filter((k) => k !== 'unload_dependents');
         if (unknown.length > 0) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `unknown unload parameter(s): ${unknown.join(', ')}`);

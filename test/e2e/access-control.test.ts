@@ -1,0 +1,158 @@
+/**
+ * The access guard over real sockets: cross-site and DNS-rebinding requests cannot drive control
+ * routes (issue 13, defect 2), control tokens replace the loopback rule, and inference API keys
+ * guard REST and gRPC alike while health probes stay open.
+ */
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { ADD_CONFIG, addModel, addRequest } from '../helpers/lifecycle.js';
+import { assertStatus, grpc, healthClient, tritonClient } from '../helpers/grpc.js';
+import { makeRepository } from '../helpers/repository.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/** A request with exactly these headers (fetch forbids setting Host and Origin). */
+function raw(base: string, method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(base);
+    const req = httpRequest({ hostname, port, path, method, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk) => { text += chunk; }).on('end', () => {
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // the test sees the text
+        }
+        resolve({ status: res.statusCode!, body: parsed, headers: res.headers });
+      });
+    });
+    req.on('error', reject).end(body);
+  });
+}
+
+const x = [1, 2, 3, 4];
+
+describe('control routes without a token (loopback-only mode)', () => {
+  let server: TestServer;
+  let repo: { root: string; cleanup: () => Promise<void> };
+  before(async () => {
+    repo = await makeRepository({ adder: { config: ADD_CONFIG, versions: { 1: addModel(1) } } });
+    server = await startTestServer(repo.root, { modelControlMode: 'explicit', loadModels: ['adder'], grpcPort: -1 });
+  });
+  after(async () => {
+    await server.close();
+    await repo.cleanup();
+  });
+  const ready = async () => (await server.get('/v2/models/adder/ready')).status;
+  const host = () => new URL(server.url).host;
+
+  it('refuses the issue\'s cross-site unload (text/plain, foreign Origin) and the model keeps serving', async () => {
+    const res = await raw(server.url, 'POST', '/v2/repository/models/adder/unload', { 'content-type': 'text/plain', origin: 'http://evil.example' });
+    assert.equal(res.status, 403);
+    assert.match(res.body.error, /cross-site/);
+    assert.equal(await ready(), 200);
+  });
+
+  it('answers 415 to control bodies that are not application/json, whatever the route', async () => {
+    for (const [path, body] of [['/v2/repository/models/adder/unload', '{}'], ['/v2/logging', '{"log_verbose_level":1}'], ['/v2/trace/setting', '{"trace_rate":"5"}']] as const) {
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+        const res = await raw(server.url, 'POST', path, { 'content-type': type }, body);
+        assert.equal(res.status, 415, `${path} ${type}`);
+        assert.deepEqual(Object.keys(res.body), ['error']);
+        assert.match(res.body.error, /application\/json/);
+      }
+      // A body without any Content-Type is refused too; JSON with a charset is fine.
+      assert.equal((await raw(server.url, 'POST', path, {}, body)).status, 415);
+    }
+    assert.equal(await ready(), 200);
+    assert.equal((await server.get('/v2/logging')).body.log_verbose_level, 0, 'nothing changed');
+    assert.equal((await raw(server.url, 'POST', '/v2/logging', { 'content-type': 'application/json; charset=utf-8' }, '{"log_verbose_level":0}')).status, 200);
+  });
+
+  it('refuses a foreign Host (DNS rebinding) and accepts loopback names', async () => {
+    const port = new URL(server.url).port;
+    const rebound = await raw(server.url, 'POST', '/v2/repository/index', { host: `attacker.example:${port}`, 'content-type': 'application/json' }, '{}');
+    assert.equal(rebound.status, 403);
+    assert.match(rebound.body.error, /loopback Host.*attacker\.example/);
+    for (const name of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'localhost']) {
+      assert.equal((await raw(server.url, 'POST', '/v2/repository/index', { host: name, 'content-type': 'application/json' }, '{}')).status, 200, name);
+    }
+    // Inference is not a control route: a rebound Host changes nothing there.
+    assert.equal((await raw(server.url, 'POST', '/v2/models/adder/infer', { host: 'attacker.example', 'content-type': 'application/json' }, JSON.stringify(addRequest(x)))).status, 200);
+  });
+
+  it('accepts a same-origin Origin and refuses every other one', async () => {
+    const same = await raw(server.url, 'POST', '/v2/repository/index', { origin: `http://${host()}`, 'content-type': 'application/json' }, '{}');
+    assert.equal(same.status, 200);
+    for (const origin of ['http://evil.example', 'null', `http://${host()}.evil.example`, 'https://localhost']) {
+      const res = await raw(server.url, 'POST', '/v2/repository/index', { origin, 'content-type': 'application/json' }, '{}');
+      assert.equal(res.status, 403, origin);
+    }
+  });
+});
+
+describe('control token and inference API keys', () => {
+  let server: TestServer;
+  let repo: { root: string; cleanup: () => Promise<void> };
+  before(async () => {
+    repo = await makeRepository({ adder: { config: ADD_CONFIG, versions: { 1: addModel(1) } } });
+    server = await startTestServer(repo.root, { modelControlMode: 'explicit', loadModels: ['adder'], controlToken: 'ctl-token', apiKeys: ['key-one', 'key-two'] });
+  });
+  after(async () => {
+    await server.close();
+    await repo.cleanup();
+  });
+
+  it('REST: inference and metadata need a key (or the control token); health probes do not', async () => {
+    const infer = (headers: Record<string, string>) => server.post('/v2/models/adder/infer', addRequest(x), headers);
+    const none = await infer({});
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer');
+    assert.deepEqual(Object.keys(none.body), ['error']);
+    assert.equal((await infer({ authorization: 'Bearer key-three' })).status, 401);
+    assert.equal((await infer({ authorization: 'key-one' })).status, 401, 'the Bearer scheme is required');
+    for (const key of ['key-one', 'key-two', 'ctl-token']) {
+      const res = await infer({ authorization: `Bearer ${key}` });
+      assert.equal(res.status, 200, key);
+      assert.deepEqual(res.body.outputs[0].data, x.map((v) => v + 1));
+    }
+    assert.equal((await server.get('/v2/models/adder')).status, 401);
+    assert.equal((await server.get('/v2/health/ready')).status, 200);
+    assert.equal((await server.get('/v2/health/live')).status, 200);
+  });
+
+  it('REST: an API key is not a control token', async () => {
+    const res = await server.post('/v2/repository/models/adder/unload', {}, { authorization: 'Bearer key-one' });
+    assert.equal(res.status, 401);
+    assert.equal((await server.get('/v2/health/ready')).status, 200);
+    assert.equal((await server.post('/v2/logging', { log_verbose_level: 0 }, { authorization: 'Bearer ctl-token' })).status, 200);
+  });
+
+  it('gRPC: ModelInfer needs the authorization metadata; ServerLive and the health service do not', async () => {
+    const client = tritonClient(server.grpcTarget);
+    const health = healthClient(server.grpcTarget);
+    const request = { model_name: 'adder', inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: x } }] };
+    const withKey = (key: string) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('authorization', `Bearer ${key}`);
+      return metadata;
+    };
+    try {
+      await assertStatus(client.call('ModelInfer', request), grpc.status.UNAUTHENTICATED, /needs an API key/);
+      await assertStatus(client.call('ModelMetadata', { name: 'adder' }), grpc.status.UNAUTHENTICATED);
+      const response = await new Promise<any>((resolve, reject) => client.raw.ModelInfer(request, withKey('key-two'), (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))));
+      assert.deepEqual(response.outputs[0].contents.fp32_contents, x.map((v) => v + 1));
+      assert.deepEqual(await client.call('ServerLive', {}), { live: true });
+      assert.equal((await health.call('Check', { service: '' })).status, 'SERVING');
+      // The stream is refused as a whole without a key.
+      const stream = client.raw.ModelStreamInfer();
+      const refused = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+      stream.write(request);
+      assert.equal((await refused).code, grpc.status.UNAUTHENTICATED);
+    } finally {
+      client.close();
+      health.close();
+    }
+  });
+});
