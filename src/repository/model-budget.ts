@@ -10,11 +10,18 @@ import { join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { budgetExhausted, planEvictions, tooLarge, type ResidentModel } from './memory-budget.js';
 import type { ParsedModelConfig } from './model-config.js';
+import { relativeSegments } from './safe-path.js';
 import { retireVersion, type ModelEntry, type ModelVersion } from './model-entry.js';
 
 async function fileEstimate(dir: string, version: string, parsed: ParsedModelConfig): Promise<number> {
   const instances = (parsed.instance_group ?? [{ count: 1 }]).reduce((sum, g) => sum + (g.count ?? 1), 0);
-  const info = await stat(join(dir, version, parsed.default_model_filename ?? 'model.onnx')).catch(() => undefined);
+  let filename = 'model.onnx';
+  try {
+    if (parsed.default_model_filename) filename = relativeSegments(parsed.default_model_filename, 'default_model_filename').join('/');
+  } catch {
+    return 0; // the load itself refuses the name, with the reason
+  }
+  const info = await stat(join(dir, version, filename)).catch(() => undefined);
   return (info?.size ?? 0) * instances;
 }
 

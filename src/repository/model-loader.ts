@@ -18,6 +18,7 @@ import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import { completeConfig } from './auto-complete.js';
 import { parameterNumber, type ModelConfig, type ParsedModelConfig } from './model-config.js';
 import { runWarmup } from './model-warmup.js';
+import { relativeSegments } from './safe-path.js';
 
 export interface LoadVersionOptions {
   modelName: string;
@@ -54,10 +55,15 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-/** The configured file, or the backend's default (a handler may be model.ts or model.js). */
+/**
+ * The configured file, or the backend's default (a handler may be model.ts or model.js). A
+ * configured name comes from a config file or a load request, so it is held inside the version
+ * directory like an uploaded path (no absolute paths, no `..`): it names model code to run.
+ */
 async function modelFile(options: LoadVersionOptions, typescript: boolean): Promise<{ filename: string; modelPath: string }> {
-  const candidates = options.parsed.default_model_filename
-    ? [options.parsed.default_model_filename]
+  const configured = options.parsed.default_model_filename;
+  const candidates = configured
+    ? [relativeSegments(configured, 'default_model_filename').join('/')]
     : typescript ? ['model.ts', 'model.js', 'model.mjs'] : ['model.onnx'];
   for (const filename of candidates) {
     const modelPath = join(options.modelDir, String(options.version), filename);

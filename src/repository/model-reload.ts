@@ -19,6 +19,7 @@ import type { Tensor } from '../core/tensor.js';
 import type { ModelConfig } from './model-config.js';
 import { loadEnsembleVersion } from './ensemble-loader.js';
 import { listVersions, selectVersions } from './version-policy.js';
+import { repositoryRelative } from './safe-path.js';
 
 export interface ReloadContext {
   root: string;
@@ -69,7 +70,7 @@ export async function reloadModel(entry: ModelEntry, configGiven: boolean, conte
         : `version_policy selects none of the available versions ${available.join(', ')}`);
     }
   } catch (error) {
-    const e = VireoError.from(error);
+    const e = clientSafe(VireoError.from(error), context.root, dir, entry.name);
     entry.fingerprint = fingerprint ?? entry.fingerprint;
     if (!entry.servingVersion()) entry.fail(e.message);
     log.error({ reason: e.message }, 'model failed to load');
@@ -94,6 +95,12 @@ export async function reloadModel(entry: ModelEntry, configGiven: boolean, conte
   await Promise.all(retiring.map((mv) => retireVersion(mv, log)));
   const failed = fresh.find((mv) => mv.error);
   if (failed) throw new VireoError(failed.error!.code, `model "${entry.name}" version ${failed.version} failed to load: ${failed.error!.message}`);
+}
+
+/** The error with the repository's absolute location removed from its message (clients read it). */
+function clientSafe(error: VireoError, root: string, dir: string, model: string): VireoError {
+  const message = repositoryRelative(error.message, root, dir, model);
+  return message === error.message ? error : new VireoError(error.code, message, { cause: error });
 }
 
 async function loadOne(mv: ModelVersion, dir: string, parsed: ParsedModelConfig, log: Logger, context: ReloadContext): Promise<void> {
@@ -131,7 +138,7 @@ async function loadOne(mv: ModelVersion, dir: string, parsed: ParsedModelConfig,
       maxBatchSize: loaded.config.max_batch_size, instances: loaded.instances.length,
     }, 'model loaded');
   } catch (error) {
-    mv.error = VireoError.from(error);
+    mv.error = clientSafe(VireoError.from(error), context.root, dir, mv.model);
     mv.state = 'UNAVAILABLE';
     mv.reason = mv.error.message;
     mv.extra?.loaded?.((performance.now() - t0) / 1000);

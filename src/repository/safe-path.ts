@@ -68,3 +68,16 @@ export async function existingInside(base: string, segments: readonly string[], 
   if (!isInside(root, real)) throw new VireoError('VIREO_ERR_PATH_INVALID', `${what} ${segments.join('/')} escapes its directory through a symbolic link`);
   return real;
 }
+
+/**
+ * A load error as clients may see it: the repository's absolute location cut out of the message
+ * (`/srv/models/m/1/model.onnx` → `m/1/model.onnx`), since the index and load answers reach any
+ * client. `dir` is the model directory's real path, which may lie elsewhere through a symlink.
+ */
+export function repositoryRelative(message: string, root: string, dir: string, model: string): string {
+  let out = message;
+  for (const [prefix, replacement] of [[dir + sep, model + sep], [dir, model], [root + sep, ''], [root, '.']] as const) {
+    if (prefix.length > 1) out = out.split(prefix).join(replacement);
+  }
+  return out;
+}
