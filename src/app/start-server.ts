@@ -58,6 +58,10 @@ export interface ServeOptions {
   apiKeys?: string[];
   /** Extra `Host` names control routes accept without a token (`--control-host`). */
   controlHosts?: string[];
+  /** Time a client has to send a whole HTTP request, headers and body (default 60 s; 0: no bound). */
+  requestTimeoutMs?: number;
+  /** Largest HTTP request line plus headers in bytes (default 16 KiB). */
+  httpMaxHeaderSize?: number;
 }
 
 export interface RunningServer {
@@ -126,7 +130,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   let httpUrl: string | undefined;
   const http = options.httpPort >= 0
-    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
+    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, maxHeaderSize: options.httpMaxHeaderSize }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
     : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {

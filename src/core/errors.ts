@@ -4,6 +4,8 @@
  * travel as plain `{ code, status, message }` and are matched on `code`, never with instanceof.
  */
 
+import { boundedMessage } from './bounded-text.js';
+
 export type ErrorStatus =
   | 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'UNAVAILABLE' | 'RESOURCE_EXHAUSTED'
   | 'DEADLINE_EXCEEDED' | 'CANCELLED' | 'UNIMPLEMENTED' | 'INTERNAL' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED';
@@ -53,7 +55,8 @@ export class VireoError extends Error {
   readonly status: ErrorStatus;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // Messages quote client strings: bounded here, once, for every frontend.
+    super(boundedMessage(message), options);
     this.name = 'VireoError';
     this.code = code;
     this.status = ERROR_CODES[code];

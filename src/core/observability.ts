@@ -8,6 +8,8 @@
 /** What frontends report once per answered request; route is a template, never a raw path. */
 export interface ProtocolRecorder {
   protocolRequest(protocol: string, route: string, status: string | number): void;
+  /** A request refused before it reached a model (malformed, over a limit, unauthenticated), by a bounded reason. */
+  rejectedRequest?(protocol: string, reason: string): void;
 }
 
 /** W3C trace context as read from HTTP headers or gRPC metadata (lower-case keys). */

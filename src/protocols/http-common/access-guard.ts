@@ -16,6 +16,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { clip } from '../../core/bounded-text.js';
+import { countRejection } from './framework-errors.js';
 import type { Caller } from '../../server/access-policy.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 
@@ -48,6 +49,7 @@ function refuseNonJson(request: FastifyRequest, reply: FastifyReply): boolean {
   const contentType = request.headers['content-type'];
   if (contentType === undefined ? !hasBody(request) : mediaType(contentType) === 'application/json') return false;
   const got = contentType === undefined ? 'a body without Content-Type' : `"${clip(contentType)}"`;
+  countRejection(reply, 'unsupported_media_type');
   void reply.code(415).send({ error: `control operations take application/json bodies only (got ${got})` });
   return true;
 }

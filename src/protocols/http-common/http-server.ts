@@ -13,6 +13,8 @@ import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { registerAccessGuard } from './access-guard.js';
 import { registerBodyEncoding } from './body-encoding.js';
+import { clientErrorHandler, countRejection, fastifyClientError, frameworkErrorHandler, type FrameworkErrorLimits, type RejectionCounter } from './framework-errors.js';
+import { clip } from '../../core/bounded-text.js';
 import { HTTP_STATUS } from './http-errors.js';
 
 export interface HttpOptions {
@@ -20,6 +22,10 @@ export interface HttpOptions {
   logger: Logger;
   /** Largest accepted request body in bytes (default 64 MiB). */
   bodyLimit?: number;
+  /** Time a client has to send its whole request, headers and body (default 60 s; 0 disables). */
+  requestTimeoutMs?: number;
+  /** Largest request line plus headers in bytes (default 16 KiB, Node's). */
+  maxHeaderSize?: number;
 }
 
 export type HttpRoutes = (app: FastifyInstance, options: HttpOptions) => void;
@@ -29,6 +35,8 @@ export function sendError(reply: FastifyReply, error: unknown): FastifyReply {
   const status = HTTP_STATUS[e.status];
   // Server-side failures are logged on the request's logger, which carries its requestId.
   if (status >= 500 && e.status !== 'UNAVAILABLE') reply.log.error({ code: e.code, err: e }, 'request failed');
+  // Refused before a model ran: labelled by the error's stable code (a bounded set).
+  else if (status < 500) countRejection(reply, e.code.slice('VIREO_ERR_'.length).toLowerCase());
   return reply.code(status).send({ error: e.message });
 }
 
@@ -67,8 +75,17 @@ class ConnectionSignal implements CancelSignal {
   }
 }
 
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+/** Model names may have 255 characters (checkModelName); longer path parameters are refused with 414. */
+export const MAX_PARAM_LENGTH = 1024;
+
 export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const limits: FrameworkErrorLimits = { bodyLimit, maxParamLength: MAX_PARAM_LENGTH, headerLimit: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, requestTimeoutMs };
+  const recorder = options.server.protocolRecorder;
+  const rejected: RejectionCounter = recorder?.rejectedRequest ? (reason) => recorder.rejectedRequest!('http', reason) : undefined;
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     // Every request gets an id (the client's x-request-id, or a UUID) on each of its log lines;
@@ -78,20 +95,38 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     bodyLimit,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A client that trickles its request (slowloris) is answered 408 and closed after this long.
+    // Node checks every connectionsCheckingInterval (here a quarter of the bound) and needs the
+    // headers timeout no longer than the request timeout, given when the server is created.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      maxHeaderSize: limits.headerLimit,
+      ...(requestTimeoutMs > 0 ? {
+        requestTimeout: requestTimeoutMs,
+        headersTimeout: Math.min(requestTimeoutMs, 60_000),
+        connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))),
+      } : {}),
+    },
+    clientErrorHandler: clientErrorHandler(limits, rejected),
+    frameworkErrors: frameworkErrorHandler(limits, rejected),
   });
+  app.decorate('countRejection', rejected);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof VireoError) return sendError(reply, error);
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error({ err: error }, 'unexpected error while handling a request');
-    const message = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-      ? `request body is larger than the limit of ${bodyLimit} bytes`
-      : error.code?.startsWith('Z_') // zlib, inflating a Content-Encoding body (body-encoding.ts)
-        ? `the request body could not be decompressed: ${error.message}`
-        : error.message;
-    return reply.code(status).send({ error: status === 500 ? `internal error: ${error.message}` : message });
+    const clientSide = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500;
+    // zlib errors (inflating a Content-Encoding body, body-encoding.ts) carry no status: the client's fault.
+    if (clientSide || error.code?.startsWith('Z_')) {
+      const { status, message, reason } = fastifyClientError(error, limits);
+      countRejection(reply, reason);
+      return reply.code(status).send({ error: message });
+    }
+    request.log.error({ err: error }, 'unexpected error while handling a request');
+    return reply.code(500).send({ error: `internal error: ${clip(error.message, 1000)}` });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
+    countRejection(reply, 'no_route');
+    reply.code(404).send({ error: `no route ${request.method} ${clip(request.url.split('?')[0]!)}` });
   });
   // Clients send inference bodies with any content type (curl's default is form-encoded; the binary
   // extension uses octet-stream): anything not JSON arrives as a Buffer for the route to decode.
@@ -112,7 +147,6 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     reply.header('x-request-id', request.id);
     done();
   });
-  const recorder = options.server.protocolRecorder;
   if (recorder) {
     // Labelled by route template (bounded), never by the raw URL.
     app.addHook('onResponse', (request, reply, done) => {
