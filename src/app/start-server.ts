@@ -12,6 +12,7 @@ import { createHttpApp } from '../protocols/http-common/http-server.js';
 import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/metrics-http-server.js';
 import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-server.js';
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
+import { openBatchApi, type OpenBatchApi } from '../protocols/openai-batch/batch-api.js';
 import { repositoryRoutes } from '../protocols/oip-http/repository-routes.js';
 import { settingsRoutes } from '../protocols/oip-http/settings-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
@@ -62,7 +63,23 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** Largest HTTP request line plus headers in bytes (default 16 KiB). */
   httpMaxHeaderSize?: number;
+  /** The OpenAI-style batch API (`/v1/files`, `/v1/batches`) keeps its files and jobs here; absent: no batch API. */
+  batchDir?: string;
+  batchLimits?: Partial<BatchLimits>;
 }
+
+export interface BatchLimits {
+  maxFileBytes: number;
+  maxLines: number;
+  maxJobs: number;
+  maxDiskBytes: number;
+  /** Requests committed together; cancel and stop act between parts. */
+  partRequests: number;
+}
+
+export const DEFAULT_BATCH_LIMITS: BatchLimits = {
+  maxFileBytes: 200 * 1024 * 1024, maxLines: 50_000, maxJobs: 16, maxDiskBytes: 10 * 1024 ** 3, partRequests: 256,
+};
 
 export interface RunningServer {
   server: InferenceServer;
@@ -128,9 +145,21 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     options.logger.info({ url: `${metricsListener.url}/metrics` }, 'metrics (Prometheus) listening');
   }
 
+  let batchApi: OpenBatchApi | undefined;
+  if (options.batchDir !== undefined && options.httpPort >= 0) {
+    const limits = { ...DEFAULT_BATCH_LIMITS, ...options.batchLimits };
+    batchApi = await openBatchApi({
+      server, logger: options.logger, dir: resolve(options.batchDir), ...limits,
+    });
+    metrics?.watchBatches(batchApi.snapshot);
+    // Jobs resume once the models they need had their chance to load.
+    void loaded.catch(() => undefined).then(() => batchApi!.start());
+  }
+
   let httpUrl: string | undefined;
   const http = options.httpPort >= 0
-    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, maxHeaderSize: options.httpMaxHeaderSize }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
+    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, maxHeaderSize: options.httpMaxHeaderSize }, 
+      [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes, ...(batchApi ? [batchApi.routes] : [])])
     : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {
@@ -174,7 +203,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       // Readiness turns false and new requests get 503 at once; the listener stays open until
       // every admitted request is answered, so clients and load balancers see why.
       server.startDraining();
-      await Promise.all([server.drained(), repository.drain()]);
+      // A batch job stops at once; the part it was running is not committed and runs after a restart.
+      await Promise.all([server.drained(), repository.drain(), batchApi?.close()]);
       await loaded.catch(() => undefined);
       // gRPC streams end once their admitted requests are answered, which the repository's drain
       // guarantees, so gRPC closes alongside it rather than before it.
@@ -187,6 +217,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     },
     async abort() {
       server.startDraining();
+      void batchApi?.close();
       await repository.abort();
     },
   };

@@ -1,6 +1,6 @@
 /** `vireo serve`: every option, its environment variable and default, then start and wait for a signal. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { startServer } from '../app/start-server.js';
+import { DEFAULT_BATCH_LIMITS, startServer } from '../app/start-server.js';
 import { createLogger } from '../logging/logger.js';
 import { FORCED_EXIT_WAIT_SECONDS } from '../core/shutdown.js';
 import { VireoError } from '../core/errors.js';
@@ -90,6 +90,12 @@ export function serveCommand(): Command {
     .addOption(option('--repository-poll-secs <secs>', 'seconds between repository scans in poll mode', 'repository-poll-secs').argParser(positiveNumber).default(15))
     .addOption(option('--load-model <name>', 'model to load at start in explicit mode (repeatable; * = all)', 'load-model').argParser(collect))
     .addOption(option('--model-memory-budget <bytes>', 'load models on first use and unload the least recently used idle ones to stay within this many bytes', 'model-memory-budget').argParser(integer(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(option('--batch-dir <dir>', 'enable the batch API (/v1/files, /v1/batches) and keep its files and jobs in this directory', 'batch-dir'))
+    .addOption(option('--batch-max-file-bytes <bytes>', 'largest batch input file', 'batch-max-file-bytes').argParser(integer(1, Number.MAX_SAFE_INTEGER)).default(DEFAULT_BATCH_LIMITS.maxFileBytes))
+    .addOption(option('--batch-max-lines <n>', 'most requests in one batch input file', 'batch-max-lines').argParser(integer(1, 100_000_000)).default(DEFAULT_BATCH_LIMITS.maxLines))
+    .addOption(option('--batch-max-jobs <n>', 'most batches in flight (not yet completed, failed, expired or cancelled)', 'batch-max-jobs').argParser(integer(1, 1_000_000)).default(DEFAULT_BATCH_LIMITS.maxJobs))
+    .addOption(option('--batch-max-disk-bytes <bytes>', 'most bytes kept under --batch-dir (inputs, outputs, parts)', 'batch-max-disk-bytes').argParser(integer(1, Number.MAX_SAFE_INTEGER)).default(DEFAULT_BATCH_LIMITS.maxDiskBytes))
+    .addOption(option('--batch-part-requests <n>', 'requests of a batch job committed together (a cancel or stop takes effect between parts)', 'batch-part-requests').argParser(integer(1, 1_000_000)).default(DEFAULT_BATCH_LIMITS.partRequests))
     .addOption(option('--drain-timeout <secs>', 'on SIGTERM/SIGINT, exit (code 1) if requests are still running after this long', 'drain-timeout').argParser(positiveNumber).default(30))
     .action(async (opts) => {
       const level = opts.logVerbose >= 2 ? 'trace' : opts.logVerbose === 1 ? 'debug' : 'info';
@@ -118,6 +124,8 @@ export function serveCommand(): Command {
         repositoryPollSecs: opts.repositoryPollSecs,
         loadModels: opts.loadModel ?? [],
         modelMemoryBudget: opts.modelMemoryBudget,
+        batchDir: opts.batchDir,
+        batchLimits: { maxFileBytes: opts.batchMaxFileBytes, maxLines: opts.batchMaxLines, maxJobs: opts.batchMaxJobs, maxDiskBytes: opts.batchMaxDiskBytes, partRequests: opts.batchPartRequests },
       }).catch(startupFailure);
       let stopping = false;
       let forcing = false;

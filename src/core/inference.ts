@@ -38,6 +38,8 @@ export interface InferRequest {
   signal?: CancelSignal;
   /** Set by the frontend when the request is traced (see core/observability.ts). */
   trace?: RequestTrace;
+  /** Batch-job work: runs only on capacity that real-time requests leave idle (scheduler/). */
+  background?: boolean;
 }
 
 export interface InferResponse {

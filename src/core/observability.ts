@@ -44,3 +44,14 @@ export interface TraceSettingsControl {
   /** Throws VireoError VIREO_ERR_REQUEST_MALFORMED for a bad request, changing nothing. */
   update(body: unknown, model?: string): Record<string, string | string[]>;
 }
+
+/** What the batch API reports at scrape time (metrics/ turns it into gauges and counters). */
+export interface BatchJobsSnapshot {
+  /** Jobs by OpenAI batch status. */
+  jobs: ReadonlyMap<string, number>;
+  /** Requests answered (and failed) by batch jobs since the process started. */
+  requestsCompleted: number;
+  requestsFailed: number;
+  /** Bytes under the batch directory. */
+  storageBytes: number;
+}

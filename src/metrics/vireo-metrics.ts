@@ -4,9 +4,9 @@
  * read from the repository at scrape time, prom-client's process defaults and host utilisation.
  * docs/metrics.md lists every family with its labels and help (test/unit/metrics-docs.test.ts).
  */
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ModelIndexEntry } from '../core/inference.js';
-import type { ProtocolRecorder } from '../core/observability.js';
+import type { BatchJobsSnapshot, ProtocolRecorder } from '../core/observability.js';
 import { BATCH_SIZE_BUCKETS, DURATION_BUCKETS } from './buckets.js';
 import { CounterFamily, GaugeFamily, HistogramFamily, type ValueCell } from './cell-families.js';
 import { registerHostMetrics } from './host-metrics.js';
@@ -21,6 +21,7 @@ export class VireoMetrics implements ProtocolRecorder {
   readonly #protocolCells = new Map<string, ValueCell>();
   readonly #recorders = new Map<string, MetricsRecorder>();
   #index: () => readonly ModelIndexEntry[] = () => [];
+  #batches: (() => BatchJobsSnapshot) | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -53,6 +54,7 @@ export class VireoMetrics implements ProtocolRecorder {
     this.#protocol = new CounterFamily('vireo_protocol_requests_total',
       'Requests handled by each frontend, by route (HTTP route template or gRPC method) and status (HTTP status code or gRPC status name).',
       ['protocol', 'route', 'status'], r);
+    this.#registerBatchFamilies();
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     registerHostMetrics(this.registry);
   }
@@ -60,6 +62,42 @@ export class VireoMetrics implements ProtocolRecorder {
   /** Where model readiness is read from at scrape time (the facade's repository index). */
   watch(index: () => readonly ModelIndexEntry[]): void {
     this.#index = index;
+  }
+
+  /** Where the batch API's job counts are read from at scrape time (absent: the families stay empty). */
+  watchBatches(snapshot: () => BatchJobsSnapshot): void {
+    this.#batches = snapshot;
+  }
+
+  /** Batch-job families, read from the batch API at scrape time. */
+  #registerBatchFamilies(): void {
+    const metrics = this;
+    const registers = [this.registry];
+    new Gauge({
+      name: 'vireo_batch_jobs', help: 'Batch jobs (the /v1/batches API) by status.', labelNames: ['status'], registers,
+      collect() {
+        this.reset();
+        for (const [status, n] of metrics.#batches?.().jobs ?? []) this.labels(status).set(n);
+      },
+    });
+    new Counter({
+      name: 'vireo_batch_requests_total', help: 'Requests of batch jobs answered since the server started, by outcome (completed or failed).',
+      labelNames: ['outcome'], registers,
+      collect() {
+        const snapshot = metrics.#batches?.();
+        if (!snapshot) return;
+        this.reset();
+        this.labels('completed').inc(snapshot.requestsCompleted);
+        this.labels('failed').inc(snapshot.requestsFailed);
+      },
+    });
+    new Gauge({
+      name: 'vireo_batch_storage_bytes', help: 'Bytes the batch API keeps under --batch-dir (input, output and part files).', registers,
+      collect() {
+        const snapshot = metrics.#batches?.();
+        if (snapshot) this.set(snapshot.storageBytes);
+      },
+    });
   }
 
   /**

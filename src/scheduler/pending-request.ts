@@ -25,6 +25,11 @@ export interface ScheduleOptions {
   parameters?: Parameters;
   /** An opaque trace handle handed back to the recorder with the batch the request ran in. */
   trace?: unknown;
+  /**
+   * Batch-job work (the OpenAI-style batch API): queued behind every priority level the model
+   * configures, so it only runs on capacity real-time requests leave idle.
+   */
+  background?: boolean;
 }
 
 export class PendingRequest {

@@ -51,6 +51,8 @@ export class Scheduler {
   readonly #adaptive: AdaptiveBatching | undefined;
   readonly #maxBatchSize: number;
   readonly #defaultLevel: number;
+  /** The model's own priority levels; one more level behind them holds background (batch-job) work. */
+  readonly #levels: number;
   readonly #recorder: SchedulerRecorder;
   readonly #preserveOrdering: boolean;
   #ordering: Promise<void> = Promise.resolve();
@@ -71,6 +73,9 @@ export class Scheduler {
     for (let level = 1; level <= levels; level++) {
       policies.push(toQueuePolicy(db?.priority_queue_policy?.[String(level)] ?? db?.default_queue_policy) ?? DEFAULT_POLICY);
     }
+    this.#levels = levels;
+    // Background work has no queue policy of its own: its submitter bounds how much it queues.
+    policies.push(DEFAULT_POLICY);
     this.#queues = new PriorityQueues(policies);
     // Triton requires default_priority_level in [1, priority_levels]; unset means the lowest level.
     this.#defaultLevel = db && db.default_priority_level > 0 ? Math.min(db.default_priority_level, levels) - 1 : levels - 1;
@@ -99,7 +104,7 @@ export class Scheduler {
   enqueue(inputs: readonly Tensor[], outputs: readonly string[], items: number, options: ScheduleOptions = {}): Promise<Tensor[]> {
     if (this.#closing) return this.#refuse(items, new VireoError('VIREO_ERR_MODEL_NOT_READY', 'the model is unloading and takes no new requests'));
     if (options.signal?.aborted) return this.#refuse(items, new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
-    const level = this.#levelOf(options.priority);
+    const level = options.background ? this.#levels : this.#levelOf(options.priority);
     if (this.#queues.isFull(level)) {
       return this.#refuse(items, new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));
     }
@@ -148,7 +153,7 @@ export class Scheduler {
 
   /** Triton: priority 0, or one beyond the model's levels, means the default level. */
   #levelOf(priority: number | undefined): number {
-    const levels = this.#queues.policies.length;
+    const levels = this.#levels;
     if (!priority || priority <= 0 || priority > levels) return this.#defaultLevel;
     return priority - 1;
   }

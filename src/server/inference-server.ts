@@ -244,6 +244,7 @@ export class InferenceServer {
       signal: request.signal,
       parameters: request.parameters,
       trace: request.trace,
+      background: request.background,
     });
     const shaped = this.#restoreShapes(outputs, mv.config);
     return { model: request.model, version: mv.version, id: request.id, outputs: mv.codecs ? mv.codecs.encodeOutputs(shaped, request.outputs) : shaped };

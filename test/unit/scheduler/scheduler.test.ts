@@ -111,6 +111,25 @@ describe('Scheduler', () => {
     assert.deepEqual(instance.batches.map((b) => b.tags[0]), [0, 11, 12, 21, 22, 31, 32]);
   });
 
+  it('runs background (batch-job) work behind every priority level, whatever priority it names', async () => {
+    for (const dynamicBatching of [undefined, db({ priority_levels: 2, default_priority_level: 2 })]) {
+      const instance = new FakeInstance(true);
+      const s = new Scheduler({ instances: [instance], maxBatchSize: 1, dynamicBatching });
+      const all = [s.enqueue(fakeInput(0), [], 1)];
+      await until(() => instance.waiting === 1);
+      all.push(s.enqueue(fakeInput(91), [], 1, { background: true, priority: 1 }));
+      all.push(s.enqueue(fakeInput(21), [], 1));
+      all.push(s.enqueue(fakeInput(92), [], 1, { background: true }));
+      all.push(s.enqueue(fakeInput(22), [], 1, { priority: 2 }));
+      for (let i = 0; i < 5; i++) {
+        await until(() => instance.waiting === 1);
+        instance.release();
+      }
+      await Promise.all(all);
+      assert.deepEqual(instance.batches.map((b) => b.tags[0]), [0, 21, 22, 91, 92]);
+    }
+  });
+
   it('rejects a request whose queue timeout passes before it runs; it never executes', async () => {
     const instance = new FakeInstance(true);
     const s = new Scheduler({ instances: [instance], maxBatchSize: 4, dynamicBatching: db() });

@@ -1,0 +1,193 @@
+/**
+ * Batch jobs beside real-time traffic (issue 15): real-time p50/p99 and throughput of `simple` and
+ * an MLP at a fixed (open-loop) request rate with no job, with a job on the same model and with a
+ * job on the other model, rounds interleaved; and how fast the job progresses against the capacity
+ * the real-time traffic leaves over (the job's rate alone × (1 − the real-time share of capacity)).
+ *
+ *   tsx bench/batch-api.ts [--seconds 4] [--rounds 3] [--load 0.4]
+ *
+ * Prints markdown. One Vireo server (`vireo serve --batch-dir`), the load generated in this process
+ * with the lean raw-socket client, keep-alive connections opened as the schedule needs them.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { stringify } from 'yaml';
+import { mlpModel, simpleModel } from '../tools/modelgen/models.js';
+import { freePort } from './lib/processes.js';
+import { RawHttpConnection, serializePost } from './lib/raw-http-client.js';
+import { summarize } from './lib/stats.js';
+
+const arg = (name: string, fallback: number) => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+};
+const SECONDS = arg('seconds', 4);
+const ROUNDS = arg('rounds', 3);
+const LOAD = arg('load', 0.4);
+const MLP = [256, 1024, 1024, 64];
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function request(model: string, i: number): object {
+  if (model === 'simple') {
+    return { inputs: ['INPUT0', 'INPUT1'].map((name, k) => ({ name, shape: [1, 16], datatype: 'INT32', data: Array.from({ length: 16 }, (_, j) => (i + j * (k + 1)) % 100) })) };
+  }
+  return { inputs: [{ name: 'INPUT', shape: [1, MLP[0]], datatype: 'FP32', data: Array.from({ length: MLP[0]! }, (_, j) => ((i * 7 + j) % 100) / 100) }] };
+}
+
+async function api(url: string, path: string, init?: RequestInit): Promise<any> {
+  const response = await fetch(url + path, init);
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+/** Closed loop at `concurrency` for `seconds`: the model's real-time capacity (requests/s). */
+async function capacity(url: string, model: string, concurrency: number, seconds: number): Promise<number> {
+  const bytes = serializePost(new URL(`${url}/v2/models/${model}/infer`), { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(request(model, 1))));
+  let done = 0;
+  const stopAt = performance.now() + seconds * 1000;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    const connection = new RawHttpConnection(new URL(url));
+    while (performance.now() < stopAt) if ((await connection.send(bytes)).status === 200) done++;
+    connection.close();
+  }));
+  return done / seconds;
+}
+
+/** Open loop: one request every 1/rate s whatever the answers do; latency from its scheduled time. */
+async function openLoop(url: string, model: string, rate: number, seconds: number) {
+  const target = new URL(`${url}/v2/models/${model}/infer`);
+  const bytes = serializePost(target, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(request(model, 2))));
+  const idle: RawHttpConnection[] = [];
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const total = Math.round(rate * seconds);
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    const connection = idle.pop() ?? new RawHttpConnection(target);
+    pending.push(connection.send(bytes).then((answer) => {
+      latencies.push(performance.now() - due);
+      if (answer.status !== 200) errors++;
+      idle.push(connection);
+    }, () => { errors++; }));
+  }
+  await Promise.all(pending);
+  for (const c of idle) c.close();
+  const elapsed = (performance.now() - start) / 1000;
+  return { ...summarize(latencies), throughput: latencies.length / elapsed, errors };
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'vireo-bench-batch-'));
+  const batchDir = join(root, 'batches');
+  const dynamic = { max_queue_delay_microseconds: 500 };
+  for (const [name, model, config] of [
+    ['simple', simpleModel(), { max_batch_size: 8, dynamic_batching: dynamic }],
+    ['mlp', mlpModel(MLP, 3), { max_batch_size: 32, dynamic_batching: dynamic }],
+  ] as const) {
+    await mkdir(join(root, 'repo', name, '1'), { recursive: true });
+    await writeFile(join(root, 'repo', name, '1', 'model.onnx'), model);
+    await writeFile(join(root, 'repo', name, 'config.yaml'), stringify(config));
+  }
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'vireo.js'), 'serve', '--model-repository', join(root, 'repo'),
+    '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '-1', '--allow-metrics', 'false', '--batch-dir', batchDir,
+    '--batch-part-requests', '64', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; ; i++) {
+      if (await fetch(`${url}/v2/health/ready`).then((r) => r.ok, () => false)) break;
+      if (i > 600) throw new Error('server not ready');
+      await sleep(200);
+    }
+    // One input file per model, long enough never to finish within a phase.
+    const files: Record<string, string> = {};
+    for (const model of ['simple', 'mlp']) {
+      const lines = Array.from({ length: 40_000 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: `/v2/models/${model}/infer`, body: request(model, i) }));
+      const form = new FormData();
+      form.set('purpose', 'batch');
+      form.set('file', new Blob([lines.join('\n')]), `${model}.jsonl`);
+      files[model] = (await api(url, '/v1/files', { method: 'POST', body: form })).id;
+    }
+    const startJob = async (model: string) => (await api(url, '/v1/batches', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input_file_id: files[model], endpoint: `/v2/models/${model}/infer`, completion_window: '24h' }),
+    })).id as string;
+    const completed = async (id: string) => (await api(url, `/v1/batches/${id}`)).request_counts.completed as number;
+    const stopJob = async (id: string) => {
+      await api(url, `/v1/batches/${id}/cancel`, { method: 'POST' });
+      while (!['cancelled', 'completed'].includes((await api(url, `/v1/batches/${id}`)).status)) await sleep(100);
+    };
+    /** Rows/s a job makes over `seconds`, measured after it is under way. */
+    const jobRate = async (id: string, during: () => Promise<unknown>) => {
+      while ((await completed(id)) === 0) await sleep(50);
+      const before = await completed(id);
+      const t0 = performance.now();
+      const result = await during();
+      const rows = (await completed(id)) - before;
+      return { rate: rows / ((performance.now() - t0) / 1000), result };
+    };
+
+    await capacity(url, 'simple', 8, 1);
+    await capacity(url, 'mlp', 8, 1);
+    const caps: Record<string, number> = { simple: await capacity(url, 'simple', 16, SECONDS), mlp: await capacity(url, 'mlp', 16, SECONDS) };
+    const alone: Record<string, number[]> = { simple: [], mlp: [] };
+    type Row = { p50: number[]; p99: number[]; throughput: number[]; job: number[] };
+    const rows = new Map<string, Row>();
+    const add = (key: string, r: { p50: number; p99: number; throughput: number }, job = NaN) => {
+      const row = rows.get(key) ?? { p50: [], p99: [], throughput: [], job: [] };
+      row.p50.push(r.p50); row.p99.push(r.p99); row.throughput.push(r.throughput); row.job.push(job);
+      rows.set(key, row);
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const jobModel of ['simple', 'mlp']) {
+        const id = await startJob(jobModel);
+        alone[jobModel]!.push((await jobRate(id, () => sleep(SECONDS * 1000))).rate);
+        await stopJob(id);
+      }
+      for (const model of ['simple', 'mlp']) {
+        const rate = Math.round(caps[model]! * LOAD);
+        add(`${model}|none`, await openLoop(url, model, rate, SECONDS));
+        for (const jobModel of [model, model === 'simple' ? 'mlp' : 'simple']) {
+          const id = await startJob(jobModel);
+          const { rate: jobRows, result } = await jobRate(id, () => openLoop(url, model, rate, SECONDS));
+          add(`${model}|${jobModel === model ? 'same' : 'other'}`, result as { p50: number; p99: number; throughput: number }, jobRows);
+          await stopJob(id);
+        }
+      }
+    }
+    const out: string[] = [
+      `Real-time traffic at ${Math.round(LOAD * 100)} % of each model's closed-loop capacity (simple ${caps.simple!.toFixed(0)}/s, mlp ${caps.mlp!.toFixed(0)}/s at c=16), `
+      + `open loop, ${SECONDS} s per phase, median of ${ROUNDS} interleaved rounds (spread in brackets). Job alone: simple ${median(alone.simple!).toFixed(0)} rows/s, mlp ${median(alone.mlp!).toFixed(0)} rows/s.`,
+      '',
+      '| real-time model | batch job | p50 ms | p99 ms | p99 vs no job | throughput /s | job rows/s | job ÷ leftover capacity |',
+      '|---|---|---|---|---|---|---|---|',
+    ];
+    for (const model of ['simple', 'mlp']) {
+      const base = median(rows.get(`${model}|none`)!.p99);
+      for (const phase of ['none', 'same', 'other']) {
+        const r = rows.get(`${model}|${phase}`)!;
+        const jobModel = phase === 'none' ? '—' : phase === 'same' ? model : (model === 'simple' ? 'mlp' : 'simple');
+        const leftover = phase === 'none' ? NaN : median(alone[jobModel]!) * (1 - LOAD);
+        const job = median(r.job);
+        out.push(`| ${model} | ${phase === 'none' ? 'none' : `on ${jobModel}`} | ${median(r.p50).toFixed(2)} (${spread(r.p50)}) | ${median(r.p99).toFixed(2)} (${spread(r.p99)}) | `
+          + `${phase === 'none' ? '—' : `${((median(r.p99) / base - 1) * 100).toFixed(0)} %`} | ${median(r.throughput).toFixed(0)} | ${phase === 'none' ? '—' : job.toFixed(0)} | ${phase === 'none' ? '—' : (job / leftover).toFixed(2)} |`);
+      }
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
