@@ -180,6 +180,29 @@ describe('batch API with the openai client', () => {
   });
 });
 
+describe('batch API behind a control token', () => {
+  it('takes the token as the openai client sends its API key, and refuses a wrong or missing one with 401', async () => {
+    const repo = await makeRepository({ simple: { config: { max_batch_size: 8 }, versions: { 1: simpleModel() } } });
+    const batchDir = await mkdtemp(join(tmpdir(), 'vireo-batch-token-'));
+    const server = await startTestServer(repo.root, { grpcPort: -1, batchDir, controlToken: 's3cret-token' });
+    try {
+      const client = new OpenAI({ apiKey: 's3cret-token', baseURL: `${server.url}/v1`, maxRetries: 0 });
+      const file = await client.files.create({ file: await toFile(Buffer.from(simpleLine(3)), 'one.jsonl'), purpose: 'batch' });
+      const batch = await finished(client, (await client.batches.create({ input_file_id: file.id, endpoint: '/v2/models/simple/infer' as any, completion_window: '24h' })).id);
+      assert.equal(batch.status, 'completed');
+      const [line] = parseJsonl(await (await client.files.content(batch.output_file_id!)).text());
+      assert.deepEqual(line.response.body.outputs[0].data, add(row(3), other(3)));
+      const wrong = new OpenAI({ apiKey: 'guess', baseURL: `${server.url}/v1`, maxRetries: 0 });
+      await assert.rejects(wrong.batches.list(), (e: any) => e.status === 401);
+      assert.equal((await fetch(`${server.url}/v1/files`)).status, 401);
+    } finally {
+      await server.close();
+      await repo.cleanup();
+      await rm(batchDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('batch API off without --batch-dir', () => {
   it('answers 404 for /v1/batches', async () => {
     const repo = await makeRepository({ simple: { versions: { 1: simpleModel() } } });
