@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { setBytesLimits, type BytesLimits } from '../core/bytes-limits.js';
 import { cgroupCpuQuota, USABLE_CORES } from '../core/cpu-budget.js';
 import type { Logger } from '../logging/logger.js';
 import { VireoMetrics } from '../metrics/vireo-metrics.js';
@@ -50,6 +51,8 @@ export interface ServeOptions {
   tracing?: Omit<TracingOptions, 'logger' | 'serviceVersion'>;
   /** Accept control requests (repository API, logging/trace settings) from non-loopback clients. */
   allowRemoteControl?: boolean;
+  /** Bounds on BYTES tensors per request (core/bytes-limits.ts); process-wide. */
+  bytesLimits?: Partial<BytesLimits>;
 }
 
 export interface RunningServer {
@@ -71,6 +74,7 @@ export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy
 export const REPOSITORY_EXTENSIONS = ['model_repository', 'model_repository(unload_dependents)'];
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  setBytesLimits(options.bytesLimits ?? {});
   // Handler code calls other models through the facade, so batching and statistics apply to them.
   let facade: InferenceServer | undefined;
   const metricsOn = options.metricsPort !== undefined && options.metricsPort >= 0;

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { startServer } from '../app/start-server.js';
 import { createLogger } from '../logging/logger.js';
 import { FORCED_EXIT_WAIT_SECONDS } from '../core/shutdown.js';
+import { DEFAULT_BYTES_LIMITS } from '../core/bytes-limits.js';
 
 const env = (name: string) => `VIREO_${name.replace(/-/g, '_').toUpperCase()}`;
 
@@ -44,6 +45,8 @@ export function serveCommand(): Command {
     .addOption(option('--grpc-port <port>', 'gRPC port for the OIP gRPC API (-1 disables it)', 'grpc-port').argParser(integer(-1, 65535)).default(8001))
     .addOption(option('--grpc-address <host>', 'address the gRPC server binds to (default: --http-address)', 'grpc-address'))
     .addOption(option('--grpc-max-message-size <bytes>', 'largest accepted gRPC message; larger ones get RESOURCE_EXHAUSTED', 'grpc-max-message-size').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
+    .addOption(option('--max-bytes-elements <n>', 'BYTES elements one request may carry, all inputs together; more get RESOURCE_EXHAUSTED / 413', 'max-bytes-elements').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_BYTES_LIMITS.maxElements))
+    .addOption(option('--max-bytes-total <bytes>', 'bytes the BYTES elements of one request may hold together', 'max-bytes-total').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_BYTES_LIMITS.maxTotalBytes))
     .addOption(option('--log-verbose <level>', 'log level: 0 info, 1 debug, 2+ trace', 'log-verbose').argParser(integer(0, 10)).default(0))
     .addOption(option('--log-format <format>', 'log format', 'log-format').choices(['json', 'pretty', 'auto']).default('auto'))
     .addOption(option('--disable-auto-complete-config', 'require complete model configurations instead of filling them from the model files', 'disable-auto-complete-config'))
@@ -85,6 +88,7 @@ export function serveCommand(): Command {
         repositoryPollSecs: opts.repositoryPollSecs,
         loadModels: opts.loadModel ?? [],
         modelMemoryBudget: opts.modelMemoryBudget,
+        bytesLimits: { maxElements: opts.maxBytesElements, maxTotalBytes: opts.maxBytesTotal },
       });
       let stopping = false;
       let forcing = false;
