@@ -109,7 +109,11 @@ export function serveCommand(): Command {
         stopping = true;
         logger.info({ signal, inflight: running.server.inflight, drainTimeoutSecs: opts.drainTimeout }, 'shutting down: draining requests');
         setTimeout(() => force('drain timeout: exiting with requests still running'), opts.drainTimeout * 1000).unref();
-        running.close().then(() => process.exit(forcing ? 1 : 0), (error) => {
+        const started = Date.now();
+        running.close().then(() => {
+          if (!forcing) logger.info({ drainMs: Date.now() - started }, 'drained: every admitted request answered; exiting');
+          process.exit(forcing ? 1 : 0);
+        }, (error) => {
           logger.error({ err: error }, 'error during shutdown');
           process.exit(1);
         });

@@ -121,6 +121,11 @@ export class InferenceServer {
     return !this.#draining && this.repository.isReady(this.#strictReadiness);
   }
 
+  /** True from startDraining on. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /** From now on readiness is false and new inference requests are refused (graceful drain). */
   startDraining(): void {
     this.#draining = true;

@@ -12,6 +12,7 @@ import type { CancelSignal } from '../../core/inference.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { registerBodyEncoding } from './body-encoding.js';
+import { closeConnectionsWhileDraining } from './drain-close.js';
 import { HTTP_STATUS } from './http-errors.js';
 
 export interface HttpOptions {
@@ -121,6 +122,7 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
       done();
     });
   }
+  closeConnectionsWhileDraining(app, () => options.server.draining);
   for (const register of routes) register(app, options);
   return app;
 }
