@@ -16,6 +16,7 @@ import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
 import { repositoryRoutes } from '../protocols/oip-http/repository-routes.js';
 import { settingsRoutes } from '../protocols/oip-http/settings-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
+import type { ModelDefaults } from '../repository/model-defaults.js';
 import { ModelRepository, type ModelControlMode } from '../repository/model-repository.js';
 import { InferenceServer } from '../server/inference-server.js';
 import { VERSION } from '../server/version.js';
@@ -53,6 +54,8 @@ export interface ServeOptions {
   allowRemoteControl?: boolean;
   /** Bounds on BYTES tensors per request (core/bytes-limits.ts); process-wide. */
   bytesLimits?: Partial<BytesLimits>;
+  /** Handler execute timeout and queue bound for models whose configuration sets none. */
+  modelDefaults?: Partial<ModelDefaults>;
 }
 
 export interface RunningServer {
@@ -89,6 +92,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     pollSecs: options.repositoryPollSecs,
     startupModels: options.loadModels,
     memoryBudget: options.modelMemoryBudget,
+    modelDefaults: options.modelDefaults,
     recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version), tracer.recorderFor(model, version)]),
     callModel: (call) => facade!.callModel(call),
   });

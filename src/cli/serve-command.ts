@@ -4,6 +4,7 @@ import { startServer } from '../app/start-server.js';
 import { createLogger } from '../logging/logger.js';
 import { FORCED_EXIT_WAIT_SECONDS } from '../core/shutdown.js';
 import { DEFAULT_BYTES_LIMITS } from '../core/bytes-limits.js';
+import { DEFAULT_MODEL_DEFAULTS } from '../repository/model-defaults.js';
 
 const env = (name: string) => `VIREO_${name.replace(/-/g, '_').toUpperCase()}`;
 
@@ -19,6 +20,10 @@ function bool(value: string): boolean {
   if (['true', '1', 'yes', 'on'].includes(value.toLowerCase())) return true;
   if (['false', '0', 'no', 'off'].includes(value.toLowerCase())) return false;
   throw new InvalidArgumentError('expected true or false');
+}
+
+function queueSize(value: string): 'auto' | number {
+  return value === 'auto' ? 'auto' : integer(0, 2 ** 31 - 1)(value);
 }
 
 function positiveNumber(value: string): number {
@@ -64,6 +69,8 @@ export function serveCommand(): Command {
     .addOption(option('--repository-poll-secs <secs>', 'seconds between repository scans in poll mode', 'repository-poll-secs').argParser(positiveNumber).default(15))
     .addOption(option('--load-model <name>', 'model to load at start in explicit mode (repeatable; * = all)', 'load-model').argParser(collect))
     .addOption(option('--model-memory-budget <bytes>', 'load models on first use and unload the least recently used idle ones to stay within this many bytes', 'model-memory-budget').argParser(integer(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(option('--handler-execute-timeout-ms <ms>', 'longest one batch of a typescript handler model may run when its config sets no parameters.execute_timeout_ms; its worker is then replaced (0: no bound)', 'handler-execute-timeout-ms').argParser(integer(0, 2 ** 31 - 1)).default(DEFAULT_MODEL_DEFAULTS.handlerExecuteTimeoutMs))
+    .addOption(option('--default-max-queue-size <n>', 'queue bound of models whose config sets no queue policy: auto (max(256, 16 x instances x max_batch_size)), a number, or 0 for unbounded', 'default-max-queue-size').argParser(queueSize).default('auto'))
     .addOption(option('--drain-timeout <secs>', 'on SIGTERM/SIGINT, exit (code 1) if requests are still running after this long', 'drain-timeout').argParser(positiveNumber).default(30))
     .action(async (opts) => {
       const level = opts.logVerbose >= 2 ? 'trace' : opts.logVerbose === 1 ? 'debug' : 'info';
@@ -89,6 +96,7 @@ export function serveCommand(): Command {
         loadModels: opts.loadModel ?? [],
         modelMemoryBudget: opts.modelMemoryBudget,
         bytesLimits: { maxElements: opts.maxBytesElements, maxTotalBytes: opts.maxBytesTotal },
+        modelDefaults: { handlerExecuteTimeoutMs: opts.handlerExecuteTimeoutMs, maxQueueSize: opts.defaultMaxQueueSize },
       });
       let stopping = false;
       let forcing = false;

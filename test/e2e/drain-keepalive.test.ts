@@ -68,36 +68,49 @@ function viaGrpc(client: ReturnType<typeof tritonClient>, i: number): Promise<Ou
   );
 }
 
+interface Served { url: string; grpcUrl: string; lines: string[]; exit: Promise<number | null>; kill: (signal: NodeJS.Signals) => void }
+
+async function startServe(root: string, extra: string[]): Promise<Served> {
+  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', root, '--http-port', '0', '--http-address', '127.0.0.1', '--grpc-port', '0', '--allow-metrics', 'false', '--log-format', 'json', ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  const lines: string[] = [];
+  let buffered = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr.setEncoding('utf8').on('data', (c: string) => lines.push(...c.split('\n')));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const urlOf = (marker: string) => {
+    const line = lines.find((l) => l.includes(marker) && l.includes('listening'));
+    return line ? (JSON.parse(line).url as string) : undefined;
+  };
+  const url = await waitFor('HTTP listening', () => urlOf('HTTP (OIP'), 120_000);
+  const grpcUrl = await waitFor('gRPC listening', () => urlOf('gRPC (OIP)'), 120_000);
+  await waitFor('readiness', async () => (await fetch(`${url}/v2/health/ready`)).status === 200, 120_000);
+  return { url, grpcUrl, lines, exit, kill: (signal) => child.kill(signal) };
+}
+
 describe('drain under load with keep-alive clients (child process)', () => {
   let repo: { root: string; cleanup: () => Promise<void> };
   before(async () => {
     repo = await makeRepository({
       slow: { config: { max_batch_size: 4, instance_group: [{ count: 1, kind: 'KIND_CPU' }], parameters: { intra_op_threads: 1 } }, versions: { 1: slowIdentityModel(N) } },
+      // Never settles for a negative input, and sets no execute_timeout_ms.
+      stalling: {
+        config: { backend: 'typescript', max_batch_size: 0, input: [{ name: 'IN', data_type: 'TYPE_INT32', dims: [2] }], output: [{ name: 'OUT', data_type: 'TYPE_INT32', dims: [2] }] },
+        versions: { 1: 'export function execute(requests) { if (requests[0].inputs.IN.data[0] < 0) return new Promise(() => {}); return requests.map((r) => ({ outputs: { OUT: { data: r.inputs.IN.data } } })); }' },
+        filename: 'model.js',
+      },
     });
   });
   after(async () => { await repo.cleanup(); });
 
   it('SIGTERM: admitted requests answered, the rest refused, exit 0 without waiting for the drain timeout', async () => {
-    const child = spawn(process.execPath, [bin, 'serve', '--model-repository', repo.root, '--http-port', '0', '--http-address', '127.0.0.1', '--grpc-port', '0', '--allow-metrics', 'false', '--log-format', 'json', '--drain-timeout', '60'], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    const lines: string[] = [];
-    let buffered = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const parts = buffered.split('\n');
-      buffered = parts.pop()!;
-      lines.push(...parts);
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => lines.push(...c.split('\n')));
-    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const urlOf = (marker: string) => {
-      const line = lines.find((l) => l.includes(marker) && l.includes('listening'));
-      return line ? (JSON.parse(line).url as string) : undefined;
-    };
-    const url = await waitFor('HTTP listening', () => urlOf('HTTP (OIP'), 120_000);
-    const grpcUrl = await waitFor('gRPC listening', () => urlOf('gRPC (OIP)'), 120_000);
-    await waitFor('readiness', async () => (await fetch(`${url}/v2/health/ready`)).status === 200, 120_000);
+    const { url, grpcUrl, lines, exit, kill } = await startServe(repo.root, ['--drain-timeout', '60']);
 
     // A client that lives on with an idle keep-alive connection (the case that held the drain).
     assert.equal((await viaFetch(url, 0)).kind, 'ok');
@@ -127,7 +140,7 @@ describe('drain under load with keep-alive clients (child process)', () => {
     ];
     await waitFor('load under way', () => outcomes.length >= 30, 60_000);
     signalled = true;
-    child.kill('SIGTERM');
+    kill('SIGTERM');
     stopped = true;
     const code = await exit;
     await Promise.all(loops);
@@ -144,5 +157,18 @@ describe('drain under load with keep-alive clients (child process)', () => {
     assert.ok(outcomes.filter((o) => o.beforeSignal).every((o) => o.outcome.kind === 'ok'), 'requests before SIGTERM all answered');
     const refusedHttp = outcomes.filter((o) => o.outcome.kind === 'refused' && 'connectionClose' in o.outcome && o.outcome.connectionClose !== undefined);
     assert.ok(refusedHttp.every((o) => (o.outcome as { connectionClose: boolean }).connectionClose), '503s close their connection');
+  });
+
+  it('SIGTERM while a handler hangs: the default execute timeout answers it (504), the drain ends by itself, exit 0', async () => {
+    const { url, lines, exit, kill } = await startServe(repo.root, ['--handler-execute-timeout-ms', '1500', '--drain-timeout', '30']);
+    const hung = fetch(`${url}/v2/models/stalling/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'IN', shape: [2], datatype: 'INT32', data: [-1, 1] }] }) });
+    await new Promise((r) => setTimeout(r, 200));
+    kill('SIGTERM');
+    const answer = await hung;
+    assert.equal(answer.status, 504);
+    assert.match(((await answer.json()) as { error: string }).error, /did not finish the request within 1500 ms/);
+    assert.equal(await exit, 0, lines.slice(-20).join('\n'));
+    assert.ok(!lines.some((l) => l.includes('drain timeout')), 'not ended by --drain-timeout');
+    assert.ok(lines.some((l) => l.includes('instance worker died') && l.includes('1500 ms')), 'the log says which model hung');
   });
 });
