@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { setBytesLimits, type BytesLimits } from '../core/bytes-limits.js';
 import { cgroupCpuQuota, USABLE_CORES } from '../core/cpu-budget.js';
 import type { Logger } from '../logging/logger.js';
 import { VireoMetrics } from '../metrics/vireo-metrics.js';
@@ -16,6 +17,7 @@ import { openBatchApi, type OpenBatchApi } from '../protocols/openai-batch/batch
 import { repositoryRoutes } from '../protocols/oip-http/repository-routes.js';
 import { settingsRoutes } from '../protocols/oip-http/settings-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
+import type { ModelDefaults } from '../repository/model-defaults.js';
 import { ModelRepository, type ModelControlMode } from '../repository/model-repository.js';
 import { AccessPolicy } from '../server/access-policy.js';
 import { InferenceServer } from '../server/inference-server.js';
@@ -66,6 +68,10 @@ export interface ServeOptions {
   /** The OpenAI-style batch API (`/v1/files`, `/v1/batches`) keeps its files and jobs here; absent: no batch API. */
   batchDir?: string;
   batchLimits?: Partial<BatchLimits>;
+  /** Bounds on BYTES tensors per request (core/bytes-limits.ts); process-wide. */
+  bytesLimits?: Partial<BytesLimits>;
+  /** Handler execute timeout and queue bound for models whose configuration sets none. */
+  modelDefaults?: Partial<ModelDefaults>;
 }
 
 export interface BatchLimits {
@@ -103,6 +109,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // Refusals that need no port: a bad repository or an unauthenticated remote control API.
   await checkRepositoryDirectory(options.modelRepository);
   checkControlExposure(options);
+  setBytesLimits(options.bytesLimits ?? {});
   // Handler code calls other models through the facade, so batching and statistics apply to them.
   let facade: InferenceServer | undefined;
   const metricsOn = options.metricsPort !== undefined && options.metricsPort >= 0;
@@ -117,6 +124,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     pollSecs: options.repositoryPollSecs,
     startupModels: options.loadModels,
     memoryBudget: options.modelMemoryBudget,
+    modelDefaults: options.modelDefaults,
     recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version), tracer.recorderFor(model, version)]),
     callModel: (call) => facade!.callModel(call),
   });

@@ -5,6 +5,8 @@ import { createLogger } from '../logging/logger.js';
 import { FORCED_EXIT_WAIT_SECONDS } from '../core/shutdown.js';
 import { VireoError } from '../core/errors.js';
 import { readApiKeysFile, readSecretFile } from '../server/access-policy.js';
+import { DEFAULT_BYTES_LIMITS } from '../core/bytes-limits.js';
+import { DEFAULT_MODEL_DEFAULTS } from '../repository/model-defaults.js';
 
 const env = (name: string) => `VIREO_${name.replace(/-/g, '_').toUpperCase()}`;
 
@@ -20,6 +22,10 @@ function bool(value: string): boolean {
   if (['true', '1', 'yes', 'on'].includes(value.toLowerCase())) return true;
   if (['false', '0', 'no', 'off'].includes(value.toLowerCase())) return false;
   throw new InvalidArgumentError('expected true or false');
+}
+
+function queueSize(value: string): 'auto' | number {
+  return value === 'auto' ? 'auto' : integer(0, 2 ** 31 - 1)(value);
 }
 
 function positiveNumber(value: string): number {
@@ -67,6 +73,8 @@ export function serveCommand(): Command {
     .addOption(option('--grpc-port <port>', 'gRPC port for the OIP gRPC API (-1 disables it)', 'grpc-port').argParser(integer(-1, 65535)).default(8001))
     .addOption(option('--grpc-address <host>', 'address the gRPC server binds to (default: --http-address)', 'grpc-address'))
     .addOption(option('--grpc-max-message-size <bytes>', 'largest accepted gRPC message; larger ones get RESOURCE_EXHAUSTED', 'grpc-max-message-size').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
+    .addOption(option('--max-bytes-elements <n>', 'BYTES elements one request may carry, all inputs together; more get RESOURCE_EXHAUSTED / 413', 'max-bytes-elements').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_BYTES_LIMITS.maxElements))
+    .addOption(option('--max-bytes-total <bytes>', 'bytes the BYTES elements of one request may hold together', 'max-bytes-total').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_BYTES_LIMITS.maxTotalBytes))
     .addOption(option('--log-verbose <level>', 'log level: 0 info, 1 debug, 2+ trace', 'log-verbose').argParser(integer(0, 10)).default(0))
     .addOption(option('--log-format <format>', 'log format', 'log-format').choices(['json', 'pretty', 'auto']).default('auto'))
     .addOption(option('--disable-auto-complete-config', 'require complete model configurations instead of filling them from the model files', 'disable-auto-complete-config'))
@@ -96,6 +104,8 @@ export function serveCommand(): Command {
     .addOption(option('--batch-max-jobs <n>', 'most batches in flight (not yet completed, failed, expired or cancelled)', 'batch-max-jobs').argParser(integer(1, 1_000_000)).default(DEFAULT_BATCH_LIMITS.maxJobs))
     .addOption(option('--batch-max-disk-bytes <bytes>', 'most bytes kept under --batch-dir (inputs, outputs, parts)', 'batch-max-disk-bytes').argParser(integer(1, Number.MAX_SAFE_INTEGER)).default(DEFAULT_BATCH_LIMITS.maxDiskBytes))
     .addOption(option('--batch-part-requests <n>', 'requests of a batch job committed together (a cancel or stop takes effect between parts)', 'batch-part-requests').argParser(integer(1, 1_000_000)).default(DEFAULT_BATCH_LIMITS.partRequests))
+    .addOption(option('--handler-execute-timeout-ms <ms>', 'longest one batch of a typescript handler model may run when its config sets no parameters.execute_timeout_ms; its worker is then replaced (0: no bound)', 'handler-execute-timeout-ms').argParser(integer(0, 2 ** 31 - 1)).default(DEFAULT_MODEL_DEFAULTS.handlerExecuteTimeoutMs))
+    .addOption(option('--default-max-queue-size <n>', 'queue bound of models whose config sets no queue policy: auto (max(256, 16 x instances x max_batch_size)), a number, or 0 for unbounded', 'default-max-queue-size').argParser(queueSize).default('auto'))
     .addOption(option('--drain-timeout <secs>', 'on SIGTERM/SIGINT, exit (code 1) if requests are still running after this long', 'drain-timeout').argParser(positiveNumber).default(30))
     .action(async (opts) => {
       const level = opts.logVerbose >= 2 ? 'trace' : opts.logVerbose === 1 ? 'debug' : 'info';
@@ -126,6 +136,8 @@ export function serveCommand(): Command {
         modelMemoryBudget: opts.modelMemoryBudget,
         batchDir: opts.batchDir,
         batchLimits: { maxFileBytes: opts.batchMaxFileBytes, maxLines: opts.batchMaxLines, maxJobs: opts.batchMaxJobs, maxDiskBytes: opts.batchMaxDiskBytes, partRequests: opts.batchPartRequests },
+        bytesLimits: { maxElements: opts.maxBytesElements, maxTotalBytes: opts.maxBytesTotal },
+        modelDefaults: { handlerExecuteTimeoutMs: opts.handlerExecuteTimeoutMs, maxQueueSize: opts.defaultMaxQueueSize },
       }).catch(startupFailure);
       let stopping = false;
       let forcing = false;
@@ -146,7 +158,11 @@ export function serveCommand(): Command {
         stopping = true;
         logger.info({ signal, inflight: running.server.inflight, drainTimeoutSecs: opts.drainTimeout }, 'shutting down: draining requests');
         setTimeout(() => force('drain timeout: exiting with requests still running'), opts.drainTimeout * 1000).unref();
-        running.close().then(() => process.exit(forcing ? 1 : 0), (error) => {
+        const started = Date.now();
+        running.close().then(() => {
+          if (!forcing) logger.info({ drainMs: Date.now() - started }, 'drained: every admitted request answered; exiting');
+          process.exit(forcing ? 1 : 0);
+        }, (error) => {
           logger.error({ err: error }, 'error during shutdown');
           process.exit(1);
         });

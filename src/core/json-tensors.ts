@@ -3,6 +3,7 @@
  * the typed array of the tensor's datatype; each value is range-checked for its type so a wrong
  * value is a clear 400, never a silent wrap-around.
  */
+import { checkBytesElements } from './bytes-limits.js';
 import { dataTypeInfo, type DataType, type NumericArray } from './datatypes.js';
 import { VireoError } from './errors.js';
 import { fromBFloat16Bits, fromHalfBits, toBFloat16Bits, toHalfBits } from './half-float.js';
@@ -48,6 +49,7 @@ function badValue(what: string, datatype: DataType, index: number, value: unknow
  */
 export function jsonToTensorData(data: unknown, datatype: DataType, count: number, what: string): TensorData {
   if (datatype === 'BYTES') {
+    checkBytesElements(count, what);
     const out: Uint8Array[] = new Array(count);
     const n = flatten(data, (leaf, i) => {
       if (typeof leaf === 'string') out[i] = encoder.encode(leaf);

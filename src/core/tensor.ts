@@ -3,6 +3,7 @@
  * Uint16Array, BOOL as one byte per element); BYTES data is one Uint8Array per element.
  */
 import { dataTypeInfo, type DataType, type NumericArray } from './datatypes.js';
+import { checkBytesElements } from './bytes-limits.js';
 import { VireoError } from './errors.js';
 
 export type TensorData = NumericArray | Uint8Array[];
@@ -77,6 +78,7 @@ export function packBytes(elements: readonly Uint8Array[]): Uint8Array {
 
 /** Inverse of packBytes; `what` names the tensor when the framing is wrong. */
 export function unpackBytes(bytes: Uint8Array, count: number, what: string): Uint8Array[] {
+  checkBytesElements(count, what);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const elements: Uint8Array[] = [];
   let offset = 0;

@@ -17,6 +17,7 @@ import { Scheduler } from '../scheduler/scheduler.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import { completeConfig } from './auto-complete.js';
 import { parameterNumber, type ModelConfig, type ParsedModelConfig } from './model-config.js';
+import { DEFAULT_MODEL_DEFAULTS, queueBound, type ModelDefaults } from './model-defaults.js';
 import { runWarmup } from './model-warmup.js';
 import { relativeSegments } from './safe-path.js';
 
@@ -31,6 +32,8 @@ export interface LoadVersionOptions {
   recorder?: SchedulerRecorder;
   /** Runs a request on another model through the facade (BLS calls from handler code). */
   callModel?: (call: ModelCall) => Promise<Tensor[]>;
+  /** Bounds for what the configuration leaves unset (model-defaults.ts). */
+  defaults?: ModelDefaults;
 }
 
 export interface LoadedVersion {
@@ -106,7 +109,8 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   const log = logger.child({ model: options.modelName, version: String(options.version) });
   const workerLog = (level: 'info' | 'warn' | 'error', message: string) => log[level](message);
 
-  const executeTimeoutMs = parameterNumber(parsed, 'execute_timeout_ms');
+  const defaults = options.defaults ?? DEFAULT_MODEL_DEFAULTS;
+  const executeTimeoutMs = parameterNumber(parsed, 'execute_timeout_ms') ?? (typescript ? defaults.handlerExecuteTimeoutMs : undefined);
   const startInstance = () => RestartingInstance.start(
     (onDeath) => WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath }),
     workerLog,
@@ -131,6 +135,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
       instances,
       maxBatchSize: config.max_batch_size,
       dynamicBatching: config.dynamic_batching,
+      defaultMaxQueueSize: queueBound(defaults, instances.length, config.max_batch_size),
       recorder: options.recorder,
     });
     return { config, instances, scheduler };

@@ -18,6 +18,7 @@ import type { ModelCall } from '../backends/backend.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelConfig } from './model-config.js';
 import { loadEnsembleVersion } from './ensemble-loader.js';
+import type { ModelDefaults } from './model-defaults.js';
 import { listVersions, selectVersions } from './version-policy.js';
 import { repositoryRelative } from './safe-path.js';
 
@@ -38,6 +39,8 @@ export interface ReloadContext {
   callModel?: (call: ModelCall) => Promise<Tensor[]>;
   /** The configuration of a ready model version, for ensembles' steps. */
   lookup: (model: string, version: string | undefined) => ModelConfig | undefined;
+  /** Bounds for what a configuration leaves unset (model-defaults.ts). */
+  defaults?: ModelDefaults;
 }
 
 export async function reloadModel(entry: ModelEntry, configGiven: boolean, context: ReloadContext): Promise<void> {
@@ -115,6 +118,7 @@ async function loadOne(mv: ModelVersion, dir: string, parsed: ParsedModelConfig,
           logger: log,
           recorder: mv.recorder,
           callModel: context.callModel,
+          defaults: context.defaults,
         });
     let codecs: ModelCodecs;
     try {

@@ -10,6 +10,7 @@
  * replaced versions then drain (their scheduler finishes what it admitted) and end their workers.
  * A reload that fails leaves the serving versions in place.
  */
+import { DEFAULT_MODEL_DEFAULTS, type ModelDefaults } from './model-defaults.js';
 import { readdir } from 'node:fs/promises';
 import { VireoError } from '../core/errors.js';
 import type { ModelIndexEntry } from '../core/inference.js';
@@ -49,6 +50,8 @@ export interface RepositoryOptions {
   memoryBudget?: number;
   /** How memory is measured (default: the process RSS); replaceable so tests can fix the sizes. */
   residentBytes?: () => number;
+  /** Bounds for what a model's configuration leaves unset (model-defaults.ts). */
+  modelDefaults?: Partial<ModelDefaults>;
 }
 
 export interface LoadOptions {
@@ -104,6 +107,7 @@ export class ModelRepository {
       forget: (entry) => { if (this.#models.get(entry.name) === entry) this.#models.delete(entry.name); },
       callModel: options.callModel,
       lookup: (model, stepVersion) => (this.#models.has(model) ? this.resolve(model, stepVersion).config : undefined),
+      defaults: { ...DEFAULT_MODEL_DEFAULTS, ...options.modelDefaults },
     };
   }
 

@@ -11,6 +11,8 @@ export interface QueuePolicy {
   allowTimeoutOverride: boolean;
   /** 0 = unbounded. */
   maxQueueSize: number;
+  /** The server option the bound came from, when no configuration set it (named in the error). */
+  maxQueueSizeOption?: string;
 }
 
 /** Triton's ModelQueuePolicy as written in a model configuration. */

@@ -36,6 +36,8 @@ export interface SchedulerOptions {
   /** 0: the model has no batch dimension and every request runs alone. */
   maxBatchSize: number;
   dynamicBatching?: DynamicBatchingConfig;
+  /** Queue bound of a priority level whose configuration sets no queue policy (0: unbounded). */
+  defaultMaxQueueSize?: number;
   recorder?: SchedulerRecorder;
 }
 
@@ -70,8 +72,10 @@ export class Scheduler {
     const db = options.dynamicBatching;
     const levels = Math.max(1, db?.priority_levels ?? 0);
     const policies: QueuePolicy[] = [];
+    const unset: QueuePolicy = { ...DEFAULT_POLICY, maxQueueSize: options.defaultMaxQueueSize ?? 0, maxQueueSizeOption: '--default-max-queue-size' };
     for (let level = 1; level <= levels; level++) {
-      policies.push(toQueuePolicy(db?.priority_queue_policy?.[String(level)] ?? db?.default_queue_policy) ?? DEFAULT_POLICY);
+      const written = db?.priority_queue_policy?.[String(level)] ?? db?.default_queue_policy;
+      policies.push(written ? toQueuePolicy(written) : unset);
     }
     this.#levels = levels;
     // Background work has no queue policy of its own: its submitter bounds how much it queues.
@@ -106,7 +110,8 @@ export class Scheduler {
     if (options.signal?.aborted) return this.#refuse(items, new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
     const level = options.background ? this.#levels : this.#levelOf(options.priority);
     if (this.#queues.isFull(level)) {
-      return this.#refuse(items, new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${this.#queues.policies[level]!.maxQueueSize}); retry later`));
+      const policy = this.#queues.policies[level]!;
+      return this.#refuse(items, new VireoError('VIREO_ERR_QUEUE_FULL', `the queue is full (max_queue_size ${policy.maxQueueSize}${policy.maxQueueSizeOption ? `, ${policy.maxQueueSizeOption}` : ''}); retry later`));
     }
     return new Promise<Tensor[]>((resolve, reject) => {
       const arrival = nowNs();

@@ -4,6 +4,7 @@
  * plays the same part between its HTTP/gRPC frontends and its core).
  */
 import type { Table } from '../codecs/dataframe-codec.js';
+import { checkBytesRequest } from '../core/bytes-limits.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ServerMetadata } from '../core/inference.js';
 import { processInflight } from '../core/inflight-requests.js';
@@ -124,6 +125,11 @@ export class InferenceServer {
     return !this.#draining && this.repository.isReady(this.#strictReadiness);
   }
 
+  /** True from startDraining on. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /** From now on readiness is false and new inference requests are refused (graceful drain). */
   startDraining(): void {
     this.#draining = true;
@@ -171,6 +177,7 @@ export class InferenceServer {
 
   async infer(request: InferRequest): Promise<InferResponse> {
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
+    checkBytesRequest(request.inputs);
     this.#inflight++;
     processInflight.begin();
     try {

@@ -15,6 +15,7 @@ import { registerAccessGuard } from './access-guard.js';
 import { registerBodyEncoding } from './body-encoding.js';
 import { clientErrorHandler, countRejection, fastifyClientError, frameworkErrorHandler, type FrameworkErrorLimits, type RejectionCounter } from './framework-errors.js';
 import { clip } from '../../core/bounded-text.js';
+import { closeConnectionsWhileDraining } from './drain-close.js';
 import { HTTP_STATUS } from './http-errors.js';
 
 export interface HttpOptions {
@@ -155,6 +156,7 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     });
   }
   registerAccessGuard(app, options.server, sendError);
+  closeConnectionsWhileDraining(app, () => options.server.draining);
   for (const register of routes) register(app, options);
   return app;
 }

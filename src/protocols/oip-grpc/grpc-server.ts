@@ -7,6 +7,7 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { decodeErrorInterceptor, withCheckedDecoding } from './grpc-decode.js';
 import { inferenceServiceDefinition } from './grpc-proto.js';
 import { HealthService, healthServiceDefinition } from './health-service.js';
 import type { StreamRegistry } from './infer-stream.js';
@@ -37,12 +38,12 @@ export interface GrpcFrontend {
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcFrontend> {
   const logger = options.logger.child({ component: 'grpc' });
   const maxMessageSize = options.maxMessageSize ?? DEFAULT_GRPC_MAX_MESSAGE_SIZE;
-  const grpc = new Server({ 'grpc.max_receive_message_length': maxMessageSize });
+  const grpc = new Server({ 'grpc.max_receive_message_length': maxMessageSize, interceptors: [decodeErrorInterceptor] });
   const streams: StreamRegistry = new Set();
-  const definition = inferenceServiceDefinition();
+  const definition = withCheckedDecoding(inferenceServiceDefinition());
   grpc.addService(definition, withUnimplemented(definition, inferenceServiceHandlers({ server: options.server, logger, streams })));
   const health = new HealthService(options.server);
-  grpc.addService(healthServiceDefinition, health.handlers());
+  grpc.addService(withCheckedDecoding(healthServiceDefinition), health.handlers());
 
   const host = options.address.includes(':') ? `[${options.address}]` : options.address;
   const port = await new Promise<number>((resolve, reject) => {

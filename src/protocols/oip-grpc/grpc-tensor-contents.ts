@@ -4,6 +4,7 @@
  * BYTES elements with a 4-byte length prefix). Sizes are checked against the shape before any
  * view or array is made; raw numeric data is a view into the received message where aligned.
  */
+import { checkBytesElements } from '../../core/bytes-limits.js';
 import { dataTypeInfo, type DataType, type NumericArray } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
 import { packBytes, unpackBytes, viewAs, type TensorData } from '../../core/tensor.js';
@@ -57,6 +58,7 @@ export function fromTypedContents(contents: TensorContentsMessage | null | undef
   const used = usedContentsFields(contents);
   const wrong = used.filter((f) => f !== field);
   if (wrong.length > 0) invalid(`${what}: datatype ${datatype} takes ${field}, but the request sets ${wrong.join(', ')}`);
+  if (datatype === 'BYTES') checkBytesElements(count, what);
   const values = (contents?.[field] ?? []) as unknown[];
   if (values.length !== count) invalid(`${what}: ${field} has ${values.length} elements but the shape needs ${count}`);
   if (datatype === 'BYTES') return (values as Uint8Array[]).slice();

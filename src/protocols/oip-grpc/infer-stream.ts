@@ -14,6 +14,7 @@ import type { Metadata, ServerDuplexStream } from '@grpc/grpc-js';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { UndecodableMessage } from './grpc-decode.js';
 import { GRPC_STATUS } from './grpc-errors.js';
 import { statusName, traceFromMetadata } from './grpc-observability.js';
 import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMessage } from './grpc-infer-codec.js';
@@ -39,7 +40,12 @@ async function writable(call: ServerDuplexStream<unknown, unknown>): Promise<voi
   settled.abort();
 }
 
-async function answer(server: InferenceServer, logger: Logger, message: ModelInferRequestMessage, signal: AbortSignal, metadata: Metadata): Promise<unknown> {
+async function answer(server: InferenceServer, logger: Logger, received: ModelInferRequestMessage | UndecodableMessage, signal: AbortSignal, metadata: Metadata): Promise<unknown> {
+  if (received instanceof UndecodableMessage) {
+    server.protocolRecorder?.protocolRequest('grpc', 'ModelStreamInfer', statusName(GRPC_STATUS[received.error.status]));
+    return { error_message: received.error.message, infer_response: { model_name: '', model_version: '', id: '' } };
+  }
+  const message = received;
   const trace = traceFromMetadata(server, message.model_name, message.model_version || undefined, metadata, message.id);
   try {
     const { request, raw } = parseModelInferRequest(message, signal);

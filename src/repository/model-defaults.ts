@@ -1,0 +1,26 @@
+/**
+ * Bounds every model gets unless its configuration says otherwise, so that neither a handler that
+ * never returns nor an overload can hold requests without bound (docs/reliability.md):
+ *
+ * - `handlerExecuteTimeoutMs`: a `typescript` handler model without `parameters.execute_timeout_ms`
+ *   has its batches bounded by this (`--handler-execute-timeout-ms`, default 20 s; 0: none). Past
+ *   it the batch's requests fail with 504 / DEADLINE_EXCEEDED and the worker is replaced. ONNX
+ *   models keep no default: a session cannot hang the way code can.
+ * - `maxQueueSize`: the queue bound of a priority level whose configuration sets no queue policy
+ *   (`--default-max-queue-size`; `auto` derives it from the model, 0 leaves it unbounded). A
+ *   policy written in the configuration (`dynamic_batching.default_queue_policy` or
+ *   `priority_queue_policy`) keeps Triton's meaning: its `max_queue_size`, 0 for unbounded.
+ */
+export interface ModelDefaults {
+  handlerExecuteTimeoutMs: number;
+  maxQueueSize: 'auto' | number;
+}
+
+/** 20 s: below the default drain timeout (30 s), so a hung handler cannot hold a shutdown. */
+export const DEFAULT_MODEL_DEFAULTS: Readonly<ModelDefaults> = { handlerExecuteTimeoutMs: 20_000, maxQueueSize: 'auto' };
+
+/** `auto`: 16 full batches per instance waiting, and never fewer than 256 requests. */
+export function queueBound(defaults: ModelDefaults, instances: number, maxBatchSize: number): number {
+  if (defaults.maxQueueSize !== 'auto') return defaults.maxQueueSize;
+  return Math.max(256, 16 * instances * Math.max(1, maxBatchSize));
+}
