@@ -56,7 +56,7 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
 
   both(app, 'GET', '/config', async (request, reply) => {
     try {
-      return server.modelConfig(request.params.model, request.params.version);
+      return server.tritonModelConfig(request.params.model, request.params.version);
     } catch (error) {
       return sendError(reply, error);
     }
