@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   VIREO_ERR_MODEL_TOO_LARGE: 'RESOURCE_EXHAUSTED',
   VIREO_ERR_MEMORY_BUDGET_EXHAUSTED: 'UNAVAILABLE',
   VIREO_ERR_INTERNAL: 'INTERNAL',
+  VIREO_ERR_OUTPUT_NOT_JSON: 'INVALID_ARGUMENT',
 } as const satisfies Record<string, ErrorStatus>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
