@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   VIREO_ERR_BATCH_STATE: 'INVALID_ARGUMENT',
   VIREO_ERR_INTERNAL: 'INTERNAL',
   VIREO_ERR_UNAUTHENTICATED: 'UNAUTHENTICATED',
+  VIREO_ERR_OUTPUT_NOT_JSON: 'INVALID_ARGUMENT',
 } as const satisfies Record<string, ErrorStatus>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

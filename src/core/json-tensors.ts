@@ -2,6 +2,11 @@
  * JSON ⇄ tensor data, shared by every JSON protocol (OIP REST, V1 REST). Values go straight into
  * the typed array of the tensor's datatype; each value is range-checked for its type so a wrong
  * value is a clear 400, never a silent wrap-around.
+ *
+ * Exactness: a JSON reader that keeps integers beyond ±2^53 gives them as BigInt (the HTTP
+ * frontends' exact-json.ts); INT64/UINT64 take them exactly. Out, a 64-bit element beyond ±2^53 is
+ * a BigInt for an exact writer, every other one a Number. BYTES that are not valid UTF-8 are an
+ * error (a JSON string cannot carry them), never U+FFFD.
  */
 import { checkBytesElements } from './bytes-limits.js';
 import { dataTypeInfo, type DataType, type NumericArray } from './datatypes.js';
@@ -10,7 +15,10 @@ import { fromBFloat16Bits, fromHalfBits, toBFloat16Bits, toHalfBits } from './ha
 import type { TensorData } from './tensor.js';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: false });
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Triton's limit on the nesting of a JSON tensor's data (HTTP_MAX_JSON_NESTING_DEPTH). */
+export const MAX_JSON_NESTING = 100;
 
 const INT_RANGES: Partial<Record<DataType, [number, number]>> = {
   UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295],
@@ -27,7 +35,7 @@ function flatten(value: unknown, visit: (leaf: unknown, index: number) => void, 
   let index = 0;
   const walk = (v: unknown, depth: number) => {
     if (Array.isArray(v)) {
-      if (depth > 32) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: data is nested too deeply`);
+      if (depth >= MAX_JSON_NESTING) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: JSON nesting depth exceeds maximum allowed limit (${MAX_JSON_NESTING})`);
       for (const item of v) walk(item, depth + 1);
       return;
     }
@@ -39,7 +47,7 @@ function flatten(value: unknown, visit: (leaf: unknown, index: number) => void, 
 }
 
 function badValue(what: string, datatype: DataType, index: number, value: unknown): never {
-  const shown = typeof value === 'string' ? `"${value.slice(0, 40)}"` : JSON.stringify(value)?.slice(0, 40);
+  const shown = typeof value === 'string' ? `"${value.slice(0, 40)}"` : typeof value === 'bigint' ? String(value) : JSON.stringify(value)?.slice(0, 40);
   throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: element ${index} (${shown}) is not a valid ${datatype} value`);
 }
 
@@ -79,6 +87,7 @@ export function jsonToTensorData(data: unknown, datatype: DataType, count: numbe
     write = (leaf, i) => {
       let v: bigint;
       if (typeof leaf === 'number' && Number.isSafeInteger(leaf)) v = BigInt(leaf);
+      else if (typeof leaf === 'bigint') v = leaf;
       else if (typeof leaf === 'string' && /^-?\d{1,20}$/.test(leaf)) v = BigInt(leaf);
       else return badValue(what, datatype, i, leaf);
       if (v < min || v > max) badValue(what, datatype, i, leaf);
@@ -87,13 +96,13 @@ export function jsonToTensorData(data: unknown, datatype: DataType, count: numbe
   } else if (datatype === 'FP16' || datatype === 'BF16') {
     const toBits = datatype === 'FP16' ? toHalfBits : toBFloat16Bits;
     write = (leaf, i) => {
-      if (typeof leaf !== 'number') badValue(what, datatype, i, leaf);
-      out[i] = toBits(leaf as number);
+      if (typeof leaf !== 'number' && typeof leaf !== 'bigint') badValue(what, datatype, i, leaf);
+      out[i] = toBits(Number(leaf));
     };
   } else if (datatype === 'FP32' || datatype === 'FP64') {
     write = (leaf, i) => {
-      if (typeof leaf !== 'number') badValue(what, datatype, i, leaf);
-      out[i] = leaf as number;
+      if (typeof leaf !== 'number' && typeof leaf !== 'bigint') badValue(what, datatype, i, leaf);
+      out[i] = Number(leaf);
     };
   } else {
     const [min, max] = INT_RANGES[datatype]!;
@@ -131,16 +140,49 @@ function checkCount(n: number, count: number, what: string): void {
   if (n !== count) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: data has ${n} elements but the shape needs ${count}`);
 }
 
-/** Tensor data as a flat JSON array (64-bit integers as numbers, FP16/BF16 as numbers, BYTES as strings). */
-export function tensorDataToJson(data: TensorData, datatype: DataType): unknown[] {
-  if (datatype === 'BYTES') return (data as Uint8Array[]).map((e) => decoder.decode(e));
+/**
+ * Tensor data as a flat JSON array: FP16/BF16 as numbers, BYTES as strings, 64-bit integers as
+ * numbers (BigInt beyond ±2^53, for an exact JSON writer). `what` names the tensor in errors.
+ */
+export function tensorDataToJson(data: TensorData, datatype: DataType, what = 'output'): unknown[] {
+  if (datatype === 'BYTES') return bytesToJson(data as Uint8Array[], what);
   const numeric = data as NumericArray;
   switch (datatype) {
     case 'BOOL': return Array.from(numeric as Uint8Array, (v) => v !== 0);
     case 'FP16': return Array.from(numeric as Uint16Array, fromHalfBits);
     case 'BF16': return Array.from(numeric as Uint16Array, fromBFloat16Bits);
     case 'INT64':
-    case 'UINT64': return Array.from(numeric as BigInt64Array, (v) => Number(v));
+    case 'UINT64': return int64ToJson(numeric as BigInt64Array | BigUint64Array);
     default: return Array.from(numeric as Float32Array);
   }
+}
+
+function bytesToJson(elements: Uint8Array[], what: string): string[] {
+  const out = new Array<string>(elements.length);
+  for (let i = 0; i < elements.length; i++) {
+    try {
+      out[i] = decoder.decode(elements[i]);
+    } catch {
+      throw new VireoError('VIREO_ERR_OUTPUT_NOT_JSON', `${what}: element ${i} is not valid UTF-8, which a JSON string cannot carry; request the output as binary data (output parameter "binary_data": true) or use gRPC`);
+    }
+  }
+  return out;
+}
+
+/** Numbers where exact (one comparison per element); only a tensor with a larger value pays for BigInts. */
+function int64ToJson(values: BigInt64Array | BigUint64Array): (number | bigint)[] {
+  const out = new Array<number | bigint>(values.length);
+  let exact = true;
+  for (let i = 0; i < values.length; i++) {
+    const n = Number(values[i]);
+    out[i] = n;
+    if (n > Number.MAX_SAFE_INTEGER || n < Number.MIN_SAFE_INTEGER) exact = false;
+  }
+  if (!exact) {
+    for (let i = 0; i < values.length; i++) {
+      const n = out[i] as number;
+      if (n > Number.MAX_SAFE_INTEGER || n < Number.MIN_SAFE_INTEGER) out[i] = values[i]!;
+    }
+  }
+  return out;
 }

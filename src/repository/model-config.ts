@@ -48,6 +48,8 @@ const tensorConfigSchema = z.strictObject({
   /** Triton's reshape: the shape the model sees, when it differs from the one clients send. */
   reshape: z.strictObject({ shape: dimsSchema }).optional(),
   optional: z.boolean().optional(),
+  /** Triton's ModelInput.format: the layout an image input takes (clients read it; Vireo only reports it). */
+  format: z.enum(['FORMAT_NONE', 'FORMAT_NCHW', 'FORMAT_NHWC']).optional(),
   label_filename: z.string().optional(),
   image: imageCodecSchema.optional(),
   text: textCodecSchema.optional(),

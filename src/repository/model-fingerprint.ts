@@ -23,7 +23,7 @@ export interface ModelFingerprint {
 
 const MAX_FILES = 10_000;
 const VERSION_DIR = /^[1-9]\d*$/;
-const MODEL_FILES = /^config\.(ya?ml|json)$/;
+const MODEL_FILES = /^config\.(ya?ml|json|pbtxt)$/;
 
 function hashFile(path: string): Promise<string> {
   return new Promise((resolve, reject) => {

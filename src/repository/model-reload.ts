@@ -7,7 +7,7 @@ import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VireoError } from '../core/errors.js';
 import type { Logger } from '../logging/logger.js';
-import { readModelConfig } from './config-file.js';
+import { readModelConfig, warnUnimplemented } from './config-file.js';
 import type { ParsedModelConfig } from './model-config.js';
 import type { ModelBudget } from './model-budget.js';
 import { newVersion, retireVersion, type ModelEntry, type ModelVersion, type VersionRecorder } from './model-entry.js';
@@ -64,7 +64,13 @@ export async function reloadModel(entry: ModelEntry, configGiven: boolean, conte
   try {
     // Fingerprint first: a model that fails on its config is then not retried until it changes.
     fingerprint = tracks ? await fingerprintModel(dir, entry.fingerprint) : undefined;
-    parsed = entry.override ?? (await readModelConfig(dir)).config;
+    if (entry.override) {
+      parsed = entry.override;
+    } else {
+      const read = await readModelConfig(dir);
+      parsed = read.config;
+      warnUnimplemented(log, read.file, read.unimplemented);
+    }
     const available = await listVersions(dir);
     selected = selectVersions(available, parsed.version_policy ?? { latest: { num_versions: 1 } }).map(String);
     if (selected.length === 0) {

@@ -12,7 +12,9 @@ import type { ProtocolRecorder, RequestTracer, TraceSettingsControl } from '../c
 import { LogSettings, LogSettingsError, type LogSettingsJson } from '../logging/log-settings.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Logger } from '../logging/logger.js';
-import { parseModelConfig, type ModelConfig } from '../repository/model-config.js';
+import { parseWithTritonFields, warnUnimplemented } from '../repository/config-file.js';
+import type { ModelConfig } from '../repository/model-config.js';
+import { coerceProtoJson, toTritonForm } from '../repository/triton-config.js';
 import type { ModelRepository } from '../repository/model-repository.js';
 import { checkModelName, type UploadedFile } from '../repository/model-upload.js';
 import { AccessPolicy, type Caller } from './access-policy.js';
@@ -159,6 +161,11 @@ export class InferenceServer {
 
   modelConfig(name: string, version?: string): ModelConfig {
     return this.repository.resolve(name, version).config;
+  }
+
+  /** The configuration as Triton writes it (model_config.proto as protobuf JSON): GET .../config, ModelConfig RPC. */
+  tritonModelConfig(name: string, version?: string): Record<string, unknown> {
+    return toTritonForm(this.modelConfig(name, version));
   }
 
   modelMetadata(name: string, version?: string): ModelMetadata {
@@ -324,7 +331,10 @@ export class InferenceServer {
         }
       }
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'the "config" parameter must be a JSON object');
-      config = parseModelConfig(raw, 'given in the load request');
+      // Triton's clients send protobuf JSON ({"max_batch_size":"16"}, enum names); Vireo's spelling passes too.
+      const read = parseWithTritonFields(coerceProtoJson(raw as Record<string, unknown>), 'given in the load request');
+      config = read.config;
+      warnUnimplemented(this.logger.child({ model: name }), 'load request', read.unimplemented);
       if (config.name !== undefined && config.name !== name) {
         throw new VireoError('VIREO_ERR_CONFIG_INVALID', `the given configuration names model "${config.name}", not "${name}"`);
       }

@@ -26,6 +26,7 @@ export function validateRequest(request: InferRequest, config: ModelConfig): Val
   const seen = new Set<string>();
   let items = batching ? -1 : 1;
   const inputs: Tensor[] = [];
+  const onnxStrings = config.backend === 'onnx';
 
   for (const tensor of request.inputs) {
     const spec = config.input.find((i) => i.name === tensor.name);
@@ -56,6 +57,7 @@ export function validateRequest(request: InferRequest, config: ModelConfig): Val
       }
       items = batch;
     }
+    if (onnxStrings && tensor.datatype === 'BYTES') checkOnnxStrings(tensor);
     const reshape = spec.reshape?.shape;
     inputs.push(reshape ? { ...tensor, shape: batching ? [tensor.shape[0]!, ...reshape] : [...reshape] } : tensor);
   }
@@ -73,4 +75,26 @@ export function validateRequest(request: InferRequest, config: ModelConfig): Val
     if (!outputs.includes(requested.name)) outputs.push(requested.name);
   }
   return { inputs, outputs, items: items === -1 ? 1 : items };
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * ONNX Runtime's string tensors hold C strings of text: an element would be cut at its first NUL
+ * byte, and bytes that are not UTF-8 would become U+FFFD on the way in. Either is refused here, per
+ * request (before batching), instead of reaching the model changed.
+ */
+function checkOnnxStrings(tensor: Tensor): void {
+  const elements = tensor.data as Uint8Array[];
+  for (let i = 0; i < elements.length; i++) {
+    const element = elements[i]!;
+    if (element.indexOf(0) !== -1) {
+      throw new VireoError('VIREO_ERR_INPUT_DATA', `input "${tensor.name}": element ${i} contains a NUL byte, which an ONNX Runtime string tensor cannot hold (it would be cut there); send such data as UINT8 to a model that takes bytes`);
+    }
+    try {
+      strictUtf8.decode(element);
+    } catch {
+      throw new VireoError('VIREO_ERR_INPUT_DATA', `input "${tensor.name}": element ${i} is not valid UTF-8, which an ONNX Runtime string tensor cannot hold unchanged; send such data as UINT8 to a model that takes bytes`);
+    }
+  }
 }

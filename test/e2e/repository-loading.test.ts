@@ -56,7 +56,7 @@ describe('model repository loading', () => {
   it('auto-completes inputs, outputs and max_batch_size from the ONNX model', async () => {
     const config = (await server.get('/v2/models/auto/config')).body;
     assert.equal(config.max_batch_size, 4); // the default for a dynamic first dimension
-    assert.deepEqual(config.input.map((i: any) => [i.name, i.data_type, i.dims]), [['INPUT0', 'INT32', [16]], ['INPUT1', 'INT32', [16]]]);
+    assert.deepEqual(config.input.map((i: any) => [i.name, i.data_type, i.dims]), [['INPUT0', 'TYPE_INT32', [16]], ['INPUT1', 'TYPE_INT32', [16]]]);
     assert.deepEqual(config.output.map((o: any) => o.name), ['OUTPUT0', 'OUTPUT1']);
     const a = range16(5);
     const { body } = await server.post('/v2/models/auto/infer', simpleRequest(a, a));

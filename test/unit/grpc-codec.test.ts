@@ -6,7 +6,7 @@ import { ERROR_STATUSES, VireoError } from '../../src/core/errors.js';
 import { GRPC_STATUS, toServiceError } from '../../src/protocols/oip-grpc/grpc-errors.js';
 import { inferenceServiceDefinition } from '../../src/protocols/oip-grpc/grpc-proto.js';
 import { parseModelInferRequest, type ModelInferRequestMessage } from '../../src/protocols/oip-grpc/grpc-infer-codec.js';
-import { toTritonModelConfig } from '../../src/protocols/oip-grpc/grpc-model-config.js';
+import { toTritonForm } from '../../src/repository/triton-config.js';
 import { fromInferParameters, toInferParameters } from '../../src/protocols/oip-grpc/grpc-parameters.js';
 import { fromRawContents, fromTypedContents } from '../../src/protocols/oip-grpc/grpc-tensor-contents.js';
 import type { ModelConfig } from '../../src/repository/model-config.js';
@@ -123,9 +123,12 @@ describe('model config translation', () => {
       dynamic_batching: { preferred_batch_size: [2], max_queue_delay_microseconds: 5, preserve_ordering: true, priority_levels: 2, default_priority_level: 1,
         priority_queue_policy: { 1: { timeout_action: 'DELAY', default_timeout_microseconds: 9, allow_timeout_override: true, max_queue_size: 3 } }, adaptive: { target_latency_ms: 5 } },
     } as unknown as ModelConfig;
-    const out = toTritonModelConfig(config) as any;
-    assert.deepEqual(out.input, [{ name: 'x', data_type: 'TYPE_STRING', dims: [-1], optional: true }]);
-    assert.deepEqual(out.output, [{ name: 'y', data_type: 'TYPE_FP16', dims: [3], reshape: { shape: [1, 3] }, label_filename: 'labels.txt' }]);
+    const out = toTritonForm(config) as any;
+    // Every scalar printed with its default (protobuf JSON with always_print_primitive_fields, as Triton).
+    assert.deepEqual(out.input, [{ name: 'x', data_type: 'TYPE_STRING', format: 'FORMAT_NONE', dims: [-1], is_shape_tensor: false, allow_ragged_batch: false, optional: true, is_non_linear_format_io: false }]);
+    assert.deepEqual(out.output, [{ name: 'y', data_type: 'TYPE_FP16', dims: [3], reshape: { shape: [1, 3] }, label_filename: 'labels.txt', is_shape_tensor: false, is_non_linear_format_io: false }]);
+    assert.equal(out.platform, 'onnxruntime_onnx');
+    assert.equal(out.max_batch_size, 4);
     assert.deepEqual(out.parameters, { threads: { string_value: '2' } });
     assert.equal(out.backend, 'onnxruntime');
     assert.equal('execution_providers' in out, false);

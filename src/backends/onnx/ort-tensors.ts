@@ -4,7 +4,8 @@ import { dataTypeInfo, fromOrtType, type NumericArray } from '../../core/datatyp
 import { VireoError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 
-const decoder = new TextDecoder();
+/** Fatal: invalid UTF-8 is an error, never U+FFFD. */
+const decoder = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
 export function toOrtTensor(tensor: Tensor): ort.Tensor {
@@ -14,7 +15,12 @@ export function toOrtTensor(tensor: Tensor): ort.Tensor {
   }
   const dims = [...tensor.shape];
   if (tensor.datatype === 'BYTES') {
-    return new ort.Tensor('string', (tensor.data as Uint8Array[]).map((e) => decoder.decode(e)), dims);
+    // The facade refuses NUL bytes and invalid UTF-8 per request (request-validation.ts); this keeps any
+    // other path (warmup samples) from cutting or replacing them silently.
+    return new ort.Tensor('string', (tensor.data as Uint8Array[]).map((e, i) => {
+      if (e.indexOf(0) !== -1) throw new VireoError('VIREO_ERR_INPUT_DATA', `${tensor.name}: element ${i} contains a NUL byte, which an ONNX Runtime string tensor cannot hold`);
+      return decoder.decode(e);
+    }), dims);
   }
   return new ort.Tensor(ortType as 'float32', tensor.data as Float32Array, dims);
 }

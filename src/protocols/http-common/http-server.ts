@@ -16,6 +16,7 @@ import { registerBodyEncoding } from './body-encoding.js';
 import { clientErrorHandler, countRejection, fastifyClientError, frameworkErrorHandler, type FrameworkErrorLimits, type RejectionCounter } from './framework-errors.js';
 import { clip } from '../../core/bounded-text.js';
 import { closeConnectionsWhileDraining } from './drain-close.js';
+import { needsExactParse, parseJsonExact, stringifyJsonExact } from './exact-json.js';
 import { HTTP_STATUS } from './http-errors.js';
 
 export interface HttpOptions {
@@ -139,8 +140,17 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.headers['inference-header-content-length'] !== undefined) return done(null, body);
-    parseJson(request, (body as Buffer).toString('utf8'), done);
+    const text = (body as Buffer).toString('utf8');
+    // fastify's parser (prototype-poisoning checks) first; a body with 64-bit integers beyond ±2^53 is
+    // then read again exactly (exact-json.ts), since JSON.parse would have rounded them.
+    parseJson(request, text, (error: Error | null, value?: unknown) => {
+      if (error) return done(error, undefined);
+      if (!needsExactParse(text)) return done(null, value);
+      done(null, parseJsonExact(text));
+    });
   });
+  // BigInt values (exact 64-bit integers in JSON tensors) cannot go through JSON.stringify.
+  app.setReplySerializer((payload) => stringifyJsonExact(payload));
   registerBodyEncoding(app, bodyLimit);
   // File uploads to the infer URL; the route reads the parts, sizes limited to the body limit.
   void app.register(multipart, { limits: { fileSize: bodyLimit, parts: 32 } });

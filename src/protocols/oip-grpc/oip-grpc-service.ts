@@ -10,7 +10,6 @@ import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { toServiceError } from './grpc-errors.js';
 import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMessage } from './grpc-infer-codec.js';
-import { toTritonModelConfig } from './grpc-model-config.js';
 import { countUnary, logSettings, traceFromMetadata, traceSetting } from './grpc-observability.js';
 import { grpcCaller } from './grpc-peer.js';
 import { repositoryHandlers } from './grpc-repository.js';
@@ -69,7 +68,7 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
       }
     }),
     ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestMessage, unknown>) => handleInferStream(call, ctx),
-    ModelConfig: unary<ModelRequest>(logger, (r) => ({ config: toTritonModelConfig(server.modelConfig(r.name, version(r.version))) })),
+    ModelConfig: unary<ModelRequest>(logger, (r) => ({ config: server.tritonModelConfig(r.name, version(r.version)) })),
     ModelStatistics: unary<ModelRequest>(logger, (r) => ({ model_stats: server.statistics(r.name || undefined, version(r.version)) })),
     RepositoryIndex: unary(logger, repository.RepositoryIndex),
     RepositoryModelLoad: unary(logger, repository.RepositoryModelLoad),

@@ -15,6 +15,7 @@ import type { InferRequest, InferResponse } from '../../core/inference.js';
 import { tensorDataToJson } from '../../core/json-tensors.js';
 import { packBytes, unpackBytes, viewAs, type Tensor, type TensorData } from '../../core/tensor.js';
 import type { ModelConfig } from '../../repository/model-config.js';
+import { parseJsonExact } from '../http-common/exact-json.js';
 import { parseInferBody } from './oip-json-codec.js';
 
 const malformed = (message: string): never => {
@@ -46,7 +47,7 @@ export function parseBinaryInferBody(body: Buffer, headerLength: number, model: 
   }
   let header: unknown;
   try {
-    header = JSON.parse(body.toString('utf8', 0, headerLength));
+    header = parseJsonExact(body.toString('utf8', 0, headerLength));
   } catch (error) {
     return malformed(`the JSON header (first ${headerLength} bytes, per Inference-Header-Content-Length) is not valid JSON: ${(error as Error).message}`);
   }
@@ -128,7 +129,7 @@ export function encodeInferResponse(response: InferResponse, request: InferReque
   const binary: Uint8Array[] = [];
   const outputs = response.outputs.map((t) => {
     const base = { name: t.name, datatype: t.datatype, shape: t.shape };
-    if (!binaryWanted(request, t.name)) return { ...base, data: tensorDataToJson(t.data, t.datatype) };
+    if (!binaryWanted(request, t.name)) return { ...base, data: tensorDataToJson(t.data, t.datatype, `output "${t.name}"`) };
     const bytes = outputBytes(t);
     binary.push(bytes);
     return { ...base, parameters: { binary_data_size: bytes.byteLength } };

@@ -19,7 +19,9 @@ export function parseParameters(value: unknown, where: string): Parameters | und
   if (value === undefined || value === null) return undefined;
   if (!isObject(value)) malformed(`${where}: parameters must be an object`);
   for (const [key, v] of Object.entries(value as object)) {
-    if (!['string', 'number', 'boolean'].includes(typeof v)) malformed(`${where}: parameter "${key}" must be a string, number or boolean`);
+    // An integer beyond ±2^53 (read exactly, see exact-json.ts) stays exact as its decimal text, as over gRPC.
+    if (typeof v === 'bigint') (value as Record<string, unknown>)[key] = String(v);
+    else if (!['string', 'number', 'boolean'].includes(typeof v)) malformed(`${where}: parameter "${key}" must be a string, number or boolean`);
   }
   return value as Parameters;
 }

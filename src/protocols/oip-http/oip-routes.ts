@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
 import { startHttpTrace } from '../http-common/http-trace.js';
+import { stringifyJsonExact } from '../http-common/exact-json.js';
 import { jsonBody } from '../http-common/json-body.js';
 import type { InferRequest } from '../../core/inference.js';
 import type { InferenceServer } from '../../server/inference-server.js';
@@ -56,7 +57,7 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
 
   both(app, 'GET', '/config', async (request, reply) => {
     try {
-      return server.modelConfig(request.params.model, request.params.version);
+      return server.tritonModelConfig(request.params.model, request.params.version);
     } catch (error) {
       return sendError(reply, error);
     }
@@ -105,7 +106,7 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
       } else {
         // binary_data extension: JSON header, then each binary output in order (one copy into the body).
         // Trailing spaces pad the header to 8 bytes so clients can view the outputs without realigning.
-        const text = JSON.stringify(header);
+        const text = stringifyJsonExact(header);
         const json = Buffer.from(text.padEnd(text.length + ((8 - (Buffer.byteLength(text) % 8)) % 8)));
         const bytes = binary.reduce((sum, b) => sum + b.byteLength, json.length);
         reply

@@ -27,7 +27,7 @@ function nest(values: unknown[], shape: readonly number[]): unknown[] {
 export function plainResponse(response: InferResponse): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const tensor of response.outputs) {
-    const values = tensorDataToJson(tensor.data, tensor.datatype);
+    const values = tensorDataToJson(tensor.data, tensor.datatype, `output "${tensor.name}"`);
     out[tensor.name] = values.length === 1 ? inline(values[0]) : nest(values, tensor.shape);
   }
   return out;
