@@ -14,6 +14,9 @@ import { WorkerInstance } from '../backends/worker-instance.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Logger } from '../logging/logger.js';
 import { Scheduler } from '../scheduler/scheduler.js';
+import { SequenceBatcher } from '../scheduler/sequence-batcher.js';
+import type { ModelRunner } from './model-entry.js';
+import { sequenceBatcherOptions } from './sequence-setup.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import { completeConfig } from './auto-complete.js';
 import { parameterNumber, type ModelConfig, type ParsedModelConfig } from './model-config.js';
@@ -35,7 +38,7 @@ export interface LoadVersionOptions {
 export interface LoadedVersion {
   config: ModelConfig;
   instances: ModelInstance[];
-  scheduler: Scheduler;
+  scheduler: ModelRunner;
 }
 
 function executionProviders(parsed: ParsedModelConfig): string[] {
@@ -121,12 +124,14 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
     // Warm before the scheduler exists: nothing can reach these instances until they are warm.
     const warmups = await runWarmup(config, instances, options.modelDir);
     if (warmups > 0) log.debug({ executions: warmups }, 'model warmed up');
-    const scheduler = new Scheduler({
-      instances,
-      maxBatchSize: config.max_batch_size,
-      dynamicBatching: config.dynamic_batching,
-      recorder: options.recorder,
-    });
+    const scheduler = config.sequence_batching
+      ? new SequenceBatcher(await sequenceBatcherOptions(config, options.modelDir, instances, options.recorder))
+      : new Scheduler({
+        instances,
+        maxBatchSize: config.max_batch_size,
+        dynamicBatching: config.dynamic_batching,
+        recorder: options.recorder,
+      });
     return { config, instances, scheduler };
   } catch (error) {
     await Promise.all(instances.map((i) => i.close()));
