@@ -148,6 +148,11 @@ describe('sequence batching (simple_sequence accumulator)', () => {
     const last = await client.call('ModelInfer', request(22, { sequence_id: id, sequence_end: { bool_param: true } }));
     assert.equal(last.outputs[0].contents.int_contents[0], 42);
     await assertStatus(client.call('ModelInfer', request(1, { sequence_id: id })), grpc.status.NOT_FOUND, /has ended/);
+    const { config } = await client.call('ModelConfig', { name: 'acc' });
+    assert.equal(config.sequence_batching.control_input[0].control[0].kind, 'CONTROL_SEQUENCE_START');
+    assert.deepEqual(config.sequence_batching.state[0].dims.map(Number), [1]);
+    assert.equal(config.sequence_batching.state[0].data_type, 'TYPE_INT32');
+    assert.equal(config.sequence_batching.strategy_choice, 'direct');
   });
 
   it('counts sequences in Prometheus metrics', async () => {

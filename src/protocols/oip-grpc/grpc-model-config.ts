@@ -6,7 +6,7 @@
  * (`execution_providers`, `dynamic_batching.adaptive`) are left out; GET .../config shows them.
  */
 import { tritonSpelling } from '../../core/datatypes.js';
-import type { DynamicBatchingConfig, ModelConfig, QueuePolicyConfig, TensorConfig } from '../../repository/model-config.js';
+import type { DynamicBatchingConfig, ModelConfig, QueuePolicyConfig, SequenceBatchingConfig, TensorConfig } from '../../repository/model-config.js';
 
 type Message = Record<string, unknown>;
 
@@ -45,6 +45,23 @@ function dynamicBatching(db: DynamicBatchingConfig): Message {
   };
 }
 
+/** Datatypes spelled TYPE_*; Vireo's max_sequence_backlog has no proto field. */
+function sequenceBatching(sb: SequenceBatchingConfig): Message {
+  const { max_sequence_backlog: _vireoOnly, ...rest } = sb;
+  return {
+    ...rest,
+    control_input: sb.control_input.map((c) => ({
+      name: c.name,
+      control: c.control.map((k) => ({ ...k, ...(k.data_type ? { data_type: tritonSpelling(k.data_type) } : {}) })),
+    })),
+    state: sb.state.map((st) => ({
+      ...st,
+      data_type: tritonSpelling(st.data_type),
+      initial_state: st.initial_state.map((i) => ({ ...i, data_type: tritonSpelling(i.data_type) })),
+    })),
+  };
+}
+
 export function toTritonModelConfig(config: ModelConfig): Message {
   const parameters: Record<string, { string_value: string }> = {};
   for (const [key, value] of Object.entries(config.parameters ?? {})) parameters[key] = { string_value: String(value) };
@@ -67,5 +84,8 @@ export function toTritonModelConfig(config: ModelConfig): Message {
     parameters,
     ...(config.optimization ? { optimization: config.optimization } : {}),
     ...(config.dynamic_batching ? { dynamic_batching: dynamicBatching(config.dynamic_batching) } : {}),
+    ...(config.sequence_batching ? { sequence_batching: sequenceBatching(config.sequence_batching) } : {}),
+    ...(config.model_transaction_policy ? { model_transaction_policy: config.model_transaction_policy } : {}),
+    ...(config.response_cache ? { response_cache: config.response_cache } : {}),
   };
 }
