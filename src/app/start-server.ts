@@ -12,6 +12,7 @@ import { createHttpApp } from '../protocols/http-common/http-server.js';
 import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/metrics-http-server.js';
 import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-server.js';
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
+import { generateRoutes } from '../protocols/oip-http/generate-routes.js';
 import { repositoryRoutes } from '../protocols/oip-http/repository-routes.js';
 import { settingsRoutes } from '../protocols/oip-http/settings-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
@@ -66,7 +67,7 @@ export interface RunningServer {
   abort(): Promise<void>;
 }
 
-export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace', 'classification'];
+export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace', 'classification', 'sequence', 'sequence(string_id)', 'generate'];
 /** Reported only when the repository API is on (poll or explicit mode). */
 export const REPOSITORY_EXTENSIONS = ['model_repository', 'model_repository(unload_dependents)'];
 
@@ -109,7 +110,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   let httpUrl: string | undefined;
   const http = options.httpPort >= 0
-    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, allowRemoteControl: options.allowRemoteControl }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
+    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, allowRemoteControl: options.allowRemoteControl }, [oipRoutes, generateRoutes, v1Routes, settingsRoutes, repositoryRoutes])
     : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {

@@ -15,6 +15,7 @@ import type { Tensor } from '../core/tensor.js';
 import type { Logger } from '../logging/logger.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { SequenceBatcher } from '../scheduler/sequence-batcher.js';
+import { DecoupledRunner } from '../scheduler/decoupled-runner.js';
 import type { ModelRunner } from './model-entry.js';
 import { sequenceBatcherOptions } from './sequence-setup.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
@@ -124,7 +125,12 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
     // Warm before the scheduler exists: nothing can reach these instances until they are warm.
     const warmups = await runWarmup(config, instances, options.modelDir);
     if (warmups > 0) log.debug({ executions: warmups }, 'model warmed up');
-    const scheduler = config.sequence_batching
+    const decoupled = config.model_transaction_policy?.decoupled === true;
+    if (decoupled && !typescript) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'model_transaction_policy.decoupled needs backend: typescript (a handler that exports stream())');
+    if (decoupled && config.dynamic_batching) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'a decoupled model runs each request as its own stream: remove dynamic_batching');
+    const scheduler = decoupled
+      ? new DecoupledRunner({ model: config.name, instances, recorder: options.recorder })
+      : config.sequence_batching
       ? new SequenceBatcher(await sequenceBatcherOptions(config, options.modelDir, instances, options.recorder))
       : new Scheduler({
         instances,
