@@ -13,6 +13,7 @@ import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/m
 import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-server.js';
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
 import { generateRoutes } from '../protocols/oip-http/generate-routes.js';
+import { ResponseCache, parseCacheConfig } from '../scheduler/response-cache.js';
 import { repositoryRoutes } from '../protocols/oip-http/repository-routes.js';
 import { settingsRoutes } from '../protocols/oip-http/settings-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
@@ -24,6 +25,8 @@ import { combineRecorders } from './version-recorders.js';
 
 export interface ServeOptions {
   modelRepository: string;
+  /** Triton's `--cache-config local,size=<bytes>`: the response cache models opt into. */
+  cacheConfig?: string;
   /** 0 picks a free port; -1 disables the frontend. */
   httpPort: number;
   httpAddress: string;
@@ -88,6 +91,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     memoryBudget: options.modelMemoryBudget,
     recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version), tracer.recorderFor(model, version)]),
     callModel: (call) => facade!.callModel(call),
+    responseCache: options.cacheConfig ? new ResponseCache(parseCacheConfig(options.cacheConfig).size) : undefined,
   });
   const control = (options.modelControlMode ?? 'none') !== 'none';
   const server = new InferenceServer({

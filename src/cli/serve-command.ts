@@ -61,6 +61,7 @@ export function serveCommand(): Command {
     .addOption(option('--repository-poll-secs <secs>', 'seconds between repository scans in poll mode', 'repository-poll-secs').argParser(positiveNumber).default(15))
     .addOption(option('--load-model <name>', 'model to load at start in explicit mode (repeatable; * = all)', 'load-model').argParser(collect))
     .addOption(option('--model-memory-budget <bytes>', 'load models on first use and unload the least recently used idle ones to stay within this many bytes', 'model-memory-budget').argParser(integer(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(option('--cache-config <spec>', 'response cache for models with response_cache.enable, as Triton: local,size=<bytes>', 'cache-config'))
     .addOption(option('--drain-timeout <secs>', 'on SIGTERM/SIGINT, exit (code 1) if requests are still running after this long', 'drain-timeout').argParser(positiveNumber).default(30))
     .action(async (opts) => {
       const level = opts.logVerbose >= 2 ? 'trace' : opts.logVerbose === 1 ? 'debug' : 'info';
@@ -85,6 +86,7 @@ export function serveCommand(): Command {
         repositoryPollSecs: opts.repositoryPollSecs,
         loadModels: opts.loadModel ?? [],
         modelMemoryBudget: opts.modelMemoryBudget,
+        cacheConfig: opts.cacheConfig,
       });
       let stopping = false;
       let forcing = false;

@@ -113,8 +113,10 @@ export class MetricsRecorder implements SchedulerRecorder {
     this.#cell('sequencesEnded', why === 'ended' ? 'end' : 'idle').value++;
   }
 
+  /** A hit is a successful request too (as Triton's request_success counts it), with no execution. */
   cacheHit(): void {
     this.#cell('cacheHits').value++;
+    this.#success.value++;
   }
 
   cacheMiss(): void {

@@ -16,6 +16,9 @@ import type { Logger } from '../logging/logger.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { SequenceBatcher } from '../scheduler/sequence-batcher.js';
 import { DecoupledRunner } from '../scheduler/decoupled-runner.js';
+import { CachingRunner } from '../scheduler/caching-runner.js';
+import { NOOP_RECORDER } from '../scheduler/recorder.js';
+import type { ResponseCache } from '../scheduler/response-cache.js';
 import type { ModelRunner } from './model-entry.js';
 import { sequenceBatcherOptions } from './sequence-setup.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
@@ -34,6 +37,8 @@ export interface LoadVersionOptions {
   recorder?: SchedulerRecorder;
   /** Runs a request on another model through the facade (BLS calls from handler code). */
   callModel?: (call: ModelCall) => Promise<Tensor[]>;
+  /** The server's response cache (--cache-config), used when the model enables response_cache. */
+  responseCache?: ResponseCache;
 }
 
 export interface LoadedVersion {
@@ -128,7 +133,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
     const decoupled = config.model_transaction_policy?.decoupled === true;
     if (decoupled && !typescript) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'model_transaction_policy.decoupled needs backend: typescript (a handler that exports stream())');
     if (decoupled && config.dynamic_batching) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'a decoupled model runs each request as its own stream: remove dynamic_batching');
-    const scheduler = decoupled
+    let scheduler: ModelRunner = decoupled
       ? new DecoupledRunner({ model: config.name, instances, recorder: options.recorder })
       : config.sequence_batching
       ? new SequenceBatcher(await sequenceBatcherOptions(config, options.modelDir, instances, options.recorder))
@@ -138,6 +143,11 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
         dynamicBatching: config.dynamic_batching,
         recorder: options.recorder,
       });
+    if (config.response_cache?.enable) {
+      if (decoupled || config.sequence_batching) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'response_cache cannot serve a decoupled or sequence-batched model (their responses depend on more than the request)');
+      if (options.responseCache) scheduler = new CachingRunner(scheduler, options.responseCache, { model: options.modelName, version: String(options.version) }, options.recorder ?? NOOP_RECORDER);
+      else log.warn('response_cache.enable is set but the server runs without a cache (--cache-config local,size=<bytes>): responses are not cached');
+    }
     return { config, instances, scheduler };
   } catch (error) {
     await Promise.all(instances.map((i) => i.close()));

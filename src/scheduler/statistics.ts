@@ -107,12 +107,15 @@ export class StatisticsRecorder implements SchedulerRecorder {
     else this.#sequenceStats().released_idle++;
   }
 
-  /** Triton counts a hit as a successful inference whose whole duration is the lookup. */
+  /**
+   * As extension_statistics.md says: a hit counts in success and queue (its whole time is the
+   * lookup), not in inference_count, execution_count or the compute durations.
+   */
   cacheHit(ns: number): void {
     add(this.#infer.cache_hit, ns);
-    this.#lastInference = Date.now();
-    this.#inferenceCount++;
     add(this.#infer.success, ns);
+    add(this.#infer.queue, ns);
+    this.#lastInference = Date.now();
   }
 
   cacheMiss(ns: number): void {
