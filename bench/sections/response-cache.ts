@@ -30,7 +30,8 @@ async function measure(context: BenchContext): Promise<Point[]> {
             const result = await runLoad({
               url: `${server.url}/v2/models/${w.name}_dynamic/infer`, ...repo.requests[w.name]!, concurrency,
               warmupMs: w.warmupMs, durationMs: w.durationMs,
-              repeats: { byteOffset: 0, hotSet: 16, datatype: w.inputs[0]!.datatype },
+              // The first element of the first input: right after the JSON header.
+              repeats: { byteOffset: Number(repo.requests[w.name]!.headers['inference-header-content-length']), hotSet: 16, datatype: w.inputs[0]!.datatype },
             }, server.child.pid);
             if (result.errors > 0) context.log(`  ${result.errors} errors, first: ${result.firstError}`);
             points.push({ workload: w.name, cache, concurrency, ...result });
