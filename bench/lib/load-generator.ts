@@ -18,6 +18,12 @@ export interface LoadJob {
   concurrency: number;
   warmupMs: number;
   durationMs: number;
+  /**
+   * Vary the body so that half the requests repeat earlier ones (the response-cache benchmark):
+   * the 4 bytes at `byteOffset` of the body (the first element of a binary input) become, on even
+   * requests, one of `hotSet` values seen over and over, on odd ones a value never sent before.
+   */
+  repeats?: { byteOffset: number; hotSet: number; datatype: 'FP32' | 'INT32' };
 }
 
 export interface LoadResult {
@@ -49,13 +55,23 @@ async function main(job: LoadJob): Promise<LoadResult> {
   const measureFrom = start + job.warmupMs;
   const stopAt = measureFrom + job.durationMs;
   let cpuAtMeasure: NodeJS.CpuUsage | undefined;
+  let sequence = 0;
+  const bodyStart = request.length - readFileSync(job.bodyFile).length;
   const client = async () => {
     const connection = new RawHttpConnection(target);
     connections.push(connection);
+    // A client's own copy: it patches it only while no write of it is pending (closed loop).
+    const own = job.repeats ? Buffer.from(request) : request;
     while (performance.now() < stopAt) {
+      if (job.repeats) {
+        const n = sequence++;
+        const value = n % 2 === 0 ? (n / 2) % job.repeats.hotSet : 1_000_000 + n;
+        if (job.repeats.datatype === 'FP32') own.writeFloatLE(value, bodyStart + job.repeats.byteOffset);
+        else own.writeInt32LE(value, bodyStart + job.repeats.byteOffset);
+      }
       const sent = performance.now();
       try {
-        const { status, body } = await connection.send(request);
+        const { status, body } = await connection.send(own);
         const done = performance.now();
         if (status !== 200) {
           errors++;

@@ -108,10 +108,10 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 /** Vireo from source, as `vireo serve` (`nodeArgs` e.g. --cpu-prof). */
-export async function startVireo(repository: string, nodeArgs: string[] = []): Promise<ServerProcess> {
+export async function startVireo(repository: string, nodeArgs: string[] = [], serveArgs: string[] = []): Promise<ServerProcess> {
   const port = await freePort();
   const child = track(spawn(process.execPath, [...nodeArgs, join(rootDir, 'bin', 'vireo.js'), 'serve',
-    '--model-repository', repository, '--http-port', String(port), '--http-address', '127.0.0.1', '--log-format', 'json'], {
+    '--model-repository', repository, '--http-port', String(port), '--http-address', '127.0.0.1', '--log-format', 'json', ...serveArgs], {
     cwd: rootDir, stdio: ['ignore', 'ignore', 'inherit'],
   }));
   const url = `http://127.0.0.1:${port}`;

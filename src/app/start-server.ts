@@ -14,6 +14,8 @@ import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/m
 import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-server.js';
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
 import { openBatchApi, type OpenBatchApi } from '../protocols/openai-batch/batch-api.js';
+import { generateRoutes } from '../protocols/oip-http/generate-routes.js';
+import { ResponseCache, parseCacheConfig } from '../scheduler/response-cache.js';
 import { repositoryRoutes } from '../protocols/oip-http/repository-routes.js';
 import { settingsRoutes } from '../protocols/oip-http/settings-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
@@ -28,6 +30,8 @@ import { combineRecorders } from './version-recorders.js';
 
 export interface ServeOptions {
   modelRepository: string;
+  /** Triton's `--cache-config local,size=<bytes>`: the response cache models opt into. */
+  cacheConfig?: string;
   /** 0 picks a free port; -1 disables the frontend. */
   httpPort: number;
   httpAddress: string;
@@ -101,7 +105,7 @@ export interface RunningServer {
   abort(): Promise<void>;
 }
 
-export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace', 'classification'];
+export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace', 'classification', 'sequence', 'sequence(string_id)', 'generate'];
 /** Reported only when the repository API is on (poll or explicit mode). */
 export const REPOSITORY_EXTENSIONS = ['model_repository', 'model_repository(unload_dependents)'];
 
@@ -127,6 +131,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     modelDefaults: options.modelDefaults,
     recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version), tracer.recorderFor(model, version)]),
     callModel: (call) => facade!.callModel(call),
+    responseCache: options.cacheConfig ? new ResponseCache(parseCacheConfig(options.cacheConfig).size) : undefined,
   });
   const control = (options.modelControlMode ?? 'none') !== 'none';
   const server = new InferenceServer({
@@ -167,7 +172,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let httpUrl: string | undefined;
   const http = options.httpPort >= 0
     ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, maxHeaderSize: options.httpMaxHeaderSize }, 
-      [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes, ...(batchApi ? [batchApi.routes] : [])])
+      [oipRoutes, generateRoutes, v1Routes, settingsRoutes, repositoryRoutes, ...(batchApi ? [batchApi.routes] : [])])
     : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {

@@ -3,7 +3,7 @@
  * repository takes. Built once per version; with a single recorder it is returned as is.
  */
 import type { VersionRecorder } from '../repository/model-repository.js';
-import type { BatchTimings, RequestOutcome, RequestTimings } from '../scheduler/recorder.js';
+import { forwardOptional, type BatchTimings, type RequestOutcome, type RequestTimings } from '../scheduler/recorder.js';
 
 export function combineRecorders(recorders: readonly (VersionRecorder | undefined)[]): VersionRecorder | undefined {
   const list = recorders.filter((r): r is VersionRecorder => r !== undefined);
@@ -27,5 +27,6 @@ export function combineRecorders(recorders: readonly (VersionRecorder | undefine
     unloaded() {
       for (const r of list) r.unloaded?.();
     },
+    ...forwardOptional(list),
   };
 }

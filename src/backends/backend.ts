@@ -72,10 +72,23 @@ export interface InstanceHost {
   callModel(call: ModelCall): Promise<Tensor[]>;
 }
 
+/**
+ * Decoupled models (Triton's model_transaction_policy.decoupled): one request, 0..N responses.
+ * `onResponse` is called for each, in order; the promise settles when the model has sent its last
+ * one (or failed: responses already sent stay sent). Aborting `signal` asks the model to stop.
+ * Several streams may run on one instance at once.
+ */
+export type StreamExecute = (
+  inputs: Tensor[], outputs: readonly string[], context: ExecuteContext | undefined,
+  onResponse: (outputs: Tensor[]) => void, signal: AbortSignal,
+) => Promise<void>;
+
 export interface ModelInstance {
   readonly signature: ModelSignature;
   /** Runs one batch; `outputs` names the tensors wanted (empty = all). */
   execute(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<Tensor[]>;
+  /** Present on instances whose model is decoupled. */
+  executeStream?: StreamExecute;
   /** Waits for the running batch, then releases the session and ends the worker. */
   close(): Promise<void>;
 }
@@ -84,6 +97,7 @@ export interface ModelInstance {
 export interface InstanceImplementation {
   signature: ModelSignature;
   execute(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<Tensor[]>;
+  executeStream?: StreamExecute;
   close(): Promise<void>;
 }
 

@@ -45,6 +45,24 @@ function settleCall(message: Extract<HostMessage, { type: 'call-result' | 'call-
   else call.reject(VireoError.from(message.error));
 }
 
+/** Decoupled streams running, by id, so a `cancel-stream` can abort one. */
+const streams = new Map<number, AbortController>();
+
+async function executeStream(instance: InstanceImplementation, message: Extract<HostMessage, { type: 'execute-stream' }>): Promise<void> {
+  const controller = new AbortController();
+  streams.set(message.id, controller);
+  try {
+    if (!instance.executeStream) throw new VireoError('VIREO_ERR_INTERNAL', 'this model is not decoupled');
+    await instance.executeStream(message.inputs, message.outputs, message.context,
+      (outputs) => post({ type: 'partial', id: message.id, outputs }, transferList(outputs)), controller.signal);
+    post({ type: 'result', id: message.id, outputs: [] });
+  } catch (error) {
+    post({ type: 'failed', id: message.id, error: VireoError.from(error).toJSON() });
+  } finally {
+    streams.delete(message.id);
+  }
+}
+
 /** Executes running on the event loop (arrived over the port); the mailbox loop parks async meanwhile. */
 let inflight = 0;
 let closing = false;
@@ -130,6 +148,8 @@ async function start(init: WorkerInit): Promise<void> {
       });
       return;
     }
+    if (message.type === 'cancel-stream') return streams.get(message.id)?.abort();
+    if (message.type === 'execute-stream') return void executeStream(instance, message);
     void executeFromPort(instance, message);
   };
   port.removeAllListeners('message');

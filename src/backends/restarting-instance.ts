@@ -51,6 +51,13 @@ export class RestartingInstance implements ModelInstance {
     return this.#current.execute(inputs, outputs, context);
   }
 
+  async executeStream(inputs: Tensor[], outputs: readonly string[], context: ExecuteContext | undefined, onResponse: (outputs: Tensor[]) => void, signal: AbortSignal): Promise<void> {
+    if (this.#restarting) await this.#restarting;
+    if (!this.#current.alive && !this.#closed) await this.#restart();
+    if (!this.#current.executeStream) throw new VireoError('VIREO_ERR_INTERNAL', 'this instance does not stream responses');
+    return this.#current.executeStream(inputs, outputs, context, onResponse, signal);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#restarting?.catch(() => undefined);

@@ -28,7 +28,7 @@ function spawnWorker(workerData: WorkerInit): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
-interface Pending { resolve: (outputs: Tensor[]) => void; reject: (error: VireoError) => void }
+interface Pending { resolve: (outputs: Tensor[]) => void; reject: (error: VireoError) => void; partial?: (outputs: Tensor[]) => void }
 
 export interface WorkerServices {
   /** Answers the instance's calls to other models (BLS); without it such calls fail. */
@@ -124,6 +124,20 @@ export class WorkerInstance implements ModelInstance {
     });
   }
 
+  /** A decoupled stream: partial responses arrive as `partial` messages, the end as `result`. */
+  executeStream(inputs: Tensor[], outputs: readonly string[], context: ExecuteContext | undefined, onResponse: (outputs: Tensor[]) => void, signal: AbortSignal): Promise<void> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#nextId++;
+    return new Promise<void>((resolve, reject) => {
+      const cancel = () => this.#post({ type: 'cancel-stream', id });
+      const done = () => signal.removeEventListener('abort', cancel);
+      this.#pending.set(id, { resolve: () => { done(); resolve(); }, reject: (e) => { done(); reject(e); }, partial: onResponse });
+      signal.addEventListener('abort', cancel, { once: true });
+      this.#post({ type: 'execute-stream', id, inputs, outputs, context }, transferList(inputs));
+      if (signal.aborted) cancel();
+    });
+  }
+
   /** Every port message rings the mailbox too: a worker parked on it runs no event loop. */
   #post(message: HostMessage, transfer: ArrayBuffer[] = []): void {
     this.#worker.postMessage(message, transfer);
@@ -146,6 +160,10 @@ export class WorkerInstance implements ModelInstance {
   }
 
   #settle(message: WorkerMessage): void {
+    if (message.type === 'partial') {
+      this.#pending.get(message.id)?.partial?.(message.outputs);
+      return;
+    }
     if (message.type !== 'result' && message.type !== 'failed') return;
     const pending = this.#pending.get(message.id);
     if (!pending) return;

@@ -12,6 +12,8 @@ export interface WorkerInit {
 
 export type HostMessage =
   | { type: 'execute'; id: number; inputs: Tensor[]; outputs: readonly string[]; context?: ExecuteContext }
+  | { type: 'execute-stream'; id: number; inputs: Tensor[]; outputs: readonly string[]; context?: ExecuteContext }
+  | { type: 'cancel-stream'; id: number }
   | { type: 'call-result'; id: number; outputs: Tensor[] }
   | { type: 'call-failed'; id: number; error: SerializedError }
   | { type: 'close' };
@@ -20,6 +22,8 @@ export type WorkerMessage =
   | { type: 'ready'; signature: ModelSignature }
   | { type: 'init-failed'; error: SerializedError }
   | { type: 'result'; id: number; outputs: Tensor[] }
+  /** One response of a decoupled stream; the stream ends with `result` (no outputs) or `failed`. */
+  | { type: 'partial'; id: number; outputs: Tensor[] }
   | { type: 'failed'; id: number; error: SerializedError }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'call'; id: number; call: ModelCall }

@@ -21,6 +21,12 @@ export interface VersionFamilies {
   pending: GaugeFamily;
   busy: GaugeFamily;
   loadDuration: GaugeFamily;
+  sequencesActive: GaugeFamily;
+  sequenceBacklog: GaugeFamily;
+  sequencesStarted: CounterFamily;
+  sequencesEnded: CounterFamily;
+  cacheHits: CounterFamily;
+  cacheMisses: CounterFamily;
 }
 
 const NS_PER_S = 1e9;
@@ -41,6 +47,8 @@ export class MetricsRecorder implements SchedulerRecorder {
   readonly #pending: ValueCell;
   readonly #busy: ValueCell;
   #load: ValueCell | undefined;
+  /** Sequence and cache series exist only for versions that use those features (created on first report). */
+  readonly #lazy = new Map<string, { family: CounterFamily | GaugeFamily; cell: ValueCell }>();
 
   constructor(families: VersionFamilies, model: string, version: string) {
     this.#families = families;
@@ -92,6 +100,40 @@ export class MetricsRecorder implements SchedulerRecorder {
     this.#busy.value = count;
   }
 
+  sequences(active: number, backlog: number): void {
+    this.#cell('sequencesActive').value = active;
+    this.#cell('sequenceBacklog').value = backlog;
+  }
+
+  sequenceStarted(): void {
+    this.#cell('sequencesStarted').value++;
+  }
+
+  sequenceEnded(why: 'ended' | 'idle'): void {
+    this.#cell('sequencesEnded', why === 'ended' ? 'end' : 'idle').value++;
+  }
+
+  /** A hit is a successful request too (as Triton's request_success counts it), with no execution. */
+  cacheHit(): void {
+    this.#cell('cacheHits').value++;
+    this.#success.value++;
+  }
+
+  cacheMiss(): void {
+    this.#cell('cacheMisses').value++;
+  }
+
+  #cell(name: 'sequencesActive' | 'sequenceBacklog' | 'sequencesStarted' | 'sequencesEnded' | 'cacheHits' | 'cacheMisses', reason?: string): ValueCell {
+    const key = reason === undefined ? name : `${name}:${reason}`;
+    let entry = this.#lazy.get(key);
+    if (!entry) {
+      const family = this.#families[name];
+      entry = { family, cell: family.cell(reason === undefined ? this.#labels : { ...this.#labels, reason }) };
+      this.#lazy.set(key, entry);
+    }
+    return entry.cell;
+  }
+
   /** The repository finished loading this version (successfully or not). */
   loaded(seconds: number): void {
     this.#load ??= this.#families.loadDuration.cell(this.#labels);
@@ -114,6 +156,7 @@ export class MetricsRecorder implements SchedulerRecorder {
     f.pending.remove(this.#pending);
     f.busy.remove(this.#busy);
     if (this.#load) f.loadDuration.remove(this.#load);
+    for (const { family, cell } of this.#lazy.values()) family.remove(cell);
   }
 
   #failure(reason: string): ValueCell {

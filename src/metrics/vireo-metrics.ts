@@ -41,6 +41,12 @@ export class VireoMetrics implements ProtocolRecorder {
       pending: new GaugeFamily('vireo_pending_requests', 'Requests queued or executing.', MV, r),
       busy: new GaugeFamily('vireo_instances_busy', 'Model instances currently executing a batch.', MV, r),
       loadDuration: new GaugeFamily('vireo_model_load_duration_seconds', 'How long the last load of the version took, in seconds (also set when the load failed).', MV, r),
+      sequencesActive: new GaugeFamily('vireo_sequences_active', 'Sequences of a stateful model holding a slot (started, not ended or released).', MV, r),
+      sequenceBacklog: new GaugeFamily('vireo_sequence_backlog', 'Sequences of a stateful model waiting for a free slot.', MV, r),
+      sequencesStarted: new CounterFamily('vireo_sequences_started_total', 'Sequences started (requests with sequence_start that opened a sequence).', MV, r),
+      sequencesEnded: new CounterFamily('vireo_sequences_ended_total', 'Sequences finished, by reason: end (sequence_end ran) or idle (released after max_sequence_idle_microseconds).', [...MV, 'reason'], r),
+      cacheHits: new CounterFamily('vireo_cache_hits_total', 'Requests answered from the response cache.', MV, r),
+      cacheMisses: new CounterFamily('vireo_cache_misses_total', 'Cacheable requests not found in the response cache (then executed and stored).', MV, r),
     };
     const metrics = this;
     new Gauge({

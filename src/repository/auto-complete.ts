@@ -6,6 +6,7 @@
 import { VireoError } from '../core/errors.js';
 import type { ModelSignature, SignatureTensor } from '../backends/backend.js';
 import type { ModelConfig, ParsedModelConfig, TensorConfig } from './model-config.js';
+import { checkSequenceConfig, implicitTensors } from './sequence-setup.js';
 
 export interface CompleteOptions {
   modelName: string;
@@ -66,10 +67,13 @@ export function completeConfig(parsed: ParsedModelConfig, signature: ModelSignat
     if (!parsed.output?.length) fail('output is required when auto-complete is disabled');
   }
   const maxBatchSize = parsed.max_batch_size ?? (batchable(signature) ? options.defaultMaxBatchSize : 0);
+  // Control and state tensors of a stateful model are the server's business, not the client's.
+  const implicit = implicitTensors(parsed);
   const complete = (configured: TensorConfig[] | undefined, actual: SignatureTensor[], role: string): TensorConfig[] => {
     const given = configured ?? [];
     if (!options.autoComplete) return given;
-    const missing = actual.filter((t) => !given.some((c) => c.name === t.name)).map((t) => fromSignature(t, maxBatchSize, role));
+    const hidden = role === 'input' ? implicit.inputs : implicit.outputs;
+    const missing = actual.filter((t) => !hidden.has(t.name) && !given.some((c) => c.name === t.name)).map((t) => fromSignature(t, maxBatchSize, role));
     return [...given, ...missing];
   };
   const typescript = parsed.backend === 'typescript';
@@ -87,8 +91,9 @@ export function completeConfig(parsed: ParsedModelConfig, signature: ModelSignat
   };
   checkTensors(config.input, signature.inputs, maxBatchSize, 'input');
   checkTensors(config.output, signature.outputs, maxBatchSize, 'output');
-  const missingInputs = signature.inputs.filter((t) => !config.input.some((c) => c.name === t.name));
+  const missingInputs = signature.inputs.filter((t) => !implicit.inputs.has(t.name) && !config.input.some((c) => c.name === t.name));
   if (missingInputs.length > 0) fail(`the model needs input ${missingInputs.map((t) => `"${t.name}"`).join(', ')}, which the configuration does not list`);
   if (config.dynamic_batching && maxBatchSize === 0) fail('dynamic_batching needs max_batch_size > 0');
+  checkSequenceConfig(config, signature);
   return config;
 }

@@ -139,6 +139,61 @@ const ensembleSchedulingSchema = z.strictObject({
   max_inflight_requests: z.number().int().min(0).optional(),
 });
 
+/** Triton's ModelSequenceBatching.Control: how one control value reaches the model. */
+const sequenceControlSchema = z.strictObject({
+  kind: z.enum(['CONTROL_SEQUENCE_START', 'CONTROL_SEQUENCE_READY', 'CONTROL_SEQUENCE_END', 'CONTROL_SEQUENCE_CORRID']),
+  int32_false_true: z.array(z.number().int()).length(2).optional(),
+  fp32_false_true: z.array(z.number()).length(2).optional(),
+  bool_false_true: z.array(z.boolean()).length(2).optional(),
+  data_type: dataTypeSchema.optional(),
+});
+
+const sequenceInitialStateSchema = z.strictObject({
+  data_type: dataTypeSchema,
+  dims: z.array(z.number().int().min(0)),
+  zero_data: z.boolean().optional(),
+  /** A file under `<model>/initial_state/` with the row-major bytes of the state. */
+  data_file: z.string().min(1).optional(),
+  name: z.string().optional(),
+}).refine((s) => (s.zero_data !== undefined) !== (s.data_file !== undefined), { message: 'set exactly one of zero_data and data_file' });
+
+/** Triton's implicit state: fed to `input_name`, taken back from `output_name` after each request. */
+const sequenceStateSchema = z.strictObject({
+  input_name: z.string().min(1),
+  output_name: z.string().min(1),
+  data_type: dataTypeSchema,
+  dims: dimsSchema,
+  initial_state: z.array(sequenceInitialStateSchema).max(1).default([]),
+  use_same_buffer_for_input_output: z.boolean().optional(),
+  use_growable_memory: z.boolean().optional(),
+});
+
+const sequenceBatchingSchema = z.strictObject({
+  /** 0 or absent: Triton's default of one second. */
+  max_sequence_idle_microseconds: z.number().int().min(0).default(0),
+  control_input: z.array(z.strictObject({ name: z.string().min(1), control: z.array(sequenceControlSchema).min(1) })).default([]),
+  state: z.array(sequenceStateSchema).default([]),
+  direct: z.strictObject({
+    max_queue_delay_microseconds: z.number().int().min(0).default(0),
+    minimum_slot_utilization: z.number().min(0).max(1).default(0),
+  }).optional(),
+  oldest: z.strictObject({
+    max_candidate_sequences: z.number().int().min(0).default(0),
+    preferred_batch_size: z.array(z.number().int().min(1)).default([]),
+    max_queue_delay_microseconds: z.number().int().min(0).default(0),
+    preserve_ordering: z.boolean().default(false),
+  }).optional(),
+  iterative_sequence: z.literal(false).optional(),
+  /** Vireo: sequences waiting for a slot beyond which a new sequence is refused (Triton's backlog is unbounded). */
+  max_sequence_backlog: z.number().int().min(0).max(1_000_000).default(1000),
+}).refine((s) => !(s.direct && s.oldest), { message: 'set at most one of direct and oldest' });
+
+/** Triton's ModelTransactionPolicy: a decoupled model answers a request with 0..N responses. */
+const transactionPolicySchema = z.strictObject({ decoupled: z.boolean().default(false) });
+
+/** Triton's ModelResponseCache: the server's response cache (--cache-config) serves this model. */
+const responseCacheSchema = z.strictObject({ enable: z.boolean().default(false) });
+
 export const modelConfigSchema = z.strictObject({
   name: z.string().min(1).optional(),
   backend: z.enum(['onnx', 'onnxruntime', 'typescript']).optional(),
@@ -156,6 +211,9 @@ export const modelConfigSchema = z.strictObject({
   dynamic_batching: dynamicBatchingSchema.optional(),
   model_warmup: z.array(warmupSchema).optional(),
   ensemble_scheduling: ensembleSchedulingSchema.optional(),
+  sequence_batching: sequenceBatchingSchema.optional(),
+  model_transaction_policy: transactionPolicySchema.optional(),
+  response_cache: responseCacheSchema.optional(),
 });
 
 export type RawModelConfig = z.input<typeof modelConfigSchema>;
@@ -166,6 +224,9 @@ export type DynamicBatchingConfig = z.output<typeof dynamicBatchingSchema>;
 export type WarmupSample = z.output<typeof warmupSchema>;
 export type ImageCodecConfig = z.output<typeof imageCodecSchema>;
 export type EnsembleStepConfig = z.output<typeof ensembleStepSchema>;
+export type SequenceBatchingConfig = z.output<typeof sequenceBatchingSchema>;
+export type SequenceControlConfig = z.output<typeof sequenceControlSchema>;
+export type SequenceStateConfig = z.output<typeof sequenceStateSchema>;
 
 /** A complete configuration: what remains after parsing, auto-complete and defaults. */
 export interface ModelConfig extends Omit<ParsedModelConfig, 'backend'> {

@@ -10,6 +10,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ModelInstance } from '../backends/backend.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
+import type { DecoupledRunner } from '../scheduler/decoupled-runner.js';
 import type { ModelCodecs } from '../codecs/model-codecs.js';
 import { StatisticsRecorder, fanOut } from '../scheduler/statistics.js';
 import type { ModelConfig, ParsedModelConfig } from './model-config.js';
@@ -44,7 +45,7 @@ export interface ModelVersion {
 }
 
 /** What serves a version's requests: its scheduler, or an ensemble's runner. */
-export type ModelRunner = Pick<Scheduler, 'enqueue' | 'close' | 'pending'> & Partial<Pick<Scheduler, 'destroy'>>;
+export type ModelRunner = Pick<Scheduler, 'enqueue' | 'close' | 'pending'> & Partial<Pick<Scheduler, 'destroy'>> & Partial<Pick<DecoupledRunner, 'stream'>>;
 
 let useTick = 0;
 

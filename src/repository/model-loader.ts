@@ -14,6 +14,13 @@ import { WorkerInstance } from '../backends/worker-instance.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Logger } from '../logging/logger.js';
 import { Scheduler } from '../scheduler/scheduler.js';
+import { SequenceBatcher } from '../scheduler/sequence-batcher.js';
+import { DecoupledRunner } from '../scheduler/decoupled-runner.js';
+import { CachingRunner } from '../scheduler/caching-runner.js';
+import { NOOP_RECORDER } from '../scheduler/recorder.js';
+import type { ResponseCache } from '../scheduler/response-cache.js';
+import type { ModelRunner } from './model-entry.js';
+import { sequenceBatcherOptions } from './sequence-setup.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import { completeConfig } from './auto-complete.js';
 import { parameterNumber, type ModelConfig, type ParsedModelConfig } from './model-config.js';
@@ -34,12 +41,14 @@ export interface LoadVersionOptions {
   callModel?: (call: ModelCall) => Promise<Tensor[]>;
   /** Bounds for what the configuration leaves unset (model-defaults.ts). */
   defaults?: ModelDefaults;
+  /** The server's response cache (--cache-config), used when the model enables response_cache. */
+  responseCache?: ResponseCache;
 }
 
 export interface LoadedVersion {
   config: ModelConfig;
   instances: ModelInstance[];
-  scheduler: Scheduler;
+  scheduler: ModelRunner;
 }
 
 function executionProviders(parsed: ParsedModelConfig): string[] {
@@ -131,13 +140,25 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
     // Warm before the scheduler exists: nothing can reach these instances until they are warm.
     const warmups = await runWarmup(config, instances, options.modelDir);
     if (warmups > 0) log.debug({ executions: warmups }, 'model warmed up');
-    const scheduler = new Scheduler({
-      instances,
-      maxBatchSize: config.max_batch_size,
-      dynamicBatching: config.dynamic_batching,
-      defaultMaxQueueSize: queueBound(defaults, instances.length, config.max_batch_size),
-      recorder: options.recorder,
-    });
+    const decoupled = config.model_transaction_policy?.decoupled === true;
+    if (decoupled && !typescript) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'model_transaction_policy.decoupled needs backend: typescript (a handler that exports stream())');
+    if (decoupled && config.dynamic_batching) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'a decoupled model runs each request as its own stream: remove dynamic_batching');
+    let scheduler: ModelRunner = decoupled
+      ? new DecoupledRunner({ model: config.name, instances, recorder: options.recorder })
+      : config.sequence_batching
+      ? new SequenceBatcher(await sequenceBatcherOptions(config, options.modelDir, instances, options.recorder))
+      : new Scheduler({
+        instances,
+        maxBatchSize: config.max_batch_size,
+        dynamicBatching: config.dynamic_batching,
+        defaultMaxQueueSize: queueBound(defaults, instances.length, config.max_batch_size),
+        recorder: options.recorder,
+      });
+    if (config.response_cache?.enable) {
+      if (decoupled || config.sequence_batching) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'response_cache cannot serve a decoupled or sequence-batched model (their responses depend on more than the request)');
+      if (options.responseCache) scheduler = new CachingRunner(scheduler, options.responseCache, { model: options.modelName, version: String(options.version) }, options.recorder ?? NOOP_RECORDER);
+      else log.warn('response_cache.enable is set but the server runs without a cache (--cache-config local,size=<bytes>): responses are not cached');
+    }
     return { config, instances, scheduler };
   } catch (error) {
     await Promise.all(instances.map((i) => i.close()));

@@ -3,6 +3,7 @@
  * decide which versions to (re)load, load them beside the serving ones (one at a time under a
  * memory budget), swap them in atomically, then retire the replaced versions (drain, end workers).
  */
+import type { ResponseCache } from '../scheduler/response-cache.js';
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VireoError } from '../core/errors.js';
@@ -37,6 +38,8 @@ export interface ReloadContext {
   forget: (entry: ModelEntry) => void;
   /** How handler code and ensembles call other models (the facade). */
   callModel?: (call: ModelCall) => Promise<Tensor[]>;
+  /** The server's response cache, for models that enable response_cache. */
+  responseCache?: ResponseCache;
   /** The configuration of a ready model version, for ensembles' steps. */
   lookup: (model: string, version: string | undefined) => ModelConfig | undefined;
   /** Bounds for what a configuration leaves unset (model-defaults.ts). */
@@ -125,6 +128,7 @@ async function loadOne(mv: ModelVersion, dir: string, parsed: ParsedModelConfig,
           recorder: mv.recorder,
           callModel: context.callModel,
           defaults: context.defaults,
+          responseCache: context.responseCache,
         });
     let codecs: ModelCodecs;
     try {

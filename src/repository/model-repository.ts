@@ -11,6 +11,7 @@
  * A reload that fails leaves the serving versions in place.
  */
 import { DEFAULT_MODEL_DEFAULTS, type ModelDefaults } from './model-defaults.js';
+import type { ResponseCache } from '../scheduler/response-cache.js';
 import { readdir } from 'node:fs/promises';
 import { VireoError } from '../core/errors.js';
 import type { ModelIndexEntry } from '../core/inference.js';
@@ -41,6 +42,8 @@ export interface RepositoryOptions {
   recorderFor?: (model: string, version: string) => VersionRecorder | undefined;
   /** How handler code calls other models (BLS); the composition root points it at the facade. */
   callModel?: (call: ModelCall) => Promise<Tensor[]>;
+  /** The server's response cache (--cache-config); models opt in with response_cache.enable. */
+  responseCache?: ResponseCache;
   controlMode?: ModelControlMode;
   /** Seconds between repository scans in poll mode (default 15). */
   pollSecs?: number;
@@ -106,6 +109,7 @@ export class ModelRepository {
       closed: () => this.#closed,
       forget: (entry) => { if (this.#models.get(entry.name) === entry) this.#models.delete(entry.name); },
       callModel: options.callModel,
+      responseCache: options.responseCache,
       lookup: (model, stepVersion) => (this.#models.has(model) ? this.resolve(model, stepVersion).config : undefined),
       defaults: { ...DEFAULT_MODEL_DEFAULTS, ...options.modelDefaults },
     };

@@ -33,6 +33,30 @@ export interface SchedulerRecorder {
   pending(count: number): void;
   /** Instances busy changed. */
   busy(count: number): void;
+  /** Sequence batching: sequences holding a slot and waiting for one changed. */
+  sequences?(active: number, backlog: number): void;
+  /** Sequence batching: a sequence started. */
+  sequenceStarted?(): void;
+  /** Sequence batching: a sequence ended (its END step ran) or was released idle. */
+  sequenceEnded?(why: 'ended' | 'idle'): void;
+  /** Response cache: a request was answered from the cache after `ns` of lookup. */
+  cacheHit?(ns: number): void;
+  /** Response cache: a cacheable request was not found (`ns`: lookup plus insertion). */
+  cacheMiss?(ns: number): void;
+}
+
+/** The optional reports, forwarded by recorders that fan out to others. */
+export const OPTIONAL_REPORTS = ['sequences', 'sequenceStarted', 'sequenceEnded', 'cacheHit', 'cacheMiss'] as const;
+
+/** A recorder's optional reports sent to each recorder of `list` that has them. */
+export function forwardOptional(list: readonly SchedulerRecorder[]): Pick<SchedulerRecorder, typeof OPTIONAL_REPORTS[number]> {
+  const out: Record<string, (...args: never[]) => void> = {};
+  for (const name of OPTIONAL_REPORTS) {
+    const targets = list.filter((r) => typeof r[name] === 'function');
+    if (targets.length === 0) continue;
+    out[name] = (...args: never[]) => { for (const r of targets) (r[name] as (...a: never[]) => void)(...args); };
+  }
+  return out;
 }
 
 export const NOOP_RECORDER: SchedulerRecorder = {

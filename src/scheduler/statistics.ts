@@ -2,7 +2,7 @@
  * Triton's statistics extension, per model version: cumulative counts and durations kept by the
  * recorder the scheduler reports to. Shapes follow extension_statistics.md field for field.
  */
-import type { BatchTimings, RequestTimings, SchedulerRecorder } from './recorder.js';
+import { forwardOptional, type BatchTimings, type RequestTimings, type SchedulerRecorder } from './recorder.js';
 
 export interface StatDuration { count: number; ns: number }
 
@@ -33,6 +33,16 @@ export interface ModelVersionStats {
   inference_stats: InferStats;
   batch_stats: BatchStats[];
   memory_usage: never[];
+  /** Vireo: present for a stateful (sequence-batched) model once it has seen a sequence. */
+  sequence_stats?: SequenceStats;
+}
+
+export interface SequenceStats {
+  active: number;
+  backlog: number;
+  started: number;
+  ended: number;
+  released_idle: number;
 }
 
 const zero = (): StatDuration => ({ count: 0, ns: 0 });
@@ -47,6 +57,7 @@ export class StatisticsRecorder implements SchedulerRecorder {
     compute_output: zero(), cache_hit: zero(), cache_miss: zero(),
   };
   readonly #batches = new Map<number, BatchStats>();
+  #sequences: SequenceStats | undefined;
 
   constructor(readonly name: string, readonly version: string) {}
 
@@ -81,6 +92,40 @@ export class StatisticsRecorder implements SchedulerRecorder {
   pending(): void {}
   busy(): void {}
 
+  sequences(active: number, backlog: number): void {
+    const s = this.#sequenceStats();
+    s.active = active;
+    s.backlog = backlog;
+  }
+
+  sequenceStarted(): void {
+    this.#sequenceStats().started++;
+  }
+
+  sequenceEnded(why: 'ended' | 'idle'): void {
+    if (why === 'ended') this.#sequenceStats().ended++;
+    else this.#sequenceStats().released_idle++;
+  }
+
+  /**
+   * As extension_statistics.md says: a hit counts in success and queue (its whole time is the
+   * lookup), not in inference_count, execution_count or the compute durations.
+   */
+  cacheHit(ns: number): void {
+    add(this.#infer.cache_hit, ns);
+    add(this.#infer.success, ns);
+    add(this.#infer.queue, ns);
+    this.#lastInference = Date.now();
+  }
+
+  cacheMiss(ns: number): void {
+    add(this.#infer.cache_miss, ns);
+  }
+
+  #sequenceStats(): SequenceStats {
+    return (this.#sequences ??= { active: 0, backlog: 0, started: 0, ended: 0, released_idle: 0 });
+  }
+
   snapshot(): ModelVersionStats {
     return {
       name: this.name,
@@ -91,6 +136,7 @@ export class StatisticsRecorder implements SchedulerRecorder {
       inference_stats: structuredClone(this.#infer),
       batch_stats: [...this.#batches.values()].sort((a, b) => a.batch_size - b.batch_size).map((b) => structuredClone(b)),
       memory_usage: [],
+      ...(this.#sequences ? { sequence_stats: { ...this.#sequences } } : {}),
     };
   }
 }
@@ -103,5 +149,6 @@ export function fanOut(recorders: SchedulerRecorder[]): SchedulerRecorder {
     batch: (t, traces) => { for (const r of recorders) r.batch(t, traces); },
     pending: (n) => { for (const r of recorders) r.pending(n); },
     busy: (n) => { for (const r of recorders) r.busy(n); },
+    ...forwardOptional(recorders),
   };
 }

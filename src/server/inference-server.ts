@@ -23,6 +23,8 @@ import type { ModelVersionStats } from '../scheduler/statistics.js';
 import { validateRequest } from './request-validation.js';
 import { VERSION } from './version.js';
 
+type ReadyVersion = ReturnType<ModelRepository['resolve']>;
+
 export interface InferenceServerOptions {
   repository: ModelRepository;
   logger: Logger;
@@ -221,7 +223,56 @@ export class InferenceServer {
     return response.outputs;
   }
 
+  /** Whether the model answers through streams only (model_transaction_policy.decoupled). */
+  isDecoupled(model: string, version?: string): boolean {
+    return this.repository.resolve(model, version).config.model_transaction_policy?.decoupled === true;
+  }
+
+  /**
+   * Streaming inference: `onResponse` gets each response as it is ready — 0..N from a decoupled
+   * model, exactly one from any other. Resolves after the last one; a failure after some
+   * responses rejects with the error (the responses already given stay given).
+   */
+  async inferStream(request: InferRequest, onResponse: (response: InferResponse) => void): Promise<void> {
+    if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
+    this.#inflight++;
+    processInflight.begin();
+    try {
+      const { mv, validated } = await this.#prepare(request);
+      const respond = (outputs: Tensor[]) => onResponse(this.#response(request, mv, outputs));
+      const options = { priority: request.priority, timeoutUs: request.timeoutUs, signal: request.signal, parameters: request.parameters, trace: request.trace };
+      if (mv.scheduler.stream) await mv.scheduler.stream(validated.inputs, validated.outputs, options, respond);
+      else respond(await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, options));
+    } finally {
+      processInflight.end();
+      if (--this.#inflight === 0 && this.#drained) {
+        const drained = this.#drained;
+        this.#drained = undefined;
+        drained();
+      }
+    }
+  }
+
   async #infer(request: InferRequest): Promise<InferResponse> {
+    const { mv, validated } = await this.#prepare(request);
+    const outputs: Tensor[] = await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, {
+      priority: request.priority,
+      timeoutUs: request.timeoutUs,
+      signal: request.signal,
+      parameters: request.parameters,
+      trace: request.trace,
+      background: request.background,
+    });
+    return this.#response(request, mv, outputs);
+  }
+
+  #response(request: InferRequest, mv: ReadyVersion, outputs: Tensor[]): InferResponse {
+    const shaped = this.#restoreShapes(outputs, mv.config);
+    return { model: request.model, version: mv.version, id: request.id, outputs: mv.codecs ? mv.codecs.encodeOutputs(shaped, request.outputs) : shaped };
+  }
+
+  /** Resolves the version, decodes codec inputs and validates: everything before the request is queued. */
+  async #prepare(request: InferRequest): Promise<{ mv: ReadyVersion; validated: ReturnType<typeof validateRequest> }> {
     this.repository.touch(request.model);
     // With a memory budget a model may be unloaded: the first request waits for its load. An
     // eviction can race the resolve, so a not-ready answer is retried a few times.
@@ -252,16 +303,7 @@ export class InferenceServer {
       throw error;
     }
     request.trace?.queued();
-    const outputs: Tensor[] = await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, {
-      priority: request.priority,
-      timeoutUs: request.timeoutUs,
-      signal: request.signal,
-      parameters: request.parameters,
-      trace: request.trace,
-      background: request.background,
-    });
-    const shaped = this.#restoreShapes(outputs, mv.config);
-    return { model: request.model, version: mv.version, id: request.id, outputs: mv.codecs ? mv.codecs.encodeOutputs(shaped, request.outputs) : shaped };
+    return { mv, validated };
   }
 
   /** Outputs configured with a reshape go back to the dims clients were promised. */

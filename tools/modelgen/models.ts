@@ -180,3 +180,25 @@ export function slowIdentityModel(n = 256, copies = 1024, layers = 400): Uint8Ar
     ],
   });
 }
+
+/**
+ * Triton's `simple_sequence` accumulator with implicit state: OUTPUT = INPUT + ACCUMULATOR
+ * (ACCUMULATOR = 0 on START), all INT32 [batch, 1]. READY multiplies the result, so a step the
+ * batcher marks not-ready yields 0. The sequence batcher feeds ACCUMULATOR_IN from the previous
+ * step's ACCUMULATOR_OUT.
+ */
+export function accumulatorModel(): Uint8Array {
+  const io = (name: string) => ({ name, type: 'INT32' as const, dims: ['batch', 1] });
+  return buildModel({
+    name: 'simple_sequence',
+    inputs: [io('INPUT'), io('START'), io('READY'), io('ACCUMULATOR_IN')],
+    outputs: [io('OUTPUT'), io('ACCUMULATOR_OUT')],
+    nodes: [
+      { op: 'Mul', inputs: ['ACCUMULATOR_IN', 'START'], outputs: ['dropped'] },
+      { op: 'Sub', inputs: ['ACCUMULATOR_IN', 'dropped'], outputs: ['carried'] },
+      { op: 'Add', inputs: ['INPUT', 'carried'], outputs: ['sum'] },
+      { op: 'Mul', inputs: ['sum', 'READY'], outputs: ['OUTPUT'] },
+      { op: 'Identity', inputs: ['OUTPUT'], outputs: ['ACCUMULATOR_OUT'] },
+    ],
+  });
+}

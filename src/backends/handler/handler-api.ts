@@ -62,13 +62,25 @@ export interface HandlerContext {
   infer(model: string, inputs: Record<string, TensorLike>, options?: InferOptions): Promise<Record<string, Tensor>>;
 }
 
-/** What the module may export; `execute` is required. */
+/** What a decoupled model's `stream` is given besides its request. */
+export interface StreamContext {
+  /** Aborted when the client goes away (or the stream is cancelled): stop producing. */
+  signal: AbortSignal;
+}
+
+/**
+ * What the module may export; `execute` is required, except for a decoupled model
+ * (`model_transaction_policy: { decoupled: true }`), which exports `stream` instead: one request in,
+ * any number of responses out (an async generator yields them as they are ready; returning ends
+ * the stream; throwing ends it with an error after the responses already yielded).
+ */
 export interface HandlerModule {
+  stream?(request: HandlerRequest, context: StreamContext): AsyncIterable<HandlerResponse> | Iterable<HandlerResponse>;
   signature?: {
     inputs: { name: string; datatype: DataType; dims: number[] }[];
     outputs: { name: string; datatype: DataType; dims: number[] }[];
   };
   initialize?(context: HandlerContext): unknown;
-  execute(requests: HandlerRequest[]): HandlerResponse[] | Promise<HandlerResponse[]>;
+  execute?(requests: HandlerRequest[]): HandlerResponse[] | Promise<HandlerResponse[]>;
   finalize?(): unknown;
 }

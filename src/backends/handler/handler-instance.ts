@@ -11,6 +11,7 @@ import { ERROR_CODES, VireoError, type ErrorCode } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { ExecuteContext, InstanceHost, InstanceImplementation, InstanceOptions, LogFn, ModelSignature } from '../backend.js';
 import type { HandlerContext, HandlerModule, HandlerResponse, TensorLike } from './handler-api.js';
+import { streamExecutor } from './handler-stream.js';
 import { concatOutputs, splitBatch, toTensor } from './handler-tensors.js';
 
 /**
@@ -58,7 +59,9 @@ export async function createInstance(options: InstanceOptions, log: LogFn, host:
   } catch (error) {
     return loadFailed(path, error, log);
   }
-  if (typeof module.execute !== 'function') throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', `${path} does not export an execute(requests) function`);
+  const decoupled = (handler.config.model_transaction_policy as { decoupled?: boolean } | undefined)?.decoupled === true;
+  if (decoupled && typeof module.stream !== 'function') throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', `${path} is decoupled (model_transaction_policy) but does not export a stream(request, context) function`);
+  if (!decoupled && typeof module.execute !== 'function') throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', `${path} does not export an execute(requests) function`);
   const batched = ((handler.config.max_batch_size as number | undefined) ?? 0) > 0;
   const signature = module.signature !== undefined ? checkSignature(module.signature, path, batched) : handler.declared;
   if (!signature) {
@@ -91,12 +94,14 @@ export async function createInstance(options: InstanceOptions, log: LogFn, host:
 
   return {
     signature,
+    ...(decoupled ? { executeStream: streamExecutor(module, signature, batched, log) } : {}),
     async execute(inputs: Tensor[], outputs: readonly string[], ctx?: ExecuteContext): Promise<Tensor[]> {
       const items = ctx?.items ?? [batched ? inputs[0]?.shape[0] ?? 1 : 1];
       const split = splitBatch(inputs, items, batched);
       const requests = split.map((own, i) => ({ inputs: own, requestedOutputs: [...outputs], parameters: { ...(ctx?.parameters?.[i] ?? {}) } }));
       let responses: HandlerResponse[];
       try {
+        if (!module.execute) throw new VireoError('VIREO_ERR_MODEL_DECOUPLED', 'this model is decoupled: it answers through streams only');
         responses = await module.execute(requests);
       } catch (error) {
         const { message, stack } = describe(error);

@@ -68,6 +68,46 @@ async function answer(server: InferenceServer, logger: Logger, received: ModelIn
   }
 }
 
+/** Whether a stream request goes to a decoupled model (an unknown model takes the ordinary path and its error). */
+function decoupled(server: InferenceServer, message: ModelInferRequestMessage): boolean {
+  try {
+    return server.isDecoupled(message.model_name, message.model_version || undefined);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A decoupled model's request: each response is written as soon as the model sends it, marked
+ * with Triton's `triton_final_response` (false); the end is an empty response marked true when
+ * the request asked for it (`triton_enable_empty_final_response`). An error ends that request
+ * only, as an `error_message` response.
+ */
+async function answerStream(server: InferenceServer, logger: Logger, message: ModelInferRequestMessage, signal: AbortSignal, metadata: Metadata, write: (response: unknown) => void): Promise<void> {
+  const trace = traceFromMetadata(server, message.model_name, message.model_version || undefined, metadata, message.id);
+  const head = { model_name: message.model_name ?? '', model_version: message.model_version ?? '', id: message.id ?? '' };
+  try {
+    const { request, raw } = parseModelInferRequest(message, signal);
+    request.trace = trace;
+    await server.inferStream(request, (response) => {
+      const encoded = toModelInferResponse(response, raw) as { parameters?: Record<string, unknown> };
+      encoded.parameters = { ...encoded.parameters, triton_final_response: { bool_param: false } };
+      write({ error_message: '', infer_response: encoded });
+    });
+    if (request.parameters?.['triton_enable_empty_final_response'] === true) {
+      write({ error_message: '', infer_response: { ...head, parameters: { triton_final_response: { bool_param: true } } } });
+    }
+    trace?.end();
+    server.protocolRecorder?.protocolRequest('grpc', 'ModelStreamInfer', 'OK');
+  } catch (error) {
+    const e = VireoError.from(error);
+    trace?.end(e);
+    server.protocolRecorder?.protocolRequest('grpc', 'ModelStreamInfer', statusName(GRPC_STATUS[e.status]));
+    if (e.status === 'INTERNAL') logger.error({ err: error }, 'internal error in a ModelStreamInfer request');
+    write({ error_message: e.message, infer_response: { ...head, parameters: { triton_final_response: { bool_param: true } } } });
+  }
+}
+
 export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMessage, unknown>, ctx: StreamContext): void {
   const controller = new AbortController();
   let tail: Promise<void> = Promise.resolve();
@@ -99,6 +139,24 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
     if (pending >= limit && !paused) {
       paused = true;
       call.pause();
+    }
+    const writeNow = (response: unknown) => {
+      tail = tail.then(async () => {
+        if (!finished && !call.cancelled && !call.write(response)) await writable(call);
+      });
+    };
+    if (decoupled(ctx.server, message)) {
+      void answerStream(ctx.server, ctx.logger, message, controller.signal, call.metadata, writeNow).then(() => {
+        tail = tail.then(() => {
+          pending--;
+          if (paused && pending < limit) {
+            paused = false;
+            call.resume();
+          }
+          maybeFinish();
+        });
+      });
+      return;
     }
     const result = answer(ctx.server, ctx.logger, message, controller.signal, call.metadata);
     tail = tail.then(async () => {

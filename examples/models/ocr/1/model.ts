@@ -94,6 +94,32 @@ async function recognise(bytes: Uint8Array): Promise<{ text: string; lines: Line
   };
 }
 
+/**
+ * The lines of an image one by one, top to bottom, each as soon as it is read (the streaming
+ * variant, ocr_stream, yields them to its client): one detection, then per line its orientation
+ * and recognition. Boxes read with too little confidence are dropped, as in recognise().
+ */
+export async function* readLines(bytes: Uint8Array): AsyncGenerator<Line & { index: number }> {
+  const image = await decodeImage(bytes, settings.maxPixels);
+  const boxes = await detect(image);
+  let index = 0;
+  for (const group of groupLines(boxes)) {
+    const crops = await orient(group.map((b) => {
+      const piece = crop(image, b.x0, b.y0, b.x1, b.y1);
+      return piece.height >= 1.5 * piece.width ? rotate90(piece) : piece;
+    }));
+    const reads = await read(crops);
+    const kept = group.map((box, i) => ({ box, ...reads[i]! })).filter((r) => r.confidence >= DROP_SCORE && r.text.trim() !== '');
+    if (kept.length === 0) continue;
+    yield {
+      index: index++,
+      text: kept.map((m) => m.text.trim()).join(' '),
+      confidence: kept.reduce((sum, m) => sum + m.confidence, 0) / kept.length,
+      box: outline(kept.map((m) => m.box)),
+    };
+  }
+}
+
 function outline(group: readonly TextBox[]): [number, number][] {
   const x0 = Math.min(...group.map((b) => b.x0));
   const y0 = Math.min(...group.map((b) => b.y0));

@@ -1,0 +1,124 @@
+/**
+ * Triton's generate extension (extension_generate.md): `POST /v2/models/{m}[/versions/{v}]/generate`
+ * answers one JSON object, `/generate_stream` answers Server-Sent Events, one `data:` event per
+ * response. The request is a flat JSON object: keys naming model inputs become those tensors
+ * (a string, number or boolean, or an array of them), `parameters` and every other key become
+ * request parameters. Each response is `{id?, model_name, model_version, <output>: value, ...}`.
+ *
+ * A stream fails before its first event with an ordinary JSON error and status; after that an
+ * error is one last event `{"error": "..."}` (the status, 200, is already sent). A client that
+ * disconnects cancels the request: the model is told to stop.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { VireoError } from '../../core/errors.js';
+import type { InferRequest, InferResponse, Parameters } from '../../core/inference.js';
+import { jsonToTensorData } from '../../core/json-tensors.js';
+import type { Tensor } from '../../core/tensor.js';
+import type { ModelConfig } from '../../repository/model-config.js';
+import type { InferenceServer } from '../../server/inference-server.js';
+import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
+import { jsonBody } from '../http-common/json-body.js';
+import { plainResponse } from './plain-response.js';
+
+type GenerateRequest = FastifyRequest<{ Params: { model: string; version?: string } }>;
+
+const isPrimitive = (v: unknown): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+/** One input from a JSON value: the configured dims with its one variable dim (if any) taken from the values. */
+function inputTensor(spec: ModelConfig['input'][number], value: unknown, batching: boolean): Tensor {
+  const values = (Array.isArray(value) ? value.flat(Infinity) : [value]) as unknown[];
+  const fixed = spec.dims.filter((d) => d >= 0).reduce((a, b) => a * b, 1);
+  const variable = spec.dims.filter((d) => d < 0).length;
+  if (variable > 1) throw new VireoError('VIREO_ERR_INPUT_SHAPE', `input "${spec.name}" has more than one variable dimension; use the infer endpoint`);
+  if (variable === 1 && values.length % fixed !== 0) throw new VireoError('VIREO_ERR_INPUT_SHAPE', `input "${spec.name}": ${values.length} values do not fill dims [${spec.dims.join(',')}]`);
+  const dims = spec.dims.map((d) => (d < 0 ? values.length / fixed : d));
+  const shape = batching ? [1, ...dims] : dims;
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (values.length !== count) throw new VireoError('VIREO_ERR_INPUT_SHAPE', `input "${spec.name}": ${values.length} values for dims [${spec.dims.join(',')}], which need ${count}`);
+  return { name: spec.name, datatype: spec.data_type, shape, data: jsonToTensorData(values, spec.data_type, count, `input "${spec.name}"`) };
+}
+
+export function parseGenerateBody(body: unknown, config: ModelConfig, model: string, version: string | undefined): InferRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the generate request must be a JSON object');
+  const inputs: Tensor[] = [];
+  let parameters: Parameters | undefined;
+  let id: string | undefined;
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    const spec = config.input.find((i) => i.name === key);
+    if (spec) {
+      inputs.push(inputTensor(spec, value, config.max_batch_size > 0));
+    } else if (key === 'id') {
+      if (typeof value !== 'string') throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', '"id" must be a string');
+      id = value;
+    } else if (key === 'parameters') {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', '"parameters" must be an object');
+      for (const [name, p] of Object.entries(value)) {
+        if (!isPrimitive(p)) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `parameter "${name}" must be a string, number or boolean`);
+        (parameters ??= {})[name] = p;
+      }
+    } else if (isPrimitive(value)) {
+      (parameters ??= {})[key] = value;
+    } else {
+      throw new VireoError('VIREO_ERR_INPUT_UNKNOWN', `"${key}" is neither an input of model "${model}" (it has ${config.input.map((i) => `"${i.name}"`).join(', ')}) nor a parameter (a string, number or boolean)`);
+    }
+  }
+  return { id, model, version, inputs, parameters };
+}
+
+const generateJson = (response: InferResponse) => ({
+  ...(response.id !== undefined ? { id: response.id } : {}),
+  model_name: response.model,
+  model_version: response.version,
+  ...plainResponse(response),
+});
+
+function both(app: FastifyInstance, suffix: string, handler: (request: GenerateRequest, reply: FastifyReply) => unknown): void {
+  app.post(`/v2/models/:model${suffix}`, handler);
+  app.post(`/v2/models/:model/versions/:version${suffix}`, handler);
+}
+
+function parse(server: InferenceServer, request: GenerateRequest, reply: FastifyReply): InferRequest {
+  const { model, version } = request.params;
+  const parsed = parseGenerateBody(jsonBody(request.body), server.modelConfig(model, version), model, version);
+  parsed.signal = clientSignal(reply);
+  return parsed;
+}
+
+export function generateRoutes(app: FastifyInstance, { server }: HttpOptions): void {
+  /** One JSON object: the model's response, or the last one of a decoupled model's stream. */
+  both(app, '/generate', async (request, reply) => {
+    try {
+      const inferRequest = parse(server, request, reply);
+      let last: InferResponse | undefined;
+      await server.inferStream(inferRequest, (response) => { last = response; });
+      if (!last) throw new VireoError('VIREO_ERR_BACKEND_EXECUTE', `model "${request.params.model}" ended its stream without a response`);
+      return reply.send(generateJson(last));
+    } catch (error) {
+      return sendError(reply, error);
+    }
+  });
+
+  both(app, '/generate_stream', async (request, reply) => {
+    let started = false;
+    const start = () => {
+      if (started) return;
+      started = true;
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': request.id });
+    };
+    try {
+      const inferRequest = parse(server, request, reply);
+      await server.inferStream(inferRequest, (response) => {
+        start();
+        reply.raw.write(`data: ${JSON.stringify(generateJson(response))}\n\n`);
+      });
+      start();
+      reply.raw.end();
+    } catch (error) {
+      if (!started) return sendError(reply, error);
+      const e = VireoError.from(error);
+      if (!reply.raw.destroyed) reply.raw.end(`data: ${JSON.stringify({ error: e.message })}\n\n`);
+    }
+    return reply;
+  });
+}
