@@ -1,0 +1,204 @@
+/**
+ * The main thread's handle of one execution-pool worker thread (`pool-worker.ts`): opens and
+ * closes slots in it, sends calls (through the worker's SharedMailbox when it is free, else over
+ * the port, ringing the mailbox after every port message) and settles their answers.
+ *
+ * When the thread dies — it crashed, or `kill` ended it because one slot's call overran its time
+ * bound — every call still running fails: the culprit's with the error given to `kill`, the
+ * others' with a `WorkerLost` error, which tells their instances that they did nothing wrong and
+ * may run the call again elsewhere (inputs sent to a shared worker are copied, never moved, so
+ * they are still intact). Every slot's owner is told through `onLost`.
+ */
+import { Worker } from 'node:worker_threads';
+import { VireoError } from '../core/errors.js';
+import { processInflight } from '../core/inflight-requests.js';
+import type { Tensor } from '../core/tensor.js';
+import type { ExecuteContext, InstanceOptions, LogFn, ModelSignature } from './backend.js';
+import { SharedMailbox } from './shared-mailbox.js';
+import type { PoolHostMessage, PoolWorkerInit, PoolWorkerMessage } from './pool-protocol.js';
+import { transferList } from './worker-protocol.js';
+
+const runningFromSource = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(runningFromSource ? './pool-worker.ts' : './pool-worker.js', import.meta.url);
+
+/** From source the worker registers tsx's loader itself (loader hooks are per thread in Node 20). */
+function spawn(workerData: PoolWorkerInit): Worker {
+  if (!runningFromSource) return new Worker(WORKER_URL, { workerData });
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+/** A call lost because its worker died for another slot's reason (or crashed): safe to run again. */
+export class WorkerLost extends VireoError {
+  constructor(reason: string) {
+    super('VIREO_ERR_WORKER_DIED', `the execution worker was lost (${reason})`);
+  }
+}
+
+export interface CallOutcome { outputs: Tensor[]; executeMs: number }
+
+/** What a slot's owner hears from its worker. */
+export interface SlotOwner {
+  log: LogFn;
+  /** The thread ended other than by closing; calls in flight have been failed already. */
+  onLost(worker: PoolWorker): void;
+}
+
+interface PendingCall { slot: number; resolve: (outcome: CallOutcome) => void; reject: (error: VireoError) => void }
+interface PendingOpen { resolve: (signature: ModelSignature) => void; reject: (error: VireoError) => void }
+
+export class PoolWorker {
+  /** Hosts one slot only, and moves tensors instead of copying them. */
+  readonly dedicated: boolean;
+  readonly #worker: Worker;
+  readonly #mailbox = new SharedMailbox();
+  readonly #slots = new Map<number, SlotOwner>();
+  readonly #opening = new Map<number, PendingOpen>();
+  readonly #closingSlots = new Map<number, () => void>();
+  readonly #calls = new Map<number, PendingCall>();
+  readonly #exited: Promise<void>;
+  #nextId = 1;
+  #dead: VireoError | undefined;
+  #culprit: { slot: number; error: VireoError } | undefined;
+  #retiring = false;
+
+  constructor(options: { dedicated: boolean; spinWaitUs: number }) {
+    this.dedicated = options.dedicated;
+    this.#worker = spawn({ mailbox: this.#mailbox.buffer, spinWaitUs: options.spinWaitUs });
+    this.#worker.on('message', (message: PoolWorkerMessage) => this.#onMessage(message));
+    this.#worker.on('error', (error) => this.#die(`it crashed: ${error.message}`));
+    this.#exited = new Promise((resolve) => this.#worker.once('exit', (code) => {
+      this.#die(`it exited with code ${code}`);
+      resolve();
+    }));
+  }
+
+  /** Slots open or opening. */
+  get slotCount(): number {
+    return this.#slots.size;
+  }
+
+  /** Calls sent and not yet answered. */
+  get callsInFlight(): number {
+    return this.#calls.size;
+  }
+
+  /** Whether new slots may be placed here. */
+  get accepting(): boolean {
+    return !this.#dead && !this.#retiring && (!this.dedicated || this.#slots.size === 0);
+  }
+
+  get alive(): boolean {
+    return !this.#dead;
+  }
+
+  open(slot: number, backend: string, options: InstanceOptions, owner: SlotOwner): Promise<ModelSignature> {
+    if (!this.accepting) return Promise.reject(new WorkerLost('it no longer accepts instances'));
+    this.#slots.set(slot, owner);
+    return new Promise((resolve, reject) => {
+      this.#opening.set(slot, { resolve, reject });
+      this.#post({ type: 'open', slot, backend, options });
+    });
+  }
+
+  execute(slot: number, inputs: Tensor[], outputs: readonly string[], context: ExecuteContext | undefined, spinMs: number): Promise<CallOutcome> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#nextId++;
+    return new Promise<CallOutcome>((resolve, reject) => {
+      this.#calls.set(id, { slot, resolve, reject });
+      if (this.#mailbox.trySend({ id, slot, inputs, outputs, context }, processInflight.recentPeak())) {
+        void this.#mailbox.receive(spinMs, () => this.#dead !== undefined).then((response) => {
+          if (!response) return; // answered over the port, or the worker is gone
+          if ('error' in response) this.#settle({ type: 'failed', id: response.id, error: response.error });
+          else this.#settle({ type: 'result', id: response.id, outputs: response.outputs, executeMs: response.executeMs ?? 0 });
+        });
+      } else {
+        // A shared worker gets copies, so a call lost with another slot's worker can run again.
+        this.#post({ type: 'execute', slot, id, inputs, outputs, context }, this.dedicated ? transferList(inputs) : []);
+      }
+    });
+  }
+
+  /** Releases the slot's session once the worker confirms; the last slot out ends the thread. */
+  async closeSlot(slot: number): Promise<void> {
+    if (!this.#slots.has(slot)) return;
+    if (!this.#dead) {
+      const closed = new Promise<void>((resolve) => this.#closingSlots.set(slot, resolve));
+      this.#post({ type: 'close-slot', slot });
+      await Promise.race([closed, this.#exited]);
+    }
+    this.#slots.delete(slot);
+    this.#closingSlots.delete(slot);
+    if (this.#slots.size === 0) await this.#retire();
+  }
+
+  /** Ends the thread at once (a call overran its bound): `slot`'s calls fail with `error`. */
+  kill(slot: number, error: VireoError): void {
+    if (this.#dead) return;
+    this.#culprit = { slot, error };
+    this.#retiring = true;
+    void this.#worker.terminate();
+  }
+
+  async #retire(): Promise<void> {
+    if (this.#retiring || this.#dead) return this.#exited;
+    this.#retiring = true;
+    this.#post({ type: 'close' });
+    // A thread stuck in native code cannot answer; do not let it hold shutdown forever.
+    const timer = setTimeout(() => void this.#worker.terminate(), 10_000);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  #post(message: PoolHostMessage, transfer: ArrayBuffer[] = []): void {
+    this.#worker.postMessage(message, transfer);
+    this.#mailbox.ring();
+  }
+
+  #onMessage(message: PoolWorkerMessage): void {
+    switch (message.type) {
+      case 'opened':
+      case 'open-failed': {
+        const pending = this.#opening.get(message.slot);
+        this.#opening.delete(message.slot);
+        if (message.type === 'opened') pending?.resolve(message.signature);
+        else {
+          this.#slots.delete(message.slot);
+          pending?.reject(VireoError.from(message.error));
+          if (this.#slots.size === 0) void this.#retire();
+        }
+        return;
+      }
+      case 'slot-closed':
+        this.#closingSlots.get(message.slot)?.();
+        return;
+      case 'log':
+        this.#slots.get(message.slot)?.log(message.level, message.message);
+        return;
+      default:
+        this.#settle(message);
+    }
+  }
+
+  #settle(message: Extract<PoolWorkerMessage, { type: 'result' | 'failed' }>): void {
+    const call = this.#calls.get(message.id);
+    if (!call) return;
+    this.#calls.delete(message.id);
+    if (message.type === 'result') call.resolve({ outputs: message.outputs, executeMs: message.executeMs });
+    else call.reject(VireoError.from(message.error));
+  }
+
+  #die(reason: string): void {
+    if (this.#dead) return;
+    const culprit = this.#culprit;
+    this.#dead = new WorkerLost(culprit ? `another instance on it overran its time bound` : reason);
+    const retiredQuietly = this.#retiring && !culprit;
+    for (const call of this.#calls.values()) call.reject(culprit?.slot === call.slot ? culprit.error : this.#dead);
+    this.#calls.clear();
+    for (const pending of this.#opening.values()) pending.reject(this.#dead);
+    this.#opening.clear();
+    for (const resolve of this.#closingSlots.values()) resolve();
+    if (retiredQuietly) return;
+    for (const [slot, owner] of this.#slots) if (slot !== culprit?.slot) owner.onLost(this);
+  }
+}
