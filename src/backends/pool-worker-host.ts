@@ -3,11 +3,14 @@
  * closes slots in it, sends calls (through the worker's SharedMailbox when it is free, else over
  * the port, ringing the mailbox after every port message) and settles their answers.
  *
- * When the thread dies — it crashed, or `kill` ended it because one slot's call overran its time
- * bound — every call still running fails: the culprit's with the error given to `kill`, the
- * others' with a `WorkerLost` error, which tells their instances that they did nothing wrong and
- * may run the call again elsewhere (inputs sent to a shared worker are copied, never moved, so
- * they are still intact). Every slot's owner is told through `onLost`.
+ * A thread running onnxruntime is never terminated: ending a thread inside a native run aborts the
+ * whole process (onnxruntime-node throws a C++ exception it cannot deliver). When one slot's call
+ * overruns its time bound, `abandon` gives the thread up instead: it takes no new slots, every call
+ * still waiting fails at once — the culprit's with the error given, the others' with `WorkerLost`,
+ * which tells their instances that they did nothing wrong and may run the call again elsewhere
+ * (inputs sent to a shared worker are copied, never moved, so they are intact) — and each slot's
+ * owner is told through `onLost`. Once the last slot has closed the thread ends by itself after
+ * the run, unreferenced so it holds no shutdown. A thread that crashes fails its calls the same way.
  */
 import { Worker } from 'node:worker_threads';
 import { VireoError } from '../core/errors.js';
@@ -59,8 +62,9 @@ export class PoolWorker {
   readonly #exited: Promise<void>;
   #nextId = 1;
   #dead: VireoError | undefined;
-  #culprit: { slot: number; error: VireoError } | undefined;
-  #retiring = false;
+  /** Given up after an overrun: takes no new slots, ends once its slots are closed. */
+  #abandoned = false;
+  #closeSent = false;
 
   constructor(options: { dedicated: boolean; spinWaitUs: number }) {
     this.dedicated = options.dedicated;
@@ -85,7 +89,7 @@ export class PoolWorker {
 
   /** Whether new slots may be placed here. */
   get accepting(): boolean {
-    return !this.#dead && !this.#retiring && (!this.dedicated || this.#slots.size === 0);
+    return !this.#dead && !this.#abandoned && !this.#closeSent && (!this.dedicated || this.#slots.size === 0);
   }
 
   get alive(): boolean {
@@ -103,6 +107,7 @@ export class PoolWorker {
 
   execute(slot: number, inputs: Tensor[], outputs: readonly string[], context: ExecuteContext | undefined, spinMs: number): Promise<CallOutcome> {
     if (this.#dead) return Promise.reject(this.#dead);
+    if (this.#abandoned) return Promise.reject(new WorkerLost('it was given up after an overrun'));
     const id = this.#nextId++;
     return new Promise<CallOutcome>((resolve, reject) => {
       this.#calls.set(id, { slot, resolve, reject });
@@ -125,29 +130,36 @@ export class PoolWorker {
     if (!this.#dead) {
       const closed = new Promise<void>((resolve) => this.#closingSlots.set(slot, resolve));
       this.#post({ type: 'close-slot', slot });
-      await Promise.race([closed, this.#exited]);
+      // An abandoned thread confirms only after the run it is stuck in: nobody waits for that.
+      if (!this.#abandoned) await Promise.race([closed, this.#exited]);
     }
     this.#slots.delete(slot);
     this.#closingSlots.delete(slot);
     if (this.#slots.size === 0) await this.#retire();
   }
 
-  /** Ends the thread at once (a call overran its bound): `slot`'s calls fail with `error`. */
-  kill(slot: number, error: VireoError): void {
-    if (this.#dead) return;
-    this.#culprit = { slot, error };
-    this.#retiring = true;
-    void this.#worker.terminate();
+  /** Gives the thread up (a call of `slot` overran its bound): see the header. */
+  abandon(slot: number, error: VireoError): void {
+    if (this.#dead || this.#abandoned) return;
+    this.#abandoned = true;
+    this.#failAll(slot, error, new WorkerLost('another instance on it overran its time bound'));
+    for (const [other, owner] of this.#slots) if (other !== slot) owner.onLost(this);
   }
 
   async #retire(): Promise<void> {
-    if (this.#retiring || this.#dead) return this.#exited;
-    this.#retiring = true;
+    if (this.#closeSent || this.#dead) return this.#exited;
+    this.#closeSent = true;
     this.#post({ type: 'close' });
-    // A thread stuck in native code cannot answer; do not let it hold shutdown forever.
-    const timer = setTimeout(() => void this.#worker.terminate(), 10_000);
-    await this.#exited;
-    clearTimeout(timer);
+    // An abandoned thread ends when its stuck run does; it must not hold shutdown meanwhile.
+    if (this.#abandoned) this.#worker.unref();
+    else await this.#exited;
+  }
+
+  #failAll(culprit: number | undefined, culpritError: VireoError | undefined, error: VireoError): void {
+    for (const call of this.#calls.values()) call.reject(call.slot === culprit ? culpritError! : error);
+    this.#calls.clear();
+    for (const pending of this.#opening.values()) pending.reject(error);
+    this.#opening.clear();
   }
 
   #post(message: PoolHostMessage, transfer: ArrayBuffer[] = []): void {
@@ -190,15 +202,10 @@ export class PoolWorker {
 
   #die(reason: string): void {
     if (this.#dead) return;
-    const culprit = this.#culprit;
-    this.#dead = new WorkerLost(culprit ? `another instance on it overran its time bound` : reason);
-    const retiredQuietly = this.#retiring && !culprit;
-    for (const call of this.#calls.values()) call.reject(culprit?.slot === call.slot ? culprit.error : this.#dead);
-    this.#calls.clear();
-    for (const pending of this.#opening.values()) pending.reject(this.#dead);
-    this.#opening.clear();
+    this.#dead = new WorkerLost(reason);
+    this.#failAll(undefined, undefined, this.#dead);
     for (const resolve of this.#closingSlots.values()) resolve();
-    if (retiredQuietly) return;
-    for (const [slot, owner] of this.#slots) if (slot !== culprit?.slot) owner.onLost(this);
+    if (this.#closeSent || this.#abandoned) return;
+    for (const owner of this.#slots.values()) owner.onLost(this);
   }
 }

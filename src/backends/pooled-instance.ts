@@ -9,10 +9,12 @@
  * nothing waits for the move. A heavy model therefore never holds up the light models of a shared
  * thread for more than a few calls, and keeps the whole budget for itself.
  *
- * Failure: when a call overruns its time bound the worker thread is ended (code stuck in native
- * code cannot be interrupted otherwise) and this instance dies (its owner restarts it); instances
- * that merely shared that thread reopen on another worker and run their interrupted call again.
+ * Failure: when a call overruns its time bound its worker thread is given up (pool-worker-host.ts:
+ * an onnxruntime run cannot be interrupted) and this instance dies (its owner restarts it);
+ * instances that merely shared that thread reopen on another worker and run their waiting call again.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { VireoError } from '../core/errors.js';
 import { processInflight } from '../core/inflight-requests.js';
 import type { Tensor } from '../core/tensor.js';
@@ -25,6 +27,11 @@ import { AnswerSpin } from './spin-policy.js';
 export const HEAVY_EXECUTE_MS = 2;
 /** Calls observed before the mean is trusted (the first runs of a session are slower). */
 const CALLS_BEFORE_MOVE = 4;
+
+/** The model file's content hash: a reopened session must run the same model, even if the file was replaced since. */
+async function fileHash(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
+}
 
 /** `auto`: start shared, move when heavy; `dedicated`: a thread of its own from the start; `shared`: never move. */
 export type Placement = 'auto' | 'dedicated' | 'shared';
@@ -57,6 +64,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   #calls = 0;
   #dead: VireoError | undefined;
   #closing: Promise<void> | undefined;
+  #fileHash = '';
 
   private constructor(pool: ExecutionPool, spec: PooledInstanceSpec) {
     this.#pool = pool;
@@ -69,6 +77,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   static async open(pool: ExecutionPool, spec: PooledInstanceSpec): Promise<PooledInstance> {
     const instance = new PooledInstance(pool, spec);
     const dedicated = spec.placement === 'dedicated';
+    instance.#fileHash = await fileHash(spec.options.modelPath).catch(() => '');
     instance.#home = await instance.#openSlot(dedicated);
     return instance;
   }
@@ -84,6 +93,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
 
   async execute(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<Tensor[]> {
     if (this.#dead) throw this.#dead;
+    if (this.#closing) throw new VireoError('VIREO_ERR_WORKER_DIED', 'the instance is closed');
     if (this.#rehoming) await this.#rehoming;
     if (this.#move?.ready) this.#adoptMove();
     const bounds = [context?.timeoutMs, this.#spec.executeTimeoutMs].filter((t): t is number => t !== undefined && t > 0);
@@ -95,7 +105,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
         this.#observe(outcome.executeMs, inputs, outputs, context);
         return outcome.outputs;
       } catch (error) {
-        if (!(error instanceof WorkerLost) || attempt > 0 || this.#dead) throw VireoError.from(error);
+        if (!(error instanceof WorkerLost) || attempt > 0 || this.#dead || this.#closing) throw VireoError.from(error);
         // Another instance's call ended the shared thread: reopen elsewhere and run again.
         this.#rehoming ??= this.#rehome();
         await this.#rehoming;
@@ -143,16 +153,18 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     if (limit === undefined) return call;
     const timer = setTimeout(() => {
       const error = new VireoError('VIREO_ERR_REQUEST_TIMEOUT', `the model did not finish the request within ${Math.round(limit)} ms; its instance is being restarted`);
+      home.worker.abandon(home.slot, error);
       this.#die(error);
-      home.worker.kill(home.slot, error);
     }, limit);
     return call.finally(() => clearTimeout(timer));
   }
 
   async #rehome(): Promise<void> {
     const lost = this.#home;
-    this.#pool.release(lost.worker, this);
+    // Closed in the background: an abandoned thread confirms only after the run it is stuck in.
+    void this.#closeSlot(lost).catch(() => undefined);
     try {
+      await this.#sameFile();
       this.#home = await this.#openSlot(lost.worker.dedicated || this.#spec.placement === 'dedicated');
       this.log('info', 'instance reopened on another execution worker (its thread was lost)');
     } catch (error) {
@@ -178,6 +190,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     this.#move = move;
     const warm = inputs.map((t) => ({ ...t, data: Array.isArray(t.data) ? [...t.data] : t.data.slice() })) as Tensor[];
     try {
+      await this.#sameFile();
       move.placed = await this.#openSlot(true);
       await move.placed.worker.execute(move.placed.slot, warm, outputs, context, 0);
       if (this.#move !== move) return void (await this.#closeSlot(move.placed));
@@ -187,6 +200,12 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
       move.failed = true;
       this.log('warn', `instance stays on a shared execution worker: ${VireoError.from(error).message}`);
       if (move.placed) await this.#closeSlot(move.placed).catch(() => undefined);
+    }
+  }
+
+  async #sameFile(): Promise<void> {
+    if (await fileHash(this.#spec.options.modelPath).catch(() => '') !== this.#fileHash || this.#fileHash === '') {
+      throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', 'the model file changed (or went) since this instance loaded it');
     }
   }
 
@@ -200,6 +219,8 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   #die(error: VireoError): void {
     if (this.#dead) return;
     this.#dead = error;
-    if (!this.#closing) this.#spec.onDeath?.(error);
+    // Its slot is closed in the background: the owner replaces the whole instance.
+    if (!this.#closing) this.#closing = this.#close();
+    this.#spec.onDeath?.(error);
   }
 }
