@@ -68,7 +68,8 @@ export class ExecutionPool {
   release(worker: PoolWorker, owner: KeyedOwner): void {
     const owners = this.#owners.get(worker);
     owners?.delete(owner);
-    if (owners && owners.size === 0 && (worker.dedicated || !worker.alive || worker.slotCount === 0)) this.#forget(worker);
+    // An idle shared thread is kept for the next model (pool-worker-host.ts, closeSlot).
+    if (owners && owners.size === 0 && (worker.dedicated || !worker.accepting)) this.#forget(worker);
   }
 
   #sharedFor(key: string): PoolWorker | undefined {

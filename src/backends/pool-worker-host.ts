@@ -99,6 +99,7 @@ export class PoolWorker {
   open(slot: number, backend: string, options: InstanceOptions, owner: SlotOwner): Promise<ModelSignature> {
     if (!this.accepting) return Promise.reject(new WorkerLost('it no longer accepts instances'));
     this.#slots.set(slot, owner);
+    this.#worker.ref();
     return new Promise((resolve, reject) => {
       this.#opening.set(slot, { resolve, reject });
       this.#post({ type: 'open', slot, backend, options });
@@ -124,7 +125,11 @@ export class PoolWorker {
     });
   }
 
-  /** Releases the slot's session once the worker confirms; the last slot out ends the thread. */
+  /**
+   * Releases the slot's session once the worker confirms. The last slot out ends a dedicated or
+   * abandoned thread; a shared one stays for the next model (unreferenced, so it holds no exit):
+   * load/unload cycles then reuse one thread and its malloc arena instead of a new one each time.
+   */
   async closeSlot(slot: number): Promise<void> {
     if (!this.#slots.has(slot)) return;
     if (!this.#dead) {
@@ -135,7 +140,9 @@ export class PoolWorker {
     }
     this.#slots.delete(slot);
     this.#closingSlots.delete(slot);
-    if (this.#slots.size === 0) await this.#retire();
+    if (this.#slots.size > 0) return;
+    if (this.dedicated || this.#abandoned) await this.#retire();
+    else this.#worker.unref();
   }
 
   /** Gives the thread up (a call of `slot` overran its bound): see the header. */
@@ -177,7 +184,8 @@ export class PoolWorker {
         else {
           this.#slots.delete(message.slot);
           pending?.reject(VireoError.from(message.error));
-          if (this.#slots.size === 0) void this.#retire();
+          if (this.#slots.size === 0 && this.dedicated) void this.#retire();
+          else if (this.#slots.size === 0) this.#worker.unref();
         }
         return;
       }

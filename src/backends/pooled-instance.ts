@@ -77,8 +77,10 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   static async open(pool: ExecutionPool, spec: PooledInstanceSpec): Promise<PooledInstance> {
     const instance = new PooledInstance(pool, spec);
     const dedicated = spec.placement === 'dedicated';
-    instance.#fileHash = await fileHash(spec.options.modelPath).catch(() => '');
+    const before = await fileHash(spec.options.modelPath).catch(() => '');
     instance.#home = await instance.#openSlot(dedicated);
+    // Known only if the file did not change while the session read it; unknown means never reopened.
+    instance.#fileHash = before === await fileHash(spec.options.modelPath).catch(() => '') ? before : '';
     return instance;
   }
 
@@ -165,7 +167,9 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     void this.#closeSlot(lost).catch(() => undefined);
     try {
       await this.#sameFile();
-      this.#home = await this.#openSlot(lost.worker.dedicated || this.#spec.placement === 'dedicated');
+      const home = await this.#openSlot(lost.worker.dedicated || this.#spec.placement === 'dedicated');
+      this.#home = home;
+      await this.#sameFile();
       this.log('info', 'instance reopened on another execution worker (its thread was lost)');
     } catch (error) {
       const reason = VireoError.from(error).message;
@@ -192,6 +196,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     try {
       await this.#sameFile();
       move.placed = await this.#openSlot(true);
+      await this.#sameFile(); // unchanged before and after: the new session read the same model
       await move.placed.worker.execute(move.placed.slot, warm, outputs, context, 0);
       if (this.#move !== move) return void (await this.#closeSlot(move.placed));
       move.ready = true;
@@ -203,6 +208,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     }
   }
 
+  /** Reopening reads the model file again: only while it holds what this instance loaded. */
   async #sameFile(): Promise<void> {
     if (await fileHash(this.#spec.options.modelPath).catch(() => '') !== this.#fileHash || this.#fileHash === '') {
       throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', 'the model file changed (or went) since this instance loaded it');

@@ -67,7 +67,11 @@ describe('execution pool', () => {
     assert.ok(instances.every((i) => !i.dedicated));
     await Promise.all(instances.map((instance, k) => checkSimple(instance, k)));
     await Promise.all(instances.map((i) => i.close()));
-    assert.equal(pool.threads, 0, 'threads end with their last instance');
+    assert.equal(pool.threads, 2, 'idle shared threads stay for the next models (unreferenced)');
+    const next = await open(pool, paths.simple, { key: 'after' });
+    assert.equal(pool.threads, 2, 'and are used again');
+    await checkSimple(next, 3);
+    await next.close();
   });
 
   it("keeps a group's instances on different threads, beyond the shared ones on threads of their own", async () => {
@@ -123,6 +127,6 @@ describe('execution pool', () => {
     assert.ok(neighbour.alive && simple.alive);
     await checkSimple(simple, 5);
     await Promise.all([stuck.close(), neighbour.close(), simple.close()]);
-    assert.equal(pool.threads, 0);
+    assert.equal(pool.threads, 1, 'the given-up thread is forgotten; the one the neighbours moved to stays');
   });
 });
