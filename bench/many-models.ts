@@ -43,7 +43,7 @@ async function startServer(root: string, repository: string, extra: string[] = [
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [join(root, 'bin', 'vireo.js'), 'serve', '--model-repository', repository,
-    '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '0', '--metrics-port', '0', '--log-level', 'warn', ...extra], {
+    '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '0', '--metrics-port', '0', '--log-format', 'json', ...extra], {
     cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
