@@ -30,7 +30,8 @@ const enum Answer { None = 0, InMailbox = 1, Posted = 2 }
 export const DEFAULT_MAILBOX_BYTES = 1 << 20;
 
 interface TensorHeader { name: string; datatype: DataType; shape: readonly number[]; offset: number; byteLength: number }
-export interface MailboxRequest { id: number; outputs: readonly string[]; context?: ExecuteContext; inputs: Tensor[] }
+/** `slot`: which of a pool worker's instances runs the call (absent in a one-instance worker). */
+export interface MailboxRequest { id: number; slot?: number; outputs: readonly string[]; context?: ExecuteContext; inputs: Tensor[] }
 /** `executeMs`: how long the call ran in the worker (feeds the host's decision to wait synchronously). */
 export type MailboxResponse = ({ id: number; outputs: Tensor[] } | { id: number; error: SerializedError }) & { executeMs?: number };
 
@@ -55,7 +56,7 @@ export class SharedMailbox {
   trySend(request: MailboxRequest, hostInflightPeak = 0): boolean {
     if (Atomics.load(this.#control, REQUEST) !== Slot.Free) return false;
     Atomics.store(this.#control, HOST_INFLIGHT, hostInflightPeak);
-    if (!this.#write(CONTROL_BYTES, { id: request.id, outputs: request.outputs, context: request.context }, request.inputs)) return false;
+    if (!this.#write(CONTROL_BYTES, { id: request.id, slot: request.slot, outputs: request.outputs, context: request.context }, request.inputs)) return false;
     Atomics.store(this.#control, RESPONSE, Answer.None);
     Atomics.store(this.#control, REQUEST, Slot.Ready);
     this.ring();

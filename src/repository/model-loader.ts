@@ -9,6 +9,8 @@ import { stat } from 'node:fs/promises';
 import { USABLE_CORES } from '../core/cpu-budget.js';
 import { VireoError } from '../core/errors.js';
 import type { ModelCall, ModelInstance, ModelSignature } from '../backends/backend.js';
+import { executionPool } from '../backends/execution-pool.js';
+import { PooledInstance, type Placement } from '../backends/pooled-instance.js';
 import { RestartingInstance } from '../backends/restarting-instance.js';
 import { WorkerInstance } from '../backends/worker-instance.js';
 import type { Tensor } from '../core/tensor.js';
@@ -92,6 +94,13 @@ function declaredSignature(parsed: ParsedModelConfig): ModelSignature | undefine
   return { inputs: tensors(parsed.input), outputs: tensors(parsed.output) };
 }
 
+/** `parameters.execution_worker`: `dedicated`, `shared`, or `auto` (the default: shared until its calls prove heavy). */
+function executionPlacement(parsed: ParsedModelConfig): Placement {
+  const text = String(parsed.parameters?.execution_worker ?? 'auto');
+  if (text === 'auto' || text === 'dedicated' || text === 'shared') return text;
+  throw new VireoError('VIREO_ERR_CONFIG_INVALID', `parameters.execution_worker must be auto, dedicated or shared, not "${text}"`);
+}
+
 /** Long enough to catch the next request of a closed-loop client over loopback HTTP. */
 const DEFAULT_SPIN_WAIT_US = 1000;
 
@@ -101,11 +110,11 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   const backend = typescript ? 'typescript' : 'onnx';
   const { filename, modelPath } = await modelFile(options, typescript);
   const instanceCount = (parsed.instance_group ?? [{ count: 1 }]).reduce((sum, g) => sum + (g.count ?? 1), 0);
-  const intraOpThreads = parameterNumber(parsed, 'intra_op_threads')
-    ?? Math.max(1, Math.floor(USABLE_CORES / instanceCount));
+  const budgetThreads = Math.max(1, Math.floor(USABLE_CORES / instanceCount));
+  const configuredThreads = parameterNumber(parsed, 'intra_op_threads');
   const instanceOptions = {
     modelPath,
-    intraOpThreads,
+    intraOpThreads: configuredThreads ?? budgetThreads,
     interOpThreads: parameterNumber(parsed, 'inter_op_threads') ?? 1,
     allowSpinning: (parameterNumber(parsed, 'allow_spinning') ?? 1) !== 0,
     spinWaitUs: parameterNumber(parsed, 'spin_wait_us') ?? DEFAULT_SPIN_WAIT_US,
@@ -120,8 +129,21 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
 
   const defaults = options.defaults ?? DEFAULT_MODEL_DEFAULTS;
   const executeTimeoutMs = parameterNumber(parsed, 'execute_timeout_ms') ?? (typescript ? defaults.handlerExecuteTimeoutMs : undefined);
+  // ONNX sessions share the execution pool's threads; a handler keeps a thread of its own, so code
+  // that crashes, hangs or exits takes down nothing but itself (docs/ARCHITECTURE.md, "Execution pool").
+  const placement = executionPlacement(parsed);
   const startInstance = () => RestartingInstance.start(
-    (onDeath) => WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath }),
+    (onDeath) => typescript
+      ? WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath })
+      : PooledInstance.open(executionPool(), {
+        key: modelPath,
+        options: { ...instanceOptions, intraOpThreads: configuredThreads },
+        dedicatedIntraOpThreads: budgetThreads,
+        placement,
+        log: workerLog,
+        executeTimeoutMs,
+        onDeath,
+      }),
     workerLog,
   );
   const instances: RestartingInstance[] = [];

@@ -24,7 +24,8 @@ describe('memory', () => {
     repo = await makeRepository({
       mlp: { config: { max_batch_size: 4, instance_group: [{ count: 2, kind: 'KIND_CPU' }] }, versions: { 1: mlpModel(SIZES, 3) } },
       a: { config: ADD_CONFIG, versions: { 1: addModel(1) } },
-      b: { config: ADD_CONFIG, versions: { 1: addModel(2) } },
+      // A thread of its own: a session in a shared pool thread can reuse memory freed there before.
+      b: { config: { ...ADD_CONFIG, parameters: { execution_worker: 'dedicated' } }, versions: { 1: addModel(2) } },
     });
   });
   after(async () => { await repo.cleanup(); });

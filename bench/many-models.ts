@@ -1,0 +1,138 @@
+/**
+ * Many models per server, side by side with another checkout (issue: per-model cost close to the
+ * model itself, fast start):
+ *   tsx bench/many-models.ts [--baseline <checkout>] [--models 100] [--cycles 20] [--only many,examples,cycles]
+ * For this checkout and (with --baseline, e.g. `git archive main | tar -x -C /tmp/vireo-main` with
+ * node_modules linked) the other one, each started as `node bin/vireo.js serve` from source (as
+ * `npm start` does; VIREO_USE_DIST=1 in the environment runs dist/ instead):
+ * - many: `--models` generated copies of the 1 KB `simple` model: RSS and threads once ready, and
+ *   start → ready (spawn until /v2/health/ready answers 200, every model loaded), against the same
+ *   sessions in one plain Node process (bench/lib/plain-sessions.ts);
+ * - examples: examples/models idle RSS against its ONNX files as plain sessions;
+ * - cycles: `--cycles` explicit load/unload cycles of ocr_rec: RSS while loaded after the first
+ *   cycle and after the last.
+ * RSS is the server process's VmRSS (all its threads). Prints a markdown report.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { simpleModel } from '../tools/modelgen/models.js';
+import { freePort } from './lib/processes.js';
+
+const { values } = parseArgs({ options: {
+  baseline: { type: 'string' }, models: { type: 'string', default: '100' }, cycles: { type: 'string', default: '20' },
+  only: { type: 'string', default: 'many,examples,cycles' },
+} });
+const here = join(import.meta.dirname, '..');
+const systems = [{ name: 'this branch', root: here }, ...(values.baseline ? [{ name: 'baseline', root: values.baseline }] : [])];
+const only = new Set(values.only!.split(','));
+const MIB = 1024 * 1024;
+const mib = (bytes: number) => (bytes / MIB).toFixed(0);
+
+async function status(pid: number): Promise<{ rss: number; threads: number }> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8');
+  return { rss: Number(/VmRSS:\s+(\d+)/.exec(text)![1]) * 1024, threads: Number(/Threads:\s+(\d+)/.exec(text)![1]) };
+}
+
+interface Server { url: string; child: ChildProcess; readyMs: number; stop: () => Promise<void> }
+
+async function startServer(root: string, repository: string, extra: string[] = []): Promise<Server> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(root, 'bin', 'vireo.js'), 'serve', '--model-repository', repository,
+    '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '0', '--metrics-port', '0', '--log-format', 'json', ...extra], {
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode})`);
+    const ok = await fetch(`${url}/v2/health/ready`).then((r) => r.status === 200, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const readyMs = performance.now() - started;
+  return { url, child, readyMs, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
+}
+
+/** Settles after start (lazy pages, the first collections) before reading RSS. */
+async function idleStatus(pid: number): Promise<{ rss: number; threads: number }> {
+  await new Promise((r) => setTimeout(r, 3000));
+  return status(pid);
+}
+
+async function plainSessions(files: string[]): Promise<{ rss: number; threads: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'bench', 'lib', 'plain-sessions.ts'), ...files], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = await once(child.stdout!, 'data') as [Buffer];
+  child.kill('SIGTERM');
+  return JSON.parse(line.toString()) as { rss: number; threads: number };
+}
+
+const report: string[] = [];
+const row = (cells: (string | number)[]) => report.push(`| ${cells.join(' | ')} |`);
+
+if (only.has('many')) {
+  const count = Number(values.models);
+  const repo = await mkdtemp(join(tmpdir(), 'vireo-many-'));
+  const files: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const dir = join(repo, `simple_${i}`);
+    await mkdir(join(dir, '1'), { recursive: true });
+    await writeFile(join(dir, 'config.yaml'), 'backend: onnx\nmax_batch_size: 8\n');
+    await writeFile(join(dir, '1', 'model.onnx'), simpleModel());
+    files.push(join(dir, '1', 'model.onnx'));
+  }
+  const plain = await plainSessions(files);
+  report.push(`### ${count} generated 1 KB models`, '', '| system | RSS MiB | threads | start → ready s | RSS − plain MiB | bound 1.5 × plain + 60 MiB |', '|---|---|---|---|---|---|');
+  row(['plain onnxruntime sessions, one process', mib(plain.rss), plain.threads, '', '', '']);
+  for (const system of systems) {
+    const server = await startServer(system.root, repo);
+    const s = await idleStatus(server.child.pid!);
+    await server.stop();
+    row([system.name, mib(s.rss), s.threads, (server.readyMs / 1000).toFixed(1), mib(s.rss - plain.rss), `${mib(1.5 * plain.rss + 60 * MIB)} ${s.rss <= 1.5 * plain.rss + 60 * MIB ? 'met' : 'missed'}`]);
+  }
+  report.push('');
+  await rm(repo, { recursive: true, force: true });
+}
+
+if (only.has('examples')) {
+  const repo = join(here, 'examples', 'models');
+  const onnx = ['ocr_cls', 'ocr_det', 'ocr_rec', 'simple', 'tabular'].map((m) => join(repo, m, '1', 'model.onnx'));
+  const plain = await plainSessions(onnx);
+  report.push('### examples/models, idle', '', '| system | RSS MiB | threads | start → ready s | RSS − plain MiB | bound plain + 60 MiB |', '|---|---|---|---|---|---|');
+  row(['plain onnxruntime sessions (the 5 ONNX models)', mib(plain.rss), plain.threads, '', '', '']);
+  for (const system of systems) {
+    const server = await startServer(system.root, repo);
+    const s = await idleStatus(server.child.pid!);
+    await server.stop();
+    row([system.name, mib(s.rss), s.threads, (server.readyMs / 1000).toFixed(1), mib(s.rss - plain.rss), `${mib(plain.rss + 60 * MIB)} ${s.rss <= plain.rss + 60 * MIB ? 'met' : 'missed'}`]);
+  }
+  report.push('');
+}
+
+if (only.has('cycles')) {
+  const cycles = Number(values.cycles);
+  const repo = join(here, 'examples', 'models');
+  report.push(`### ${cycles} load/unload cycles of ocr_rec (explicit mode)`, '', '| system | RSS loaded, cycle 1 MiB | RSS loaded, cycle ' + cycles + ' MiB | growth | threads at the end |', '|---|---|---|---|---|');
+  for (const system of systems) {
+    const server = await startServer(system.root, repo, ['--model-control-mode', 'explicit']);
+    const control = (action: string) => fetch(`${server.url}/v2/repository/models/ocr_rec/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+      .then(async (r) => { if (r.status !== 200) throw new Error(`${action}: ${r.status} ${await r.text()}`); });
+    let first = 0;
+    let last = { rss: 0, threads: 0 };
+    for (let c = 1; c <= cycles; c++) {
+      await control('load');
+      await new Promise((r) => setTimeout(r, 300));
+      last = await status(server.child.pid!);
+      if (c === 1) first = last.rss;
+      await control('unload');
+    }
+    await server.stop();
+    row([system.name, mib(first), mib(last.rss), `${(100 * (last.rss / first - 1)).toFixed(1)} %`, last.threads]);
+  }
+  report.push('');
+}
+
+console.log(report.join('\n'));

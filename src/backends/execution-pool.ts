@@ -1,0 +1,105 @@
+/**
+ * The execution pool: the worker threads that run ONNX instances. Instead of one thread (a whole
+ * V8 isolate with its own copy of Vireo's modules, ≈ 15–20 MB) per instance, light instances share
+ * a few threads — as many as the CPU budget has cores (core/cpu-budget.ts) — and only instances
+ * that keep a thread busy get one of their own. docs/ARCHITECTURE.md ("Execution pool") has the
+ * measured trade-offs.
+ *
+ * Placement (`place`): a new shared slot goes to the shared worker with the fewest slots (a new
+ * worker while fewer than `sharedWorkers` exist), never to one that already hosts an instance of
+ * the same model version — instances of a group exist to run at the same time; when every shared
+ * worker hosts one, the instance gets a dedicated worker. Which instances move from shared to
+ * dedicated is PooledInstance's decision (pooled-instance.ts).
+ */
+import { USABLE_CORES } from '../core/cpu-budget.js';
+import { PoolWorker, type SlotOwner } from './pool-worker-host.js';
+
+/** Long enough to catch the next request of a closed-loop client over loopback HTTP. */
+export const DEFAULT_POOL_SPIN_WAIT_US = 1000;
+
+export interface ExecutionPoolOptions {
+  /** Threads that light instances share (default: the CPU budget's cores, or VIREO_EXECUTION_WORKERS). */
+  sharedWorkers?: number;
+  /** How long an idle shared worker spins for its next call before parking (µs). */
+  spinWaitUs?: number;
+}
+
+export interface PlacedSlot {
+  worker: PoolWorker;
+  slot: number;
+}
+
+/** Owners are keyed by model version so a group's instances spread over threads. */
+export interface KeyedOwner extends SlotOwner {
+  readonly key: string;
+}
+
+function defaultSharedWorkers(): number {
+  const configured = Number(process.env.VIREO_EXECUTION_WORKERS);
+  return Number.isInteger(configured) && configured > 0 ? configured : USABLE_CORES;
+}
+
+export class ExecutionPool {
+  readonly sharedWorkers: number;
+  readonly #spinWaitUs: number;
+  readonly #shared: PoolWorker[] = [];
+  readonly #owners = new Map<PoolWorker, Set<KeyedOwner>>();
+  #nextSlot = 1;
+
+  constructor(options: ExecutionPoolOptions = {}) {
+    this.sharedWorkers = Math.max(1, options.sharedWorkers ?? defaultSharedWorkers());
+    this.#spinWaitUs = options.spinWaitUs ?? DEFAULT_POOL_SPIN_WAIT_US;
+  }
+
+  /** Threads running now (shared and dedicated). */
+  get threads(): number {
+    return this.#owners.size;
+  }
+
+  /** Chooses a worker for a new slot of `owner` and reserves the slot number. */
+  place(owner: KeyedOwner, dedicated: boolean, spinWaitUs = this.#spinWaitUs): PlacedSlot {
+    const slot = this.#nextSlot++;
+    const worker = (dedicated ? undefined : this.#sharedFor(owner.key)) ?? this.#spawn(true, spinWaitUs);
+    this.#owners.get(worker)!.add(owner);
+    return { worker, slot };
+  }
+
+  /** Forgets `owner` on `worker` (after its slot closed or the worker died). */
+  release(worker: PoolWorker, owner: KeyedOwner): void {
+    const owners = this.#owners.get(worker);
+    owners?.delete(owner);
+    // An idle shared thread is kept for the next model (pool-worker-host.ts, closeSlot).
+    if (owners && owners.size === 0 && (worker.dedicated || !worker.accepting)) this.#forget(worker);
+  }
+
+  #sharedFor(key: string): PoolWorker | undefined {
+    for (const worker of this.#shared.filter((w) => !w.accepting)) this.#forget(worker);
+    const candidates = this.#shared.filter((w) => ![...this.#owners.get(w)!].some((o) => o.key === key));
+    if (this.#shared.length < this.sharedWorkers) return this.#spawn(false, this.#spinWaitUs);
+    let best: PoolWorker | undefined;
+    for (const w of candidates) {
+      if (!best || this.#owners.get(w)!.size < this.#owners.get(best)!.size) best = w;
+    }
+    return best;
+  }
+
+  #spawn(dedicated: boolean, spinWaitUs: number): PoolWorker {
+    const worker = new PoolWorker({ dedicated, spinWaitUs });
+    this.#owners.set(worker, new Set());
+    if (!dedicated) this.#shared.push(worker);
+    return worker;
+  }
+
+  #forget(worker: PoolWorker): void {
+    this.#owners.delete(worker);
+    const at = this.#shared.indexOf(worker);
+    if (at >= 0) this.#shared.splice(at, 1);
+  }
+}
+
+/** The process's pool, started on first use (threads appear as instances are placed). */
+let processPool: ExecutionPool | undefined;
+export function executionPool(): ExecutionPool {
+  processPool ??= new ExecutionPool();
+  return processPool;
+}

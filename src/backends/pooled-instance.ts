@@ -1,0 +1,232 @@
+/**
+ * A ModelInstance whose session lives in a slot of an execution-pool worker (execution-pool.ts).
+ *
+ * Where it runs: an instance starts on a shared worker with one intra-op thread (a light model
+ * gains nothing from more, and every onnxruntime thread costs a stack and a malloc arena). Once its
+ * calls prove heavy — a running mean above HEAVY_EXECUTE_MS — it moves to a dedicated worker with
+ * the CPU budget's intra-op threads: a new session is opened and warmed with the call that tipped
+ * the mean, and adopted between two calls (the scheduler never overlaps calls on one instance), so
+ * nothing waits for the move. A heavy model therefore never holds up the light models of a shared
+ * thread for more than a few calls, and keeps the whole budget for itself.
+ *
+ * Failure: when a call overruns its time bound its worker thread is given up (pool-worker-host.ts:
+ * an onnxruntime run cannot be interrupted) and this instance dies (its owner restarts it);
+ * instances that merely shared that thread reopen on another worker and run their waiting call again.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { VireoError } from '../core/errors.js';
+import { processInflight } from '../core/inflight-requests.js';
+import type { Tensor } from '../core/tensor.js';
+import type { ExecuteContext, InstanceOptions, LogFn, ModelInstance, ModelSignature } from './backend.js';
+import type { ExecutionPool, KeyedOwner, PlacedSlot } from './execution-pool.js';
+import { WorkerLost, type PoolWorker } from './pool-worker-host.js';
+import { AnswerSpin } from './spin-policy.js';
+
+/** Mean execution time above which an instance stops sharing a thread (ms). */
+export const HEAVY_EXECUTE_MS = 2;
+/** Calls observed before the mean is trusted (the first runs of a session are slower). */
+const CALLS_BEFORE_MOVE = 4;
+
+/** The model file's content hash: a reopened session must run the same model, even if the file was replaced since. */
+async function fileHash(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
+}
+
+/** `auto`: start shared, move when heavy; `dedicated`: a thread of its own from the start; `shared`: never move. */
+export type Placement = 'auto' | 'dedicated' | 'shared';
+
+export interface PooledInstanceSpec {
+  /** Same key for every instance of one model version (keeps a group's instances apart). */
+  key: string;
+  options: InstanceOptions;
+  /** Intra-op threads on a dedicated worker when the model configures none. */
+  dedicatedIntraOpThreads: number;
+  placement: Placement;
+  log: LogFn;
+  /** Upper bound on one call, whatever the requests' own timeouts (0: none). */
+  executeTimeoutMs?: number;
+  /** Told once when this instance dies (its call overran its bound, or it could not reopen). */
+  onDeath?: (error: VireoError) => void;
+}
+
+export class PooledInstance implements ModelInstance, KeyedOwner {
+  signature!: ModelSignature;
+  readonly key: string;
+  readonly log: LogFn;
+  readonly #pool: ExecutionPool;
+  readonly #spec: PooledInstanceSpec;
+  readonly #answerSpin = new AnswerSpin();
+  #home!: PlacedSlot;
+  #rehoming: Promise<void> | undefined;
+  #move: { placed: PlacedSlot; ready: boolean; failed: boolean } | undefined;
+  #meanMs = 0;
+  #calls = 0;
+  #dead: VireoError | undefined;
+  #closing: Promise<void> | undefined;
+  #fileHash = '';
+
+  private constructor(pool: ExecutionPool, spec: PooledInstanceSpec) {
+    this.#pool = pool;
+    this.#spec = spec;
+    this.key = spec.key;
+    this.log = spec.log;
+  }
+
+  /** Opens the instance's session in the pool; rejects with why it could not. */
+  static async open(pool: ExecutionPool, spec: PooledInstanceSpec): Promise<PooledInstance> {
+    const instance = new PooledInstance(pool, spec);
+    const dedicated = spec.placement === 'dedicated';
+    const before = await fileHash(spec.options.modelPath).catch(() => '');
+    instance.#home = await instance.#openSlot(dedicated);
+    // Known only if the file did not change while the session read it; unknown means never reopened.
+    instance.#fileHash = before === await fileHash(spec.options.modelPath).catch(() => '') ? before : '';
+    return instance;
+  }
+
+  get alive(): boolean {
+    return this.#dead === undefined;
+  }
+
+  /** Whether the instance has a thread of its own now. */
+  get dedicated(): boolean {
+    return this.#home.worker.dedicated;
+  }
+
+  async execute(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<Tensor[]> {
+    if (this.#dead) throw this.#dead;
+    if (this.#closing) throw new VireoError('VIREO_ERR_WORKER_DIED', 'the instance is closed');
+    if (this.#rehoming) await this.#rehoming;
+    if (this.#move?.ready) this.#adoptMove();
+    const bounds = [context?.timeoutMs, this.#spec.executeTimeoutMs].filter((t): t is number => t !== undefined && t > 0);
+    const limit = bounds.length > 0 ? Math.min(...bounds) : undefined;
+    for (let attempt = 0; ; attempt++) {
+      const home = this.#home;
+      try {
+        const outcome = await this.#bounded(home, home.worker.execute(home.slot, inputs, outputs, context, this.#answerSpin.spinMs(processInflight.current)), limit);
+        this.#observe(outcome.executeMs, inputs, outputs, context);
+        return outcome.outputs;
+      } catch (error) {
+        if (!(error instanceof WorkerLost) || attempt > 0 || this.#dead || this.#closing) throw VireoError.from(error);
+        // Another instance's call ended the shared thread: reopen elsewhere and run again.
+        this.#rehoming ??= this.#rehome();
+        await this.#rehoming;
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** The home worker died for a reason not of this instance's making. */
+  onLost(worker: PoolWorker): void {
+    if (worker !== this.#home.worker || this.#closing || this.#dead) return;
+    this.#rehoming ??= this.#rehome();
+    this.#rehoming.catch(() => undefined);
+  }
+
+  async #close(): Promise<void> {
+    await this.#rehoming?.catch(() => undefined);
+    const move = this.#move;
+    this.#move = undefined;
+    await Promise.all([this.#closeSlot(this.#home), move?.ready ? this.#closeSlot(move.placed) : undefined]);
+  }
+
+  async #openSlot(dedicated: boolean): Promise<PlacedSlot> {
+    const placed = this.#pool.place(this, dedicated, dedicated ? this.#spec.options.spinWaitUs : undefined);
+    const intraOpThreads = this.#spec.options.intraOpThreads ?? (placed.worker.dedicated ? this.#spec.dedicatedIntraOpThreads : 1);
+    try {
+      this.signature = await placed.worker.open(placed.slot, 'onnx', { ...this.#spec.options, intraOpThreads }, this);
+      return placed;
+    } catch (error) {
+      this.#pool.release(placed.worker, this);
+      throw error;
+    }
+  }
+
+  async #closeSlot(placed: PlacedSlot): Promise<void> {
+    await placed.worker.closeSlot(placed.slot);
+    this.#pool.release(placed.worker, this);
+  }
+
+  #bounded(home: PlacedSlot, call: Promise<{ outputs: Tensor[]; executeMs: number }>, limit: number | undefined) {
+    if (limit === undefined) return call;
+    const timer = setTimeout(() => {
+      const error = new VireoError('VIREO_ERR_REQUEST_TIMEOUT', `the model did not finish the request within ${Math.round(limit)} ms; its instance is being restarted`);
+      home.worker.abandon(home.slot, error);
+      this.#die(error);
+    }, limit);
+    return call.finally(() => clearTimeout(timer));
+  }
+
+  async #rehome(): Promise<void> {
+    const lost = this.#home;
+    // Closed in the background: an abandoned thread confirms only after the run it is stuck in.
+    void this.#closeSlot(lost).catch(() => undefined);
+    try {
+      await this.#sameFile();
+      const home = await this.#openSlot(lost.worker.dedicated || this.#spec.placement === 'dedicated');
+      this.#home = home;
+      await this.#sameFile();
+      this.log('info', 'instance reopened on another execution worker (its thread was lost)');
+    } catch (error) {
+      const reason = VireoError.from(error).message;
+      this.#die(new VireoError('VIREO_ERR_WORKER_DIED', `the instance's execution worker was lost and it could not reopen: ${reason}`));
+      throw this.#dead;
+    } finally {
+      this.#rehoming = undefined;
+    }
+  }
+
+  #observe(executeMs: number, inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): void {
+    this.#answerSpin.observe(executeMs);
+    this.#calls++;
+    this.#meanMs = this.#calls === 1 ? executeMs : 0.8 * this.#meanMs + 0.2 * executeMs;
+    if (this.#spec.placement !== 'auto' || this.#move || this.#home.worker.dedicated) return;
+    if (this.#calls >= CALLS_BEFORE_MOVE && this.#meanMs > HEAVY_EXECUTE_MS) void this.#startMove(inputs, outputs, context);
+  }
+
+  /** Opens a dedicated slot and warms it with a copy of a real call; adopted by the next execute. */
+  async #startMove(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<void> {
+    const move = { placed: undefined as unknown as PlacedSlot, ready: false, failed: false };
+    this.#move = move;
+    const warm = inputs.map((t) => ({ ...t, data: Array.isArray(t.data) ? [...t.data] : t.data.slice() })) as Tensor[];
+    try {
+      await this.#sameFile();
+      move.placed = await this.#openSlot(true);
+      await this.#sameFile(); // unchanged before and after: the new session read the same model
+      await move.placed.worker.execute(move.placed.slot, warm, outputs, context, 0);
+      if (this.#move !== move) return void (await this.#closeSlot(move.placed));
+      move.ready = true;
+      this.log('info', `instance moved to its own execution worker (mean call ${this.#meanMs.toFixed(1)} ms)`);
+    } catch (error) {
+      move.failed = true;
+      this.log('warn', `instance stays on a shared execution worker: ${VireoError.from(error).message}`);
+      if (move.placed) await this.#closeSlot(move.placed).catch(() => undefined);
+    }
+  }
+
+  /** Reopening reads the model file again: only while it holds what this instance loaded. */
+  async #sameFile(): Promise<void> {
+    if (await fileHash(this.#spec.options.modelPath).catch(() => '') !== this.#fileHash || this.#fileHash === '') {
+      throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', 'the model file changed (or went) since this instance loaded it');
+    }
+  }
+
+  #adoptMove(): void {
+    const old = this.#home;
+    this.#home = this.#move!.placed;
+    this.#move = undefined;
+    void this.#closeSlot(old).catch(() => undefined);
+  }
+
+  #die(error: VireoError): void {
+    if (this.#dead) return;
+    this.#dead = error;
+    // Its slot is closed in the background: the owner replaces the whole instance.
+    if (!this.#closing) this.#closing = this.#close();
+    this.#spec.onDeath?.(error);
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The execution pool with real worker threads and real onnxruntime: many models share a few
+ * threads, a group's instances never share one, a heavy model moves to a thread of its own so a
+ * light one is answered while it runs, and a call that overruns its bound on a shared thread
+ * takes down only its own instance — the others reopen elsewhere and answer their calls.
+ * Expected values come from the models' definitions (sums, differences) or from a plain
+ * onnxruntime session in this test.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import ort from 'onnxruntime-node';
+import { ExecutionPool } from '../../src/backends/execution-pool.js';
+import { PooledInstance, type Placement } from '../../src/backends/pooled-instance.js';
+import type { VireoError } from '../../src/core/errors.js';
+import type { Tensor } from '../../src/core/tensor.js';
+import { simpleModel, slowModel } from '../../tools/modelgen/models.js';
+import { until } from '../helpers/fake-instance.js';
+
+const SLOW_N = 256;
+let dir: string;
+const paths = { simple: '', slow: '', slowLong: '' };
+
+
+
+function open(pool: ExecutionPool, modelPath: string, extra: { key?: string; placement?: Placement; executeTimeoutMs?: number; onDeath?: (e: VireoError) => void } = {}) {
+  return PooledInstance.open(pool, {
+    key: extra.key ?? modelPath,
+    options: { modelPath, executionProviders: ['cpu'], interOpThreads: 1, spinWaitUs: 0 },
+    dedicatedIntraOpThreads: 1,
+    placement: extra.placement ?? 'auto',
+    log: (level, message) => { if (process.env.DEBUG_POOL) console.log(level, message); },
+    executeTimeoutMs: extra.executeTimeoutMs,
+    onDeath: extra.onDeath,
+  });
+}
+
+const simpleInputs = (k: number): Tensor[] => [
+  { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: Int32Array.from({ length: 16 }, (_, i) => i + k) },
+  { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: Int32Array.from({ length: 16 }, () => k) },
+];
+async function checkSimple(instance: PooledInstance, k: number): Promise<void> {
+  const [sum, difference] = await instance.execute(simpleInputs(k), ['OUTPUT0', 'OUTPUT1']);
+  assert.deepEqual(Array.from(sum!.data as Int32Array), Array.from({ length: 16 }, (_, i) => i + 2 * k));
+  assert.deepEqual(Array.from(difference!.data as Int32Array), Array.from({ length: 16 }, (_, i) => i));
+}
+const slowInputs = (v: number): Tensor[] => [{ name: 'INPUT', datatype: 'FP32', shape: [1, SLOW_N], data: new Float32Array(SLOW_N).fill(v) }];
+
+describe('execution pool', () => {
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vireo-pool-'));
+    paths.simple = join(dir, 'simple.onnx');
+    paths.slow = join(dir, 'slow.onnx');
+    paths.slowLong = join(dir, 'slow-long.onnx');
+    await writeFile(paths.simple, simpleModel());
+    await writeFile(paths.slow, slowModel(SLOW_N, 8));
+    await writeFile(paths.slowLong, slowModel(SLOW_N, 400));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('hosts many models on as many threads as it has, each answering its own calls', async () => {
+    const pool = new ExecutionPool({ sharedWorkers: 2 });
+    const instances = await Promise.all(Array.from({ length: 12 }, (_, i) => open(pool, paths.simple, { key: `model-${i}` })));
+    assert.equal(pool.threads, 2);
+    assert.ok(instances.every((i) => !i.dedicated));
+    await Promise.all(instances.map((instance, k) => checkSimple(instance, k)));
+    await Promise.all(instances.map((i) => i.close()));
+    assert.equal(pool.threads, 2, 'idle shared threads stay for the next models (unreferenced)');
+    const next = await open(pool, paths.simple, { key: 'after' });
+    assert.equal(pool.threads, 2, 'and are used again');
+    await checkSimple(next, 3);
+    await next.close();
+  });
+
+  it("keeps a group's instances on different threads, beyond the shared ones on threads of their own", async () => {
+    const pool = new ExecutionPool({ sharedWorkers: 2 });
+    const group = await Promise.all([0, 1, 2].map(() => open(pool, paths.simple)));
+    assert.equal(pool.threads, 3);
+    assert.deepEqual(group.map((i) => i.dedicated).sort(), [false, false, true]);
+    await Promise.all(group.map((instance, k) => checkSimple(instance, k)));
+    await Promise.all(group.map((i) => i.close()));
+  });
+
+  it('moves a heavy model to its own thread, after which a light model sharing its old thread answers while it runs', async () => {
+    const pool = new ExecutionPool({ sharedWorkers: 1 });
+    const slow = await open(pool, paths.slow);
+    const simple = await open(pool, paths.simple);
+    assert.equal(pool.threads, 1, 'both start on the one shared thread');
+    // Heavy calls back to back until the instance has moved (it adopts the move between calls).
+    for (let i = 0; i < 2000 && !slow.dedicated; i++) await slow.execute(slowInputs(0.01), []);
+    assert.ok(slow.dedicated, 'the slow model got a thread of its own');
+    assert.equal(pool.threads, 2);
+    const order: string[] = [];
+    const slowCall = slow.execute(slowInputs(0.02), []).then(() => order.push('slow'));
+    for (let k = 0; k < 3; k++) {
+      await checkSimple(simple, k);
+      order.push('simple');
+    }
+    await slowCall;
+    assert.deepEqual(order.slice(0, 3), ['simple', 'simple', 'simple'], `simple waited for slow: ${order.join(',')}`);
+    await Promise.all([slow.close(), simple.close()]);
+  });
+
+  it('a call that overruns its bound ends its shared thread; the instances beside it reopen and answer their calls', async () => {
+    const reference = await ort.InferenceSession.create(paths.slow);
+    const expected = (await reference.run({ INPUT: new ort.Tensor('float32', new Float32Array(SLOW_N).fill(0.03), [1, SLOW_N]) })).OUTPUT!.data as Float32Array;
+    await reference.release();
+
+    const pool = new ExecutionPool({ sharedWorkers: 1 });
+    const deaths: VireoError[] = [];
+    const stuck = await open(pool, paths.slowLong, { placement: 'shared', executeTimeoutMs: 100, onDeath: (e) => deaths.push(e) });
+    const neighbour = await open(pool, paths.slow, { placement: 'shared' });
+    const simple = await open(pool, paths.simple, { placement: 'shared' });
+    assert.equal(pool.threads, 1);
+
+    const overrun = stuck.execute(slowInputs(0.01), []);
+    // Queued behind the overrunning call on the same thread when it is ended.
+    const waiting = neighbour.execute(slowInputs(0.03), []);
+    await assert.rejects(overrun, (e: VireoError) => e.code === 'VIREO_ERR_REQUEST_TIMEOUT');
+    const [output] = await waiting;
+    assert.deepEqual(Array.from(output!.data as Float32Array), Array.from(expected), 'the interrupted call ran again, with its inputs intact');
+    await until(() => deaths.length === 1);
+    assert.equal(deaths[0]!.code, 'VIREO_ERR_REQUEST_TIMEOUT');
+    assert.equal(stuck.alive, false);
+    assert.ok(neighbour.alive && simple.alive);
+    await checkSimple(simple, 5);
+    await Promise.all([stuck.close(), neighbour.close(), simple.close()]);
+    assert.equal(pool.threads, 1, 'the given-up thread is forgotten; the one the neighbours moved to stays');
+  });
+});
