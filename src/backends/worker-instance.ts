@@ -13,7 +13,7 @@ import { processInflight } from '../core/inflight-requests.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
 import { SharedMailbox } from './shared-mailbox.js';
 import { AnswerSpin } from './spin-policy.js';
-import { transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
+import { fromWire, toWire, transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(runningFromSource ? './instance-worker.ts' : './instance-worker.js', import.meta.url);
@@ -119,7 +119,8 @@ export class WorkerInstance implements ModelInstance {
           this.#settle('error' in response ? { type: 'failed', id: response.id, error: response.error } : { type: 'result', id: response.id, outputs: response.outputs });
         });
       } else {
-        this.#post({ type: 'execute', id, inputs, outputs, context }, transferList(inputs));
+        const wire = toWire(inputs);
+        this.#post({ type: 'execute', id, inputs: wire, outputs, context }, transferList(wire));
       }
     });
   }
@@ -150,7 +151,7 @@ export class WorkerInstance implements ModelInstance {
     const pending = this.#pending.get(message.id);
     if (!pending) return;
     this.#pending.delete(message.id);
-    if (message.type === 'result') pending.resolve(message.outputs);
+    if (message.type === 'result') pending.resolve(fromWire(message.outputs));
     else pending.reject(VireoError.from(message.error));
   }
 
