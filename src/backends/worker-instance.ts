@@ -22,10 +22,11 @@ const WORKER_URL = new URL(runningFromSource ? './instance-worker.ts' : './insta
 const MAILBOX_BACKENDS = new Set(['onnx']);
 
 /** From source the worker registers tsx's loader itself (loader hooks are per thread in Node 20). */
-function spawnWorker(workerData: WorkerInit): Worker {
-  if (!runningFromSource) return new Worker(WORKER_URL, { workerData });
+function spawnWorker(workerData: WorkerInit, heapLimitMb: number | undefined): Worker {
+  const resourceLimits = heapLimitMb ? { maxOldGenerationSizeMb: heapLimitMb } : undefined;
+  if (!runningFromSource) return new Worker(WORKER_URL, { workerData, resourceLimits });
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return new Worker(boot, { eval: true, workerData, resourceLimits });
 }
 
 interface Pending { resolve: (outputs: Tensor[]) => void; reject: (error: VireoError) => void }
@@ -37,6 +38,11 @@ export interface WorkerServices {
   executeTimeoutMs?: number;
   /** Told once when the worker ends other than by close(). */
   onDeath?: (error: VireoError) => void;
+  /**
+   * Bound on the worker's JavaScript heap (V8 old generation), in MB: code that allocates without
+   * bound ends its own worker (replaced like any dead one), never the process. None: V8's default.
+   */
+  heapLimitMb?: number;
 }
 
 export class WorkerInstance implements ModelInstance {
@@ -61,7 +67,7 @@ export class WorkerInstance implements ModelInstance {
   static start(backend: string, options: InstanceOptions, log: LogFn, services: WorkerServices = {}): Promise<WorkerInstance> {
     const mailbox = MAILBOX_BACKENDS.has(backend) ? new SharedMailbox() : undefined;
     const init: WorkerInit = { backend, options, mailbox: mailbox?.buffer };
-    const worker = spawnWorker(init);
+    const worker = spawnWorker(init, services.heapLimitMb);
     return new Promise((resolve, reject) => {
       let instance: WorkerInstance | undefined;
       const fail = (error: VireoError) => {

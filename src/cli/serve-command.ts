@@ -70,6 +70,7 @@ export function serveCommand(): Command {
     .addOption(option('--load-model <name>', 'model to load at start in explicit mode (repeatable; * = all)', 'load-model').argParser(collect))
     .addOption(option('--model-memory-budget <bytes>', 'load models on first use and unload the least recently used idle ones to stay within this many bytes', 'model-memory-budget').argParser(integer(1, Number.MAX_SAFE_INTEGER)))
     .addOption(option('--handler-execute-timeout-ms <ms>', 'longest one batch of a typescript handler model may run when its config sets no parameters.execute_timeout_ms; its worker is then replaced (0: no bound)', 'handler-execute-timeout-ms').argParser(integer(0, 2 ** 31 - 1)).default(DEFAULT_MODEL_DEFAULTS.handlerExecuteTimeoutMs))
+    .addOption(option('--handler-heap-limit-mb <mb>', 'JavaScript heap bound of a typescript handler model\'s worker when its config sets no parameters.max_heap_mb; past it the worker is replaced (0: V8\'s default)', 'handler-heap-limit-mb').argParser(integer(0, 1 << 20)).default(DEFAULT_MODEL_DEFAULTS.handlerHeapLimitMb))
     .addOption(option('--default-max-queue-size <n>', 'queue bound of models whose config sets no queue policy: auto (max(256, 16 x instances x max_batch_size)), a number, or 0 for unbounded', 'default-max-queue-size').argParser(queueSize).default('auto'))
     .addOption(option('--drain-timeout <secs>', 'on SIGTERM/SIGINT, exit (code 1) if requests are still running after this long', 'drain-timeout').argParser(positiveNumber).default(30))
     .action(async (opts) => {
@@ -96,7 +97,7 @@ export function serveCommand(): Command {
         loadModels: opts.loadModel ?? [],
         modelMemoryBudget: opts.modelMemoryBudget,
         bytesLimits: { maxElements: opts.maxBytesElements, maxTotalBytes: opts.maxBytesTotal },
-        modelDefaults: { handlerExecuteTimeoutMs: opts.handlerExecuteTimeoutMs, maxQueueSize: opts.defaultMaxQueueSize },
+        modelDefaults: { handlerExecuteTimeoutMs: opts.handlerExecuteTimeoutMs, handlerHeapLimitMb: opts.handlerHeapLimitMb, maxQueueSize: opts.defaultMaxQueueSize },
       });
       let stopping = false;
       let forcing = false;

@@ -105,8 +105,10 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
 
   const defaults = options.defaults ?? DEFAULT_MODEL_DEFAULTS;
   const executeTimeoutMs = parameterNumber(parsed, 'execute_timeout_ms') ?? (typescript ? defaults.handlerExecuteTimeoutMs : undefined);
+  // onnxruntime allocates natively, outside the heap: the bound is for handler code.
+  const heapLimitMb = parameterNumber(parsed, 'max_heap_mb') ?? (typescript ? defaults.handlerHeapLimitMb : undefined);
   const startInstance = () => RestartingInstance.start(
-    (onDeath) => WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath }),
+    (onDeath) => WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath, heapLimitMb }),
     workerLog,
   );
   const instances: RestartingInstance[] = [];
