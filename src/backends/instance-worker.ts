@@ -11,7 +11,7 @@ import type { Tensor } from '../core/tensor.js';
 import type { BackendModule, InstanceHost, InstanceImplementation, ModelCall } from './backend.js';
 import { SpinPolicy } from './spin-policy.js';
 import { SharedMailbox, type MailboxRequest, type MailboxResponse } from './shared-mailbox.js';
-import { transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
+import { fromWire, toWire, transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
 const BACKENDS: Record<string, () => Promise<BackendModule>> = {
   onnx: () => import('./onnx/onnx-instance.js'),
@@ -78,14 +78,16 @@ async function run(instance: InstanceImplementation, request: MailboxRequest): P
 }
 
 function postAnswer(response: MailboxResponse): void {
-  if ('outputs' in response) post({ type: 'result', id: response.id, outputs: response.outputs }, transferList(response.outputs));
-  else post({ type: 'failed', id: response.id, error: response.error });
+  if ('outputs' in response) {
+    const outputs = toWire(response.outputs);
+    post({ type: 'result', id: response.id, outputs }, transferList(outputs));
+  } else post({ type: 'failed', id: response.id, error: response.error });
 }
 
 async function executeFromPort(instance: InstanceImplementation, message: Extract<HostMessage, { type: 'execute' }>): Promise<void> {
   inflight++;
   try {
-    postAnswer(await run(instance, message));
+    postAnswer(await run(instance, { ...message, inputs: fromWire(message.inputs) }));
   } finally {
     inflight--;
   }

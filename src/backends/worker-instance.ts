@@ -13,7 +13,7 @@ import { processInflight } from '../core/inflight-requests.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
 import { SharedMailbox } from './shared-mailbox.js';
 import { AnswerSpin } from './spin-policy.js';
-import { transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
+import { fromWire, toWire, transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(runningFromSource ? './instance-worker.ts' : './instance-worker.js', import.meta.url);
@@ -22,10 +22,11 @@ const WORKER_URL = new URL(runningFromSource ? './instance-worker.ts' : './insta
 const MAILBOX_BACKENDS = new Set(['onnx']);
 
 /** From source the worker registers tsx's loader itself (loader hooks are per thread in Node 20). */
-function spawnWorker(workerData: WorkerInit): Worker {
-  if (!runningFromSource) return new Worker(WORKER_URL, { workerData });
+function spawnWorker(workerData: WorkerInit, heapLimitMb: number | undefined): Worker {
+  const resourceLimits = heapLimitMb ? { maxOldGenerationSizeMb: heapLimitMb } : undefined;
+  if (!runningFromSource) return new Worker(WORKER_URL, { workerData, resourceLimits });
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return new Worker(boot, { eval: true, workerData, resourceLimits });
 }
 
 interface Pending { resolve: (outputs: Tensor[]) => void; reject: (error: VireoError) => void; partial?: (outputs: Tensor[]) => void }
@@ -37,6 +38,11 @@ export interface WorkerServices {
   executeTimeoutMs?: number;
   /** Told once when the worker ends other than by close(). */
   onDeath?: (error: VireoError) => void;
+  /**
+   * Bound on the worker's JavaScript heap (V8 old generation), in MB: code that allocates without
+   * bound ends its own worker (replaced like any dead one), never the process. None: V8's default.
+   */
+  heapLimitMb?: number;
 }
 
 export class WorkerInstance implements ModelInstance {
@@ -61,7 +67,7 @@ export class WorkerInstance implements ModelInstance {
   static start(backend: string, options: InstanceOptions, log: LogFn, services: WorkerServices = {}): Promise<WorkerInstance> {
     const mailbox = MAILBOX_BACKENDS.has(backend) ? new SharedMailbox() : undefined;
     const init: WorkerInit = { backend, options, mailbox: mailbox?.buffer };
-    const worker = spawnWorker(init);
+    const worker = spawnWorker(init, services.heapLimitMb);
     return new Promise((resolve, reject) => {
       let instance: WorkerInstance | undefined;
       const fail = (error: VireoError) => {
@@ -119,7 +125,8 @@ export class WorkerInstance implements ModelInstance {
           this.#settle('error' in response ? { type: 'failed', id: response.id, error: response.error } : { type: 'result', id: response.id, outputs: response.outputs });
         });
       } else {
-        this.#post({ type: 'execute', id, inputs, outputs, context }, transferList(inputs));
+        const wire = toWire(inputs);
+        this.#post({ type: 'execute', id, inputs: wire, outputs, context }, transferList(wire));
       }
     });
   }
@@ -168,7 +175,7 @@ export class WorkerInstance implements ModelInstance {
     const pending = this.#pending.get(message.id);
     if (!pending) return;
     this.#pending.delete(message.id);
-    if (message.type === 'result') pending.resolve(message.outputs);
+    if (message.type === 'result') pending.resolve(fromWire(message.outputs));
     else pending.reject(VireoError.from(message.error));
   }
 

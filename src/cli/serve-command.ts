@@ -105,6 +105,7 @@ export function serveCommand(): Command {
     .addOption(option('--batch-max-disk-bytes <bytes>', 'most bytes kept under --batch-dir (inputs, outputs, parts)', 'batch-max-disk-bytes').argParser(integer(1, Number.MAX_SAFE_INTEGER)).default(DEFAULT_BATCH_LIMITS.maxDiskBytes))
     .addOption(option('--batch-part-requests <n>', 'requests of a batch job committed together (a cancel or stop takes effect between parts)', 'batch-part-requests').argParser(integer(1, 1_000_000)).default(DEFAULT_BATCH_LIMITS.partRequests))
     .addOption(option('--handler-execute-timeout-ms <ms>', 'longest one batch of a typescript handler model may run when its config sets no parameters.execute_timeout_ms; its worker is then replaced (0: no bound)', 'handler-execute-timeout-ms').argParser(integer(0, 2 ** 31 - 1)).default(DEFAULT_MODEL_DEFAULTS.handlerExecuteTimeoutMs))
+    .addOption(option('--handler-heap-limit-mb <mb>', 'JavaScript heap bound of a typescript handler model\'s worker when its config sets no parameters.max_heap_mb; past it the worker is replaced (0: V8\'s default)', 'handler-heap-limit-mb').argParser(integer(0, 1 << 20)).default(DEFAULT_MODEL_DEFAULTS.handlerHeapLimitMb))
     .addOption(option('--default-max-queue-size <n>', 'queue bound of models whose config sets no queue policy: auto (max(256, 16 x instances x max_batch_size)), a number, or 0 for unbounded', 'default-max-queue-size').argParser(queueSize).default('auto'))
     .addOption(option('--cache-config <spec>', 'response cache for models with response_cache.enable, as Triton: local,size=<bytes>', 'cache-config'))
     .addOption(option('--drain-timeout <secs>', 'on SIGTERM/SIGINT, exit (code 1) if requests are still running after this long', 'drain-timeout').argParser(positiveNumber).default(30))
@@ -138,7 +139,7 @@ export function serveCommand(): Command {
         batchDir: opts.batchDir,
         batchLimits: { maxFileBytes: opts.batchMaxFileBytes, maxLines: opts.batchMaxLines, maxJobs: opts.batchMaxJobs, maxDiskBytes: opts.batchMaxDiskBytes, partRequests: opts.batchPartRequests },
         bytesLimits: { maxElements: opts.maxBytesElements, maxTotalBytes: opts.maxBytesTotal },
-        modelDefaults: { handlerExecuteTimeoutMs: opts.handlerExecuteTimeoutMs, maxQueueSize: opts.defaultMaxQueueSize },
+        modelDefaults: { handlerExecuteTimeoutMs: opts.handlerExecuteTimeoutMs, handlerHeapLimitMb: opts.handlerHeapLimitMb, maxQueueSize: opts.defaultMaxQueueSize },
         cacheConfig: opts.cacheConfig,
       }).catch(startupFailure);
       let stopping = false;

@@ -76,9 +76,14 @@ export function packBytes(elements: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Inverse of packBytes; `what` names the tensor when the framing is wrong. */
+/** Inverse of packBytes for data from a client: the count is checked against the BYTES bounds first. */
 export function unpackBytes(bytes: Uint8Array, count: number, what: string): Uint8Array[] {
   checkBytesElements(count, what);
+  return splitPackedBytes(bytes, count, what);
+}
+
+/** Inverse of packBytes: views into `bytes`, no copy; `what` names the tensor when the framing is wrong. */
+export function splitPackedBytes(bytes: Uint8Array, count: number, what: string): Uint8Array[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const elements: Uint8Array[] = [];
   let offset = 0;

@@ -1,11 +1,14 @@
 /**
  * Bounds every model gets unless its configuration says otherwise, so that neither a handler that
- * never returns nor an overload can hold requests without bound (docs/reliability.md):
+ * never returns nor an overload can hold requests without bound (README, "Reliability"):
  *
  * - `handlerExecuteTimeoutMs`: a `typescript` handler model without `parameters.execute_timeout_ms`
  *   has its batches bounded by this (`--handler-execute-timeout-ms`, default 20 s; 0: none). Past
  *   it the batch's requests fail with 504 / DEADLINE_EXCEEDED and the worker is replaced. ONNX
  *   models keep no default: a session cannot hang the way code can.
+ * - `handlerHeapLimitMb`: a handler model's worker gets a bounded JavaScript heap (2 GiB unless
+ *   `parameters.max_heap_mb` says otherwise): code that allocates without bound ends its worker,
+ *   which is replaced, instead of taking the process down.
  * - `maxQueueSize`: the queue bound of a priority level whose configuration sets no queue policy
  *   (`--default-max-queue-size`; `auto` derives it from the model, 0 leaves it unbounded). A
  *   policy written in the configuration (`dynamic_batching.default_queue_policy` or
@@ -13,11 +16,13 @@
  */
 export interface ModelDefaults {
   handlerExecuteTimeoutMs: number;
+  /** V8 heap bound (MB) of a handler model's workers without `parameters.max_heap_mb` (0: V8's default). */
+  handlerHeapLimitMb: number;
   maxQueueSize: 'auto' | number;
 }
 
 /** 20 s: below the default drain timeout (30 s), so a hung handler cannot hold a shutdown. */
-export const DEFAULT_MODEL_DEFAULTS: Readonly<ModelDefaults> = { handlerExecuteTimeoutMs: 20_000, maxQueueSize: 'auto' };
+export const DEFAULT_MODEL_DEFAULTS: Readonly<ModelDefaults> = { handlerExecuteTimeoutMs: 20_000, handlerHeapLimitMb: 2048, maxQueueSize: 'auto' };
 
 /** `auto`: 16 full batches per instance waiting, and never fewer than 256 requests. */
 export function queueBound(defaults: ModelDefaults, instances: number, maxBatchSize: number): number {

@@ -129,12 +129,14 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
 
   const defaults = options.defaults ?? DEFAULT_MODEL_DEFAULTS;
   const executeTimeoutMs = parameterNumber(parsed, 'execute_timeout_ms') ?? (typescript ? defaults.handlerExecuteTimeoutMs : undefined);
+  // onnxruntime allocates natively, outside the heap: the bound is for handler code.
+  const heapLimitMb = parameterNumber(parsed, 'max_heap_mb') ?? (typescript ? defaults.handlerHeapLimitMb : undefined);
   // ONNX sessions share the execution pool's threads; a handler keeps a thread of its own, so code
   // that crashes, hangs or exits takes down nothing but itself (docs/ARCHITECTURE.md, "Execution pool").
   const placement = executionPlacement(parsed);
   const startInstance = () => RestartingInstance.start(
     (onDeath) => typescript
-      ? WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath })
+      ? WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath, heapLimitMb })
       : PooledInstance.open(executionPool(), {
         key: modelPath,
         options: { ...instanceOptions, intraOpThreads: configuredThreads },

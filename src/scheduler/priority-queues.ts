@@ -13,6 +13,8 @@ export interface QueuePolicy {
   maxQueueSize: number;
   /** The server option the bound came from, when no configuration set it (named in the error). */
   maxQueueSizeOption?: string;
+  /** No queue policy was written for the level: a request's own timeout applies as given. */
+  unconfigured?: boolean;
 }
 
 /** Triton's ModelQueuePolicy as written in a model configuration. */
@@ -23,7 +25,7 @@ export interface QueuePolicyConfig {
   max_queue_size: number;
 }
 
-export const DEFAULT_POLICY: QueuePolicy = { timeoutAction: 'REJECT', defaultTimeoutUs: 0, allowTimeoutOverride: false, maxQueueSize: 0 };
+export const DEFAULT_POLICY: QueuePolicy = { timeoutAction: 'REJECT', defaultTimeoutUs: 0, allowTimeoutOverride: false, maxQueueSize: 0, unconfigured: true };
 
 export function toQueuePolicy(config: QueuePolicyConfig | undefined): QueuePolicy {
   if (!config) return DEFAULT_POLICY;
@@ -141,7 +143,7 @@ export class PriorityQueues {
 export function queueTimeoutUs(policy: QueuePolicy, requestedUs: number | undefined): number {
   const requested = requestedUs ?? 0;
   if (requested <= 0) return policy.defaultTimeoutUs;
-  if (policy === DEFAULT_POLICY) return requested;
+  if (policy.unconfigured) return requested;
   if (!policy.allowTimeoutOverride) return policy.defaultTimeoutUs;
   return policy.defaultTimeoutUs === 0 ? requested : Math.min(requested, policy.defaultTimeoutUs);
 }

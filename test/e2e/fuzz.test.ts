@@ -152,7 +152,7 @@ describe(`fuzz: ${CASES} cases per protocol, seed ${SEED}`, () => {
       const valid = i % VALID_EVERY === 0;
       if (!valid) header = mutateJson(header, rng);
       const headerBytes = Buffer.from(JSON.stringify(header) ?? 'null');
-      let body = Buffer.concat([headerBytes, int32Bytes(a), int32Bytes(b)]);
+      let body: Buffer = Buffer.concat([headerBytes, int32Bytes(a), int32Bytes(b)]);
       let headerLength = headerBytes.length;
       if (!valid) {
         const how = rng.int(3);

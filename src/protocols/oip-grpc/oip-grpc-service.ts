@@ -6,6 +6,7 @@
 import {
   status as GrpcStatus, type ServerDuplexStream, type ServerUnaryCall, type ServiceDefinition, type UntypedHandleCall, type UntypedServiceImplementation, type sendUnaryData,
 } from '@grpc/grpc-js';
+import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { toServiceError } from './grpc-errors.js';
@@ -57,6 +58,8 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
         const { request, raw } = parseModelInferRequest(message, callSignal(call));
         request.trace = trace;
         const response = await server.infer(request);
+        // A client that cancelled or ran out of deadline reads nothing: skip encoding its answer.
+        if (call.cancelled) throw new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the call');
         if (trace === undefined) return toModelInferResponse(response, raw);
         trace.encoding();
         const encoded = toModelInferResponse(response, raw);

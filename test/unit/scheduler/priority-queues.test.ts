@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { PendingRequest } from '../../../src/scheduler/pending-request.js';
 import { DEFAULT_POLICY, PriorityQueues, queueTimeoutUs, toQueuePolicy, type QueuePolicy } from '../../../src/scheduler/priority-queues.js';
 
-const policy = (overrides: Partial<QueuePolicy> = {}): QueuePolicy => ({ ...DEFAULT_POLICY, ...overrides });
+const policy = (overrides: Partial<QueuePolicy> = {}): QueuePolicy => ({ ...DEFAULT_POLICY, unconfigured: false, ...overrides });
 
 function req(level: number, tag: string): PendingRequest & { tag: string } {
   const r = new PendingRequest([], [], 1, 'k', undefined, 0, () => {}, () => {}) as PendingRequest & { tag: string };
