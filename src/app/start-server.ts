@@ -9,6 +9,7 @@ import { cgroupCpuQuota, USABLE_CORES } from '../core/cpu-budget.js';
 import type { Logger } from '../logging/logger.js';
 import { VireoMetrics } from '../metrics/vireo-metrics.js';
 import { createHttpApp } from '../protocols/http-common/http-server.js';
+import { DEFAULT_JSON_LIMITS } from '../protocols/http-common/json-limits.js';
 import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/metrics-http-server.js';
 import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-server.js';
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
@@ -62,6 +63,10 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** Largest HTTP request line plus headers in bytes (default 16 KiB). */
   httpMaxHeaderSize?: number;
+  /** Deepest JSON nesting of a REST body (default 100, Triton's). */
+  httpMaxJsonDepth?: number;
+  /** Most values in one REST JSON body (default 8 Mi). */
+  httpMaxJsonElements?: number;
 }
 
 export interface RunningServer {
@@ -130,7 +135,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   let httpUrl: string | undefined;
   const http = options.httpPort >= 0
-    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, maxHeaderSize: options.httpMaxHeaderSize }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
+    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, maxHeaderSize: options.httpMaxHeaderSize,
+      jsonLimits: { maxDepth: options.httpMaxJsonDepth ?? DEFAULT_JSON_LIMITS.maxDepth, maxElements: options.httpMaxJsonElements ?? DEFAULT_JSON_LIMITS.maxElements } }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
     : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {

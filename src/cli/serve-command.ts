@@ -75,6 +75,8 @@ export function serveCommand(): Command {
     .addOption(option('--http-body-limit <bytes>', 'largest accepted HTTP request body', 'http-body-limit').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
     .addOption(option('--request-timeout-ms <ms>', 'time a client has to send a whole HTTP request, headers and body, before it is answered 408 and closed (0: no bound)', 'request-timeout-ms').argParser(integer(0, 2 ** 31 - 1)).default(60_000))
     .addOption(option('--http-max-header-size <bytes>', 'largest HTTP request line plus headers; larger ones are answered 431', 'http-max-header-size').argParser(integer(1024, 1024 * 1024)).default(16 * 1024))
+    .addOption(option('--http-max-json-depth <n>', 'deepest nesting of arrays and objects in a REST JSON body; deeper bodies are answered 413 before parsing', 'http-max-json-depth').argParser(integer(2, 10_000)).default(100))
+    .addOption(option('--http-max-json-elements <n>', 'most values (array elements, object members) in one REST JSON body; more are answered 413 before parsing', 'http-max-json-elements').argParser(integer(16, 2 ** 31 - 1)).default(8 * 1024 * 1024))
     .addOption(option('--allow-metrics <bool>', 'serve Prometheus metrics on --metrics-port', 'allow-metrics').argParser(bool).default(true))
     .addOption(option('--metrics-port <port>', 'port of the Prometheus endpoint GET /metrics (-1 disables it, like --allow-metrics=false)', 'metrics-port').argParser(integer(-1, 65535)).default(8002))
     .addOption(option('--metrics-address <host>', 'address the metrics endpoint binds to (default: --http-address)', 'metrics-address'))
@@ -107,6 +109,8 @@ export function serveCommand(): Command {
         bodyLimit: opts.httpBodyLimit,
         requestTimeoutMs: opts.requestTimeoutMs,
         httpMaxHeaderSize: opts.httpMaxHeaderSize,
+        httpMaxJsonDepth: opts.httpMaxJsonDepth,
+        httpMaxJsonElements: opts.httpMaxJsonElements,
         grpcPort: opts.grpcPort,
         grpcAddress: opts.grpcAddress,
         grpcMaxMessageSize: opts.grpcMaxMessageSize,

@@ -118,3 +118,41 @@ describe('HTTP edge refusals', () => {
     assert.equal((await server.get('/v2/health/ready')).status, 200);
   });
 });
+
+describe('REST JSON limits', () => {
+  let server: TestServer;
+  let repo: { root: string; cleanup: () => Promise<void> };
+  before(async () => {
+    repo = await makeRepository({ simple: { versions: { 1: simpleModel() } } });
+    server = await startTestServer(repo.root, { grpcPort: -1, httpMaxJsonElements: 1000 });
+  });
+  after(async () => {
+    await server.close();
+    await repo.cleanup();
+  });
+
+  const deep = (levels: number) => `${'['.repeat(levels)}1${']'.repeat(levels)}`;
+
+  it('refuses JSON nested deeper than 100 levels with 413 naming the option, under every content type and in a binary header', async () => {
+    const body = `{"inputs":[{"name":"INPUT0","datatype":"INT32","shape":[1,16],"data":${deep(200)}}]}`;
+    for (const type of ['application/json', 'text/plain', 'application/octet-stream']) {
+      const res = await server.post('/v2/models/simple/infer', body, { 'content-type': type });
+      assert.equal(res.status, 413, type);
+      assert.match(res.body.error, /deeper than the limit of 100 levels \(--http-max-json-depth\)/);
+    }
+    const header = Buffer.from(body);
+    const binary = await server.post('/v2/models/simple/infer', new Uint8Array(header), { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) });
+    assert.equal(binary.status, 413);
+    // Brackets inside strings are not nesting.
+    const quoted = await server.post('/v2/models/simple/infer', { id: '['.repeat(500), ...simpleRequest(range16(), range16()) });
+    assert.equal(quoted.status, 200);
+  });
+
+  it('refuses a body of more values than --http-max-json-elements before parsing it', async () => {
+    const values = Array.from({ length: 1200 }, () => 1);
+    const res = await server.post('/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 1200], data: values }] });
+    assert.equal(res.status, 413);
+    assert.match(res.body.error, /more than the limit of 1000 values \(--http-max-json-elements\)/);
+    assert.equal((await server.post('/v2/models/simple/infer', simpleRequest(range16(), range16()))).status, 200);
+  });
+});

@@ -13,6 +13,7 @@ import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { registerAccessGuard } from './access-guard.js';
 import { registerBodyEncoding } from './body-encoding.js';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-limits.js';
 import { clientErrorHandler, countRejection, fastifyClientError, frameworkErrorHandler, type FrameworkErrorLimits, type RejectionCounter } from './framework-errors.js';
 import { clip } from '../../core/bounded-text.js';
 import { HTTP_STATUS } from './http-errors.js';
@@ -26,6 +27,8 @@ export interface HttpOptions {
   requestTimeoutMs?: number;
   /** Largest request line plus headers in bytes (default 16 KiB, Node's). */
   maxHeaderSize?: number;
+  /** JSON nesting depth and value count (default 100 levels, 8 Mi values). */
+  jsonLimits?: JsonLimits;
 }
 
 export type HttpRoutes = (app: FastifyInstance, options: HttpOptions) => void;
@@ -134,10 +137,17 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   // A binary-extension body is JSON followed by raw tensors whatever its content type says: it stays
   // a Buffer for the route to split at Inference-Header-Content-Length.
+  const jsonLimits = options.jsonLimits ?? DEFAULT_JSON_LIMITS;
+  app.decorate('jsonLimits', jsonLimits);
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.headers['inference-header-content-length'] !== undefined) return done(null, body);
+    try {
+      checkJsonLimits(body as Buffer, jsonLimits);
+    } catch (error) {
+      return done(error as Error);
+    }
     parseJson(request, (body as Buffer).toString('utf8'), done);
   });
   registerBodyEncoding(app, bodyLimit);
