@@ -10,6 +10,7 @@ import { simpleModel } from '../../tools/modelgen/models.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { range16, simpleRequest } from '../helpers/simple.js';
+import { parsePrometheusText, sampleValue } from '../helpers/prom-text.js';
 
 /** Writes `chunks` on a raw socket (a function chunk is awaited: a pause) and collects the answer until close. */
 function rawExchange(url: string, chunks: (string | (() => Promise<void>))[]): Promise<{ status: number; headers: string; body: string; closed: boolean }> {
@@ -154,5 +155,27 @@ describe('REST JSON limits', () => {
     assert.equal(res.status, 413);
     assert.match(res.body.error, /more than the limit of 1000 values \(--http-max-json-elements\)/);
     assert.equal((await server.post('/v2/models/simple/infer', simpleRequest(range16(), range16()))).status, 200);
+  });
+});
+
+describe('refused requests are counted', () => {
+  it('vireo_rejected_requests_total counts parse errors, limits, auth and bad HTTP by reason', async () => {
+    const repo = await makeRepository({ simple: { versions: { 1: simpleModel() } } });
+    const server = await startTestServer(repo.root, { grpcPort: -1, metricsPort: 0, apiKeys: ['k'] });
+    try {
+      const key = { authorization: 'Bearer k' };
+      await server.post('/v2/models/simple/infer', '{not json', key);
+      await server.post('/v2/models/simple/infer', simpleRequest(range16(), range16()));
+      await rawExchange(server.url, ['BAD REQUEST LINE\r\n\r\n']);
+      assert.equal((await server.post('/v2/models/simple/infer', simpleRequest(range16(), range16()), key)).status, 200);
+      const families = parsePrometheusText(await (await fetch(`${server.metricsUrl}/metrics`)).text());
+      const count = (reason: string) => sampleValue(families, 'vireo_rejected_requests_total', { protocol: 'http', reason }) ?? 0;
+      assert.equal(count('request_malformed') + count('malformed_body'), 1);
+      assert.equal(count('unauthenticated'), 1);
+      assert.equal(count('malformed_http'), 1);
+    } finally {
+      await server.close();
+      await repo.cleanup();
+    }
   });
 });
