@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { cgroupCpuQuota, USABLE_CORES } from '../core/cpu-budget.js';
+import { TlsSource, type TlsPaths } from '../core/tls-source.js';
 import type { Logger } from '../logging/logger.js';
 import { VireoMetrics } from '../metrics/vireo-metrics.js';
 import { createHttpApp } from '../protocols/http-common/http-server.js';
@@ -67,6 +68,8 @@ export interface ServeOptions {
   httpMaxJsonDepth?: number;
   /** Most values in one REST JSON body (default 8 Mi). */
   httpMaxJsonElements?: number;
+  /** TLS for HTTP and gRPC (`--tls-cert`, `--tls-key`, `--tls-client-ca`); reloaded by reloadTls(). */
+  tls?: TlsPaths;
 }
 
 export interface RunningServer {
@@ -81,6 +84,8 @@ export interface RunningServer {
   close(): Promise<void>;
   /** Forced shutdown: queued requests get 503, only batches already running finish. */
   abort(): Promise<void>;
+  /** Reads the TLS files again (SIGHUP); new connections get the new certificate. No-op without TLS. */
+  reloadTls(): Promise<void>;
 }
 
 export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace', 'classification'];
@@ -91,6 +96,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // Refusals that need no port: a bad repository or an unauthenticated remote control API.
   await checkRepositoryDirectory(options.modelRepository);
   checkControlExposure(options);
+  const tls = options.tls ? await TlsSource.load(options.tls) : undefined;
   // Handler code calls other models through the facade, so batching and statistics apply to them.
   let facade: InferenceServer | undefined;
   const metricsOn = options.metricsPort !== undefined && options.metricsPort >= 0;
@@ -136,6 +142,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let httpUrl: string | undefined;
   const http = options.httpPort >= 0
     ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, maxHeaderSize: options.httpMaxHeaderSize,
+      tls,
       jsonLimits: { maxDepth: options.httpMaxJsonDepth ?? DEFAULT_JSON_LIMITS.maxDepth, maxElements: options.httpMaxJsonElements ?? DEFAULT_JSON_LIMITS.maxElements } }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
     : undefined;
   if (http) {
@@ -144,7 +151,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       throw error;
     });
     const address = http.server.address() as AddressInfo;
-    httpUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    httpUrl = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     options.logger.info({ url: httpUrl }, 'HTTP (OIP and V1 REST) listening');
   }
 
@@ -157,6 +164,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         port: options.grpcPort,
         address: options.grpcAddress ?? options.httpAddress,
         maxMessageSize: options.grpcMaxMessageSize,
+        tls,
       });
     } catch (error) {
       await http?.close();
@@ -194,6 +202,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     async abort() {
       server.startDraining();
       await repository.abort();
+    },
+    async reloadTls() {
+      await tls?.reload();
     },
   };
 }

@@ -4,6 +4,7 @@ import { startServer } from '../app/start-server.js';
 import { createLogger } from '../logging/logger.js';
 import { FORCED_EXIT_WAIT_SECONDS } from '../core/shutdown.js';
 import { VireoError } from '../core/errors.js';
+import type { TlsPaths } from '../core/tls-source.js';
 import { readApiKeysFile, readSecretFile } from '../server/access-policy.js';
 
 const env = (name: string) => `VIREO_${name.replace(/-/g, '_').toUpperCase()}`;
@@ -51,6 +52,15 @@ function credentials(opts: { controlToken?: string; controlTokenFile?: string; a
   }
 }
 
+function tlsPaths(opts: { tlsCert?: string; tlsKey?: string; tlsClientCa?: string }): TlsPaths | undefined {
+  if (opts.tlsCert === undefined && opts.tlsKey === undefined) {
+    if (opts.tlsClientCa !== undefined) startupFailure(new Error('--tls-client-ca needs --tls-cert and --tls-key'));
+    return undefined;
+  }
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined) startupFailure(new Error('give both --tls-cert and --tls-key'));
+  return { certFile: opts.tlsCert!, keyFile: opts.tlsKey!, clientCaFile: opts.tlsClientCa };
+}
+
 /** A server that cannot start says why in one line on stderr and exits non-zero, before any port opens. */
 function startupFailure(error: unknown): never {
   const message = error instanceof Error ? error.message : String(error);
@@ -84,6 +94,9 @@ export function serveCommand(): Command {
     .addOption(option('--trace-rate <n>', 'trace one in n requests (requests with a sampled traceparent are always traced)', 'trace-rate').argParser(integer(1, 2 ** 31 - 1)).default(1000))
     .addOption(option('--trace-count <n>', 'stop tracing after n traces (-1: never)', 'trace-count').argParser(integer(-1, 2 ** 31 - 1)).default(-1))
     .addOption(option('--allow-remote-control <bool>', 'accept control requests (model repository API, logging and trace settings) from non-loopback clients', 'allow-remote-control').argParser(bool).default(false))
+    .addOption(option('--tls-cert <path>', 'PEM certificate (chain) for HTTPS and gRPC over TLS; with --tls-key; SIGHUP reloads it', 'tls-cert'))
+    .addOption(option('--tls-key <path>', 'PEM private key of --tls-cert', 'tls-key'))
+    .addOption(option('--tls-client-ca <path>', 'PEM CA bundle: clients must present a certificate it signed (mutual TLS)', 'tls-client-ca'))
     .addOption(option('--control-token <token>', 'bearer token required by every control operation (repository API, logging and trace settings), over REST and gRPC; replaces the loopback rule', 'control-token'))
     .addOption(option('--control-token-file <path>', 'file holding the control token (surrounding whitespace removed), e.g. a mounted Kubernetes secret', 'control-token-file'))
     .addOption(option('--api-keys-file <path>', 'file of inference API keys, one per line (# comments): inference and metadata then need Authorization: Bearer <key>', 'api-keys-file'))
@@ -98,6 +111,7 @@ export function serveCommand(): Command {
       const logger = createLogger({ level, pretty: opts.logFormat === 'auto' ? undefined : opts.logFormat === 'pretty' });
       const running = await startServer({
         ...credentials(opts),
+        tls: tlsPaths(opts),
         controlHosts: opts.controlHost ?? [],
         modelRepository: opts.modelRepository,
         httpPort: opts.httpPort,
@@ -147,6 +161,13 @@ export function serveCommand(): Command {
           process.exit(1);
         });
       };
+      // SIGHUP: new certificates for new connections (cert-manager rotates the mounted secret).
+      process.on('SIGHUP', () => {
+        running.reloadTls().then(
+          () => logger.info({ tls: opts.tlsCert !== undefined }, opts.tlsCert !== undefined ? 'TLS certificate reloaded' : 'SIGHUP: nothing to reload (no TLS)'),
+          (error: Error) => logger.error({ reason: error.message }, 'TLS reload failed: the previous certificate stays in use'),
+        );
+      });
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
       await running.loaded;

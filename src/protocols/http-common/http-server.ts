@@ -5,6 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
+import type { TlsSource } from '../../core/tls-source.js';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { VireoError } from '../../core/errors.js';
@@ -29,6 +31,8 @@ export interface HttpOptions {
   maxHeaderSize?: number;
   /** JSON nesting depth and value count (default 100 levels, 8 Mi values). */
   jsonLimits?: JsonLimits;
+  /** Serve HTTPS with this (reloadable) material; a client CA makes it mutual TLS. */
+  tls?: TlsSource;
 }
 
 export type HttpRoutes = (app: FastifyInstance, options: HttpOptions) => void;
@@ -83,6 +87,12 @@ export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
 /** Model names may have 255 characters (checkModelName); longer path parameters are refused with 414. */
 export const MAX_PARAM_LENGTH = 1024;
 
+function httpsOptions(tls: TlsSource) {
+  const { cert, key, ca } = tls.material;
+  // With a client CA, a client without a certificate it signed fails the handshake (mutual TLS).
+  return { cert, key, ca, requestCert: tls.mutual, rejectUnauthorized: tls.mutual };
+}
+
 export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -113,7 +123,17 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     },
     clientErrorHandler: clientErrorHandler(limits, rejected),
     frameworkErrors: frameworkErrorHandler(limits, rejected),
-  });
+    ...(options.tls ? { https: httpsOptions(options.tls) } : {}),
+  }) as unknown as FastifyInstance;
+  if (options.tls) {
+    // New connections get reloaded certificates; open ones keep the context they started with.
+    const tlsServer = app.server as unknown as TlsServer;
+    const unsubscribe = options.tls.subscribe(({ cert, key, ca }) => tlsServer.setSecureContext({ cert, key, ca }));
+    app.addHook('onClose', (_instance, done) => {
+      unsubscribe();
+      done();
+    });
+  }
   app.decorate('countRejection', rejected);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof VireoError) return sendError(reply, error);
