@@ -70,6 +70,8 @@ export interface ServeOptions {
   httpMaxJsonElements?: number;
   /** TLS for HTTP and gRPC (`--tls-cert`, `--tls-key`, `--tls-client-ca`); reloaded by reloadTls(). */
   tls?: TlsPaths;
+  /** Origins browsers may call the REST APIs from (`--cors-origin`); default none: CORS off. */
+  corsOrigins?: string[];
 }
 
 export interface RunningServer {
@@ -125,6 +127,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       apiKeys: options.apiKeys,
       allowRemoteControl: options.allowRemoteControl,
       controlHosts: options.controlHosts,
+      corsOrigins: options.corsOrigins,
     }),
   });
   facade = server;
@@ -143,6 +146,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const http = options.httpPort >= 0
     ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, maxHeaderSize: options.httpMaxHeaderSize,
       tls,
+      corsOrigins: options.corsOrigins,
       jsonLimits: { maxDepth: options.httpMaxJsonDepth ?? DEFAULT_JSON_LIMITS.maxDepth, maxElements: options.httpMaxJsonElements ?? DEFAULT_JSON_LIMITS.maxElements } }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
     : undefined;
   if (http) {

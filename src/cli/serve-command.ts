@@ -97,6 +97,7 @@ export function serveCommand(): Command {
     .addOption(option('--tls-cert <path>', 'PEM certificate (chain) for HTTPS and gRPC over TLS; with --tls-key; SIGHUP reloads it', 'tls-cert'))
     .addOption(option('--tls-key <path>', 'PEM private key of --tls-cert', 'tls-key'))
     .addOption(option('--tls-client-ca <path>', 'PEM CA bundle: clients must present a certificate it signed (mutual TLS)', 'tls-client-ca'))
+    .addOption(option('--cors-origin <origin>', 'origin (scheme://host[:port]) browsers may call the REST APIs from (repeatable; default: none, CORS off)', 'cors-origin').argParser(collect))
     .addOption(option('--control-token <token>', 'bearer token required by every control operation (repository API, logging and trace settings), over REST and gRPC; replaces the loopback rule', 'control-token'))
     .addOption(option('--control-token-file <path>', 'file holding the control token (surrounding whitespace removed), e.g. a mounted Kubernetes secret', 'control-token-file'))
     .addOption(option('--api-keys-file <path>', 'file of inference API keys, one per line (# comments): inference and metadata then need Authorization: Bearer <key>', 'api-keys-file'))
@@ -113,6 +114,7 @@ export function serveCommand(): Command {
         ...credentials(opts),
         tls: tlsPaths(opts),
         controlHosts: opts.controlHost ?? [],
+        corsOrigins: opts.corsOrigin ?? [],
         modelRepository: opts.modelRepository,
         httpPort: opts.httpPort,
         httpAddress: opts.httpAddress,

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Server as TlsServer } from 'node:tls';
 import type { TlsSource } from '../../core/tls-source.js';
+import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { VireoError } from '../../core/errors.js';
@@ -33,6 +34,8 @@ export interface HttpOptions {
   jsonLimits?: JsonLimits;
   /** Serve HTTPS with this (reloadable) material; a client CA makes it mutual TLS. */
   tls?: TlsSource;
+  /** Origins browsers may call from (CORS); empty or absent: CORS is off, no CORS header is sent. */
+  corsOrigins?: readonly string[];
 }
 
 export type HttpRoutes = (app: FastifyInstance, options: HttpOptions) => void;
@@ -182,6 +185,17 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     app.addHook('onResponse', (request, reply, done) => {
       recorder.protocolRequest('http', `${request.method} ${request.routeOptions.url ?? 'unmatched'}`, reply.statusCode);
       done();
+    });
+  }
+  if (options.corsOrigins?.length) {
+    // Only the listed origins, only the methods and headers the APIs use; preflights are answered
+    // by the plugin before any guard (browsers send no credentials on them).
+    void app.register(cors, {
+      origin: [...options.corsOrigins],
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['content-type', 'content-encoding', 'authorization', 'inference-header-content-length', 'x-request-id', 'traceparent', 'tracestate'],
+      exposedHeaders: ['inference-header-content-length', 'x-request-id'],
+      maxAge: 600,
     });
   }
   registerAccessGuard(app, options.server, sendError);
