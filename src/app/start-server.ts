@@ -7,9 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { setBytesLimits, type BytesLimits } from '../core/bytes-limits.js';
 import { cgroupCpuQuota, USABLE_CORES } from '../core/cpu-budget.js';
+import { TlsSource, type TlsPaths } from '../core/tls-source.js';
 import type { Logger } from '../logging/logger.js';
 import { VireoMetrics } from '../metrics/vireo-metrics.js';
 import { createHttpApp } from '../protocols/http-common/http-server.js';
+import { DEFAULT_JSON_LIMITS } from '../protocols/http-common/json-limits.js';
 import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/metrics-http-server.js';
 import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-server.js';
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
@@ -76,6 +78,14 @@ export interface ServeOptions {
   bytesLimits?: Partial<BytesLimits>;
   /** Handler execute timeout and queue bound for models whose configuration sets none. */
   modelDefaults?: Partial<ModelDefaults>;
+  /** Deepest JSON nesting of a REST body (default 100, Triton's). */
+  httpMaxJsonDepth?: number;
+  /** Most values in one REST JSON body (default 8 Mi). */
+  httpMaxJsonElements?: number;
+  /** TLS for HTTP and gRPC (`--tls-cert`, `--tls-key`, `--tls-client-ca`); reloaded by reloadTls(). */
+  tls?: TlsPaths;
+  /** Origins browsers may call the REST APIs from (`--cors-origin`); default none: CORS off. */
+  corsOrigins?: string[];
 }
 
 export interface BatchLimits {
@@ -103,6 +113,8 @@ export interface RunningServer {
   close(): Promise<void>;
   /** Forced shutdown: queued requests get 503, only batches already running finish. */
   abort(): Promise<void>;
+  /** Reads the TLS files again (SIGHUP); new connections get the new certificate. No-op without TLS. */
+  reloadTls(): Promise<void>;
 }
 
 export const EXTENSIONS = ['model_configuration', 'statistics', 'schedule_policy', 'binary_tensor_data', 'logging', 'trace', 'classification', 'sequence', 'sequence(string_id)', 'generate'];
@@ -114,6 +126,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   await checkRepositoryDirectory(options.modelRepository);
   checkControlExposure(options);
   setBytesLimits(options.bytesLimits ?? {});
+  const tls = options.tls ? await TlsSource.load(options.tls) : undefined;
   // Handler code calls other models through the facade, so batching and statistics apply to them.
   let facade: InferenceServer | undefined;
   const metricsOn = options.metricsPort !== undefined && options.metricsPort >= 0;
@@ -144,6 +157,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       apiKeys: options.apiKeys,
       allowRemoteControl: options.allowRemoteControl,
       controlHosts: options.controlHosts,
+      corsOrigins: options.corsOrigins,
     }),
   });
   facade = server;
@@ -171,7 +185,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   let httpUrl: string | undefined;
   const http = options.httpPort >= 0
-    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, maxHeaderSize: options.httpMaxHeaderSize }, 
+    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, maxHeaderSize: options.httpMaxHeaderSize,
+      tls,
+      corsOrigins: options.corsOrigins,
+      jsonLimits: { maxDepth: options.httpMaxJsonDepth ?? DEFAULT_JSON_LIMITS.maxDepth, maxElements: options.httpMaxJsonElements ?? DEFAULT_JSON_LIMITS.maxElements } }, 
       [oipRoutes, generateRoutes, v1Routes, settingsRoutes, repositoryRoutes, ...(batchApi ? [batchApi.routes] : [])])
     : undefined;
   if (http) {
@@ -180,7 +197,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       throw error;
     });
     const address = http.server.address() as AddressInfo;
-    httpUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    httpUrl = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     options.logger.info({ url: httpUrl }, 'HTTP (OIP and V1 REST) listening');
   }
 
@@ -193,6 +210,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         port: options.grpcPort,
         address: options.grpcAddress ?? options.httpAddress,
         maxMessageSize: options.grpcMaxMessageSize,
+        tls,
       });
     } catch (error) {
       await http?.close();
@@ -232,6 +250,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       server.startDraining();
       void batchApi?.close();
       await repository.abort();
+    },
+    async reloadTls() {
+      await tls?.reload();
     },
   };
 }

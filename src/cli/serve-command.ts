@@ -4,6 +4,7 @@ import { DEFAULT_BATCH_LIMITS, startServer } from '../app/start-server.js';
 import { createLogger } from '../logging/logger.js';
 import { FORCED_EXIT_WAIT_SECONDS } from '../core/shutdown.js';
 import { VireoError } from '../core/errors.js';
+import type { TlsPaths } from '../core/tls-source.js';
 import { readApiKeysFile, readSecretFile } from '../server/access-policy.js';
 import { DEFAULT_BYTES_LIMITS } from '../core/bytes-limits.js';
 import { DEFAULT_MODEL_DEFAULTS } from '../repository/model-defaults.js';
@@ -57,6 +58,15 @@ function credentials(opts: { controlToken?: string; controlTokenFile?: string; a
   }
 }
 
+function tlsPaths(opts: { tlsCert?: string; tlsKey?: string; tlsClientCa?: string }): TlsPaths | undefined {
+  if (opts.tlsCert === undefined && opts.tlsKey === undefined) {
+    if (opts.tlsClientCa !== undefined) startupFailure(new Error('--tls-client-ca needs --tls-cert and --tls-key'));
+    return undefined;
+  }
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined) startupFailure(new Error('give both --tls-cert and --tls-key'));
+  return { certFile: opts.tlsCert!, keyFile: opts.tlsKey!, clientCaFile: opts.tlsClientCa };
+}
+
 /** A server that cannot start says why in one line on stderr and exits non-zero, before any port opens. */
 function startupFailure(error: unknown): never {
   const message = error instanceof Error ? error.message : String(error);
@@ -83,6 +93,8 @@ export function serveCommand(): Command {
     .addOption(option('--http-body-limit <bytes>', 'largest accepted HTTP request body', 'http-body-limit').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
     .addOption(option('--request-timeout-ms <ms>', 'time a client has to send a whole HTTP request, headers and body, before it is answered 408 and closed (0: no bound)', 'request-timeout-ms').argParser(integer(0, 2 ** 31 - 1)).default(60_000))
     .addOption(option('--http-max-header-size <bytes>', 'largest HTTP request line plus headers; larger ones are answered 431', 'http-max-header-size').argParser(integer(1024, 1024 * 1024)).default(16 * 1024))
+    .addOption(option('--http-max-json-depth <n>', 'deepest nesting of arrays and objects in a REST JSON body; deeper bodies are answered 413 before parsing', 'http-max-json-depth').argParser(integer(2, 10_000)).default(100))
+    .addOption(option('--http-max-json-elements <n>', 'most values (array elements, object members) in one REST JSON body; more are answered 413 before parsing', 'http-max-json-elements').argParser(integer(16, 2 ** 31 - 1)).default(8 * 1024 * 1024))
     .addOption(option('--allow-metrics <bool>', 'serve Prometheus metrics on --metrics-port', 'allow-metrics').argParser(bool).default(true))
     .addOption(option('--metrics-port <port>', 'port of the Prometheus endpoint GET /metrics (-1 disables it, like --allow-metrics=false)', 'metrics-port').argParser(integer(-1, 65535)).default(8002))
     .addOption(option('--metrics-address <host>', 'address the metrics endpoint binds to (default: --http-address)', 'metrics-address'))
@@ -90,6 +102,10 @@ export function serveCommand(): Command {
     .addOption(option('--trace-rate <n>', 'trace one in n requests (requests with a sampled traceparent are always traced)', 'trace-rate').argParser(integer(1, 2 ** 31 - 1)).default(1000))
     .addOption(option('--trace-count <n>', 'stop tracing after n traces (-1: never)', 'trace-count').argParser(integer(-1, 2 ** 31 - 1)).default(-1))
     .addOption(option('--allow-remote-control <bool>', 'accept control requests (model repository API, logging and trace settings) from non-loopback clients', 'allow-remote-control').argParser(bool).default(false))
+    .addOption(option('--tls-cert <path>', 'PEM certificate (chain) for HTTPS and gRPC over TLS; with --tls-key; SIGHUP reloads it', 'tls-cert'))
+    .addOption(option('--tls-key <path>', 'PEM private key of --tls-cert', 'tls-key'))
+    .addOption(option('--tls-client-ca <path>', 'PEM CA bundle: clients must present a certificate it signed (mutual TLS)', 'tls-client-ca'))
+    .addOption(option('--cors-origin <origin>', 'origin (scheme://host[:port]) browsers may call the REST APIs from (repeatable; default: none, CORS off)', 'cors-origin').argParser(collect))
     .addOption(option('--control-token <token>', 'bearer token required by every control operation (repository API, logging and trace settings), over REST and gRPC; replaces the loopback rule', 'control-token'))
     .addOption(option('--control-token-file <path>', 'file holding the control token (surrounding whitespace removed), e.g. a mounted Kubernetes secret', 'control-token-file'))
     .addOption(option('--api-keys-file <path>', 'file of inference API keys, one per line (# comments): inference and metadata then need Authorization: Bearer <key>', 'api-keys-file'))
@@ -114,7 +130,9 @@ export function serveCommand(): Command {
       const logger = createLogger({ level, pretty: opts.logFormat === 'auto' ? undefined : opts.logFormat === 'pretty' });
       const running = await startServer({
         ...credentials(opts),
+        tls: tlsPaths(opts),
         controlHosts: opts.controlHost ?? [],
+        corsOrigins: opts.corsOrigin ?? [],
         modelRepository: opts.modelRepository,
         httpPort: opts.httpPort,
         httpAddress: opts.httpAddress,
@@ -125,6 +143,8 @@ export function serveCommand(): Command {
         bodyLimit: opts.httpBodyLimit,
         requestTimeoutMs: opts.requestTimeoutMs,
         httpMaxHeaderSize: opts.httpMaxHeaderSize,
+        httpMaxJsonDepth: opts.httpMaxJsonDepth,
+        httpMaxJsonElements: opts.httpMaxJsonElements,
         grpcPort: opts.grpcPort,
         grpcAddress: opts.grpcAddress,
         grpcMaxMessageSize: opts.grpcMaxMessageSize,
@@ -170,6 +190,13 @@ export function serveCommand(): Command {
           process.exit(1);
         });
       };
+      // SIGHUP: new certificates for new connections (cert-manager rotates the mounted secret).
+      process.on('SIGHUP', () => {
+        running.reloadTls().then(
+          () => logger.info({ tls: opts.tlsCert !== undefined }, opts.tlsCert !== undefined ? 'TLS certificate reloaded' : 'SIGHUP: nothing to reload (no TLS)'),
+          (error: Error) => logger.error({ reason: error.message }, 'TLS reload failed: the previous certificate stays in use'),
+        );
+      });
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
       await running.loaded;

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { VireoError } from '../core/errors.js';
 import type { DataType } from '../core/datatypes.js';
 import type { Tensor } from '../core/tensor.js';
+import { RASTER_FORMATS, sniffRasterFormat } from './image-format.js';
 
 /** The `image` key of an input's configuration (model-config.ts validates it). */
 export interface ImageCodecConfig {
@@ -89,11 +90,14 @@ export class ImageCodec {
   async #pixels(bytes: Uint8Array, index: number): Promise<Buffer> {
     const what = `input "${this.input}" image ${index}`;
     const limit = this.#spec.max_pixels;
+    if (!sniffRasterFormat(bytes)) {
+      throw new VireoError('VIREO_ERR_INPUT_DATA', `${what} is not a ${RASTER_FORMATS} image (its first bytes match none of them; vector formats such as SVG are not accepted)`);
+    }
     let info: { width?: number; height?: number };
     try {
       info = await sharp(bytes).metadata();
     } catch (error) {
-      throw new VireoError('VIREO_ERR_INPUT_DATA', `${what} cannot be decoded: ${(error as Error).message} (expected JPEG, PNG, WebP, GIF, TIFF or AVIF bytes)`);
+      throw new VireoError('VIREO_ERR_INPUT_DATA', `${what} cannot be decoded: ${(error as Error).message} (expected ${RASTER_FORMATS} bytes)`);
     }
     const pixels = (info.width ?? 0) * (info.height ?? 0);
     if (pixels > limit) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what} has ${info.width}×${info.height} = ${pixels} pixels, more than the limit of ${limit}`);

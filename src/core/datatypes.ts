@@ -69,6 +69,14 @@ export function parseDataType(spelling: string): DataType | undefined {
   return isDataType(bare) ? bare : undefined;
 }
 
+/**
+ * A datatype as OIP puts it on the wire: the bare names only (`FP32`, `BYTES`). The `TYPE_*`
+ * spellings belong to model configurations, and a request carrying one is a client bug to report.
+ */
+export function parseWireDataType(spelling: string): DataType | undefined {
+  return isDataType(spelling) ? spelling : undefined;
+}
+
 export function tritonSpelling(datatype: DataType): string {
   return datatype === 'BYTES' ? 'TYPE_STRING' : `TYPE_${datatype}`;
 }

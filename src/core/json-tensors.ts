@@ -30,13 +30,19 @@ const BIG_RANGES: Partial<Record<DataType, [bigint, bigint]>> = {
   UINT64: [0n, 2n ** 64n - 1n],
 };
 
-/** Flattens nested arrays into `visit`; non-array leaves are values. Refuses more than `limit` leaves. */
-function flatten(value: unknown, visit: (leaf: unknown, index: number) => void, limit: number, what: string): number {
+/**
+ * Flattens nested arrays into `visit`; non-array leaves are values. Refuses more than `limit`
+ * leaves (with `strict` false, stops counting at `limit` instead: checkLayout's count).
+ */
+function flatten(value: unknown, visit: (leaf: unknown, index: number) => void, limit: number, what: string, strict = true): number {
   let index = 0;
   const walk = (v: unknown, depth: number) => {
     if (Array.isArray(v)) {
       if (depth >= MAX_JSON_NESTING) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: JSON nesting depth exceeds maximum allowed limit (${MAX_JSON_NESTING})`);
-      for (const item of v) walk(item, depth + 1);
+      for (const item of v) {
+        walk(item, depth + 1);
+        if (index >= limit && !strict) return;
+      }
       return;
     }
     if (index >= limit) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: data has more than the ${limit} elements its shape allows`);
@@ -52,10 +58,39 @@ function badValue(what: string, datatype: DataType, index: number, value: unknow
 }
 
 /**
- * Builds tensor data of `count` elements from JSON `data` (flat or nested). The element count is
- * checked against `count` exactly; `count` itself must already be bounded by the caller.
+ * Refuses data whose element count is not `count` before anything of that size is allocated (a
+ * shape of [1, 2147483647] with one value must not reserve 16 GiB), and nested data whose nesting
+ * does not follow `shape` (the OIP data is flat, or nested exactly as the shape). The walk visits
+ * only the JSON that arrived, so its cost is bounded by the body.
  */
-export function jsonToTensorData(data: unknown, datatype: DataType, count: number, what: string): TensorData {
+function checkLayout(data: unknown, count: number, shape: readonly number[] | undefined, what: string): void {
+  if (!Array.isArray(data)) {
+    if (count !== 1) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: data is a single value but the shape needs ${count} elements`);
+    return;
+  }
+  const nested = data.some(Array.isArray);
+  if (!nested) {
+    checkCount(data.length, count, what);
+    return;
+  }
+  if (shape) {
+    const follows = (value: unknown, level: number): boolean => {
+      if (level === shape.length) return !Array.isArray(value);
+      return Array.isArray(value) && value.length === shape[level] && value.every((item) => follows(item, level + 1));
+    };
+    if (!follows(data, 0)) throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: nested data does not follow the shape [${shape.join(',')}] (send it flat, or nested exactly as the shape)`);
+    return;
+  }
+  checkCount(flatten(data, () => undefined, count + 1, what, false), count, what);
+}
+
+/**
+ * Builds tensor data of `count` elements from JSON `data` (flat, or nested as `shape` when given).
+ * The element count is checked against `count` exactly before the tensor is allocated; `count`
+ * itself must already be bounded by the caller.
+ */
+export function jsonToTensorData(data: unknown, datatype: DataType, count: number, what: string, shape?: readonly number[]): TensorData {
+  checkLayout(data, count, shape, what);
   if (datatype === 'BYTES') {
     checkBytesElements(count, what);
     const out: Uint8Array[] = new Array(count);

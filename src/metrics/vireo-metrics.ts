@@ -14,11 +14,16 @@ import { MetricsRecorder, type VersionFamilies } from './metrics-recorder.js';
 
 const MV = ['model', 'version'] as const;
 
+/** prom-client default metrics that are gauges with a counter's `_total` suffix (dropped, see below). */
+export const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export class VireoMetrics implements ProtocolRecorder {
   readonly registry = new Registry();
   readonly #families: VersionFamilies;
   readonly #protocol: CounterFamily;
   readonly #protocolCells = new Map<string, ValueCell>();
+  readonly #rejected: CounterFamily;
+  readonly #rejectedCells = new Map<string, ValueCell>();
   readonly #recorders = new Map<string, MetricsRecorder>();
   #index: () => readonly ModelIndexEntry[] = () => [];
   #batches: (() => BatchJobsSnapshot) | undefined;
@@ -60,8 +65,16 @@ export class VireoMetrics implements ProtocolRecorder {
     this.#protocol = new CounterFamily('vireo_protocol_requests_total',
       'Requests handled by each frontend, by route (HTTP route template or gRPC method) and status (HTTP status code or gRPC status name).',
       ['protocol', 'route', 'status'], r);
+    this.#rejected = new CounterFamily('vireo_rejected_requests_total',
+      'Requests refused before they reached a model (malformed, over a limit, unauthenticated, no such route), by frontend and reason.',
+      ['protocol', 'reason'], r);
     this.#registerBatchFamilies();
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client exports these three as gauges named *_total, which promtool's lint refuses (a
+      // _total name is a counter's); the per-type gauges of the same names without _total stay.
+      for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
+    }
     registerHostMetrics(this.registry);
   }
 
@@ -125,6 +138,16 @@ export class VireoMetrics implements ProtocolRecorder {
     if (!cell) {
       cell = this.#protocol.cell({ protocol, route, status: String(status) });
       this.#protocolCells.set(key, cell);
+    }
+    cell.value++;
+  }
+
+  rejectedRequest(protocol: string, reason: string): void {
+    const key = `${protocol}\u0000${reason}`;
+    let cell = this.#rejectedCells.get(key);
+    if (!cell) {
+      cell = this.#rejected.cell({ protocol, reason });
+      this.#rejectedCells.set(key, cell);
     }
     cell.value++;
   }

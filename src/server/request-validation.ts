@@ -20,6 +20,23 @@ function matches(shape: readonly number[], dims: readonly number[]): boolean {
   return shape.length === dims.length && dims.every((d, i) => d === -1 || d === shape[i]);
 }
 
+/**
+ * The classification extension's k: a positive integer no larger than the output's elements per
+ * item (a larger k would only be clamped, and 1e9 would be read as a request to sort that many).
+ * With a variable dimension the per-item size is known only after the model ran, so k is bounded
+ * by MAX_CLASSIFICATION then.
+ */
+export const MAX_CLASSIFICATION = 65_536;
+
+function checkClassification(k: unknown, dims: readonly number[], output: string): void {
+  if (k === undefined) return;
+  const perItem = dims.every((d) => d >= 0) ? dims.reduce((a, b) => a * b, 1) : MAX_CLASSIFICATION;
+  const limit = Math.min(perItem, MAX_CLASSIFICATION);
+  if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1 || k > limit) {
+    throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `output "${output}": parameter "classification" must be an integer from 1 to ${limit} (the output's ${dims.every((d) => d >= 0) ? `${perItem} elements per item` : 'limit for variable-size outputs'})`);
+  }
+}
+
 export function validateRequest(request: InferRequest, config: ModelConfig): ValidatedRequest {
   const model = config.name;
   const batching = config.max_batch_size > 0;
@@ -72,6 +89,7 @@ export function validateRequest(request: InferRequest, config: ModelConfig): Val
     if (!config.output.some((o) => o.name === requested.name)) {
       throw new VireoError('VIREO_ERR_OUTPUT_UNKNOWN', `unknown output "${requested.name}" requested from model "${model}" (it has ${config.output.map((o) => `"${o.name}"`).join(', ')})`);
     }
+    checkClassification(requested.parameters?.classification, config.output.find((o) => o.name === requested.name)!.dims, requested.name);
     if (!outputs.includes(requested.name)) outputs.push(requested.name);
   }
   return { inputs, outputs, items: items === -1 ? 1 : items };

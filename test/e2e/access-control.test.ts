@@ -156,3 +156,48 @@ describe('control token and inference API keys', () => {
     }
   });
 });
+
+describe('CORS', () => {
+  let repo: { root: string; cleanup: () => Promise<void> };
+  before(async () => {
+    repo = await makeRepository({ adder: { config: ADD_CONFIG, versions: { 1: addModel(1) } } });
+  });
+  after(async () => {
+    await repo.cleanup();
+  });
+
+  it('is off by default: no CORS header, no preflight answer', async () => {
+    const server = await startTestServer(repo.root, { grpcPort: -1 });
+    try {
+      const res = await raw(server.url, 'GET', '/v2/models/adder', { origin: 'http://app.example' });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['access-control-allow-origin'], undefined);
+      const preflight = await raw(server.url, 'OPTIONS', '/v2/models/adder/infer', { origin: 'http://app.example', 'access-control-request-method': 'POST' });
+      assert.equal(preflight.headers['access-control-allow-origin'], undefined);
+      assert.ok(preflight.status >= 400, String(preflight.status));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers only the configured origins, and lets them use control routes', async () => {
+    const server = await startTestServer(repo.root, { grpcPort: -1, modelControlMode: 'explicit', loadModels: ['adder'], corsOrigins: ['http://app.example'], apiKeys: ['k'] });
+    try {
+      const preflight = await raw(server.url, 'OPTIONS', '/v2/models/adder/infer', { origin: 'http://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers['access-control-allow-origin'], 'http://app.example');
+      assert.match(String(preflight.headers['access-control-allow-headers']), /authorization/);
+      const foreign = await raw(server.url, 'OPTIONS', '/v2/models/adder/infer', { origin: 'http://evil.example', 'access-control-request-method': 'POST' });
+      assert.equal(foreign.headers['access-control-allow-origin'], undefined);
+      const infer = await raw(server.url, 'POST', '/v2/models/adder/infer', { origin: 'http://app.example', authorization: 'Bearer k', 'content-type': 'application/json' }, JSON.stringify(addRequest(x)));
+      assert.equal(infer.status, 200);
+      assert.equal(infer.headers['access-control-allow-origin'], 'http://app.example');
+      const control = await raw(server.url, 'POST', '/v2/repository/index', { origin: 'http://app.example', 'content-type': 'application/json' }, '{}');
+      assert.equal(control.status, 200, JSON.stringify(control.body));
+      const evil = await raw(server.url, 'POST', '/v2/repository/index', { origin: 'http://evil.example', 'content-type': 'application/json' }, '{}');
+      assert.equal(evil.status, 403);
+    } finally {
+      await server.close();
+    }
+  });
+});

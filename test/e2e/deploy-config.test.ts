@@ -79,7 +79,12 @@ describe('dashboards and alerts', () => {
     const rules = parse(await readFile(join(root, 'prometheus', 'vireo-alerts.yaml'), 'utf8'));
     const all = rules.groups.flatMap((g: { rules: unknown[] }) => g.rules) as { alert: string; expr: string; for: string; labels: { severity: string }; annotations: { summary: string } }[];
     assert.deepEqual(all.map((r) => r.alert).sort(),
-      ['VireoEventLoopLag', 'VireoHighErrorRate', 'VireoModelNotReady', 'VireoQueueFull', 'VireoQueueSaturated', 'VireoRequestBacklog']);
+      ['VireoClientErrorRate', 'VireoEventLoopLag', 'VireoHighErrorRate', 'VireoModelNotReady', 'VireoQueueFull', 'VireoQueueSaturated', 'VireoRequestBacklog']);
+    // The server-error alert counts no client error; the client-error alert counts the refused requests.
+    const serverErrors = all.find((r) => r.alert === 'VireoHighErrorRate')!.expr;
+    assert.match(serverErrors, /BACKEND_EXECUTE/);
+    assert.doesNotMatch(serverErrors, /INPUT_|REQUEST_MALFORMED|rejected/);
+    assert.match(all.find((r) => r.alert === 'VireoClientErrorRate')!.expr, /vireo_rejected_requests_total/);
     for (const r of all) {
       assert.match(r.for, /^\d+[smh]$/, r.alert);
       assert.ok(['warning', 'critical'].includes(r.labels.severity), r.alert);

@@ -10,6 +10,7 @@ import { simpleModel } from '../../tools/modelgen/models.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { range16, simpleRequest } from '../helpers/simple.js';
+import { parsePrometheusText, sampleValue } from '../helpers/prom-text.js';
 
 /** Writes `chunks` on a raw socket (a function chunk is awaited: a pause) and collects the answer until close. */
 function rawExchange(url: string, chunks: (string | (() => Promise<void>))[]): Promise<{ status: number; headers: string; body: string; closed: boolean }> {
@@ -116,5 +117,65 @@ describe('HTTP edge refusals', () => {
     assert.match(JSON.parse(answer.body).error, /--request-timeout-ms/);
     // The server still serves.
     assert.equal((await server.get('/v2/health/ready')).status, 200);
+  });
+});
+
+describe('REST JSON limits', () => {
+  let server: TestServer;
+  let repo: { root: string; cleanup: () => Promise<void> };
+  before(async () => {
+    repo = await makeRepository({ simple: { versions: { 1: simpleModel() } } });
+    server = await startTestServer(repo.root, { grpcPort: -1, httpMaxJsonElements: 1000 });
+  });
+  after(async () => {
+    await server.close();
+    await repo.cleanup();
+  });
+
+  const deep = (levels: number) => `${'['.repeat(levels)}1${']'.repeat(levels)}`;
+
+  it('refuses JSON nested deeper than 100 levels with 413 naming the option, under every content type and in a binary header', async () => {
+    const body = `{"inputs":[{"name":"INPUT0","datatype":"INT32","shape":[1,16],"data":${deep(200)}}]}`;
+    for (const type of ['application/json', 'text/plain', 'application/octet-stream']) {
+      const res = await server.post('/v2/models/simple/infer', body, { 'content-type': type });
+      assert.equal(res.status, 413, type);
+      assert.match(res.body.error, /deeper than the limit of 100 levels \(--http-max-json-depth\)/);
+    }
+    const header = Buffer.from(body);
+    const binary = await server.post('/v2/models/simple/infer', new Uint8Array(header), { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) });
+    assert.equal(binary.status, 413);
+    // Brackets inside strings are not nesting.
+    const quoted = await server.post('/v2/models/simple/infer', { id: '['.repeat(500), ...simpleRequest(range16(), range16()) });
+    assert.equal(quoted.status, 200);
+  });
+
+  it('refuses a body of more values than --http-max-json-elements before parsing it', async () => {
+    const values = Array.from({ length: 1200 }, () => 1);
+    const res = await server.post('/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 1200], data: values }] });
+    assert.equal(res.status, 413);
+    assert.match(res.body.error, /more than the limit of 1000 values \(--http-max-json-elements\)/);
+    assert.equal((await server.post('/v2/models/simple/infer', simpleRequest(range16(), range16()))).status, 200);
+  });
+});
+
+describe('refused requests are counted', () => {
+  it('vireo_rejected_requests_total counts parse errors, limits, auth and bad HTTP by reason', async () => {
+    const repo = await makeRepository({ simple: { versions: { 1: simpleModel() } } });
+    const server = await startTestServer(repo.root, { grpcPort: -1, metricsPort: 0, apiKeys: ['k'] });
+    try {
+      const key = { authorization: 'Bearer k' };
+      await server.post('/v2/models/simple/infer', '{not json', key);
+      await server.post('/v2/models/simple/infer', simpleRequest(range16(), range16()));
+      await rawExchange(server.url, ['BAD REQUEST LINE\r\n\r\n']);
+      assert.equal((await server.post('/v2/models/simple/infer', simpleRequest(range16(), range16()), key)).status, 200);
+      const families = parsePrometheusText(await (await fetch(`${server.metricsUrl}/metrics`)).text());
+      const count = (reason: string) => sampleValue(families, 'vireo_rejected_requests_total', { protocol: 'http', reason }) ?? 0;
+      assert.equal(count('request_malformed') + count('malformed_body'), 1);
+      assert.equal(count('unauthenticated'), 1);
+      assert.equal(count('malformed_http'), 1);
+    } finally {
+      await server.close();
+      await repo.cleanup();
+    }
   });
 });

@@ -133,7 +133,23 @@ describe('image codec and classification', () => {
     assert.match(tooBig.body.error, /40×30 = 1200 pixels, more than the limit of 1000/);
     const text = await server.post('/v2/models/nchw/infer', { inputs: [{ name: 'INPUT', datatype: 'BYTES', shape: [1], data: ['hello'] }] });
     assert.equal(text.status, 400);
-    assert.match(text.body.error, /cannot be decoded/);
+    assert.match(text.body.error, /is not a JPEG, PNG, WebP, GIF, TIFF or AVIF image/);
+  });
+
+  it('refuses SVG (and other non-raster bytes) before sharp parses them, even when sharp could render them', async () => {
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="red"/></svg>';
+    assert.equal((await sharp(Buffer.from(svg)).metadata()).format, 'svg', 'sharp itself would accept this SVG');
+    for (const bytes of [Buffer.from(svg), Buffer.from(`<?xml version="1.0"?>${svg}`), Buffer.from('%PDF-1.4\n')]) {
+      const res = await server.post('/v2/models/nchw/infer', { inputs: [{ name: 'INPUT', datatype: 'BYTES', shape: [1], data: [b64(bytes)] }] });
+      assert.equal(res.status, 400);
+      assert.match(res.body.error, /is not a JPEG, PNG, WebP, GIF, TIFF or AVIF image.*SVG/);
+    }
+    // Every promised raster format still passes the sniffing.
+    for (const format of ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif'] as const) {
+      const bytes = await sharp(PIXELS, { raw: { width: 4, height: 4, channels: 3 } }).resize(16, 16).toFormat(format).toBuffer();
+      const res = await server.post('/v2/models/nchw/infer', { inputs: [{ name: 'INPUT', datatype: 'BYTES', shape: [1], data: [b64(bytes)] }] });
+      assert.equal(res.status, 200, `${format}: ${JSON.stringify(res.body)}`);
+    }
   });
 
   it('returns the top-k classes as "value:index:label" (classification extension)', async () => {
@@ -153,6 +169,15 @@ describe('image codec and classification', () => {
       outputs: [{ name: 'OUTPUT', parameters: { classification: 0 } }],
     });
     assert.equal(bad.status, 400);
+    // k is bounded by the output's 5 classes: 6 and 1e9 are refused before the model runs.
+    for (const k of [6, 1e9, 2.5, '3']) {
+      const res = await server.post('/v2/models/classes/infer', {
+        inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, 5], data: [1, 2, 3, 4, 5] }],
+        outputs: [{ name: 'OUTPUT', parameters: { classification: k } }],
+      });
+      assert.equal(res.status, 400, String(k));
+      assert.match(res.body.error, /"classification" must be/);
+    }
     const meta = await server.get('/v2');
     assert.ok(meta.body.extensions.includes('classification'));
   });

@@ -86,6 +86,8 @@ export function registerAccessGuard(app: FastifyInstance, server: InferenceServe
   const repositoryHook = control(true);
 
   app.addHook('onRoute', (route) => {
+    // CORS preflights (OPTIONS, answered by @fastify/cors) carry no credentials by design.
+    if (route.method === 'OPTIONS' || (Array.isArray(route.method) && route.method.every((m) => m === 'OPTIONS'))) return;
     const access = route.config?.access ?? 'inference';
     const hook = access === 'control' ? controlHook : access === 'repository' ? repositoryHook
       : access === 'inference' && policy.requiresApiKey ? inference : undefined;

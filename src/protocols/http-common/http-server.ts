@@ -5,6 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
+import type { TlsSource } from '../../core/tls-source.js';
+import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { VireoError } from '../../core/errors.js';
@@ -13,6 +16,7 @@ import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { registerAccessGuard } from './access-guard.js';
 import { registerBodyEncoding } from './body-encoding.js';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-limits.js';
 import { clientErrorHandler, countRejection, fastifyClientError, frameworkErrorHandler, type FrameworkErrorLimits, type RejectionCounter } from './framework-errors.js';
 import { clip } from '../../core/bounded-text.js';
 import { closeConnectionsWhileDraining } from './drain-close.js';
@@ -28,6 +32,12 @@ export interface HttpOptions {
   requestTimeoutMs?: number;
   /** Largest request line plus headers in bytes (default 16 KiB, Node's). */
   maxHeaderSize?: number;
+  /** JSON nesting depth and value count (default 100 levels, 8 Mi values). */
+  jsonLimits?: JsonLimits;
+  /** Serve HTTPS with this (reloadable) material; a client CA makes it mutual TLS. */
+  tls?: TlsSource;
+  /** Origins browsers may call from (CORS); empty or absent: CORS is off, no CORS header is sent. */
+  corsOrigins?: readonly string[];
 }
 
 export type HttpRoutes = (app: FastifyInstance, options: HttpOptions) => void;
@@ -82,6 +92,12 @@ export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
 /** Model names may have 255 characters (checkModelName); longer path parameters are refused with 414. */
 export const MAX_PARAM_LENGTH = 1024;
 
+function httpsOptions(tls: TlsSource) {
+  const { cert, key, ca } = tls.material;
+  // With a client CA, a client without a certificate it signed fails the handshake (mutual TLS).
+  return { cert, key, ca, requestCert: tls.mutual, rejectUnauthorized: tls.mutual };
+}
+
 export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -112,7 +128,17 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     },
     clientErrorHandler: clientErrorHandler(limits, rejected),
     frameworkErrors: frameworkErrorHandler(limits, rejected),
-  });
+    ...(options.tls ? { https: httpsOptions(options.tls) } : {}),
+  }) as unknown as FastifyInstance;
+  if (options.tls) {
+    // New connections get reloaded certificates; open ones keep the context they started with.
+    const tlsServer = app.server as unknown as TlsServer;
+    const unsubscribe = options.tls.subscribe(({ cert, key, ca }) => tlsServer.setSecureContext({ cert, key, ca }));
+    app.addHook('onClose', (_instance, done) => {
+      unsubscribe();
+      done();
+    });
+  }
   app.decorate('countRejection', rejected);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof VireoError) return sendError(reply, error);
@@ -136,10 +162,17 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   // A binary-extension body is JSON followed by raw tensors whatever its content type says: it stays
   // a Buffer for the route to split at Inference-Header-Content-Length.
+  const jsonLimits = options.jsonLimits ?? DEFAULT_JSON_LIMITS;
+  app.decorate('jsonLimits', jsonLimits);
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.headers['inference-header-content-length'] !== undefined) return done(null, body);
+    try {
+      checkJsonLimits(body as Buffer, jsonLimits);
+    } catch (error) {
+      return done(error as Error);
+    }
     const text = (body as Buffer).toString('utf8');
     // fastify's parser (prototype-poisoning checks) first; a body with 64-bit integers beyond ±2^53 is
     // then read again exactly (exact-json.ts), since JSON.parse would have rounded them.
@@ -163,6 +196,17 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     app.addHook('onResponse', (request, reply, done) => {
       recorder.protocolRequest('http', `${request.method} ${request.routeOptions.url ?? 'unmatched'}`, reply.statusCode);
       done();
+    });
+  }
+  if (options.corsOrigins?.length) {
+    // Only the listed origins, only the methods and headers the APIs use; preflights are answered
+    // by the plugin before any guard (browsers send no credentials on them).
+    void app.register(cors, {
+      origin: [...options.corsOrigins],
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['content-type', 'content-encoding', 'authorization', 'inference-header-content-length', 'x-request-id', 'traceparent', 'tracestate'],
+      exposedHeaders: ['inference-header-content-length', 'x-request-id'],
+      maxAge: 600,
     });
   }
   registerAccessGuard(app, options.server, sendError);

@@ -1,12 +1,7 @@
 /** A request body as JSON: fastify parsed application/json already; any other content type arrives as a Buffer. */
-import { VireoError } from '../../core/errors.js';
-import { parseJsonExact } from './exact-json.js';
+import { DEFAULT_JSON_LIMITS, parseBoundedJson, type JsonLimits } from './json-limits.js';
 
-export function jsonBody(body: unknown): unknown {
+export function jsonBody(body: unknown, limits: JsonLimits = DEFAULT_JSON_LIMITS): unknown {
   if (!Buffer.isBuffer(body)) return body;
-  try {
-    return parseJsonExact(body.toString('utf8'));
-  } catch (error) {
-    throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the request body is not valid JSON: ${(error as Error).message}`);
-  }
+  return parseBoundedJson(body, limits);
 }

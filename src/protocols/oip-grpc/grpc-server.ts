@@ -4,7 +4,9 @@
  * they are decoded. close() refuses new calls, ends health watches, ends each inference stream
  * once its admitted requests are answered, and forces the rest closed after a grace period.
  */
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
+import type { TlsSource } from '../../core/tls-source.js';
+import { grpcServerCredentials } from './grpc-tls.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { decodeErrorInterceptor, withCheckedDecoding } from './grpc-decode.js';
@@ -23,6 +25,8 @@ export interface GrpcServerOptions {
   address: string;
   /** Largest accepted request message in bytes (default 64 MiB). */
   maxMessageSize?: number;
+  /** TLS (and mutual TLS) material, reloadable; absent: plaintext. */
+  tls?: TlsSource;
   /** How long close() waits for open calls before cutting them (default 10 s). */
   shutdownGraceMs?: number;
 }
@@ -47,7 +51,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcF
 
   const host = options.address.includes(':') ? `[${options.address}]` : options.address;
   const port = await new Promise<number>((resolve, reject) => {
-    grpc.bindAsync(`${host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    grpc.bindAsync(`${host}:${options.port}`, grpcServerCredentials(options.tls), (error, bound) => (error ? reject(error) : resolve(bound)));
   });
   const url = `${host}:${port}`;
 

@@ -15,8 +15,8 @@ import type { InferRequest, InferResponse } from '../../core/inference.js';
 import { tensorDataToJson } from '../../core/json-tensors.js';
 import { packBytes, unpackBytes, viewAs, type Tensor, type TensorData } from '../../core/tensor.js';
 import type { ModelConfig } from '../../repository/model-config.js';
-import { parseJsonExact } from '../http-common/exact-json.js';
 import { parseInferBody } from './oip-json-codec.js';
+import { DEFAULT_JSON_LIMITS, parseBoundedJson, type JsonLimits } from '../http-common/json-limits.js';
 
 const malformed = (message: string): never => {
   throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', message);
@@ -41,16 +41,11 @@ export function binaryTensorData(bytes: Uint8Array, datatype: DataType, shape: r
 }
 
 /** Parses a request body carrying binary inputs after a JSON header of `headerLength` bytes. */
-export function parseBinaryInferBody(body: Buffer, headerLength: number, model: string, version: string | undefined): InferRequest {
+export function parseBinaryInferBody(body: Buffer, headerLength: number, model: string, version: string | undefined, limits: JsonLimits = DEFAULT_JSON_LIMITS): InferRequest {
   if (headerLength > body.length) {
     malformed(`Inference-Header-Content-Length is ${headerLength} but the body has only ${body.length} bytes`);
   }
-  let header: unknown;
-  try {
-    header = parseJsonExact(body.toString('utf8', 0, headerLength));
-  } catch (error) {
-    return malformed(`the JSON header (first ${headerLength} bytes, per Inference-Header-Content-Length) is not valid JSON: ${(error as Error).message}`);
-  }
+  const header = parseBoundedJson(body, limits, `the JSON header (first ${headerLength} bytes, per Inference-Header-Content-Length)`, 0, headerLength);
   let offset = headerLength;
   const request = parseInferBody(header, model, version, ({ name, datatype, shape, count, size }) => {
     const what = `input "${name}"`;

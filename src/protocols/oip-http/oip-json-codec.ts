@@ -1,5 +1,5 @@
 /** OIP REST JSON bodies ⇄ core request and response types (open_inference_rest.yaml). */
-import { parseDataType } from '../../core/datatypes.js';
+import { parseWireDataType, type DataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
 import type { InferRequest, Parameters, RequestedOutput } from '../../core/inference.js';
 import { jsonToTensorData } from '../../core/json-tensors.js';
@@ -34,17 +34,29 @@ export function parseShape(value: unknown, what: string): number[] {
 }
 
 /** One input's header fields (name, datatype, shape, parameters), validated. */
-export function parseInputHeader(raw: unknown, index: number): { name: string; datatype: NonNullable<ReturnType<typeof parseDataType>>; shape: number[]; parameters?: Parameters; count: number } {
+export function parseInputHeader(raw: unknown, index: number): { name: string; datatype: DataType; shape: number[]; parameters?: Parameters; count: number } {
   if (!isObject(raw)) return malformed(`inputs[${index}] must be an object`);
   const input = raw as JsonInput;
   if (typeof input.name !== 'string' || input.name === '') return malformed(`inputs[${index}]: "name" must be a non-empty string`);
   const what = `input "${input.name}"`;
   if (typeof input.datatype !== 'string') return malformed(`${what}: "datatype" must be a string`);
-  const datatype = parseDataType(input.datatype);
-  if (!datatype) throw new VireoError('VIREO_ERR_INPUT_DATATYPE', `${what}: unknown datatype "${input.datatype}"`);
+  const datatype = parseWireDataType(input.datatype);
+  if (!datatype) {
+    const hint = input.datatype.startsWith('TYPE_') ? ` (on the wire datatypes are spelled without TYPE_, e.g. "${input.datatype.slice(5) === 'STRING' ? 'BYTES' : input.datatype.slice(5)}")` : '';
+    throw new VireoError('VIREO_ERR_INPUT_DATATYPE', `${what}: unknown datatype "${input.datatype}"${hint}`);
+  }
   const shape = parseShape(input.shape, what);
   const count = elementCount(shape, what);
   return { name: input.name, datatype, shape, parameters: parseParameters(input.parameters, what), count };
+}
+
+/** Parameters whose type the extensions fix: a wrong type is refused, not read as absent. */
+function checkTypedParameters(parameters: Parameters | undefined, where: string, output: boolean): void {
+  if (!parameters) return;
+  const flag = output ? 'binary_data' : 'binary_data_output';
+  if (parameters[flag] !== undefined && typeof parameters[flag] !== 'boolean') malformed(`${where}: parameter "${flag}" must be true or false`);
+  const k = parameters.classification;
+  if (output && k !== undefined && (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1)) malformed(`${where}: parameter "classification" must be a positive integer`);
 }
 
 export function parseOutputs(value: unknown): RequestedOutput[] | undefined {
@@ -52,7 +64,9 @@ export function parseOutputs(value: unknown): RequestedOutput[] | undefined {
   if (!Array.isArray(value)) return malformed('"outputs" must be an array');
   return value.map((o, i) => {
     if (!isObject(o) || typeof o.name !== 'string') return malformed(`outputs[${i}]: "name" must be a string`);
-    return { name: o.name, parameters: parseParameters(o.parameters, `output "${o.name}"`) };
+    const parameters = parseParameters(o.parameters, `output "${o.name}"`);
+    checkTypedParameters(parameters, `output "${o.name}"`, true);
+    return { name: o.name, parameters };
   });
 }
 
@@ -96,16 +110,18 @@ export function parseInferBody(
       data = binaryInput!({ ...header, size: size as number });
     } else {
       if ((raw as JsonInput).data === undefined) malformed(`${what}: has neither "data" nor a binary_data_size parameter`);
-      data = jsonToTensorData((raw as JsonInput).data, header.datatype, header.count, what);
+      data = jsonToTensorData((raw as JsonInput).data, header.datatype, header.count, what, header.shape);
     }
     return { name: header.name, datatype: header.datatype, shape: header.shape, data };
   });
+  const parameters = parseParameters(body.parameters, 'request');
+  checkTypedParameters(parameters, 'request', false);
   return applyScheduleParameters({
     id: body.id as string | undefined,
     model,
     version,
     inputs,
     outputs: parseOutputs(body.outputs),
-    parameters: parseParameters(body.parameters, 'request'),
+    parameters,
   });
 }

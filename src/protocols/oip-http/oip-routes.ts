@@ -87,7 +87,7 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
       let table = binaryTable(request);
       let parsed: unknown;
       if (!table && request.headers['inference-header-content-length'] === undefined) {
-        parsed = jsonBody(request.body);
+        parsed = jsonBody(request.body, request.server.jsonLimits);
         table = jsonBodyTable(parsed);
       }
       if (table) {
@@ -133,9 +133,9 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
 function decodeInferRequest(server: InferenceServer, request: ModelRequest, json?: unknown): InferRequest {
   const { model, version } = request.params;
   const headerLength = inferenceHeaderLength(request.headers['inference-header-content-length']);
-  if (headerLength === undefined) return parseInferBody(json ?? jsonBody(request.body), model, version);
+  if (headerLength === undefined) return parseInferBody(json ?? jsonBody(request.body, request.server.jsonLimits), model, version);
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
   if (!body) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'Inference-Header-Content-Length given but the body is not binary');
   if (headerLength === 0) return parseRawInferBody(body, server.modelConfig(model, version), model, version);
-  return parseBinaryInferBody(body, headerLength, model, version);
+  return parseBinaryInferBody(body, headerLength, model, version, request.server.jsonLimits);
 }

@@ -9,18 +9,14 @@ import { VireoError } from '../../core/errors.js';
 import type { ModelIndexEntry } from '../../core/inference.js';
 import type { LoadModelOptions } from '../../server/inference-server.js';
 import { sendError, type HttpOptions } from '../http-common/http-server.js';
+import { parseBoundedJson, type JsonLimits } from '../http-common/json-limits.js';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-function bodyObject(body: unknown, what: string): Record<string, unknown> {
-  const text = Buffer.isBuffer(body) ? body.toString('utf8') : typeof body === 'string' ? body : '';
-  if (text.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the ${what} body is not valid JSON: ${(error as Error).message}`);
-  }
+function bodyObject(body: unknown, what: string, limits: JsonLimits): Record<string, unknown> {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : '');
+  if (bytes.toString('utf8').trim() === '') return {};
+  const parsed = parseBoundedJson(bytes, limits, `the ${what} body`);
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the ${what} body must be a JSON object`);
   }
@@ -74,7 +70,7 @@ export function repositoryRoutes(app: FastifyInstance, { server }: HttpOptions):
 
     scope.post('/v2/repository/index', { config: { access: 'repository' } }, async (request, reply) => {
       try {
-        const body = bodyObject(request.body, 'index');
+        const body = bodyObject(request.body, 'index', request.server.jsonLimits);
         const unknown = Object.keys(body).filter((k) => k !== 'ready' && k !== 'repository_name');
         if (unknown.length > 0) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `unknown field(s) in the index request: ${unknown.join(', ')}`);
         if (body.ready !== undefined && typeof body.ready !== 'boolean') throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', '"ready" must be a boolean');
@@ -87,7 +83,7 @@ export function repositoryRoutes(app: FastifyInstance, { server }: HttpOptions):
 
     scope.post('/v2/repository/models/:model/load', { config: { access: 'repository' } }, async (request: ModelRequest, reply) => {
       try {
-        const options = loadOptions(parametersOf(bodyObject(request.body, 'load'), 'load'));
+        const options = loadOptions(parametersOf(bodyObject(request.body, 'load', request.server.jsonLimits), 'load'));
         await server.loadModel(request.params.model, options);
         return reply.code(200).send();
       } catch (error) {
@@ -97,7 +93,7 @@ export function repositoryRoutes(app: FastifyInstance, { server }: HttpOptions):
 
     scope.post('/v2/repository/models/:model/unload', { config: { access: 'repository' } }, async (request: ModelRequest, reply) => {
       try {
-        const parameters = parametersOf(bodyObject(request.body, 'unload'), 'unload');
+        const parameters = parametersOf(bodyObject(request.body, 'unload', request.server.jsonLimits), 'unload');
         const unknown = Object.keys(parameters).filter((k) => k !== 'unload_dependents');
         if (unknown.length > 0) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `unknown unload parameter(s): ${unknown.join(', ')}`);
         if (parameters.unload_dependents !== undefined && typeof parameters.unload_dependents !== 'boolean') {

@@ -10,9 +10,9 @@ import { sendError, type HttpOptions } from '../http-common/http-server.js';
 import { jsonBody } from '../http-common/json-body.js';
 
 /** The settings object (the access guard admitted only application/json). */
-function jsonObject(body: unknown): unknown {
-  if (body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON object of settings)');
-  return jsonBody(body);
+function jsonObject(request: FastifyRequest): unknown {
+  if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON object of settings)');
+  return jsonBody(request.body, request.server.jsonLimits);
 }
 
 type ModelRequest = FastifyRequest<{ Params: { model?: string } }>;
@@ -29,7 +29,7 @@ export function settingsRoutes(app: FastifyInstance, options: HttpOptions): void
     });
     app.post(url, { config: { access: 'control' } }, async (request: ModelRequest, reply) => {
       try {
-        return server.updateTraceSettings(jsonObject(request.body), request.params.model);
+        return server.updateTraceSettings(jsonObject(request), request.params.model);
       } catch (error) {
         return sendError(reply, error);
       }
@@ -38,7 +38,7 @@ export function settingsRoutes(app: FastifyInstance, options: HttpOptions): void
   app.get('/v2/logging', async () => server.logSettings());
   app.post('/v2/logging', { config: { access: 'control' } }, async (request, reply) => {
     try {
-      return server.updateLogSettings(jsonObject(request.body));
+      return server.updateLogSettings(jsonObject(request));
     } catch (error) {
       return sendError(reply, error);
     }

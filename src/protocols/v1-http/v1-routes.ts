@@ -111,7 +111,7 @@ export function v1Routes(app: FastifyInstance, { server }: HttpOptions): void {
     try {
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected {"instances": [...]} or {"inputs": ...})');
       const { model, version } = request.params;
-      const { request: inferRequest, format } = parsePredictBody(jsonBody(request.body), server.modelMetadata(model, version), version);
+      const { request: inferRequest, format } = parsePredictBody(jsonBody(request.body, request.server.jsonLimits), server.modelMetadata(model, version), version);
       inferRequest.signal = clientSignal(reply);
       inferRequest.trace = trace;
       const response = await server.infer(inferRequest);
