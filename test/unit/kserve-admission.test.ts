@@ -61,7 +61,7 @@ describe('finding 1: Knative mode is admitted and still drains', () => {
   }
 
   it('the encoded rules refuse what Knative refuses (lifecycle, grace period, a second port, init containers, a PVC)', () => {
-    const [{ merged }] = predictors({});
+    const { merged } = predictors({})[0]!;
     const refused = (change: (m: typeof merged) => void, why: RegExp) => {
       const copy = structuredClone(merged);
       change(copy);
@@ -83,7 +83,7 @@ describe('finding 1: Knative mode is admitted and still drains', () => {
       assert.deepEqual(container.lifecycle.preStop.exec.command, ['node', '-e', 'setTimeout(() => {}, 10000)']);
       assert.ok(merged.podSpec.terminationGracePeriodSeconds >= 10 + 45 + 10, String(merged.podSpec.terminationGracePeriodSeconds));
       // What KServe makes of it is a Deployment's pod: the Kubernetes schema accepts it.
-      new Deployment({ metadata: { name: 'x' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: merged.podSpec } } }).validate();
+      new Deployment({ metadata: { name: 'x' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: merged.podSpec as any } } }).validate();
     }
   });
 
@@ -233,11 +233,11 @@ describe('finding 4: credentials, modelcars, the gRPC port, auto-select priority
   });
 
   it('the runtime is not auto-selected for onnx above KServe\'s own runtimes unless asked', () => {
-    const [{ runtime }] = predictors({});
+    const { runtime } = predictors({})[0]!;
     const onnx = runtime.spec.supportedModelFormats.find((f: any) => f.name === 'onnx');
     assert.equal(onnx.autoSelect, false);
     assert.equal(onnx.priority, undefined);
-    const [{ runtime: asked }] = predictors({ autoSelectPriority: 2 });
+    const { runtime: asked } = predictors({ autoSelectPriority: 2 })[0]!;
     assert.deepEqual(asked.spec.supportedModelFormats.find((f: any) => f.name === 'onnx'), { name: 'onnx', version: '1', autoSelect: true, priority: 2 });
   });
 });
