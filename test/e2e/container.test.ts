@@ -173,7 +173,7 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
       const running=fs.readdirSync('/proc').filter(p=>/^\\d+$/.test(p)).map(p=>{try{return fs.readFileSync('/proc/'+p+'/cmdline','utf8')}catch{return ''}});
       console.log(JSON.stringify({uid:process.getuid(),platforms:fs.readdirSync(b),arches:fs.readdirSync(b+'/linux'),
       compilers:['tsx','esbuild','@esbuild','typescript'].filter(p=>fs.existsSync('/opt/vireo/node_modules/'+p)),
-      esbuildRunning:running.some(c=>c.includes('esbuild')),ocr:fs.readdirSync('/models/ocr/1').sort(),
+      esbuildRunning:running.some(c=>c.split('\\0').some(a=>/\\/esbuild$/.test(a))),ocr:fs.readdirSync('/models/ocr/1').sort(),
       src:fs.existsSync('/opt/vireo/src'),dist:fs.existsSync('/opt/vireo/dist/cli/main.js'),link:fs.readlinkSync('/node_modules'),
       sharp:require.resolve('sharp',{paths:['/models/ocr/1']})}))`;
     const facts = JSON.parse(sh('podman', [...PODMAN, 'exec', CONTAINER, 'node', '-e', probe]));
@@ -259,7 +259,7 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
     console.log(`# model-only image ${size[1]} MB`);
     const info = JSON.parse(sh('buildah', [...STORAGE, 'inspect', '--type', 'image', MODEL_IMAGE])) as { Docker: { config: Record<string, any> } };
     assert.equal(info.Docker.config.Labels['io.vireo.models'], 'ocr:1,ocr_cls:1,ocr_det:1,ocr_rec:1,simple:1');
-    assert.equal(info.Docker.config.Entrypoint, null, 'nothing to run: just the repository');
+    assert.deepEqual([info.Docker.config.Entrypoint ?? [], info.Docker.config.Cmd ?? []], [[], []], 'nothing to run: just the repository');
     // KServe's layout: the repository under /models of the model image, mounted read-only where Vireo reads it.
     const port = await freePort();
     sh('podman', [...PODMAN, 'run', '-d', '--name', MODELCAR, '--network', 'host', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=512:512',
