@@ -29,7 +29,9 @@ async function compileVersion(dir: string, label: string): Promise<boolean> {
   const { build } = await import('esbuild');
   try {
     await build({
-      entryPoints: [join(dir, entry)], outfile: join(dir, COMPILED_ENTRY), bundle: true, packages: 'external',
+      // absWorkingDir: esbuild names each bundled file in a comment relative to it; relative to the version
+      // directory those names are the same in every build context, so the image stays reproducible.
+      absWorkingDir: dir, entryPoints: [join(dir, entry)], outfile: join(dir, COMPILED_ENTRY), bundle: true, packages: 'external',
       format: 'esm', platform: 'node', target: TARGET, logLevel: 'silent', legalComments: 'inline', sourcemap: false,
     });
   } catch (error) {

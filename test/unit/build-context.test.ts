@@ -156,7 +156,11 @@ describe('handler models compiled at build time, and model-only images', () => {
     assert.match(text, /^COPY models \/models$/m);
     assert.match(text, /io\.vireo\.model\.scaler\.format="vireo"/);
     assert.doesNotMatch(text, /ENTRYPOINT|RUN/);
-    assert.doesNotMatch(readFileSync(join(context.dir, 'models', 'scaler', '1', 'model.mjs'), 'utf8'), /import type|: number/);
+    const compiled = readFileSync(join(context.dir, 'models', 'scaler', '1', 'model.mjs'), 'utf8');
+    assert.doesNotMatch(compiled, /import type|: number/);
+    // Reproducible: nothing of the (temporary) context path gets into the module.
+    assert.ok(!compiled.includes(work) && !compiled.includes('models-only'), compiled.slice(0, 200));
+    assert.match(compiled, /^\/\/ factor\.ts$/m);
   });
 
   it('the compiled handler loads natively (no tsx) and computes what the source says', async () => {
