@@ -132,7 +132,8 @@ describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
   });
 
   after(() => {
-    spawnSync('podman', [...PODMAN, 'rm', '-f', CONTAINER, MODELCAR], { stdio: 'ignore' });
+    // One name per call: podman rm refuses the whole call when one name is missing (the modelcar test removes its own).
+    for (const name of [CONTAINER, MODELCAR]) spawnSync('podman', [...PODMAN, 'rm', '-f', '--ignore', name], { stdio: 'ignore' });
     spawnSync('buildah', [...STORAGE, 'rmi', '-f', IMAGE, AGAIN, MODEL_IMAGE, BASE], { stdio: 'ignore' });
     rmSync(work, { recursive: true, force: true });
   });
