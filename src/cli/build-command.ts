@@ -5,7 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_EPOCH, writeBuildContext } from '../packaging/build-context.js';
-import { DEFAULT_BASE } from '../packaging/containerfile.js';
+import { DEFAULT_BASE, DEFAULT_MODELS_BASE } from '../packaging/containerfile.js';
 import { buildCommands, buildImage, formatBytes, hasBuildah, imageSize, pushImage } from '../packaging/image-builder.js';
 import { inventory } from '../packaging/model-inventory.js';
 import { PackagingError } from '../packaging/packaging-error.js';
@@ -43,7 +43,8 @@ export function buildCommand(): Command {
     .description('build an OCI image of Vireo serving a model repository (buildah), or write its build context')
     .requiredOption('--model-repository <dir>', 'the model repository to put in the image')
     .requiredOption('--tag <name:tag>', 'the image name and tag', tag)
-    .option('--base <image>', 'base image: must provide node >= 20 on glibc linux/x64', DEFAULT_BASE)
+    .option('--base <image>', `base image: node >= 22 on glibc linux/x64 (default ${DEFAULT_BASE}); with --models-only any image, or scratch (default ${DEFAULT_MODELS_BASE}: KServe's modelcar needs a shell)`)
+    .option('--models-only', 'an image of only the model repository under /models, for KServe\'s oci:// modelcars (handler models compiled)')
     .option('--output <dest>', 'also write the image to oci-archive:<file>, docker-archive:<file> or dir:<dir>', output)
     .option('--model <name>', 'put only this model in the image (repeatable; default: every model)', collect, [])
     .option('--context <dir>', 'write the build context here and keep it (default: a temporary directory)')
@@ -59,9 +60,10 @@ export function buildCommand(): Command {
         const keep = opts.context !== undefined || !build;
         const contextDir = opts.context ? (isAbsolute(opts.context) ? opts.context : resolve(opts.context)) : await mkdtemp(join(tmpdir(), 'vireo-build-'));
         const time = epoch();
-        say(`vireo build ${opts.tag}: ${models.map((m) => `${m.name} (v${m.versions.join(',')})`).join(', ')} on ${opts.base}`);
+        const base: string = opts.base ?? (opts.modelsOnly ? DEFAULT_MODELS_BASE : DEFAULT_BASE);
+        say(`vireo build ${opts.tag}: ${models.map((m) => `${m.name} (v${m.versions.join(',')})`).join(', ')} on ${base}`);
         const context = await writeBuildContext({
-          packageRoot: PACKAGE_ROOT, modelRepository: repository, models, contextDir, epoch: time, base: opts.base, version: VERSION,
+          packageRoot: PACKAGE_ROOT, modelRepository: repository, models, contextDir, epoch: time, base, version: VERSION, modelsOnly: Boolean(opts.modelsOnly),
           onStep: (message) => say(`  context: ${message}`),
         });
         say(`  context: ${context.dir} (${context.files} files, ${formatBytes(context.bytes)}, sha256 ${context.digest.slice(0, 16)})`);
@@ -73,13 +75,13 @@ export function buildCommand(): Command {
         }
         const buildah = { storageDriver: opts.storageDriver, isolation: opts.isolation };
         await buildImage(context.dir, opts.tag, time, buildah, (line) => say(`  ${line}`));
-        const size = imageSize(opts.tag, opts.base, buildah);
+        const size = imageSize(opts.tag, base, buildah);
         if (opts.output) {
           say(`  writing ${opts.output}`);
           pushImage(opts.tag, opts.output, buildah);
         }
         if (!keep) await rm(context.dir, { recursive: true, force: true });
-        process.stdout.write(`built ${opts.tag}: ${formatBytes(size.total)} (${formatBytes(size.added)} over the base ${opts.base}, ${formatBytes(size.base)})\n`);
+        process.stdout.write(`built ${opts.tag}: ${formatBytes(size.total)} (${formatBytes(size.added)} over the base ${base}, ${formatBytes(size.base)})\n`);
       } catch (error) {
         if (!(error instanceof PackagingError)) throw error;
         say(`vireo build: ${error.message}`);

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
 import { validateK8sOptions, type K8sInput } from '../packaging/k8s/k8s-options.js';
-import { kserveManifests } from '../packaging/k8s/kserve-manifests.js';
+import { kserveManifests, needsControlToken } from '../packaging/k8s/kserve-manifests.js';
 import { kubernetesManifests } from '../packaging/k8s/kubernetes-manifests.js';
 import { inventory } from '../packaging/model-inventory.js';
 import { PackagingError } from '../packaging/packaging-error.js';
@@ -32,18 +32,24 @@ export function k8sCommand(): Command {
     .description('write KServe (ServingRuntime + InferenceService per model) and plain Kubernetes manifests for Vireo')
     .requiredOption('--model-repository <dir>', 'the model repository (read for model names, versions and formats)')
     .requiredOption('--image <ref>', 'the Vireo image to run (e.g. one built by vireo build)')
-    .option('--storage-uri <uri>', 'where the cluster finds the repository: s3://, gs:// or pvc://<claim>/<path> (default: the models in the image)')
+    .option('--storage-uri <uri>', 'where the cluster finds the repository: s3://, gs://, pvc://<claim>/<path>, or oci://<image> (KServe modelcar of vireo build --models-only; default: the models in the image)')
     .option('--model <name>', 'only this model (repeatable; default: every model)', collect, [])
     .option('--target <which>', 'kserve, kubernetes or all', 'all')
+    .option('--deployment-mode <mode>', 'KServe deployment mode: knative (KServe\'s chart default) or standard (Deployment + HPA/KEDA)', 'knative')
+    .option('--protocol <p>', 'what KServe routes: http, grpc or both (default: http in knative mode, which routes one port; both in standard)')
+    .option('--service-account <name>', 'service account of the pods (storage credentials, workload identity)')
+    .option('--storage-secret <name>', 'Secret with s3/gs credentials for the plain Deployment\'s storage initializer (KServe: attach it to --service-account)')
+    .option('--control-token-secret <name>', 'Secret (key token) with the control API token of services that load one model of a shared repository (default: <name>-control-token)')
+    .option('--auto-select-priority <n>', 'let KServe auto-select Vireo for onnx InferenceServices at this priority (default: not auto-selected)', number(1))
     .option('--name <name>', 'ServingRuntime / Deployment name', 'vireo')
-    .option('--namespace <ns>', 'namespace of the generated objects (default: none, i.e. kubectl\'s)')
+    .option('--namespace <ns>', 'namespace of the generated objects (default: none, i.e. kubectl\'s; required by KEDA\'s Prometheus queries)')
     .option('--cluster-runtime', 'write a ClusterServingRuntime instead of a namespaced ServingRuntime')
-    .option('--min-replicas <n>', 'minimum replicas (0: scale to zero, KServe serverless or KEDA)', number(0), 1)
+    .option('--min-replicas <n>', 'minimum replicas (0: scale to zero, Knative mode only: its activator wakes a replica)', number(0), 1)
     .option('--max-replicas <n>', 'maximum replicas', number(1), 3)
     .option('--scale-metric <metric>', 'concurrency (in-flight requests), rps or cpu', 'concurrency')
     .option('--scale-target <n>', 'target per replica: in-flight requests, requests/s or CPU % (default 8, 50, 70)', number(1))
     .option('--container-concurrency <n>', 'hard limit of in-flight requests per replica, 0 = none (default: 4 x the concurrency target, else 0)', number(0))
-    .option('--autoscaler <kind>', 'plain Kubernetes autoscaler: hpa (Prometheus adapter) or keda', 'hpa')
+    .option('--autoscaler <kind>', 'standard mode and plain Kubernetes: hpa (Prometheus adapter) or keda', 'hpa')
     .option('--prometheus-address <url>', 'Prometheus that KEDA queries', 'http://prometheus-operated.monitoring.svc:9090')
     .option('--drain-timeout <secs>', 'Vireo --drain-timeout: longest wait for admitted requests on shutdown', number(1, false), 30)
     .option('--prestop-delay <secs>', 'wait before SIGTERM while the pod leaves the endpoints', number(0, false), 5)
@@ -54,12 +60,17 @@ export function k8sCommand(): Command {
     .option('--output <dir>', 'directory to write kserve/ and kubernetes/ into', 'k8s')
     .action(async (opts) => {
       try {
-        for (const [flag, value, allowed] of [['--target', opts.target, ['kserve', 'kubernetes', 'all']], ['--scale-metric', opts.scaleMetric, ['concurrency', 'rps', 'cpu']], ['--autoscaler', opts.autoscaler, ['hpa', 'keda']]] as const) {
+        for (const [flag, value, allowed] of [['--target', opts.target, ['kserve', 'kubernetes', 'all']], ['--scale-metric', opts.scaleMetric, ['concurrency', 'rps', 'cpu']], ['--autoscaler', opts.autoscaler, ['hpa', 'keda']],
+          ['--deployment-mode', opts.deploymentMode, ['knative', 'standard']], ['--protocol', opts.protocol ?? 'http', ['http', 'grpc', 'both']]] as const) {
           if (!(allowed as readonly string[]).includes(value)) throw new PackagingError(`${flag} ${value}: expected one of ${allowed.join(', ')}`);
         }
         const models = await inventory(resolve(opts.modelRepository), opts.model);
+        // What a service sees in its storage or image: the whole repository, not only the chosen models.
+        const repositoryModels = opts.model.length > 0 ? (await inventory(resolve(opts.modelRepository))).map((m) => m.name) : models.map((m) => m.name);
         const input: K8sInput = {
-          name: opts.name, namespace: opts.namespace, image: opts.image, models, storageUri: opts.storageUri, target: opts.target,
+          name: opts.name, namespace: opts.namespace, image: opts.image, models, repositoryModels, storageUri: opts.storageUri, target: opts.target,
+          deploymentMode: opts.deploymentMode, protocol: opts.protocol, serviceAccount: opts.serviceAccount, storageSecret: opts.storageSecret,
+          controlTokenSecret: opts.controlTokenSecret, autoSelectPriority: opts.autoSelectPriority,
           clusterRuntime: Boolean(opts.clusterRuntime), minReplicas: opts.minReplicas, maxReplicas: opts.maxReplicas,
           scaleMetric: opts.scaleMetric, scaleTarget: opts.scaleTarget, containerConcurrency: opts.containerConcurrency,
           autoscaler: opts.autoscaler, prometheusAddress: opts.prometheusAddress, drainTimeout: opts.drainTimeout, preStopDelay: opts.prestopDelay,
@@ -76,6 +87,10 @@ export function k8sCommand(): Command {
             await writeFile(join(dir, file), render(docs));
             process.stdout.write(`${join(dir, file)}\n`);
           }
+        }
+        if (options.target !== 'kubernetes' && needsControlToken(options)) {
+          process.stderr.write(`vireo k8s: the InferenceServices that load one model of the shared repository read their control token from Secret ${options.controlTokenSecret}; create it first:\n`
+            + `  kubectl create secret generic ${options.controlTokenSecret}${options.namespace ? ` -n ${options.namespace}` : ''} --from-literal=token="$(openssl rand -hex 32)"\n`);
         }
       } catch (error) {
         if (!(error instanceof PackagingError)) throw error;

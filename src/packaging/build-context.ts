@@ -6,10 +6,13 @@
  *   <ctx>/app/                package.json, the pinned package-lock.json, dist/, the run-time assets the
  *                             package publishes (bin/, proto/) and the production node_modules named by
  *                             the lockfile (dev-only packages left out)
- *   <ctx>/models/<model>/     the repository, or only the chosen models
+ *   <ctx>/models/<model>/     the repository, or only the chosen models; handler models compiled to
+ *                             model.mjs (handler-compiler.ts)
  *
  * No registry is reachable inside the build, so the context carries every file the image needs: the
- * production dependencies are copied from the installed tree, exactly the packages the lockfile pins.
+ * production dependencies are copied from the installed tree, exactly the packages the lockfile pins that the
+ * server needs at run time: tsx (with esbuild) loads TypeScript in a development checkout only, and handler
+ * models reach the image compiled, so neither is copied.
  * Reproducible: entries are written in sorted order, every file gets mode 0644 (0755 when executable) and one
  * fixed mtime, and a digest over paths, modes and contents identifies the context.
  */
@@ -19,10 +22,12 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { renderContainerfile, type ContainerfileOptions } from './containerfile.js';
+import { renderContainerfile, renderModelsContainerfile, type ContainerfileOptions } from './containerfile.js';
 import type { ModelSummary } from './model-inventory.js';
 import { PackagingError } from './packaging-error.js';
 import { PRUNE_SCRIPT } from './prune-script.js';
+import { compileHandlerModel } from './handler-compiler.js';
+import { readModelConfig } from '../repository/config-file.js';
 
 const run = promisify(execFile);
 
@@ -36,6 +41,8 @@ export interface BuildContextOptions extends Omit<ContainerfileOptions, 'models'
   models: ModelSummary[];
   /** Where to write the context; must be absent or empty. */
   contextDir: string;
+  /** Only the repository (a model image for KServe's oci:// modelcars): no Vireo, no node. */
+  modelsOnly?: boolean;
   /** mtime of every file, seconds since the epoch (SOURCE_DATE_EPOCH when set). */
   epoch: number;
   onStep?: (message: string) => void;
@@ -53,7 +60,42 @@ export interface BuildContext {
 // onnxruntime-node's bin/napi-vN/<platform>/<arch>/ files for anything but linux/x64.
 const FOREIGN_ORT_BINARY = /^bin\/napi-v\d+\/(?!linux\/x64\/)/;
 
-interface LockPackage { dev?: boolean; optional?: boolean; link?: boolean }
+interface LockPackage {
+  dev?: boolean; optional?: boolean; link?: boolean;
+  dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string>;
+}
+
+/** Production dependencies the image does not need: TypeScript loading for development checkouts. */
+export const BUILD_ONLY_DEPENDENCIES = new Set(['tsx']);
+
+/** Where node would find `name` from the package at `from` (a lockfile path): the nearest node_modules up. */
+function resolveInLock(packages: Record<string, LockPackage>, from: string, name: string): string | undefined {
+  let base = from;
+  for (;;) {
+    const candidate = `${base ? `${base}/` : ''}node_modules/${name}`;
+    if (packages[candidate]) return candidate;
+    if (!base) return undefined;
+    const cut = base.lastIndexOf('/node_modules/');
+    base = cut < 0 ? '' : base.slice(0, cut);
+  }
+}
+
+/** The lockfile paths reachable from the root's dependencies, leaving out BUILD_ONLY_DEPENDENCIES and what only they need. */
+function reachable(packages: Record<string, LockPackage>): Set<string> {
+  const root = packages[''] ?? {};
+  const seen = new Set<string>();
+  const queue: [string, string][] = Object.keys({ ...root.dependencies, ...root.optionalDependencies })
+    .filter((name) => !BUILD_ONLY_DEPENDENCIES.has(name)).map((name) => ['', name]);
+  while (queue.length > 0) {
+    const [from, name] = queue.pop()!;
+    const path = resolveInLock(packages, from, name);
+    if (!path || seen.has(path)) continue;
+    seen.add(path);
+    const entry = packages[path]!;
+    for (const dep of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies })) queue.push([path, dep]);
+  }
+  return seen;
+}
 
 /** Walks a directory in sorted order, yielding file paths (symlinks are resolved to what they point to). */
 async function* walk(dir: string): AsyncGenerator<string> {
@@ -82,8 +124,9 @@ async function productionPackages(packageRoot: string): Promise<string[]> {
   const lock = JSON.parse(await readFile(lockPath, 'utf8')) as { lockfileVersion?: number; packages?: Record<string, LockPackage> };
   if (!lock.packages || (lock.lockfileVersion ?? 0) < 2) throw new PackagingError(`${lockPath}: lockfile version 2 or 3 required (npm 7+)`);
   const paths: string[] = [];
+  const needed = reachable(lock.packages);
   for (const [path, entry] of Object.entries(lock.packages)) {
-    if (path === '' || entry.dev || entry.link || !path.startsWith('node_modules/')) continue;
+    if (path === '' || entry.dev || entry.link || !path.startsWith('node_modules/') || !needed.has(path)) continue;
     const installed = join(packageRoot, ...path.split('/'));
     if (!existsSync(installed)) {
       if (entry.optional) continue; // an optional dependency for another platform
@@ -151,42 +194,51 @@ async function normalise(dir: string, epoch: number): Promise<{ digest: string; 
   return { digest: hash.digest('hex'), files, bytes };
 }
 
+/** app/: package.json, the lockfile, run-time assets, dist/ and the production packages the server needs. */
+async function writeApplication(packageRoot: string, appDir: string, onStep: (message: string) => void): Promise<void> {
+  const assets = await runtimeAssets(packageRoot);
+  onStep(`copying package.json, the lockfile, ${assets.join(', ')}`);
+  await mkdir(appDir, { recursive: true });
+  for (const file of ['package.json', 'package-lock.json', 'LICENSE']) {
+    if (existsSync(join(packageRoot, file))) await copyFile(join(packageRoot, file), join(appDir, file));
+  }
+  for (const asset of assets) {
+    const from = join(packageRoot, asset);
+    if ((await stat(from)).isDirectory()) await copyTree(from, join(appDir, asset));
+    else {
+      await mkdir(dirname(join(appDir, asset)), { recursive: true });
+      await copyFile(from, join(appDir, asset));
+    }
+  }
+  onStep('compiling Vireo into dist/');
+  await compile(packageRoot, appDir);
+  const packages = await productionPackages(packageRoot);
+  onStep(`copying ${packages.length} production packages pinned by package-lock.json`);
+  for (const path of packages) {
+    // A nested package (node_modules/a/node_modules/b) is copied on its own entry; skip it inside its parent.
+    // onnxruntime binaries for other platforms stay out of the context already (the builder stage prunes
+    // again, so a context written by other means is still pruned).
+    await copyTree(join(packageRoot, ...path.split('/')), join(appDir, ...path.split('/')),
+      (rel) => rel.split(sep).includes('node_modules') || (path === 'node_modules/onnxruntime-node' && FOREIGN_ORT_BINARY.test(rel.split(sep).join('/'))));
+  }
+}
+
 export async function writeBuildContext(options: BuildContextOptions): Promise<BuildContext> {
   const { packageRoot, contextDir: dir, onStep = () => {} } = options;
   if (existsSync(dir) && (await readdir(dir)).length > 0) throw new PackagingError(`context directory ${dir} is not empty`);
   await mkdir(dir, { recursive: true });
-  const appDir = join(dir, 'app');
   try {
-    const assets = await runtimeAssets(packageRoot);
-    onStep(`copying package.json, the lockfile, ${assets.join(', ')}`);
-    await mkdir(appDir, { recursive: true });
-    for (const file of ['package.json', 'package-lock.json', 'LICENSE']) {
-      if (existsSync(join(packageRoot, file))) await copyFile(join(packageRoot, file), join(appDir, file));
-    }
-    for (const asset of assets) {
-      const from = join(packageRoot, asset);
-      if ((await stat(from)).isDirectory()) await copyTree(from, join(appDir, asset));
-      else {
-        await mkdir(dirname(join(appDir, asset)), { recursive: true });
-        await copyFile(from, join(appDir, asset));
-      }
-    }
-    onStep('compiling Vireo into dist/');
-    await compile(packageRoot, appDir);
-    const packages = await productionPackages(packageRoot);
-    onStep(`copying ${packages.length} production packages pinned by package-lock.json`);
-    for (const path of packages) {
-      // A nested package (node_modules/a/node_modules/b) is copied on its own entry; skip it inside its parent.
-      // onnxruntime binaries for other platforms stay out of the context already (the builder stage prunes
-      // again, so a context written by other means is still pruned).
-      await copyTree(join(packageRoot, ...path.split('/')), join(appDir, ...path.split('/')),
-        (rel) => rel.split(sep).includes('node_modules') || (path === 'node_modules/onnxruntime-node' && FOREIGN_ORT_BINARY.test(rel.split(sep).join('/'))));
-    }
+    if (!options.modelsOnly) await writeApplication(packageRoot, join(dir, 'app'), onStep);
     onStep(`copying ${options.models.length} model(s): ${options.models.map((m) => m.name).join(', ')}`);
     for (const model of options.models) await copyTree(join(options.modelRepository, model.name), join(dir, 'models', model.name));
-    const containerfile = renderContainerfile({ ...options, models: options.models });
+    for (const model of options.models.filter((m) => m.format === 'vireo')) {
+      const { config } = await readModelConfig(join(options.modelRepository, model.name));
+      const compiled = await compileHandlerModel(join(dir, 'models', model.name), model.name, config.default_model_filename);
+      onStep(`compiled handler model ${model.name} to model.mjs (${compiled} version${compiled === 1 ? '' : 's'})`);
+    }
+    const containerfile = options.modelsOnly ? renderModelsContainerfile({ ...options, models: options.models }) : renderContainerfile({ ...options, models: options.models });
     await writeFile(join(dir, 'Containerfile'), containerfile);
-    await writeFile(join(dir, 'prune.mjs'), PRUNE_SCRIPT);
+    if (!options.modelsOnly) await writeFile(join(dir, 'prune.mjs'), PRUNE_SCRIPT);
     onStep('fixing modes and timestamps');
     const summary = await normalise(dir, options.epoch);
     return { dir, containerfile: join(dir, 'Containerfile'), ...summary };

@@ -86,7 +86,7 @@ function layerBytes(image: string, options: BuildahOptions): number[] {
 /** Layer sizes from the image manifests (uncompressed: buildah does not compress local layers). */
 export function imageSize(image: string, base: string, options: BuildahOptions): ImageSize {
   const layers = layerBytes(image, options);
-  const baseLayers = layerBytes(base, options);
+  const baseLayers = base === 'scratch' ? [] : layerBytes(base, options);
   const total = layers.reduce((a, b) => a + b, 0);
   const baseTotal = baseLayers.reduce((a, b) => a + b, 0);
   return { total, base: baseTotal, added: total - baseTotal };

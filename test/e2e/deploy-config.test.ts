@@ -95,4 +95,14 @@ describe('dashboards and alerts', () => {
       assert.deepEqual(names.filter((n) => !isExported(n, families)), [], r.alert);
     }
   });
+
+  it('the prometheus-adapter rules serve an exported gauge as the pods metric the generated HPAs read', async () => {
+    const values = parse(await readFile(join(root, 'prometheus-adapter', 'vireo-rules.yaml'), 'utf8'));
+    const [rule] = values.rules.custom;
+    assert.deepEqual([...metricNames(rule.seriesQuery)], ['vireo_pending_requests']);
+    assert.equal(families.get('vireo_pending_requests')?.type, 'gauge');
+    assert.equal(rule.name.as, 'vireo_pending_requests');
+    assert.deepEqual(rule.resources.overrides, { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } });
+    assert.match(rule.metricsQuery, /<<\.LabelMatchers>>/);
+  });
 });

@@ -1,12 +1,14 @@
 /** The build context of `vireo build`: reproducible, production dependencies only, the chosen models; bad options refused. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { writeBuildContext } from '../../src/packaging/build-context.js';
+import { DEFAULT_BASE } from '../../src/packaging/containerfile.js';
 import { inventory } from '../../src/packaging/model-inventory.js';
+import { startTestServer } from '../helpers/server.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const examples = join(root, 'examples', 'models');
@@ -72,6 +74,23 @@ describe('build context', () => {
     assert.ok(existsSync(join(app, 'node_modules/onnxruntime-node/package.json')));
     assert.ok(existsSync(join(app, 'node_modules/fastify/package.json')));
     assert.ok(!existsSync(join(app, 'node_modules/typescript')));
+    // No compiler in the image: tsx and esbuild only load TypeScript in a development checkout.
+    for (const compiler of ['tsx', 'esbuild', '@esbuild', 'get-tsconfig']) assert.ok(!existsSync(join(app, 'node_modules', compiler)), `${compiler} copied`);
+    // ...and nothing the server needs is left out: every copied package finds its dependencies in the tree.
+    const lockPackages = lock.packages as Record<string, { dependencies?: Record<string, string> }>;
+    for (const path of Object.keys(lockPackages).filter((p) => p.startsWith('node_modules/') && existsSync(join(app, p)))) {
+      for (const dep of Object.keys(lockPackages[path]!.dependencies ?? {})) {
+        let base = path;
+        let found = false;
+        for (;;) {
+          if (existsSync(join(app, base, 'node_modules', dep, 'package.json'))) { found = true; break; }
+          const cut = base.lastIndexOf('/node_modules/');
+          if (cut < 0) { found = existsSync(join(app, 'node_modules', dep, 'package.json')); break; }
+          base = base.slice(0, cut);
+        }
+        assert.ok(found, `${path} needs ${dep}, which is not in the image`);
+      }
+    }
     assert.ok(existsSync(join(app, 'dist/cli/main.js')));
     assert.ok(existsSync(join(app, 'bin/vireo.js')));
     assert.ok(existsSync(join(app, 'proto/triton/grpc_service.proto')), 'the gRPC protos the server loads at run time');
@@ -92,8 +111,77 @@ describe('build context', () => {
     assert.match(text, /^ENTRYPOINT \["node", "\/opt\/vireo\/bin\/vireo.js", "serve"\]$/m);
   });
 
+  it('defaults to a supported Node LTS base', () => {
+    assert.equal(DEFAULT_BASE, 'node:24-bookworm-slim');
+    const engines = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).engines.node;
+    assert.equal(engines, '>=22', 'engines says what the production dependencies need (cookie@2 via fastify: node >= 22)');
+  });
+
   it('refuses a non-empty context directory', async () => {
     await assert.rejects(writeBuildContext(options(join(work, 'a'))), /is not empty/);
+  });
+});
+
+describe('handler models compiled at build time, and model-only images', () => {
+  const repo = join(work, 'handlers');
+  before(() => {
+    mkdirSync(join(repo, 'scaler', '1'), { recursive: true });
+    writeFileSync(join(repo, 'scaler', 'config.yaml'), [
+      'backend: typescript', 'max_batch_size: 4',
+      'input: [{ name: X, data_type: TYPE_FP32, dims: [3] }]', 'output: [{ name: Y, data_type: TYPE_FP32, dims: [3] }]', '',
+    ].join('\n'));
+    // TypeScript with a type-only import, a local .ts module imported the NodeNext way (./factor.js) and a data file.
+    writeFileSync(join(repo, 'scaler', '1', 'factor.ts'), 'export const offset: number = 0.5;\n');
+    writeFileSync(join(repo, 'scaler', '1', 'factor.json'), '{ "factor": 3 }\n');
+    writeFileSync(join(repo, 'scaler', '1', 'model.ts'), [
+      "import { readFile } from 'node:fs/promises';",
+      "import { join } from 'node:path';",
+      "import type { HandlerContext, HandlerRequest } from 'vireo/handler';",
+      "import { offset } from './factor.js';",
+      'let factor = 0;',
+      "export async function initialize(ctx: HandlerContext): Promise<void> { factor = JSON.parse(await readFile(join(ctx.versionDir, 'factor.json'), 'utf8')).factor; }",
+      'export function execute(requests: HandlerRequest[]) {',
+      '  return requests.map((r) => ({ outputs: { Y: { data: Float32Array.from(r.inputs.X!.data as Float32Array, (v: number) => v * factor + offset) } } }));',
+      '}', '',
+    ].join('\n'));
+  });
+
+  it('writes model.mjs without the TypeScript sources, and a model-only Containerfile', async () => {
+    const models = await inventory(repo);
+    const context = await writeBuildContext({ packageRoot: root, modelRepository: repo, models, contextDir: join(work, 'models-only'), epoch: 315532800, base: 'scratch', version: '9.9.9', modelsOnly: true });
+    assert.deepEqual(readdirSync(join(context.dir, 'models', 'scaler', '1')).sort(), ['factor.json', 'model.mjs']);
+    assert.deepEqual(readdirSync(context.dir).sort(), ['Containerfile', 'models'], 'no application in a model-only context');
+    const text = readFileSync(context.containerfile, 'utf8');
+    assert.match(text, /^FROM scratch$/m);
+    assert.match(text, /^COPY models \/models$/m);
+    assert.match(text, /io\.vireo\.model\.scaler\.format="vireo"/);
+    assert.doesNotMatch(text, /ENTRYPOINT|RUN/);
+    const compiled = readFileSync(join(context.dir, 'models', 'scaler', '1', 'model.mjs'), 'utf8');
+    assert.doesNotMatch(compiled, /import type|: number/);
+    // Reproducible: nothing of the (temporary) context path gets into the module.
+    assert.ok(!compiled.includes(work) && !compiled.includes('models-only'), compiled.slice(0, 200));
+    assert.match(compiled, /^\/\/ factor\.ts$/m);
+  });
+
+  it('the compiled handler loads natively (no tsx) and computes what the source says', async () => {
+    const server = await startTestServer(join(work, 'models-only', 'models'));
+    try {
+      const x = [1.5, -2, 10];
+      const r = await server.post('/v2/models/scaler/infer', { inputs: [{ name: 'X', datatype: 'FP32', shape: [1, 3], data: x }] });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual((r.body as any).outputs[0].data, x.map((v) => v * 3 + 0.5));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a configuration that names an uncompiled model file', async () => {
+    mkdirSync(join(work, 'named', 'h', '1'), { recursive: true });
+    writeFileSync(join(work, 'named', 'h', 'config.yaml'), 'backend: typescript\ndefault_model_filename: handler.ts\n');
+    writeFileSync(join(work, 'named', 'h', '1', 'model.ts'), 'export function execute(r: unknown[]) { return r; }\n');
+    const models = await inventory(join(work, 'named'));
+    await assert.rejects(writeBuildContext({ packageRoot: root, modelRepository: join(work, 'named'), models, contextDir: join(work, 'named-ctx'), epoch: 1, base: 'scratch', version: '1', modelsOnly: true }),
+      /default_model_filename handler\.ts would name an uncompiled file/);
   });
 });
 

@@ -76,20 +76,27 @@ const base: K8sInput = {
 const variants: [string, Partial<K8sInput>][] = [
   ['defaults, models in the image', {}],
   ['s3 storage, namespace, limits', { storageUri: 's3://models/repo', namespace: 'ml', resources: { cpu: '500m', memory: '1Gi', cpuLimit: '2', memoryLimit: '3Gi' } }],
-  ['gs storage, rps on KEDA, scale to zero', { storageUri: 'gs://bucket/path/repo', scaleMetric: 'rps', scaleTarget: 40, autoscaler: 'keda', minReplicas: 0 }],
+  ['gs storage, rps on KEDA', { storageUri: 'gs://bucket/path/repo', scaleMetric: 'rps', scaleTarget: 40, autoscaler: 'keda', namespace: 'ml' }],
   ['pvc storage, cpu metric, cluster runtime', { storageUri: 'pvc://model-store/repos/prod', scaleMetric: 'cpu', scaleTarget: 60, clusterRuntime: true }],
-  ['concurrency on KEDA, fixed containerConcurrency', { autoscaler: 'keda', scaleTarget: 4, containerConcurrency: 10 }],
+  ['concurrency on KEDA, fixed containerConcurrency', { autoscaler: 'keda', scaleTarget: 4, containerConcurrency: 10, namespace: 'ml' }],
+  ['Knative scale to zero, gRPC, oci modelcar', { target: 'kserve', minReplicas: 0, protocol: 'grpc', storageUri: 'oci://registry.example.com/models:1' }],
+  ['standard mode, concurrency on an HPA, credentials', { deploymentMode: 'standard', storageUri: 's3://b/r', serviceAccount: 'reader', storageSecret: 's3-creds' }],
+  ['standard mode, rps on KEDA, auto-selected', { deploymentMode: 'standard', scaleMetric: 'rps', autoscaler: 'keda', namespace: 'ml', autoSelectPriority: 2 }],
+  ['standard mode, cpu', { deploymentMode: 'standard', scaleMetric: 'cpu', protocol: 'http' }],
 ];
 
 describe('generated manifests validate', () => {
   for (const [label, change] of variants) {
     it(label, () => {
       const options = validateK8sOptions({ ...base, ...change });
-      const kserve = [...kserveManifests(options).values()].flat();
-      const core = [...kubernetesManifests(options).values()].flat();
-      assert.equal(kserve.length, 1 + models.length);
-      assert.equal(core.length, 5);
-      for (const doc of kserve) validateKServe(doc);
+      const kserve = [...kserveManifests(options).values()].flat() as any[];
+      const core = options.target === 'kserve' ? [] : [...kubernetesManifests(options).values()].flat();
+      // Beside the KServe objects: an HPA per service where KServe's own HPA could not read the metric.
+      const kserveObjects = kserve.filter((d) => d.apiVersion.startsWith('serving.kserve.io/'));
+      assert.equal(kserveObjects.length, 1 + models.length);
+      for (const doc of kserveObjects) validateKServe(doc);
+      for (const doc of kserve.filter((d) => !kserveObjects.includes(d))) validateCore(doc);
+      if (options.target !== 'kserve') assert.equal(core.length, 5);
       for (const doc of core) validateCore(doc);
     });
   }
@@ -113,10 +120,10 @@ describe('what the manifests say', () => {
   const kserve = kserveManifests(options);
   const core = kubernetesManifests(options);
 
-  it('a ServingRuntime for onnx and vireo formats, v1/v2/grpc-v2, probes on the health endpoints', () => {
+  it('a ServingRuntime for onnx and vireo formats, v1/v2 (Knative routes HTTP), probes on the health endpoints', () => {
     const runtime = kserve.get('serving-runtime.yaml')![0] as any;
     assert.deepEqual(runtime.spec.supportedModelFormats.map((f: any) => f.name), ['onnx', 'vireo']);
-    assert.deepEqual(runtime.spec.protocolVersions, ['v1', 'v2', 'grpc-v2']);
+    assert.deepEqual(runtime.spec.protocolVersions, ['v1', 'v2']);
     const container = runtime.spec.containers[0];
     assert.equal(container.readinessProbe.httpGet.path, '/v2/health/ready');
     assert.equal(container.livenessProbe.httpGet.path, '/v2/health/live');
@@ -130,20 +137,24 @@ describe('what the manifests say', () => {
   // starts, so the grace period must cover preStop (10), the drain (45) and that wait (10).
   const GRACE_NEEDED = 10 + 45 + 10;
 
-  it('one InferenceService per model, with storage, autoscaling and a grace period covering preStop and the drain', () => {
+  it('one InferenceService per model, with storage, autoscaling and (Standard mode) a grace period covering preStop and the drain', () => {
     assert.deepEqual([...kserve.keys()].filter((f) => f.startsWith('inferenceservice-')).sort(),
       ['inferenceservice-ocr-det.yaml', 'inferenceservice-pipeline.yaml', 'inferenceservice-simple.yaml']);
     const isvc = kserve.get('inferenceservice-ocr-det.yaml')![0] as any;
     const predictor = isvc.spec.predictor;
+    assert.equal(isvc.metadata.annotations['serving.kserve.io/deploymentMode'], 'Knative');
     assert.deepEqual([predictor.minReplicas, predictor.maxReplicas, predictor.scaleMetric, predictor.scaleTarget, predictor.containerConcurrency], [1, 3, 'concurrency', 8, 32]);
     assert.equal(predictor.model.storageUri, 's3://models/repo');
     assert.deepEqual(predictor.model.args, ['--model-control-mode=explicit', '--load-model=ocr_det']);
-    assert.ok(predictor.terminationGracePeriodSeconds >= GRACE_NEEDED, String(predictor.terminationGracePeriodSeconds));
-    assert.ok(predictor.terminationGracePeriodSeconds <= GRACE_NEEDED + 30, 'a margin, not an unbounded wait');
+    assert.equal(predictor.terminationGracePeriodSeconds, undefined, 'Knative refuses it');
+    const standard = kserveManifests(validateK8sOptions({ ...base, deploymentMode: 'standard', storageUri: 's3://models/repo', drainTimeout: 45, preStopDelay: 10 }));
+    const grace = (standard.get('inferenceservice-ocr-det.yaml')![0] as any).spec.predictor.terminationGracePeriodSeconds;
+    assert.ok(grace >= GRACE_NEEDED, String(grace));
+    assert.ok(grace <= GRACE_NEEDED + 30, 'a margin, not an unbounded wait');
     const pipeline = (kserve.get('inferenceservice-pipeline.yaml')![0] as any).spec.predictor.model;
     assert.equal(pipeline.modelFormat.name, 'vireo');
-    // A handler calls other models of the repository: its service must load them too.
-    assert.deepEqual(pipeline.args, ['--model-control-mode=explicit', '--load-model=*']);
+    // A handler calls other models of the repository: its service loads them all (none mode: no control API).
+    assert.deepEqual(pipeline.args, ['--model-control-mode=none']);
   });
 
   it('the Deployment downloads s3 storage in an init container and drains like the KServe pods', () => {
@@ -152,7 +163,8 @@ describe('what the manifests say', () => {
     assert.deepEqual(pod.initContainers[0].args, ['s3://models/repo', '/mnt/models']);
     assert.equal(pod.containers[0].lifecycle.preStop.exec.command[2], 'setTimeout(() => {}, 10000)');
     assert.ok(pod.terminationGracePeriodSeconds >= GRACE_NEEDED, String(pod.terminationGracePeriodSeconds));
-    assert.equal(pod.terminationGracePeriodSeconds, (kserve.get('inferenceservice-ocr-det.yaml')![0] as any).spec.predictor.terminationGracePeriodSeconds);
+    const standard = kserveManifests(validateK8sOptions({ ...base, deploymentMode: 'standard', storageUri: 's3://models/repo', drainTimeout: 45, preStopDelay: 10 }));
+    assert.equal(pod.terminationGracePeriodSeconds, (standard.get('inferenceservice-ocr-det.yaml')![0] as any).spec.predictor.terminationGracePeriodSeconds);
     assert.ok(pod.containers[0].args.includes('--drain-timeout=45'));
     const hpa = core.get('hpa.yaml')![0] as any;
     assert.deepEqual(hpa.spec.metrics[0].pods, { metric: { name: 'vireo_pending_requests' }, target: { type: 'AverageValue', averageValue: '8' } });
@@ -170,11 +182,11 @@ describe('what the manifests say', () => {
 describe('refused option combinations', () => {
   const refused: [Partial<K8sInput>, RegExp][] = [
     [{ minReplicas: 4, maxReplicas: 2 }, /--min-replicas 4 is greater than --max-replicas 2/],
-    [{ minReplicas: 0 }, /HorizontalPodAutoscaler cannot do: use --autoscaler keda, or --target kserve/],
+    [{ minReplicas: 0 }, /nothing would ever scale it back up; use --deployment-mode knative --target kserve/],
     [{ scaleMetric: 'rps' }, /--scale-metric rps with --autoscaler hpa/],
     [{ scaleMetric: 'cpu', scaleTarget: 150 }, /CPU utilisation target is a percentage/],
     [{ scaleTarget: 16, containerConcurrency: 8 }, /--container-concurrency 8 is below --scale-target 16/],
-    [{ storageUri: 'http://example.com/models' }, /expected s3:\/\/<bucket>\/<path>, gs:\/\/<bucket>\/<path> or pvc:\/\/<claim>\/<path>/],
+    [{ storageUri: 'http://example.com/models' }, /expected s3:\/\/<bucket>\/<path>, gs:\/\/<bucket>\/<path>, pvc:\/\/<claim>\/<path> or oci:\/\/<image>/],
     [{ storageUri: 'pvc://Bad_Claim/x' }, /not a valid PersistentVolumeClaim name/],
     [{ storageUri: 'pvc://claim/../etc' }, /may not contain \.\./],
     [{ name: 'Vireo' }, /--name Vireo: expected a DNS-1035 label/],
@@ -187,7 +199,7 @@ describe('refused option combinations', () => {
 
   it('allows scale to zero and rps where the autoscaler supports them', () => {
     assert.equal(validateK8sOptions({ ...base, minReplicas: 0, target: 'kserve' }).minReplicas, 0);
-    assert.equal(validateK8sOptions({ ...base, scaleMetric: 'rps', autoscaler: 'keda' }).scaleTarget, 50);
+    assert.equal(validateK8sOptions({ ...base, scaleMetric: 'rps', autoscaler: 'keda', namespace: 'ml' }).scaleTarget, 50);
   });
 });
 
@@ -198,7 +210,8 @@ describe('vireo k8s', () => {
 
   it('writes files that parse back to valid manifests', () => {
     const out = join(work, 'out');
-    const r = vireo('--image', 'vireo:1', '--storage-uri', 'gs://b/repo', '--autoscaler', 'keda', '--output', out);
+    const r = vireo('--image', 'vireo:1', '--storage-uri', 'gs://b/repo', '--autoscaler', 'keda', '--namespace', 'ml', '--output', out);
+    assert.match(r.stderr, /kubectl create secret generic vireo-control-token -n ml --from-literal=token=/);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(readdirSync(join(out, 'kserve')).sort(), [...['ocr', 'ocr-cls', 'ocr-det', 'ocr-rec', 'simple', 'tabular'].map((m) => `inferenceservice-${m}.yaml`), 'serving-runtime.yaml'].sort());
     assert.deepEqual(readdirSync(join(out, 'kubernetes')).sort(), ['deployment.yaml', 'keda-scaledobject.yaml', 'poddisruptionbudget.yaml', 'service.yaml', 'servicemonitor.yaml']);
@@ -215,7 +228,7 @@ describe('vireo k8s', () => {
   it('refuses a bad combination with a clear message and exit code 1', () => {
     const r = vireo('--image', 'vireo:1', '--min-replicas', '0', '--output', join(work, 'refused'));
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /vireo k8s: --min-replicas 0 needs scale to zero/);
+    assert.match(r.stderr, /vireo k8s: --min-replicas 0 for the plain Kubernetes Deployment: with no pod there is no vireo_pending_requests series/);
     const bad = vireo('--image', 'vireo:1', '--scale-metric', 'latency');
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /--scale-metric latency: expected one of concurrency, rps, cpu/);

@@ -15,12 +15,19 @@ import { streamExecutor } from './handler-stream.js';
 import { concatOutputs, splitBatch, toTensor } from './handler-tensors.js';
 
 /**
- * Handlers load through tsx's scoped loader: TypeScript runs without a build step, and a model.ts or
- * model.js written as an ES module loads as one whatever package.json the model repository has.
+ * A model.mjs (what `vireo build` compiles handlers to) is an ES module node imports itself, so an image
+ * needs no compiler. model.ts and model.js load through tsx's scoped loader: TypeScript runs without a build
+ * step, and a model.js written as an ES module loads as one whatever package.json the repository has.
  */
 async function importModule(path: string): Promise<unknown> {
-  const { tsImport } = await import('tsx/esm/api');
-  return tsImport(pathToFileURL(path).href, import.meta.url);
+  if (path.endsWith('.mjs')) return import(pathToFileURL(path).href);
+  let tsx: typeof import('tsx/esm/api');
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch {
+    throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', `${path}: this installation has no TypeScript loader (tsx); compile the handler with vireo build (it writes model.mjs)`);
+  }
+  return tsx.tsImport(pathToFileURL(path).href, import.meta.url);
 }
 
 function describe(error: unknown): { message: string; stack: string } {

@@ -8,14 +8,21 @@
  *   the HPA keeps the average per pod at --scale-target. `--scale-metric cpu` uses CPU utilisation instead.
  * - keda: a KEDA ScaledObject with a Prometheus trigger: replicas = ceil(sum of pending requests / target)
  *   (concurrency) or ceil(requests per second / target) (rps); KEDA also scales to zero.
- * Storage: s3:// and gs:// are downloaded by KServe's storage-initializer image in an init container;
- * pvc:// is mounted read-only; without a URI the models baked into the image are served.
+ * Storage: s3:// and gs:// are downloaded by KServe's storage-initializer image in an init container, with
+ * the credentials of --storage-secret the way KServe's credential builder hands them over
+ * (kserve pkg/credentials: s3 keys AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_ENDPOINT_URL,
+ * S3_ENDPOINT, AWS_DEFAULT_REGION as environment; gs a key gcloud-application-credentials.json mounted under
+ * /var/secrets/ and named by GOOGLE_APPLICATION_CREDENTIALS) or of the pod's --service-account (workload
+ * identity); pvc:// is mounted read-only; without a URI the models baked into the image are served.
+ * KEDA's Prometheus query names the namespace (--namespace is required for it, k8s-options.ts).
  */
 import type { K8sOptions } from './k8s-options.js';
 import { lifecycle, MOUNT_DIR, probes, resources, securityContext, terminationGracePeriod, tmpMount, tmpVolume, VIREO_PORTS, vireoArgs } from './vireo-container.js';
 
 /** KServe's storage initializer: knows s3://, gs:// and their credentials conventions. */
-export const STORAGE_INITIALIZER_IMAGE = 'kserve/storage-initializer:v0.15.2';
+export const STORAGE_INITIALIZER_IMAGE = 'kserve/storage-initializer:v0.16.0';
+const GCS_CREDENTIALS_DIR = '/var/secrets';
+const GCS_CREDENTIALS_FILE = 'gcloud-application-credentials.json';
 
 type Manifest = Record<string, unknown>;
 
@@ -37,14 +44,21 @@ function storage(options: K8sOptions) {
       initContainers: [],
     };
   }
+  const secret = options.storageSecret;
+  const gcs = secret !== undefined && location.scheme === 'gs';
+  const credentials = secret === undefined ? {}
+    : gcs
+      ? { env: [{ name: 'GOOGLE_APPLICATION_CREDENTIALS', value: `${GCS_CREDENTIALS_DIR}/${GCS_CREDENTIALS_FILE}` }] }
+      : { envFrom: [{ secretRef: { name: secret } }] };
   return {
-    volumes: [{ name: 'models', emptyDir: {} }],
+    volumes: [{ name: 'models', emptyDir: {} }, ...(gcs ? [{ name: 'storage-credentials', secret: { secretName: secret } }] : [])],
     mounts: [{ name: 'models', mountPath: MOUNT_DIR, readOnly: true }],
     initContainers: [{
       name: 'storage-initializer',
       image: STORAGE_INITIALIZER_IMAGE,
       args: [location.uri, MOUNT_DIR],
-      volumeMounts: [{ name: 'models', mountPath: MOUNT_DIR }],
+      ...credentials,
+      volumeMounts: [{ name: 'models', mountPath: MOUNT_DIR }, ...(gcs ? [{ name: 'storage-credentials', mountPath: GCS_CREDENTIALS_DIR, readOnly: true }] : [])],
       resources: { requests: { cpu: '100m', memory: '100Mi' }, limits: { memory: '1Gi' } },
     }],
   };
@@ -65,6 +79,7 @@ export function deployment(options: K8sOptions): Manifest {
         metadata: { labels: labels(options), annotations: { 'vireo.io/models': options.models.map((m) => m.name).join(',') } },
         spec: {
           terminationGracePeriodSeconds: terminationGracePeriod(options),
+          ...(options.serviceAccount ? { serviceAccountName: options.serviceAccount } : {}),
           securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532 },
           ...(store.initContainers.length > 0 ? { initContainers: store.initContainers } : {}),
           containers: [{
@@ -128,7 +143,7 @@ export function horizontalPodAutoscaler(options: K8sOptions): Manifest {
 }
 
 export function scaledObject(options: K8sOptions): Manifest {
-  const selector = `namespace="${options.namespace ?? 'default'}",service="${options.name}"`;
+  const selector = `namespace="${options.namespace}",service="${options.name}"`;
   const trigger = options.scaleMetric === 'cpu'
     ? { type: 'cpu', metricType: 'Utilization', metadata: { value: String(options.scaleTarget) } }
     : {
