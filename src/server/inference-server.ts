@@ -90,7 +90,7 @@ export class InferenceServer {
 
   #traceControl(model: string | undefined): TraceSettingsControl {
     if (!this.#traceSettings) throw new VireoError('VIREO_ERR_UNIMPLEMENTED', 'tracing is not configured on this server');
-    if (model !== undefined && !this.repository.has(model)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${model}"`);
+    if (model !== undefined && !this.repository.has(model)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${model}' is not found`);
     return this.#traceSettings;
   }
 
@@ -186,6 +186,15 @@ export class InferenceServer {
         drained();
       }
     }
+  }
+
+  /**
+   * NOT_FOUND for a model the repository does not have — checked before a request's inputs are
+   * decoded, as Triton does (an unknown model is reported as such even when its inputs are wrong too).
+   */
+  requireModel(name: string): void {
+    // An empty name is the frontend's own INVALID_ARGUMENT, reported when it parses the request.
+    if (name !== '' && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${name}' is not found`);
   }
 
   /** An inference request made of a dataframe's columns (CSV, Arrow or JSON records/columns). */

@@ -12,7 +12,7 @@ import type { CancelSignal } from '../../core/inference.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { registerBodyEncoding } from './body-encoding.js';
-import { needsExactParse, parseJsonExact, stringifyJsonExact } from './exact-json.js';
+import { keepJsonText, stringifyJsonExact } from './exact-json.js';
 import { HTTP_STATUS } from './http-errors.js';
 
 export interface HttpOptions {
@@ -106,12 +106,11 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.headers['inference-header-content-length'] !== undefined) return done(null, body);
     const text = (body as Buffer).toString('utf8');
-    // fastify's parser (prototype-poisoning checks) first; a body with 64-bit integers beyond ±2^53 is
-    // then read again exactly (exact-json.ts), since JSON.parse would have rounded them.
+    // fastify's parser (prototype-poisoning checks); the text is kept so a body with 64-bit integers
+    // beyond ±2^53 can be read again exactly when a decoder needs it (exact-json.ts).
     parseJson(request, text, (error: Error | null, value?: unknown) => {
-      if (error) return done(error, undefined);
-      if (!needsExactParse(text)) return done(null, value);
-      done(null, parseJsonExact(text));
+      if (!error) keepJsonText(value, text);
+      done(error, value);
     });
   });
   // BigInt values (exact 64-bit integers in JSON tensors) cannot go through JSON.stringify.

@@ -1,11 +1,11 @@
 /** A request body as JSON: fastify parsed application/json already; any other content type arrives as a Buffer. */
 import { VireoError } from '../../core/errors.js';
-import { parseJsonExact } from './exact-json.js';
+import { parseJson } from './exact-json.js';
 
 export function jsonBody(body: unknown): unknown {
   if (!Buffer.isBuffer(body)) return body;
   try {
-    return parseJsonExact(body.toString('utf8'));
+    return parseJson(body.toString('utf8'));
   } catch (error) {
     throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the request body is not valid JSON: ${(error as Error).message}`);
   }

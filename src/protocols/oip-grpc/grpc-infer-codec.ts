@@ -1,8 +1,8 @@
 /**
  * ModelInferRequest / ModelInferResponse messages ⇄ core InferRequest / InferResponse. A request
  * carries its data either typed (`contents` per input) or raw (`raw_input_contents`, one entry per
- * input, in input order), never both; the response answers in the same form, except that outputs
- * without a typed field (FP16, BF16) force raw, since raw_output_contents must cover every output.
+ * input, in input order), never both. The response always answers in `raw_output_contents`, whatever
+ * form the request used, as Triton does (its clients and tests index raw_output_contents).
  */
 import { parseDataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
@@ -10,9 +10,7 @@ import type { InferRequest, InferResponse } from '../../core/inference.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
 import { applyScheduleParameters } from '../oip-http/oip-json-codec.js';
 import { fromInferParameters, toInferParameters, type InferParameterMessage } from './grpc-parameters.js';
-import {
-  CONTENTS_FIELD, fromRawContents, fromTypedContents, toRawContents, toTypedContents, usedContentsFields, type TensorContentsMessage,
-} from './grpc-tensor-contents.js';
+import { fromRawContents, fromTypedContents, toRawContents, usedContentsFields, type TensorContentsMessage } from './grpc-tensor-contents.js';
 
 type ParameterMap = Record<string, InferParameterMessage>;
 
@@ -45,8 +43,6 @@ export interface ModelInferResponseMessage {
 
 export interface ParsedInferRequest {
   request: InferRequest;
-  /** The request sent raw contents, so the response does too. */
-  raw: boolean;
 }
 
 const malformed = (message: string): never => {
@@ -100,11 +96,10 @@ export function parseModelInferRequest(message: ModelInferRequestMessage, signal
     parameters: fromInferParameters(message.parameters),
     signal,
   };
-  return { request: applyScheduleParameters(request), raw };
+  return { request: applyScheduleParameters(request) };
 }
 
-export function toModelInferResponse(response: InferResponse, raw: boolean): ModelInferResponseMessage {
-  const useRaw = raw || response.outputs.some((t) => CONTENTS_FIELD[t.datatype] === undefined);
+export function toModelInferResponse(response: InferResponse): ModelInferResponseMessage {
   return {
     model_name: response.model,
     model_version: response.version,
@@ -115,8 +110,8 @@ export function toModelInferResponse(response: InferResponse, raw: boolean): Mod
       datatype: t.datatype,
       shape: [...t.shape],
       parameters: {},
-      contents: useRaw ? null : toTypedContents(t.data, t.datatype),
+      contents: null,
     })),
-    raw_output_contents: useRaw ? response.outputs.map((t) => toRawContents(t.data, t.datatype)) : [],
+    raw_output_contents: response.outputs.map((t) => toRawContents(t.data, t.datatype)),
   };
 }

@@ -42,11 +42,12 @@ async function writable(call: ServerDuplexStream<unknown, unknown>): Promise<voi
 async function answer(server: InferenceServer, logger: Logger, message: ModelInferRequestMessage, signal: AbortSignal, metadata: Metadata): Promise<unknown> {
   const trace = traceFromMetadata(server, message.model_name, message.model_version || undefined, metadata, message.id);
   try {
-    const { request, raw } = parseModelInferRequest(message, signal);
+    server.requireModel(message.model_name);
+    const { request } = parseModelInferRequest(message, signal);
     request.trace = trace;
     const response = await server.infer(request);
     trace?.encoding();
-    const encoded = { error_message: '', infer_response: toModelInferResponse(response, raw) };
+    const encoded = { error_message: '', infer_response: toModelInferResponse(response) };
     trace?.end();
     server.protocolRecorder?.protocolRequest('grpc', 'ModelStreamInfer', 'OK');
     return encoded;

@@ -55,12 +55,13 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
     ModelInfer: unary<ModelInferRequestMessage>(logger, async (message, call) => {
       const trace = traceFromMetadata(server, message.model_name, version(message.model_version ?? ''), call.metadata, message.id);
       try {
-        const { request, raw } = parseModelInferRequest(message, callSignal(call));
+        server.requireModel(message.model_name);
+        const { request } = parseModelInferRequest(message, callSignal(call));
         request.trace = trace;
         const response = await server.infer(request);
-        if (trace === undefined) return toModelInferResponse(response, raw);
+        if (trace === undefined) return toModelInferResponse(response);
         trace.encoding();
-        const encoded = toModelInferResponse(response, raw);
+        const encoded = toModelInferResponse(response);
         trace.end();
         return encoded;
       } catch (error) {

@@ -15,7 +15,7 @@ import type { InferRequest, InferResponse } from '../../core/inference.js';
 import { tensorDataToJson } from '../../core/json-tensors.js';
 import { packBytes, unpackBytes, viewAs, type Tensor, type TensorData } from '../../core/tensor.js';
 import type { ModelConfig } from '../../repository/model-config.js';
-import { parseJsonExact } from '../http-common/exact-json.js';
+import { decodeExactly, parseJson } from '../http-common/exact-json.js';
 import { parseInferBody } from './oip-json-codec.js';
 
 const malformed = (message: string): never => {
@@ -47,12 +47,15 @@ export function parseBinaryInferBody(body: Buffer, headerLength: number, model: 
   }
   let header: unknown;
   try {
-    header = parseJsonExact(body.toString('utf8', 0, headerLength));
+    header = parseJson(body.toString('utf8', 0, headerLength));
   } catch (error) {
     return malformed(`the JSON header (first ${headerLength} bytes, per Inference-Header-Content-Length) is not valid JSON: ${(error as Error).message}`);
   }
   let offset = headerLength;
-  const request = parseInferBody(header, model, version, ({ name, datatype, shape, count, size }) => {
+  // A retry (an exact second reading of the header) starts the binary part over.
+  const request = decodeExactly(header, (json) => {
+    offset = headerLength;
+    return parseInferBody(json, model, version, ({ name, datatype, shape, count, size }) => {
     const what = `input "${name}"`;
     if (offset + size > body.length) {
       malformed(`${what}: binary_data_size ${size} runs past the end of the body (${body.length - offset} bytes of binary data remain)`);
@@ -60,6 +63,7 @@ export function parseBinaryInferBody(body: Buffer, headerLength: number, model: 
     const bytes = body.subarray(offset, offset + size);
     offset += size;
     return binaryTensorData(bytes, datatype, shape, count, what);
+    });
   });
   if (offset !== body.length) {
     malformed(`the body has ${body.length - offset} bytes of binary data beyond the inputs' binary_data_size total (${offset - headerLength} bytes)`);

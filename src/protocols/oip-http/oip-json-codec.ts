@@ -2,7 +2,7 @@
 import { parseDataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
 import type { InferRequest, Parameters, RequestedOutput } from '../../core/inference.js';
-import { jsonToTensorData } from '../../core/json-tensors.js';
+import { InexactJsonNumber, jsonToTensorData } from '../../core/json-tensors.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
 
 interface JsonInput { name?: unknown; shape?: unknown; datatype?: unknown; data?: unknown; parameters?: unknown }
@@ -21,6 +21,7 @@ export function parseParameters(value: unknown, where: string): Parameters | und
   for (const [key, v] of Object.entries(value as object)) {
     // An integer beyond ±2^53 (read exactly, see exact-json.ts) stays exact as its decimal text, as over gRPC.
     if (typeof v === 'bigint') (value as Record<string, unknown>)[key] = String(v);
+    else if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) throw new InexactJsonNumber(`${where}: parameter "${key}" is beyond ±2^53 and was not read exactly`);
     else if (!['string', 'number', 'boolean'].includes(typeof v)) malformed(`${where}: parameter "${key}" must be a string, number or boolean`);
   }
   return value as Parameters;

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
 import { startHttpTrace } from '../http-common/http-trace.js';
-import { stringifyJsonExact } from '../http-common/exact-json.js';
+import { decodeExactly, stringifyJsonExact } from '../http-common/exact-json.js';
 import { jsonBody } from '../http-common/json-body.js';
 import type { InferRequest } from '../../core/inference.js';
 import type { InferenceServer } from '../../server/inference-server.js';
@@ -32,6 +32,7 @@ function both(app: FastifyInstance, method: 'GET' | 'POST', suffix: string, hand
 
 export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptions): void {
   app.get('/v2', async () => server.serverMetadata());
+  app.get('/v2/', async () => server.serverMetadata());
   app.get('/v2/health/live', async (_request, reply) => reply.code(server.isLive() ? 200 : 503).send({ live: server.isLive() }));
   app.get('/v2/health/ready', async (_request, reply) => {
     const ready = server.isReady();
@@ -76,6 +77,7 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
   both(app, 'POST', '/infer', async (request, reply) => {
     const trace = startHttpTrace(tracer, request, request.params.model, request.params.version);
     try {
+      server.requireModel(request.params.model);
       if (isUpload(request)) {
         const { model, version } = request.params;
         const upload = await parseUpload(request, server.modelConfig(model, version), model, version, bodyLimit ?? 64 * 1024 * 1024);
@@ -133,7 +135,7 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
 function decodeInferRequest(server: InferenceServer, request: ModelRequest, json?: unknown): InferRequest {
   const { model, version } = request.params;
   const headerLength = inferenceHeaderLength(request.headers['inference-header-content-length']);
-  if (headerLength === undefined) return parseInferBody(json ?? jsonBody(request.body), model, version);
+  if (headerLength === undefined) return decodeExactly(json ?? jsonBody(request.body), (body) => parseInferBody(body, model, version));
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
   if (!body) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'Inference-Header-Content-Length given but the body is not binary');
   if (headerLength === 0) return parseRawInferBody(body, server.modelConfig(model, version), model, version);
