@@ -83,11 +83,15 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof VireoError) return sendError(reply, error);
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      // Triton's status (400) and words (http_server.cc), which its clients and tests expect.
+      const length = request.headers['content-length'];
+      const size = length !== undefined && /^\d+$/.test(length) ? `of ${length} bytes` : `of more than ${bodyLimit} bytes`;
+      return reply.code(400).send({ error: `request JSON size ${size} exceeds the maximum allowed input size of ${bodyLimit} bytes. Use --http-body-limit to increase the limit.` });
+    }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) request.log.error({ err: error }, 'unexpected error while handling a request');
-    const message = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-      ? `request body is larger than the limit of ${bodyLimit} bytes`
-      : error.code?.startsWith('Z_') // zlib, inflating a Content-Encoding body (body-encoding.ts)
+    const message = error.code?.startsWith('Z_') // zlib, inflating a Content-Encoding body (body-encoding.ts)
         ? `the request body could not be decompressed: ${error.message}`
         : error.message;
     return reply.code(status).send({ error: status === 500 ? `internal error: ${error.message}` : message });

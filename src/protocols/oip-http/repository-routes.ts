@@ -72,9 +72,9 @@ export function repositoryRoutes(app: FastifyInstance, { server }: HttpOptions):
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
+    // The index is a read-only listing: it answers in every control mode, as the gRPC RepositoryIndex does (Triton).
     scope.post('/v2/repository/index', async (request, reply) => {
       try {
-        server.authorizeControl(request.socket.remoteAddress);
         const body = bodyObject(request.body, 'index');
         const unknown = Object.keys(body).filter((k) => k !== 'ready' && k !== 'repository_name');
         if (unknown.length > 0) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `unknown field(s) in the index request: ${unknown.join(', ')}`);
