@@ -86,7 +86,9 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       // Triton's status (400) and words (http_server.cc), which its clients and tests expect.
       const length = request.headers['content-length'];
-      const size = length !== undefined && /^\d+$/.test(length) ? `of ${length} bytes` : `of more than ${bodyLimit} bytes`;
+      // A compressed body's Content-Length is not its size once inflated (body-encoding.ts stops at the limit).
+      const plain = (request.headers['content-encoding'] ?? 'identity') === 'identity';
+      const size = plain && length !== undefined && /^\d+$/.test(length) ? `of ${length} bytes` : `of more than ${bodyLimit} bytes`;
       return reply.code(400).send({ error: `request JSON size ${size} exceeds the maximum allowed input size of ${bodyLimit} bytes. Use --http-body-limit to increase the limit.` });
     }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
