@@ -14,6 +14,7 @@ import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-s
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
 import { repositoryRoutes } from '../protocols/oip-http/repository-routes.js';
 import { settingsRoutes } from '../protocols/oip-http/settings-routes.js';
+import { sharedMemoryRoutes } from '../protocols/oip-http/shared-memory-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
 import { ModelRepository, type ModelControlMode } from '../repository/model-repository.js';
 import { InferenceServer } from '../server/inference-server.js';
@@ -50,6 +51,8 @@ export interface ServeOptions {
   tracing?: Omit<TracingOptions, 'logger' | 'serviceVersion'>;
   /** Accept control requests (repository API, logging/trace settings) from non-loopback clients. */
   allowRemoteControl?: boolean;
+  /** Triton's system shared-memory extension (off by default, as in Triton's hardened defaults). */
+  allowSharedMemory?: boolean;
 }
 
 export interface RunningServer {
@@ -91,9 +94,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const control = (options.modelControlMode ?? 'none') !== 'none';
   const server = new InferenceServer({
     repository, logger: options.logger, strictReadiness: options.strictReadiness,
-    extensions: control ? [...EXTENSIONS, ...REPOSITORY_EXTENSIONS] : EXTENSIONS,
+    extensions: [...(control ? [...EXTENSIONS, ...REPOSITORY_EXTENSIONS] : EXTENSIONS), ...(options.allowSharedMemory ? ['system_shared_memory'] : [])],
     tracer, traceSettings: tracer.settings, protocolRecorder: metrics,
     allowRemoteControl: options.allowRemoteControl,
+    allowSharedMemory: options.allowSharedMemory,
   });
   facade = server;
   metrics?.watch(() => repository.index({ served: true }));
@@ -109,7 +113,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   let httpUrl: string | undefined;
   const http = options.httpPort >= 0
-    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, allowRemoteControl: options.allowRemoteControl }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
+    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, allowRemoteControl: options.allowRemoteControl }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes, sharedMemoryRoutes])
     : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {

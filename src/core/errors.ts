@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   VIREO_ERR_MEMORY_BUDGET_EXHAUSTED: 'UNAVAILABLE',
   VIREO_ERR_INTERNAL: 'INTERNAL',
   VIREO_ERR_OUTPUT_NOT_JSON: 'INVALID_ARGUMENT',
+  VIREO_ERR_SHM_NOT_FOUND: 'NOT_FOUND',
 } as const satisfies Record<string, ErrorStatus>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -16,7 +16,10 @@ import type { ModelConfig } from '../repository/model-config.js';
 import { coerceProtoJson, toTritonForm } from '../repository/triton-config.js';
 import type { ModelRepository } from '../repository/model-repository.js';
 import { checkModelName, type UploadedFile } from '../repository/model-upload.js';
-import { checkControlAccess } from './control-access.js';
+import { checkControlAccess, isLoopbackAddress } from './control-access.js';
+import { sharedMemoryRef, SystemSharedMemory, type SharedMemoryRef } from './system-shared-memory.js';
+import { dataTypeInfo, type DataType, type NumericArray } from '../core/datatypes.js';
+import { packBytes, unpackBytes, viewAs, type TensorData } from '../core/tensor.js';
 import type { ModelVersionStats } from '../scheduler/statistics.js';
 import { validateRequest } from './request-validation.js';
 import { VERSION } from './version.js';
@@ -35,6 +38,8 @@ export interface InferenceServerOptions {
   protocolRecorder?: ProtocolRecorder;
   /** Triton's trace extension; absent: the trace settings API answers UNIMPLEMENTED. */
   traceSettings?: TraceSettingsControl;
+  /** Triton's system shared-memory extension (`--allow-shared-memory`); off by default. */
+  allowSharedMemory?: boolean;
 }
 
 export interface LoadModelOptions {
@@ -60,6 +65,8 @@ export class InferenceServer {
   readonly #allowRemoteControl: boolean;
   readonly #traceSettings: TraceSettingsControl | undefined;
   readonly #logSettings: LogSettings;
+  /** Null unless --allow-shared-memory: then every shared-memory call is refused. */
+  readonly #sharedMemory: SystemSharedMemory | null;
   #draining = false;
   /** Inference requests admitted and not yet answered. */
   #inflight = 0;
@@ -75,6 +82,53 @@ export class InferenceServer {
     this.#allowRemoteControl = options.allowRemoteControl ?? false;
     this.#traceSettings = options.traceSettings;
     this.#logSettings = new LogSettings(options.logger);
+    this.#sharedMemory = options.allowSharedMemory ? new SystemSharedMemory() : null;
+  }
+
+  /**
+   * The system shared-memory registry, for register/unregister/status, after the access check:
+   * on only with --allow-shared-memory, and loopback-only like the control API (one call, so a
+   * stronger guard can take its place).
+   */
+  systemSharedMemory(remoteAddress: string | undefined): SystemSharedMemory {
+    const registry = this.#requireSharedMemory();
+    if (!this.#allowRemoteControl && !isLoopbackAddress(remoteAddress)) {
+      throw new VireoError('VIREO_ERR_PERMISSION_DENIED', `the shared-memory API only answers loopback clients (this one is ${remoteAddress ?? 'unknown'}); start the server with --allow-remote-control to open it`);
+    }
+    return registry;
+  }
+
+  #requireSharedMemory(): SystemSharedMemory {
+    if (!this.#sharedMemory) throw new VireoError('VIREO_ERR_PERMISSION_DENIED', 'system shared memory is off on this server: start it with --allow-shared-memory');
+    return this.#sharedMemory;
+  }
+
+  /** An input's data read from a registered region (the request's shared_memory_* parameters). */
+  sharedMemoryInput(ref: SharedMemoryRef, datatype: DataType, shape: readonly number[], count: number, what: string): TensorData {
+    const bytes = this.#requireSharedMemory().read(ref);
+    if (datatype === 'BYTES') return unpackBytes(bytes, count, what);
+    const expected = count * dataTypeInfo(datatype).size;
+    if (bytes.byteLength !== expected) {
+      throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: shared_memory_byte_size is ${bytes.byteLength} bytes but shape [${shape.join(',')}] of ${datatype} needs ${expected}`);
+    }
+    return viewAs(datatype, bytes, count);
+  }
+
+  /** Writes the outputs the request asked for in shared memory into their regions; marks them in the response. */
+  #writeSharedMemoryOutputs(request: InferRequest, response: InferResponse): void {
+    for (const output of request.outputs ?? []) {
+      const ref = sharedMemoryRef(output.parameters, `output '${output.name}'`);
+      if (!ref) continue;
+      const tensor = response.outputs.find((t) => t.name === output.name);
+      if (!tensor) continue;
+      const bytes = tensor.datatype === 'BYTES' ? packBytes(tensor.data as Uint8Array[]) : new Uint8Array((tensor.data as NumericArray).buffer, (tensor.data as NumericArray).byteOffset, (tensor.data as NumericArray).byteLength);
+      this.#requireSharedMemory().write(ref, bytes, `output '${output.name}'`);
+      (response.sharedMemoryOutputs ??= {})[output.name] = {
+        shared_memory_region: ref.region,
+        shared_memory_byte_size: bytes.byteLength,
+        ...(ref.offset !== 0 ? { shared_memory_offset: ref.offset } : {}),
+      };
+    }
   }
 
   /** Triton's trace extension: the global settings, or a model's (which must exist). */
@@ -258,7 +312,9 @@ export class InferenceServer {
       trace: request.trace,
     });
     const shaped = this.#restoreShapes(outputs, mv.config);
-    return { model: request.model, version: mv.version, id: request.id, outputs: mv.codecs ? mv.codecs.encodeOutputs(shaped, request.outputs) : shaped };
+    const response: InferResponse = { model: request.model, version: mv.version, id: request.id, outputs: mv.codecs ? mv.codecs.encodeOutputs(shaped, request.outputs) : shaped };
+    if (this.#sharedMemory && request.outputs) this.#writeSharedMemoryOutputs(request, response);
+    return response;
   }
 
   /** Outputs configured with a reshape go back to the dims clients were promised. */

@@ -43,7 +43,7 @@ async function answer(server: InferenceServer, logger: Logger, message: ModelInf
   const trace = traceFromMetadata(server, message.model_name, message.model_version || undefined, metadata, message.id);
   try {
     server.requireModel(message.model_name);
-    const { request } = parseModelInferRequest(message, signal);
+    const { request } = parseModelInferRequest(message, signal, (ref, datatype, shape, count, what) => server.sharedMemoryInput(ref, datatype, shape, count, what));
     request.trace = trace;
     const response = await server.infer(request);
     trace?.encoding();

@@ -12,6 +12,8 @@ import { toServiceError } from './grpc-errors.js';
 import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMessage } from './grpc-infer-codec.js';
 import { countUnary, logSettings, traceFromMetadata, traceSetting } from './grpc-observability.js';
 import { repositoryHandlers } from './grpc-repository.js';
+import { sharedMemoryHandlers } from './grpc-shared-memory.js';
+import type { SharedMemoryInput } from '../oip-http/oip-json-codec.js';
 import { handleInferStream, type StreamRegistry } from './infer-stream.js';
 
 export interface ServiceContext {
@@ -46,6 +48,8 @@ const version = (v: string) => v || undefined;
 export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, UntypedHandleCall> {
   const { server, logger } = ctx;
   const repository = repositoryHandlers(server);
+  const sharedMemory = sharedMemoryHandlers(server);
+  const sharedMemoryInput: SharedMemoryInput = (ref, datatype, shape, count, what) => server.sharedMemoryInput(ref, datatype, shape, count, what);
   return countUnary({
     ServerLive: unary(logger, () => ({ live: server.isLive() })),
     ServerReady: unary(logger, () => ({ ready: server.isReady() })),
@@ -56,7 +60,7 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
       const trace = traceFromMetadata(server, message.model_name, version(message.model_version ?? ''), call.metadata, message.id);
       try {
         server.requireModel(message.model_name);
-        const { request } = parseModelInferRequest(message, callSignal(call));
+        const { request } = parseModelInferRequest(message, callSignal(call), sharedMemoryInput);
         request.trace = trace;
         const response = await server.infer(request);
         if (trace === undefined) return toModelInferResponse(response);
@@ -75,6 +79,12 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
     RepositoryIndex: unary(logger, repository.RepositoryIndex),
     RepositoryModelLoad: unary(logger, repository.RepositoryModelLoad),
     RepositoryModelUnload: unary(logger, repository.RepositoryModelUnload),
+    SystemSharedMemoryStatus: unary(logger, sharedMemory.SystemSharedMemoryStatus),
+    SystemSharedMemoryRegister: unary(logger, sharedMemory.SystemSharedMemoryRegister),
+    SystemSharedMemoryUnregister: unary(logger, sharedMemory.SystemSharedMemoryUnregister),
+    CudaSharedMemoryStatus: unary(logger, sharedMemory.CudaSharedMemoryStatus),
+    CudaSharedMemoryRegister: unary(logger, sharedMemory.CudaSharedMemoryRegister),
+    CudaSharedMemoryUnregister: unary(logger, sharedMemory.CudaSharedMemoryUnregister),
     TraceSetting: unary(logger, traceSetting(server, ctx.allowRemoteControl ?? false)),
     LogSettings: unary(logger, logSettings(server, ctx.allowRemoteControl ?? false)),
   }, server.protocolRecorder, STREAMING);

@@ -16,7 +16,7 @@ import { tensorDataToJson } from '../../core/json-tensors.js';
 import { packBytes, unpackBytes, viewAs, type Tensor, type TensorData } from '../../core/tensor.js';
 import type { ModelConfig } from '../../repository/model-config.js';
 import { decodeExactly, parseJson } from '../http-common/exact-json.js';
-import { parseInferBody } from './oip-json-codec.js';
+import { parseInferBody, type SharedMemoryInput } from './oip-json-codec.js';
 
 const malformed = (message: string): never => {
   throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', message);
@@ -41,7 +41,7 @@ export function binaryTensorData(bytes: Uint8Array, datatype: DataType, shape: r
 }
 
 /** Parses a request body carrying binary inputs after a JSON header of `headerLength` bytes. */
-export function parseBinaryInferBody(body: Buffer, headerLength: number, model: string, version: string | undefined): InferRequest {
+export function parseBinaryInferBody(body: Buffer, headerLength: number, model: string, version: string | undefined, sharedMemoryInput?: SharedMemoryInput): InferRequest {
   if (headerLength > body.length) {
     malformed(`Inference-Header-Content-Length is ${headerLength} but the body has only ${body.length} bytes`);
   }
@@ -56,14 +56,14 @@ export function parseBinaryInferBody(body: Buffer, headerLength: number, model: 
   const request = decodeExactly(header, (json) => {
     offset = headerLength;
     return parseInferBody(json, model, version, ({ name, datatype, shape, count, size }) => {
-    const what = `input "${name}"`;
-    if (offset + size > body.length) {
-      malformed(`${what}: binary_data_size ${size} runs past the end of the body (${body.length - offset} bytes of binary data remain)`);
-    }
-    const bytes = body.subarray(offset, offset + size);
-    offset += size;
-    return binaryTensorData(bytes, datatype, shape, count, what);
-    });
+      const what = `input "${name}"`;
+      if (offset + size > body.length) {
+        malformed(`${what}: binary_data_size ${size} runs past the end of the body (${body.length - offset} bytes of binary data remain)`);
+      }
+      const bytes = body.subarray(offset, offset + size);
+      offset += size;
+      return binaryTensorData(bytes, datatype, shape, count, what);
+    }, sharedMemoryInput);
   });
   if (offset !== body.length) {
     malformed(`the body has ${body.length - offset} bytes of binary data beyond the inputs' binary_data_size total (${offset - headerLength} bytes)`);
@@ -133,6 +133,8 @@ export function encodeInferResponse(response: InferResponse, request: InferReque
   const binary: Uint8Array[] = [];
   const outputs = response.outputs.map((t) => {
     const base = { name: t.name, datatype: t.datatype, shape: t.shape };
+    const inSharedMemory = response.sharedMemoryOutputs?.[t.name];
+    if (inSharedMemory) return { ...base, parameters: inSharedMemory };
     if (!binaryWanted(request, t.name)) return { ...base, data: tensorDataToJson(t.data, t.datatype, `output "${t.name}"`) };
     const bytes = outputBytes(t);
     binary.push(bytes);

@@ -14,7 +14,7 @@ import type { InferRequest } from '../../core/inference.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { binaryTable, jsonBodyTable } from './dataframe-body.js';
 import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parseRawInferBody } from './oip-binary-codec.js';
-import { parseInferBody } from './oip-json-codec.js';
+import { parseInferBody, type SharedMemoryInput } from './oip-json-codec.js';
 import { plainResponse } from './plain-response.js';
 import { isUpload, parseUpload } from './upload-request.js';
 
@@ -74,6 +74,8 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
   });
 
   const tracer = server.tracer;
+  // Bound once: the facade reads shared-memory inputs (and refuses them when the extension is off).
+  const sharedMemoryInput: SharedMemoryInput = (ref, datatype, shape, count, what) => server.sharedMemoryInput(ref, datatype, shape, count, what);
   both(app, 'POST', '/infer', async (request, reply) => {
     const trace = startHttpTrace(tracer, request, request.params.model, request.params.version);
     try {
@@ -97,7 +99,7 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
         dataframe.signal = clientSignal(reply);
         return reply.send(plainResponse(await server.infer(dataframe)));
       }
-      const inferRequest = decodeInferRequest(server, request, parsed);
+      const inferRequest = decodeInferRequest(server, request, sharedMemoryInput, parsed);
       inferRequest.signal = clientSignal(reply);
       inferRequest.trace = trace;
       const response = await server.infer(inferRequest);
@@ -132,12 +134,12 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
  * JSON, binary-extension or raw binary request, by the Inference-Header-Content-Length header.
  * `json` is the body already parsed as JSON, when it was.
  */
-function decodeInferRequest(server: InferenceServer, request: ModelRequest, json?: unknown): InferRequest {
+function decodeInferRequest(server: InferenceServer, request: ModelRequest, sharedMemoryInput: SharedMemoryInput, json?: unknown): InferRequest {
   const { model, version } = request.params;
   const headerLength = inferenceHeaderLength(request.headers['inference-header-content-length']);
-  if (headerLength === undefined) return decodeExactly(json ?? jsonBody(request.body), (body) => parseInferBody(body, model, version));
+  if (headerLength === undefined) return decodeExactly(json ?? jsonBody(request.body), (body) => parseInferBody(body, model, version, undefined, sharedMemoryInput));
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
   if (!body) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'Inference-Header-Content-Length given but the body is not binary');
   if (headerLength === 0) return parseRawInferBody(body, server.modelConfig(model, version), model, version);
-  return parseBinaryInferBody(body, headerLength, model, version);
+  return parseBinaryInferBody(body, headerLength, model, version, sharedMemoryInput);
 }
