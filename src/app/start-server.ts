@@ -20,6 +20,7 @@ import { generateRoutes } from '../protocols/oip-http/generate-routes.js';
 import { ResponseCache, parseCacheConfig } from '../scheduler/response-cache.js';
 import { repositoryRoutes } from '../protocols/oip-http/repository-routes.js';
 import { settingsRoutes } from '../protocols/oip-http/settings-routes.js';
+import { sharedMemoryRoutes } from '../protocols/oip-http/shared-memory-routes.js';
 import { v1Routes } from '../protocols/v1-http/v1-routes.js';
 import type { ModelDefaults } from '../repository/model-defaults.js';
 import { ModelRepository, type ModelControlMode } from '../repository/model-repository.js';
@@ -86,6 +87,8 @@ export interface ServeOptions {
   tls?: TlsPaths;
   /** Origins browsers may call the REST APIs from (`--cors-origin`); default none: CORS off. */
   corsOrigins?: string[];
+  /** Triton's system shared-memory extension (off by default, as in Triton's hardened defaults). */
+  allowSharedMemory?: boolean;
 }
 
 export interface BatchLimits {
@@ -149,7 +152,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const control = (options.modelControlMode ?? 'none') !== 'none';
   const server = new InferenceServer({
     repository, logger: options.logger, strictReadiness: options.strictReadiness,
-    extensions: control ? [...EXTENSIONS, ...REPOSITORY_EXTENSIONS] : EXTENSIONS,
+    extensions: [...(control ? [...EXTENSIONS, ...REPOSITORY_EXTENSIONS] : EXTENSIONS), ...(options.allowSharedMemory ? ['system_shared_memory'] : [])],
     tracer, traceSettings: tracer.settings, protocolRecorder: metrics,
     access: new AccessPolicy({
       controlMode: options.modelControlMode,
@@ -159,6 +162,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       controlHosts: options.controlHosts,
       corsOrigins: options.corsOrigins,
     }),
+    allowSharedMemory: options.allowSharedMemory,
   });
   facade = server;
   metrics?.watch(() => repository.index({ served: true }));
@@ -189,7 +193,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       tls,
       corsOrigins: options.corsOrigins,
       jsonLimits: { maxDepth: options.httpMaxJsonDepth ?? DEFAULT_JSON_LIMITS.maxDepth, maxElements: options.httpMaxJsonElements ?? DEFAULT_JSON_LIMITS.maxElements } }, 
-      [oipRoutes, generateRoutes, v1Routes, settingsRoutes, repositoryRoutes, ...(batchApi ? [batchApi.routes] : [])])
+      [oipRoutes, generateRoutes, v1Routes, settingsRoutes, repositoryRoutes, sharedMemoryRoutes, ...(batchApi ? [batchApi.routes] : [])])
     : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {

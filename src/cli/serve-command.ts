@@ -101,6 +101,7 @@ export function serveCommand(): Command {
     .addOption(option('--trace-level <level>', 'initial trace level (OFF or TIMESTAMPS); POST /v2/trace/setting changes it', 'trace-level').choices(['OFF', 'TIMESTAMPS']).default('OFF'))
     .addOption(option('--trace-rate <n>', 'trace one in n requests (requests with a sampled traceparent are always traced)', 'trace-rate').argParser(integer(1, 2 ** 31 - 1)).default(1000))
     .addOption(option('--trace-count <n>', 'stop tracing after n traces (-1: never)', 'trace-count').argParser(integer(-1, 2 ** 31 - 1)).default(-1))
+    .addOption(option('--allow-shared-memory <bool>', 'serve Triton\'s system shared-memory extension (regions under /dev/shm; loopback clients only unless --allow-remote-control)', 'allow-shared-memory').argParser(bool).default(false))
     .addOption(option('--allow-remote-control <bool>', 'accept control requests (model repository API, logging and trace settings) from non-loopback clients', 'allow-remote-control').argParser(bool).default(false))
     .addOption(option('--tls-cert <path>', 'PEM certificate (chain) for HTTPS and gRPC over TLS; with --tls-key; SIGHUP reloads it', 'tls-cert'))
     .addOption(option('--tls-key <path>', 'PEM private key of --tls-cert', 'tls-key'))
@@ -152,6 +153,7 @@ export function serveCommand(): Command {
         metricsAddress: opts.metricsAddress,
         tracing: { level: opts.traceLevel, rate: opts.traceRate, count: opts.traceCount },
         allowRemoteControl: opts.allowRemoteControl,
+        allowSharedMemory: opts.allowSharedMemory,
         modelControlMode: opts.modelControlMode,
         repositoryPollSecs: opts.repositoryPollSecs,
         loadModels: opts.loadModel ?? [],

@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   VIREO_ERR_SEQUENCE_LIMIT: 'RESOURCE_EXHAUSTED',
   VIREO_ERR_SEQUENCE_BATCH_SIZE: 'INVALID_ARGUMENT',
   VIREO_ERR_MODEL_DECOUPLED: 'INVALID_ARGUMENT',
+  VIREO_ERR_SHM_NOT_FOUND: 'NOT_FOUND',
 } as const satisfies Record<string, ErrorStatus>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -48,6 +48,8 @@ export interface InferResponse {
   id?: string;
   outputs: Tensor[];
   parameters?: Parameters;
+  /** Outputs written into system shared memory (by name, with the parameters to answer): no data in the answer. */
+  sharedMemoryOutputs?: Record<string, Parameters>;
 }
 
 export interface TensorMetadata {

@@ -52,6 +52,16 @@ function flatten(value: unknown, visit: (leaf: unknown, index: number) => void, 
   return index;
 }
 
+/**
+ * A 64-bit integer that JSON.parse could not hold exactly (beyond ±2^53). A frontend that kept the
+ * body's text reads it again exactly and retries; otherwise this is the ordinary 400.
+ */
+export class InexactJsonNumber extends VireoError {
+  constructor(message: string) {
+    super('VIREO_ERR_INPUT_DATA', message);
+  }
+}
+
 function badValue(what: string, datatype: DataType, index: number, value: unknown): never {
   const shown = typeof value === 'string' ? `"${value.slice(0, 40)}"` : typeof value === 'bigint' ? String(value) : JSON.stringify(value)?.slice(0, 40);
   throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: element ${index} (${shown}) is not a valid ${datatype} value`);
@@ -123,6 +133,9 @@ export function jsonToTensorData(data: unknown, datatype: DataType, count: numbe
       let v: bigint;
       if (typeof leaf === 'number' && Number.isSafeInteger(leaf)) v = BigInt(leaf);
       else if (typeof leaf === 'bigint') v = leaf;
+      else if (typeof leaf === 'number' && Number.isInteger(leaf)) {
+        throw new InexactJsonNumber(`${what}: element ${i} (${leaf}) is beyond ±2^53 and was not read exactly; send it as a string`);
+      }
       else if (typeof leaf === 'string' && /^-?\d{1,20}$/.test(leaf)) v = BigInt(leaf);
       else return badValue(what, datatype, i, leaf);
       if (v < min || v > max) badValue(what, datatype, i, leaf);

@@ -68,6 +68,9 @@ export interface LoadOptions {
 
 const MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
+/** Triton's words (model_repository_manager.cc), which clients and Triton's tests match on. */
+const unknownModel = (name: string) => new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${name}' is not found`);
+
 export function isValidModelName(name: string): boolean {
   return MODEL_NAME.test(name) && name.length <= 255;
 }
@@ -187,7 +190,7 @@ export class ModelRepository {
     const entry = this.#models.get(name);
     if (!entry) {
       if (this.#discovered.includes(name)) return Promise.resolve();
-      return Promise.reject(new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${name}"`));
+      return Promise.reject(unknownModel(name));
     }
     return entry.exclusive(() => entry.unloadAll(reason, this.logger.child({ model: name })));
   }
@@ -290,17 +293,17 @@ export class ModelRepository {
   /** Every version known for a model, ascending; throws NOT_FOUND for an unknown model. */
   versionsOf(name: string): ModelVersion[] {
     const entry = this.#models.get(name);
-    if (!entry) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${name}"`);
+    if (!entry) throw unknownModel(name);
     return entry.sortedVersions();
   }
 
   /** The version a request goes to: the named one, or the highest READY one. Not necessarily ready. */
   find(name: string, version?: string): ModelVersion {
     const entry = this.#models.get(name);
-    if (!entry) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${name}"`);
+    if (!entry) throw unknownModel(name);
     if (version !== undefined && version !== '') {
       const mv = entry.versions.get(version);
-      if (!mv) throw new VireoError('VIREO_ERR_VERSION_NOT_FOUND', `model "${name}" has no version "${version}" (served: ${[...entry.versions.keys()].join(', ') || 'none'})`);
+      if (!mv) throw new VireoError('VIREO_ERR_VERSION_NOT_FOUND', `Request for unknown model: '${name}' version ${version} is not found`);
       return mv;
     }
     const ready = entry.servingVersion();

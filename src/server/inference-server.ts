@@ -19,6 +19,9 @@ import type { ModelRepository } from '../repository/model-repository.js';
 import { checkModelName, type UploadedFile } from '../repository/model-upload.js';
 import { AccessPolicy, type Caller } from './access-policy.js';
 import { checkControlAccess } from './control-access.js';
+import { sharedMemoryRef, SystemSharedMemory, type SharedMemoryRef } from './system-shared-memory.js';
+import { dataTypeInfo, type DataType, type NumericArray } from '../core/datatypes.js';
+import { packBytes, unpackBytes, viewAs, type TensorData } from '../core/tensor.js';
 import type { ModelVersionStats } from '../scheduler/statistics.js';
 import { validateRequest } from './request-validation.js';
 import { VERSION } from './version.js';
@@ -41,6 +44,8 @@ export interface InferenceServerOptions {
   protocolRecorder?: ProtocolRecorder;
   /** Triton's trace extension; absent: the trace settings API answers UNIMPLEMENTED. */
   traceSettings?: TraceSettingsControl;
+  /** Triton's system shared-memory extension (`--allow-shared-memory`); off by default. */
+  allowSharedMemory?: boolean;
 }
 
 export interface LoadModelOptions {
@@ -67,6 +72,8 @@ export class InferenceServer {
   readonly access: AccessPolicy;
   readonly #traceSettings: TraceSettingsControl | undefined;
   readonly #logSettings: LogSettings;
+  /** Null unless --allow-shared-memory: then every shared-memory call is refused. */
+  readonly #sharedMemory: SystemSharedMemory | null;
   #draining = false;
   /** Inference requests admitted and not yet answered. */
   #inflight = 0;
@@ -82,6 +89,51 @@ export class InferenceServer {
     this.access = options.access ?? new AccessPolicy({ controlMode: options.repository.controlMode, allowRemoteControl: options.allowRemoteControl });
     this.#traceSettings = options.traceSettings;
     this.#logSettings = new LogSettings(options.logger);
+    this.#sharedMemory = options.allowSharedMemory ? new SystemSharedMemory() : null;
+  }
+
+  /**
+   * The system shared-memory registry, for register/unregister/status, after the access check:
+   * on only with --allow-shared-memory, and under the control rule (AccessPolicy: the control token,
+   * or a loopback client under a local Host).
+   */
+  systemSharedMemory(caller: Caller): SystemSharedMemory {
+    const registry = this.#requireSharedMemory();
+    this.access.authorizeControl(caller);
+    return registry;
+  }
+
+  #requireSharedMemory(): SystemSharedMemory {
+    if (!this.#sharedMemory) throw new VireoError('VIREO_ERR_PERMISSION_DENIED', 'system shared memory is off on this server: start it with --allow-shared-memory');
+    return this.#sharedMemory;
+  }
+
+  /** An input's data read from a registered region (the request's shared_memory_* parameters). */
+  sharedMemoryInput(ref: SharedMemoryRef, datatype: DataType, shape: readonly number[], count: number, what: string): TensorData {
+    const bytes = this.#requireSharedMemory().read(ref);
+    if (datatype === 'BYTES') return unpackBytes(bytes, count, what);
+    const expected = count * dataTypeInfo(datatype).size;
+    if (bytes.byteLength !== expected) {
+      throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: shared_memory_byte_size is ${bytes.byteLength} bytes but shape [${shape.join(',')}] of ${datatype} needs ${expected}`);
+    }
+    return viewAs(datatype, bytes, count);
+  }
+
+  /** Writes the outputs the request asked for in shared memory into their regions; marks them in the response. */
+  #writeSharedMemoryOutputs(request: InferRequest, response: InferResponse): void {
+    for (const output of request.outputs ?? []) {
+      const ref = sharedMemoryRef(output.parameters, `output '${output.name}'`);
+      if (!ref) continue;
+      const tensor = response.outputs.find((t) => t.name === output.name);
+      if (!tensor) continue;
+      const bytes = tensor.datatype === 'BYTES' ? packBytes(tensor.data as Uint8Array[]) : new Uint8Array((tensor.data as NumericArray).buffer, (tensor.data as NumericArray).byteOffset, (tensor.data as NumericArray).byteLength);
+      this.#requireSharedMemory().write(ref, bytes, `output '${output.name}'`);
+      (response.sharedMemoryOutputs ??= {})[output.name] = {
+        shared_memory_region: ref.region,
+        shared_memory_byte_size: bytes.byteLength,
+        ...(ref.offset !== 0 ? { shared_memory_offset: ref.offset } : {}),
+      };
+    }
   }
 
   /** Triton's trace extension: the global settings, or a model's (which must exist). */
@@ -97,7 +149,7 @@ export class InferenceServer {
 
   #traceControl(model: string | undefined): TraceSettingsControl {
     if (!this.#traceSettings) throw new VireoError('VIREO_ERR_UNIMPLEMENTED', 'tracing is not configured on this server');
-    if (model !== undefined && !this.repository.has(model)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${model}"`);
+    if (model !== undefined && !this.repository.has(model)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${model}' is not found`);
     return this.#traceSettings;
   }
 
@@ -201,6 +253,15 @@ export class InferenceServer {
     }
   }
 
+  /**
+   * NOT_FOUND for a model the repository does not have — checked before a request's inputs are
+   * decoded, as Triton does (an unknown model is reported as such even when its inputs are wrong too).
+   */
+  requireModel(name: string): void {
+    // An empty name is the frontend's own INVALID_ARGUMENT, reported when it parses the request.
+    if (name !== '' && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${name}' is not found`);
+  }
+
   /** An inference request made of a dataframe's columns (CSV, Arrow or JSON records/columns). */
   dataframeRequest(model: string, version: string | undefined, table: Table): InferRequest {
     const mv = this.repository.resolve(model, version);
@@ -263,7 +324,9 @@ export class InferenceServer {
       trace: request.trace,
       background: request.background,
     });
-    return this.#response(request, mv, outputs);
+    const response = this.#response(request, mv, outputs);
+    if (this.#sharedMemory && request.outputs) this.#writeSharedMemoryOutputs(request, response);
+    return response;
   }
 
   #response(request: InferRequest, mv: ReadyVersion, outputs: Tensor[]): InferResponse {

@@ -2,6 +2,8 @@
  * Checks a request against its model's configuration before it is queued: inputs present and
  * known, datatypes and shapes as configured, batch within max_batch_size, outputs known.
  * Returns the request's batch size (items) and the tensors as the model expects them (reshape).
+ * Messages are Triton's own words (core src/infer_request.cc, src/model.cc) where Triton has them:
+ * clients and Triton's tests match on them.
  */
 import { VireoError } from '../core/errors.js';
 import type { InferRequest } from '../core/inference.js';
@@ -15,6 +17,11 @@ export interface ValidatedRequest {
 }
 
 const shapeText = (dims: readonly number[]) => `[${dims.join(',')}]`;
+
+/** Triton's note on a shape mismatch of a batching model (infer_request.cc). */
+const BATCH_NOTE = 'NOTE: Setting a non-zero max_batch_size in the model config requires a batch dimension to be prepended to each input shape. '
+  + 'If you want to specify the full shape including the batch dim in your input dims config, try setting max_batch_size to zero. '
+  + 'See the model configuration docs for more info on max_batch_size.';
 
 function matches(shape: readonly number[], dims: readonly number[]): boolean {
   return shape.length === dims.length && dims.every((d, i) => d === -1 || d === shape[i]);
@@ -47,17 +54,15 @@ export function validateRequest(request: InferRequest, config: ModelConfig): Val
 
   for (const tensor of request.inputs) {
     const spec = config.input.find((i) => i.name === tensor.name);
-    if (!spec) {
-      throw new VireoError('VIREO_ERR_INPUT_UNKNOWN', `unexpected input "${tensor.name}" for model "${model}" (expected ${config.input.map((i) => `"${i.name}"`).join(', ')})`);
-    }
+    if (!spec) throw new VireoError('VIREO_ERR_INPUT_UNKNOWN', `unexpected inference input '${tensor.name}' for model '${model}'`);
     if (seen.has(tensor.name)) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `input "${tensor.name}" is given more than once`);
     seen.add(tensor.name);
     if (tensor.datatype !== spec.data_type) {
-      throw new VireoError('VIREO_ERR_INPUT_DATATYPE', `input "${tensor.name}": datatype ${tensor.datatype} does not match the model's ${spec.data_type}`);
+      throw new VireoError('VIREO_ERR_INPUT_DATATYPE', `inference input '${tensor.name}' data-type is '${tensor.datatype}', but model '${model}' expects '${spec.data_type}'`);
     }
     const expected = batching ? [-1, ...spec.dims] : spec.dims;
     if (!matches(tensor.shape, expected)) {
-      throw new VireoError('VIREO_ERR_INPUT_SHAPE', `input "${tensor.name}": shape ${shapeText(tensor.shape)} does not match the model's ${shapeText(expected)}${batching ? ' (first dimension: batch)' : ''}`);
+      throw new VireoError('VIREO_ERR_INPUT_SHAPE', `unexpected shape for input '${tensor.name}' for model '${model}'. Expected ${shapeText(expected)}, got ${shapeText(tensor.shape)}. ${batching ? BATCH_NOTE : ''}`);
     }
     const count = elementCount(tensor.shape, `input "${tensor.name}"`);
     if (tensor.data.length !== count) {
@@ -65,12 +70,12 @@ export function validateRequest(request: InferRequest, config: ModelConfig): Val
     }
     if (batching) {
       const batch = tensor.shape[0]!;
-      if (batch < 1) throw new VireoError('VIREO_ERR_INPUT_SHAPE', `input "${tensor.name}": batch dimension must be at least 1`);
-      if (batch > config.max_batch_size) {
-        throw new VireoError('VIREO_ERR_BATCH_TOO_LARGE', `input "${tensor.name}": batch size ${batch} exceeds the model's max_batch_size ${config.max_batch_size}`);
-      }
+      if (batch < 1) throw new VireoError('VIREO_ERR_INPUT_SHAPE', `input '${tensor.name}': batch dimension must be at least 1 for '${model}'`);
       if (items !== -1 && batch !== items) {
-        throw new VireoError('VIREO_ERR_INPUT_SHAPE', `input "${tensor.name}": batch size ${batch} differs from the other inputs' ${items}`);
+        throw new VireoError('VIREO_ERR_INPUT_SHAPE', `input '${tensor.name}' batch size does not match other inputs for '${model}'`);
+      }
+      if (batch > config.max_batch_size) {
+        throw new VireoError('VIREO_ERR_BATCH_TOO_LARGE', `inference request batch-size must be <= ${config.max_batch_size} for '${model}'`);
       }
       items = batch;
     }
@@ -81,16 +86,21 @@ export function validateRequest(request: InferRequest, config: ModelConfig): Val
 
   const missing = config.input.filter((i) => !i.optional && !seen.has(i.name));
   if (missing.length > 0) {
-    throw new VireoError('VIREO_ERR_INPUT_MISSING', `model "${model}" expects input ${missing.map((i) => `"${i.name}"`).join(', ')}, which the request does not have`);
+    const list = (names: string[]) => `[${names.map((n) => `'${n}'`).join(',')}]`;
+    const required = config.input.filter((i) => !i.optional).length;
+    const expected = required === config.input.length ? `expected ${required} inputs` : `expected number of inputs between ${required} and ${config.input.length}`;
+    throw new VireoError('VIREO_ERR_INPUT_MISSING', `${expected} but got ${request.inputs.length} inputs for model '${model}'. Got input(s) ${list([...seen])}, but missing required input(s) ${list(missing.map((i) => i.name))}. Please provide all required input(s).`);
   }
 
   const outputs: string[] = [];
   for (const requested of request.outputs ?? []) {
     if (!config.output.some((o) => o.name === requested.name)) {
-      throw new VireoError('VIREO_ERR_OUTPUT_UNKNOWN', `unknown output "${requested.name}" requested from model "${model}" (it has ${config.output.map((o) => `"${o.name}"`).join(', ')})`);
+      throw new VireoError('VIREO_ERR_OUTPUT_UNKNOWN', `unexpected inference output '${requested.name}' for model '${model}'`);
     }
     checkClassification(requested.parameters?.classification, config.output.find((o) => o.name === requested.name)!.dims, requested.name);
-    if (!outputs.includes(requested.name)) outputs.push(requested.name);
+    // Triton refuses an output named twice in one request (each output is answered once).
+    if (outputs.includes(requested.name)) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `output '${requested.name}' is requested more than once for model '${model}'`);
+    outputs.push(requested.name);
   }
   return { inputs, outputs, items: items === -1 ? 1 : items };
 }

@@ -79,7 +79,7 @@ describe('HttpInferenceClient', () => {
   });
 
   it('throws InferenceClientError with the HTTP status and the server message', async () => {
-    await assert.rejects(client.modelMetadata('nope'), (e: unknown) => e instanceof InferenceClientError && e.status === 404 && /unknown model "nope"/.test(e.message));
+    await assert.rejects(client.modelMetadata('nope'), (e: unknown) => e instanceof InferenceClientError && e.status === 404 && /Request for unknown model: 'nope' is not found/.test(e.message));
     await assert.rejects(
       client.infer('simple', [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Int32Array(16) }]),
       (e: unknown) => e instanceof InferenceClientError && e.status === 400 && /INPUT1/.test(e.message),

@@ -106,7 +106,7 @@ describe('dataframes (examples/models/tabular)', () => {
     const many = Array.from({ length: 65 }, () => ROWS[0]!);
     const tooMany = await post(csv(COLUMNS, many), 'text/csv');
     assert.equal(tooMany.status, 400);
-    assert.match(tooMany.body.error, /exceeds the model's max_batch_size 64/);
+    assert.match(tooMany.body.error, /inference request batch-size must be <= 64 for/);
     const simple = await fetch(`${server.url}/v2/models/simple/infer`, { method: 'POST', body: 'INPUT0,INPUT1\n1,2\n', headers: { 'content-type': 'text/csv' } });
     assert.equal(simple.status, 400);
     assert.match((await simple.json() as { error: string }).error, /does not take dataframes: input "INPUT0" has dims \[16\]/);

@@ -106,7 +106,7 @@ describe('GrpcInferenceClient', () => {
     assert.ok(error instanceof InferenceClientError);
     assert.equal(error.protocol, 'grpc');
     assert.equal(error.status, grpc.status.NOT_FOUND);
-    assert.match(error.message, /unknown model "nope"/);
+    assert.match(error.message, /Request for unknown model: 'nope' is not found/);
     const bad = await client.infer('simple', [simpleInputs(range16(), range16())[0]!]).catch((e) => e);
     assert.equal(bad.status, grpc.status.INVALID_ARGUMENT);
   });
@@ -124,7 +124,7 @@ describe('GrpcInferenceClient', () => {
     assert.equal((results[0] as PromiseFulfilledResult<any>).value.id, 'one');
     assert.deepEqual([...(results[0] as PromiseFulfilledResult<any>).value.output('OUTPUT0').data], add(a, a));
     assert.equal(results[1].status, 'rejected');
-    assert.match((results[1] as PromiseRejectedResult).reason.message, /unknown model "nope"/);
+    assert.match((results[1] as PromiseRejectedResult).reason.message, /Request for unknown model: 'nope' is not found/);
     assert.equal((results[1] as PromiseRejectedResult).reason.status, grpc.status.UNKNOWN);
     assert.equal((results[2] as PromiseFulfilledResult<any>).value.id, 'three');
     assert.deepEqual([...(results[2] as PromiseFulfilledResult<any>).value.output('OUTPUT1').data], sub(a, range16()));

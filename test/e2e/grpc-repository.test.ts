@@ -23,7 +23,7 @@ const rows = (response: { models: any[] }) => response.models.map((m) => [m.name
 
 async function infer(client: RpcClient, model: string): Promise<number[]> {
   const response = await client.call('ModelInfer', inferRequest(model));
-  return response.outputs[0].contents.fp32_contents;
+  return [...new Float32Array(new Uint8Array(response.raw_output_contents[0]).buffer)];
 }
 
 describe('gRPC repository RPCs (explicit mode)', () => {

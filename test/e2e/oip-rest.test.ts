@@ -52,10 +52,10 @@ describe('OIP REST on the example repository', () => {
     assert.deepEqual((await server.get('/v2/models/simple/versions/1/ready')).body, { name: 'simple', ready: true });
     const unknown = await server.get('/v2/models/nope/ready');
     assert.equal(unknown.status, 404);
-    assert.match(unknown.body.error, /unknown model "nope"/);
+    assert.match(unknown.body.error, /Request for unknown model: 'nope' is not found/);
     const badVersion = await server.get('/v2/models/simple/versions/7');
     assert.equal(badVersion.status, 404);
-    assert.match(badVersion.body.error, /no version "7"/);
+    assert.match(badVersion.body.error, /Request for unknown model: 'simple' version 7 is not found/);
   });
 
   it('infers simple: sums and differences computed here', async () => {
@@ -122,20 +122,20 @@ describe('OIP REST on the example repository', () => {
       ['malformed JSON', '/v2/models/simple/infer', '{"inputs": [', 400, /JSON/],
       ['not an object', '/v2/models/simple/infer', '[1,2]', 400, /JSON object/],
       ['no inputs', '/v2/models/simple/infer', { inputs: [] }, 400, /"inputs" must be a non-empty array/],
-      ['missing input', '/v2/models/simple/infer', { inputs: [simpleRequest(range16(), range16()).inputs[0]] }, 400, /expects input "INPUT1"/],
-      ['unknown input', '/v2/models/simple/infer', { inputs: [...simpleRequest(range16(), range16()).inputs, { name: 'EXTRA', shape: [1], datatype: 'INT32', data: [1] }] }, 400, /unexpected input "EXTRA"/],
-      ['wrong datatype', '/v2/models/simple/infer', { inputs: [{ ...simpleRequest(range16(), range16()).inputs[0], datatype: 'FP32' }, simpleRequest(range16(), range16()).inputs[1]] }, 400, /INPUT0.*FP32 does not match the model's INT32/],
+      ['missing input', '/v2/models/simple/infer', { inputs: [simpleRequest(range16(), range16()).inputs[0]] }, 400, /expected 2 inputs but got 1 inputs for model 'simple'\. Got input\(s\) \['INPUT0'\], but missing required input\(s\) \['INPUT1'\]\. Please provide all required input\(s\)\./],
+      ['unknown input', '/v2/models/simple/infer', { inputs: [...simpleRequest(range16(), range16()).inputs, { name: 'EXTRA', shape: [1], datatype: 'INT32', data: [1] }] }, 400, /unexpected inference input 'EXTRA' for model 'simple'/],
+      ['wrong datatype', '/v2/models/simple/infer', { inputs: [{ ...simpleRequest(range16(), range16()).inputs[0], datatype: 'FP32' }, simpleRequest(range16(), range16()).inputs[1]] }, 400, /inference input 'INPUT0' data-type is 'FP32', but model 'simple' expects 'INT32'/],
       ['unknown datatype', '/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', shape: [1, 16], datatype: 'FLOAT', data: range16() }] }, 400, /unknown datatype "FLOAT"/],
-      ['wrong shape', '/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', shape: [1, 15], datatype: 'INT32', data: range16().slice(1) }, simpleRequest(range16(), range16()).inputs[1]] }, 400, /INPUT0.*shape \[1,15\] does not match the model's \[-1,16\]/],
+      ['wrong shape', '/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', shape: [1, 15], datatype: 'INT32', data: range16().slice(1) }, simpleRequest(range16(), range16()).inputs[1]] }, 400, /unexpected shape for input 'INPUT0' for model 'simple'\. Expected \[-1,16\], got \[1,15\]\. NOTE: Setting a non-zero max_batch_size/],
       ['data length mismatch', '/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', shape: [1, 16], datatype: 'INT32', data: range16().slice(2) }, simpleRequest(range16(), range16()).inputs[1]] }, 400, /INPUT0.*14 elements but the shape needs 16/],
       ['too much data', '/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', shape: [1, 16], datatype: 'INT32', data: [...range16(), 1] }, simpleRequest(range16(), range16()).inputs[1]] }, 400, /data has 17 elements but the shape needs 16/],
       ['value out of range', '/v2/models/simple/infer', simpleRequest([2 ** 31, ...range16().slice(1)], range16()), 400, /INPUT0.*element 0.*not a valid INT32/],
-      ['batch too large', '/v2/models/simple/infer', { inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, shape: [9, 16], datatype: 'INT32', data: new Array(144).fill(1) })) }, 400, /batch size 9 exceeds the model's max_batch_size 8/],
+      ['batch too large', '/v2/models/simple/infer', { inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, shape: [9, 16], datatype: 'INT32', data: new Array(144).fill(1) })) }, 400, /inference request batch-size must be <= 8 for 'simple'/],
       ['overflowing shape', '/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', shape: [2 ** 40, 2 ** 40], datatype: 'INT32', data: [] }] }, 413, /more than \d+ elements/],
       ['negative dim', '/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', shape: [-1, 16], datatype: 'INT32', data: [] }] }, 400, /shape must be an array of non-negative integers/],
-      ['unknown output', '/v2/models/simple/infer', simpleRequest(range16(), range16(), { outputs: [{ name: 'OUTPUT9' }] }), 400, /unknown output "OUTPUT9"/],
-      ['unknown model', '/v2/models/nope/infer', simpleRequest(range16(), range16()), 404, /unknown model "nope"/],
-      ['unknown version', '/v2/models/simple/versions/3/infer', simpleRequest(range16(), range16()), 404, /no version "3"/],
+      ['unknown output', '/v2/models/simple/infer', simpleRequest(range16(), range16(), { outputs: [{ name: 'OUTPUT9' }] }), 400, /unexpected inference output 'OUTPUT9' for model 'simple'/],
+      ['unknown model', '/v2/models/nope/infer', simpleRequest(range16(), range16()), 404, /Request for unknown model: 'nope' is not found/],
+      ['unknown version', '/v2/models/simple/versions/3/infer', simpleRequest(range16(), range16()), 404, /Request for unknown model: 'simple' version 3 is not found/],
       ['unknown route', '/v2/nothing/here', {}, 404, /no route/],
     ];
     for (const [name, path, body, status, message] of cases) {
@@ -159,10 +159,10 @@ describe('request body limit', () => {
   before(async () => { server = await startTestServer(examples, { bodyLimit: 4096 }); });
   after(async () => { await server.close(); });
 
-  it('refuses a body over the limit with 413 before parsing it', async () => {
+  it('refuses a body over the limit before parsing it, with Triton\'s status and words', async () => {
     const big = JSON.stringify({ inputs: [{ name: 'INPUT0', shape: [1, 16], datatype: 'INT32', data: new Array(5000).fill(1) }] });
     const response = await server.post('/v2/models/simple/infer', big);
-    assert.equal(response.status, 413);
-    assert.match(response.body.error, /larger than the limit of 4096 bytes/);
+    assert.equal(response.status, 400);
+    assert.equal(response.body.error, `request JSON size of ${Buffer.byteLength(big)} bytes exceeds the maximum allowed input size of 4096 bytes. Use --http-body-limit to increase the limit.`);
   });
 });

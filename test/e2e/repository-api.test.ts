@@ -183,11 +183,14 @@ describe('repository API access', () => {
   before(async () => { repo = await makeRepository({ adder: { config: ADD_CONFIG, versions: { 1: addModel(1) } } }); });
   after(async () => { await repo.cleanup(); });
 
-  it('is refused with 403 in none mode, and not advertised', async () => {
+  it('load and unload are refused with 403 in none mode, and not advertised; the read-only index answers', async () => {
     const server = await startTestServer(repo.root);
     try {
       assert.equal((await server.get('/v2')).body.extensions.includes('model_repository'), false);
-      for (const path of ['/v2/repository/index', '/v2/repository/models/adder/load', '/v2/repository/models/adder/unload']) {
+      const index = await server.post('/v2/repository/index', {});
+      assert.equal(index.status, 200);
+      assert.deepEqual(index.body, [{ name: 'adder', version: '1', state: 'READY', reason: '' }]);
+      for (const path of ['/v2/repository/models/adder/load', '/v2/repository/models/adder/unload']) {
         const response = await server.post(path, {});
         assert.equal(response.status, 403, path);
         assert.match(response.body.error, /disabled.*--model-control-mode/);

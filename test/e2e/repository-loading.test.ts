@@ -69,7 +69,7 @@ describe('model repository loading', () => {
     assert.equal(config.input.length, 2);
     const tooBig = await server.post('/v2/models/partial/infer', { inputs: ['INPUT0', 'INPUT1'].map((name) => ({ name, datatype: 'INT32', shape: [3, 16], data: new Array(48).fill(0) })) });
     assert.equal(tooBig.status, 400);
-    assert.match(tooBig.body.error, /max_batch_size 2/);
+    assert.match(tooBig.body.error, /batch-size must be <= 2 for 'partial'/);
     assert.equal((await server.get('/v2/models/json_config/config')).body.max_batch_size, 3);
   });
 

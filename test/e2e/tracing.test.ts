@@ -175,7 +175,7 @@ describe('tracing', () => {
     assert.deepEqual((await server.get('/v2/trace/setting')).body, before);
     const unknown = await server.get('/v2/models/missing/trace/setting');
     assert.equal(unknown.status, 404);
-    assert.match(unknown.body.error, /unknown model "missing"/);
+    assert.match(unknown.body.error, /Request for unknown model: 'missing' is not found/);
   });
 });
 

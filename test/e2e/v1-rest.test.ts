@@ -85,8 +85,8 @@ describe('V1 REST', () => {
       ['/v1/models/simple:predict', { instances: [{ INPUT0: range16(), INPUT1: range16(), EXTRA: [1] }] }, 400, /unexpected input "EXTRA"/],
       ['/v1/models/simple:predict', { inputs: { INPUT0: [[1, 2], [3]], INPUT1: [[1]] } }, 400, /not a rectangular/],
       ['/v1/models/simple:predict', { instances: [{ INPUT0: range16().map(String), INPUT1: range16() }] }, 400, /not a valid INT32 value/],
-      ['/v1/models/nope:predict', { instances: [[1]] }, 404, /unknown model "nope"/],
-      ['/v1/models/simple/versions/7:predict', { instances: [[1]] }, 404, /no version "7"/],
+      ['/v1/models/nope:predict', { instances: [[1]] }, 404, /Request for unknown model: 'nope' is not found/],
+      ['/v1/models/simple/versions/7:predict', { instances: [[1]] }, 404, /Request for unknown model: 'simple' version 7 is not found/],
     ];
     for (const [path, body, status, message] of cases) {
       const response = await server.post(path, body);

@@ -91,14 +91,20 @@ describe('request parsing', () => {
     inputs: [{ name: 'x', datatype: 'INT32', shape: ['1'], parameters: {}, contents: null }],
   };
   it('priority and timeout from int64/uint64 parameters (Triton\'s client) reach the request', () => {
-    const { request, raw } = parseModelInferRequest({ ...base, parameters: { priority: { parameter_choice: 'uint64_param', uint64_param: '2' }, timeout: { parameter_choice: 'int64_param', int64_param: '1000' } } });
-    assert.equal(raw, true);
+    const { request } = parseModelInferRequest({ ...base, parameters: { priority: { parameter_choice: 'uint64_param', uint64_param: '2' }, timeout: { parameter_choice: 'int64_param', int64_param: '1000' } } });
     assert.equal(request.priority, 2);
     assert.equal(request.timeoutUs, 1000);
   });
-  it('shared-memory inputs are UNIMPLEMENTED', () => {
-    const input = { ...base.inputs[0]!, parameters: { shared_memory_region: { parameter_choice: 'string_param' as const, string_param: 'r' } } };
-    assert.throws(() => parseModelInferRequest({ ...base, inputs: [input] }), (e: VireoError) => e.status === 'UNIMPLEMENTED');
+  it('a shared-memory input is read through the given reader, with no raw_input_contents entry of its own', () => {
+    const input = { ...base.inputs[0]!, parameters: { shared_memory_region: { parameter_choice: 'string_param' as const, string_param: 'r' }, shared_memory_byte_size: { parameter_choice: 'int64_param' as const, int64_param: '4' } } };
+    assert.throws(() => parseModelInferRequest({ ...base, inputs: [input], raw_input_contents: [] }), (e: VireoError) => e.status === 'INVALID_ARGUMENT' && /not available here/.test(e.message));
+    const seen: unknown[] = [];
+    const { request } = parseModelInferRequest({ ...base, inputs: [input, { ...base.inputs[0]!, name: 'y' }] }, undefined, (ref, datatype, shape, count) => {
+      seen.push([ref, datatype, shape, count]);
+      return new Int32Array([7]);
+    });
+    assert.deepEqual(seen, [[{ region: 'r', offset: 0, byteSize: 4 }, 'INT32', [1], 1]]);
+    assert.deepEqual(request.inputs.map((t) => [t.name, [...(t.data as Int32Array)]]), [['x', [7]], ['y', [0]]]);
   });
 });
 

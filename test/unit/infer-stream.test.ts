@@ -30,6 +30,7 @@ function scriptedServer() {
   const calls: { request: InferRequest; resolve(r: InferResponse): void; reject(e: Error): void }[] = [];
   const server = {
     infer: (request: InferRequest) => new Promise<InferResponse>((resolve, reject) => calls.push({ request, resolve, reject })),
+    requireModel: () => undefined,
   } as unknown as InferenceServer;
   return { server, calls };
 }

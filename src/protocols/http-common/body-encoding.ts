@@ -1,7 +1,7 @@
 /**
  * HTTP content codings for every REST route: `Content-Encoding: gzip|deflate` request bodies are
  * inflated before the body parser sees them, and responses are compressed when the client's
- * `Accept-Encoding` asks for it (Triton's client offers both; binary_data extension users rely on it).
+ * `Accept-Encoding` asks for it on inference routes (Triton's client offers both; binary_data extension users rely on it).
  *
  * Invariant: an inflated body never exceeds the body limit. The inflater is destroyed the moment its
  * output passes the limit, so a zip bomb costs at most `limit` bytes of output and its own input.
@@ -42,6 +42,15 @@ export function acceptedCoding(header: string | undefined): Coding | undefined {
   return best;
 }
 
+/**
+ * Only inference answers are compressed, as Triton does: its clients send Accept-Encoding on every
+ * call but read only inference responses compressed (tritonclient.http.aio cannot read a gzipped
+ * statistics or metadata answer).
+ */
+function isInferenceRoute(url: string | undefined): boolean {
+  return url !== undefined && (url.endsWith('/infer') || url.endsWith('::predict'));
+}
+
 export function registerBodyEncoding(app: FastifyInstance, bodyLimit: number): void {
   // Callback-style hooks: the common request (no coding) costs a header check, not a promise.
   app.addHook('preParsing', (request, _reply, payload, done) => {
@@ -73,7 +82,8 @@ export function registerBodyEncoding(app: FastifyInstance, bodyLimit: number): v
   });
 
   app.addHook('onSend', (request, reply, payload, done) => {
-    if ((typeof payload !== 'string' && !Buffer.isBuffer(payload)) || payload.length < COMPRESSION_THRESHOLD || reply.hasHeader('content-encoding')) {
+    if ((typeof payload !== 'string' && !Buffer.isBuffer(payload)) || payload.length < COMPRESSION_THRESHOLD || reply.hasHeader('content-encoding')
+      || !isInferenceRoute(request.routeOptions.url)) {
       return done(null, payload);
     }
     reply.header('vary', 'Accept-Encoding');

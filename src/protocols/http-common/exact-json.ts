@@ -1,28 +1,52 @@
 /**
  * JSON text ⇄ values without losing 64-bit integers. JSON.parse turns 2^53+1 into 2^53 and
- * JSON.stringify cannot write a BigInt; INT64/UINT64 tensors need both exact.
+ * JSON.stringify cannot write a BigInt; INT64/UINT64 tensors (and 64-bit parameters) need both exact.
  *
- * Invariant: the ordinary request pays one native regex scan and nothing else. Only a text holding
- * an integer literal of 16 or more digits (2^53 has 16) is parsed again with lossless-json, which
- * gives such integers as BigInt when they are beyond ±2^53 (every other number stays a Number). Only
- * a value holding a BigInt (json-tensors.ts writes one for a 64-bit element beyond ±2^53) is written
- * with lossless-json's serializer; everything else goes through JSON.stringify.
+ * Invariant: the ordinary request pays nothing but one symbol-keyed property. Bodies are parsed with
+ * JSON.parse and their text is kept on the parsed value (a symbol key: invisible to JSON.stringify,
+ * Object.keys and entries; a WeakMap entry cost ≈ 1 µs per request, bench/sections/exact-json.ts); only when a decoder meets an integer
+ * JSON.parse could not hold exactly (core's InexactJsonNumber: a 64-bit tensor element or parameter
+ * beyond ±2^53) is the text parsed again with lossless-json, integers beyond ±2^53 as BigInt, and
+ * decoded once more. Only an answer holding a BigInt is written with lossless-json's serializer.
  */
 import { isInteger, isSafeNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
-
-/** An integer literal of 16+ digits outside a fraction or an exponent. */
-const LONG_INTEGER = /(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/;
+import { InexactJsonNumber } from '../../core/json-tensors.js';
 
 const exactNumber = (text: string): number | bigint => (isInteger(text) && !isSafeNumber(text) ? BigInt(text) : Number(text));
 
-/** JSON.parse, with integers beyond ±2^53 as BigInt. Throws SyntaxError on invalid JSON. */
-export function parseJsonExact(text: string): unknown {
-  return LONG_INTEGER.test(text) ? parseLossless(text, null, exactNumber) : JSON.parse(text);
+/** The text a parsed request body came from, for the exact second reading. */
+const SOURCE_TEXT = Symbol('vireo.jsonText');
+
+/** Remembers `text` as the source of the parsed `value` (a body parsed elsewhere, e.g. by fastify). */
+export function keepJsonText(value: unknown, text: string): void {
+  if (typeof value === 'object' && value !== null) (value as { [SOURCE_TEXT]?: string })[SOURCE_TEXT] = text;
 }
 
-/** True when JSON.parse may have rounded an integer in `text` (parse it again with parseJsonExact). */
-export function needsExactParse(text: string): boolean {
-  return LONG_INTEGER.test(text);
+/** JSON.parse, keeping the text for decodeExactly. Throws SyntaxError on invalid JSON. */
+export function parseJson(text: string): unknown {
+  const value = JSON.parse(text) as unknown;
+  keepJsonText(value, text);
+  return value;
+}
+
+/** Parses with integers beyond ±2^53 as BigInt (every other number a Number). */
+export function parseJsonExact(text: string): unknown {
+  return parseLossless(text, null, exactNumber);
+}
+
+/**
+ * `decode(json)`; if the decoder met an integer JSON.parse rounded, decodes again from an exact
+ * reading of the body's text. Without the text, the decoder's error stands (a clear 400).
+ */
+export function decodeExactly<T>(json: unknown, decode: (json: unknown) => T): T {
+  try {
+    return decode(json);
+  } catch (error) {
+    if (!(error instanceof InexactJsonNumber)) throw error;
+    const text = typeof json === 'object' && json !== null ? (json as { [SOURCE_TEXT]?: string })[SOURCE_TEXT] : undefined;
+    if (text === undefined) throw error;
+    return decode(parseJsonExact(text));
+  }
 }
 
 /** JSON.stringify, writing BigInt values as exact integer literals. */

@@ -20,7 +20,7 @@ import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-li
 import { clientErrorHandler, countRejection, fastifyClientError, frameworkErrorHandler, type FrameworkErrorLimits, type RejectionCounter } from './framework-errors.js';
 import { clip } from '../../core/bounded-text.js';
 import { closeConnectionsWhileDraining } from './drain-close.js';
-import { needsExactParse, parseJsonExact, stringifyJsonExact } from './exact-json.js';
+import { keepJsonText, stringifyJsonExact } from './exact-json.js';
 import { HTTP_STATUS } from './http-errors.js';
 
 export interface HttpOptions {
@@ -142,6 +142,15 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
   app.decorate('countRejection', rejected);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof VireoError) return sendError(reply, error);
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      // Triton's status (400) and words (http_server.cc), which its clients and tests expect.
+      const length = request.headers['content-length'];
+      // A compressed body's Content-Length is not its size once inflated (body-encoding.ts stops at the limit).
+      const plain = (request.headers['content-encoding'] ?? 'identity') === 'identity';
+      const size = plain && length !== undefined && /^\d+$/.test(length) ? `of ${length} bytes` : `of more than ${bodyLimit} bytes`;
+      countRejection(reply, 'body_too_large');
+      return reply.code(400).send({ error: `request JSON size ${size} exceeds the maximum allowed input size of ${bodyLimit} bytes. Use --http-body-limit to increase the limit.` });
+    }
     const clientSide = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500;
     // zlib errors (inflating a Content-Encoding body, body-encoding.ts) carry no status: the client's fault.
     if (clientSide || error.code?.startsWith('Z_')) {
@@ -174,12 +183,11 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
       return done(error as Error);
     }
     const text = (body as Buffer).toString('utf8');
-    // fastify's parser (prototype-poisoning checks) first; a body with 64-bit integers beyond ±2^53 is
-    // then read again exactly (exact-json.ts), since JSON.parse would have rounded them.
+    // fastify's parser (prototype-poisoning checks); the text is kept so a body with 64-bit integers
+    // beyond ±2^53 can be read again exactly when a decoder needs it (exact-json.ts).
     parseJson(request, text, (error: Error | null, value?: unknown) => {
-      if (error) return done(error, undefined);
-      if (!needsExactParse(text)) return done(null, value);
-      done(null, parseJsonExact(text));
+      if (!error) keepJsonText(value, text);
+      done(error, value);
     });
   });
   // BigInt values (exact 64-bit integers in JSON tensors) cannot go through JSON.stringify.

@@ -4,7 +4,7 @@
  * nested brackets or tens of millions of tiny values is refused with 413 naming the limit and its
  * option instead of costing the parser's time and memory. The pass is linear in the body.
  */
-import { parseJsonExact } from './exact-json.js';
+import { parseJson } from './exact-json.js';
 import { VireoError } from '../../core/errors.js';
 
 export interface JsonLimits {
@@ -63,8 +63,8 @@ export function checkJsonLimits(bytes: Uint8Array, limits: JsonLimits, start = 0
 export function parseBoundedJson(bytes: Buffer, limits: JsonLimits, what = 'the request body', start = 0, end = bytes.length): unknown {
   checkJsonLimits(bytes, limits, start, end);
   try {
-    // Exact for 64-bit integers beyond ±2^53 (exact-json.ts); plain JSON.parse otherwise.
-    return parseJsonExact(bytes.toString('utf8', start, end));
+    // The text is kept for an exact second reading of 64-bit integers beyond ±2^53 (exact-json.ts).
+    return parseJson(bytes.toString('utf8', start, end));
   } catch (error) {
     throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `${what} is not valid JSON: ${(error as Error).message}`);
   }

@@ -1,18 +1,17 @@
 /**
  * ModelInferRequest / ModelInferResponse messages ⇄ core InferRequest / InferResponse. A request
  * carries its data either typed (`contents` per input) or raw (`raw_input_contents`, one entry per
- * input, in input order), never both; the response answers in the same form, except that outputs
- * without a typed field (FP16, BF16) force raw, since raw_output_contents must cover every output.
+ * input, in input order), never both. The response always answers in `raw_output_contents`, whatever
+ * form the request used, as Triton does (its clients and tests index raw_output_contents).
  */
 import { parseDataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
 import type { InferRequest, InferResponse } from '../../core/inference.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
-import { applyScheduleParameters } from '../oip-http/oip-json-codec.js';
+import { applyScheduleParameters, type SharedMemoryInput } from '../oip-http/oip-json-codec.js';
+import { sharedMemoryRef } from '../../server/system-shared-memory.js';
 import { fromInferParameters, toInferParameters, type InferParameterMessage } from './grpc-parameters.js';
-import {
-  CONTENTS_FIELD, fromRawContents, fromTypedContents, toRawContents, toTypedContents, usedContentsFields, type TensorContentsMessage,
-} from './grpc-tensor-contents.js';
+import { fromRawContents, fromTypedContents, toRawContents, usedContentsFields, type TensorContentsMessage } from './grpc-tensor-contents.js';
 
 type ParameterMap = Record<string, InferParameterMessage>;
 
@@ -45,9 +44,9 @@ export interface ModelInferResponseMessage {
 
 export interface ParsedInferRequest {
   request: InferRequest;
-  /** The request sent raw contents, so the response does too. */
-  raw: boolean;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 const malformed = (message: string): never => {
   throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', message);
@@ -62,37 +61,41 @@ function parseShape(shape: (string | number)[], what: string): number[] {
   });
 }
 
-function parseInput(input: InferInputMessage, index: number, raw: Uint8Array | undefined): Tensor {
+function parseInput(input: InferInputMessage, index: number, raw: Uint8Array | undefined, sharedMemoryInput: SharedMemoryInput | undefined): Tensor {
   if (!input.name) malformed(`inputs[${index}]: "name" must be a non-empty string`);
   const what = `input "${input.name}"`;
   const datatype = parseDataType(input.datatype);
   if (!datatype) throw new VireoError('VIREO_ERR_INPUT_DATATYPE', `${what}: unknown datatype "${input.datatype}"`);
-  if (input.parameters?.shared_memory_region) {
-    throw new VireoError('VIREO_ERR_UNIMPLEMENTED', `${what}: shared memory inputs are not supported`);
-  }
   const shape = parseShape(input.shape, what);
   const count = elementCount(shape, what);
-  const data = raw ? fromRawContents(raw, datatype, count, what) : fromTypedContents(input.contents, datatype, count, what);
+  const shm = sharedMemoryRef(fromInferParameters(input.parameters), what);
+  if (shm && !sharedMemoryInput) malformed(`${what}: shared memory inputs are not available here`);
+  const data = shm ? sharedMemoryInput!(shm, datatype, shape, count, what)
+    : raw ? fromRawContents(raw, datatype, count, what) : fromTypedContents(input.contents, datatype, count, what);
   return { name: input.name, datatype, shape, data };
 }
 
 /** Validates and converts a request; `signal` is aborted when the call is cancelled. */
-export function parseModelInferRequest(message: ModelInferRequestMessage, signal?: AbortSignal): ParsedInferRequest {
+export function parseModelInferRequest(message: ModelInferRequestMessage, signal?: AbortSignal, sharedMemoryInput?: SharedMemoryInput): ParsedInferRequest {
   if (!message.model_name) malformed('"model_name" must be a non-empty string');
   const inputs = message.inputs ?? [];
   if (inputs.length === 0) malformed('the request has no inputs');
   const raws = message.raw_input_contents ?? [];
   const raw = raws.length > 0;
+  // Inputs in shared memory have no entry in raw_input_contents (Triton's client adds none).
+  const inMemory = inputs.map((i) => i.parameters?.shared_memory_region !== undefined);
+  const carried = inMemory.filter((m) => !m).length;
   if (raw) {
     const typed = inputs.filter((i) => usedContentsFields(i.contents).length > 0).map((i) => `"${i.name}"`);
     if (typed.length > 0) malformed(`the request sets raw_input_contents and typed contents (input ${typed.join(', ')}); use one or the other`);
-    if (raws.length !== inputs.length) malformed(`raw_input_contents has ${raws.length} entries but the request has ${inputs.length} inputs`);
+    if (raws.length !== carried) malformed(`raw_input_contents has ${raws.length} entries but the request has ${carried} inputs outside shared memory`);
   }
+  let next = 0;
   const request: InferRequest = {
     id: message.id || undefined,
     model: message.model_name,
     version: message.model_version || undefined,
-    inputs: inputs.map((input, i) => parseInput(input, i, raw ? raws[i] : undefined)),
+    inputs: inputs.map((input, i) => parseInput(input, i, raw && !inMemory[i] ? raws[next++] : undefined, sharedMemoryInput)),
     outputs: (message.outputs ?? []).map((o, i) => {
       if (!o.name) malformed(`outputs[${i}]: "name" must be a non-empty string`);
       return { name: o.name, parameters: fromInferParameters(o.parameters) };
@@ -100,11 +103,10 @@ export function parseModelInferRequest(message: ModelInferRequestMessage, signal
     parameters: fromInferParameters(message.parameters),
     signal,
   };
-  return { request: applyScheduleParameters(request), raw };
+  return { request: applyScheduleParameters(request) };
 }
 
-export function toModelInferResponse(response: InferResponse, raw: boolean): ModelInferResponseMessage {
-  const useRaw = raw || response.outputs.some((t) => CONTENTS_FIELD[t.datatype] === undefined);
+export function toModelInferResponse(response: InferResponse): ModelInferResponseMessage {
   return {
     model_name: response.model,
     model_version: response.version,
@@ -114,9 +116,10 @@ export function toModelInferResponse(response: InferResponse, raw: boolean): Mod
       name: t.name,
       datatype: t.datatype,
       shape: [...t.shape],
-      parameters: {},
-      contents: useRaw ? null : toTypedContents(t.data, t.datatype),
+      parameters: toInferParameters(response.sharedMemoryOutputs?.[t.name]),
+      contents: null,
     })),
-    raw_output_contents: useRaw ? response.outputs.map((t) => toRawContents(t.data, t.datatype)) : [],
+    // An output written into shared memory keeps its place with an empty entry, as Triton answers.
+    raw_output_contents: response.outputs.map((t) => (response.sharedMemoryOutputs?.[t.name] ? EMPTY : toRawContents(t.data, t.datatype))),
   };
 }

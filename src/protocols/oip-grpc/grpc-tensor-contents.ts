@@ -103,14 +103,3 @@ export function toRawContents(data: TensorData, datatype: DataType): Buffer {
   const numeric = data as NumericArray;
   return Buffer.from(numeric.buffer, numeric.byteOffset, numeric.byteLength);
 }
-
-/** Tensor data → typed contents; the caller makes sure the datatype has a field. */
-export function toTypedContents(data: TensorData, datatype: DataType): Partial<TensorContentsMessage> {
-  const field = CONTENTS_FIELD[datatype];
-  if (!field) throw new VireoError('VIREO_ERR_INTERNAL', `${datatype} has no typed contents field`);
-  if (datatype === 'BYTES') return { bytes_contents: data as Uint8Array[] };
-  const numeric = data as NumericArray;
-  if (datatype === 'BOOL') return { bool_contents: Array.from(numeric as Uint8Array, (v) => v !== 0) };
-  if (datatype === 'INT64' || datatype === 'UINT64') return { [field]: Array.from(numeric as BigInt64Array, (v) => v.toString()) };
-  return { [field]: Array.from(numeric as Float32Array) };
-}

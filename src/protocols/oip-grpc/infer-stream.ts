@@ -48,11 +48,12 @@ async function answer(server: InferenceServer, logger: Logger, received: ModelIn
   const message = received;
   const trace = traceFromMetadata(server, message.model_name, message.model_version || undefined, metadata, message.id);
   try {
-    const { request, raw } = parseModelInferRequest(message, signal);
+    server.requireModel(message.model_name);
+    const { request } = parseModelInferRequest(message, signal, (ref, datatype, shape, count, what) => server.sharedMemoryInput(ref, datatype, shape, count, what));
     request.trace = trace;
     const response = await server.infer(request);
     trace?.encoding();
-    const encoded = { error_message: '', infer_response: toModelInferResponse(response, raw) };
+    const encoded = { error_message: '', infer_response: toModelInferResponse(response) };
     trace?.end();
     server.protocolRecorder?.protocolRequest('grpc', 'ModelStreamInfer', 'OK');
     return encoded;
@@ -87,10 +88,10 @@ async function answerStream(server: InferenceServer, logger: Logger, message: Mo
   const trace = traceFromMetadata(server, message.model_name, message.model_version || undefined, metadata, message.id);
   const head = { model_name: message.model_name ?? '', model_version: message.model_version ?? '', id: message.id ?? '' };
   try {
-    const { request, raw } = parseModelInferRequest(message, signal);
+    const { request } = parseModelInferRequest(message, signal);
     request.trace = trace;
     await server.inferStream(request, (response) => {
-      const encoded = toModelInferResponse(response, raw) as { parameters?: Record<string, unknown> };
+      const encoded = toModelInferResponse(response) as { parameters?: Record<string, unknown> };
       encoded.parameters = { ...encoded.parameters, triton_final_response: { bool_param: false } };
       write({ error_message: '', infer_response: encoded });
     });

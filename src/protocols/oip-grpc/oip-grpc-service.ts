@@ -14,6 +14,8 @@ import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMes
 import { countUnary, logSettings, traceFromMetadata, traceSetting } from './grpc-observability.js';
 import { grpcCaller } from './grpc-peer.js';
 import { repositoryHandlers } from './grpc-repository.js';
+import { sharedMemoryHandlers } from './grpc-shared-memory.js';
+import type { SharedMemoryInput } from '../oip-http/oip-json-codec.js';
 import { handleInferStream, type StreamRegistry } from './infer-stream.js';
 
 export interface ServiceContext {
@@ -46,6 +48,8 @@ const version = (v: string) => v || undefined;
 export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, UntypedHandleCall> {
   const { server, logger } = ctx;
   const repository = repositoryHandlers(server);
+  const sharedMemory = sharedMemoryHandlers(server);
+  const sharedMemoryInput: SharedMemoryInput = (ref, datatype, shape, count, what) => server.sharedMemoryInput(ref, datatype, shape, count, what);
   return countUnary(withApiKeys({
     ServerLive: unary(logger, () => ({ live: server.isLive() })),
     ServerReady: unary(logger, () => ({ ready: server.isReady() })),
@@ -55,14 +59,15 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
     ModelInfer: unary<ModelInferRequestMessage>(logger, async (message, call) => {
       const trace = traceFromMetadata(server, message.model_name, version(message.model_version ?? ''), call.metadata, message.id);
       try {
-        const { request, raw } = parseModelInferRequest(message, callSignal(call));
+        server.requireModel(message.model_name);
+        const { request } = parseModelInferRequest(message, callSignal(call), sharedMemoryInput);
         request.trace = trace;
         const response = await server.infer(request);
         // A client that cancelled or ran out of deadline reads nothing: skip encoding its answer.
         if (call.cancelled) throw new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the call');
-        if (trace === undefined) return toModelInferResponse(response, raw);
+        if (trace === undefined) return toModelInferResponse(response);
         trace.encoding();
-        const encoded = toModelInferResponse(response, raw);
+        const encoded = toModelInferResponse(response);
         trace.end();
         return encoded;
       } catch (error) {
@@ -76,6 +81,12 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
     RepositoryIndex: unary(logger, repository.RepositoryIndex),
     RepositoryModelLoad: unary(logger, repository.RepositoryModelLoad),
     RepositoryModelUnload: unary(logger, repository.RepositoryModelUnload),
+    SystemSharedMemoryStatus: unary(logger, sharedMemory.SystemSharedMemoryStatus),
+    SystemSharedMemoryRegister: unary(logger, sharedMemory.SystemSharedMemoryRegister),
+    SystemSharedMemoryUnregister: unary(logger, sharedMemory.SystemSharedMemoryUnregister),
+    CudaSharedMemoryStatus: unary(logger, sharedMemory.CudaSharedMemoryStatus),
+    CudaSharedMemoryRegister: unary(logger, sharedMemory.CudaSharedMemoryRegister),
+    CudaSharedMemoryUnregister: unary(logger, sharedMemory.CudaSharedMemoryUnregister),
     TraceSetting: unary(logger, traceSetting(server)),
     LogSettings: unary(logger, logSettings(server)),
   }, server), server.protocolRecorder, STREAMING);

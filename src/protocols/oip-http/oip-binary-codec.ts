@@ -15,8 +15,9 @@ import type { InferRequest, InferResponse } from '../../core/inference.js';
 import { tensorDataToJson } from '../../core/json-tensors.js';
 import { packBytes, unpackBytes, viewAs, type Tensor, type TensorData } from '../../core/tensor.js';
 import type { ModelConfig } from '../../repository/model-config.js';
-import { parseInferBody } from './oip-json-codec.js';
 import { DEFAULT_JSON_LIMITS, parseBoundedJson, type JsonLimits } from '../http-common/json-limits.js';
+import { decodeExactly } from '../http-common/exact-json.js';
+import { parseInferBody, type SharedMemoryInput } from './oip-json-codec.js';
 
 const malformed = (message: string): never => {
   throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', message);
@@ -41,20 +42,24 @@ export function binaryTensorData(bytes: Uint8Array, datatype: DataType, shape: r
 }
 
 /** Parses a request body carrying binary inputs after a JSON header of `headerLength` bytes. */
-export function parseBinaryInferBody(body: Buffer, headerLength: number, model: string, version: string | undefined, limits: JsonLimits = DEFAULT_JSON_LIMITS): InferRequest {
+export function parseBinaryInferBody(body: Buffer, headerLength: number, model: string, version: string | undefined, sharedMemoryInput?: SharedMemoryInput, limits: JsonLimits = DEFAULT_JSON_LIMITS): InferRequest {
   if (headerLength > body.length) {
     malformed(`Inference-Header-Content-Length is ${headerLength} but the body has only ${body.length} bytes`);
   }
   const header = parseBoundedJson(body, limits, `the JSON header (first ${headerLength} bytes, per Inference-Header-Content-Length)`, 0, headerLength);
   let offset = headerLength;
-  const request = parseInferBody(header, model, version, ({ name, datatype, shape, count, size }) => {
-    const what = `input "${name}"`;
-    if (offset + size > body.length) {
-      malformed(`${what}: binary_data_size ${size} runs past the end of the body (${body.length - offset} bytes of binary data remain)`);
-    }
-    const bytes = body.subarray(offset, offset + size);
-    offset += size;
-    return binaryTensorData(bytes, datatype, shape, count, what);
+  // A retry (an exact second reading of the header) starts the binary part over.
+  const request = decodeExactly(header, (json) => {
+    offset = headerLength;
+    return parseInferBody(json, model, version, ({ name, datatype, shape, count, size }) => {
+      const what = `input "${name}"`;
+      if (offset + size > body.length) {
+        malformed(`${what}: binary_data_size ${size} runs past the end of the body (${body.length - offset} bytes of binary data remain)`);
+      }
+      const bytes = body.subarray(offset, offset + size);
+      offset += size;
+      return binaryTensorData(bytes, datatype, shape, count, what);
+    }, sharedMemoryInput);
   });
   if (offset !== body.length) {
     malformed(`the body has ${body.length - offset} bytes of binary data beyond the inputs' binary_data_size total (${offset - headerLength} bytes)`);
@@ -124,6 +129,8 @@ export function encodeInferResponse(response: InferResponse, request: InferReque
   const binary: Uint8Array[] = [];
   const outputs = response.outputs.map((t) => {
     const base = { name: t.name, datatype: t.datatype, shape: t.shape };
+    const inSharedMemory = response.sharedMemoryOutputs?.[t.name];
+    if (inSharedMemory) return { ...base, parameters: inSharedMemory };
     if (!binaryWanted(request, t.name)) return { ...base, data: tensorDataToJson(t.data, t.datatype, `output "${t.name}"`) };
     const bytes = outputBytes(t);
     binary.push(bytes);

@@ -2,8 +2,9 @@
 import { parseWireDataType, type DataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
 import type { InferRequest, Parameters, RequestedOutput } from '../../core/inference.js';
-import { jsonToTensorData } from '../../core/json-tensors.js';
+import { InexactJsonNumber, jsonToTensorData } from '../../core/json-tensors.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
+import { sharedMemoryRef, type SharedMemoryRef } from '../../server/system-shared-memory.js';
 
 interface JsonInput { name?: unknown; shape?: unknown; datatype?: unknown; data?: unknown; parameters?: unknown }
 
@@ -21,6 +22,7 @@ export function parseParameters(value: unknown, where: string): Parameters | und
   for (const [key, v] of Object.entries(value as object)) {
     // An integer beyond ±2^53 (read exactly, see exact-json.ts) stays exact as its decimal text, as over gRPC.
     if (typeof v === 'bigint') (value as Record<string, unknown>)[key] = String(v);
+    else if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) throw new InexactJsonNumber(`${where}: parameter "${key}" is beyond ±2^53 and was not read exactly`);
     else if (!['string', 'number', 'boolean'].includes(typeof v)) malformed(`${where}: parameter "${key}" must be a string, number or boolean`);
   }
   return value as Parameters;
@@ -89,11 +91,15 @@ export function applyScheduleParameters(request: InferRequest): InferRequest {
  * Parses an OIP inference request body. `binaryInput` supplies the data of inputs that carry
  * `binary_data_size` (the binary extension); without it such inputs are an error.
  */
+/** Reads an input's data from system shared memory (the facade's sharedMemoryInput). */
+export type SharedMemoryInput = (ref: SharedMemoryRef, datatype: Tensor['datatype'], shape: readonly number[], count: number, what: string) => Tensor['data'];
+
 export function parseInferBody(
   body: unknown,
   model: string,
   version: string | undefined,
   binaryInput?: (input: { name: string; datatype: Tensor['datatype']; shape: number[]; count: number; size: number }) => Tensor['data'],
+  sharedMemoryInput?: SharedMemoryInput,
 ): InferRequest {
   if (!isObject(body)) return malformed('the request body must be a JSON object');
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) return malformed('"inputs" must be a non-empty array');
@@ -103,7 +109,12 @@ export function parseInferBody(
     const what = `input "${header.name}"`;
     const size = header.parameters?.binary_data_size;
     let data: Tensor['data'];
-    if (size !== undefined) {
+    const shm = sharedMemoryRef(header.parameters, what);
+    if (shm) {
+      if ((raw as JsonInput).data !== undefined || size !== undefined) malformed(`${what}: has shared_memory_region and also "data" or binary_data_size`);
+      if (!sharedMemoryInput) malformed(`${what}: shared memory inputs are not available here`);
+      data = sharedMemoryInput!(shm, header.datatype, header.shape, header.count, what);
+    } else if (size !== undefined) {
       if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) malformed(`${what}: binary_data_size must be a non-negative integer`);
       if ((raw as JsonInput).data !== undefined) malformed(`${what}: has both "data" and binary_data_size`);
       if (!binaryInput) malformed(`${what}: binary_data_size given but the request has no binary part (Inference-Header-Content-Length header missing)`);

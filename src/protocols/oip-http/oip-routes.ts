@@ -8,13 +8,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
 import { startHttpTrace } from '../http-common/http-trace.js';
-import { stringifyJsonExact } from '../http-common/exact-json.js';
+import { decodeExactly, stringifyJsonExact } from '../http-common/exact-json.js';
 import { jsonBody } from '../http-common/json-body.js';
 import type { InferRequest } from '../../core/inference.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { binaryTable, jsonBodyTable } from './dataframe-body.js';
 import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parseRawInferBody } from './oip-binary-codec.js';
-import { parseInferBody } from './oip-json-codec.js';
+import { parseInferBody, type SharedMemoryInput } from './oip-json-codec.js';
 import { plainResponse } from './plain-response.js';
 import { isUpload, parseUpload } from './upload-request.js';
 
@@ -32,6 +32,7 @@ function both(app: FastifyInstance, method: 'GET' | 'POST', suffix: string, hand
 
 export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptions): void {
   app.get('/v2', async () => server.serverMetadata());
+  app.get('/v2/', async () => server.serverMetadata());
   app.get('/v2/health/live', { config: { access: 'public' } }, async (_request, reply) => reply.code(server.isLive() ? 200 : 503).send({ live: server.isLive() }));
   app.get('/v2/health/ready', { config: { access: 'public' } }, async (_request, reply) => {
     const ready = server.isReady();
@@ -73,9 +74,12 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
   });
 
   const tracer = server.tracer;
+  // Bound once: the facade reads shared-memory inputs (and refuses them when the extension is off).
+  const sharedMemoryInput: SharedMemoryInput = (ref, datatype, shape, count, what) => server.sharedMemoryInput(ref, datatype, shape, count, what);
   both(app, 'POST', '/infer', async (request, reply) => {
     const trace = startHttpTrace(tracer, request, request.params.model, request.params.version);
     try {
+      server.requireModel(request.params.model);
       if (isUpload(request)) {
         const { model, version } = request.params;
         const upload = await parseUpload(request, server.modelConfig(model, version), model, version, bodyLimit ?? 64 * 1024 * 1024);
@@ -95,7 +99,7 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
         dataframe.signal = clientSignal(reply);
         return reply.send(plainResponse(await server.infer(dataframe)));
       }
-      const inferRequest = decodeInferRequest(server, request, parsed);
+      const inferRequest = decodeInferRequest(server, request, sharedMemoryInput, parsed);
       inferRequest.signal = clientSignal(reply);
       inferRequest.trace = trace;
       const response = await server.infer(inferRequest);
@@ -130,12 +134,12 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
  * JSON, binary-extension or raw binary request, by the Inference-Header-Content-Length header.
  * `json` is the body already parsed as JSON, when it was.
  */
-function decodeInferRequest(server: InferenceServer, request: ModelRequest, json?: unknown): InferRequest {
+function decodeInferRequest(server: InferenceServer, request: ModelRequest, sharedMemoryInput: SharedMemoryInput, json?: unknown): InferRequest {
   const { model, version } = request.params;
   const headerLength = inferenceHeaderLength(request.headers['inference-header-content-length']);
-  if (headerLength === undefined) return parseInferBody(json ?? jsonBody(request.body, request.server.jsonLimits), model, version);
+  if (headerLength === undefined) return decodeExactly(json ?? jsonBody(request.body, request.server.jsonLimits), (body) => parseInferBody(body, model, version, undefined, sharedMemoryInput));
   const body = Buffer.isBuffer(request.body) ? request.body : undefined;
   if (!body) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'Inference-Header-Content-Length given but the body is not binary');
   if (headerLength === 0) return parseRawInferBody(body, server.modelConfig(model, version), model, version);
-  return parseBinaryInferBody(body, headerLength, model, version, request.server.jsonLimits);
+  return parseBinaryInferBody(body, headerLength, model, version, sharedMemoryInput, request.server.jsonLimits);
 }

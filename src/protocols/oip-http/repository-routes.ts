@@ -68,7 +68,8 @@ export function repositoryRoutes(app: FastifyInstance, { server }: HttpOptions):
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-    scope.post('/v2/repository/index', { config: { access: 'repository' } }, async (request, reply) => {
+    // The index is a read-only listing: it answers in every control mode, as the gRPC RepositoryIndex does (Triton).
+    scope.post('/v2/repository/index', { config: { access: 'control' } }, async (request, reply) => {
       try {
         const body = bodyObject(request.body, 'index', request.server.jsonLimits);
         const unknown = Object.keys(body).filter((k) => k !== 'ready' && k !== 'repository_name');
