@@ -53,12 +53,6 @@ export function withCheckedDecoding<T extends ServiceDefinition>(definition: T):
   return out as T;
 }
 
-/** Throws the message's error when `message` could not be decoded. */
-export function decodedOrThrow<T>(message: T | UndecodableMessage): T {
-  if (message instanceof UndecodableMessage) throw message.error;
-  return message;
-}
-
 export const decodeErrorInterceptor: ServerInterceptor = (method, next) => {
   const answersItself = STREAM_ANSWERED.test(method.path);
   let refused = false;
