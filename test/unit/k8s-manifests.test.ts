@@ -200,7 +200,7 @@ describe('vireo k8s', () => {
     const out = join(work, 'out');
     const r = vireo('--image', 'vireo:1', '--storage-uri', 'gs://b/repo', '--autoscaler', 'keda', '--output', out);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(readdirSync(join(out, 'kserve')).sort(), [...['ocr', 'ocr-cls', 'ocr-det', 'ocr-rec', 'simple', 'tabular'].map((m) => `inferenceservice-${m}.yaml`), 'serving-runtime.yaml'].sort());
+    assert.deepEqual(readdirSync(join(out, 'kserve')).sort(), [...['ocr', 'ocr-cls', 'ocr-det', 'ocr-rec', 'ocr-stream', 'repeat-int32', 'silero-vad', 'simple', 'simple-sequence', 'tabular'].map((m) => `inferenceservice-${m}.yaml`), 'serving-runtime.yaml'].sort());
     assert.deepEqual(readdirSync(join(out, 'kubernetes')).sort(), ['deployment.yaml', 'keda-scaledobject.yaml', 'poddisruptionbudget.yaml', 'service.yaml', 'servicemonitor.yaml']);
     for (const folder of ['kserve', 'kubernetes']) {
       for (const file of readdirSync(join(out, folder))) {
