@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'vireo.js');
 const examples = join(import.meta.dirname, '..', '..', 'examples', 'models');
+/** Bound on loading the whole example repository (ten models, three of them handler workers) on a busy shared machine. */
+const LOAD_WAIT_MS = 180_000;
 
 it('vireo --help and vireo serve --help document the options', async () => {
   const top = await run(process.execPath, [bin, '--help']);
@@ -36,7 +38,7 @@ it('serves with options from the environment and exits 0 on SIGTERM', async () =
     let output = '';
     child.stdout.on('data', (chunk) => { output += chunk; });
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), LOAD_WAIT_MS);
       child.stdout.on('data', () => {
         const line = output.split('\n').find((l) => l.includes('HTTP (OIP'));
         const match = line?.match(/"url":"(http:\/\/[^"]+)"/);
@@ -74,7 +76,7 @@ it('--allow-metrics=false opens no metrics port', async () => {
     let output = '';
     child.stdout.on('data', (chunk) => { output += chunk; });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`no listening line in time:\n${output}`)), LOAD_WAIT_MS);
       child.stdout.on('data', () => {
         if (output.includes('initial model load finished')) {
           clearTimeout(timer);

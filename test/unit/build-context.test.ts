@@ -26,7 +26,11 @@ describe('model inventory', () => {
       { name: 'ocr_cls', versions: [1], format: 'onnx', callsOtherModels: false },
       { name: 'ocr_det', versions: [1], format: 'onnx', callsOtherModels: false },
       { name: 'ocr_rec', versions: [1], format: 'onnx', callsOtherModels: false },
+      { name: 'ocr_stream', versions: [1], format: 'vireo', callsOtherModels: true },
+      { name: 'repeat_int32', versions: [1], format: 'vireo', callsOtherModels: true },
+      { name: 'silero_vad', versions: [1], format: 'onnx', callsOtherModels: false },
       { name: 'simple', versions: [1], format: 'onnx', callsOtherModels: false },
+      { name: 'simple_sequence', versions: [1], format: 'onnx', callsOtherModels: false },
       { name: 'tabular', versions: [1], format: 'onnx', callsOtherModels: false },
     ]);
   });

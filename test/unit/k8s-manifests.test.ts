@@ -213,7 +213,7 @@ describe('vireo k8s', () => {
     const r = vireo('--image', 'vireo:1', '--storage-uri', 'gs://b/repo', '--autoscaler', 'keda', '--namespace', 'ml', '--output', out);
     assert.match(r.stderr, /kubectl create secret generic vireo-control-token -n ml --from-literal=token=/);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(readdirSync(join(out, 'kserve')).sort(), [...['ocr', 'ocr-cls', 'ocr-det', 'ocr-rec', 'simple', 'tabular'].map((m) => `inferenceservice-${m}.yaml`), 'serving-runtime.yaml'].sort());
+    assert.deepEqual(readdirSync(join(out, 'kserve')).sort(), [...['ocr', 'ocr-cls', 'ocr-det', 'ocr-rec', 'ocr-stream', 'repeat-int32', 'silero-vad', 'simple', 'simple-sequence', 'tabular'].map((m) => `inferenceservice-${m}.yaml`), 'serving-runtime.yaml'].sort());
     assert.deepEqual(readdirSync(join(out, 'kubernetes')).sort(), ['deployment.yaml', 'keda-scaledobject.yaml', 'poddisruptionbudget.yaml', 'service.yaml', 'servicemonitor.yaml']);
     for (const folder of ['kserve', 'kubernetes']) {
       for (const file of readdirSync(join(out, folder))) {

@@ -10,7 +10,7 @@
  * for ('drain') before the next is written, so neither side buffers without bound.
  */
 import { once } from 'node:events';
-import type { Metadata, ServerDuplexStream } from '@grpc/grpc-js';
+import { status as grpcStatus, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
@@ -21,6 +21,13 @@ import { parseModelInferRequest, toModelInferResponse, type ModelInferRequestMes
 
 /** Each open stream registers a function that ends it once its admitted requests are answered. */
 export type StreamRegistry = Set<() => void>;
+
+/**
+ * Responses of decoupled models waiting to be written on one stream beyond which the client is
+ * too slow to read them: the call ends RESOURCE_EXHAUSTED (its requests are cancelled) instead of
+ * buffering without bound.
+ */
+export const STREAM_UNWRITTEN_LIMIT = 1024;
 
 /** Unanswered requests one stream may have before it stops reading more. */
 export const STREAM_IN_FLIGHT_LIMIT = 64;
@@ -116,6 +123,7 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
   let inputEnded = false;
   let finished = false;
   let paused = false;
+  let unwritten = 0;
   const limit = ctx.inFlightLimit ?? STREAM_IN_FLIGHT_LIMIT;
 
   const finish = () => {
@@ -142,7 +150,16 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
       call.pause();
     }
     const writeNow = (response: unknown) => {
+      if (finished) return;
+      if (++unwritten > STREAM_UNWRITTEN_LIMIT) {
+        controller.abort();
+        finished = true;
+        ctx.streams.delete(drain);
+        call.emit('error', { code: grpcStatus.RESOURCE_EXHAUSTED, details: `more than ${STREAM_UNWRITTEN_LIMIT} responses wait for the client to read them; the stream is ended` });
+        return;
+      }
       tail = tail.then(async () => {
+        unwritten--;
         if (!finished && !call.cancelled && !call.write(response)) await writable(call);
       });
     };

@@ -20,6 +20,12 @@ import { clientSignal, sendError, type HttpOptions } from '../http-common/http-s
 import { jsonBody } from '../http-common/json-body.js';
 import { plainResponse } from './plain-response.js';
 
+/**
+ * Bytes of events a client may leave unread before its stream is cut (which cancels the request),
+ * so a slow reader cannot make the server buffer a fast model's output without bound.
+ */
+export const SSE_UNREAD_LIMIT = 16 * 1024 * 1024;
+
 type GenerateRequest = FastifyRequest<{ Params: { model: string; version?: string } }>;
 
 const isPrimitive = (v: unknown): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
@@ -110,7 +116,9 @@ export function generateRoutes(app: FastifyInstance, { server }: HttpOptions): v
       const inferRequest = parse(server, request, reply);
       await server.inferStream(inferRequest, (response) => {
         start();
+        if (reply.raw.destroyed) return;
         reply.raw.write(`data: ${JSON.stringify(generateJson(response))}\n\n`);
+        if (reply.raw.writableLength > SSE_UNREAD_LIMIT) reply.raw.destroy();
       });
       start();
       reply.raw.end();
