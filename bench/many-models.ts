@@ -10,7 +10,7 @@
  *   sessions in one plain Node process (bench/lib/plain-sessions.ts);
  * - examples: examples/models idle RSS against its ONNX files as plain sessions;
  * - cycles: `--cycles` explicit load/unload cycles of ocr_rec: RSS while loaded after the first
- *   cycle and after the last.
+ *   cycle and after the last; with `--infer n`, n inference calls per cycle.
  * RSS is the server process's VmRSS (all its threads). Prints a markdown report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -25,6 +25,8 @@ import { freePort } from './lib/processes.js';
 const { values } = parseArgs({ options: {
   baseline: { type: 'string' }, models: { type: 'string', default: '100' }, cycles: { type: 'string', default: '20' },
   only: { type: 'string', default: 'many,examples,cycles' },
+  /** Inference calls per cycle (ocr_rec, one 48×320 line): enough calls move it to a thread of its own. */
+  infer: { type: 'string', default: '0' },
 } });
 const here = join(import.meta.dirname, '..');
 const systems = [{ name: 'this branch', root: here }, ...(values.baseline ? [{ name: 'baseline', root: values.baseline }] : [])];
@@ -122,7 +124,7 @@ if (only.has('examples')) {
 if (only.has('cycles')) {
   const cycles = Number(values.cycles);
   const repo = join(here, 'examples', 'models');
-  report.push(`### ${cycles} load/unload cycles of ocr_rec (explicit mode)`, '', '| system | RSS loaded, cycle 1 MiB | RSS loaded, cycle ' + cycles + ' MiB | growth | threads at the end |', '|---|---|---|---|---|');
+  report.push(`### ${cycles} load/unload cycles of ocr_rec (explicit mode, ${values.infer} inference calls per cycle)`, '', '| system | RSS loaded, cycle 1 MiB | RSS loaded, cycle ' + cycles + ' MiB | growth | threads at the end |', '|---|---|---|---|---|');
   for (const system of systems) {
     const server = await startServer(system.root, repo, ['--model-control-mode', 'explicit']);
     const control = (action: string) => fetch(`${server.url}/v2/repository/models/ocr_rec/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
@@ -131,6 +133,12 @@ if (only.has('cycles')) {
     let last = { rss: 0, threads: 0 };
     for (let c = 1; c <= cycles; c++) {
       await control('load');
+      for (let i = 0; i < Number(values.infer); i++) {
+        const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, 48, 320], datatype: 'FP32', data: new Array(3 * 48 * 320).fill(0.5) }] });
+        const r = await fetch(`${server.url}/v2/models/ocr_rec/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        if (r.status !== 200) throw new Error(`infer: ${r.status} ${await r.text()}`);
+        await r.arrayBuffer();
+      }
       await new Promise((r) => setTimeout(r, 300));
       last = await status(server.child.pid!);
       if (c === 1) first = last.rss;
