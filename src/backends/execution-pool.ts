@@ -43,6 +43,8 @@ export class ExecutionPool {
   readonly sharedWorkers: number;
   readonly #spinWaitUs: number;
   readonly #shared: PoolWorker[] = [];
+  /** Dedicated threads whose instance closed, kept for the next one (at most `sharedWorkers`). */
+  readonly #idleDedicated: PoolWorker[] = [];
   readonly #owners = new Map<PoolWorker, Set<KeyedOwner>>();
   #nextSlot = 1;
 
@@ -59,7 +61,7 @@ export class ExecutionPool {
   /** Chooses a worker for a new slot of `owner` and reserves the slot number. */
   place(owner: KeyedOwner, dedicated: boolean, spinWaitUs = this.#spinWaitUs): PlacedSlot {
     const slot = this.#nextSlot++;
-    const worker = (dedicated ? undefined : this.#sharedFor(owner.key)) ?? this.#spawn(true, spinWaitUs);
+    const worker = (dedicated ? this.#takeIdleDedicated() : this.#sharedFor(owner.key)) ?? this.#spawn(true, spinWaitUs);
     this.#owners.get(worker)!.add(owner);
     return { worker, slot };
   }
@@ -68,8 +70,25 @@ export class ExecutionPool {
   release(worker: PoolWorker, owner: KeyedOwner): void {
     const owners = this.#owners.get(worker);
     owners?.delete(owner);
-    // An idle shared thread is kept for the next model (pool-worker-host.ts, closeSlot).
-    if (owners && owners.size === 0 && (worker.dedicated || !worker.accepting)) this.#forget(worker);
+    if (!owners || owners.size > 0) return;
+    if (!worker.accepting) this.#forget(worker);
+    else if (worker.dedicated && !this.#idleDedicated.includes(worker)) {
+      // Kept for the next heavy instance (a shared thread is kept anyway, in #shared).
+      this.#idleDedicated.push(worker);
+      if (this.#idleDedicated.length > this.sharedWorkers) {
+        const oldest = this.#idleDedicated.shift()!;
+        this.#forget(oldest);
+        void oldest.retire();
+      }
+    }
+  }
+
+  #takeIdleDedicated(): PoolWorker | undefined {
+    for (let worker = this.#idleDedicated.pop(); worker; worker = this.#idleDedicated.pop()) {
+      if (worker.accepting) return worker;
+      this.#forget(worker);
+    }
+    return undefined;
   }
 
   #sharedFor(key: string): PoolWorker | undefined {
@@ -92,6 +111,8 @@ export class ExecutionPool {
 
   #forget(worker: PoolWorker): void {
     this.#owners.delete(worker);
+    const idle = this.#idleDedicated.indexOf(worker);
+    if (idle >= 0) this.#idleDedicated.splice(idle, 1);
     const at = this.#shared.indexOf(worker);
     if (at >= 0) this.#shared.splice(at, 1);
   }

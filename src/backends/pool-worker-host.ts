@@ -126,9 +126,10 @@ export class PoolWorker {
   }
 
   /**
-   * Releases the slot's session once the worker confirms. The last slot out ends a dedicated or
-   * abandoned thread; a shared one stays for the next model (unreferenced, so it holds no exit):
-   * load/unload cycles then reuse one thread and its malloc arena instead of a new one each time.
+   * Releases the slot's session once the worker confirms. The last slot out ends an abandoned
+   * thread; any other stays for the next instance (unreferenced, so it holds no exit; the pool
+   * bounds how many idle ones it keeps): load/unload cycles then reuse a thread and its malloc arena
+   * instead of starting a new one each time.
    */
   async closeSlot(slot: number): Promise<void> {
     if (!this.#slots.has(slot)) return;
@@ -141,7 +142,7 @@ export class PoolWorker {
     this.#slots.delete(slot);
     this.#closingSlots.delete(slot);
     if (this.#slots.size > 0) return;
-    if (this.dedicated || this.#abandoned) await this.#retire();
+    if (this.#abandoned) await this.retire();
     else this.#worker.unref();
   }
 
@@ -153,7 +154,8 @@ export class PoolWorker {
     for (const [other, owner] of this.#slots) if (other !== slot) owner.onLost(this);
   }
 
-  async #retire(): Promise<void> {
+  /** Ends the thread once its slots are closed (an idle thread the pool no longer keeps). */
+  async retire(): Promise<void> {
     if (this.#closeSent || this.#dead) return this.#exited;
     this.#closeSent = true;
     this.#post({ type: 'close' });
@@ -184,8 +186,7 @@ export class PoolWorker {
         else {
           this.#slots.delete(message.slot);
           pending?.reject(VireoError.from(message.error));
-          if (this.#slots.size === 0 && this.dedicated) void this.#retire();
-          else if (this.#slots.size === 0) this.#worker.unref();
+          if (this.#slots.size === 0) this.#worker.unref();
         }
         return;
       }

@@ -13,6 +13,7 @@
 import { DEFAULT_MODEL_DEFAULTS, type ModelDefaults } from './model-defaults.js';
 import type { ResponseCache } from '../scheduler/response-cache.js';
 import { readdir } from 'node:fs/promises';
+import { USABLE_CORES } from '../core/cpu-budget.js';
 import { VireoError } from '../core/errors.js';
 import type { ModelIndexEntry } from '../core/inference.js';
 import type { Logger } from '../logging/logger.js';
@@ -149,12 +150,13 @@ export class ModelRepository {
     if (controlMode === 'explicit') names = startupModels.includes('*') ? all : [...new Set(startupModels)];
     else names = this.#budget ? [] : all; // with a budget, models load on first use
     const { models, ensembles } = await partitionEnsembles(this.#options.root, names);
-    // Two at a time: loading is CPU-heavy and the host may have few cores.
+    // Two per core: sessions are created in the execution pool's threads (as many as cores), so
+    // the main thread's share of a load (config, fingerprint, codecs) overlaps with theirs.
     const queue = [...models];
     const loadNext = async (): Promise<void> => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) await this.load(name).catch(() => undefined);
     };
-    await Promise.all([loadNext(), loadNext()]);
+    await Promise.all(Array.from({ length: Math.max(2, 2 * USABLE_CORES) }, () => loadNext()));
     // Ensembles are checked against the models they use, so they load last.
     for (const name of ensembles) await this.load(name).catch(() => undefined);
     this.#initialLoadDone = true;
