@@ -151,7 +151,7 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   const maxInflight = options.maxInflight ?? config.instance_group.reduce((n, g) => n + (g.count ?? 1), 0) + 1;
 
   let committing: Promise<void> = Promise.resolve();
-  const commit = async (part: PartInput, results: RowResult[], inferSeconds: number): Promise<void> => {
+  const commit = async (part: PartInput, results: RowResult[]): Promise<void> => {
     const t0 = performance.now();
     const partResults = { part: part.name, ids: part.rows.ids, carried: part.carried, results };
     const bytes = encodePart(outputFormat, partResults, specs);
@@ -164,7 +164,6 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
       ranges: [part.range],
       rows: results.length,
       errors_count: failed,
-      stageSeconds: { infer: inferSeconds, encode: (t1 - t0) / 1000 },
     });
     stats.committed(results.length, failed, (t1 - t0) / 1000, (performance.now() - t1) / 1000);
   };
@@ -178,11 +177,9 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
     for await (const part of prefetch(partsOf())) {
       stats.read((performance.now() - readStart) / 1000);
       if (options.signal?.aborted) break;
-      const t0 = performance.now();
       const results = await runRows(part.rows, { server: options.server, batchSize, maxInflight, recorder: stats });
-      const inferSeconds = (performance.now() - t0) / 1000;
       await committing;
-      committing = commit(part, results, inferSeconds);
+      committing = commit(part, results);
       // The count includes this part, so it is committed (a rerun with a larger limit resumes after it).
       failedSoFar += results.filter((r) => !r.ok).length;
       if (maxErrors >= 0 && failedSoFar > maxErrors) {

@@ -6,6 +6,7 @@
  *   parts/<part>.<ext>             the results of one part (JSONL, CSV, Parquet or Arrow)
  *   parts/<part>.errors.jsonl      its failed rows (absent when none failed)
  *   parts/<part>.manifest.json     the commit marker: input ranges covered, row counts, file sizes, sha256
+ *                                  (no times: a rerun writes byte-identical parts and manifests)
  *
  * Invariants:
  * - A part is committed if and only if its manifest exists. Every data file is written to a temporary
@@ -47,8 +48,6 @@ export interface PartManifest {
   errors: number;
   /** The results file first, then the errors file when there is one. */
   files: PartFile[];
-  /** Per-stage seconds spent on this part (decode, infer, encode): summed into resumed summaries. */
-  stageSeconds?: Record<string, number>;
 }
 
 export interface PartContent {
@@ -59,7 +58,6 @@ export interface PartContent {
   ranges: PartRange[];
   rows: number;
   errors_count: number;
-  stageSeconds?: Record<string, number>;
 }
 
 const MANIFEST = '.manifest.json';
@@ -191,7 +189,7 @@ export class PartStore {
     };
     await write(`${part}.${content.results.extension}`, content.results.bytes);
     if (content.errors && content.errors.byteLength > 0) await write(`${part}.errors.jsonl`, content.errors);
-    const manifest: PartManifest = { part, ranges: content.ranges, rows: content.rows, errors: content.errors_count, files, stageSeconds: content.stageSeconds };
+    const manifest: PartManifest = { part, ranges: content.ranges, rows: content.rows, errors: content.errors_count, files };
     await writeFileAtomic(join(this.partsDir, `${part}${MANIFEST}`), new TextEncoder().encode(`${JSON.stringify(manifest)}\n`));
     await syncDir(this.partsDir);
     this.#committed.set(part, manifest);
