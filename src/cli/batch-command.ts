@@ -9,7 +9,11 @@ import { INPUT_FORMATS } from '../batch/input-plan.js';
 import { OUTPUT_FORMATS } from '../batch/result-encoders.js';
 import { VireoError } from '../core/errors.js';
 import { createLogger } from '../logging/logger.js';
+import { BATCH_PERMANENT_EXIT_CODE } from '../packaging/k8s/batch-job-manifest.js';
 import { batchProgress } from './batch-progress.js';
+
+/** Statuses of errors a rerun would meet again (input, options, model name, too many bad rows). */
+const PERMANENT = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'RESOURCE_EXHAUSTED']);
 
 const env = (name: string) => `VIREO_${name.replace(/-/g, '_').toUpperCase()}`;
 
@@ -138,7 +142,8 @@ Examples:
         progress.stop();
         if (!(error instanceof VireoError)) throw error;
         process.stderr.write(`vireo batch: ${error.message} (${error.code})\n`);
-        process.exitCode = 1;
+        // 3: retrying cannot help (a Kubernetes podFailurePolicy fails the shard at once); 143: stopped by a signal.
+        process.exitCode = error.code === 'VIREO_ERR_REQUEST_CANCELLED' ? 143 : PERMANENT.has(error.status) ? BATCH_PERMANENT_EXIT_CODE : 1;
       }
     });
 }
