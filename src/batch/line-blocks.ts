@@ -80,6 +80,7 @@ export class LineCounter {
   readonly #blockBytes: number;
   /** Block index → number of the first line starting in it. */
   readonly #known = new Map<number, number>([[0, 0]]);
+  #last = 0;
 
   constructor(path: string, blockBytes: number) {
     this.#path = path;
@@ -89,24 +90,28 @@ export class LineCounter {
   async firstLine(block: number): Promise<number> {
     const cached = this.#known.get(block);
     if (cached !== undefined) return cached;
-    let from = 0;
-    for (const k of this.#known.keys()) if (k < block && k > from) from = k;
+    // Blocks come in increasing order: the last one learnt is usually the nearest below.
+    let from = this.#last < block ? this.#last : 0;
+    if (from === 0) for (const k of this.#known.keys()) if (k < block && k > from) from = k;
     const lines = this.#known.get(from)!;
     // Lines starting in [from·B, block·B) = newlines in [from·B − 1, block·B − 1).
     const start = Math.max(0, from * this.#blockBytes - 1);
     const end = block * this.#blockBytes - 1;
     let count = 0;
-    for await (const chunk of createReadStream(this.#path, { start, end: end - 1, highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
-      for (let i = chunk.indexOf(NEWLINE); i >= 0; i = chunk.indexOf(NEWLINE, i + 1)) count++;
+    if (end > start) {
+      for await (const chunk of createReadStream(this.#path, { start, end: end - 1, highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
+        for (let i = chunk.indexOf(NEWLINE); i >= 0; i = chunk.indexOf(NEWLINE, i + 1)) count++;
+      }
     }
     // From block 0: line 0 starts at byte 0 with no newline before it, every newline starts one more.
     const first = from === 0 ? 1 + count : lines + count;
-    this.#known.set(block, first);
+    this.learn(block, first);
     return first;
   }
 
   /** Records what a reader learnt by reading a whole block (saves the next count). */
   learn(block: number, firstLine: number): void {
     this.#known.set(block, firstLine);
+    if (block > this.#last) this.#last = block;
   }
 }
