@@ -8,7 +8,7 @@
  * a scalar when the output has one element per row, else a list (CSV: a JSON array). `id` values and
  * part names are deterministic, so a rerun writes byte-identical files.
  */
-import { writeArrow, writeParquet, type OutputColumn } from '../codecs/columnar-files.js';
+import { cellsOf, writeArrow, writeParquet, type OutputColumn } from '../codecs/columnar-files.js';
 import type { DataType } from '../core/datatypes.js';
 import { tensorDataToJson } from '../core/json-tensors.js';
 import type { Tensor } from '../core/tensor.js';
@@ -80,6 +80,11 @@ export function outputColumns(part: PartResults, outputs: readonly OutputSpec[])
   }
   for (const spec of outputs) {
     const type = COLUMN_TYPES[spec.datatype] ?? 'float64';
+    const flat = spec.scalar ? undefined : flatColumn(part, ok, spec);
+    if (flat) {
+      columns.push({ name: spec.name, type, list: true, values: [], flat });
+      continue;
+    }
     const values = ok.map((i) => {
       const result = part.results[i] as Extract<RowResult, { ok: true }>;
       const tensor = result.outputs.find((t) => t.name === spec.name);
@@ -93,6 +98,20 @@ export function outputColumns(part: PartResults, outputs: readonly OutputSpec[])
   return columns;
 }
 
+const FLAT_ARRAYS = { FP32: Float32Array, FP64: Float64Array, INT32: Int32Array } as const;
+
+/** One typed array for a numeric output with the same element count in every row (no JS value per element). */
+function flatColumn(part: PartResults, ok: number[], spec: OutputSpec): OutputColumn['flat'] {
+  const Ctor = FLAT_ARRAYS[spec.datatype as keyof typeof FLAT_ARRAYS];
+  if (!Ctor || ok.length === 0) return undefined;
+  const tensors = ok.map((i) => (part.results[i] as Extract<RowResult, { ok: true }>).outputs.find((t) => t.name === spec.name));
+  const size = (tensors[0]?.data as ArrayLike<number> | undefined)?.length;
+  if (size === undefined || size === 0 || tensors.some((t) => !t || (t.data as ArrayLike<number>).length !== size)) return undefined;
+  const data = new Ctor(size * tensors.length);
+  tensors.forEach((t, r) => data.set(t!.data as never, r * size));
+  return { size, data };
+}
+
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   const text = Array.isArray(value) ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)) : String(value);
@@ -100,9 +119,10 @@ function csvCell(value: unknown): string {
 }
 
 export function encodeCsv(columns: readonly OutputColumn[]): Uint8Array {
-  const rows = columns[0]?.values.length ?? 0;
+  const cells = columns.map(cellsOf);
+  const rows = cells[0]?.length ?? 0;
   const lines = [columns.map((c) => csvCell(c.name)).join(',')];
-  for (let r = 0; r < rows; r++) lines.push(columns.map((c) => csvCell(c.values[r])).join(','));
+  for (let r = 0; r < rows; r++) lines.push(cells.map((c) => csvCell(c[r])).join(','));
   return encoder.encode(`${lines.join('\n')}\n`);
 }
 

@@ -5,7 +5,7 @@
  * come out as plain value arrays, the shape dataframe-codec.ts's Table takes.
  */
 import { createReadStream } from 'node:fs';
-import { RecordBatchReader, tableToIPC, Table as ArrowTable, vectorFromArray, Float32, Float64, Int32, Int64, Bool, Utf8, List, Field } from 'apache-arrow';
+import { RecordBatchReader, tableToIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field } from 'apache-arrow';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { VireoError } from '../core/errors.js';
@@ -93,6 +93,18 @@ export interface OutputColumn {
   type: 'float32' | 'float64' | 'int32' | 'int64' | 'bool' | 'string';
   list: boolean;
   values: unknown[];
+  /**
+   * The same cells as one typed array of `size` elements per row, when every row has that many (a
+   * fixed-shape numeric output): Arrow writes it as a FixedSizeList without a JS value per element.
+   */
+  flat?: { size: number; data: Float32Array | Float64Array | Int32Array };
+}
+
+/** A column's cells as JS values (lists as arrays), from `flat` when that is how it came. */
+export function cellsOf(column: OutputColumn): unknown[] {
+  if (!column.flat) return column.values;
+  const { size, data } = column.flat;
+  return Array.from({ length: data.length / size }, (_, r) => Array.from(data.subarray(r * size, (r + 1) * size)));
 }
 
 const PARQUET_TYPES = { float32: 'FLOAT', float64: 'DOUBLE', int32: 'INT32', int64: 'INT64', bool: 'BOOLEAN', string: 'BYTE_ARRAY' } as const;
@@ -111,7 +123,7 @@ export function writeParquet(columns: readonly OutputColumn[]): Uint8Array {
   }
   const buffer = parquetWriteBuffer({
     schema: schema as never,
-    columnData: columns.map((c) => ({ name: c.name, data: c.values as never })),
+    columnData: columns.map((c) => ({ name: c.name, data: cellsOf(c) as never })),
     statistics: false,
   });
   return new Uint8Array(buffer);
@@ -122,6 +134,11 @@ const ARROW_TYPES = { float32: () => new Float32(), float64: () => new Float64()
 export function writeArrow(columns: readonly OutputColumn[]): Uint8Array {
   const vectors = Object.fromEntries(columns.map((c) => {
     const element = ARROW_TYPES[c.type]();
+    if (c.flat) {
+      const type = new FixedSizeList(c.flat.size, new Field('item', element, false));
+      const child = makeData({ type: element as Float32, length: c.flat.data.length, data: c.flat.data as Float32Array });
+      return [c.name, makeVector(makeData({ type, length: c.flat.data.length / c.flat.size, child }))];
+    }
     const type = c.list ? new List(new Field('item', element, false)) : element;
     return [c.name, vectorFromArray(c.values, type as never)];
   }));
