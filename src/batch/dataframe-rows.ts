@@ -34,12 +34,22 @@ function slice(table: Table, start: number, end: number): Table {
   return { columns, rows: end - start };
 }
 
-export function dataframeRows(table: Table, ids: string[], toRequest: DataframeRequest): InputRows {
+/** `failed`: rows known bad before mapping (a CSV line with more cells than the header). */
+export function dataframeRows(table: Table, ids: string[], toRequest: DataframeRequest, failed?: Map<number, VireoError>): InputRows {
   return {
     ids,
+    failed,
     requests(start: number, end: number): RequestSpan[] {
-      const request = toRequest(slice(table, start, end));
-      return [{ start, items: new Array<number>(end - start).fill(1), request }];
+      const spans: RequestSpan[] = [];
+      // One request per run of rows not known bad (all of them, almost always).
+      for (let a = start; a < end;) {
+        while (a < end && failed?.has(a)) a++;
+        let b = a;
+        while (b < end && !failed?.has(b)) b++;
+        if (b > a) spans.push({ start: a, items: new Array<number>(b - a).fill(1), request: toRequest(slice(table, a, b)) });
+        a = b;
+      }
+      return spans;
     },
   };
 }
