@@ -8,7 +8,7 @@
  * - peak RSS of `vireo batch` over a CSV of ≥ 2 GB generated here (deleted afterwards).
  * Every input is generated in a temporary folder; everything is deleted at the end.
  *
- *   tsx bench/batch.ts [--rows 200000] [--mlp 256,1024,1024,256] [--images 200] [--rss-gb 2.1] [--http-seconds 10]
+ *   tsx bench/batch.ts [--rows 200000] [--mlp 256,4096,4096,256] [--images 200] [--rss-gb 2.1] [--http-seconds 10]
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,7 +27,7 @@ import { freePort, runLoad, runRaw } from './lib/processes.js';
 const { values: args } = parseArgs({
   options: {
     rows: { type: 'string', default: '200000' },
-    mlp: { type: 'string', default: '256,1024,1024,256' },
+    mlp: { type: 'string', default: '256,4096,4096,256' },
     images: { type: 'string', default: '200' },
     'rss-gb': { type: 'string', default: '2.1' },
     'http-seconds': { type: 'string', default: '10' },
@@ -136,10 +136,10 @@ async function mlpSection(dir: string): Promise<string> {
   const jobs: [string, string, number][] = [];
   for (const [name, input, bytes] of [['CSV', csv, csvBytes], ['Parquet', parquet, parquetBytes]] as const) {
     log(`vireo batch over ${name}`);
-    const run = await vireoBatch(['--model-repository', repo, '--model', 'mlp', '--input', input, '--output', join(dir, `out-${name}`), '--batch-size', String(best.batch), '--output-format', 'parquet']);
+    const run = await vireoBatch(['--model-repository', repo, '--model', 'mlp', '--input', input, '--output', join(dir, `out-${name}`), '--batch-size', String(best.batch), '--output-format', 'arrow']);
     if (run.summary.rows !== ROWS || run.summary.errors !== 0) throw new Error(`vireo batch over ${name}: ${JSON.stringify(run.summary)}`);
     log(`vireo batch over ${name}: ${run.summary.rowsPerSecond.toFixed(0)} rows/s (${(run.summary.rowsPerSecond / best.throughput).toFixed(2)} × ceiling), stages ${JSON.stringify(run.summary.stageSeconds)}, peak RSS ${mb(run.peakRss)}`);
-    jobs.push([name, `| \`vireo batch\`, ${name} in (${mb(bytes)}), Parquet out | ${run.summary.rowsPerSecond.toFixed(0)} | **${(run.summary.rowsPerSecond / best.throughput).toFixed(2)} ×** | ${run.summary.meanBatchRows} | ${run.summary.seconds.toFixed(1)} s (${run.wallSeconds.toFixed(1)} s with start and model load) | read ${run.summary.stageSeconds.read}, decode ${run.summary.stageSeconds.decode}, infer ${run.summary.stageSeconds.infer}, encode ${run.summary.stageSeconds.encode}, commit ${run.summary.stageSeconds.commit} | ${mb(run.peakRss)} |`, run.summary.rowsPerSecond]);
+    jobs.push([name, `| \`vireo batch\`, ${name} in (${mb(bytes)}), Arrow out | ${run.summary.rowsPerSecond.toFixed(0)} | **${(run.summary.rowsPerSecond / best.throughput).toFixed(2)} ×** | ${run.summary.meanBatchRows} | ${run.summary.seconds.toFixed(1)} s (${run.wallSeconds.toFixed(1)} s with start and model load) | read ${run.summary.stageSeconds.read}, decode ${run.summary.stageSeconds.decode}, infer ${run.summary.stageSeconds.infer}, encode ${run.summary.stageSeconds.encode}, commit ${run.summary.stageSeconds.commit} | ${mb(run.peakRss)} |`, run.summary.rowsPerSecond]);
     await rm(join(dir, `out-${name}`), { recursive: true, force: true });
   }
 

@@ -38,7 +38,7 @@ export interface BatchJobOptions {
   outputFormat?: OutputFormat;
   /** Rows per batch; default: the model's max_batch_size (1 without batching). */
   batchSize?: number;
-  /** Rows per part (rounded up to whole batches); default 4096. */
+  /** Rows per part (rounded up to whole batches); default 1024. */
   partRows?: number;
   /** Bytes per block of a JSONL or CSV file; default 64 MiB. */
   blockBytes?: number;
@@ -58,7 +58,7 @@ export interface BatchJobOptions {
   signal?: AbortSignal;
 }
 
-const DEFAULT_PART_ROWS = 4096;
+const DEFAULT_PART_ROWS = 1024;
 const DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024;
 
 const invalid = (message: string, code: ErrorCode = 'VIREO_ERR_BATCH_INPUT_INVALID'): never => {
@@ -172,25 +172,37 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
     for (const source of sources) yield* source.parts({ owns, committed: (p) => store.isCommitted(p), partRows });
   };
   let failedSoFar = stats.totalErrors;
+  // Two parts run at once: the next part's first batches start while this one's last batch still
+  // runs, so the instances never wait at a part boundary. Commits stay one at a time, in order.
+  let running: { part: PartInput; results: Promise<RowResult[]> } | undefined;
+  const finish = async (done: { part: PartInput; results: Promise<RowResult[]> }): Promise<void> => {
+    const results = await done.results;
+    await committing;
+    committing = commit(done.part, results);
+    // The count includes this part, so it is committed (a rerun with a larger limit resumes after it).
+    failedSoFar += results.filter((r) => !r.ok).length;
+    if (maxErrors >= 0 && failedSoFar > maxErrors) {
+      await committing;
+      invalid(`${failedSoFar} rows failed, more than --max-errors ${maxErrors} (see the errors files in ${join(options.output, 'parts')})`, 'VIREO_ERR_BATCH_TOO_MANY_ERRORS');
+    }
+  };
   try {
     let readStart = performance.now();
     for await (const part of prefetch(partsOf())) {
       stats.read((performance.now() - readStart) / 1000);
       if (options.signal?.aborted) break;
-      const results = await runRows(part.rows, { server: options.server, batchSize, maxInflight, recorder: stats });
-      await committing;
-      committing = commit(part, results);
-      // The count includes this part, so it is committed (a rerun with a larger limit resumes after it).
-      failedSoFar += results.filter((r) => !r.ok).length;
-      if (maxErrors >= 0 && failedSoFar > maxErrors) {
-        await committing;
-        invalid(`${failedSoFar} rows failed, more than --max-errors ${maxErrors} (see the errors files in ${join(options.output, 'parts')})`, 'VIREO_ERR_BATCH_TOO_MANY_ERRORS');
-      }
+      const started = { part, results: runRows(part.rows, { server: options.server, batchSize, maxInflight, recorder: stats }) };
+      started.results.catch(() => undefined); // awaited in finish; a failure surfaces there
+      if (running) await finish(running);
+      running = started;
       readStart = performance.now();
     }
+    if (running) await finish(running);
+    running = undefined;
     await committing;
     if (options.signal?.aborted) throw new VireoError('VIREO_ERR_REQUEST_CANCELLED', `interrupted after ${stats.parts} parts; run the same command again to resume`);
   } finally {
+    await running?.results.catch(() => undefined);
     await committing.catch(() => undefined);
   }
   const summary = stats.summary({ shard, outputFormat, output: options.output });

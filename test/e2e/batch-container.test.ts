@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -101,7 +101,7 @@ describe('vireo batch in podman containers as an Indexed Job', { skip, timeout: 
     writeFileSync(join(input, 'requests.jsonl'), `${lines.join('\n')}\n`);
     const repo = join(work, 'models');
     mkdirSync(repo);
-    symlinkSync(join(root, 'examples', 'models', 'simple'), join(repo, 'simple'));
+    cpSync(join(root, 'examples', 'models', 'simple'), join(repo, 'simple'), { recursive: true }); // vireo build packs directories, not links
     buildBaseImage();
     await run(process.execPath, [join(root, 'bin/vireo.js'), 'build', '--model-repository', repo, '--tag', IMAGE, '--base', BASE,
       '--storage-driver', 'vfs', '--isolation', 'chroot'], { cwd: root, maxBuffer: 16 << 20 });
