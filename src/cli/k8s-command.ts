@@ -9,6 +9,7 @@ import { kubernetesManifests } from '../packaging/k8s/kubernetes-manifests.js';
 import { inventory } from '../packaging/model-inventory.js';
 import { PackagingError } from '../packaging/packaging-error.js';
 import { VERSION } from '../server/version.js';
+import { withBatchJobOptions, writeBatchJob } from './k8s-batch-job.js';
 
 function number(min: number, integer = true) {
   return (value: string): number => {
@@ -28,7 +29,7 @@ function render(docs: Record<string, unknown>[]): string {
 }
 
 export function k8sCommand(): Command {
-  return new Command('k8s')
+  return withBatchJobOptions(new Command('k8s'))
     .description('write KServe (ServingRuntime + InferenceService per model) and plain Kubernetes manifests for Vireo')
     .requiredOption('--model-repository <dir>', 'the model repository (read for model names, versions and formats)')
     .requiredOption('--image <ref>', 'the Vireo image to run (e.g. one built by vireo build)')
@@ -59,6 +60,7 @@ export function k8sCommand(): Command {
     .option('--memory-limit <quantity>', 'memory limit')
     .option('--output <dir>', 'directory to write kserve/ and kubernetes/ into', 'k8s')
     .action(async (opts) => {
+      if (opts.batchJob) return writeBatchJob(opts);
       try {
         for (const [flag, value, allowed] of [['--target', opts.target, ['kserve', 'kubernetes', 'all']], ['--scale-metric', opts.scaleMetric, ['concurrency', 'rps', 'cpu']], ['--autoscaler', opts.autoscaler, ['hpa', 'keda']],
           ['--deployment-mode', opts.deploymentMode, ['knative', 'standard']], ['--protocol', opts.protocol ?? 'http', ['http', 'grpc', 'both']]] as const) {

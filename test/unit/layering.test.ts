@@ -16,6 +16,8 @@ const ALLOWED: Record<string, string[]> = {
   repository: ['repository', 'codecs', 'scheduler', 'backends', 'core', 'logging'],
   server: ['server', 'repository', 'codecs', 'scheduler', 'core', 'logging'],
   protocols: ['protocols', 'server', 'codecs', 'core', 'logging', 'scheduler', 'repository'],
+  // The batch frontend (`vireo batch`): calls the facade, reuses the OIP JSON parser and the batch concatenation.
+  batch: ['batch', 'server', 'codecs', 'core', 'logging', 'protocols', 'scheduler', 'repository'],
   metrics: ['metrics', 'scheduler', 'core', 'server', 'logging'],
   tracing: ['tracing', 'scheduler', 'core', 'logging'],
   app: ['*'],
@@ -32,6 +34,8 @@ const EXCLUSIVE: Record<string, string> = {
   'grpc-health-check': 'protocols',
   sharp: 'codecs',
   'apache-arrow': 'codecs',
+  hyparquet: 'codecs',
+  'hyparquet-writer': 'codecs',
   '@huggingface/tokenizers': 'codecs',
   'prom-client': 'metrics',
   '@opentelemetry/api': 'tracing',

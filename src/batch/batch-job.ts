@@ -1,0 +1,212 @@
+/**
+ * One `vireo batch` run: inputs → sources → parts → runRows (in-process, through the facade) →
+ * encoded part files → PartStore commits. The next part is read while the current one runs, and a
+ * part is encoded and committed while the next one runs, so reading, inference and writing overlap.
+ * Committed parts (of this or an earlier run, of this or another shard) are skipped: a rerun after
+ * `kill -9` ends with the same files as an uninterrupted run.
+ */
+import { join } from 'node:path';
+import { VireoError, type ErrorCode } from '../core/errors.js';
+import type { ModelMetadata } from '../core/inference.js';
+import type { InferenceServer } from '../server/inference-server.js';
+import type { ModelConfig } from '../repository/model-config.js';
+import type { InputSource, PartInput } from './input-source.js';
+import { planInputs, type InputFormat, type PlannedInput } from './input-plan.js';
+import { imageSource } from './image-source.js';
+import type { JsonlModel } from './jsonl-rows.js';
+import { PartStore, writeFileAtomic } from './part-store.js';
+import { encodeErrors, encodePart, type OutputFormat, type OutputSpec } from './result-encoders.js';
+import { runRows, type RowResult } from './run-rows.js';
+import { columnarSource } from './columnar-sources.js';
+import { csvSource, jsonlSource } from './text-sources.js';
+import { JobStats, type BatchObserver, type BatchSummary } from './job-stats.js';
+
+export interface Shard {
+  /** 0-based. */
+  index: number;
+  count: number;
+}
+
+export interface BatchJobOptions {
+  server: Pick<InferenceServer, 'infer' | 'dataframeRequest' | 'modelConfig' | 'modelMetadata'>;
+  model: string;
+  version?: string;
+  inputs: readonly string[];
+  output: string;
+  inputFormat?: InputFormat;
+  /** Default: jsonl for JSONL and image inputs, else the input's own format (csv, parquet, arrow). */
+  outputFormat?: OutputFormat;
+  /** Rows per batch; default: the model's max_batch_size (1 without batching). */
+  batchSize?: number;
+  /** Rows per part (rounded up to whole batches); default 1024. */
+  partRows?: number;
+  /** Bytes per block of a JSONL or CSV file; default 64 MiB. */
+  blockBytes?: number;
+  shard?: Shard;
+  /** Stop once more rows than this failed (-1: never). */
+  maxErrors?: number;
+  idColumn?: string;
+  restart?: boolean;
+  /** What identifies the model's content (fingerprints of the repository's files), for job.json. */
+  modelIdentity: unknown;
+  /** Batches in flight; default: the model's instances + 1. */
+  maxInflight?: number;
+  /** Largest image or file a row may read, in bytes (default 64 MiB). */
+  maxFileBytes?: number;
+  observer?: BatchObserver;
+  /** Aborted: no new part starts; the one running is committed, then the job rejects (rerun resumes). */
+  signal?: AbortSignal;
+}
+
+const DEFAULT_PART_ROWS = 1024;
+const DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024;
+
+const invalid = (message: string, code: ErrorCode = 'VIREO_ERR_BATCH_INPUT_INVALID'): never => {
+  throw new VireoError(code, message);
+};
+
+/** The one input of a model that takes an encoded file per row (image codec, or BYTES). */
+function bytesInputs(config: ModelConfig): string[] {
+  return config.input.filter((i) => i.data_type === 'BYTES' || i.image || i.text).map((i) => i.name);
+}
+
+function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: ModelConfig, batchSize: number): InputSource[] {
+  const batched = config.max_batch_size > 0;
+  const toRequest = (table: Parameters<BatchJobOptions['server']['dataframeRequest']>[2]) => options.server.dataframeRequest(options.model, options.version, table);
+  const jsonlModel: JsonlModel = { model: options.model, version: options.version, batched, bytesInputs: bytesInputs(config), dataframeRequest: toRequest };
+  const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
+  return planned.map((input, fileIndex): InputSource => {
+    if (input.kind === 'images') {
+      const targets = bytesInputs(config);
+      if (targets.length !== 1) invalid(`model "${options.model}" has ${targets.length} inputs that take files (${targets.join(', ') || 'none'}); a folder of images needs exactly one`);
+      return imageSource(input.path, fileIndex, input.files, { input: targets[0]!, batched, model: options.model, version: options.version }, options.maxFileBytes ?? 64 * 1024 * 1024);
+    }
+    if (input.format === 'jsonl') return jsonlSource({ path: input.path, fileIndex, blockBytes }, jsonlModel, batchSize);
+    if (input.format === 'csv') return csvSource({ path: input.path, fileIndex, blockBytes }, toRequest, options.idColumn);
+    return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn);
+  });
+}
+
+/** Output columns: every output of the model; scalar when it has one element per row. */
+function outputSpecs(metadata: ModelMetadata, batched: boolean, perRowItems: boolean): OutputSpec[] {
+  return metadata.outputs.map((o) => {
+    const dims = batched ? o.shape.slice(1) : o.shape;
+    return { name: o.name, datatype: o.datatype, scalar: !perRowItems && dims.every((d) => d === 1) };
+  });
+}
+
+/** Reads one part ahead of the consumer, so parsing the next part overlaps running this one. */
+async function* prefetch<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = source.next();
+  next.catch(() => undefined);
+  for (;;) {
+    const current = await next;
+    if (current.done) return;
+    next = source.next();
+    next.catch(() => undefined);
+    yield current.value;
+  }
+}
+
+export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummary> {
+  const shard = options.shard ?? { index: 0, count: 1 };
+  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    invalid(`shard ${shard.index}/${shard.count}: expected 0 ≤ index < count`);
+  }
+  const config = options.server.modelConfig(options.model, options.version);
+  const metadata = options.server.modelMetadata(options.model, options.version);
+  const batched = config.max_batch_size > 0;
+  const batchSize = options.batchSize ?? Math.max(1, config.max_batch_size);
+  if (batched && batchSize > config.max_batch_size) invalid(`--batch-size ${batchSize} is above model "${options.model}"'s max_batch_size ${config.max_batch_size}`);
+  const partRows = Math.ceil((options.partRows ?? DEFAULT_PART_ROWS) / batchSize) * batchSize;
+  const planned = await planInputs(options.inputs, options.inputFormat);
+  const sources = sourcesOf(planned, options, config, batchSize);
+  const inputFormats = new Set(sources.map((s) => s.format));
+  const outputFormat = options.outputFormat ?? (inputFormats.size === 1 && !inputFormats.has('jsonl') && !inputFormats.has('images') ? [...inputFormats][0] as OutputFormat : 'jsonl');
+  const specs = outputSpecs(metadata, batched, inputFormats.has('jsonl'));
+
+  // Everything that decides which rows land in which part under which name, and what they hold.
+  const identity = {
+    model: options.model,
+    version: options.version ?? null,
+    modelIdentity: options.modelIdentity,
+    inputs: await Promise.all(sources.map((s) => s.identity())),
+    outputFormat,
+    batchSize,
+    partRows,
+    blockBytes: options.blockBytes ?? DEFAULT_BLOCK_BYTES,
+    idColumn: options.idColumn ?? null,
+  };
+  const owns = (fileIndex: number, block: number) => (fileIndex + block) % shard.count === shard.index;
+  const ownsPart = (part: string) => {
+    const match = /^f(\d+)-b(\d+)-/.exec(part);
+    return match !== null && owns(Number(match[1]), Number(match[2]));
+  };
+  const store = await PartStore.open(options.output, identity, { restart: options.restart, owns: ownsPart });
+  const stats = new JobStats(options.observer);
+  const maxErrors = options.maxErrors ?? -1;
+  for (const manifest of store.committed()) if (ownsPart(manifest.part)) stats.resumed(manifest);
+  const estimates = await Promise.all(sources.map((s) => s.estimateRows()));
+  options.observer?.started?.(estimates.reduce((a, b) => a + b, 0) / shard.count);
+  const maxInflight = options.maxInflight ?? config.instance_group.reduce((n, g) => n + (g.count ?? 1), 0) + 1;
+
+  let committing: Promise<void> = Promise.resolve();
+  const commit = async (part: PartInput, results: RowResult[]): Promise<void> => {
+    const t0 = performance.now();
+    const partResults = { part: part.name, ids: part.rows.ids, carried: part.carried, results };
+    const bytes = encodePart(outputFormat, partResults, specs);
+    const errors = encodeErrors(partResults);
+    const t1 = performance.now();
+    const failed = results.filter((r) => !r.ok).length;
+    await store.commit(part.name, {
+      results: { extension: outputFormat, bytes },
+      errors,
+      ranges: [part.range],
+      rows: results.length,
+      errors_count: failed,
+    });
+    stats.committed(results.length, failed, (t1 - t0) / 1000, (performance.now() - t1) / 1000);
+  };
+
+  const partsOf = async function* (): AsyncGenerator<PartInput> {
+    for (const source of sources) yield* source.parts({ owns, committed: (p) => store.isCommitted(p), partRows });
+  };
+  let failedSoFar = stats.totalErrors;
+  // Two parts run at once: the next part's first batches start while this one's last batch still
+  // runs, so the instances never wait at a part boundary. Commits stay one at a time, in order.
+  let running: { part: PartInput; results: Promise<RowResult[]> } | undefined;
+  const finish = async (done: { part: PartInput; results: Promise<RowResult[]> }): Promise<void> => {
+    const results = await done.results;
+    await committing;
+    committing = commit(done.part, results);
+    // The count includes this part, so it is committed (a rerun with a larger limit resumes after it).
+    failedSoFar += results.filter((r) => !r.ok).length;
+    if (maxErrors >= 0 && failedSoFar > maxErrors) {
+      await committing;
+      invalid(`${failedSoFar} rows failed, more than --max-errors ${maxErrors} (see the errors files in ${join(options.output, 'parts')})`, 'VIREO_ERR_BATCH_TOO_MANY_ERRORS');
+    }
+  };
+  try {
+    let readStart = performance.now();
+    for await (const part of prefetch(partsOf())) {
+      stats.read((performance.now() - readStart) / 1000);
+      if (options.signal?.aborted) break;
+      const started = { part, results: runRows(part.rows, { server: options.server, batchSize, maxInflight, recorder: stats }) };
+      started.results.catch(() => undefined); // awaited in finish; a failure surfaces there
+      if (running) await finish(running);
+      running = started;
+      readStart = performance.now();
+    }
+    if (running) await finish(running);
+    running = undefined;
+    await committing;
+    if (options.signal?.aborted) throw new VireoError('VIREO_ERR_REQUEST_CANCELLED', `interrupted after ${stats.parts} parts; run the same command again to resume`);
+  } finally {
+    await running?.results.catch(() => undefined);
+    await committing.catch(() => undefined);
+  }
+  const summary = stats.summary({ shard, outputFormat, output: options.output });
+  const name = shard.count === 1 ? 'summary.json' : `summary-${shard.index}-of-${shard.count}.json`;
+  await writeFileAtomic(join(options.output, name), new TextEncoder().encode(`${JSON.stringify(summary, null, 2)}\n`));
+  return summary;
+}

@@ -1,0 +1,71 @@
+/**
+ * Parquet and Arrow IPC inputs. A Parquet block is a row group: a shard reads only the row groups
+ * it owns (byte ranges, through the footer). An Arrow block is a record batch: IPC has no index of
+ * batches in its stream form, so every shard reads the stream through and decodes only the batches
+ * it owns. Either way a part is at most `partRows` rows of one block, and the row's position in the
+ * file (0-based) is its id.
+ */
+import { stat } from 'node:fs/promises';
+import { openParquet, readArrowBatches, type ColumnChunk } from '../codecs/columnar-files.js';
+import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
+import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
+
+function* partsOfBlock(
+  chunk: ColumnChunk, path: string, fileIndex: number, block: number, firstRow: number,
+  options: SourceOptions, toRequest: DataframeRequest, idColumn: string | undefined,
+): Generator<PartInput> {
+  const { table, carried } = splitCarried(chunk, idColumn);
+  checkHeader(table, toRequest, path);
+  for (let part = 0; part * options.partRows < chunk.rows; part++) {
+    const name = partName(fileIndex, block, part);
+    if (options.committed(name)) continue;
+    const start = part * options.partRows;
+    const end = Math.min(chunk.rows, start + options.partRows);
+    const columns = new Map<string, unknown[]>();
+    for (const [column, values] of table.columns) columns.set(column, values.slice(start, end));
+    const ids = Array.from({ length: end - start }, (_, i) => String(firstRow + start + i));
+    const partCarried = carried && new Map([...carried].map(([k, v]) => [k, v.slice(start, end)]));
+    yield {
+      name,
+      range: { source: path, block, firstRow: firstRow + start, rows: end - start },
+      rows: dataframeRows({ columns, rows: end - start }, ids, toRequest),
+      carried: partCarried,
+    };
+  }
+}
+
+export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIndex: number, toRequest: DataframeRequest, idColumn: string | undefined): InputSource {
+  return {
+    path,
+    format,
+    async estimateRows() {
+      if (format === 'parquet') return (await openParquet(path)).rowGroupRows.reduce((a, b) => a + b, 0);
+      const { size } = await stat(path);
+      return Math.round(size / 1024); // unknown until read: a guess only used for progress
+    },
+    async identity() {
+      const info = await stat(path);
+      return { path, bytes: info.size, mtimeMs: Math.trunc(info.mtimeMs) };
+    },
+    async *parts(options: SourceOptions): AsyncGenerator<PartInput> {
+      if (format === 'parquet') {
+        const file = await openParquet(path);
+        for (let group = 0; group < file.rowGroups; group++) {
+          if (!options.owns(fileIndex, group)) continue;
+          const parts = Math.ceil(file.rowGroupRows[group]! / options.partRows);
+          const names = Array.from({ length: parts }, (_, p) => partName(fileIndex, group, p));
+          if (names.every((n) => options.committed(n))) continue;
+          yield* partsOfBlock(await file.read(group), path, fileIndex, group, file.firstRows[group]!, options, toRequest, idColumn);
+        }
+        return;
+      }
+      let block = 0;
+      let firstRow = 0;
+      for await (const batch of readArrowBatches(path)) {
+        if (options.owns(fileIndex, block)) yield* partsOfBlock(batch, path, fileIndex, block, firstRow, options, toRequest, idColumn);
+        block++;
+        firstRow += batch.rows;
+      }
+    },
+  };
+}

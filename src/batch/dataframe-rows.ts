@@ -1,0 +1,71 @@
+/**
+ * Dataframe rows (CSV, Parquet, Arrow) → rows for runRows. A batch is a slice of the part's table,
+ * turned into inputs by the REST dataframe mapping (InferenceServer.dataframeRequest: the model's
+ * `columns`, cell conversion, the same errors). The `--id-column` is taken out of the table first and
+ * carried to the output; every other column must be one the model takes, as over REST.
+ */
+import type { Table } from '../codecs/dataframe-codec.js';
+import { VireoError } from '../core/errors.js';
+import type { InferRequest } from '../core/inference.js';
+import type { InputRows, RequestSpan } from './run-rows.js';
+
+export type DataframeRequest = (table: Table) => InferRequest;
+
+export interface DataframeChunk {
+  /** The part's columns; values as the format gives them (CSV: strings). */
+  columns: Map<string, unknown[]>;
+  rows: number;
+}
+
+/** Splits the carried id column off; the rest is what the model gets. */
+export function splitCarried(chunk: DataframeChunk, idColumn: string | undefined): { table: Table; carried?: Map<string, unknown[]> } {
+  if (idColumn === undefined) return { table: { columns: chunk.columns, rows: chunk.rows } };
+  const ids = chunk.columns.get(idColumn);
+  if (!ids) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `--id-column "${idColumn}" is not a column of the input (it has ${[...chunk.columns.keys()].map((c) => `"${c}"`).join(', ')})`);
+  const columns = new Map(chunk.columns);
+  columns.delete(idColumn);
+  return { table: { columns, rows: chunk.rows }, carried: new Map([[idColumn, ids]]) };
+}
+
+function slice(table: Table, start: number, end: number): Table {
+  if (start === 0 && end === table.rows) return table;
+  const columns = new Map<string, unknown[]>();
+  for (const [name, values] of table.columns) columns.set(name, values.slice(start, end));
+  return { columns, rows: end - start };
+}
+
+/** `failed`: rows known bad before mapping (a CSV line with more cells than the header). */
+export function dataframeRows(table: Table, ids: string[], toRequest: DataframeRequest, failed?: Map<number, VireoError>): InputRows {
+  return {
+    ids,
+    failed,
+    requests(start: number, end: number): RequestSpan[] {
+      const spans: RequestSpan[] = [];
+      // One request per run of rows not known bad (all of them, almost always).
+      for (let a = start; a < end;) {
+        while (a < end && failed?.has(a)) a++;
+        let b = a;
+        while (b < end && !failed?.has(b)) b++;
+        if (b > a) spans.push({ start: a, items: new Array<number>(b - a).fill(1), request: toRequest(slice(table, a, b)) });
+        a = b;
+      }
+      return spans;
+    },
+  };
+}
+
+/**
+ * A header that cannot work for any row (a missing or unknown column) stops the job at once with
+ * the REST path's message, instead of failing every row one by one.
+ */
+export function checkHeader(table: Table, toRequest: DataframeRequest, path: string): void {
+  if (table.rows === 0) return;
+  try {
+    toRequest(slice(table, 0, 1));
+  } catch (error) {
+    const e = VireoError.from(error);
+    if (/^(missing|unknown) column|does not take dataframes/.test(e.message.replace(/^model "[^"]*" /, ''))) {
+      throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: ${e.message}`);
+    }
+  }
+}

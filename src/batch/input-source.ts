@@ -1,0 +1,42 @@
+/**
+ * The contract between inputs and the job: an input is read as blocks (a byte range of a text
+ * file, a Parquet row group, an Arrow record batch, a run of images), and a block as parts of at most
+ * `partRows` rows. Part names derive from positions only (`f<file>-b<block>-p<part>`), so every run
+ * and every shard names the same rows the same way; zero-padding makes name order input order.
+ *
+ * A source skips the blocks its shard does not own without reading them where the format allows,
+ * and reads past committed parts without building requests for them.
+ */
+import type { PartRange } from './part-store.js';
+import type { InputRows } from './run-rows.js';
+
+export interface PartInput {
+  name: string;
+  range: PartRange;
+  rows: InputRows;
+  /** Columns carried to the output beside the results (e.g. --id-column), one value per row. */
+  carried?: Map<string, unknown[]>;
+}
+
+export interface SourceOptions {
+  /** Which blocks this process runs (its shard). */
+  owns(fileIndex: number, block: number): boolean;
+  /** Parts already committed: read past, not run. */
+  committed(part: string): boolean;
+  partRows: number;
+}
+
+export interface InputSource {
+  /** The input as given (file path, or the folder or glob of images). */
+  readonly path: string;
+  readonly format: string;
+  /** What identifies the input's content in job.json (paths, sizes, modification times). */
+  identity(): Promise<unknown>;
+  /** About how many rows the input has (exact where the format says, else from a sample of lines). */
+  estimateRows(): Promise<number>;
+  /** The parts to run, in input order; committed ones are skipped. */
+  parts(options: SourceOptions): AsyncGenerator<PartInput>;
+}
+
+export const partName = (fileIndex: number, block: number, part: number): string =>
+  `f${String(fileIndex).padStart(5, '0')}-b${String(block).padStart(6, '0')}-p${String(part).padStart(5, '0')}`;

@@ -1,0 +1,117 @@
+/**
+ * Line-oriented files (JSONL, CSV) split into blocks of bytes, as Hadoop and Spark split text files:
+ * block k holds the lines that START in [k × blockBytes, (k + 1) × blockBytes), so any reader (any
+ * shard) can read any block without the others, and a line belongs to exactly one block. A CSV whose
+ * quoted fields contain newlines cannot be split this way (Spark's multiLine=false has the same rule);
+ * such files must fit one block (`--block-size`).
+ *
+ * Reading streams the block in chunks: memory is a chunk plus one line, whatever the file size.
+ */
+import { createReadStream } from 'node:fs';
+
+const NEWLINE = 0x0a;
+const READ_CHUNK = 1 << 20;
+
+export function blockCount(fileBytes: number, blockBytes: number): number {
+  return Math.max(1, Math.ceil(fileBytes / blockBytes));
+}
+
+export interface Line {
+  /** 0-based line number in the file. */
+  number: number;
+  text: string;
+}
+
+/**
+ * The lines starting in [start, end) of a file, `firstLineNumber` being the number of the first of
+ * them (see LineCounter). A final line without newline is a line; `\r\n` ends a line too.
+ */
+export async function* readBlockLines(path: string, start: number, end: number, firstLineNumber: number): AsyncGenerator<Line> {
+  // Start one byte early: if that byte is a newline, a line starts exactly at `start`.
+  const from = start === 0 ? 0 : start - 1;
+  let skipping = start !== 0;
+  let position = from;
+  let pending: Buffer[] = [];
+  let lineStart = start;
+  let number = firstLineNumber;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const emit = (parts: Buffer[]): string => {
+    const text = decoder.decode(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    return text.endsWith('\r') ? text.slice(0, -1) : text;
+  };
+  for await (const chunk of createReadStream(path, { start: from, highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const newline = chunk.indexOf(NEWLINE, offset);
+      if (skipping) {
+        if (newline < 0) {
+          offset = chunk.length;
+          continue;
+        }
+        skipping = false;
+        offset = newline + 1;
+        lineStart = position + offset;
+        if (lineStart >= end) return;
+        continue;
+      }
+      if (newline < 0) {
+        pending.push(chunk.subarray(offset));
+        offset = chunk.length;
+        continue;
+      }
+      pending.push(chunk.subarray(offset, newline));
+      yield { number: number++, text: emit(pending) };
+      pending = [];
+      offset = newline + 1;
+      lineStart = position + offset;
+      if (lineStart >= end) return;
+    }
+    position += chunk.length;
+  }
+  if (!skipping && pending.length > 0 && pending.some((p) => p.length > 0)) yield { number, text: emit(pending) };
+}
+
+/**
+ * The number of the first line of each block, counted once per file: blocks are asked for in
+ * increasing order, so counting is one pass over the bytes a shard skips (newline counting, no parsing).
+ */
+export class LineCounter {
+  readonly #path: string;
+  readonly #blockBytes: number;
+  /** Block index → number of the first line starting in it. */
+  readonly #known = new Map<number, number>([[0, 0]]);
+  #last = 0;
+
+  constructor(path: string, blockBytes: number) {
+    this.#path = path;
+    this.#blockBytes = blockBytes;
+  }
+
+  async firstLine(block: number): Promise<number> {
+    const cached = this.#known.get(block);
+    if (cached !== undefined) return cached;
+    // Blocks come in increasing order: the last one learnt is usually the nearest below.
+    let from = this.#last < block ? this.#last : 0;
+    if (from === 0) for (const k of this.#known.keys()) if (k < block && k > from) from = k;
+    const lines = this.#known.get(from)!;
+    // Lines starting in [from·B, block·B) = newlines in [from·B − 1, block·B − 1).
+    const start = Math.max(0, from * this.#blockBytes - 1);
+    const end = block * this.#blockBytes - 1;
+    let count = 0;
+    if (end > start) {
+      for await (const chunk of createReadStream(this.#path, { start, end: end - 1, highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
+        for (let i = chunk.indexOf(NEWLINE); i >= 0; i = chunk.indexOf(NEWLINE, i + 1)) count++;
+      }
+    }
+    // From block 0: line 0 starts at byte 0 with no newline before it, every newline starts one more.
+    const first = from === 0 ? 1 + count : lines + count;
+    this.learn(block, first);
+    return first;
+  }
+
+  /** Records what a reader learnt by reading a whole block (saves the next count). */
+  learn(block: number, firstLine: number): void {
+    this.#known.set(block, firstLine);
+    if (block > this.#last) this.#last = block;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The output folder of a batch job, written in parts so that a killed job resumes exactly once.
+ *
+ * Layout of `<dir>`:
+ *   job.json                       the job's identity (model fingerprint, inputs, options that shape parts)
+ *   parts/<part>.<ext>             the results of one part (JSONL, CSV, Parquet or Arrow)
+ *   parts/<part>.errors.jsonl      its failed rows (absent when none failed)
+ *   parts/<part>.manifest.json     the commit marker: input ranges covered, row counts, file sizes, sha256
+ *                                  (no times: a rerun writes byte-identical parts and manifests)
+ *
+ * Invariants:
+ * - A part is committed if and only if its manifest exists. Every data file is written to a temporary
+ *   name, flushed, and renamed into place before the manifest is (itself temp + fsync + rename), so a
+ *   `kill -9` at any moment leaves either a whole committed part or debris that `open` removes.
+ * - Part names are deterministic (the reader derives them from input positions), so a rerun writes the
+ *   same names and skips the committed ones; shards write disjoint names into one folder.
+ * - The identity is fixed by the first run; a different one (another model, changed input files, other
+ *   part-shaping options) is refused unless `restart`, which empties the folder first.
+ *
+ * This module knows nothing of models or formats: issue 15's `/v1/batches` reuses it as is.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { link, mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { VireoError } from '../core/errors.js';
+
+/** Rows [firstRow, firstRow + rows) of one block of one input (see input-plan.ts). */
+export interface PartRange {
+  source: string;
+  block: number;
+  firstRow: number;
+  rows: number;
+}
+
+export interface PartFile {
+  /** File name inside parts/ (e.g. `f00000-b000000-p00000.jsonl`). */
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface PartManifest {
+  part: string;
+  ranges: PartRange[];
+  /** Rows covered (results + errors). */
+  rows: number;
+  errors: number;
+  /** The results file first, then the errors file when there is one. */
+  files: PartFile[];
+}
+
+export interface PartContent {
+  /** Results: the file's extension (without dot) and its bytes. */
+  results: { extension: string; bytes: Uint8Array };
+  /** Failed rows as JSONL; empty or absent: no errors file. */
+  errors?: Uint8Array;
+  ranges: PartRange[];
+  rows: number;
+  errors_count: number;
+}
+
+const MANIFEST = '.manifest.json';
+const TEMP = '.tmp-';
+const PART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
+
+/** Stable JSON: keys sorted, so identities compare as text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return v;
+  });
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  // The temporary name starts with the final one, so its owner (the part) is known if it is left behind.
+  const temp = `${path}${TEMP}${randomBytes(6).toString('hex')}`;
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // some file systems cannot fsync a directory; the rename is still atomic there
+  } finally {
+    await handle.close();
+  }
+}
+
+export class PartStore {
+  readonly dir: string;
+  readonly partsDir: string;
+  readonly #committed: Map<string, PartManifest>;
+
+  private constructor(dir: string, committed: Map<string, PartManifest>) {
+    this.dir = dir;
+    this.partsDir = join(dir, 'parts');
+    this.#committed = committed;
+  }
+
+  /**
+   * Opens (or creates) the output folder of a job with this identity. `owns(part)` says which parts
+   * belong to the caller (its shard): only their uncommitted debris is removed, as other shards may be
+   * writing theirs at the same time.
+   */
+  static async open(dir: string, identity: unknown, options: { restart?: boolean; owns?: (part: string) => boolean } = {}): Promise<PartStore> {
+    const partsDir = join(dir, 'parts');
+    if (options.restart) await rm(dir, { recursive: true, force: true });
+    await mkdir(partsDir, { recursive: true });
+    await PartStore.#claimIdentity(dir, canonicalJson(identity));
+    const committed = new Map<string, PartManifest>();
+    const owns = options.owns ?? (() => true);
+    const names = await readdir(partsDir);
+    for (const name of names) {
+      if (!name.endsWith(MANIFEST)) continue;
+      const manifest = JSON.parse(await readFile(join(partsDir, name), 'utf8')) as PartManifest;
+      committed.set(manifest.part, manifest);
+    }
+    // Debris of an interrupted commit: temporary files, and data files whose manifest never landed.
+    // Only this caller's parts: another shard may be committing its own right now.
+    for (const name of names) {
+      if (name.endsWith(MANIFEST) || name === 'job.json') continue;
+      const part = name.split('.')[0]!;
+      if (!owns(part)) continue;
+      if (name.includes(TEMP) || !committed.has(part)) await unlink(join(partsDir, name)).catch(() => undefined);
+    }
+    return new PartStore(dir, committed);
+  }
+
+  /** job.json is created once (link of a complete temp file: never half-written, first writer wins). */
+  static async #claimIdentity(dir: string, identity: string): Promise<void> {
+    const path = join(dir, 'job.json');
+    const temp = join(dir, `${TEMP}job-${randomBytes(6).toString('hex')}`);
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(`${identity}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(temp, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      await unlink(temp);
+    }
+    const existing = (await readFile(path, 'utf8')).trim();
+    if (existing !== identity) {
+      throw new VireoError('VIREO_ERR_BATCH_OUTPUT_MISMATCH', `${dir} holds the output of a different job (${describeDifference(existing, identity)}); use another output folder, or --restart to discard it`);
+    }
+  }
+
+  isCommitted(part: string): boolean {
+    return this.#committed.has(part);
+  }
+
+  manifest(part: string): PartManifest | undefined {
+    return this.#committed.get(part);
+  }
+
+  /** Every committed part, in name order (which is input order). */
+  committed(): PartManifest[] {
+    return [...this.#committed.values()].sort((a, b) => (a.part < b.part ? -1 : a.part > b.part ? 1 : 0));
+  }
+
+  /** Commits one part: data files first, then the manifest that makes them count. */
+  async commit(part: string, content: PartContent): Promise<PartManifest> {
+    if (!PART_NAME.test(part) || part.includes('.')) throw new VireoError('VIREO_ERR_INTERNAL', `invalid part name "${part}"`);
+    if (this.#committed.has(part)) throw new VireoError('VIREO_ERR_INTERNAL', `part ${part} is already committed`);
+    const files: PartFile[] = [];
+    const write = async (name: string, bytes: Uint8Array) => {
+      await writeFileAtomic(join(this.partsDir, name), bytes);
+      files.push({ name, bytes: bytes.byteLength, sha256: sha256(bytes) });
+    };
+    await write(`${part}.${content.results.extension}`, content.results.bytes);
+    if (content.errors && content.errors.byteLength > 0) await write(`${part}.errors.jsonl`, content.errors);
+    const manifest: PartManifest = { part, ranges: content.ranges, rows: content.rows, errors: content.errors_count, files };
+    await writeFileAtomic(join(this.partsDir, `${part}${MANIFEST}`), new TextEncoder().encode(`${JSON.stringify(manifest)}\n`));
+    await syncDir(this.partsDir);
+    this.#committed.set(part, manifest);
+    return manifest;
+  }
+
+  /** The committed results (or errors) files in part order, each checked against its manifest's hash. */
+  async *read(kind: 'results' | 'errors'): AsyncGenerator<{ part: string; file: string; stream: AsyncIterable<Buffer> }> {
+    for (const manifest of this.committed()) {
+      const file = kind === 'results' ? manifest.files[0] : manifest.files.find((f) => f.name.endsWith('.errors.jsonl'));
+      if (!file) continue;
+      yield { part: manifest.part, file: join(this.partsDir, file.name), stream: createReadStream(join(this.partsDir, file.name)) };
+    }
+  }
+
+  /** Whether every file of every committed part still has the size and hash its manifest says. */
+  async verify(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const manifest of this.committed()) {
+      for (const file of manifest.files) {
+        try {
+          const bytes = await readFile(join(this.partsDir, file.name));
+          if (bytes.byteLength !== file.bytes || sha256(bytes) !== file.sha256) problems.push(`${file.name}: content differs from its manifest`);
+        } catch {
+          problems.push(`${file.name}: missing`);
+        }
+      }
+    }
+    return problems;
+  }
+}
+
+/** Names the first top-level field that differs, so the refusal says what changed. */
+function describeDifference(before: string, now: string): string {
+  try {
+    const a = JSON.parse(before) as Record<string, unknown>;
+    const b = JSON.parse(now) as Record<string, unknown>;
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    const changed = keys.filter((k) => canonicalJson(a[k]) !== canonicalJson(b[k]));
+    return changed.length > 0 ? `changed: ${changed.join(', ')}` : 'different identity';
+  } catch {
+    return 'unreadable job.json';
+  }
+}

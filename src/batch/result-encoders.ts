@@ -1,0 +1,135 @@
+/**
+ * A part's results → the bytes of its output file, and its failed rows → the errors file.
+ *
+ * JSONL follows OpenAI's batch output: one line per successful row,
+ * `{"id", "custom_id", "response": {"status_code": 200, "request_id", "body": <OIP response>}, "error": null}`;
+ * failed rows go to the errors file as `{"id", "custom_id", "response": null, "error": {"code", "message"}}`.
+ * CSV, Parquet and Arrow have the id column (`id`), any carried column, then one column per output:
+ * a scalar when the output has one element per row, else a list (CSV: a JSON array). `id` values and
+ * part names are deterministic, so a rerun writes byte-identical files.
+ */
+import { cellsOf, writeArrow, writeParquet, type OutputColumn } from '../codecs/columnar-files.js';
+import type { DataType } from '../core/datatypes.js';
+import { tensorDataToJson } from '../core/json-tensors.js';
+import type { Tensor } from '../core/tensor.js';
+import type { RowResult } from './run-rows.js';
+
+export const OUTPUT_FORMATS = ['jsonl', 'csv', 'parquet', 'arrow'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export interface OutputSpec {
+  name: string;
+  datatype: DataType;
+  /** One element per row: a scalar column. */
+  scalar: boolean;
+}
+
+export interface PartResults {
+  part: string;
+  ids: string[];
+  carried?: Map<string, unknown[]>;
+  results: RowResult[];
+}
+
+const encoder = new TextEncoder();
+
+/** The id a row is known by in outputs: its carried id value when there is one, else its own. */
+function customId(part: PartResults, row: number): string {
+  const carried = part.carried?.values().next().value as unknown[] | undefined;
+  const value = carried?.[row];
+  return value === undefined || value === null ? part.ids[row]! : String(value);
+}
+
+function tensorJson(t: Tensor): Record<string, unknown> {
+  return { name: t.name, datatype: t.datatype, shape: t.shape, data: tensorDataToJson(t.data, t.datatype) };
+}
+
+export function encodeJsonl(part: PartResults): Uint8Array {
+  let text = '';
+  part.results.forEach((result, row) => {
+    if (!result.ok) return;
+    const id = `batch_req_${part.part}_${row}`;
+    const body = { model_name: result.model, model_version: result.version, outputs: result.outputs.map(tensorJson) };
+    text += `${JSON.stringify({ id, custom_id: customId(part, row), response: { status_code: 200, request_id: id, body }, error: null })}\n`;
+  });
+  return encoder.encode(text);
+}
+
+export function encodeErrors(part: PartResults): Uint8Array {
+  let text = '';
+  part.results.forEach((result, row) => {
+    if (result.ok) return;
+    const carried = part.carried ? Object.fromEntries([...part.carried].map(([k, v]) => [k, v[row]])) : undefined;
+    text += `${JSON.stringify({ id: `batch_req_${part.part}_${row}`, custom_id: customId(part, row), row: part.ids[row], ...(carried ? { carried } : {}), response: null, error: result.error })}\n`;
+  });
+  return encoder.encode(text);
+}
+
+const COLUMN_TYPES: Partial<Record<DataType, OutputColumn['type']>> = {
+  FP32: 'float32', FP16: 'float32', BF16: 'float32', FP64: 'float64',
+  INT8: 'int32', INT16: 'int32', INT32: 'int32', UINT8: 'int32', UINT16: 'int32',
+  UINT32: 'int64', INT64: 'int64', UINT64: 'int64', BOOL: 'bool', BYTES: 'string',
+};
+
+/** The columns of a part: id, carried, outputs (successful rows only). */
+export function outputColumns(part: PartResults, outputs: readonly OutputSpec[]): OutputColumn[] {
+  const ok = part.results.map((r, i) => (r.ok ? i : -1)).filter((i) => i >= 0);
+  const columns: OutputColumn[] = [{ name: 'id', type: 'string', list: false, values: ok.map((i) => part.ids[i]) }];
+  for (const [name, values] of part.carried ?? []) {
+    columns.push({ name, type: 'string', list: false, values: ok.map((i) => (values[i] === null || values[i] === undefined ? null : String(values[i]))) });
+  }
+  for (const spec of outputs) {
+    const type = COLUMN_TYPES[spec.datatype] ?? 'float64';
+    const flat = spec.scalar ? undefined : flatColumn(part, ok, spec);
+    if (flat) {
+      columns.push({ name: spec.name, type, list: true, values: [], flat });
+      continue;
+    }
+    const values = ok.map((i) => {
+      const result = part.results[i] as Extract<RowResult, { ok: true }>;
+      const tensor = result.outputs.find((t) => t.name === spec.name);
+      if (!tensor) return null;
+      let cells = tensorDataToJson(tensor.data, tensor.datatype);
+      if (type === 'int64') cells = cells.map((v) => BigInt(v as number));
+      return spec.scalar ? (cells[0] ?? null) : cells;
+    });
+    columns.push({ name: spec.name, type, list: !spec.scalar, values });
+  }
+  return columns;
+}
+
+const FLAT_ARRAYS = { FP32: Float32Array, FP64: Float64Array, INT32: Int32Array } as const;
+
+/** One typed array for a numeric output with the same element count in every row (no JS value per element). */
+function flatColumn(part: PartResults, ok: number[], spec: OutputSpec): OutputColumn['flat'] {
+  const Ctor = FLAT_ARRAYS[spec.datatype as keyof typeof FLAT_ARRAYS];
+  if (!Ctor || ok.length === 0) return undefined;
+  const tensors = ok.map((i) => (part.results[i] as Extract<RowResult, { ok: true }>).outputs.find((t) => t.name === spec.name));
+  const size = (tensors[0]?.data as ArrayLike<number> | undefined)?.length;
+  if (size === undefined || size === 0 || tensors.some((t) => !t || (t.data as ArrayLike<number>).length !== size)) return undefined;
+  const data = new Ctor(size * tensors.length);
+  tensors.forEach((t, r) => data.set(t!.data as never, r * size));
+  return { size, data };
+}
+
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = Array.isArray(value) ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)) : String(value);
+  return /[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function encodeCsv(columns: readonly OutputColumn[]): Uint8Array {
+  const cells = columns.map(cellsOf);
+  const rows = cells[0]?.length ?? 0;
+  const lines = [columns.map((c) => csvCell(c.name)).join(',')];
+  for (let r = 0; r < rows; r++) lines.push(cells.map((c) => csvCell(c[r])).join(','));
+  return encoder.encode(`${lines.join('\n')}\n`);
+}
+
+export function encodePart(format: OutputFormat, part: PartResults, outputs: readonly OutputSpec[]): Uint8Array {
+  if (format === 'jsonl') return encodeJsonl(part);
+  const columns = outputColumns(part, outputs);
+  if (format === 'csv') return encodeCsv(columns);
+  if (format === 'parquet') return writeParquet(columns);
+  return writeArrow(columns);
+}

@@ -1,0 +1,149 @@
+/**
+ * JSONL and CSV inputs, read by byte blocks (line-blocks.ts) and cut into parts of `partRows` lines.
+ * JSONL: one request per line (jsonl-rows.ts), id = custom_id or the 1-based line number. CSV: a
+ * header line, then one row per line, parsed by csv-parse exactly as the REST path's options parse a
+ * CSV body (BOM, trimmed cells, empty lines skipped); the row's position (0-based, after the header)
+ * is its id.
+ */
+import { stat } from 'node:fs/promises';
+import { parse as parseCsvText } from 'csv-parse/sync';
+import { VireoError } from '../core/errors.js';
+import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
+import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
+import { jsonlRows, parseJsonlLine, type JsonlModel } from './jsonl-rows.js';
+import { blockCount, LineCounter, readBlockLines, type Line } from './line-blocks.js';
+
+interface TextSourceOptions {
+  path: string;
+  fileIndex: number;
+  blockBytes: number;
+}
+
+async function fileIdentity(path: string): Promise<unknown> {
+  const info = await stat(path);
+  return { path, bytes: info.size, mtimeMs: Math.trunc(info.mtimeMs) };
+}
+
+/** Lines in the file, estimated from the first 256 KiB (progress only). */
+async function estimateLines(path: string): Promise<number> {
+  const { size } = await stat(path);
+  let lines = 0;
+  let bytes = 0;
+  for await (const line of readBlockLines(path, 0, Math.min(size, 256 * 1024), 0)) {
+    lines++;
+    bytes += Buffer.byteLength(line.text) + 1;
+  }
+  return lines === 0 ? 0 : Math.round((size / bytes) * lines);
+}
+
+/** Lines of the owned blocks, grouped `partRows` at a time: [block, part index, lines]. */
+async function* lineParts(source: TextSourceOptions, options: SourceOptions, skipLine: (line: Line) => boolean): AsyncGenerator<{ block: number; part: number; firstRow: number; lines: Line[] }> {
+  const { size } = await stat(source.path);
+  const blocks = blockCount(size, source.blockBytes);
+  const counter = new LineCounter(source.path, source.blockBytes);
+  for (let block = 0; block < blocks; block++) {
+    if (!options.owns(source.fileIndex, block)) continue;
+    const first = await counter.firstLine(block);
+    let part = 0;
+    let lines: Line[] = [];
+    let seen = 0;
+    const start = block * source.blockBytes;
+    for await (const line of readBlockLines(source.path, start, Math.min(size, start + source.blockBytes), first)) {
+      seen++;
+      if (skipLine(line)) continue;
+      lines.push(line);
+      if (lines.length === options.partRows) {
+        yield { block, part, firstRow: lines[0]!.number, lines };
+        part++;
+        lines = [];
+      }
+    }
+    if (lines.length > 0) yield { block, part, firstRow: lines[0]!.number, lines };
+    counter.learn(block + 1, first + seen);
+  }
+}
+
+export function jsonlSource(source: TextSourceOptions, model: JsonlModel, batchSize: number): InputSource {
+  return {
+    path: source.path,
+    format: 'jsonl',
+    estimateRows: () => estimateLines(source.path),
+    identity: () => fileIdentity(source.path),
+    async *parts(options: SourceOptions): AsyncGenerator<PartInput> {
+      for await (const { block, part, firstRow, lines } of lineParts(source, options, (l) => l.text.trim() === '')) {
+        const name = partName(source.fileIndex, block, part);
+        if (options.committed(name)) continue;
+        const parsed = lines.map((l) => parseJsonlLine(l.text, l.number + 1, model));
+        yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, rows: jsonlRows(parsed, model, batchSize) };
+      }
+    },
+  };
+}
+
+const CSV_OPTIONS = { bom: true, trim: true, skip_empty_lines: true } as const;
+
+/**
+ * A part's lines as columns. Lines without a quote character are split on commas and trimmed, which
+ * is what csv-parse makes of them with the REST path's options (and several times faster); a part
+ * with any quote goes through csv-parse whole. A short row leaves its last cells missing, so that row
+ * fails with "value is missing", as over REST.
+ */
+function parseCsvLines(lines: readonly Line[], header: readonly string[], path: string, firstRow: number): { columns: Map<string, unknown[]>; failed: Map<number, VireoError> } {
+  const columns = header.map(() => new Array<unknown>(lines.length));
+  const failed = new Map<number, VireoError>();
+  const tooLong = (r: number, cells: number) => failed.set(r, new VireoError('VIREO_ERR_INPUT_DATA', `line ${lines[r]!.number + 1} has ${cells} cells, the header has ${header.length}`));
+  if (!lines.some((l) => l.text.includes('"'))) {
+    lines.forEach((line, r) => {
+      const cells = line.text.split(',');
+      if (cells.length > header.length) tooLong(r, cells.length);
+      const n = Math.min(cells.length, header.length);
+      for (let c = 0; c < n; c++) columns[c]![r] = cells[c]!.trim();
+    });
+  } else {
+    let records: string[][];
+    try {
+      records = parseCsvText(lines.map((l) => l.text).join('\n'), { ...CSV_OPTIONS, relax_column_count: true }) as string[][];
+    } catch (error) {
+      throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: lines ${firstRow + 1}–${firstRow + lines.length} cannot be parsed as CSV: ${(error as Error).message}`);
+    }
+    if (records.length !== lines.length) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: lines ${firstRow + 1}–${firstRow + lines.length} hold ${records.length} CSV records (a quoted field spans lines: such a file must fit in one --block-size)`);
+    records.forEach((record, r) => {
+      if (record.length > header.length) tooLong(r, record.length);
+      record.forEach((cell, c) => { if (c < header.length) columns[c]![r] = cell; });
+    });
+  }
+  return { columns: new Map(header.map((h, c) => [h, columns[c]!])), failed };
+}
+
+export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest, idColumn: string | undefined): InputSource {
+  let header: string[] | undefined;
+  const readHeader = async (): Promise<string[]> => {
+    for await (const line of readBlockLines(source.path, 0, 1, 0)) {
+      const records = parseCsvText(line.text, CSV_OPTIONS) as string[][];
+      if (records.length === 1) return records[0]!;
+      break;
+    }
+    throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${source.path}: the first line must be the CSV header`);
+  };
+  return {
+    path: source.path,
+    format: 'csv',
+    estimateRows: async () => Math.max(0, (await estimateLines(source.path)) - 1),
+    identity: () => fileIdentity(source.path),
+    async *parts(options: SourceOptions): AsyncGenerator<PartInput> {
+      header ??= await readHeader();
+      if (new Set(header).size !== header.length) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${source.path}: a column name appears twice in the header`);
+      let checked = false;
+      for await (const { block, part, firstRow, lines } of lineParts(source, options, (l) => l.number === 0 || l.text.trim() === '')) {
+        const name = partName(source.fileIndex, block, part);
+        if (options.committed(name)) continue;
+        const { columns, failed } = parseCsvLines(lines, header, source.path, firstRow);
+        const { table, carried } = splitCarried({ columns, rows: lines.length }, idColumn);
+        if (!checked) checkHeader(table, toRequest, source.path);
+        checked = true;
+        const ids = lines.map((l) => String(l.number - 1));
+        yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, rows: dataframeRows(table, ids, toRequest, failed), carried };
+      }
+    },
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * Columnar files for batch jobs: Parquet through hyparquet (reading one row group at a time, by
+ * byte ranges of the file, so memory is one row group whatever the file size) and hyparquet-writer;
+ * Arrow IPC through apache-arrow (reading one record batch at a time from a file stream). Columns
+ * come out as plain value arrays, the shape dataframe-codec.ts's Table takes.
+ */
+import { createReadStream } from 'node:fs';
+import { RecordBatchReader, tableToIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field } from 'apache-arrow';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData } from 'hyparquet';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { VireoError } from '../core/errors.js';
+
+export interface ColumnChunk {
+  columns: Map<string, unknown[]>;
+  rows: number;
+}
+
+const unreadable = (path: string, error: unknown): never => {
+  throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: ${(error as Error).message}`);
+};
+
+export interface ParquetFile {
+  rowGroups: number;
+  /** Rows before each row group (its first row's position in the file). */
+  firstRows: number[];
+  rowGroupRows: number[];
+  read(rowGroup: number): Promise<ColumnChunk>;
+}
+
+export async function openParquet(path: string): Promise<ParquetFile> {
+  let metadata: FileMetaData;
+  let file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
+  try {
+    file = await asyncBufferFromFile(path);
+    metadata = await parquetMetadataAsync(file);
+  } catch (error) {
+    return unreadable(path, error);
+  }
+  const rowGroupRows = metadata.row_groups.map((g) => Number(g.num_rows));
+  const firstRows: number[] = [];
+  rowGroupRows.reduce((sum, n) => (firstRows.push(sum), sum + n), 0);
+  const names = metadata.schema.slice(1).filter((e) => e.num_children === undefined || e.num_children === 0).map((e) => e.name);
+  return {
+    rowGroups: rowGroupRows.length,
+    firstRows,
+    rowGroupRows,
+    async read(rowGroup: number): Promise<ColumnChunk> {
+      const rowStart = firstRows[rowGroup]!;
+      const rowEnd = rowStart + rowGroupRows[rowGroup]!;
+      // Column chunks as they decode (columnar, no row objects); a chunk may reach past the range.
+      const count = rowEnd - rowStart;
+      const columns = new Map<string, unknown[]>(names.map((n) => [n, new Array<unknown>(count)]));
+      const onChunk = (chunk: { columnName: string; columnData: ArrayLike<unknown>; rowStart: number }) => {
+        const target = columns.get(chunk.columnName);
+        if (!target) return;
+        const from = Math.max(rowStart, chunk.rowStart);
+        const to = Math.min(rowEnd, chunk.rowStart + chunk.columnData.length);
+        for (let r = from; r < to; r++) target[r - rowStart] = chunk.columnData[r - chunk.rowStart];
+      };
+      try {
+        await parquetRead({ file, metadata, rowStart, rowEnd, columns: names, onChunk });
+      } catch (error) {
+        return unreadable(path, error);
+      }
+      return { columns, rows: count };
+    },
+  };
+}
+
+/** Record batches of an Arrow IPC file or stream, one at a time. */
+export async function* readArrowBatches(path: string): AsyncGenerator<ColumnChunk> {
+  let reader: Awaited<ReturnType<typeof RecordBatchReader.from>>;
+  try {
+    reader = await RecordBatchReader.from(createReadStream(path, { highWaterMark: 1 << 20 }));
+    await reader.open();
+  } catch (error) {
+    return unreadable(path, error);
+  }
+  for await (const batch of reader) {
+    const names = batch.schema.fields.map((f) => f.name);
+    yield { columns: new Map(names.map((n) => [n, [...(batch.getChild(n) ?? [])].map(plain)])), rows: batch.numRows };
+  }
+}
+
+/** Arrow list cells are Vectors: plain arrays, so they convert like JSON arrays. */
+function plain(value: unknown): unknown {
+  return value !== null && typeof value === 'object' && 'toArray' in value ? [...(value as unknown as Iterable<unknown>)] : value;
+}
+
+/** An output column: scalar or list cells of one element type; null for a row without a value. */
+export interface OutputColumn {
+  name: string;
+  type: 'float32' | 'float64' | 'int32' | 'int64' | 'bool' | 'string';
+  list: boolean;
+  values: unknown[];
+  /**
+   * The same cells as one typed array of `size` elements per row, when every row has that many (a
+   * fixed-shape numeric output): Arrow writes it as a FixedSizeList without a JS value per element.
+   */
+  flat?: { size: number; data: Float32Array | Float64Array | Int32Array };
+}
+
+/** A column's cells as JS values (lists as arrays), from `flat` when that is how it came. */
+export function cellsOf(column: OutputColumn): unknown[] {
+  if (!column.flat) return column.values;
+  const { size, data } = column.flat;
+  return Array.from({ length: data.length / size }, (_, r) => Array.from(data.subarray(r * size, (r + 1) * size)));
+}
+
+const PARQUET_TYPES = { float32: 'FLOAT', float64: 'DOUBLE', int32: 'INT32', int64: 'INT64', bool: 'BOOLEAN', string: 'BYTE_ARRAY' } as const;
+
+export function writeParquet(columns: readonly OutputColumn[]): Uint8Array {
+  const schema: Record<string, unknown>[] = [{ name: 'root', num_children: columns.length }];
+  for (const c of columns) {
+    const leaf = { type: PARQUET_TYPES[c.type], ...(c.type === 'string' ? { converted_type: 'UTF8' } : {}) };
+    if (c.list) {
+      schema.push({ name: c.name, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 });
+      schema.push({ name: 'list', repetition_type: 'REPEATED', num_children: 1 });
+      schema.push({ name: 'element', repetition_type: 'REQUIRED', ...leaf });
+    } else {
+      schema.push({ name: c.name, repetition_type: 'OPTIONAL', ...leaf });
+    }
+  }
+  const buffer = parquetWriteBuffer({
+    schema: schema as never,
+    columnData: columns.map((c) => ({ name: c.name, data: cellsOf(c) as never })),
+    statistics: false,
+  });
+  return new Uint8Array(buffer);
+}
+
+const ARROW_TYPES = { float32: () => new Float32(), float64: () => new Float64(), int32: () => new Int32(), int64: () => new Int64(), bool: () => new Bool(), string: () => new Utf8() };
+
+export function writeArrow(columns: readonly OutputColumn[]): Uint8Array {
+  const vectors = Object.fromEntries(columns.map((c) => {
+    const element = ARROW_TYPES[c.type]();
+    if (c.flat) {
+      const type = new FixedSizeList(c.flat.size, new Field('item', element, false));
+      const child = makeData({ type: element as Float32, length: c.flat.data.length, data: c.flat.data as Float32Array });
+      return [c.name, makeVector(makeData({ type, length: c.flat.data.length / c.flat.size, child }))];
+    }
+    const type = c.list ? new List(new Field('item', element, false)) : element;
+    return [c.name, vectorFromArray(c.values, type as never)];
+  }));
+  return tableToIPC(new ArrowTable(vectors), 'file');
+}

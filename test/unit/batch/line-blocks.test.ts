@@ -1,0 +1,34 @@
+/**
+ * Byte blocks of a text file: for every block size, the blocks' lines together are the file's lines,
+ * each exactly once, numbered as the file numbers them (also with CRLF, blank lines, a last line
+ * without newline, multi-byte UTF-8 across read chunks), and LineCounter agrees with counting.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { blockCount, LineCounter, readBlockLines } from '../../../src/batch/line-blocks.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'vireo-line-blocks-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+it('every line exactly once, in order, with its number, whatever the block size', async () => {
+  const lines = Array.from({ length: 120 }, (_, i) => (i % 37 === 0 ? '' : `line ${i} ${'é€'.repeat(i % 13)} ${'x'.repeat((i * 7919) % 90)}`));
+  for (const [name, text] of [['lf.txt', `${lines.join('\n')}\n`], ['crlf.txt', lines.join('\r\n')]] as const) {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    const size = Buffer.byteLength(text);
+    for (const blockBytes of [2, 13, 100, 1024, size, size * 2]) {
+      const counter = new LineCounter(path, blockBytes);
+      const got: { number: number; text: string }[] = [];
+      for (let block = 0; block < blockCount(size, blockBytes); block++) {
+        const first = await counter.firstLine(block);
+        const start = block * blockBytes;
+        for await (const line of readBlockLines(path, start, Math.min(size, start + blockBytes), first)) got.push(line);
+      }
+      const expected = lines.map((t, i) => ({ number: i, text: t }));
+      assert.deepEqual(got, expected, `${name}, blocks of ${blockBytes} bytes`);
+    }
+  }
+});
