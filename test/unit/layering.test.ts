@@ -28,6 +28,9 @@ const ALLOWED: Record<string, string[]> = {
 const EXCLUSIVE: Record<string, string> = {
   'onnxruntime-node': 'backends',
   fastify: 'protocols',
+  'fastify-plugin': 'protocols',
+  '@fastify/swagger': 'protocols',
+  '@fastify/swagger-ui': 'protocols',
   '@grpc/grpc-js': 'protocols',
   'grpc-health-check': 'protocols',
   sharp: 'codecs',

@@ -11,6 +11,7 @@ import { VireoError } from '../../core/errors.js';
 import type { CancelSignal } from '../../core/inference.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { registerOpenApiDocs } from '../openapi/openapi-docs.js';
 import { registerBodyEncoding } from './body-encoding.js';
 import { HTTP_STATUS } from './http-errors.js';
 
@@ -121,6 +122,10 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
       done();
     });
   }
-  for (const register of routes) register(app, options);
+  // /openapi.json and /docs; routes are declared once it has loaded, so that it sees them.
+  void app.register(registerOpenApiDocs);
+  void app.after(() => {
+    for (const register of routes) register(app, options);
+  });
   return app;
 }

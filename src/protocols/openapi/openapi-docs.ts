@@ -1,0 +1,57 @@
+/**
+ * `GET /openapi.json` (OpenAPI 3.1 of every REST route, built by @fastify/swagger from the routes
+ * fastify knows) and `GET /docs` (Swagger UI, served from @fastify/swagger-ui's own files: no CDN,
+ * works offline). Must be registered before the routes it documents: @fastify/swagger sees a route
+ * only when it is declared after the plugin has loaded (http-server.ts declares routes in `after`).
+ *
+ * Route bodies and answers are described by route-docs.ts through swagger's `transform`, not by
+ * fastify route schemas, so documenting changes neither validation nor serialisation.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import { VERSION } from '../../server/version.js';
+import { COMPONENT_SCHEMAS } from './component-schemas.js';
+import { ROUTE_DOCS, type RouteDoc } from './route-docs.js';
+
+/** Paths that are pages for people, not API. */
+const NOT_API = /^\/(docs|console|openapi\.json)(\/|$)/;
+export const UNDOCUMENTED_TAG = 'Undocumented';
+
+function routeSchema(doc: RouteDoc): Record<string, unknown> {
+  const response = Object.fromEntries(Object.entries(doc.response).map(([code, schema]) => [
+    code,
+    schema === null ? { description: 'Done; no body', type: 'null' } : { description: code.startsWith('2') ? 'OK' : 'Error', ...schema },
+  ]));
+  return { summary: doc.summary, tags: doc.tags, ...(doc.body ? { body: doc.body } : {}), response };
+}
+
+async function openApiDocs(app: FastifyInstance): Promise<void> {
+  for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Vireo REST API',
+        version: VERSION,
+        description: 'Open Inference Protocol (V2) with Triton\'s extensions, the model repository API, and V1 (TF Serving / KServe V1). Errors are `{"error": "..."}`.',
+      },
+    },
+    // Components keep their OIP names (#/components/schemas/inference_request), not def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // Fastify adds a HEAD route for each GET; the GET documents both.
+    exposeHeadRoutes: false,
+    transform: ({ schema, url, route }) => {
+      if (NOT_API.test(url) || (schema as { hide?: boolean } | undefined)?.hide) return { schema: { hide: true }, url };
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const doc = ROUTE_DOCS.get(`${methods[0]} ${url}`);
+      return { schema: doc ? routeSchema(doc) : { summary: `${methods[0]} ${url}`, tags: [UNDOCUMENTED_TAG] }, url } as never;
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true }, staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+/** Not encapsulated (fastify-plugin): swagger's route collection must see the routes declared on the root. */
+export const registerOpenApiDocs = fastifyPlugin(openApiDocs, { name: 'vireo-openapi-docs' });
