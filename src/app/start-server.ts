@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { cgroupCpuQuota, USABLE_CORES } from '../core/cpu-budget.js';
 import type { Logger } from '../logging/logger.js';
 import { VireoMetrics } from '../metrics/vireo-metrics.js';
+import { consoleRoutes } from '../protocols/console-http/console-routes.js';
 import { createHttpApp } from '../protocols/http-common/http-server.js';
 import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/metrics-http-server.js';
 import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-server.js';
@@ -109,7 +110,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   let httpUrl: string | undefined;
   const http = options.httpPort >= 0
-    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, allowRemoteControl: options.allowRemoteControl }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes])
+    ? createHttpApp({ server, logger: options.logger, bodyLimit: options.bodyLimit, allowRemoteControl: options.allowRemoteControl }, [oipRoutes, v1Routes, settingsRoutes, repositoryRoutes, consoleRoutes(metrics && (() => metrics.text()))])
     : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {

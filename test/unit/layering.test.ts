@@ -74,3 +74,17 @@ it('every import respects the layer rules', async () => {
   }
   assert.deepEqual(violations, []);
 });
+
+it('the pages for people (console, API docs) use only the facade and the shared HTTP code', async () => {
+  const violations: string[] = [];
+  for (const folder of ['console-http', 'openapi']) {
+    for await (const file of files(join(src, 'protocols', folder))) {
+      const text = await readFile(file, 'utf8');
+      for (const match of text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) {
+        const target = relative(src, join(file, '..', match[1]!));
+        if (!/^(server|core|protocols\/(http-common|console-http|openapi))\//.test(target)) violations.push(`${relative(src, file)} imports ${target}`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
