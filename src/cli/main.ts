@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { VERSION } from '../server/version.js';
+import { benchCommand } from './bench-command.js';
 import { buildCommand } from './build-command.js';
 import { k8sCommand } from './k8s-command.js';
 import { serveCommand } from './serve-command.js';
@@ -17,6 +18,7 @@ const program = new Command('vireo')
 program.addCommand(serveCommand());
 program.addCommand(buildCommand());
 program.addCommand(k8sCommand());
+program.addCommand(benchCommand());
 
 program.addOption(new Option('--no-color', 'disable colours in help output').hideHelp());
 await program.parseAsync(process.argv);

@@ -22,6 +22,7 @@ const ALLOWED: Record<string, string[]> = {
   cli: ['*'],
   client: ['client', 'core'],
   packaging: ['packaging', 'repository', 'core'],
+  perf: ['perf', 'client', 'core'],
 };
 
 /** Third-party modules that only one layer may use. */
