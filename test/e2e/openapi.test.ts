@@ -107,6 +107,12 @@ describe('OpenAPI document and /docs', () => {
       assert.ok(doc.paths[path], `${path} is documented`);
     }
     assert.ok(!Object.keys(doc.paths).some((p) => p.startsWith('/docs') || p.startsWith('/console')), 'pages are not API');
+    // Uploads, binary tensors and dataframes are documented beside JSON; repository bodies may be absent.
+    const infer = doc.paths['/v2/models/{model}/versions/{version}/infer'].post.requestBody;
+    assert.deepEqual(Object.keys(infer.content).sort(), ['application/json', 'application/octet-stream', 'application/vnd.apache.arrow.stream', 'image/*', 'multipart/form-data', 'text/csv']);
+    assert.equal(infer.required, true);
+    assert.equal(doc.paths['/v2/repository/models/{model}/load'].post.requestBody.required, false);
+    assert.ok(doc.paths['/v1/models/{model}:predict'].post.summary.startsWith('Predict'));
   });
 
   it('describes what the server really answers', async () => {

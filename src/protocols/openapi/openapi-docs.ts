@@ -29,6 +29,31 @@ function routeSchema(doc: RouteDoc): Record<string, unknown> {
   return { summary: doc.summary, tags: doc.tags, ...(doc.body ? { body: doc.body } : {}), response };
 }
 
+type OpenApiObject = { paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, unknown> } }>> };
+
+/** Swagger writes fastify's `:name(regex)` as `{name}`; `::` is an escaped literal colon. */
+const openApiPath = (url: string) => url.replace(/::/g, '\u0000').replace(/:(\w+)(\([^)]*\))?/g, '{$1}').replace(/\u0000/g, ':');
+
+function docFor(method: string, path: string): RouteDoc | undefined {
+  for (const [key, doc] of ROUTE_DOCS) {
+    const [m, url] = key.split(' ') as [string, string];
+    if (m.toLowerCase() === method && openApiPath(url) === path) return doc;
+  }
+  return undefined;
+}
+
+function completeBodies(openapi: OpenApiObject): OpenApiObject {
+  for (const [path, item] of Object.entries(openapi.paths ?? {})) {
+    for (const [method, operation] of Object.entries(item)) {
+      const doc = docFor(method, path);
+      if (!doc || !operation.requestBody) continue;
+      if (doc.bodyOptional) operation.requestBody.required = false;
+      for (const [type, schema] of Object.entries(doc.otherBodies ?? {})) (operation.requestBody.content ??= {})[type] = { schema };
+    }
+  }
+  return openapi;
+}
+
 async function openApiDocs(app: FastifyInstance): Promise<void> {
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {
@@ -42,6 +67,8 @@ async function openApiDocs(app: FastifyInstance): Promise<void> {
     },
     // Components keep their OIP names (#/components/schemas/inference_request), not def-N.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // What fastify schemas cannot say: bodies in other content types, and bodies that may be absent.
+    transformObject: (document) => completeBodies((document as { openapiObject: OpenApiObject }).openapiObject) as never,
     // Fastify adds a HEAD route for each GET; the GET documents both.
     exposeHeadRoutes: false,
     transform: ({ schema, url, route }) => {

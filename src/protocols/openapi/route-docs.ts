@@ -12,8 +12,10 @@ export interface RouteDoc {
   body?: Schema;
   /** Status code → body schema (null: no body). */
   response: Record<string, Schema | null>;
-  /** Extra request content types the route accepts besides JSON. */
-  consumes?: string[];
+  /** Request bodies the route takes besides JSON: content type → schema. */
+  otherBodies?: Record<string, Schema>;
+  /** The body may be left out (the repository API's load and unload). */
+  bodyOptional?: boolean;
 }
 
 const ref = (id: string): Schema => ({ $ref: `${id}#` });
@@ -44,7 +46,13 @@ export const ROUTE_DOCS: ReadonlyMap<string, RouteDoc> = new Map<string, RouteDo
     summary: 'Inference (JSON, binary tensor extension, image upload or dataframe body)',
     tags: OIP,
     body: ref('inference_request'),
-    consumes: ['application/octet-stream', 'multipart/form-data', 'text/csv', 'application/vnd.apache.arrow.stream', 'image/png', 'image/jpeg'],
+    otherBodies: {
+      'application/octet-stream': { type: 'string', format: 'binary', description: 'Binary tensor data extension: Inference-Header-Content-Length bytes of JSON, then the raw tensors; or a bare upload for the one BYTES input.' },
+      'multipart/form-data': { type: 'object', additionalProperties: { type: 'string', format: 'binary' }, description: 'An upload: one file or text field per BYTES/image input, named after it. Answered as plain JSON.' },
+      'image/*': { type: 'string', format: 'binary', description: 'A bare image body for the one image input. Answered as plain JSON.' },
+      'text/csv': { type: 'string', description: 'A dataframe (header row of column names) for models whose inputs name columns. Answered as plain JSON.' },
+      'application/vnd.apache.arrow.stream': { type: 'string', format: 'binary', description: 'A dataframe as Arrow IPC.' },
+    },
     response: { 200: ref('inference_response'), 400: ref('inference_error_response'), 404: ref('inference_error_response'), 429: ref('inference_error_response'), 503: ref('inference_error_response') },
   }),
   ...modelRoutes('GET', '/config', { summary: 'Model configuration (Triton model_configuration extension)', tags: TRITON, response: jsonOrError(ref('model_config'), '404') }),
@@ -56,9 +64,9 @@ export const ROUTE_DOCS: ReadonlyMap<string, RouteDoc> = new Map<string, RouteDo
   ['POST /v2/models/:model/trace/setting', { summary: 'Change the trace settings of a model (control)', tags: TRITON, body: ref('trace_settings'), response: jsonOrError(ref('trace_settings'), '400', '403', '404') }],
   ['GET /v2/logging', { summary: 'Log settings (Triton logging extension)', tags: TRITON, response: jsonOrError(ref('log_settings')) }],
   ['POST /v2/logging', { summary: 'Change log settings (control)', tags: TRITON, body: ref('log_settings'), response: jsonOrError(ref('log_settings'), '400', '403') }],
-  ['POST /v2/repository/index', { summary: 'Repository index (poll or explicit control mode only)', tags: REPOSITORY, body: ref('repository_index_request'), response: jsonOrError(ref('repository_index_response'), '400', '403') }],
-  ['POST /v2/repository/models/:model/load', { summary: 'Load or reload a model (control)', tags: REPOSITORY, body: ref('repository_load_request'), response: { 200: null, 400: error, 403: error, 404: error } }],
-  ['POST /v2/repository/models/:model/unload', { summary: 'Unload a model (control)', tags: REPOSITORY, body: ref('repository_unload_request'), response: { 200: null, 400: error, 403: error, 404: error } }],
+  ['POST /v2/repository/index', { summary: 'Repository index (poll or explicit control mode only)', tags: REPOSITORY, body: ref('repository_index_request'), bodyOptional: true, response: jsonOrError(ref('repository_index_response'), '400', '403') }],
+  ['POST /v2/repository/models/:model/load', { summary: 'Load or reload a model (control)', tags: REPOSITORY, body: ref('repository_load_request'), bodyOptional: true, response: { 200: null, 400: error, 403: error, 404: error } }],
+  ['POST /v2/repository/models/:model/unload', { summary: 'Unload a model (control)', tags: REPOSITORY, body: ref('repository_unload_request'), bodyOptional: true, response: { 200: null, 400: error, 403: error, 404: error } }],
   ['GET /', { summary: 'Liveness (KServe V1)', tags: V1, response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } }],
   ['GET /v1/models', { summary: 'Model names (KServe V1)', tags: V1, response: { 200: ref('v1_models_response') } }],
   ...v1ModelRoutes('', { summary: 'Model status (TF Serving / KServe V1)', tags: V1, response: { 200: ref('v1_model_status'), 503: ref('v1_model_status'), 404: error } }),
