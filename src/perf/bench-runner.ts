@@ -46,7 +46,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
       const latencies: number[] = [];
       const result = await runStep(driver, {
         mode: options.mode, level, arrivals: options.arrivals, windowMs: options.windowMs, stabilityPercent: options.stabilityPercent,
-        maxWindows: options.maxWindows, maxInflight: options.maxInflight, variants: requests.length,
+        maxWindows: options.maxWindows, maxInflight: options.maxInflight,
         onWindow: (window, throughput, p99) => options.onProgress?.({ kind: 'window', level, window, throughput: throughput * rows, p99 }),
         onSamples: (samples) => latencies.push(...samples),
       });

@@ -22,8 +22,6 @@ export interface StepOptions {
   maxWindows: number;
   /** Request-rate mode: most requests outstanding at once. */
   maxInflight: number;
-  /** Request variants to send in turn. */
-  variants: number;
   /** Called after each window with its throughput (inferences/s) and p99 (ms). */
   onWindow?: (window: number, throughput: number, p99: number) => void;
   /** Receives the latencies (ms) of the measured windows once the step ends. */
