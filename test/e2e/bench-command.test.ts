@@ -53,7 +53,8 @@ describe('vireo bench', () => {
       assert.equal(step.pctl, step.p95, 'the --percentile asked for is the p95 here');
       assert.equal(step.inferencesPerSecond, step.throughput, 'one row per request');
       assert.ok(step.server, 'the statistics extension gave the split');
-      assert.ok(step.server.requests >= step.requests, 'the server saw at least the measured requests');
+      // The server records a request just after answering it: the last `level` may not be counted yet.
+      assert.ok(step.server.requests >= step.requests - step.level, `the server saw the measured requests (${step.server.requests} of ${step.requests})`);
       assert.ok(step.server.avgBatchSize >= 1 && step.server.avgBatchSize <= 8, `batch ${step.server.avgBatchSize}`);
       assert.ok(step.server.computeInferUs > 0 && step.server.queueUs >= 0);
     }
@@ -71,7 +72,10 @@ describe('vireo bench', () => {
     const grpc = await runBench(options({ protocol: 'grpc', url: server.grpcTarget, levels: [2], maxWindows: 3 }));
     assert.equal(grpc.steps[0]!.errors, 0, grpc.steps[0]!.firstError);
     assert.ok(grpc.steps[0]!.requests > 0);
-    assert.ok(grpc.steps[0]!.server && grpc.steps[0]!.server.requests >= grpc.steps[0]!.requests, 'split from the gRPC statistics RPC');
+    const split = grpc.steps[0]!.server;
+    assert.ok(split, 'split from the gRPC statistics RPC');
+    assert.ok(split.requests >= grpc.steps[0]!.requests - 2, `the server saw the measured requests (${split.requests} of ${grpc.steps[0]!.requests})`);
+    assert.ok(split.computeInferUs > 0);
   });
 
   it('sends on a schedule in request-rate mode (constant and Poisson)', async () => {

@@ -1,5 +1,5 @@
 /**
- * The model console at `/console`: a small page for people (assets/, plain ES modules, no
+ * The model console at `/console`: a small page for people (web/console/, plain ES modules, no
  * framework, nothing from a CDN) over the same REST API clients use. Besides the page this adds
  * two read-only JSON routes the page needs and the API does not have in every control mode:
  * `GET /console/api/models` (the repository index, and whether this client may load and unload:
@@ -15,7 +15,8 @@ import type { HttpOptions, HttpRoutes } from '../http-common/http-server.js';
 /** The metrics as Prometheus text; app/ passes the registry's, absent when metrics are off. */
 export type MetricsText = () => Promise<string>;
 
-const ASSET_DIR = join(import.meta.dirname, 'assets');
+/** `web/console/` of the package: the same two levels up from src/protocols/ and from dist/protocols/ (and in images, which copy web/). */
+const ASSET_DIR = join(import.meta.dirname, '..', '..', '..', 'web', 'console');
 const TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript; charset=utf-8',
