@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { stringify } from 'yaml';
 import { mlpModel, simpleModel } from '../tools/modelgen/models.js';
 import { freePort } from './lib/processes.js';
-import { RawHttpConnection, serializePost } from './lib/raw-http-client.js';
+import { RawHttpConnection, serializePost } from '../src/perf/raw-http-client.js';
 import { summarize } from './lib/stats.js';
 
 const arg = (name: string, fallback: number) => {

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { summarize } from './stats.js';
-import { RawHttpConnection, serializePost } from './raw-http-client.js';
+import { RawHttpConnection, serializePost } from '../../src/perf/raw-http-client.js';
 
 export interface LoadJob {
   url: string;

@@ -10,6 +10,7 @@ import { cgroupCpuQuota, USABLE_CORES } from '../core/cpu-budget.js';
 import { TlsSource, type TlsPaths } from '../core/tls-source.js';
 import type { Logger } from '../logging/logger.js';
 import { VireoMetrics } from '../metrics/vireo-metrics.js';
+import { consoleRoutes } from '../protocols/console-http/console-routes.js';
 import { createHttpApp } from '../protocols/http-common/http-server.js';
 import { DEFAULT_JSON_LIMITS } from '../protocols/http-common/json-limits.js';
 import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/metrics-http-server.js';
@@ -193,7 +194,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       tls,
       corsOrigins: options.corsOrigins,
       jsonLimits: { maxDepth: options.httpMaxJsonDepth ?? DEFAULT_JSON_LIMITS.maxDepth, maxElements: options.httpMaxJsonElements ?? DEFAULT_JSON_LIMITS.maxElements } }, 
-      [oipRoutes, generateRoutes, v1Routes, settingsRoutes, repositoryRoutes, sharedMemoryRoutes, ...(batchApi ? [batchApi.routes] : [])])
+      [oipRoutes, generateRoutes, v1Routes, settingsRoutes, repositoryRoutes, sharedMemoryRoutes, ...(batchApi ? [batchApi.routes] : []),
+        consoleRoutes(metrics && (() => metrics.text()))])
     : undefined;
   if (http) {
     await http.listen({ port: options.httpPort, host: options.httpAddress }).catch(async (error: unknown) => {

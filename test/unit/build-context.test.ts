@@ -98,6 +98,7 @@ describe('build context', () => {
     assert.ok(existsSync(join(app, 'dist/cli/main.js')));
     assert.ok(existsSync(join(app, 'bin/vireo.js')));
     assert.ok(existsSync(join(app, 'proto/triton/grpc_service.proto')), 'the gRPC protos the server loads at run time');
+    assert.ok(existsSync(join(app, 'web/console/index.html')), 'the console page the server serves');
     assert.ok(!existsSync(join(app, 'src')) && !existsSync(join(app, 'tools')));
     assert.ok(!existsSync(join(work, 'a', 'models', 'ocr_det')));
   });

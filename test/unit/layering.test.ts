@@ -24,12 +24,16 @@ const ALLOWED: Record<string, string[]> = {
   cli: ['*'],
   client: ['client', 'core'],
   packaging: ['packaging', 'repository', 'core'],
+  perf: ['perf', 'client', 'core'],
 };
 
 /** Third-party modules that only one layer may use. */
 const EXCLUSIVE: Record<string, string> = {
   'onnxruntime-node': 'backends',
   fastify: 'protocols',
+  'fastify-plugin': 'protocols',
+  '@fastify/swagger': 'protocols',
+  '@fastify/swagger-ui': 'protocols',
   '@grpc/grpc-js': 'protocols',
   'grpc-health-check': 'protocols',
   sharp: 'codecs',
@@ -70,6 +74,20 @@ it('every import respects the layer rules', async () => {
         const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
         const owner = EXCLUSIVE[pkg];
         if (owner && owner !== layer && !(layer === 'client' && pkg === '@grpc/grpc-js')) violations.push(`${rel} imports ${pkg}, which only ${owner}/ may use`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+it('the pages for people (console, API docs) use only the facade and the shared HTTP code', async () => {
+  const violations: string[] = [];
+  for (const folder of ['console-http', 'openapi']) {
+    for await (const file of files(join(src, 'protocols', folder))) {
+      const text = await readFile(file, 'utf8');
+      for (const match of text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) {
+        const target = relative(src, join(file, '..', match[1]!));
+        if (!/^(server|core|protocols\/(http-common|console-http|openapi))\//.test(target)) violations.push(`${relative(src, file)} imports ${target}`);
       }
     }
   }

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { RawHttpConnection, serializePost } from '../../bench/lib/raw-http-client.js';
+import { RawHttpConnection, serializePost } from '../../src/perf/raw-http-client.js';
 
 describe('bench raw HTTP client', () => {
   let server: http.Server;

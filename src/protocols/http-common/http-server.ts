@@ -15,6 +15,7 @@ import type { CancelSignal } from '../../core/inference.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { registerAccessGuard } from './access-guard.js';
+import { registerOpenApiDocs } from '../openapi/openapi-docs.js';
 import { registerBodyEncoding } from './body-encoding.js';
 import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-limits.js';
 import { clientErrorHandler, countRejection, fastifyClientError, frameworkErrorHandler, type FrameworkErrorLimits, type RejectionCounter } from './framework-errors.js';
@@ -219,6 +220,10 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
   }
   registerAccessGuard(app, options.server, sendError);
   closeConnectionsWhileDraining(app, () => options.server.draining);
-  for (const register of routes) register(app, options);
+  // /openapi.json and /docs; routes are declared once it has loaded, so that it sees them.
+  void app.register(registerOpenApiDocs);
+  void app.after(() => {
+    for (const register of routes) register(app, options);
+  });
   return app;
 }

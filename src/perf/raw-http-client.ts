@@ -1,5 +1,5 @@
 /**
- * A keep-alive HTTP/1.1 connection for the load generator that costs as little CPU as possible:
+ * A keep-alive HTTP/1.1 connection for `vireo bench` and the benchmarks' load generator that costs as little CPU as possible:
  * the request (line, headers, body) is serialised once and written as one buffer, and the answer
  * is parsed only as far as needed to find its end (status, Content-Length or chunked framing).
  * node:http's client spends ≈ 100 µs of CPU per request on this machine, which on 2 cores is CPU
