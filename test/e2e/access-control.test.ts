@@ -97,7 +97,7 @@ describe('control token and inference API keys', () => {
   let repo: { root: string; cleanup: () => Promise<void> };
   before(async () => {
     repo = await makeRepository({ adder: { config: ADD_CONFIG, versions: { 1: addModel(1) } } });
-    server = await startTestServer(repo.root, { modelControlMode: 'explicit', loadModels: ['adder'], controlToken: 'ctl-token', apiKeys: ['key-one', 'key-two'] });
+    server = await startTestServer(repo.root, { modelControlMode: 'explicit', loadModels: ['adder'], controlToken: 'ctl-token', apiKeys: ['key-one', 'key-two'], metricsPort: 0 });
   });
   after(async () => {
     await server.close();
@@ -140,6 +140,8 @@ describe('control token and inference API keys', () => {
     };
     try {
       await assertStatus(client.call('ModelInfer', request), grpc.status.UNAUTHENTICATED, /needs an API key/);
+      const scrape = await (await fetch(`${server.metricsUrl}/metrics`)).text();
+      assert.match(scrape, /vireo_rejected_requests_total\{protocol="grpc",reason="unauthenticated"\} 1/);
       await assertStatus(client.call('ModelMetadata', { name: 'adder' }), grpc.status.UNAUTHENTICATED);
       const response = await new Promise<any>((resolve, reject) => client.raw.ModelInfer(request, withKey('key-two'), (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))));
       assert.deepEqual(response.outputs[0].contents.fp32_contents, x.map((v) => v + 1));

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { simpleModel } from '../../tools/modelgen/models.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { add, range16 } from '../helpers/simple.js';
+import { add, range16, simpleRequest, sub } from '../helpers/simple.js';
 
 /** Doubles IN; BATCH tells how many requests shared the execute() call; 13 throws, 99 hangs, 66 exits. */
 const doubler = `
@@ -166,6 +166,12 @@ describe('typescript handler models', () => {
       assert.equal(answer.status, 500);
       assert.match(answer.body.error, /worker exited/);
     }
+    // The handler's thread was its own: the ONNX model in the execution pool never noticed.
+    const a = range16(3);
+    const b = range16(-5);
+    const simple = await server.post('/v2/models/simple/infer', simpleRequest(a, b));
+    assert.equal(simple.status, 200);
+    assert.deepEqual(simple.body.outputs.map((o: { data: number[] }) => o.data), [add(a, b), sub(a, b)]);
     const after = await Promise.all([1, 2, 3, 4].map((v) => infer(v)));
     assert.deepEqual(after.map((a) => a.status), [200, 200, 200, 200]);
     assert.deepEqual(after[3]!.body.outputs[0].data, [8, 10]);

@@ -114,6 +114,7 @@ function withApiKeys(handlers: Record<string, UntypedHandleCall>, server: Infere
       try {
         server.access.authorizeInference(grpcCaller(c));
       } catch (error) {
+        server.protocolRecorder?.rejectedRequest?.('grpc', 'unauthenticated');
         if (callback) return callback(toServiceError(error));
         return (c as ServerDuplexStream<unknown, unknown>).emit('error', toServiceError(error));
       }
