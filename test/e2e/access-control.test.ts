@@ -144,7 +144,10 @@ describe('control token and inference API keys', () => {
       assert.match(scrape, /vireo_rejected_requests_total\{protocol="grpc",reason="unauthenticated"\} 1/);
       await assertStatus(client.call('ModelMetadata', { name: 'adder' }), grpc.status.UNAUTHENTICATED);
       const response = await new Promise<any>((resolve, reject) => client.raw.ModelInfer(request, withKey('key-two'), (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))));
-      assert.deepEqual(response.outputs[0].contents.fp32_contents, x.map((v) => v + 1));
+      // Triton answers ModelInfer in raw_output_contents (little-endian FP32 here).
+      const raw = response.raw_output_contents[0] as Buffer;
+      const values = Array.from({ length: raw.length / 4 }, (_, i) => raw.readFloatLE(i * 4));
+      assert.deepEqual(values, x.map((v) => v + 1));
       assert.deepEqual(await client.call('ServerLive', {}), { live: true });
       assert.equal((await health.call('Check', { service: '' })).status, 'SERVING');
       // The stream is refused as a whole without a key.
