@@ -104,7 +104,7 @@ describe('vireo bench', () => {
     const result = await runBench(options({ data: { file }, levels: [1], maxWindows: 3 }));
     assert.equal(result.steps[0]!.errors, 0, result.steps[0]!.firstError);
     await assert.rejects(runBench(options({ batchSize: 9, levels: [1] })), /above the model's max_batch_size 8/);
-    await assert.rejects(runBench(options({ model: 'nope' })), /404 unknown model "nope"/);
+    await assert.rejects(runBench(options({ model: 'nope' })), /404 Request for unknown model: 'nope' is not found/);
   });
 
   it('runs from the CLI and writes results and a chart', async () => {
