@@ -258,8 +258,9 @@ export class InferenceServer {
    * decoded, as Triton does (an unknown model is reported as such even when its inputs are wrong too).
    */
   requireModel(name: string): void {
-    // An empty name is the frontend's own INVALID_ARGUMENT, reported when it parses the request.
-    if (name !== '' && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${name}' is not found`);
+    // An empty name is the frontend's own INVALID_ARGUMENT, reported when it parses the request. With a
+    // memory budget a model is known only once loaded on demand: #infer's ensureLoaded reports it then.
+    if (name !== '' && !this.repository.loadsOnDemand && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${name}' is not found`);
   }
 
   /** An inference request made of a dataframe's columns (CSV, Arrow or JSON records/columns). */

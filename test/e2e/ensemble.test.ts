@@ -140,7 +140,7 @@ describe('ensembles', () => {
       inputs: [{ name: 'A', datatype: 'INT32', shape: [1, 16], data: range16() }],
     });
     assert.equal(answer.status, 400);
-    assert.match(answer.body.error, /expects input "B"/);
+    assert.match(answer.body.error, /missing required input\(s\) \['B'\]/);
   });
 
   it('refuses cycles, unknown models, unmapped inputs and tensors nobody produces at load time', async () => {
