@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { streamInfer, tritonClient, type RpcClient } from '../helpers/grpc.js';
+import { rawOutputValues, streamInfer, tritonClient, type RpcClient } from '../helpers/grpc.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -90,8 +90,8 @@ describe('decoupled models', () => {
     const responses = await streamInfer(client, [repeatRequest(values, [1, 2, 3, 4], 5, { triton_enable_empty_final_response: { bool_param: true } })]);
     assert.equal(responses.length, values.length + 1);
     const data = responses.slice(0, -1);
-    assert.deepEqual(data.map((r) => r.infer_response.outputs.find((o: { name: string }) => o.name === 'OUT').contents.int_contents[0]), values);
-    assert.deepEqual(data.map((r) => r.infer_response.outputs.find((o: { name: string }) => o.name === 'IDX').contents.uint_contents[0]), [0, 1, 2, 3]);
+    assert.deepEqual(data.map((r) => rawOutputValues(r.infer_response, 'OUT')[0]), values);
+    assert.deepEqual(data.map((r) => rawOutputValues(r.infer_response, 'IDX')[0]), [0, 1, 2, 3]);
     assert.ok(data.every((r) => r.error_message === '' && r.infer_response.id === 'r1' && r.infer_response.parameters.triton_final_response.bool_param === false));
     const final = responses.at(-1);
     assert.equal(final.infer_response.parameters.triton_final_response.bool_param, true);
@@ -132,7 +132,7 @@ describe('decoupled models', () => {
     const good = responses.filter((r) => r.infer_response.id === 'good');
     assert.equal(bad.filter((r) => r.error_message === '').length, 3);
     assert.match(bad.at(-1).error_message, /counter failed on purpose at 3/);
-    assert.deepEqual(good.map((r) => r.infer_response.outputs[0].contents.int_contents[0]), [0, 1, 2, 3, 4]);
+    assert.deepEqual(good.map((r) => rawOutputValues(r.infer_response, r.infer_response.outputs[0].name)[0]), [0, 1, 2, 3, 4]);
     assert.ok(good.every((r) => r.error_message === ''));
     // The SSE form: the error is the last event, after the responses already sent.
     const sse = await fetch(`${server.url}/v2/models/counter/generate_stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ LIMIT: 10, tag: 'bad-sse', fail_at: 2 }) });

@@ -12,7 +12,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { slowIdentityModel } from '../../tools/modelgen/models.js';
-import { grpc, tritonClient } from '../helpers/grpc.js';
+import { grpc, rawOutputValues, tritonClient } from '../helpers/grpc.js';
 import { waitFor } from '../helpers/lifecycle.js';
 import { makeRepository } from '../helpers/repository.js';
 
@@ -63,7 +63,7 @@ function viaHttpAgent(agent: Agent, url: string, i: number): Promise<Outcome> {
 function viaGrpc(client: ReturnType<typeof tritonClient>, i: number): Promise<Outcome> {
   const request = { model_name: 'slow', inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, N], contents: { fp32_contents: values(i) } }] };
   return client.call('ModelInfer', request).then(
-    (r) => (JSON.stringify(r.outputs[0].contents.fp32_contents) === JSON.stringify(values(i)) ? { kind: 'ok' as const } : { kind: 'wrong' as const, detail: 'not the identity' }),
+    (r) => (JSON.stringify(rawOutputValues(r, r.outputs[0].name)) === JSON.stringify(values(i)) ? { kind: 'ok' as const } : { kind: 'wrong' as const, detail: 'not the identity' }),
     (e: grpc.ServiceError) => (e.code === grpc.status.UNAVAILABLE ? { kind: 'refused' as const } : { kind: 'error' as const, detail: `${grpc.status[e.code]} ${e.details}` }),
   );
 }

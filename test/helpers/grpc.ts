@@ -73,3 +73,18 @@ export function streamInfer(client: RpcClient, requests: unknown[]): Promise<any
 }
 
 export { grpc };
+
+/**
+ * The values of one output of a ModelInferResponse, read from raw_output_contents (where Triton,
+ * and Vireo, answer ModelInfer) by the output's datatype: little-endian, as the protocol says.
+ */
+export function rawOutputValues(response: { outputs: { name: string; datatype: string }[]; raw_output_contents: Buffer[] }, name: string): number[] {
+  const index = response.outputs.findIndex((o) => o.name === name);
+  const raw = response.raw_output_contents[index]!;
+  const read: Record<string, [number, (offset: number) => number]> = {
+    INT32: [4, (o) => raw.readInt32LE(o)], UINT32: [4, (o) => raw.readUInt32LE(o)], FP32: [4, (o) => raw.readFloatLE(o)],
+    INT64: [8, (o) => Number(raw.readBigInt64LE(o))], UINT64: [8, (o) => Number(raw.readBigUInt64LE(o))], FP64: [8, (o) => raw.readDoubleLE(o)],
+  };
+  const [size, at] = read[response.outputs[index]!.datatype]!;
+  return Array.from({ length: raw.length / size }, (_, i) => at(i * size));
+}
