@@ -81,7 +81,8 @@ export async function startCandidate(repository: string, model: string, config: 
       const index = await (await fetch(`${url}/console/api/models`)).json() as { models: { name: string; state: string; reason: string }[] };
       const versions = index.models.filter((m) => m.name === model);
       if (versions.some((v) => v.state === 'READY')) return { url, ready: { ok: true }, close: stop };
-      if (versions.length > 0 && versions.every((v) => v.state === 'UNAVAILABLE' && v.reason)) {
+      // Before its load starts the model is listed as UNAVAILABLE, "not loaded" (repository-index.ts): still pending.
+      if (versions.length > 0 && versions.every((v) => v.state === 'UNAVAILABLE' && v.reason && !v.reason.startsWith('not loaded'))) {
         return { url, ready: { ok: false, reason: versions.map((v) => v.reason).join('; ') }, close: stop };
       }
       if (Date.now() > deadline) throw new Error(`model "${model}" did not load within ${loadTimeoutMs} ms`);
