@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ClientHttp2Session } from 'node:http2';
 import { identityModel, mlpReference, simpleModel } from '../../tools/modelgen/models.js';
 import { Rng, mutateBytes, mutateJson, startServeChild, type ServeChild } from '../helpers/fuzz.js';
-import { grpc, tritonClient, type RpcClient } from '../helpers/grpc.js';
+import { grpc, rawOutputValues, type RpcClient, tritonClient } from '../helpers/grpc.js';
 import { INFER_PATH, frame, pb, rawCall, rawSession } from '../helpers/raw-grpc.js';
 import { makeRepository } from '../helpers/repository.js';
 
@@ -250,7 +250,7 @@ describe(`fuzz: ${CASES} cases per protocol, seed ${SEED}`, () => {
       if (valid) t.valid++;
       if (outcome.ok) {
         t.ok++;
-        if (valid && !sameNumbers(outcome.response.outputs[0].contents.int_contents, a.map((x, j) => x + b[j]!))) t.violations.push(`valid case ${i}: wrong answer`);
+        if (valid && !sameNumbers(rawOutputValues(outcome.response, outcome.response.outputs[0].name), a.map((x, j) => x + b[j]!))) t.violations.push(`valid case ${i}: wrong answer`);
         continue;
       }
       const { code, details } = outcome.error;

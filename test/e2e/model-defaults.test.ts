@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { simpleModel, slowIdentityModel } from '../../tools/modelgen/models.js';
-import { grpc, tritonClient, type RpcClient } from '../helpers/grpc.js';
+import { grpc, rawOutputValues, type RpcClient, tritonClient } from '../helpers/grpc.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { add, range16, simpleRequest } from '../helpers/simple.js';
@@ -30,7 +30,7 @@ const slowRequest = (model: string, i: number) => ({ model_name: model, inputs: 
 /** Over gRPC (one channel carries thousands of concurrent calls); resolves to the answer or the error. */
 function burst(client: RpcClient, model: string, count: number) {
   return Promise.all(Array.from({ length: count }, (_, i) => client.call('ModelInfer', slowRequest(model, i)).then(
-    (r) => ({ i, ok: true as const, data: r.outputs[0].contents.fp32_contents as number[] }),
+    (r) => ({ i, ok: true as const, data: rawOutputValues(r, r.outputs[0].name) }),
     (e: grpc.ServiceError) => ({ i, ok: false as const, code: e.code, details: e.details }),
   )));
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { accumulatorModel } from '../../tools/modelgen/models.js';
-import { grpc, streamInfer, tritonClient, assertStatus, type RpcClient } from '../helpers/grpc.js';
+import { assertStatus, grpc, rawOutputValues, type RpcClient, streamInfer, tritonClient } from '../helpers/grpc.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -141,12 +141,12 @@ describe('sequence batching (simple_sequence accumulator)', () => {
     });
     const id = { uint64_param: '4242' };
     const first = await client.call('ModelInfer', request(20, { sequence_id: id, sequence_start: { bool_param: true } }));
-    assert.equal(first.outputs[0].contents.int_contents[0], 20);
+    assert.equal(rawOutputValues(first, first.outputs[0].name)[0], 20);
     const values = [1, 2, 3];
     const responses = await streamInfer(client, values.map((v, i) => request(v, { sequence_id: { string_param: 'grpc-seq' }, sequence_start: { bool_param: i === 0 }, sequence_end: { bool_param: i === 2 } })));
-    assert.deepEqual(responses.map((r) => r.infer_response.outputs[0].contents.int_contents[0]), [1, 3, 6]);
+    assert.deepEqual(responses.map((r) => rawOutputValues(r.infer_response, r.infer_response.outputs[0].name)[0]), [1, 3, 6]);
     const last = await client.call('ModelInfer', request(22, { sequence_id: id, sequence_end: { bool_param: true } }));
-    assert.equal(last.outputs[0].contents.int_contents[0], 42);
+    assert.equal(rawOutputValues(last, last.outputs[0].name)[0], 42);
     await assertStatus(client.call('ModelInfer', request(1, { sequence_id: id })), grpc.status.NOT_FOUND, /has ended/);
     const { config } = await client.call('ModelConfig', { name: 'acc' });
     assert.equal(config.sequence_batching.control_input[0].control[0].kind, 'CONTROL_SEQUENCE_START');
