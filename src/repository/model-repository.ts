@@ -28,6 +28,7 @@ import { buildIndex, type IndexOptions } from './repository-index.js';
 import { reloadModel, type ReloadContext } from './model-reload.js';
 import { writeModelFiles, type UploadedFile } from './model-upload.js';
 import { RepositoryPoller, scanRepository } from './repository-poller.js';
+import { clip } from '../core/bounded-text.js';
 
 export type { ModelRunner, ModelVersion, VersionRecorder } from './model-entry.js';
 
@@ -70,7 +71,7 @@ export interface LoadOptions {
 const MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 /** Triton's words (model_repository_manager.cc), which clients and Triton's tests match on. */
-const unknownModel = (name: string) => new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${name}' is not found`);
+const unknownModel = (name: string) => new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(name)}' is not found`);
 
 export function isValidModelName(name: string): boolean {
   return MODEL_NAME.test(name) && name.length <= 255;
@@ -305,7 +306,7 @@ export class ModelRepository {
     if (!entry) throw unknownModel(name);
     if (version !== undefined && version !== '') {
       const mv = entry.versions.get(version);
-      if (!mv) throw new VireoError('VIREO_ERR_VERSION_NOT_FOUND', `Request for unknown model: '${name}' version ${version} is not found`);
+      if (!mv) throw new VireoError('VIREO_ERR_VERSION_NOT_FOUND', `Request for unknown model: '${clip(name)}' version ${clip(version)} is not found`);
       return mv;
     }
     const ready = entry.servingVersion();

@@ -25,6 +25,7 @@ import { packBytes, unpackBytes, viewAs, type TensorData } from '../core/tensor.
 import type { ModelVersionStats } from '../scheduler/statistics.js';
 import { validateRequest } from './request-validation.js';
 import { VERSION } from './version.js';
+import { clip } from '../core/bounded-text.js';
 
 type ReadyVersion = ReturnType<ModelRepository['resolve']>;
 
@@ -149,7 +150,7 @@ export class InferenceServer {
 
   #traceControl(model: string | undefined): TraceSettingsControl {
     if (!this.#traceSettings) throw new VireoError('VIREO_ERR_UNIMPLEMENTED', 'tracing is not configured on this server');
-    if (model !== undefined && !this.repository.has(model)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${model}' is not found`);
+    if (model !== undefined && !this.repository.has(model)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(model)}' is not found`);
     return this.#traceSettings;
   }
 
@@ -260,7 +261,7 @@ export class InferenceServer {
   requireModel(name: string): void {
     // An empty name is the frontend's own INVALID_ARGUMENT, reported when it parses the request. With a
     // memory budget a model is known only once loaded on demand: #infer's ensureLoaded reports it then.
-    if (name !== '' && !this.repository.loadsOnDemand && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${name}' is not found`);
+    if (name !== '' && !this.repository.loadsOnDemand && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(name)}' is not found`);
   }
 
   /** An inference request made of a dataframe's columns (CSV, Arrow or JSON records/columns). */

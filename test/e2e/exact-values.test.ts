@@ -116,14 +116,15 @@ describe('exact values', () => {
     assert.deepEqual(text.body.outputs[0].data, ['héllo', '✓']);
   });
 
-  it('JSON data nested up to Triton\'s 100 levels is read; deeper is refused with Triton\'s words', async () => {
+  it('a body nested deeper than Triton\'s 100 levels is refused before parsing; nested data that follows its shape is read', async () => {
     const nest = (depth: number) => '['.repeat(depth) + '7' + ']'.repeat(depth);
     const input = (await server.get('/v2/models/id_int64')).body.inputs[0].name;
-    const body = (depth: number) => `{"inputs":[{"name":"${input}","datatype":"INT64","shape":[1],"data":${nest(depth)}}]}`;
-    const ok = await postText(server, '/v2/models/id_int64/infer', body(100));
+    const body = (depth: number, shape: string) => `{"inputs":[{"name":"${input}","datatype":"INT64","shape":${shape},"data":${nest(depth)}}]}`;
+    // Nested data must follow the shape (the hardening issue); the whole body counts toward the depth limit.
+    const ok = await postText(server, '/v2/models/id_int64/infer', body(1, '[1]'));
     assert.equal(ok.status, 200, ok.text);
-    const deep = await postText(server, '/v2/models/id_int64/infer', body(101));
-    assert.equal(deep.status, 400);
-    assert.match(JSON.parse(deep.text).error, /JSON nesting depth exceeds maximum allowed limit \(100\)/);
+    const deep = await postText(server, '/v2/models/id_int64/infer', body(101, '[1]'));
+    assert.equal(deep.status, 413);
+    assert.match(JSON.parse(deep.text).error, /deeper than the limit of 100 levels \(--http-max-json-depth\)/);
   });
 });
