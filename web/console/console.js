@@ -87,7 +87,7 @@ async function select(name) {
   let metadata;
   let config;
   try {
-    [metadata, config] = await Promise.all([getJson(`/v2/models/${encodeURIComponent(name)}`), getJson(`/v2/models/${encodeURIComponent(name)}/config`)]);
+    [metadata, config] = await Promise.all([getJson(`/v2/models/${encodeURIComponent(name)}`), getJson(`/console/api/models/${encodeURIComponent(name)}/config`)]);
   } catch (error) {
     return fill(detail, header, h('p', { class: 'error' }, error.message));
   }

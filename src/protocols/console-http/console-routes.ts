@@ -10,8 +10,8 @@
 import { callerOf } from '../http-common/access-guard.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { HttpOptions, HttpRoutes } from '../http-common/http-server.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sendError, type HttpOptions, type HttpRoutes } from '../http-common/http-server.js';
 
 /** The metrics as Prometheus text; app/ passes the registry's, absent when metrics are off. */
 export type MetricsText = () => Promise<string>;
@@ -60,6 +60,16 @@ export function consoleRoutes(metricsText?: MetricsText): HttpRoutes {
       }
       const models = server.repositoryIndex().map((e) => ({ name: e.name, version: e.version ?? '', state: e.state ?? 'UNAVAILABLE', reason: e.reason ?? '' }));
       return { server: server.serverMetadata(), control, metrics: metricsText !== undefined, models };
+    });
+
+    // Vireo's own form of a configuration (GET /v2/models/{m}/config answers Triton's, which has no
+    // place for Vireo's keys such as a dataframe input's `columns` that the try-it panel needs).
+    app.get('/console/api/models/:model/config', hidden, async (request: FastifyRequest<{ Params: { model: string } }>, reply) => {
+      try {
+        return server.modelConfig(request.params.model);
+      } catch (error) {
+        return sendError(reply, error);
+      }
     });
 
     app.get('/console/api/metrics', hidden, async (_request, reply) => {

@@ -26,6 +26,10 @@ const OIP = ['Open Inference Protocol'];
 const TRITON = ['Triton extensions'];
 const REPOSITORY = ['Model repository (control)'];
 const V1 = ['V1 (TF Serving / KServe V1)'];
+const SHM = ['Triton shared memory (control)'];
+const BATCH = ['Batch jobs (OpenAI Files and Batches APIs, with --batch-dir)'];
+const OBJECT: Schema = { type: 'object' };
+const ARRAY: Schema = { type: 'array', items: { type: 'object' } };
 
 /** The OIP model routes exist unversioned and with `/versions/:version` after the model name. */
 function modelRoutes(method: string, suffix: string, doc: RouteDoc): [string, RouteDoc][] {
@@ -74,4 +78,26 @@ export const ROUTE_DOCS: ReadonlyMap<string, RouteDoc> = new Map<string, RouteDo
   // find-my-way's `::` escapes the literal colon of `:predict`; the regex ends the name parameter.
   ['POST /v1/models/:model(^[^/:]+)::predict', { summary: 'Predict (TF Serving / KServe V1)', tags: V1, body: ref('v1_predict_request'), response: jsonOrError(ref('v1_predict_response'), '400', '404') }],
   ['POST /v1/models/:model/versions/:version(^[^/:]+)::predict', { summary: 'Predict a version (TF Serving / KServe V1)', tags: V1, body: ref('v1_predict_request'), response: jsonOrError(ref('v1_predict_response'), '400', '404') }],
+  ['GET /v2/', { summary: 'Server metadata (the trailing-slash form OIP writes)', tags: OIP, response: { 200: ref('metadata_server_response') } }],
+  ...modelRoutes('POST', '/generate', { summary: 'Generate (Triton generate extension): a JSON object of inputs by name, one JSON object out', tags: TRITON, body: OBJECT, response: jsonOrError(OBJECT, '400', '404') }),
+  ...modelRoutes('POST', '/generate_stream', { summary: 'Generate as Server-Sent Events, one event per response of a decoupled model', tags: TRITON, body: OBJECT, response: { 200: { type: 'string', description: 'text/event-stream' }, 400: error, 404: error } }),
+  ['GET /v2/systemsharedmemory/status', { summary: 'Registered system shared-memory regions (control; --allow-shared-memory)', tags: SHM, response: jsonOrError(ARRAY, '403') }],
+  ['GET /v2/systemsharedmemory/region/:region/status', { summary: 'One registered region (control)', tags: SHM, response: jsonOrError(ARRAY, '403', '404') }],
+  ['POST /v2/systemsharedmemory/region/:region/register', { summary: 'Register a /dev/shm region: {key, offset, byte_size} (control)', tags: SHM, body: OBJECT, response: { 200: null, 400: error, 403: error } }],
+  ['POST /v2/systemsharedmemory/region/:region/unregister', { summary: 'Unregister a region (control)', tags: SHM, response: { 200: null, 403: error, 404: error } }],
+  ['POST /v2/systemsharedmemory/unregister', { summary: 'Unregister every region (control)', tags: SHM, response: { 200: null, 403: error } }],
+  ['GET /v2/cudasharedmemory/status', { summary: 'CUDA shared memory: not supported on this server', tags: SHM, response: { 501: error } }],
+  ['GET /v2/cudasharedmemory/region/:region/status', { summary: 'CUDA shared memory: not supported on this server', tags: SHM, response: { 501: error } }],
+  ['POST /v2/cudasharedmemory/region/:region/register', { summary: 'CUDA shared memory: not supported on this server', tags: SHM, response: { 501: error } }],
+  ['POST /v2/cudasharedmemory/region/:region/unregister', { summary: 'CUDA shared memory: not supported on this server', tags: SHM, response: { 501: error } }],
+  ['POST /v2/cudasharedmemory/unregister', { summary: 'CUDA shared memory: not supported on this server', tags: SHM, response: { 501: error } }],
+  ['POST /v1/files', { summary: 'Upload a batch input file (multipart: file, purpose=batch; OpenAI Files API; control)', tags: BATCH, otherBodies: { 'multipart/form-data': { type: 'object', properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch'] } } } }, response: jsonOrError(OBJECT, '400', '401', '403', '413') }],
+  ['GET /v1/files', { summary: 'Files, newest first (after, limit)', tags: BATCH, response: jsonOrError(OBJECT, '401', '403') }],
+  ['GET /v1/files/:id', { summary: 'A file object', tags: BATCH, response: jsonOrError(OBJECT, '404') }],
+  ['GET /v1/files/:id/content', { summary: 'A file\'s content (JSON lines)', tags: BATCH, response: { 200: { type: 'string', description: 'application/jsonl' }, 404: error } }],
+  ['DELETE /v1/files/:id', { summary: 'Delete a file (not the input of an unfinished batch)', tags: BATCH, response: jsonOrError(OBJECT, '400', '404') }],
+  ['POST /v1/batches', { summary: 'Create a batch: {input_file_id, endpoint (a Vireo infer path), completion_window, metadata} (OpenAI Batches API; control)', tags: BATCH, body: OBJECT, response: jsonOrError(OBJECT, '400', '401', '403', '404', '429') }],
+  ['GET /v1/batches', { summary: 'Batches, newest first (after, limit)', tags: BATCH, response: jsonOrError(OBJECT, '401', '403') }],
+  ['GET /v1/batches/:id', { summary: 'A batch object: status, request_counts, output and error file ids', tags: BATCH, response: jsonOrError(OBJECT, '404') }],
+  ['POST /v1/batches/:id/cancel', { summary: 'Cancel a batch at its next part', tags: BATCH, response: jsonOrError(OBJECT, '400', '404') }],
 ]);
