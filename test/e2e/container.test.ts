@@ -109,7 +109,7 @@ async function waitReady(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`container not ready at ${url} within ${timeoutMs} ms:\n${logs.stdout}${logs.stderr}`);
 }
 
-describe('vireo build → podman run', { skip, timeout: 600_000 }, () => {
+describe('vireo build → podman run', { skip, timeout: 1_200_000 }, () => {
   const work = mkdtempSync(join(tmpdir(), 'vireo-container-'));
   let buildOutput = '';
   let modelsOutput = '';
