@@ -26,7 +26,7 @@ import { renderContainerfile, renderModelsContainerfile, type ContainerfileOptio
 import type { ModelSummary } from './model-inventory.js';
 import { PackagingError } from './packaging-error.js';
 import { PRUNE_SCRIPT } from './prune-script.js';
-import { compileHandlerModel } from './handler-compiler.js';
+import { compileHandlerModel, dropHandlerSources } from './handler-compiler.js';
 import { readModelConfig } from '../repository/config-file.js';
 
 const run = promisify(execFile);
@@ -236,6 +236,7 @@ export async function writeBuildContext(options: BuildContextOptions): Promise<B
       const compiled = await compileHandlerModel(join(dir, 'models', model.name), model.name, config.default_model_filename);
       onStep(`compiled handler model ${model.name} to model.mjs (${compiled} version${compiled === 1 ? '' : 's'})`);
     }
+    for (const model of options.models.filter((m) => m.format === 'vireo')) await dropHandlerSources(join(dir, 'models', model.name));
     const containerfile = options.modelsOnly ? renderModelsContainerfile({ ...options, models: options.models }) : renderContainerfile({ ...options, models: options.models });
     await writeFile(join(dir, 'Containerfile'), containerfile);
     if (!options.modelsOnly) await writeFile(join(dir, 'prune.mjs'), PRUNE_SCRIPT);

@@ -26,6 +26,7 @@ async function compileVersion(dir: string, label: string): Promise<boolean> {
   const entry = ENTRIES.find((file) => existsSync(join(dir, file)));
   if (!entry) return false;
   if (existsSync(join(dir, COMPILED_ENTRY))) throw new PackagingError(`${label}: both ${entry} and ${COMPILED_ENTRY} exist; keep one`);
+  // Sources are dropped only after every model is compiled (dropHandlerSources).
   const { build } = await import('esbuild');
   try {
     await build({
@@ -39,10 +40,23 @@ async function compileVersion(dir: string, label: string): Promise<boolean> {
     const detail = messages.map((m) => `  ${m.location ? `${m.location.file}:${m.location.line}: ` : ''}${m.text}`).join('\n') || (error as Error).message;
     throw new PackagingError(`${label}: compiling ${entry} failed:\n${detail}`);
   }
-  for (const file of await readdir(dir, { recursive: true })) {
-    if (TYPESCRIPT.test(file) || file === entry) await rm(join(dir, file), { force: true });
-  }
   return true;
+}
+
+/**
+ * Drops the sources compiled into model.mjs (TypeScript files, and a model.js entry) from a handler
+ * model's versions. Run once every model of the context is compiled: a handler may import another
+ * model's code (ocr_stream imports ../../ocr/1/model.ts), which must still be there when it is bundled.
+ */
+export async function dropHandlerSources(modelDir: string): Promise<void> {
+  for (const version of await readdir(modelDir, { withFileTypes: true })) {
+    if (!version.isDirectory() || !/^\d+$/.test(version.name)) continue;
+    const dir = join(modelDir, version.name);
+    if (!existsSync(join(dir, COMPILED_ENTRY))) continue;
+    for (const file of await readdir(dir, { recursive: true })) {
+      if (TYPESCRIPT.test(file) || file === 'model.js') await rm(join(dir, file), { force: true });
+    }
+  }
 }
 
 /**
