@@ -149,12 +149,24 @@ describe('handler models compiled at build time, and model-only images', () => {
       '  return requests.map((r) => ({ outputs: { Y: { data: Float32Array.from(r.inputs.X!.data as Float32Array, (v: number) => v * factor + offset) } } }));',
       '}', '',
     ].join('\n'));
+    // A handler that imports another model's code (as ocr_stream imports ocr's pipeline); it sorts after
+    // the model it imports from, so that model's sources must outlive that model's own compilation.
+    mkdirSync(join(repo, 'shifter', '1'), { recursive: true });
+    writeFileSync(join(repo, 'shifter', 'config.yaml'), readFileSync(join(repo, 'scaler', 'config.yaml')));
+    writeFileSync(join(repo, 'shifter', '1', 'model.ts'), [
+      "import type { HandlerRequest } from 'vireo/handler';",
+      "import { offset } from '../../scaler/1/factor.js';",
+      'export function execute(requests: HandlerRequest[]) {',
+      '  return requests.map((r) => ({ outputs: { Y: { data: Float32Array.from(r.inputs.X!.data as Float32Array, (v: number) => v + offset) } } }));',
+      '}', '',
+    ].join('\n'));
   });
 
   it('writes model.mjs without the TypeScript sources, and a model-only Containerfile', async () => {
     const models = await inventory(repo);
     const context = await writeBuildContext({ packageRoot: root, modelRepository: repo, models, contextDir: join(work, 'models-only'), epoch: 315532800, base: 'scratch', version: '9.9.9', modelsOnly: true });
     assert.deepEqual(readdirSync(join(context.dir, 'models', 'scaler', '1')).sort(), ['factor.json', 'model.mjs']);
+    assert.deepEqual(readdirSync(join(context.dir, 'models', 'shifter', '1')), ['model.mjs']);
     assert.deepEqual(readdirSync(context.dir).sort(), ['Containerfile', 'models'], 'no application in a model-only context');
     const text = readFileSync(context.containerfile, 'utf8');
     assert.match(text, /^FROM scratch$/m);
@@ -175,6 +187,8 @@ describe('handler models compiled at build time, and model-only images', () => {
       const r = await server.post('/v2/models/scaler/infer', { inputs: [{ name: 'X', datatype: 'FP32', shape: [1, 3], data: x }] });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.deepEqual((r.body as any).outputs[0].data, x.map((v) => v * 3 + 0.5));
+      const shifted = await server.post('/v2/models/shifter/infer', { inputs: [{ name: 'X', datatype: 'FP32', shape: [1, 3], data: x }] });
+      assert.deepEqual((shifted.body as any).outputs[0].data, x.map((v) => v + 0.5));
     } finally {
       await server.close();
     }
