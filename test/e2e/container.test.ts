@@ -33,7 +33,9 @@ const IMAGE = `localhost/vireo-e2e:test-${process.pid}`;
 const AGAIN = `localhost/vireo-e2e:again-${process.pid}`;
 const MODEL_IMAGE = `localhost/vireo-e2e-models:test-${process.pid}`;
 const MODELCAR = `vireo-e2e-modelcar-${process.pid}`;
-const MODELS = ['ocr', 'ocr_cls', 'ocr_det', 'ocr_rec', 'simple', 'tabular'];
+const MODELS = ['ocr', 'ocr_cls', 'ocr_det', 'ocr_rec', 'ocr_stream', 'repeat_int32', 'silero_vad', 'simple', 'simple_sequence', 'tabular'];
+/** The handler (TypeScript) models among them; the others are ONNX. */
+const HANDLERS = new Set(['ocr', 'ocr_stream', 'repeat_int32']);
 const CONTAINER = `vireo-e2e-${process.pid}`;
 
 function missingTool(): string | undefined {
@@ -146,7 +148,9 @@ describe('vireo build → podman run', { skip, timeout: 1_200_000 }, () => {
     assert.ok(size, buildOutput);
     console.log(`# image ${size[1]} MB, ${size[2]} MB over the base`);
     // onnxruntime (46 MB), libvips (19 MB) and the models (16 MB) are most of it; a compiler would add 12 MB more.
-    assert.ok(Number(size[2]) > 10 && Number(size[2]) <= 110, `added ${size[2]} MB`);
+    // A regression guard, not the target: 114.6 MB with ten example models and the console's Swagger UI
+    // assets (the target of 100 MB is not met; README, "Container images").
+    assert.ok(Number(size[2]) > 10 && Number(size[2]) <= 125, `added ${size[2]} MB`);
   });
 
   it('writes the requested OCI archive', () => {
@@ -159,7 +163,7 @@ describe('vireo build → podman run', { skip, timeout: 1_200_000 }, () => {
     const info = JSON.parse(sh('buildah', [...STORAGE, 'inspect', '--type', 'image', IMAGE])) as { Docker: { config: Record<string, any> } };
     const config = info.Docker.config;
     assert.equal(config.Labels['io.vireo.models'], MODELS.map((m) => `${m}:1`).join(','));
-    for (const model of MODELS) assert.equal(config.Labels[`io.vireo.model.${model}.format`], model === 'ocr' ? 'vireo' : 'onnx', model);
+    for (const model of MODELS) assert.equal(config.Labels[`io.vireo.model.${model}.format`], HANDLERS.has(model) ? 'vireo' : 'onnx', model);
     assert.ok(!config.Env.some((e: string) => e.startsWith('TSX_')), config.Env.join(' '));
     assert.deepEqual(Object.keys(config.ExposedPorts).sort(), ['8000/tcp', '8001/tcp', '8002/tcp']);
     assert.equal(config.User, '65532:65532');
