@@ -38,7 +38,7 @@ const EXCLUSIVE: Record<string, string> = {
   'grpc-health-check': 'protocols',
   sharp: 'codecs',
   'apache-arrow': 'codecs',
-  hyparquet: 'codecs',
+  'parquet-wasm': 'codecs',
   'hyparquet-writer': 'codecs',
   '@huggingface/tokenizers': 'codecs',
   'prom-client': 'metrics',
