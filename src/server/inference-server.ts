@@ -20,6 +20,7 @@ import { checkModelName, type UploadedFile } from '../repository/model-upload.js
 import { AccessPolicy, type Caller } from './access-policy.js';
 import { checkControlAccess } from './control-access.js';
 import { sharedMemoryRef, SystemSharedMemory, type SharedMemoryRef } from './system-shared-memory.js';
+import { CudaSharedMemory } from './cuda-shared-memory.js';
 import { dataTypeInfo, type DataType, type NumericArray } from '../core/datatypes.js';
 import { packBytes, unpackBytes, viewAs, type TensorData } from '../core/tensor.js';
 import type { ModelVersionStats } from '../scheduler/statistics.js';
@@ -102,6 +103,11 @@ export class InferenceServer {
     const registry = this.#requireSharedMemory();
     this.access.authorizeControl(caller);
     return registry;
+  }
+
+  /** CUDA shared memory as a CPU-only Triton answers it (same switch and access rule as system shared memory). */
+  cudaSharedMemory(caller: Caller): CudaSharedMemory {
+    return new CudaSharedMemory(this.systemSharedMemory(caller));
   }
 
   #requireSharedMemory(): SystemSharedMemory {
