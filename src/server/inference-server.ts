@@ -429,6 +429,16 @@ export class InferenceServer {
     this.#requireControlMode();
     checkModelName(name);
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down');
+    try {
+      await this.#loadModel(name, options);
+    } catch (error) {
+      // Triton's words: clients (simple_*_model_control.py) look for "failed to load" in the message.
+      if (!(error instanceof VireoError)) throw error;
+      throw new VireoError(error.code, `failed to load '${name}', ${error.message}`, { cause: error });
+    }
+  }
+
+  async #loadModel(name: string, options: LoadModelOptions): Promise<void> {
     const files: UploadedFile[] = Object.entries(options.files ?? {}).map(([path, bytes]) => ({ path, bytes }));
     if (files.length > 0 && options.config === undefined) {
       throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'model files were given without a "config" parameter (the repository extension requires one with files)');
