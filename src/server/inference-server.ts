@@ -15,7 +15,7 @@ import type { Logger } from '../logging/logger.js';
 import { parseWithTritonFields, warnUnimplemented } from '../repository/config-file.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import { coerceProtoJson, toTritonForm } from '../repository/triton-config.js';
-import type { ModelRepository } from '../repository/model-repository.js';
+import { checkVersionString, type ModelRepository } from '../repository/model-repository.js';
 import { checkModelName, type UploadedFile } from '../repository/model-upload.js';
 import { AccessPolicy, type Caller } from './access-policy.js';
 import { checkControlAccess } from './control-access.js';
@@ -264,7 +264,9 @@ export class InferenceServer {
    * NOT_FOUND for a model the repository does not have — checked before a request's inputs are
    * decoded, as Triton does (an unknown model is reported as such even when its inputs are wrong too).
    */
-  requireModel(name: string): void {
+  requireModel(name: string, version?: string): void {
+    // The version string is read first, as Triton reads it before looking the model up.
+    if (version) checkVersionString(version);
     // An empty name is the frontend's own INVALID_ARGUMENT, reported when it parses the request. With a
     // memory budget a model is known only once loaded on demand: #infer's ensureLoaded reports it then.
     if (name !== '' && !this.repository.loadsOnDemand && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(name)}' is not found`);

@@ -37,6 +37,10 @@ const CASES: [string, unknown, grpc.status, RegExp][] = [
   ['priority that is not an integer', { ...good(), parameters: { priority: { string_param: 'high' } } }, INVALID_ARGUMENT, /"priority" must be a non-negative integer/],
   ['unknown model', { ...good(), model_name: 'nope' }, NOT_FOUND, /Request for unknown model: 'nope' is not found/],
   ['unknown version', { ...good(), model_version: '7' }, NOT_FOUND, /Request for unknown model: 'simple' version 7 is not found/],
+  // Triton's words, checked by grpc_explicit_*_content_client.py; the version is read before the model is looked up.
+  ['version that is not a number', { ...good(), model_version: 'wrong_specification' }, INVALID_ARGUMENT, /^failed to get model version from specified version string 'wrong_specification' .*version should be an integral value > 0/],
+  ['negative version', { ...good(), model_version: '-1' }, INVALID_ARGUMENT, /^invalid model version specified '-1' , version should be an integral value > 0/],
+  ['version that is not a number, unknown model', { ...good(), model_name: 'nope', model_version: 'x1' }, INVALID_ARGUMENT, /failed to get model version from specified version string 'x1'/],
   ['model that failed to load', { model_name: 'broken', inputs: good().inputs }, UNAVAILABLE, /broken/],
 ];
 
