@@ -94,6 +94,15 @@ describe('system shared memory', { skip: HAS_SHM ? false : 'no /dev/shm on this 
     const status = await client.call('SystemSharedMemoryStatus', { name: 'input_data' });
     assert.deepEqual(Object.keys(status.regions), ['input_data']);
     assert.equal(Number(status.regions.input_data.byte_size), 128);
+    // Data both in shared memory and in typed contents is refused in Triton's words.
+    await assert.rejects(client.call('ModelInfer', {
+      model_name: 'simple',
+      inputs: [
+        { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], parameters: { shared_memory_region: { string_param: 'input_data' }, shared_memory_byte_size: { int64_param: '64' } }, contents: { int_contents: a } },
+        { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], contents: { int_contents: b } },
+      ],
+    }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT
+      && e.details === "unexpected 'content' provided when using shared memory for input tensor 'INPUT0' for model 'simple'");
   });
 
   it('bounds every access: offsets past the region, outputs that do not fit, unknown regions', async () => {
