@@ -70,7 +70,6 @@ export interface LoadOptions {
 
 const MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
-/** Triton's words (model_repository_manager.cc), which clients and Triton's tests match on. */
 /**
  * A version is a non-negative integer; anything else is refused in Triton's words, before the model
  * is looked up as Triton does (grpc_explicit_*_content_client.py check the text).
@@ -83,6 +82,7 @@ export function checkVersionString(version: string): void {
   throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `failed to get model version from specified version string '${clip(version)}' (details: not an integer), version should be an integral value > 0`);
 }
 
+/** Triton's words (model_repository_manager.cc), which clients and Triton's tests match on. */
 const unknownModel = (name: string) => new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(name)}' is not found`);
 
 export function isValidModelName(name: string): boolean {
