@@ -73,5 +73,5 @@ export async function prepareExamples(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   await prepareExamples();
-  console.log(`example models ready in ${root}`);
+  console.log(`example models ready in ${root} and ${tritonRoot}`);
 }
