@@ -15,11 +15,12 @@ import type { Logger } from '../logging/logger.js';
 import { parseWithTritonFields, warnUnimplemented } from '../repository/config-file.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import { coerceProtoJson, toTritonForm } from '../repository/triton-config.js';
-import type { ModelRepository } from '../repository/model-repository.js';
+import { checkVersionString, type ModelRepository } from '../repository/model-repository.js';
 import { checkModelName, type UploadedFile } from '../repository/model-upload.js';
 import { AccessPolicy, type Caller } from './access-policy.js';
 import { checkControlAccess } from './control-access.js';
 import { sharedMemoryRef, SystemSharedMemory, type SharedMemoryRef } from './system-shared-memory.js';
+import { CudaSharedMemory } from './cuda-shared-memory.js';
 import { dataTypeInfo, type DataType, type NumericArray } from '../core/datatypes.js';
 import { packBytes, unpackBytes, viewAs, type TensorData } from '../core/tensor.js';
 import type { ModelVersionStats } from '../scheduler/statistics.js';
@@ -102,6 +103,11 @@ export class InferenceServer {
     const registry = this.#requireSharedMemory();
     this.access.authorizeControl(caller);
     return registry;
+  }
+
+  /** CUDA shared memory as a CPU-only Triton answers it (same switch and access rule as system shared memory). */
+  cudaSharedMemory(caller: Caller): CudaSharedMemory {
+    return new CudaSharedMemory(this.systemSharedMemory(caller));
   }
 
   #requireSharedMemory(): SystemSharedMemory {
@@ -258,7 +264,9 @@ export class InferenceServer {
    * NOT_FOUND for a model the repository does not have — checked before a request's inputs are
    * decoded, as Triton does (an unknown model is reported as such even when its inputs are wrong too).
    */
-  requireModel(name: string): void {
+  requireModel(name: string, version?: string): void {
+    // The version string is read first, as Triton reads it before looking the model up.
+    if (version) checkVersionString(version);
     // An empty name is the frontend's own INVALID_ARGUMENT, reported when it parses the request. With a
     // memory budget a model is known only once loaded on demand: #infer's ensureLoaded reports it then.
     if (name !== '' && !this.repository.loadsOnDemand && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(name)}' is not found`);
@@ -423,6 +431,16 @@ export class InferenceServer {
     this.#requireControlMode();
     checkModelName(name);
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down');
+    try {
+      await this.#loadModel(name, options);
+    } catch (error) {
+      // Triton's words: clients (simple_*_model_control.py) look for "failed to load" in the message.
+      if (!(error instanceof VireoError)) throw error;
+      throw new VireoError(error.code, `failed to load '${name}', ${error.message}`, { cause: error });
+    }
+  }
+
+  async #loadModel(name: string, options: LoadModelOptions): Promise<void> {
     const files: UploadedFile[] = Object.entries(options.files ?? {}).map(([path, bytes]) => ({ path, bytes }));
     if (files.length > 0 && options.config === undefined) {
       throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'model files were given without a "config" parameter (the repository extension requires one with files)');

@@ -61,7 +61,7 @@ function parseShape(shape: (string | number)[], what: string): number[] {
   });
 }
 
-function parseInput(input: InferInputMessage, index: number, raw: Uint8Array | undefined, sharedMemoryInput: SharedMemoryInput | undefined): Tensor {
+function parseInput(input: InferInputMessage, index: number, raw: Uint8Array | undefined, sharedMemoryInput: SharedMemoryInput | undefined, model: string): Tensor {
   if (!input.name) malformed(`inputs[${index}]: "name" must be a non-empty string`);
   const what = `input "${input.name}"`;
   const datatype = parseDataType(input.datatype);
@@ -70,6 +70,9 @@ function parseInput(input: InferInputMessage, index: number, raw: Uint8Array | u
   const count = elementCount(shape, what);
   const shm = sharedMemoryRef(fromInferParameters(input.parameters), what);
   if (shm && !sharedMemoryInput) malformed(`${what}: shared memory inputs are not available here`);
+  if (shm && usedContentsFields(input.contents).length > 0) {
+    malformed(`unexpected 'content' provided when using shared memory for input tensor '${input.name}' for model '${model}'`);
+  }
   const data = shm ? sharedMemoryInput!(shm, datatype, shape, count, what)
     : raw ? fromRawContents(raw, datatype, count, what) : fromTypedContents(input.contents, datatype, count, what);
   return { name: input.name, datatype, shape, data };
@@ -86,8 +89,9 @@ export function parseModelInferRequest(message: ModelInferRequestMessage, signal
   const inMemory = inputs.map((i) => i.parameters?.shared_memory_region !== undefined);
   const carried = inMemory.filter((m) => !m).length;
   if (raw) {
-    const typed = inputs.filter((i) => usedContentsFields(i.contents).length > 0).map((i) => `"${i.name}"`);
-    if (typed.length > 0) malformed(`the request sets raw_input_contents and typed contents (input ${typed.join(', ')}); use one or the other`);
+    // Triton's words (grpc_explicit_int_content_client.py checks them): one form of data per request.
+    const typed = inputs.find((i) => usedContentsFields(i.contents).length > 0);
+    if (typed) malformed(`contents field must not be specified when using raw_input_contents for '${typed.name}' for model '${message.model_name}'`);
     if (raws.length !== carried) malformed(`raw_input_contents has ${raws.length} entries but the request has ${carried} inputs outside shared memory`);
   }
   let next = 0;
@@ -95,7 +99,7 @@ export function parseModelInferRequest(message: ModelInferRequestMessage, signal
     id: message.id || undefined,
     model: message.model_name,
     version: message.model_version || undefined,
-    inputs: inputs.map((input, i) => parseInput(input, i, raw && !inMemory[i] ? raws[next++] : undefined, sharedMemoryInput)),
+    inputs: inputs.map((input, i) => parseInput(input, i, raw && !inMemory[i] ? raws[next++] : undefined, sharedMemoryInput, message.model_name)),
     outputs: (message.outputs ?? []).map((o, i) => {
       if (!o.name) malformed(`outputs[${i}]: "name" must be a non-empty string`);
       return { name: o.name, parameters: fromInferParameters(o.parameters) };
