@@ -201,7 +201,7 @@ export class InferenceServer {
    */
   requireModel(name: string): void {
     // An empty name is the frontend's own INVALID_ARGUMENT, reported when it parses the request. With a
-    // memory budget a model is known only once loaded on demand: #infer's ensureLoaded reports it then.
+    // memory budget a model is known only once loaded on demand: prepareRequest's ensureLoaded reports it then.
     if (name !== '' && !this.repository.loadsOnDemand && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(name)}' is not found`);
   }
 
