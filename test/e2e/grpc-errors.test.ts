@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { identityModel, simpleModel } from '../../tools/modelgen/models.js';
-import { assertStatus, grpc, healthClient, streamInfer, tritonClient, type RpcClient } from '../helpers/grpc.js';
-import { makeRepository } from '../helpers/repository.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { assertStatus, grpc, healthClient, serveWithGrpcClient, streamInfer, type RpcClient } from '../helpers/grpc.js';
+import type { TestServer } from '../helpers/server.js';
 import { add, range16 } from '../helpers/simple.js';
 
 const int32 = (values: number[]) => Buffer.from(new Int32Array(values).buffer);
@@ -47,26 +46,19 @@ const CASES: [string, unknown, grpc.status, RegExp][] = [
 describe('gRPC errors', () => {
   let server: TestServer;
   let client: RpcClient;
-  let cleanup: () => Promise<void>;
+  let close: () => Promise<void>;
 
   before(async () => {
-    const repo = await makeRepository({
+    ({ server, client, close } = await serveWithGrpcClient({
       simple: { config: { max_batch_size: 8 }, versions: { 1: simpleModel() } },
       identity_int8: { versions: { 1: identityModel('INT8') } },
       identity_bytes: { versions: { 1: identityModel('STRING') } },
       broken: { versions: { 1: 'not an onnx model' } },
       // Waits up to 60 s to fill a batch of 8: a lone request stays queued until cancelled.
       slow: { config: { max_batch_size: 8, dynamic_batching: { preferred_batch_size: [8], max_queue_delay_microseconds: 60_000_000 } }, versions: { 1: simpleModel() } },
-    });
-    cleanup = repo.cleanup;
-    server = await startTestServer(repo.root, { grpcMaxMessageSize: 256 * 1024 });
-    client = tritonClient(server.grpcTarget);
+    }, { grpcMaxMessageSize: 256 * 1024 }));
   });
-  after(async () => {
-    client.close();
-    await server.close();
-    await cleanup();
-  });
+  after(() => close());
 
   for (const [name, request, code, pattern] of CASES) {
     it(`${name} → ${grpc.status[code]}`, async () => {
