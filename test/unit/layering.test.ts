@@ -16,8 +16,9 @@ const ALLOWED: Record<string, string[]> = {
   repository: ['repository', 'codecs', 'scheduler', 'backends', 'core', 'logging'],
   server: ['server', 'repository', 'codecs', 'scheduler', 'core', 'logging'],
   protocols: ['protocols', 'server', 'codecs', 'core', 'logging', 'scheduler', 'repository'],
-  // The batch frontend (`vireo batch`): calls the facade, reuses the OIP JSON parser and the batch concatenation.
-  batch: ['batch', 'server', 'codecs', 'core', 'logging', 'protocols', 'scheduler', 'repository'],
+  // The batch engine (`vireo batch` and `/v1/batches`): calls the facade, reuses the batch concatenation;
+  // no wire code (the OIP JSON parser is handed in by its callers).
+  batch: ['batch', 'server', 'codecs', 'core', 'logging', 'scheduler', 'repository'],
   metrics: ['metrics', 'scheduler', 'core', 'server', 'logging'],
   tracing: ['tracing', 'scheduler', 'core', 'logging'],
   app: ['*'],
