@@ -197,6 +197,7 @@ export class BatchRunner {
     const signal = this.#stop.signal;
     // Background priority, and "not now" refusals waited out (a window shared by the whole job).
     const server = retryingTransient(inBackground(this.#o.server), { windowMs: TRANSIENT_RETRY_MS, signal });
+    let saving: Promise<void> = Promise.resolve();
     try {
       await runParts(parts(this.#lines(batch, store, partRows, model)), {
         store,
@@ -218,14 +219,17 @@ export class BatchRunner {
           batch.request_counts.failed += manifest.errors;
           this.completed += completed;
           this.failed += manifest.errors;
-          // Counts are saved for clients to poll; after a crash they are recounted from the manifests.
-          void this.#o.objects.save(batch).catch((error: unknown) => this.#o.logger.warn({ err: error, batch: batch.id }, 'batch state not saved'));
+          // Counts are saved for clients to poll (saves of a batch run in order: the last one is awaited
+          // below); after a crash they are recounted from the manifests.
+          saving = this.#o.objects.save(batch).catch((error: unknown) => this.#o.logger.warn({ err: error, batch: batch.id }, 'batch state not saved'));
         },
       });
     } catch (error) {
       // A stop: the parts not committed run again after the restart.
       if (this.#closing) throw new Interrupted();
       throw error;
+    } finally {
+      await saving;
     }
     if (this.#closing) throw new Interrupted();
   }
