@@ -41,8 +41,9 @@ export function retryingTransient(facade: InferFacade, options: RetryOptions): I
           const error = VireoError.from(thrown);
           if (!TRANSIENT.has(error.code) || options.signal?.aborted) throw error;
           refusingSince ??= Date.now();
-          if (Date.now() + pause >= refusingSince + options.windowMs) throw error;
-          await new Promise((resolve) => setTimeout(resolve, pause));
+          const left = refusingSince + options.windowMs - Date.now();
+          if (left <= 0) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
         }
       }
     },
