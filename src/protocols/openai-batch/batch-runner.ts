@@ -225,8 +225,8 @@ export class BatchRunner {
         },
       });
     } catch (error) {
-      // A stop: the parts not committed run again after the restart.
-      if (this.#closing) throw new Interrupted();
+      // A stop (ours, or the server's seen first): the parts not committed run again after the restart.
+      if (this.#closing || VireoError.from(error).code === 'VIREO_ERR_SERVER_SHUTTING_DOWN') throw new Interrupted();
       throw error;
     } finally {
       await saving;
