@@ -11,10 +11,9 @@ import type { ModelMetadata } from '../core/inference.js';
 import type { InferenceServer } from '../server/inference-server.js';
 import type { ModelConfig } from '../repository/model-config.js';
 import type { InputSource, PartInput } from './input-source.js';
-import type { InferRequest } from '../core/inference.js';
 import { planInputs, type InputFormat, type PlannedInput } from './input-plan.js';
 import { imageSource } from './image-source.js';
-import type { JsonlModel } from './jsonl-rows.js';
+import { bytesInputs, inflightBatches, jsonlModel, type OipRequestParser } from './batch-model.js';
 import { PartStore, writeFileAtomic } from './part-store.js';
 import { encodeErrors, encodePart, type OutputFormat, type OutputSpec } from './result-encoders.js';
 import { runParts } from './part-runner.js';
@@ -58,7 +57,7 @@ export interface BatchJobOptions {
   /** Aborted: no new part starts; the one running is committed, then the job rejects (rerun resumes). */
   signal?: AbortSignal;
   /** The REST frontend's OIP JSON request parser, for JSONL bodies with `inputs` (the engine imports no wire code). */
-  oipRequest(body: Record<string, unknown>, model: string, version: string | undefined): InferRequest;
+  oipRequest: OipRequestParser;
 }
 
 const DEFAULT_PART_ROWS = 1024;
@@ -68,18 +67,11 @@ const invalid = (message: string, code: ErrorCode = 'VIREO_ERR_BATCH_INPUT_INVAL
   throw new VireoError(code, message);
 };
 
-/** The one input of a model that takes an encoded file per row (image codec, or BYTES). */
-function bytesInputs(config: ModelConfig): string[] {
-  return config.input.filter((i) => i.data_type === 'BYTES' || i.image || i.text).map((i) => i.name);
-}
 
 function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: ModelConfig, batchSize: number): InputSource[] {
   const batched = config.max_batch_size > 0;
   const toRequest = (table: Parameters<BatchJobOptions['server']['dataframeRequest']>[2]) => options.server.dataframeRequest(options.model, options.version, table);
-  const jsonlModel: JsonlModel = {
-    model: options.model, version: options.version, batched, bytesInputs: bytesInputs(config), dataframeRequest: toRequest,
-    oipRequest: (body) => options.oipRequest(body, options.model, options.version),
-  };
+  const jsonl = jsonlModel(options.server, options.model, options.version, config, options.oipRequest);
   const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
   return planned.map((input, fileIndex): InputSource => {
     if (input.kind === 'images') {
@@ -87,7 +79,7 @@ function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: Mo
       if (targets.length !== 1) invalid(`model "${options.model}" has ${targets.length} inputs that take files (${targets.join(', ') || 'none'}); a folder of images needs exactly one`);
       return imageSource(input.path, fileIndex, input.files, { input: targets[0]!, batched, model: options.model, version: options.version }, options.maxFileBytes ?? 64 * 1024 * 1024);
     }
-    if (input.format === 'jsonl') return jsonlSource({ path: input.path, fileIndex, blockBytes }, jsonlModel, batchSize);
+    if (input.format === 'jsonl') return jsonlSource({ path: input.path, fileIndex, blockBytes }, jsonl, batchSize);
     if (input.format === 'csv') return csvSource({ path: input.path, fileIndex, blockBytes }, toRequest, options.idColumn);
     return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn);
   });
@@ -141,7 +133,7 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   for (const manifest of store.committed()) if (ownsPart(manifest.part)) stats.resumed(manifest);
   const estimates = await Promise.all(sources.map((s) => s.estimateRows()));
   options.observer?.started?.(estimates.reduce((a, b) => a + b, 0) / shard.count);
-  const maxInflight = options.maxInflight ?? config.instance_group.reduce((n, g) => n + (g.count ?? 1), 0) + 1;
+  const maxInflight = options.maxInflight ?? inflightBatches(config);
 
   const partsOf = async function* (): AsyncGenerator<PartInput> {
     for (const source of sources) yield* source.parts({ owns, committed: (p) => store.isCommitted(p), partRows });

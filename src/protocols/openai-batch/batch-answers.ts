@@ -7,9 +7,11 @@
  *   error file:  the same with the error's HTTP status and `{"error": "<message>"}` as body;
  *   expired:     `{"id", "custom_id", "response": null, "error": {"code": "batch_expired", "message"}}`.
  */
+import { inflightBatches, jsonlModel } from '../../batch/batch-model.js';
 import type { JsonlModel, ParsedLine } from '../../batch/jsonl-rows.js';
 import type { RowResult } from '../../batch/run-rows.js';
 import { ERROR_CODES, VireoError } from '../../core/errors.js';
+import type { ModelConfig } from '../../repository/model-config.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { HTTP_STATUS } from '../http-common/http-errors.js';
 import { encodeInferResponse } from '../oip-http/oip-binary-codec.js';
@@ -28,27 +30,17 @@ export interface BatchModel {
 
 /** The model as loaded now; a model not (yet) loaded reads as unbatched, and its requests answer its error. */
 export function batchModel(server: InferenceServer, endpoint: BatchEndpoint): BatchModel {
-  let batched = false;
-  let bytesInputs: string[] = [];
-  let maxBatchSize = 1;
-  let instances = 1;
+  let config: ModelConfig | undefined;
   try {
-    const config = server.modelConfig(endpoint.model, endpoint.version);
-    batched = config.max_batch_size > 0;
-    maxBatchSize = Math.max(1, config.max_batch_size);
-    bytesInputs = config.input.filter((i) => i.data_type === 'BYTES' || i.image || i.text).map((i) => i.name);
-    instances = Math.max(1, config.instance_group.reduce((n, g) => n + (g.count ?? 1), 0));
+    config = server.modelConfig(endpoint.model, endpoint.version);
   } catch {
     // not loaded: every request will answer the model's error (after the transient retries)
   }
   return {
-    jsonl: {
-      model: endpoint.model, version: endpoint.version, batched, bytesInputs,
-      dataframeRequest: (table) => server.dataframeRequest(endpoint.model, endpoint.version, table),
-      oipRequest: (body) => parseInferBody(body, endpoint.model, endpoint.version),
-    },
-    batchSize: maxBatchSize,
-    maxInflight: instances + 1,
+    // JSONL bodies with `inputs` are read exactly as POST /v2/models/{m}/infer reads them.
+    jsonl: jsonlModel(server, endpoint.model, endpoint.version, config, (body, model, version) => parseInferBody(body, model, version)),
+    batchSize: Math.max(1, config?.max_batch_size ?? 1),
+    maxInflight: config ? inflightBatches(config) : 2,
   };
 }
 
