@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { VireoError } from '../core/errors.js';
 import type { DataType } from '../core/datatypes.js';
 import type { Tensor } from '../core/tensor.js';
+import { checkTensorBytes } from '../core/request-limits.js';
 import { RASTER_FORMATS, sniffRasterFormat } from './image-format.js';
 
 /** The `image` key of an input's configuration (model-config.ts validates it). */
@@ -81,6 +82,8 @@ export class ImageCodec {
       throw new VireoError('VIREO_ERR_INPUT_SHAPE', `${what}: send one encoded image per element (shape [n] or [n, 1]${this.#batched ? '' : '; this model takes one image'}), got shape [${tensor.shape.join(',')}]`);
     }
     const size = this.#width * this.#height * this.#channels;
+    // The tensor made from the images is bounded like one sent as it is, before it is allocated.
+    checkTensorBytes(images.length * size * (this.#uint8 ? 1 : 4), `${what} (${images.length} decoded images)`);
     const out = this.#uint8 ? new Uint8Array(images.length * size) : new Float32Array(images.length * size);
     await Promise.all(images.map(async (bytes, i) => this.#write(await this.#pixels(bytes, i), out, i * size)));
     const dims = this.#spec.layout === 'NCHW' ? [this.#channels, this.#height, this.#width] : [this.#height, this.#width, this.#channels];
