@@ -9,7 +9,7 @@ import { tableFromIPC } from 'apache-arrow';
 import { parse as parseCsvText } from 'csv-parse/sync';
 import { VireoError } from '../core/errors.js';
 import { jsonToTensorData } from '../core/json-tensors.js';
-import { checkDataframeSize } from '../core/request-limits.js';
+import { checkDataframeSize, TensorBytesBudget } from '../core/request-limits.js';
 import type { Tensor } from '../core/tensor.js';
 import type { CodecTensorConfig } from './image-codec.js';
 
@@ -152,8 +152,10 @@ export function tableToInputs(table: Table, inputs: readonly DataframeInput[], c
   if (extra.length > 0) bad(`unknown column${extra.length > 1 ? 's' : ''} ${extra.map((c) => `"${c}"`).join(', ')} (the model takes ${expected.map((c) => `"${c}"`).join(', ')})`);
   if (table.rows === 0) bad('the table has no rows');
   if (!batched && table.rows !== 1) bad(`this model takes one row per request, got ${table.rows}`);
+  const budget = new TensorBytesBudget();
   return inputs.map((input) => {
     const names = columns.get(input.name)!;
+    budget.admit(input.data_type, table.rows * names.length, `input "${input.name}"`);
     const values: unknown[] = new Array(table.rows * names.length);
     names.forEach((name, j) => {
       const column = table.columns.get(name)!;

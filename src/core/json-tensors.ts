@@ -9,6 +9,7 @@
  * error (a JSON string cannot carry them), never U+FFFD.
  */
 import { checkBytesElements } from './bytes-limits.js';
+import { checkTensorBytes, tensorBytes } from './request-limits.js';
 import { dataTypeInfo, type DataType, type NumericArray } from './datatypes.js';
 import { VireoError } from './errors.js';
 import { fromBFloat16Bits, fromHalfBits, toBFloat16Bits, toHalfBits } from './half-float.js';
@@ -100,6 +101,7 @@ function checkLayout(data: unknown, count: number, shape: readonly number[] | un
  * itself must already be bounded by the caller.
  */
 export function jsonToTensorData(data: unknown, datatype: DataType, count: number, what: string, shape?: readonly number[]): TensorData {
+  checkTensorBytes(tensorBytes(datatype, count), what);
   checkLayout(data, count, shape, what);
   if (datatype === 'BYTES') {
     checkBytesElements(count, what);

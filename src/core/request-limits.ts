@@ -1,9 +1,10 @@
 /**
  * Bounds on the shape of one request, beside the BYTES bounds (bytes-limits.ts): the bytes its
  * numeric tensors take (elements × datatype size, per input and all inputs together), how many
- * inputs and outputs it names, and the rows and columns of a dataframe body. Every decoder checks
- * the size it is about to build — from the shape, before any array exists — and the facade checks
- * the request as a whole (also what codecs made of it), so every frontend is covered by one rule.
+ * inputs and outputs it names, the rows and columns of a dataframe body and the parts of an upload.
+ * Every decoder checks the size it is about to build — from the shape, before any array exists
+ * (json-tensors.ts for every JSON form, the image codec for the tensor it makes) — and the facade
+ * checks the counts of every request, whichever frontend made it.
  *
  * A refusal is VIREO_ERR_REQUEST_TOO_LARGE (HTTP 413, gRPC RESOURCE_EXHAUSTED) naming the limit and
  * the `vireo serve` option that sets it. The bounds are process-wide: `vireo serve` sets them once
@@ -109,10 +110,12 @@ export class TensorBytesBudget {
   }
 }
 
-/** The whole request, as the facade sees it (after codecs made their tensors): every bound at once. */
-export function checkRequestLimits(request: { inputs: readonly { name: string; datatype: DataType; data: ArrayLike<unknown> }[]; outputs?: readonly unknown[] }): void {
+/**
+ * The whole request as the facade receives it, from any frontend: its inputs and outputs. (Tensor
+ * bytes are checked by the decoders, before they allocate; the facade also takes the full batches
+ * `vireo batch` assembles in-process, which the per-request byte bounds are not meant for.)
+ */
+export function checkRequestCounts(request: { inputs: readonly unknown[]; outputs?: readonly unknown[] }): void {
   checkInputCount(request.inputs.length);
   checkOutputCount(request.outputs?.length ?? 0);
-  const budget = new TensorBytesBudget();
-  for (const input of request.inputs) budget.admit(input.datatype, input.data.length, `input "${input.name}"`);
 }

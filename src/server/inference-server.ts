@@ -5,7 +5,7 @@
  */
 import type { Table } from '../codecs/dataframe-codec.js';
 import { checkBytesRequest } from '../core/bytes-limits.js';
-import { checkRequestLimits } from '../core/request-limits.js';
+import { checkRequestCounts } from '../core/request-limits.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ServerMetadata } from '../core/inference.js';
 import { processInflight } from '../core/inflight-requests.js';
@@ -241,7 +241,7 @@ export class InferenceServer {
   async infer(request: InferRequest): Promise<InferResponse> {
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
     checkBytesRequest(request.inputs);
-    checkRequestLimits(request);
+    checkRequestCounts(request);
     this.#inflight++;
     processInflight.begin();
     try {
@@ -300,7 +300,7 @@ export class InferenceServer {
    */
   async inferStream(request: InferRequest, onResponse: (response: InferResponse) => void): Promise<void> {
     if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
-    checkRequestLimits(request);
+    checkRequestCounts(request);
     this.#inflight++;
     processInflight.begin();
     try {
