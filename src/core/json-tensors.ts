@@ -101,8 +101,9 @@ function checkLayout(data: unknown, count: number, shape: readonly number[] | un
  * itself must already be bounded by the caller.
  */
 export function jsonToTensorData(data: unknown, datatype: DataType, count: number, what: string, shape?: readonly number[]): TensorData {
-  checkTensorBytes(tensorBytes(datatype, count), what);
   checkLayout(data, count, shape, what);
+  // After the layout (which reads only the JSON that arrived), before the tensor is allocated.
+  checkTensorBytes(tensorBytes(datatype, count), what);
   if (datatype === 'BYTES') {
     checkBytesElements(count, what);
     const out: Uint8Array[] = new Array(count);
