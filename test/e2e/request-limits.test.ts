@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import type { ClientHttp2Session } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
-import { identityModel, mlpModel } from '../../tools/modelgen/models.js';
+import sharp from 'sharp';
+import { identityModel, mlpModel, simpleModel } from '../../tools/modelgen/models.js';
+import { startChildServer, type ChildServer } from '../helpers/child-server.js';
 import { assertStatus, grpc, tritonClient, type RpcClient } from '../helpers/grpc.js';
 import { INFER_PATH, frame, pb, rawCall, rawSession } from '../helpers/raw-grpc.js';
 import { makeRepository } from '../helpers/repository.js';
@@ -40,6 +42,11 @@ describe('request limits with options of their own', () => {
     const repo = await makeRepository({
       identity_fp32: { versions: { 1: identityModel('FLOAT') } },
       identity_bytes: { versions: { 1: identityModel('STRING') } },
+      // 3 × 32 × 32 UINT8: one decoded image is 3,072 bytes, two are over the 4,096-byte limit.
+      image_u8: {
+        config: { max_batch_size: 8, input: [{ name: 'INPUT', data_type: 'TYPE_UINT8', dims: [3, 32, 32], image: {} }] },
+        versions: { 1: identityModel('UINT8', ['batch', 3, 32, 32]) },
+      },
       tabular: {
         config: {
           backend: 'onnx', max_batch_size: 64,
@@ -132,6 +139,20 @@ describe('request limits with options of their own', () => {
       assert.equal(answer.status, grpc.status.RESOURCE_EXHAUSTED, answer.message);
       // The scan's words: the input is counted by position, its name not yet decoded.
       assert.match(answer.message, /inputs\[0\] \(typed contents\).*--max-tensor-bytes/);
+    });
+  });
+
+  describe('the tensor the image codec makes', () => {
+    it('is bounded by --max-tensor-bytes before it is allocated', async () => {
+      const image = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } }).png().toBuffer();
+      const request = (n: number) => ({ inputs: [{ name: 'INPUT', datatype: 'BYTES', shape: [n, 1], data: Array.from({ length: n }, () => ({ b64: image.toString('base64') })) }] });
+      const one = await server.post('/v2/models/image_u8/infer', request(1));
+      assert.equal(one.status, 200, JSON.stringify(one.body));
+      // The pixel of an 8×8 image of #336699 stretched to 32×32, channel 0 (R) first: 0x33.
+      assert.equal(one.body.outputs[0].data[0], 0x33);
+      const two = await server.post('/v2/models/image_u8/infer', request(2));
+      refused(two, '--max-tensor-bytes');
+      assert.match(two.body.error, /2 decoded images/);
     });
   });
 
@@ -229,5 +250,61 @@ describe('request limits with options of their own', () => {
       form.append('INPUT', 'y'.repeat(BODY_LIMIT + 10));
       refused(await upload(form), '--http-body-limit');
     });
+  });
+});
+
+/** The same limits set through `vireo serve`'s options and their environment variables (a real child process). */
+describe('request limits as vireo serve options and environment variables', () => {
+  let child: ChildServer;
+  let cleanup: () => Promise<void>;
+  const ENV = { VIREO_MAX_REQUEST_INPUTS: '2', VIREO_MAX_REQUEST_OUTPUTS: '1', VIREO_MAX_DATAFRAME_COLUMNS: '5', VIREO_HTTP_MAX_MULTIPART_PARTS: '1' };
+
+  before(async () => {
+    const repo = await makeRepository({
+      simple: { versions: { 1: simpleModel() } },
+      tabular: {
+        config: { backend: 'onnx', max_batch_size: 64, input: [{ name: 'INPUT', data_type: 'TYPE_FP32', dims: [4], columns: COLUMNS }], output: [{ name: 'OUTPUT', data_type: 'TYPE_FP32', dims: [3] }] },
+        versions: { 1: mlpModel([4, 8, 3], 5) },
+      },
+    });
+    cleanup = repo.cleanup;
+    Object.assign(process.env, ENV);
+    try {
+      child = await startChildServer(repo.root, ['--max-tensor-bytes', '64', '--max-request-tensor-bytes', '100', '--max-dataframe-rows', '2']);
+    } finally {
+      for (const name of Object.keys(ENV)) delete process.env[name];
+    }
+  });
+  after(async () => {
+    child.process.kill('SIGTERM');
+    await child.exit;
+    await cleanup();
+  });
+
+  const post = async (path: string, body: string | FormData, type?: string) => {
+    const response = await fetch(`${child.url}${path}`, { method: 'POST', body, headers: type ? { 'content-type': type } : {} });
+    return { status: response.status, body: await response.json() as any };
+  };
+  const int32 = (name: string, n: number) => ({ name, datatype: 'INT32', shape: [1, n], data: Array.from({ length: n }, (_, i) => i) });
+  const refused = (answer: { status: number; body: any }, option: string) => {
+    assert.equal(answer.status, 413, JSON.stringify(answer.body));
+    assert.ok(answer.body.error.includes(option), answer.body.error);
+  };
+
+  it('each option and variable reaches its check', async () => {
+    const infer = (body: unknown) => post('/v2/models/simple/infer', JSON.stringify(body), 'application/json');
+    refused(await infer({ inputs: [int32('INPUT0', 17)] }), '--max-tensor-bytes');
+    refused(await infer({ inputs: [int32('INPUT0', 16), int32('INPUT1', 16)] }), '--max-request-tensor-bytes');
+    refused(await infer({ inputs: [int32('A', 1), int32('B', 1), int32('C', 1)] }), '--max-request-inputs');
+    refused(await infer({ inputs: [int32('INPUT0', 16)], outputs: [{ name: 'OUTPUT0' }, { name: 'OUTPUT1' }] }), '--max-request-outputs');
+    const csv = (header: string[], n: number) => [header.join(','), ...Array.from({ length: n }, () => header.map(() => 1).join(','))].join('\n');
+    const two = await post('/v2/models/tabular/infer', csv(COLUMNS, 2), 'text/csv');
+    assert.equal(two.status, 200, JSON.stringify(two.body));
+    refused(await post('/v2/models/tabular/infer', csv(COLUMNS, 3), 'text/csv'), '--max-dataframe-rows');
+    refused(await post('/v2/models/tabular/infer', csv([...COLUMNS, 'e', 'f'], 1), 'text/csv'), '--max-dataframe-columns');
+    const form = new FormData();
+    form.append('A', 'x');
+    form.append('B', 'y');
+    refused(await post('/v2/models/simple/infer', form), '--http-max-multipart-parts');
   });
 });
