@@ -47,7 +47,7 @@ export class ModelCodecs {
   static async build(config: CodecModelConfig, modelDir: string): Promise<ModelCodecs> {
     const batched = config.max_batch_size > 0;
     const images = new Map<string, ImageCodec>();
-    for (const input of config.input) if (input.image) images.set(input.name, new ImageCodec(input, input.image, batched));
+    for (const input of config.input) if (input.image) images.set(input.name, new ImageCodec(input, input.image, batched, config.max_batch_size));
     const texts = new Map<string, TextCodec>();
     for (const input of config.input) if (input.text) texts.set(input.name, await TextCodec.load(modelDir, input, config.input, input.text, batched));
     const labels = new Map<string, string[]>();

@@ -3,7 +3,7 @@
  * numeric tensors take (elements × datatype size, per input and all inputs together), how many
  * inputs and outputs it names, the rows and columns of a dataframe body and the parts of an upload.
  * Every decoder checks the size it is about to build — from the shape, before any array exists
- * (json-tensors.ts for every JSON form, the image codec for the tensor it makes) — and the facade
+ * (json-tensors.ts for every JSON form; the image codec bounds its images by max_batch_size) — and the facade
  * checks the counts of every request, whichever frontend made it.
  *
  * A refusal is VIREO_ERR_REQUEST_TOO_LARGE (HTTP 413, gRPC RESOURCE_EXHAUSTED) naming the limit and
@@ -32,8 +32,8 @@ export interface RequestLimits {
 
 /**
  * One tensor may be as large as the largest body or message the server takes by default (64 MiB,
- * Triton's --http-max-input-size), a request twice that (tensors read from shared memory or made by
- * the image codec are not in the body). 1,024 inputs or outputs is far beyond any model's signature
+ * Triton's --http-max-input-size), a request twice that (tensors read from shared memory are not in
+ * the body). 1,024 inputs or outputs is far beyond any model's signature
  * (validation then refuses names the model lacks). 65,536 rows is beyond any max_batch_size a
  * configuration sets in practice; 2,048 columns covers wide tabular models. An upload fills one
  * BYTES input per part: 32 parts is more than any model has such inputs.

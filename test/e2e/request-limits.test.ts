@@ -42,9 +42,8 @@ describe('request limits with options of their own', () => {
     const repo = await makeRepository({
       identity_fp32: { versions: { 1: identityModel('FLOAT') } },
       identity_bytes: { versions: { 1: identityModel('STRING') } },
-      // 3 × 32 × 32 UINT8: one decoded image is 3,072 bytes, two are over the 4,096-byte limit.
       image_u8: {
-        config: { max_batch_size: 8, input: [{ name: 'INPUT', data_type: 'TYPE_UINT8', dims: [3, 32, 32], image: {} }] },
+        config: { max_batch_size: 2, input: [{ name: 'INPUT', data_type: 'TYPE_UINT8', dims: [3, 32, 32], image: {} }] },
         versions: { 1: identityModel('UINT8', ['batch', 3, 32, 32]) },
       },
       tabular: {
@@ -142,17 +141,19 @@ describe('request limits with options of their own', () => {
     });
   });
 
-  describe('the tensor the image codec makes', () => {
-    it('is bounded by --max-tensor-bytes before it is allocated', async () => {
+  describe('images for the image codec', () => {
+    it('more images than max_batch_size are refused before any is decoded', async () => {
       const image = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } }).png().toBuffer();
-      const request = (n: number) => ({ inputs: [{ name: 'INPUT', datatype: 'BYTES', shape: [n, 1], data: Array.from({ length: n }, () => ({ b64: image.toString('base64') })) }] });
-      const one = await server.post('/v2/models/image_u8/infer', request(1));
+      const request = (images: Buffer[]) => ({ inputs: [{ name: 'INPUT', datatype: 'BYTES', shape: [images.length, 1], data: images.map((b) => ({ b64: b.toString('base64') })) }] });
+      const one = await server.post('/v2/models/image_u8/infer', request([image]));
       assert.equal(one.status, 200, JSON.stringify(one.body));
       // The pixel of an 8×8 image of #336699 stretched to 32×32, channel 0 (R) first: 0x33.
       assert.equal(one.body.outputs[0].data[0], 0x33);
-      const two = await server.post('/v2/models/image_u8/infer', request(2));
-      refused(two, '--max-tensor-bytes');
-      assert.match(two.body.error, /2 decoded images/);
+      // Three images for max_batch_size 2, the last not an image at all: had they been decoded first,
+      // the answer would be that one's decoding error.
+      const three = await server.post('/v2/models/image_u8/infer', request([image, image, Buffer.from('not an image')]));
+      assert.equal(three.status, 400, JSON.stringify(three.body));
+      assert.match(three.body.error, /batch-size must be <= 2 .*3 images, checked before decoding/);
     });
   });
 
