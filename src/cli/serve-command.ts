@@ -87,7 +87,7 @@ export function serveCommand(): Command {
     .addOption(option('--max-bytes-elements <n>', 'BYTES elements one request may carry, all inputs together; more get RESOURCE_EXHAUSTED / 413', 'max-bytes-elements').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_BYTES_LIMITS.maxElements))
     .addOption(option('--max-bytes-total <bytes>', 'bytes the BYTES elements of one request may hold together', 'max-bytes-total').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_BYTES_LIMITS.maxTotalBytes))
     .addOption(option('--max-tensor-bytes <bytes>', 'bytes one numeric input tensor may take (elements x datatype size, checked from its shape before it is built); more get RESOURCE_EXHAUSTED / 413', 'max-tensor-bytes').argParser(integer(1, Number.MAX_SAFE_INTEGER)).default(DEFAULT_REQUEST_LIMITS.maxTensorBytes))
-    .addOption(option('--max-request-tensor-bytes <bytes>', 'bytes the numeric input tensors of one request may take together', 'max-request-tensor-bytes').argParser(integer(1, Number.MAX_SAFE_INTEGER)).default(DEFAULT_REQUEST_LIMITS.maxRequestTensorBytes))
+    .addOption(option('--max-tensor-bytes-total <bytes>', 'bytes the numeric input tensors of one request may take together', 'max-tensor-bytes-total').argParser(integer(1, Number.MAX_SAFE_INTEGER)).default(DEFAULT_REQUEST_LIMITS.maxRequestTensorBytes))
     .addOption(option('--max-request-inputs <n>', 'inputs one request may name', 'max-request-inputs').argParser(integer(1, 1 << 20)).default(DEFAULT_REQUEST_LIMITS.maxInputs))
     .addOption(option('--max-request-outputs <n>', 'outputs one request may ask for', 'max-request-outputs').argParser(integer(1, 1 << 20)).default(DEFAULT_REQUEST_LIMITS.maxOutputs))
     .addOption(option('--max-dataframe-rows <n>', 'rows of a CSV, Arrow or JSON records/columns request body', 'max-dataframe-rows').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_REQUEST_LIMITS.maxDataframeRows))
@@ -170,7 +170,7 @@ export function serveCommand(): Command {
         batchLimits: { maxFileBytes: opts.batchMaxFileBytes, maxLines: opts.batchMaxLines, maxJobs: opts.batchMaxJobs, maxDiskBytes: opts.batchMaxDiskBytes, partRequests: opts.batchPartRequests },
         bytesLimits: { maxElements: opts.maxBytesElements, maxTotalBytes: opts.maxBytesTotal },
         requestLimits: {
-          maxTensorBytes: opts.maxTensorBytes, maxRequestTensorBytes: opts.maxRequestTensorBytes, maxInputs: opts.maxRequestInputs, maxOutputs: opts.maxRequestOutputs,
+          maxTensorBytes: opts.maxTensorBytes, maxRequestTensorBytes: opts.maxTensorBytesTotal, maxInputs: opts.maxRequestInputs, maxOutputs: opts.maxRequestOutputs,
           maxDataframeRows: opts.maxDataframeRows, maxDataframeColumns: opts.maxDataframeColumns, maxMultipartParts: opts.httpMaxMultipartParts,
         },
         modelDefaults: { handlerExecuteTimeoutMs: opts.handlerExecuteTimeoutMs, handlerHeapLimitMb: opts.handlerHeapLimitMb, maxQueueSize: opts.defaultMaxQueueSize },

@@ -16,7 +16,7 @@ import { VireoError } from './errors.js';
 export interface RequestLimits {
   /** Bytes of one numeric input tensor, elements × datatype size (`--max-tensor-bytes`). */
   maxTensorBytes: number;
-  /** Bytes of all numeric input tensors of one request together (`--max-request-tensor-bytes`). */
+  /** Bytes of all numeric input tensors of one request together (`--max-tensor-bytes-total`). */
   maxRequestTensorBytes: number;
   /** Inputs named in one request (`--max-request-inputs`). */
   maxInputs: number;
@@ -77,7 +77,7 @@ export function checkTensorBytes(bytes: number, what: string): void {
 
 export function checkRequestTensorBytes(bytes: number, what = 'the request'): void {
   if (bytes > current.maxRequestTensorBytes) {
-    tooLarge(`${what}: ${bytes} bytes of tensor data in all inputs exceed the limit of ${current.maxRequestTensorBytes} bytes per request (--max-request-tensor-bytes)`);
+    tooLarge(`${what}: ${bytes} bytes of tensor data in all inputs exceed the limit of ${current.maxRequestTensorBytes} bytes per request (--max-tensor-bytes-total)`);
   }
 }
 

@@ -88,7 +88,7 @@ describe('request limits with options of their own', () => {
     });
 
     it('REST JSON: inputs under the per-input limit but over the per-request total', async () => {
-      refused(await server.post('/v2/models/identity_fp32/infer', { inputs: [fp32Input('INPUT', 800), fp32Input('OTHER', 800)] }), '--max-request-tensor-bytes');
+      refused(await server.post('/v2/models/identity_fp32/infer', { inputs: [fp32Input('INPUT', 800), fp32Input('OTHER', 800)] }), '--max-tensor-bytes-total');
     });
 
     it('binary extension: binary_data_size and shape over the limit', async () => {
@@ -271,7 +271,7 @@ describe('request limits as vireo serve options and environment variables', () =
     cleanup = repo.cleanup;
     Object.assign(process.env, ENV);
     try {
-      child = await startChildServer(repo.root, ['--max-tensor-bytes', '64', '--max-request-tensor-bytes', '100', '--max-dataframe-rows', '2']);
+      child = await startChildServer(repo.root, ['--max-tensor-bytes', '64', '--max-tensor-bytes-total', '100', '--max-dataframe-rows', '2']);
     } finally {
       for (const name of Object.keys(ENV)) delete process.env[name];
     }
@@ -295,7 +295,7 @@ describe('request limits as vireo serve options and environment variables', () =
   it('each option and variable reaches its check', async () => {
     const infer = (body: unknown) => post('/v2/models/simple/infer', JSON.stringify(body), 'application/json');
     refused(await infer({ inputs: [int32('INPUT0', 17)] }), '--max-tensor-bytes');
-    refused(await infer({ inputs: [int32('INPUT0', 16), int32('INPUT1', 16)] }), '--max-request-tensor-bytes');
+    refused(await infer({ inputs: [int32('INPUT0', 16), int32('INPUT1', 16)] }), '--max-tensor-bytes-total');
     refused(await infer({ inputs: [int32('A', 1), int32('B', 1), int32('C', 1)] }), '--max-request-inputs');
     refused(await infer({ inputs: [int32('INPUT0', 16)], outputs: [{ name: 'OUTPUT0' }, { name: 'OUTPUT1' }] }), '--max-request-outputs');
     const csv = (header: string[], n: number) => [header.join(','), ...Array.from({ length: n }, () => header.map(() => 1).join(','))].join('\n');
