@@ -7,6 +7,7 @@
  */
 import type { Table } from '../codecs/dataframe-codec.js';
 import { checkBytesRequest } from '../core/bytes-limits.js';
+import { checkRequestCounts } from '../core/request-limits.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ServerMetadata } from '../core/inference.js';
 import type { ProtocolRecorder, RequestTracer, TraceSettingsControl } from '../core/observability.js';
@@ -198,6 +199,7 @@ export class InferenceServer {
   async infer(request: InferRequest): Promise<InferResponse> {
     this.#admission.checkOpen();
     checkBytesRequest(request.inputs);
+    checkRequestCounts(request);
     return this.#admission.admitted(() => this.#infer(request));
   }
 
@@ -247,6 +249,7 @@ export class InferenceServer {
    */
   async inferStream(request: InferRequest, onResponse: (response: InferResponse) => void): Promise<void> {
     this.#admission.checkOpen();
+    checkRequestCounts(request);
     await this.#admission.admitted(async () => {
       const { mv, validated } = await prepareRequest(this.repository, request);
       const respond = (outputs: Tensor[]) => onResponse(buildResponse(request, mv, outputs));
