@@ -76,8 +76,7 @@ const walk = (dir) => {
 };
 walk(join(app, 'node_modules'));
 const top = (path) => (path || '').replace(/^\\.\\//, '').split('/').filter(Boolean);
-const packages = (dir) => readdirSync(dir).flatMap((name) => name.startsWith('@') ? readdirSync(join(dir, name)).map((n) => join(dir, name, n)) : [join(dir, name)]);
-for (const pkg of packages(join(app, 'node_modules'))) {
+for (const pkg of allPackages(join(app, 'node_modules'))) {
   let manifest;
   try { manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')); } catch { continue; }
   const entryPoints = JSON.stringify([manifest.main, manifest.exports, manifest.bin]);
