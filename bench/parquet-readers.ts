@@ -1,10 +1,9 @@
 /**
- * The Parquet reader for `vireo batch`, measured before choosing (issue 14 asks for it): hyparquet
- * (pure JavaScript, the reader before) against parquet-wasm (Rust's parquet crate compiled to
- * WebAssembly, read through apache-arrow: what src/codecs/columnar-files.ts uses now), both streaming
- * one row group at a time from a local file (hyparquet by byte ranges; parquet-wasm from
- * `fs.openAsBlob`, a lazily read Blob), on the same generated file, rounds interleaved, each in a
- * process of its own for a clean peak RSS.
+ * The Parquet reader for `vireo batch`, measured before choosing (issue 14 asks for it): hyparquet with
+ * hyparquet-compressors (pure JavaScript; what src/codecs/columnar-files.ts uses) against parquet-wasm
+ * (Rust's parquet crate compiled to WebAssembly, read through apache-arrow), both streaming one row group
+ * at a time from a local file (hyparquet by byte ranges; parquet-wasm from `fs.openAsBlob`, a lazily read
+ * Blob), on the same generated file, rounds interleaved, each in a process of its own for a clean peak RSS.
  *
  *   tsx bench/parquet-readers.ts [--rows 200000] [--columns 256] [--rounds 3]
  *
@@ -12,6 +11,7 @@
  * requests), rows/s, and the reading process's peak RSS (VmHWM).
  */
 import { spawn } from 'node:child_process';
+import { openAsBlob } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,37 +27,30 @@ const { values } = parseArgs({ options: {
 async function readAll(reader: string, path: string): Promise<void> {
   // Modules load before the clock starts: the comparison is of reading, not of start-up.
   const { openParquet } = await import('../src/codecs/columnar-files.js');
-  const { asyncBufferFromFile, parquetMetadataAsync, parquetRead } = await import('hyparquet');
+  const wasm = await import('parquet-wasm/node');
+  const { tableFromIPC } = await import('apache-arrow');
   const started = performance.now();
   let rows = 0;
   let checksum = 0;
   if (reader === 'hyparquet') {
-    // As src/codecs/columnar-files.ts read Parquet before: a row group at a time into value arrays.
-    const file = await asyncBufferFromFile(path);
-    const metadata = await parquetMetadataAsync(file);
-    const names = metadata.schema.slice(1).map((e) => e.name);
-    let rowStart = 0;
-    for (const group of metadata.row_groups) {
-      const count = Number(group.num_rows);
-      const rowEnd = rowStart + count;
-      const columns = new Map<string, unknown[]>(names.map((n) => [n, new Array<unknown>(count)]));
-      await parquetRead({ file, metadata, rowStart, rowEnd, columns: names, onChunk: (chunk) => {
-        const target = columns.get(chunk.columnName)!;
-        const from = Math.max(rowStart, chunk.rowStart);
-        const to = Math.min(rowEnd, chunk.rowStart + chunk.columnData.length);
-        for (let r = from; r < to; r++) target[r - rowStart] = chunk.columnData[r - chunk.rowStart];
-      } });
-      rows += count;
-      for (const values of columns.values()) checksum += Number(values[0]) + Number(values[count - 1]);
-      rowStart = rowEnd;
-    }
-  } else {
-    // What `vireo batch` reads with now (parquet-wasm).
+    // What `vireo batch` reads with (hyparquet and hyparquet-compressors), row group by row group.
     const file = await openParquet(path);
     for (let group = 0; group < file.rowGroups; group++) {
       const chunk = await file.read(group);
       rows += chunk.rows;
       for (const values of chunk.columns.values()) checksum += Number(values[0]) + Number(values[chunk.rows - 1]);
+    }
+  } else {
+    // parquet-wasm from a lazily read Blob, row group by row group, columns as typed arrays.
+    const file = await wasm.ParquetFile.fromFile(await openAsBlob(path));
+    const groups = file.metadata().numRowGroups();
+    for (let group = 0; group < groups; group++) {
+      const table = tableFromIPC((await file.read({ rowGroups: [group] })).intoIPCStream());
+      rows += table.numRows;
+      for (const field of table.schema.fields) {
+        const values = table.getChild(field.name)!.toArray() as Float32Array;
+        checksum += values[0]! + values[table.numRows - 1]!;
+      }
     }
   }
   const seconds = (performance.now() - started) / 1000;

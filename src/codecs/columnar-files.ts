@@ -1,25 +1,26 @@
 /**
- * Columnar files for batch jobs: Parquet read through parquet-wasm (Rust's parquet crate as
- * WebAssembly: every codec Parquet writers use — snappy, zstd, gzip, brotli, lz4 — one row group at a
- * time from a lazily read `fs.openAsBlob`, so memory is one row group whatever the file size) and
- * written through hyparquet-writer; Arrow IPC through apache-arrow (one record batch at a time from a
- * file stream). Columns come out as value arrays, the shape dataframe-codec.ts's Table takes.
+ * Columnar files for batch jobs: Parquet through hyparquet with hyparquet-compressors (snappy, zstd,
+ * gzip, brotli and lz4 pages), reading one row group at a time by byte ranges of the file, so memory
+ * is one row group whatever the file size, and hyparquet-writer; Arrow IPC through apache-arrow (one
+ * record batch at a time from a file stream). Columns come out as value arrays, the shape
+ * dataframe-codec.ts's Table takes.
  *
- * parquet-wasm over hyparquet (the reader before): `tsx bench/parquet-readers.ts` read 200,000 rows ×
- * 256 FLOAT columns in 12.2 s against 20.3 s, at 366 MB peak RSS against 468 MB, and hyparquet
- * without its optional compressors package refused zstd, gzip, lz4 and brotli files (Polars writes
- * zstd by default).
+ * Measured before choosing (`tsx bench/parquet-readers.ts`, README "Batch pipelines"): parquet-wasm
+ * reads faster, but its WebAssembly build adds 5 MB to every image (issue 18's size target) for a
+ * stage that is a few per cent of a job's CPU; hyparquet without the compressors package refused
+ * every codec but snappy (Polars writes zstd by default).
  */
-import { createReadStream, openAsBlob } from 'node:fs';
-import { RecordBatchReader, tableToIPC, tableFromIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field, DataType, Precision, type RecordBatch } from 'apache-arrow';
-import { ParquetFile as WasmParquetFile } from 'parquet-wasm/node';
+import { createReadStream } from 'node:fs';
+import { RecordBatchReader, tableToIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field, DataType, Precision, type RecordBatch } from 'apache-arrow';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { VireoError } from '../core/errors.js';
 
 export interface ColumnChunk {
   /**
-   * Cells by column. A numeric column without nulls is its typed array (no JS value per cell; read
-   * by index, `length` and `slice` only, as arrays are), anything else an array of JS values.
+   * Cells by column. A numeric Arrow column without nulls is its typed array (no JS value per cell;
+   * read by index, `length` and `slice` only, as arrays are), anything else an array of JS values.
    */
   columns: Map<string, unknown[]>;
   rows: number;
@@ -38,37 +39,50 @@ export interface ParquetFile {
 }
 
 export async function openParquet(path: string): Promise<ParquetFile> {
-  let file: WasmParquetFile;
-  let rowGroupRows: number[];
+  let metadata: FileMetaData;
+  let file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
   try {
-    file = await WasmParquetFile.fromFile(await openAsBlob(path));
-    rowGroupRows = file.metadata().rowGroups().map((g) => Number(g.numRows()));
+    file = await asyncBufferFromFile(path);
+    metadata = await parquetMetadataAsync(file);
   } catch (error) {
     return unreadable(path, error);
   }
+  const rowGroupRows = metadata.row_groups.map((g) => Number(g.num_rows));
   const firstRows: number[] = [];
   rowGroupRows.reduce((sum, n) => (firstRows.push(sum), sum + n), 0);
+  const names = metadata.schema.slice(1).filter((e) => e.num_children === undefined || e.num_children === 0).map((e) => e.name);
   return {
     rowGroups: rowGroupRows.length,
     firstRows,
     rowGroupRows,
     async read(rowGroup: number): Promise<ColumnChunk> {
-      let table: ArrowTable;
+      const rowStart = firstRows[rowGroup]!;
+      const rowEnd = rowStart + rowGroupRows[rowGroup]!;
+      // Column chunks as they decode (columnar, no row objects); a chunk may reach past the range.
+      const count = rowEnd - rowStart;
+      const columns = new Map<string, unknown[]>(names.map((n) => [n, new Array<unknown>(count)]));
+      const onChunk = (chunk: { columnName: string; columnData: ArrayLike<unknown>; rowStart: number }) => {
+        const target = columns.get(chunk.columnName);
+        if (!target) return;
+        const from = Math.max(rowStart, chunk.rowStart);
+        const to = Math.min(rowEnd, chunk.rowStart + chunk.columnData.length);
+        for (let r = from; r < to; r++) target[r - rowStart] = chunk.columnData[r - chunk.rowStart];
+      };
       try {
-        table = tableFromIPC((await file.read({ rowGroups: [rowGroup] })).intoIPCStream());
+        await parquetRead({ file, metadata, rowStart, rowEnd, columns: names, onChunk, compressors });
       } catch (error) {
         return unreadable(path, error);
       }
-      return chunkOf(table);
+      return { columns, rows: count };
     },
   };
 }
 
 /**
- * An Arrow table or record batch as a ColumnChunk: numeric columns without nulls as their typed
+ * An Arrow record batch as a ColumnChunk: numeric columns without nulls as their typed
  * arrays (half floats aside: their typed array holds raw bits), every other column as JS values.
  */
-function chunkOf(data: ArrowTable | RecordBatch): ColumnChunk {
+function chunkOf(data: RecordBatch): ColumnChunk {
   const columns = new Map<string, unknown[]>();
   for (const field of data.schema.fields) {
     const vector = data.getChild(field.name);

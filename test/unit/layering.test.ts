@@ -40,6 +40,8 @@ const EXCLUSIVE: Record<string, string> = {
   'grpc-health-check': 'protocols',
   sharp: 'codecs',
   'apache-arrow': 'codecs',
+  hyparquet: 'codecs',
+  'hyparquet-compressors': 'codecs',
   'parquet-wasm': 'codecs',
   'hyparquet-writer': 'codecs',
   '@huggingface/tokenizers': 'codecs',
