@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const source = new URL('../src/cli/main.ts', import.meta.url);
 const built = new URL('../dist/cli/main.js', import.meta.url);
@@ -23,9 +23,17 @@ function tsxAvailable() {
 const installed = fileURLToPath(import.meta.url).split(sep).includes('node_modules');
 
 if (!installed && existsSync(source) && tsxAvailable() && process.env.VIREO_USE_DIST !== '1') {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(source.href);
+  // The sources compiled by esbuild (bin/source-bundle.js: no loader thread), or through tsx without it.
+  const { compiledSources, WORKER_ENTRIES } = await import('./source-bundle.js');
+  const compiled = process.env.VIREO_USE_TSX === '1' ? undefined : await compiledSources(new URL('..', import.meta.url));
+  if (compiled) {
+    globalThis[WORKER_ENTRIES] = { 'pool-worker': compiled['pool-worker'], 'instance-worker': compiled['instance-worker'] };
+    await import(pathToFileURL(compiled.main).href);
+  } else {
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import(source.href);
+  }
 } else {
   await import(built.href);
 }
