@@ -18,6 +18,7 @@ import { processInflight } from '../core/inflight-requests.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelSignature } from './backend.js';
 import { workerEntryUrl } from './esm-bundle.js';
+import { workerResourceLimits } from './worker-heap.js';
 import { SharedMailbox } from './shared-mailbox.js';
 import type { PoolHostMessage, PoolWorkerInit, PoolWorkerMessage } from './pool-protocol.js';
 import { transferList } from './worker-protocol.js';
@@ -31,9 +32,9 @@ const WORKER_URL = new URL(runningFromSource ? './pool-worker.ts' : './pool-work
  */
 function spawn(workerData: PoolWorkerInit): Worker {
   const compiled = runningFromSource ? workerEntryUrl(WORKER_URL) : WORKER_URL;
-  if (compiled) return new Worker(compiled, { workerData });
+  if (compiled) return new Worker(compiled, { workerData, resourceLimits: workerResourceLimits() });
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return new Worker(boot, { eval: true, workerData, resourceLimits: workerResourceLimits() });
 }
 
 /** A call lost because its worker died for another slot's reason (or crashed): safe to run again. */

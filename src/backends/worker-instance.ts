@@ -12,6 +12,7 @@ import type { Tensor } from '../core/tensor.js';
 import { processInflight } from '../core/inflight-requests.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
 import { workerEntryUrl } from './esm-bundle.js';
+import { workerResourceLimits } from './worker-heap.js';
 import { compileHandler } from './handler/handler-bundle.js';
 import { SharedMailbox } from './shared-mailbox.js';
 import { AnswerSpin } from './spin-policy.js';
@@ -28,7 +29,7 @@ const MAILBOX_BACKENDS = new Set(['onnx']);
  * worker); only without esbuild does it register tsx's loader itself (loader hooks are per thread in Node 20).
  */
 function spawnWorker(workerData: WorkerInit, heapLimitMb: number | undefined): Worker {
-  const resourceLimits = heapLimitMb ? { maxOldGenerationSizeMb: heapLimitMb } : undefined;
+  const resourceLimits = workerResourceLimits(heapLimitMb);
   const compiled = runningFromSource ? workerEntryUrl(WORKER_URL) : WORKER_URL;
   if (compiled) return new Worker(compiled, { workerData, resourceLimits });
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
