@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { VERSION } from '../server/version.js';
+import { holdYoungGeneration } from './startup-heap.js';
 
 /**
  * Each command's module (and what it imports: the server, the packager, the benchmark runner…) loads only
@@ -26,6 +27,8 @@ const program = new Command('vireo')
   .showHelpAfterError();
 
 const named = process.argv[2];
+// Before the server's modules load: their allocation burst would grow the young generation for good.
+if (named === 'serve') holdYoungGeneration();
 for (const name of named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS)) {
   program.addCommand(await COMMANDS[name]!());
 }
