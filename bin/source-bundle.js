@@ -12,6 +12,7 @@
 // files found relative to a source (proto/, web/console/, package.json) are found as before, and the
 // worker hosts still know they run from source. Linked source maps are written beside the output: run
 // with `node --enable-source-maps` for stack traces in TypeScript lines.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -61,7 +62,8 @@ function writeAtomically(path, contents) {
  */
 export async function compiledSources(rootUrl) {
   const root = fileURLToPath(rootUrl);
-  const dir = join(root, 'node_modules', '.cache', 'vireo', 'cli');
+  // One directory per checkout: checkouts sharing a node_modules (a symlinked one) never run each other's build.
+  const dir = join(root, 'node_modules', '.cache', 'vireo', `cli-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`);
   const manifestPath = join(dir, 'manifest.json');
   const hit = cached(manifestPath);
   if (hit) return hit;
