@@ -13,7 +13,7 @@
 // worker hosts still know they run from source. Linked source maps are written beside the output: run
 // with `node --enable-source-maps` for stack traces in TypeScript lines.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -53,6 +53,22 @@ function writeAtomically(path, contents) {
   const partial = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
   writeFileSync(partial, contents);
   renameSync(partial, path);
+}
+
+/** A day: a server still running an older build may yet import one of its chunks. */
+const KEEP_OLD_BUILDS_MS = 24 * 60 * 60 * 1000;
+
+/** Drops files of earlier builds once they are a day old, so edits do not pile builds up. */
+function pruneOldBuilds(dir, current) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (current.has(path)) continue;
+    try {
+      if (Date.now() - statSync(path).mtimeMs > KEEP_OLD_BUILDS_MS) unlinkSync(path);
+    } catch {
+      // another process pruned it first
+    }
+  }
 }
 
 /**
@@ -102,6 +118,7 @@ export async function compiledSources(rootUrl) {
     const inputs = {};
     for (const input of [...Object.keys(result.metafile.inputs), 'tsconfig.json']) inputs[join(root, input)] = stamp(join(root, input));
     writeAtomically(manifestPath, JSON.stringify({ node: process.versions.node, entries, inputs }));
+    pruneOldBuilds(dir, new Set([...result.outputFiles.map((o) => o.path), manifestPath]));
     return entries;
   } catch {
     return undefined;

@@ -51,7 +51,7 @@ export function workerEntryUrl(sourceUrl: URL): URL | undefined {
         entryPoints: [source], bundle: true, write: false, format: 'esm', platform: 'node', target: TARGET,
         packages: 'external', logLevel: 'silent', ...NODE_RESOLUTION,
         // Backends a worker imports on demand stay separate chunks: a handler's worker never loads onnxruntime.
-        splitting: true, outdir: dir, entryNames: '[name]-[hash]', chunkNames: 'chunk-[hash]',
+        splitting: true, outdir: dir, entryNames: '[name]-[hash]', chunkNames: 'chunk-[hash]', outExtension: { '.js': '.mjs' },
         // Worker-side code names no file relative to itself; keep any use pointing at the source file.
         define: { 'import.meta.url': JSON.stringify(sourceUrl.href) },
       });
