@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     'rss-gb': { type: 'string', default: '2.1' },
     'http-seconds': { type: 'string', default: '10' },
     batches: { type: 'string', default: '64,128,256' },
+    /** Rounds of (ceiling, CSV job, ceiling, Parquet job, ceiling): each job is set against the ceiling measured just before and after it. */
+    rounds: { type: 'string', default: '3' },
   },
 });
 const ROWS = Number(args.rows);
@@ -40,10 +42,15 @@ const IMAGES = Number(args.images);
 const RSS_BYTES = Number(args['rss-gb']) * 1024 ** 3;
 const HTTP_MS = Number(args['http-seconds']) * 1000;
 const BATCHES = args.batches!.split(',').map(Number);
+const ROUNDS = Number(args.rounds);
 const root = join(import.meta.dirname, '..');
 const log = (message: string) => process.stderr.write(`[batch bench] ${message}\n`);
 
-/** Deterministic feature values with 4 decimals (the CSV text and the Parquet floats agree). */
+/**
+ * Deterministic feature values with 4 decimals, written to CSV as 4 decimals (`toFixed`: JavaScript's
+ * shortest form of k/10000 − 1 often has 17 digits, which take V8 several times longer to parse) and
+ * to Parquet as the FLOAT nearest the same value.
+ */
 const value = (r: number, c: number) => ((r * 7919 + c * 104729) % 20000) / 10000 - 1;
 
 interface JobSummary { rows: number; errors: number; seconds: number; rowsPerSecond: number; meanBatchRows: number; stageSeconds: Record<string, number>; peakRssBytes: number }
@@ -125,7 +132,7 @@ async function mlpSection(dir: string): Promise<string> {
 
   log(`generating ${ROWS} rows × ${width} columns (CSV, Parquet)`);
   const csv = join(dir, 'rows.csv');
-  await writeLines(csv, columns.join(','), ROWS, (r) => columns.map((_, c) => value(r, c)).join(','));
+  await writeLines(csv, columns.join(','), ROWS, (r) => columns.map((_, c) => value(r, c).toFixed(4)).join(','));
   const parquet = join(dir, 'rows.parquet');
   {
     const data = columns.map((_, c) => Float32Array.from({ length: ROWS }, (_, r) => value(r, c)));
@@ -133,15 +140,36 @@ async function mlpSection(dir: string): Promise<string> {
   }
   const [csvBytes, parquetBytes] = [(await stat(csv)).size, (await stat(parquet)).size];
 
-  const jobs: [string, string, number][] = [];
-  for (const [name, input, bytes] of [['CSV', csv, csvBytes], ['Parquet', parquet, parquetBytes]] as const) {
-    log(`vireo batch over ${name}`);
-    const run = await vireoBatch(['--model-repository', repo, '--model', 'mlp', '--input', input, '--output', join(dir, `out-${name}`), '--batch-size', String(best.batch), '--output-format', 'arrow']);
-    if (run.summary.rows !== ROWS || run.summary.errors !== 0) throw new Error(`vireo batch over ${name}: ${JSON.stringify(run.summary)}`);
-    log(`vireo batch over ${name}: ${run.summary.rowsPerSecond.toFixed(0)} rows/s (${(run.summary.rowsPerSecond / best.throughput).toFixed(2)} × ceiling), stages ${JSON.stringify(run.summary.stageSeconds)}, peak RSS ${mb(run.peakRss)}`);
-    jobs.push([name, `| \`vireo batch\`, ${name} in (${mb(bytes)}), Arrow out | ${run.summary.rowsPerSecond.toFixed(0)} | **${(run.summary.rowsPerSecond / best.throughput).toFixed(2)} ×** | ${run.summary.meanBatchRows} | ${run.summary.seconds.toFixed(1)} s (${run.wallSeconds.toFixed(1)} s with start and model load) | read ${run.summary.stageSeconds.read}, decode ${run.summary.stageSeconds.decode}, infer ${run.summary.stageSeconds.infer}, encode ${run.summary.stageSeconds.encode}, commit ${run.summary.stageSeconds.commit} | ${mb(run.peakRss)} |`, run.summary.rowsPerSecond]);
-    await rm(join(dir, `out-${name}`), { recursive: true, force: true });
+  // Interleaved: the machine's speed drifts, so every job is divided by the mean of the ceiling
+  // measured right before and right after it, and the medians over the rounds are reported.
+  const ceiling = async () => (await runRaw({ modelPath: model, inputs: { INPUT: ['float32', [width]] }, batchSizes: [best.batch], durationMs: 6000, intraOpThreads: USABLE_CORES }))[0]!.throughput;
+  const inputs = [['CSV', csv, csvBytes], ['Parquet', parquet, parquetBytes]] as const;
+  const runs = new Map<string, { summary: JobSummary; peakRss: number; wallSeconds: number; ratio: number }[]>(inputs.map(([name]) => [name, []]));
+  const ceilings: number[] = [];
+  let before = await ceiling();
+  ceilings.push(before);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, input] of inputs) {
+      log(`round ${round + 1}/${ROUNDS}: vireo batch over ${name}`);
+      const run = await vireoBatch(['--model-repository', repo, '--model', 'mlp', '--input', input, '--output', join(dir, `out-${name}`), '--batch-size', String(best.batch), '--output-format', 'arrow']);
+      if (run.summary.rows !== ROWS || run.summary.errors !== 0) throw new Error(`vireo batch over ${name}: ${JSON.stringify(run.summary)}`);
+      await rm(join(dir, `out-${name}`), { recursive: true, force: true });
+      const after = await ceiling();
+      ceilings.push(after);
+      const ratio = run.summary.rowsPerSecond / ((before + after) / 2);
+      log(`vireo batch over ${name}: ${run.summary.rowsPerSecond.toFixed(0)} rows/s between ceilings ${before.toFixed(0)} and ${after.toFixed(0)}: ${ratio.toFixed(2)} × ceiling, stages ${JSON.stringify(run.summary.stageSeconds)}, peak RSS ${mb(run.peakRss)}`);
+      runs.get(name)!.push({ ...run, ratio });
+      before = after;
+    }
   }
+  const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+  const spread = (xs: number[], digits: number) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+  const jobs = inputs.map(([name, , bytes]) => {
+    const rs = runs.get(name)!;
+    const mid = rs.find((r) => r.ratio === median(rs.map((x) => x.ratio))) ?? rs[0]!;
+    const s = mid.summary.stageSeconds;
+    return ['', `| \`vireo batch\`, ${name} in (${mb(bytes)}), Arrow out | ${median(rs.map((r) => r.summary.rowsPerSecond)).toFixed(0)} (${spread(rs.map((r) => r.summary.rowsPerSecond), 0)}) | **${median(rs.map((r) => r.ratio)).toFixed(2)} ×** (${spread(rs.map((r) => r.ratio), 2)}) | ${mid.summary.meanBatchRows} | ${mid.summary.seconds.toFixed(1)} s (${mid.wallSeconds.toFixed(1)} s with start and model load) | read ${s.read}, decode ${s.decode}, infer ${s.infer}, encode ${s.encode}, commit ${s.commit} | ${mb(Math.max(...rs.map((r) => r.peakRss)))} |`] as const;
+  });
 
   log('the same rows over HTTP to vireo serve, 32 clients');
   const server = await startServe(repo);
@@ -161,9 +189,9 @@ async function mlpSection(dir: string): Promise<string> {
     '',
     '| path | rows/s | × ceiling | rows per batch | job time | busy seconds per stage | peak RSS |',
     '|---|---|---|---|---|---|---|',
-    `| ceiling: onnxruntime-node in-process, batch ${best.batch} (best of ${BATCHES.join(', ')}; ${raw.map((p) => `${p.batch}: ${p.throughput.toFixed(0)}`).join(', ')}) | ${best.throughput.toFixed(0)} | 1.00 × | ${best.batch} | | | |`,
+    `| ceiling: onnxruntime-node in-process, batch ${best.batch} (best of ${BATCHES.join(', ')} in the first sweep: ${raw.map((p) => `${p.batch}: ${p.throughput.toFixed(0)}`).join(', ')}); median of ${ceilings.length} runs between the jobs | ${median(ceilings).toFixed(0)} (${spread(ceilings, 0)}) | 1.00 × | ${best.batch} | | | |`,
     ...jobs.map(([, line]) => line),
-    `| \`vireo serve\`, one row per HTTP request (JSON), 32 clients, ${HTTP_MS / 1000} s | ${http.throughput.toFixed(0)} | ${(http.throughput / best.throughput).toFixed(2)} × | | p50 ${http.p50.toFixed(1)} ms, ${http.errors} errors | | |`,
+    `| \`vireo serve\`, one row per HTTP request (JSON), 32 clients, ${HTTP_MS / 1000} s | ${http.throughput.toFixed(0)} | ${(http.throughput / median(ceilings)).toFixed(2)} × | | p50 ${http.p50.toFixed(1)} ms, ${http.errors} errors | | |`,
     '',
   ].join('\n');
 }

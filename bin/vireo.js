@@ -7,6 +7,10 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { boundMallocArenas } from './malloc-arenas.js';
+
+// Before anything else loads: `serve` and `batch` may replace this process image (malloc-arenas.js).
+boundMallocArenas();
 
 const source = new URL('../src/cli/main.ts', import.meta.url);
 const built = new URL('../dist/cli/main.js', import.meta.url);

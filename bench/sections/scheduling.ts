@@ -11,7 +11,7 @@ import type { BenchContext, BenchSection, SectionResult } from '../lib/types.js'
 import type { LoadResult } from '../lib/load-generator.js';
 import type { RawPoint } from '../lib/raw-ort.js';
 import { runLoad, runRaw, startNaive, startVireo } from '../lib/processes.js';
-import { chartGrid, type ChartSpec } from '../lib/svg-chart.js';
+import { chartGrid, type ChartSpec } from '../../src/perf/svg-chart.js';
 import { VARIANTS, buildRepository, workloads, type Workload } from '../lib/workloads.js';
 import { targetChecks, workloadTable } from '../lib/scheduling-report.js';
 

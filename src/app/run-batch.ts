@@ -11,12 +11,13 @@ import { VireoError } from '../core/errors.js';
 import { BatchJobMetrics } from '../metrics/batch-job-metrics.js';
 import { VireoMetrics } from '../metrics/vireo-metrics.js';
 import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/metrics-http-server.js';
+import { parseInferBody } from '../protocols/oip-http/oip-json-codec.js';
 import { fingerprintModel } from '../repository/model-fingerprint.js';
 import { ModelRepository } from '../repository/model-repository.js';
 import { InferenceServer } from '../server/inference-server.js';
 import { combineRecorders } from './version-recorders.js';
 
-export interface RunBatchOptions extends Omit<BatchJobOptions, 'server' | 'modelIdentity' | 'observer'> {
+export interface RunBatchOptions extends Omit<BatchJobOptions, 'server' | 'modelIdentity' | 'observer' | 'oipRequest'> {
   modelRepository: string;
   logger: Logger;
   autoComplete?: boolean;
@@ -75,7 +76,9 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
     }
     const loaded = [...new Set(repository.index().filter((e) => e.state === 'READY').map((e) => e.name))];
     const observer: BatchObserver | undefined = jobMetrics || options.observer ? fanOut([jobMetrics, options.observer]) : undefined;
-    return await runBatchJob({ ...options, server, modelIdentity: await repositoryIdentity(options.modelRepository, loaded), observer });
+    // JSONL bodies with `inputs` are read exactly as POST /v2/models/{m}/infer reads them.
+    const oipRequest = (body: Record<string, unknown>, model: string, version: string | undefined) => parseInferBody(body, model, version);
+    return await runBatchJob({ ...options, server, modelIdentity: await repositoryIdentity(options.modelRepository, loaded), observer, oipRequest });
   } finally {
     await repository.close();
     await listener?.close();

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { setBytesLimits, type BytesLimits } from '../core/bytes-limits.js';
+import { setRequestLimits, type RequestLimits } from '../core/request-limits.js';
 import { cgroupCpuQuota, USABLE_CORES } from '../core/cpu-budget.js';
 import { TlsSource, type TlsPaths } from '../core/tls-source.js';
 import type { Logger } from '../logging/logger.js';
@@ -78,6 +79,8 @@ export interface ServeOptions {
   batchLimits?: Partial<BatchLimits>;
   /** Bounds on BYTES tensors per request (core/bytes-limits.ts); process-wide. */
   bytesLimits?: Partial<BytesLimits>;
+  /** Bounds on tensor bytes, inputs and outputs, dataframes and upload parts per request (core/request-limits.ts); process-wide. */
+  requestLimits?: Partial<RequestLimits>;
   /** Handler execute timeout and queue bound for models whose configuration sets none. */
   modelDefaults?: Partial<ModelDefaults>;
   /** Deepest JSON nesting of a REST body (default 100, Triton's). */
@@ -130,6 +133,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   await checkRepositoryDirectory(options.modelRepository);
   checkControlExposure(options);
   setBytesLimits(options.bytesLimits ?? {});
+  setRequestLimits(options.requestLimits ?? {});
   const tls = options.tls ? await TlsSource.load(options.tls) : undefined;
   // Handler code calls other models through the facade, so batching and statistics apply to them.
   let facade: InferenceServer | undefined;

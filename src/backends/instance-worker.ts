@@ -2,15 +2,16 @@
  * Entry point of every instance worker thread: loads the named backend, builds one instance and
  * serves execute requests one at a time. Inference blocks this thread, never the main one.
  * Instance code may call other models (BLS): such calls travel to the main thread as `call`
- * messages and come back as `call-result` / `call-failed`.
+ * messages and come back as `call-result` / `call-failed`. Execute calls (mailbox or port) are
+ * served by execute-loop.ts, shared with pool-worker.ts.
  */
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { setImmediate as nextLoopTurn } from 'node:timers/promises';
+import { parentPort, workerData } from 'node:worker_threads';
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { BackendModule, InstanceHost, InstanceImplementation, ModelCall } from './backend.js';
 import { SpinPolicy } from './spin-policy.js';
-import { SharedMailbox, type MailboxRequest, type MailboxResponse } from './shared-mailbox.js';
+import { ExecuteLoop } from './execute-loop.js';
+import { SharedMailbox, type MailboxResponse } from './shared-mailbox.js';
 import { fromWire, toWire, transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
 const BACKENDS: Record<string, () => Promise<BackendModule>> = {
@@ -63,66 +64,11 @@ async function executeStream(instance: InstanceImplementation, message: Extract<
   }
 }
 
-/** Executes running on the event loop (arrived over the port); the mailbox loop parks async meanwhile. */
-let inflight = 0;
-let closing = false;
-
-async function run(instance: InstanceImplementation, request: MailboxRequest): Promise<MailboxResponse> {
-  const started = performance.now();
-  try {
-    const outputs = await instance.execute(request.inputs, request.outputs, request.context);
-    return { id: request.id, outputs, executeMs: performance.now() - started };
-  } catch (error) {
-    return { id: request.id, error: VireoError.from(error).toJSON() };
-  }
-}
-
 function postAnswer(response: MailboxResponse): void {
   if ('outputs' in response) {
     const outputs = toWire(response.outputs);
     post({ type: 'result', id: response.id, outputs }, transferList(outputs));
   } else post({ type: 'failed', id: response.id, error: response.error });
-}
-
-async function executeFromPort(instance: InstanceImplementation, message: Extract<HostMessage, { type: 'execute' }>): Promise<void> {
-  inflight++;
-  try {
-    postAnswer(await run(instance, { ...message, inputs: fromWire(message.inputs) }));
-  } finally {
-    inflight--;
-  }
-}
-
-async function executeFromMailbox(instance: InstanceImplementation, mailbox: SharedMailbox, request: MailboxRequest): Promise<void> {
-  const response = await run(instance, request);
-  if (mailbox.answer(response)) return;
-  postAnswer(response);
-  mailbox.answeredByPort();
-}
-
-/**
- * Serves the mailbox: parks the thread in Atomics.wait while nothing is running, which wakes far
- * faster than a MessagePort. Port messages are drained here too (the host rings after each), since
- * a parked thread runs no event loop.
- */
-async function serveMailbox(instance: InstanceImplementation, mailbox: SharedMailbox, spin: SpinPolicy, onMessage: (m: HostMessage) => void): Promise<void> {
-  while (!closing) {
-    const seen = mailbox.doorbell();
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) onMessage(m.message as HostMessage);
-    if (closing) break;
-    const request = mailbox.take();
-    if (request) {
-      spin.arrived(performance.now());
-      await executeFromMailbox(instance, mailbox, request);
-      spin.answered(performance.now());
-    } else if (inflight > 0) {
-      await mailbox.parkAsync(seen);
-    } else {
-      mailbox.park(seen, spin.spinMs(mailbox.hostInflightPeak()));
-      // Let anything else queued on this thread's event loop run now and then.
-      if (mailbox.doorbell() === seen) await nextLoopTurn();
-    }
-  }
 }
 
 async function start(init: WorkerInit): Promise<void> {
@@ -143,7 +89,7 @@ async function start(init: WorkerInit): Promise<void> {
   const onMessage = (message: HostMessage) => {
     if (message.type === 'call-result' || message.type === 'call-failed') return settleCall(message);
     if (message.type === 'close') {
-      closing = true;
+      loop.close();
       void instance.close().catch(() => undefined).then(() => {
         post({ type: 'closed' });
         port.close();
@@ -152,12 +98,16 @@ async function start(init: WorkerInit): Promise<void> {
     }
     if (message.type === 'cancel-stream') return streams.get(message.id)?.abort();
     if (message.type === 'execute-stream') return void executeStream(instance, message);
-    void executeFromPort(instance, message);
+    void loop.executeFromPort({ ...message, inputs: fromWire(message.inputs) });
   };
+  const loop = new ExecuteLoop<HostMessage>({
+    port, postAnswer, onMessage,
+    execute: (request) => instance.execute(request.inputs, request.outputs, request.context),
+  });
   port.removeAllListeners('message');
   port.on('message', onMessage);
   post({ type: 'ready', signature: instance.signature });
-  if (init.mailbox) await serveMailbox(instance, new SharedMailbox(init.mailbox), new SpinPolicy(init.options.spinWaitUs ?? 0), onMessage);
+  if (init.mailbox) await loop.serveMailbox(new SharedMailbox(init.mailbox), new SpinPolicy(init.options.spinWaitUs ?? 0));
 }
 
 void start(workerData as WorkerInit);

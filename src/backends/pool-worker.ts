@@ -7,13 +7,14 @@
  *
  * Calls arrive through the worker's one-slot SharedMailbox (the fast path: the thread parks in
  * Atomics.wait) or over the port; the host rings the mailbox after every port message because a
- * parked thread runs no event loop.
+ * parked thread runs no event loop. The mailbox loop and the answer's shape are execute-loop.ts's.
  */
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { setImmediate as nextLoopTurn } from 'node:timers/promises';
+import { parentPort, workerData } from 'node:worker_threads';
 import { VireoError } from '../core/errors.js';
+import type { Tensor } from '../core/tensor.js';
 import type { BackendModule, InstanceHost, InstanceImplementation } from './backend.js';
 import { SpinPolicy } from './spin-policy.js';
+import { ExecuteLoop } from './execute-loop.js';
 import { SharedMailbox, type MailboxRequest, type MailboxResponse } from './shared-mailbox.js';
 import { transferList } from './worker-protocol.js';
 import type { PoolHostMessage, PoolWorkerInit, PoolWorkerMessage } from './pool-protocol.js';
@@ -34,18 +35,6 @@ const noCalls: InstanceHost = {
 
 /** Slots by number; a slot still opening holds its promise so a close waits for it. */
 const slots = new Map<number, Promise<InstanceImplementation | undefined>>();
-/** Work running on the event loop (port calls, opens, closes); the mailbox loop parks async meanwhile. */
-let inflight = 0;
-
-async function counted<T>(work: () => Promise<T>): Promise<T> {
-  inflight++;
-  try {
-    return await work();
-  } finally {
-    inflight--;
-  }
-}
-let closing = false;
 
 async function open(message: Extract<PoolHostMessage, { type: 'open' }>): Promise<InstanceImplementation | undefined> {
   try {
@@ -63,23 +52,16 @@ async function open(message: Extract<PoolHostMessage, { type: 'open' }>): Promis
   }
 }
 
-async function run(request: MailboxRequest): Promise<MailboxResponse> {
-  const started = performance.now();
-  try {
-    const instance = await slots.get(request.slot ?? -1);
-    if (!instance) throw new VireoError('VIREO_ERR_WORKER_DIED', `instance ${request.slot} is not open in this worker`);
-    const outputs = await instance.execute(request.inputs, request.outputs, request.context);
-    return { id: request.id, outputs, executeMs: performance.now() - started };
-  } catch (error) {
-    return { id: request.id, error: VireoError.from(error).toJSON() };
-  }
+async function execute(request: MailboxRequest): Promise<Tensor[]> {
+  const instance = await slots.get(request.slot ?? -1);
+  if (!instance) throw new VireoError('VIREO_ERR_WORKER_DIED', `instance ${request.slot} is not open in this worker`);
+  return instance.execute(request.inputs, request.outputs, request.context);
 }
 
 function postAnswer(response: MailboxResponse): void {
   if ('outputs' in response) post({ type: 'result', id: response.id, outputs: response.outputs, executeMs: response.executeMs ?? 0 }, transferList(response.outputs));
   else post({ type: 'failed', id: response.id, error: response.error });
 }
-
 
 async function closeSlot(slot: number): Promise<void> {
   const instance = await slots.get(slot);
@@ -91,48 +73,20 @@ async function closeSlot(slot: number): Promise<void> {
 function onMessage(message: PoolHostMessage): void {
   switch (message.type) {
     case 'open':
-      slots.set(message.slot, counted(() => open(message)));
+      slots.set(message.slot, loop.counted(() => open(message)));
       return;
     case 'execute':
-      void counted(async () => postAnswer(await run(message)));
+      void loop.executeFromPort(message);
       return;
     case 'close-slot':
-      void counted(() => closeSlot(message.slot));
+      void loop.counted(() => closeSlot(message.slot));
       return;
     case 'close':
-      closing = true;
+      loop.close();
       void Promise.all([...slots.keys()].map(closeSlot)).then(() => port.close());
   }
 }
 
-/**
- * Serves the mailbox: parks the thread while nothing is running, which wakes far faster than a
- * MessagePort, after a short adaptive spin (spin-policy.ts). Port messages are drained here too.
- */
-async function serveMailbox(mailbox: SharedMailbox, spin: SpinPolicy): Promise<void> {
-  while (!closing) {
-    const seen = mailbox.doorbell();
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) onMessage(m.message as PoolHostMessage);
-    if (closing) break;
-    const request = mailbox.take();
-    if (request) {
-      spin.arrived(performance.now());
-      const response = await run(request);
-      if (!mailbox.answer(response)) {
-        postAnswer(response);
-        mailbox.answeredByPort();
-      }
-      spin.answered(performance.now());
-    } else if (inflight > 0) {
-      // Calls over the port, opens and closes need the event loop: wait without blocking it.
-      await mailbox.parkAsync(seen);
-    } else {
-      mailbox.park(seen, spin.spinMs(mailbox.hostInflightPeak()));
-      // Let anything else queued on this thread's event loop (session creation) run now and then.
-      if (mailbox.doorbell() === seen) await nextLoopTurn();
-    }
-  }
-}
-
+const loop = new ExecuteLoop<PoolHostMessage>({ port, execute, postAnswer, onMessage });
 port.on('message', onMessage);
-void serveMailbox(new SharedMailbox(init.mailbox), new SpinPolicy(init.spinWaitUs));
+void loop.serveMailbox(new SharedMailbox(init.mailbox), new SpinPolicy(init.spinWaitUs));

@@ -1,7 +1,7 @@
 /**
- * One `vireo batch` run: inputs → sources → parts → runRows (in-process, through the facade) →
- * encoded part files → PartStore commits. The next part is read while the current one runs, and a
- * part is encoded and committed while the next one runs, so reading, inference and writing overlap.
+ * One `vireo batch` run: inputs → sources → parts → the engine's part loop (part-runner.ts: runRows
+ * in-process through the facade, encoded part files, PartStore commits), the loop the server's
+ * `/v1/batches` runs too. Reading, inference and writing overlap (see part-runner.ts).
  * Committed parts (of this or an earlier run, of this or another shard) are skipped: a rerun after
  * `kill -9` ends with the same files as an uninterrupted run.
  */
@@ -13,10 +13,10 @@ import type { ModelConfig } from '../repository/model-config.js';
 import type { InputSource, PartInput } from './input-source.js';
 import { planInputs, type InputFormat, type PlannedInput } from './input-plan.js';
 import { imageSource } from './image-source.js';
-import type { JsonlModel } from './jsonl-rows.js';
+import { bytesInputs, inflightBatches, jsonlModel, type OipRequestParser } from './batch-model.js';
 import { PartStore, writeFileAtomic } from './part-store.js';
 import { encodeErrors, encodePart, type OutputFormat, type OutputSpec } from './result-encoders.js';
-import { runRows, type RowResult } from './run-rows.js';
+import { runParts } from './part-runner.js';
 import { columnarSource } from './columnar-sources.js';
 import { csvSource, jsonlSource } from './text-sources.js';
 import { JobStats, type BatchObserver, type BatchSummary } from './job-stats.js';
@@ -56,6 +56,8 @@ export interface BatchJobOptions {
   observer?: BatchObserver;
   /** Aborted: no new part starts; the one running is committed, then the job rejects (rerun resumes). */
   signal?: AbortSignal;
+  /** The REST frontend's OIP JSON request parser, for JSONL bodies with `inputs` (the engine imports no wire code). */
+  oipRequest: OipRequestParser;
 }
 
 const DEFAULT_PART_ROWS = 1024;
@@ -65,15 +67,11 @@ const invalid = (message: string, code: ErrorCode = 'VIREO_ERR_BATCH_INPUT_INVAL
   throw new VireoError(code, message);
 };
 
-/** The one input of a model that takes an encoded file per row (image codec, or BYTES). */
-function bytesInputs(config: ModelConfig): string[] {
-  return config.input.filter((i) => i.data_type === 'BYTES' || i.image || i.text).map((i) => i.name);
-}
 
 function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: ModelConfig, batchSize: number): InputSource[] {
   const batched = config.max_batch_size > 0;
   const toRequest = (table: Parameters<BatchJobOptions['server']['dataframeRequest']>[2]) => options.server.dataframeRequest(options.model, options.version, table);
-  const jsonlModel: JsonlModel = { model: options.model, version: options.version, batched, bytesInputs: bytesInputs(config), dataframeRequest: toRequest };
+  const jsonl = jsonlModel(options.server, options.model, options.version, config, options.oipRequest);
   const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
   return planned.map((input, fileIndex): InputSource => {
     if (input.kind === 'images') {
@@ -81,7 +79,7 @@ function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: Mo
       if (targets.length !== 1) invalid(`model "${options.model}" has ${targets.length} inputs that take files (${targets.join(', ') || 'none'}); a folder of images needs exactly one`);
       return imageSource(input.path, fileIndex, input.files, { input: targets[0]!, batched, model: options.model, version: options.version }, options.maxFileBytes ?? 64 * 1024 * 1024);
     }
-    if (input.format === 'jsonl') return jsonlSource({ path: input.path, fileIndex, blockBytes }, jsonlModel, batchSize);
+    if (input.format === 'jsonl') return jsonlSource({ path: input.path, fileIndex, blockBytes }, jsonl, batchSize);
     if (input.format === 'csv') return csvSource({ path: input.path, fileIndex, blockBytes }, toRequest, options.idColumn);
     return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn);
   });
@@ -93,19 +91,6 @@ function outputSpecs(metadata: ModelMetadata, batched: boolean, perRowItems: boo
     const dims = batched ? o.shape.slice(1) : o.shape;
     return { name: o.name, datatype: o.datatype, scalar: !perRowItems && dims.every((d) => d === 1) };
   });
-}
-
-/** Reads one part ahead of the consumer, so parsing the next part overlaps running this one. */
-async function* prefetch<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
-  let next = source.next();
-  next.catch(() => undefined);
-  for (;;) {
-    const current = await next;
-    if (current.done) return;
-    next = source.next();
-    next.catch(() => undefined);
-    yield current.value;
-  }
 }
 
 export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummary> {
@@ -148,63 +133,37 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   for (const manifest of store.committed()) if (ownsPart(manifest.part)) stats.resumed(manifest);
   const estimates = await Promise.all(sources.map((s) => s.estimateRows()));
   options.observer?.started?.(estimates.reduce((a, b) => a + b, 0) / shard.count);
-  const maxInflight = options.maxInflight ?? config.instance_group.reduce((n, g) => n + (g.count ?? 1), 0) + 1;
-
-  let committing: Promise<void> = Promise.resolve();
-  const commit = async (part: PartInput, results: RowResult[]): Promise<void> => {
-    const t0 = performance.now();
-    const partResults = { part: part.name, ids: part.rows.ids, carried: part.carried, results };
-    const bytes = encodePart(outputFormat, partResults, specs);
-    const errors = encodeErrors(partResults);
-    const t1 = performance.now();
-    const failed = results.filter((r) => !r.ok).length;
-    await store.commit(part.name, {
-      results: { extension: outputFormat, bytes },
-      errors,
-      ranges: [part.range],
-      rows: results.length,
-      errors_count: failed,
-    });
-    stats.committed(results.length, failed, (t1 - t0) / 1000, (performance.now() - t1) / 1000);
-  };
+  const maxInflight = options.maxInflight ?? inflightBatches(config);
 
   const partsOf = async function* (): AsyncGenerator<PartInput> {
     for (const source of sources) yield* source.parts({ owns, committed: (p) => store.isCommitted(p), partRows });
   };
   let failedSoFar = stats.totalErrors;
-  // Two parts run at once: the next part's first batches start while this one's last batch still
-  // runs, so the instances never wait at a part boundary. Commits stay one at a time, in order.
-  let running: { part: PartInput; results: Promise<RowResult[]> } | undefined;
-  const finish = async (done: { part: PartInput; results: Promise<RowResult[]> }): Promise<void> => {
-    const results = await done.results;
-    await committing;
-    committing = commit(done.part, results);
-    // The count includes this part, so it is committed (a rerun with a larger limit resumes after it).
-    failedSoFar += results.filter((r) => !r.ok).length;
-    if (maxErrors >= 0 && failedSoFar > maxErrors) {
-      await committing;
-      invalid(`${failedSoFar} rows failed, more than --max-errors ${maxErrors} (see the errors files in ${join(options.output, 'parts')})`, 'VIREO_ERR_BATCH_TOO_MANY_ERRORS');
-    }
-  };
-  try {
-    let readStart = performance.now();
-    for await (const part of prefetch(partsOf())) {
-      stats.read((performance.now() - readStart) / 1000);
-      if (options.signal?.aborted) break;
-      const started = { part, results: runRows(part.rows, { server: options.server, batchSize, maxInflight, recorder: stats }) };
-      started.results.catch(() => undefined); // awaited in finish; a failure surfaces there
-      if (running) await finish(running);
-      running = started;
-      readStart = performance.now();
-    }
-    if (running) await finish(running);
-    running = undefined;
-    await committing;
-    if (options.signal?.aborted) throw new VireoError('VIREO_ERR_REQUEST_CANCELLED', `interrupted after ${stats.parts} parts; run the same command again to resume`);
-  } finally {
-    await running?.results.catch(() => undefined);
-    await committing.catch(() => undefined);
-  }
+  await runParts(partsOf(), {
+    store,
+    rows: { server: options.server, batchSize, maxInflight, recorder: stats },
+    encode(part, results) {
+      const partResults = { part: part.name, ids: part.rows.ids, carried: part.carried, results };
+      return {
+        results: { extension: outputFormat, bytes: encodePart(outputFormat, partResults, specs) },
+        errors: encodeErrors(partResults),
+        ranges: [part.range],
+        rows: results.length,
+        errors_count: results.filter((r) => !r.ok).length,
+      };
+    },
+    proceed: () => !options.signal?.aborted,
+    ran(_part, results) {
+      // The count includes this part, so it is committed (a rerun with a larger limit resumes after it).
+      failedSoFar += results.filter((r) => !r.ok).length;
+      if (maxErrors >= 0 && failedSoFar > maxErrors) {
+        invalid(`${failedSoFar} rows failed, more than --max-errors ${maxErrors} (see the errors files in ${join(options.output, 'parts')})`, 'VIREO_ERR_BATCH_TOO_MANY_ERRORS');
+      }
+    },
+    committed: (_part, manifest, _results, encodeSeconds, commitSeconds) => stats.committed(manifest.rows, manifest.errors, encodeSeconds, commitSeconds),
+    read: (seconds) => stats.read(seconds),
+  });
+  if (options.signal?.aborted) throw new VireoError('VIREO_ERR_REQUEST_CANCELLED', `interrupted after ${stats.parts} parts; run the same command again to resume`);
   const summary = stats.summary({ shard, outputFormat, output: options.output });
   const name = shard.count === 1 ? 'summary.json' : `summary-${shard.index}-of-${shard.count}.json`;
   await writeFileAtomic(join(options.output, name), new TextEncoder().encode(`${JSON.stringify(summary, null, 2)}\n`));

@@ -24,7 +24,8 @@ export function splitCarried(chunk: DataframeChunk, idColumn: string | undefined
   if (!ids) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `--id-column "${idColumn}" is not a column of the input (it has ${[...chunk.columns.keys()].map((c) => `"${c}"`).join(', ')})`);
   const columns = new Map(chunk.columns);
   columns.delete(idColumn);
-  return { table: { columns, rows: chunk.rows }, carried: new Map([[idColumn, ids]]) };
+  // Carried values are written out as JS values: a typed column (see ColumnChunk) becomes an array.
+  return { table: { columns, rows: chunk.rows }, carried: new Map([[idColumn, Array.isArray(ids) ? ids : Array.from(ids)]]) };
 }
 
 function slice(table: Table, start: number, end: number): Table {

@@ -9,13 +9,13 @@
  *
  * Consecutive lines that agree on input names, datatypes, per-item shapes, requested outputs and
  * parameters are concatenated into one request (one batch), up to the batch size in items.
- * Used by `vireo batch` and by issue 15's `/v1/batches` alike.
+ * Used by `vireo batch` and by the server's `/v1/batches` alike. The OIP JSON parser is the REST
+ * frontend's, handed in by the caller (`JsonlModel.oipRequest`): the engine imports no wire code.
  */
 import { jsonTable, type Table } from '../codecs/dataframe-codec.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest } from '../core/inference.js';
 import type { Tensor } from '../core/tensor.js';
-import { parseInferBody } from '../protocols/oip-http/oip-json-codec.js';
 import { concatInputs } from '../scheduler/batch-tensors.js';
 import type { InputRows, RequestSpan } from './run-rows.js';
 
@@ -29,10 +29,18 @@ export interface JsonlModel {
   bytesInputs: readonly string[];
   /** The REST dataframe mapping (InferenceServer.dataframeRequest). */
   dataframeRequest(table: Table): InferRequest;
+  /** The REST frontend's parser of an OIP JSON request body (`inputs`, `outputs`, `parameters`). */
+  oipRequest(body: Record<string, unknown>): InferRequest;
 }
+
+/** Which shape a line's body had, so a frontend can answer in the shape its REST route would. */
+export type BodyKind = 'oip' | 'dataframe' | 'payload';
 
 export interface ParsedLine {
   id: string;
+  /** 1-based line number in the file. */
+  line: number;
+  kind?: BodyKind;
   request?: InferRequest;
   error?: VireoError;
 }
@@ -64,9 +72,9 @@ export function parseJsonlLine(line: string, lineNumber: number, model: JsonlMod
       if (value.url !== undefined) checkUrl(value.url, model);
       body = value.body;
     }
-    return { id, request: requestOf(body, model) };
+    return { id, line: lineNumber, ...requestOf(body, model) };
   } catch (error) {
-    return { id, error: VireoError.from(error) };
+    return { id, line: lineNumber, error: VireoError.from(error) };
   }
 }
 
@@ -77,10 +85,10 @@ function checkUrl(url: unknown, model: JsonlModel): void {
   if (match[2] !== undefined && model.version !== undefined && decodeURIComponent(match[2]) !== model.version) bad(`"url" names version ${match[2]}, but this job runs version ${model.version}`);
 }
 
-function requestOf(body: unknown, model: JsonlModel): InferRequest {
-  if (isObject(body) && 'inputs' in body) return parseInferBody(body, model.model, model.version);
+function requestOf(body: unknown, model: JsonlModel): { kind: BodyKind; request: InferRequest } {
+  if (isObject(body) && 'inputs' in body) return { kind: 'oip', request: model.oipRequest(body) };
   const table = jsonTable(body);
-  if (table) return model.dataframeRequest(table);
+  if (table) return { kind: 'dataframe', request: model.dataframeRequest(table) };
   if (!isObject(body)) return bad('"body" must be an OIP request, JSON records or columns, or an object of input values');
   const inputs: Tensor[] = Object.entries(body).map(([name, value]) => {
     if (!model.bytesInputs.includes(name)) bad(`"${name}" is not a BYTES, image or text input of model "${model.model}" (it has ${model.bytesInputs.map((n) => `"${n}"`).join(', ') || 'none'})`);
@@ -91,7 +99,7 @@ function requestOf(body: unknown, model: JsonlModel): InferRequest {
     return { name, datatype: 'BYTES', shape: model.batched ? [1, 1] : [1], data: [bytes] };
   });
   if (inputs.length === 0) bad('"body" has no inputs');
-  return { model: model.model, version: model.version, inputs };
+  return { kind: 'payload', request: { model: model.model, version: model.version, inputs } };
 }
 
 /** Items (batch dimension) of a parsed request; 1 for a model without batching. */

@@ -17,7 +17,8 @@
  * - The identity is fixed by the first run; a different one (another model, changed input files, other
  *   part-shaping options) is refused unless `restart`, which empties the folder first.
  *
- * This module knows nothing of models or formats: issue 15's `/v1/batches` reuses it as is.
+ * This module knows nothing of models or formats: `vireo batch` and the server's `/v1/batches` both commit
+ * through it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -139,6 +140,16 @@ export class PartStore {
       if (name.includes(TEMP) || !committed.has(part)) await unlink(join(partsDir, name)).catch(() => undefined);
     }
     return new PartStore(dir, committed);
+  }
+
+  /** The identity a folder's first run fixed (job.json), or undefined when no run has claimed it yet. */
+  static async identityOf(dir: string): Promise<unknown> {
+    try {
+      return JSON.parse(await readFile(join(dir, 'job.json'), 'utf8')) as unknown;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
   }
 
   /** job.json is created once (link of a complete temp file: never half-written, first writer wins). */

@@ -10,10 +10,14 @@
  * Contract with readers (`InputRows`): row positions are 0-based within the part; `requests(a, b)`
  * builds the requests covering rows [a, b) (skipping rows listed in `failed`), each request covering
  * consecutive rows; it throws when a row in the range is bad, and the runner then asks again for
- * single rows. issue 15's `/v1/batches` feeds parsed JSONL lines through this same function.
+ * single rows. The server's `/v1/batches` feeds parsed JSONL lines through this same function.
+ *
+ * Stopping (`signal`): once aborted, no new batch starts, the batches in flight are answered, and any
+ * failure from then on stops the run rather than failing its rows (the stop itself may be its cause);
+ * the run then rejects with VIREO_ERR_REQUEST_CANCELLED unless every row already had its result.
  */
 import { VireoError, type ErrorStatus, type SerializedError } from '../core/errors.js';
-import type { InferRequest } from '../core/inference.js';
+import type { InferRequest, Parameters } from '../core/inference.js';
 import type { Tensor } from '../core/tensor.js';
 import { sliceOutputs } from '../scheduler/batch-tensors.js';
 
@@ -35,12 +39,12 @@ export interface InputRows {
 }
 
 export type RowResult =
-  | { ok: true; outputs: Tensor[]; model: string; version: string }
+  | { ok: true; outputs: Tensor[]; model: string; version: string; parameters?: Parameters }
   | { ok: false; error: SerializedError };
 
 /** What the runner needs of the facade (InferenceServer implements it). */
 export interface InferFacade {
-  infer(request: InferRequest): Promise<{ model: string; version: string; outputs: Tensor[] }>;
+  infer(request: InferRequest): Promise<{ model: string; version: string; outputs: Tensor[]; parameters?: Parameters }>;
 }
 
 /** Stage timings and counts, reported per batch (metrics, progress, summary). */
@@ -55,6 +59,13 @@ export interface RunRowsOptions {
   /** Batches in flight at once: enough to keep every instance busy while the next one is built. */
   maxInflight: number;
   recorder?: RunRecorder;
+  /** Aborted: see "Stopping" above. */
+  signal?: AbortSignal;
+  /**
+   * Errors that do not concern one row but fail the rows of the batch they hit instead of stopping
+   * the run (an API answers each request with its error; `vireo batch` stops: none).
+   */
+  failRowsOn?: (error: VireoError) => boolean;
 }
 
 /** Statuses that concern one row, so the batch is retried row by row; anything else stops the job. */
@@ -63,6 +74,15 @@ const ROW_STATUSES = new Set<ErrorStatus>(['INVALID_ARGUMENT', 'INTERNAL', 'RESO
 export function isRowError(error: unknown): boolean {
   return ROW_STATUSES.has(VireoError.from(error).status);
 }
+
+/** What a failed request means: retry its rows one by one, fail them all, or stop the run. */
+function verdict(error: unknown, options: RunRowsOptions): 'split' | 'fail' | 'stop' {
+  if (options.signal?.aborted) return 'stop';
+  if (isRowError(error)) return 'split';
+  return options.failRowsOn?.(VireoError.from(error)) ? 'fail' : 'stop';
+}
+
+const cancelled = () => new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the run was stopped before every row was answered');
 
 const now = () => performance.now() / 1000;
 
@@ -74,7 +94,7 @@ export async function runRows(rows: InputRows, options: RunRowsOptions): Promise
   let next = 0;
   // Each lane takes the next batch when its previous one is answered: `maxInflight` batches in flight.
   const lane = async (): Promise<void> => {
-    while (next < count) {
+    while (next < count && !options.signal?.aborted) {
       const start = next;
       const end = Math.min(count, start + options.batchSize);
       next = end;
@@ -82,6 +102,7 @@ export async function runRows(rows: InputRows, options: RunRowsOptions): Promise
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.maxInflight) }, lane));
+  if (next < count || (options.signal?.aborted && results.includes(undefined))) throw cancelled();
   return results.map((r, i) => r ?? { ok: false, error: { code: 'VIREO_ERR_INTERNAL', message: `row ${rows.ids[i]} got no result` } });
 }
 
@@ -91,7 +112,9 @@ async function runBatch(rows: InputRows, start: number, end: number, results: (R
   try {
     spans = await rows.requests(start, end);
   } catch (error) {
-    if (!isRowError(error)) throw error;
+    const what = verdict(error, options);
+    if (what === 'stop') throw error;
+    if (what === 'fail') return failRows(start, end, error, results);
     return runEachRow(rows, start, end, results, options);
   }
   const t1 = now();
@@ -102,8 +125,10 @@ async function runBatch(rows: InputRows, start: number, end: number, results: (R
       const response = await options.server.infer(span.request);
       store(span, response, results);
     } catch (error) {
-      if (!isRowError(error)) throw error;
-      if (span.items.length === 1) results[span.start] = { ok: false, error: VireoError.from(error).toJSON() };
+      const what = verdict(error, options);
+      if (what === 'stop') throw error;
+      if (what === 'fail') failRows(span.start, span.start + span.items.length, error, results);
+      else if (span.items.length === 1) results[span.start] = { ok: false, error: VireoError.from(error).toJSON() };
       else await runEachRow(rows, span.start, span.start + span.items.length, results, options);
     }
     items += span.items.reduce((a, b) => a + b, 0);
@@ -120,17 +145,24 @@ async function runEachRow(rows: InputRows, start: number, end: number, results: 
       const spans = await rows.requests(row, row + 1);
       for (const span of spans) store(span, await options.server.infer(span.request), results);
     } catch (error) {
-      if (!isRowError(error)) throw error;
+      if (verdict(error, options) === 'stop') throw error;
       results[row] = { ok: false, error: VireoError.from(error).toJSON() };
     }
   }
 }
 
+/** Rows [start, end) without a result fail with `error` (one that does not concern a single row). */
+function failRows(start: number, end: number, error: unknown, results: (RowResult | undefined)[]): void {
+  const serialized = VireoError.from(error).toJSON();
+  for (let row = start; row < end; row++) results[row] ??= { ok: false, error: serialized };
+}
+
 /** The batch's outputs, sliced along dim 0 per row (views, no copy). */
-function store(span: RequestSpan, response: { model: string; version: string; outputs: Tensor[] }, results: (RowResult | undefined)[]): void {
+function store(span: RequestSpan, response: Awaited<ReturnType<InferFacade['infer']>>, results: (RowResult | undefined)[]): void {
   const total = span.items.reduce((a, b) => a + b, 0);
   if (span.items.length === 1) {
-    results[span.start] = { ok: true, outputs: response.outputs, model: response.model, version: response.version };
+    // Response parameters belong to the request: kept only where the request was one row's own.
+    results[span.start] = { ok: true, outputs: response.outputs, model: response.model, version: response.version, ...(response.parameters ? { parameters: response.parameters } : {}) };
     return;
   }
   let offset = 0;

@@ -10,10 +10,11 @@ import { parse as parseCsvText } from 'csv-parse/sync';
 import { VireoError } from '../core/errors.js';
 import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
 import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
-import { jsonlRows, parseJsonlLine, type JsonlModel } from './jsonl-rows.js';
+import { jsonlRows, parseJsonlLine, type JsonlModel, type ParsedLine } from './jsonl-rows.js';
+import type { PartRange } from './part-store.js';
 import { blockCount, LineCounter, readBlockLines, type Line } from './line-blocks.js';
 
-interface TextSourceOptions {
+export interface TextSourceOptions {
   path: string;
   fileIndex: number;
   blockBytes: number;
@@ -63,6 +64,22 @@ async function* lineParts(source: TextSourceOptions, options: SourceOptions, ski
   }
 }
 
+/** A part of a JSONL file as parsed lines (before they become rows): what `/v1/batches` reads. */
+export interface JsonlPart {
+  name: string;
+  range: PartRange;
+  lines: ParsedLine[];
+}
+
+/** The parts of a JSONL file not yet committed, each line parsed (jsonl-rows.ts); empty lines are skipped. */
+export async function* jsonlParts(source: TextSourceOptions, model: JsonlModel, options: SourceOptions): AsyncGenerator<JsonlPart> {
+  for await (const { block, part, firstRow, lines } of lineParts(source, options, (l) => l.text.trim() === '')) {
+    const name = partName(source.fileIndex, block, part);
+    if (options.committed(name)) continue;
+    yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, lines: lines.map((l) => parseJsonlLine(l.text, l.number + 1, model)) };
+  }
+}
+
 export function jsonlSource(source: TextSourceOptions, model: JsonlModel, batchSize: number): InputSource {
   return {
     path: source.path,
@@ -70,12 +87,7 @@ export function jsonlSource(source: TextSourceOptions, model: JsonlModel, batchS
     estimateRows: () => estimateLines(source.path),
     identity: () => fileIdentity(source.path),
     async *parts(options: SourceOptions): AsyncGenerator<PartInput> {
-      for await (const { block, part, firstRow, lines } of lineParts(source, options, (l) => l.text.trim() === '')) {
-        const name = partName(source.fileIndex, block, part);
-        if (options.committed(name)) continue;
-        const parsed = lines.map((l) => parseJsonlLine(l.text, l.number + 1, model));
-        yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, rows: jsonlRows(parsed, model, batchSize) };
-      }
+      for await (const { name, range, lines } of jsonlParts(source, model, options)) yield { name, range, rows: jsonlRows(lines, model, batchSize) };
     },
   };
 }

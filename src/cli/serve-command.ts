@@ -7,6 +7,7 @@ import { VireoError } from '../core/errors.js';
 import type { TlsPaths } from '../core/tls-source.js';
 import { readApiKeysFile, readSecretFile } from '../server/access-policy.js';
 import { DEFAULT_BYTES_LIMITS } from '../core/bytes-limits.js';
+import { DEFAULT_REQUEST_LIMITS } from '../core/request-limits.js';
 import { DEFAULT_MODEL_DEFAULTS } from '../repository/model-defaults.js';
 import { releaseYoungGeneration } from './startup-heap.js';
 
@@ -86,6 +87,13 @@ export function serveCommand(): Command {
     .addOption(option('--grpc-max-message-size <bytes>', 'largest accepted gRPC message; larger ones get RESOURCE_EXHAUSTED', 'grpc-max-message-size').argParser(integer(1024, 2 ** 31 - 1)).default(64 * 1024 * 1024))
     .addOption(option('--max-bytes-elements <n>', 'BYTES elements one request may carry, all inputs together; more get RESOURCE_EXHAUSTED / 413', 'max-bytes-elements').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_BYTES_LIMITS.maxElements))
     .addOption(option('--max-bytes-total <bytes>', 'bytes the BYTES elements of one request may hold together', 'max-bytes-total').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_BYTES_LIMITS.maxTotalBytes))
+    .addOption(option('--max-tensor-bytes <bytes>', 'bytes one numeric input tensor may take (elements x datatype size, checked from its shape before it is built); more get RESOURCE_EXHAUSTED / 413', 'max-tensor-bytes').argParser(integer(1, Number.MAX_SAFE_INTEGER)).default(DEFAULT_REQUEST_LIMITS.maxTensorBytes))
+    .addOption(option('--max-tensor-bytes-total <bytes>', 'bytes the numeric input tensors of one request may take together', 'max-tensor-bytes-total').argParser(integer(1, Number.MAX_SAFE_INTEGER)).default(DEFAULT_REQUEST_LIMITS.maxRequestTensorBytes))
+    .addOption(option('--max-request-inputs <n>', 'inputs one request may name', 'max-request-inputs').argParser(integer(1, 1 << 20)).default(DEFAULT_REQUEST_LIMITS.maxInputs))
+    .addOption(option('--max-request-outputs <n>', 'outputs one request may ask for', 'max-request-outputs').argParser(integer(1, 1 << 20)).default(DEFAULT_REQUEST_LIMITS.maxOutputs))
+    .addOption(option('--max-dataframe-rows <n>', 'rows of a CSV, Arrow or JSON records/columns request body', 'max-dataframe-rows').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_REQUEST_LIMITS.maxDataframeRows))
+    .addOption(option('--max-dataframe-columns <n>', 'columns of a CSV, Arrow or JSON records/columns request body', 'max-dataframe-columns').argParser(integer(1, 1 << 20)).default(DEFAULT_REQUEST_LIMITS.maxDataframeColumns))
+    .addOption(option('--http-max-multipart-parts <n>', 'parts (files and fields) of a multipart/form-data upload; together they are bounded by --http-body-limit', 'http-max-multipart-parts').argParser(integer(1, 10_000)).default(DEFAULT_REQUEST_LIMITS.maxMultipartParts))
     .addOption(option('--log-verbose <level>', 'log level: 0 info, 1 debug, 2+ trace', 'log-verbose').argParser(integer(0, 10)).default(0))
     .addOption(option('--log-format <format>', 'log format', 'log-format').choices(['json', 'pretty', 'auto']).default('auto'))
     .addOption(option('--disable-auto-complete-config', 'require complete model configurations instead of filling them from the model files', 'disable-auto-complete-config'))
@@ -162,6 +170,10 @@ export function serveCommand(): Command {
         batchDir: opts.batchDir,
         batchLimits: { maxFileBytes: opts.batchMaxFileBytes, maxLines: opts.batchMaxLines, maxJobs: opts.batchMaxJobs, maxDiskBytes: opts.batchMaxDiskBytes, partRequests: opts.batchPartRequests },
         bytesLimits: { maxElements: opts.maxBytesElements, maxTotalBytes: opts.maxBytesTotal },
+        requestLimits: {
+          maxTensorBytes: opts.maxTensorBytes, maxRequestTensorBytes: opts.maxTensorBytesTotal, maxInputs: opts.maxRequestInputs, maxOutputs: opts.maxRequestOutputs,
+          maxDataframeRows: opts.maxDataframeRows, maxDataframeColumns: opts.maxDataframeColumns, maxMultipartParts: opts.httpMaxMultipartParts,
+        },
         modelDefaults: { handlerExecuteTimeoutMs: opts.handlerExecuteTimeoutMs, handlerHeapLimitMb: opts.handlerHeapLimitMb, maxQueueSize: opts.defaultMaxQueueSize },
         cacheConfig: opts.cacheConfig,
       }).catch(startupFailure);

@@ -10,6 +10,7 @@
 import type { Table as ArrowTable } from 'apache-arrow';
 import { VireoError } from '../core/errors.js';
 import { jsonToTensorData } from '../core/json-tensors.js';
+import { checkDataframeSize, TensorBytesBudget } from '../core/request-limits.js';
 import type { Tensor } from '../core/tensor.js';
 import type { CodecTensorConfig } from './image-codec.js';
 
@@ -46,9 +47,16 @@ export async function parseCsv(bytes: Uint8Array): Promise<Table> {
   }
   const { parse: parseCsvText } = await import('csv-parse/sync');
   let records: string[][];
+  // Rows and columns are checked record by record as the parser makes them, so a body over a
+  // limit is refused at the first record past it, before the rest is parsed.
+  const onRecord = (record: string[], context: { records: number }) => {
+    checkDataframeSize(context.records - 1, record.length, 'the CSV body');
+    return record;
+  };
   try {
-    records = parseCsvText(text, { bom: true, trim: true, skip_empty_lines: true }) as string[][];
+    records = parseCsvText(text, { bom: true, trim: true, skip_empty_lines: true, on_record: onRecord }) as string[][];
   } catch (error) {
+    if (error instanceof VireoError) throw error;
     return bad(`the CSV body cannot be parsed: ${(error as Error).message}`);
   }
   if (records.length === 0) bad('the CSV body is empty (expected a header row, then data rows)');
@@ -65,6 +73,9 @@ export async function parseArrow(bytes: Uint8Array): Promise<Table> {
     return bad(`the body is not a valid Arrow IPC stream or file: ${(error as Error).message}`);
   }
   const names = table.schema.fields.map((f) => f.name);
+  // The IPC metadata gives both before any cell becomes a JS value (a column of nulls needs no buffer,
+  // so a small body may declare billions of rows).
+  checkDataframeSize(table.numRows, names.length, 'the Arrow table');
   return tableOf(names, names.map((n) => [...(table.getChild(n) ?? [])]), 'Arrow table');
 }
 
@@ -75,6 +86,7 @@ export function jsonTable(body: unknown): Table | undefined {
     const first = body[0];
     if (typeof first !== 'object' || first === null || Array.isArray(first)) return bad('records must be JSON objects');
     const names = Object.keys(first);
+    checkDataframeSize(body.length, names.length, 'the records');
     body.forEach((record, r) => {
       if (typeof record !== 'object' || record === null || Array.isArray(record)) bad(`record ${r} is not a JSON object`);
       const keys = Object.keys(record);
@@ -87,6 +99,7 @@ export function jsonTable(body: unknown): Table | undefined {
   const entries = Object.entries(body);
   if (entries.length === 0 || !entries.every(([, v]) => Array.isArray(v))) return undefined;
   const rows = (entries[0]![1] as unknown[]).length;
+  checkDataframeSize(rows, entries.length, 'the columns');
   for (const [name, values] of entries) {
     if ((values as unknown[]).length !== rows) bad(`column "${name}" has ${(values as unknown[]).length} values, column "${entries[0]![0]}" has ${rows}`);
   }
@@ -115,6 +128,13 @@ export function dataframeColumns(inputs: readonly DataframeInput[]): Map<string,
 
 /** A table cell as a JSON value of the input's datatype (CSV cells arrive as strings). */
 function cell(value: unknown, datatype: string, row: number, column: string): unknown {
+  // The common cases first, and the error text built only on an error: this runs once per cell.
+  const numeric = datatype !== 'BYTES' && datatype !== 'BOOL';
+  if (numeric && typeof value === 'number') return value;
+  if (numeric && typeof value === 'string' && value !== '' && datatype !== 'INT64' && datatype !== 'UINT64') {
+    const n = Number(value);
+    if (Number.isFinite(n)) return n;
+  }
   const where = `row ${row}, column "${column}"`;
   if (value === null || value === undefined) return bad(`${where}: value is missing`);
   if (datatype === 'BYTES') return typeof value === 'string' ? value : String(value);
@@ -142,13 +162,17 @@ export function tableToInputs(table: Table, inputs: readonly DataframeInput[], c
   if (extra.length > 0) bad(`unknown column${extra.length > 1 ? 's' : ''} ${extra.map((c) => `"${c}"`).join(', ')} (the model takes ${expected.map((c) => `"${c}"`).join(', ')})`);
   if (table.rows === 0) bad('the table has no rows');
   if (!batched && table.rows !== 1) bad(`this model takes one row per request, got ${table.rows}`);
+  const budget = new TensorBytesBudget();
   return inputs.map((input) => {
     const names = columns.get(input.name)!;
-    const values: unknown[] = new Array(table.rows * names.length);
-    names.forEach((name, j) => {
-      const column = table.columns.get(name)!;
-      for (let r = 0; r < table.rows; r++) values[r * names.length + j] = cell(column[r], input.data_type, r, name);
-    });
+    budget.admit(input.data_type, table.rows * names.length, `input "${input.name}"`);
+    // Filled in order with push: a large `new Array(n)` written out of order is a sparse (dictionary)
+    // array in V8, which cost ≈ 2 µs per cell here (measured with 256 columns × 1,024 rows).
+    const source = names.map((name) => table.columns.get(name)!);
+    const values: unknown[] = [];
+    for (let r = 0; r < table.rows; r++) {
+      for (let j = 0; j < source.length; j++) values.push(cell(source[j]![r], input.data_type, r, names[j]!));
+    }
     const dims = input.columns ? [names.length] : input.dims;
     const shape = batched ? [table.rows, ...dims] : dims;
     return { name: input.name, datatype: input.data_type, shape, data: jsonToTensorData(values, input.data_type, values.length, `input "${input.name}"`) };

@@ -51,12 +51,15 @@ export class ImageCodec {
   readonly #std: number[];
   readonly #uint8: boolean;
   readonly #batched: boolean;
+  readonly #maxBatch: number;
 
-  constructor(config: CodecTensorConfig, spec: ImageCodecConfig, batched: boolean) {
+  /** `maxBatch`: the model's max_batch_size, checked before any image is decoded. */
+  constructor(config: CodecTensorConfig, spec: ImageCodecConfig, batched: boolean, maxBatch = Number.MAX_SAFE_INTEGER) {
     const what = `input "${config.name}": image codec`;
     this.input = config.name;
     this.#spec = spec;
     this.#batched = batched;
+    this.#maxBatch = maxBatch;
     if (!['FP32', 'UINT8'].includes(config.data_type)) invalid(`${what} needs data_type FP32 or UINT8, not ${config.data_type}`);
     this.#uint8 = config.data_type === 'UINT8';
     if (config.dims.length !== 3) invalid(`${what} needs dims of rank 3 (${spec.layout === 'NCHW' ? '[C, H, W]' : '[H, W, C]'}), got [${config.dims.join(',')}]`);
@@ -86,6 +89,11 @@ export class ImageCodec {
       : images.length === 1;
     if (!shapeOk || images.length === 0) {
       throw new VireoError('VIREO_ERR_INPUT_SHAPE', `${what}: send one encoded image per element (shape [n] or [n, 1]${this.#batched ? '' : '; this model takes one image'}), got shape [${tensor.shape.join(',')}]`);
+    }
+    // More images than the model's batch would be refused by validation after decoding them all: the
+    // work (up to max_pixels each) and the tensor (images × the input's size) are refused first.
+    if (this.#batched && images.length > this.#maxBatch) {
+      throw new VireoError('VIREO_ERR_BATCH_TOO_LARGE', `inference request batch-size must be <= ${this.#maxBatch} for '${this.input}' (${images.length} images, checked before decoding)`);
     }
     const size = this.#width * this.#height * this.#channels;
     const out = this.#uint8 ? new Uint8Array(images.length * size) : new Float32Array(images.length * size);

@@ -47,9 +47,9 @@ export class ModelCodecs {
   static async build(config: CodecModelConfig, modelDir: string): Promise<ModelCodecs> {
     const batched = config.max_batch_size > 0;
     const images = new Map<string, ImageCodec>();
-    for (const input of config.input) if (input.image) images.set(input.name, new ImageCodec(input, input.image, batched));
+    for (const input of config.input) if (input.image) images.set(input.name, new ImageCodec(input, input.image, batched, config.max_batch_size));
     const texts = new Map<string, TextCodec>();
-    for (const input of config.input) if (input.text) texts.set(input.name, await TextCodec.load(modelDir, input, config.input, input.text, batched));
+    for (const input of config.input) if (input.text) texts.set(input.name, await TextCodec.load(modelDir, input, config.input, input.text, batched, config.max_batch_size));
     const labels = new Map<string, string[]>();
     for (const output of config.output) {
       if (output.label_filename) labels.set(output.name, await readLabels(modelDir, output.label_filename, output.name));

@@ -37,6 +37,7 @@ export class TextCodec {
   readonly #padId: number;
   readonly #datatypes: Map<string, DataType>;
   readonly #batched: boolean;
+  #maxBatch = Number.MAX_SAFE_INTEGER;
 
   private constructor(input: string, tokenizer: Tokenizer, spec: TextCodecConfig, padId: number, datatypes: Map<string, DataType>, batched: boolean) {
     this.input = input;
@@ -47,7 +48,8 @@ export class TextCodec {
     this.#batched = batched;
   }
 
-  static async load(modelDir: string, config: CodecTensorConfig, inputs: readonly CodecTensorConfig[], spec: TextCodecConfig, batched: boolean): Promise<TextCodec> {
+  /** `maxBatch`: the model's max_batch_size, checked before any text is decoded or tokenised. */
+  static async load(modelDir: string, config: CodecTensorConfig, inputs: readonly CodecTensorConfig[], spec: TextCodecConfig, batched: boolean, maxBatch?: number): Promise<TextCodec> {
     const what = `input "${config.name}": text codec`;
     const datatypes = new Map<string, DataType>();
     for (const name of [config.name, spec.attention_mask, spec.token_type_ids]) {
@@ -77,11 +79,17 @@ export class TextCodec {
       return invalid(`${what}: @huggingface/tokenizers cannot use ${spec.tokenizer}: ${(error as Error).message}`);
     }
     const padId = spec.pad_id ?? ((json.padding as { pad_id?: number } | null)?.pad_id ?? 0);
-    return new TextCodec(config.name, tokenizer, spec, padId, datatypes, batched);
+    const codec = new TextCodec(config.name, tokenizer, spec, padId, datatypes, batched);
+    if (maxBatch !== undefined) codec.#maxBatch = maxBatch;
+    return codec;
   }
 
   /** The ids tensor and, when configured, the attention mask and token types, for every text of `tensor`. */
   decode(tensor: Tensor): Tensor[] {
+    // More texts than the model's batch would be refused by validation after tokenising them all.
+    if (this.#batched && tensor.data.length > this.#maxBatch) {
+      throw new VireoError('VIREO_ERR_BATCH_TOO_LARGE', `inference request batch-size must be <= ${this.#maxBatch} for '${this.input}' (${tensor.data.length} texts, checked before tokenising)`);
+    }
     const texts = (tensor.data as Uint8Array[]).map((bytes, i) => {
       try {
         return new TextDecoder('utf-8', { fatal: true }).decode(bytes);

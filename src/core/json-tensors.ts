@@ -9,6 +9,7 @@
  * error (a JSON string cannot carry them), never U+FFFD.
  */
 import { checkBytesElements } from './bytes-limits.js';
+import { checkTensorBytes, tensorBytes } from './request-limits.js';
 import { dataTypeInfo, type DataType, type NumericArray } from './datatypes.js';
 import { VireoError } from './errors.js';
 import { fromBFloat16Bits, fromHalfBits, toBFloat16Bits, toHalfBits } from './half-float.js';
@@ -101,6 +102,8 @@ function checkLayout(data: unknown, count: number, shape: readonly number[] | un
  */
 export function jsonToTensorData(data: unknown, datatype: DataType, count: number, what: string, shape?: readonly number[]): TensorData {
   checkLayout(data, count, shape, what);
+  // After the layout (which reads only the JSON that arrived), before the tensor is allocated.
+  checkTensorBytes(tensorBytes(datatype, count), what);
   if (datatype === 'BYTES') {
     checkBytesElements(count, what);
     const out: Uint8Array[] = new Array(count);

@@ -12,7 +12,8 @@
  * No registry is reachable inside the build, so the context carries every file the image needs: the
  * production dependencies are copied from the installed tree, exactly the packages the lockfile pins that the
  * server needs at run time: tsx (with esbuild) loads TypeScript in a development checkout only, and handler
- * models reach the image compiled, so neither is copied.
+ * models reach the image compiled, so neither is copied; nor are the dependencies of install scripts and
+ * command-line tools (prune-list.ts, INSTALL_ONLY_DEPENDENCIES).
  * Reproducible: entries are written in sorted order, every file gets mode 0644 (0755 when executable) and one
  * fixed mtime, and a digest over paths, modes and contents identifies the context.
  */
@@ -26,6 +27,7 @@ import { renderContainerfile, renderModelsContainerfile, type ContainerfileOptio
 import type { ModelSummary } from './model-inventory.js';
 import { PackagingError } from './packaging-error.js';
 import { PRUNE_SCRIPT } from './prune-script.js';
+import { BUILD_ONLY_DEPENDENCIES, INSTALL_ONLY_DEPENDENCIES } from './prune-list.js';
 import { compileHandlerModel, dropHandlerSources } from './handler-compiler.js';
 import { readModelConfig } from '../repository/config-file.js';
 
@@ -65,8 +67,7 @@ interface LockPackage {
   dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string>;
 }
 
-/** Production dependencies the image does not need: TypeScript loading for development checkouts. */
-export const BUILD_ONLY_DEPENDENCIES = new Set(['tsx']);
+export { BUILD_ONLY_DEPENDENCIES };
 
 /** Where node would find `name` from the package at `from` (a lockfile path): the nearest node_modules up. */
 function resolveInLock(packages: Record<string, LockPackage>, from: string, name: string): string | undefined {
@@ -80,7 +81,11 @@ function resolveInLock(packages: Record<string, LockPackage>, from: string, name
   }
 }
 
-/** The lockfile paths reachable from the root's dependencies, leaving out BUILD_ONLY_DEPENDENCIES and what only they need. */
+/**
+ * The lockfile paths reachable from the root's dependencies, leaving out BUILD_ONLY_DEPENDENCIES, the
+ * dependencies packages use only to install or in their command-line tools (INSTALL_ONLY_DEPENDENCIES), and
+ * what only those need.
+ */
 function reachable(packages: Record<string, LockPackage>): Set<string> {
   const root = packages[''] ?? {};
   const seen = new Set<string>();
@@ -92,7 +97,10 @@ function reachable(packages: Record<string, LockPackage>): Set<string> {
     if (!path || seen.has(path)) continue;
     seen.add(path);
     const entry = packages[path]!;
-    for (const dep of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies })) queue.push([path, dep]);
+    const installOnly = INSTALL_ONLY_DEPENDENCIES[path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length)] ?? [];
+    for (const dep of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies })) {
+      if (!installOnly.includes(dep)) queue.push([path, dep]);
+    }
   }
   return seen;
 }

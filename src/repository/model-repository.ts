@@ -70,6 +70,18 @@ export interface LoadOptions {
 
 const MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
+/**
+ * A version is a non-negative integer; anything else is refused in Triton's words, before the model
+ * is looked up as Triton does (grpc_explicit_*_content_client.py check the text).
+ */
+export function checkVersionString(version: string): void {
+  if (/^\d+$/.test(version)) return;
+  if (/^-\d+$/.test(version)) {
+    throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `invalid model version specified '${clip(version)}' , version should be an integral value > 0`);
+  }
+  throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `failed to get model version from specified version string '${clip(version)}' (details: not an integer), version should be an integral value > 0`);
+}
+
 /** Triton's words (model_repository_manager.cc), which clients and Triton's tests match on. */
 const unknownModel = (name: string) => new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(name)}' is not found`);
 
@@ -302,6 +314,7 @@ export class ModelRepository {
 
   /** The version a request goes to: the named one, or the highest READY one. Not necessarily ready. */
   find(name: string, version?: string): ModelVersion {
+    if (version !== undefined && version !== '') checkVersionString(version);
     const entry = this.#models.get(name);
     if (!entry) throw unknownModel(name);
     if (version !== undefined && version !== '') {

@@ -6,11 +6,10 @@
  * takes the state outputs back (clients never see them) and hands the step to an inner Scheduler,
  * which batches steps of different sequences together.
  *
- * Slots: a sequence holds a slot from its start to its end (or idle release). Direct strategy:
- * max_batch_size slots per instance and one inner Scheduler per instance, so a sequence always runs
- * on the same instance. Oldest strategy: max_candidate_sequences slots over one inner Scheduler
- * whose dynamic batcher takes the oldest ready steps. Sequences beyond the slots wait in an ordered
- * backlog (bounded: max_sequence_backlog); idle sequences are released and their state freed.
+ * Slots: a sequence holds a slot from its start to its end (or idle release); how many there are
+ * and which inner Scheduler each belongs to follows the strategy (sequence-strategy.ts). Sequences
+ * beyond the slots wait in an ordered backlog (bounded: max_sequence_backlog); idle sequences are
+ * released and their state freed.
  *
  * Invariants: a live sequence is in `#live` and either holds a slot (slot >= 0) or is in
  * `#backlog`; `running` is true while exactly one of its steps is in an inner scheduler.
@@ -20,9 +19,10 @@ import type { Tensor } from '../core/tensor.js';
 import type { ModelInstance } from '../backends/backend.js';
 import type { ScheduleOptions } from './pending-request.js';
 import { NOOP_RECORDER, nowNs, type SchedulerRecorder } from './recorder.js';
-import { Scheduler, type DynamicBatchingConfig } from './scheduler.js';
+import { Scheduler } from './scheduler.js';
 import { describeSequence, sequenceFlags, type SequenceFlags } from './sequence-params.js';
-import { controlTensors, stateTensor, type ControlInput, type StateSpec } from './sequence-tensors.js';
+import { innerSchedulerPlan, type SequenceStrategy } from './sequence-strategy.js';
+import { controlTensors, stateTensor, takeState, type ControlInput, type StateSpec } from './sequence-tensors.js';
 
 export interface SequenceBatcherOptions {
   model: string;
@@ -32,9 +32,7 @@ export interface SequenceBatcherOptions {
   states: readonly StateSpec[];
   /** 0: Triton's default of one second. */
   maxSequenceIdleUs: number;
-  strategy:
-    | { kind: 'direct'; maxQueueDelayUs: number; minimumSlotUtilization: number }
-    | { kind: 'oldest'; maxCandidateSequences: number; preferredBatchSize: number[]; maxQueueDelayUs: number; preserveOrdering: boolean };
+  strategy: SequenceStrategy;
   maxBacklog: number;
   recorder?: SchedulerRecorder;
 }
@@ -91,25 +89,13 @@ export class SequenceBatcher {
     this.#batched = options.maxBatchSize > 0;
     this.#idleNs = (options.maxSequenceIdleUs || DEFAULT_IDLE_US) * 1000;
     this.#stateOutputs = new Set(options.states.map((s) => s.outputName));
-    const perBatch = Math.max(1, options.maxBatchSize);
-    const s = options.strategy;
-    const groups = s.kind === 'direct' ? options.instances.map((i) => [i]) : [options.instances];
-    const dynamicBatching: DynamicBatchingConfig | undefined = !this.#batched ? undefined : {
-      preferred_batch_size: s.kind === 'oldest' ? s.preferredBatchSize
-        : s.minimumSlotUtilization > 0 ? [Math.max(1, Math.ceil(s.minimumSlotUtilization * perBatch))] : [],
-      // Triton's direct strategy waits only when a minimum slot utilization is asked for.
-      max_queue_delay_microseconds: s.kind === 'oldest' || s.minimumSlotUtilization > 0 ? s.maxQueueDelayUs : 0,
-      preserve_ordering: s.kind === 'oldest' && s.preserveOrdering,
-      priority_levels: 0,
-      default_priority_level: 0,
-    };
+    const { groups, dynamicBatching, slots, slotsPerScheduler } = innerSchedulerPlan(options.instances, options.maxBatchSize, options.strategy);
     this.#innerPending = groups.map(() => 0);
     this.#innerBusy = groups.map(() => 0);
     this.#inner = groups.map((instances, index) => new Scheduler({
       instances, maxBatchSize: options.maxBatchSize, dynamicBatching, recorder: this.#innerRecorder(index),
     }));
-    const slots = s.kind === 'direct' ? perBatch * options.instances.length : (s.maxCandidateSequences || perBatch * options.instances.length);
-    this.#slotsPerScheduler = s.kind === 'direct' ? perBatch : slots;
+    this.#slotsPerScheduler = slotsPerScheduler;
     for (let slot = slots - 1; slot >= 0; slot--) this.#freeSlots.push(slot);
   }
 
@@ -242,13 +228,7 @@ export class SequenceBatcher {
       // The state stays as the last successful step left it.
       step.reject(outcome.error);
     } else {
-      const state = new Map<string, Tensor>();
-      const visible: Tensor[] = [];
-      for (const t of outcome.outputs) {
-        if (!this.#stateOutputs.has(t.name)) visible.push(t);
-        // A private copy: the output may be a view into the whole batch's buffer.
-        else state.set(t.name, { ...t, shape: [...t.shape], data: (t.data as Float32Array).slice() });
-      }
+      const { visible, state } = takeState(outcome.outputs, this.#stateOutputs);
       const missing = this.#o.states.find((s) => !state.has(s.outputName));
       if (missing) {
         step.reject(new VireoError('VIREO_ERR_BACKEND_EXECUTE', `the model did not return state output "${missing.outputName}"`));

@@ -120,3 +120,15 @@ export function stateTensor(spec: StateSpec, held: Tensor | undefined, batched: 
   if (held) return { name: spec.inputName, datatype: spec.datatype, shape: [...held.shape], data: (held.data as NumericArray).slice() };
   return { name: spec.inputName, datatype: spec.datatype, shape: batched ? [1, ...spec.dims] : [...spec.dims], data: spec.initial.slice() };
 }
+
+/** A step's outputs split into those the client sees and the state the next step gets (private copies). */
+export function takeState(outputs: readonly Tensor[], stateOutputs: ReadonlySet<string>): { visible: Tensor[]; state: Map<string, Tensor> } {
+  const state = new Map<string, Tensor>();
+  const visible: Tensor[] = [];
+  for (const t of outputs) {
+    if (!stateOutputs.has(t.name)) visible.push(t);
+    // A private copy: the output may be a view into the whole batch's buffer.
+    else state.set(t.name, { ...t, shape: [...t.shape], data: (t.data as Float32Array).slice() });
+  }
+  return { visible, state };
+}

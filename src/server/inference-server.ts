@@ -1,33 +1,39 @@
 /**
  * The facade every frontend calls, and the only one: metadata, health, inference, statistics and
  * configuration. Frontends never reach a scheduler or backend directly (Triton's in-process API
- * plays the same part between its HTTP/gRPC frontends and its core).
+ * plays the same part between its HTTP/gRPC frontends and its core). Its parts live beside it:
+ * request-admission.ts (the drain), request-preparation.ts (before a request is queued, after it is
+ * answered), shared-memory-tensors.ts, runtime-settings.ts (trace and log settings), load-request.ts.
  */
 import type { Table } from '../codecs/dataframe-codec.js';
 import { checkBytesRequest } from '../core/bytes-limits.js';
+import { checkRequestCounts } from '../core/request-limits.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest, InferResponse, ModelIndexEntry, ModelMetadata, ServerMetadata } from '../core/inference.js';
-import { processInflight } from '../core/inflight-requests.js';
 import type { ProtocolRecorder, RequestTracer, TraceSettingsControl } from '../core/observability.js';
-import { LogSettings, LogSettingsError, type LogSettingsJson } from '../logging/log-settings.js';
+import type { LogSettingsJson } from '../logging/log-settings.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Logger } from '../logging/logger.js';
-import { parseWithTritonFields, warnUnimplemented } from '../repository/config-file.js';
 import type { ModelConfig } from '../repository/model-config.js';
-import { coerceProtoJson, toTritonForm } from '../repository/triton-config.js';
-import type { ModelRepository } from '../repository/model-repository.js';
-import { checkModelName, type UploadedFile } from '../repository/model-upload.js';
+import { toTritonForm } from '../repository/triton-config.js';
+import { checkVersionString, type ModelRepository } from '../repository/model-repository.js';
+import { checkModelName } from '../repository/model-upload.js';
 import { AccessPolicy, type Caller } from './access-policy.js';
 import { checkControlAccess } from './control-access.js';
-import { sharedMemoryRef, SystemSharedMemory, type SharedMemoryRef } from './system-shared-memory.js';
-import { dataTypeInfo, type DataType, type NumericArray } from '../core/datatypes.js';
-import { packBytes, unpackBytes, viewAs, type TensorData } from '../core/tensor.js';
+import { SystemSharedMemory, type SharedMemoryRef } from './system-shared-memory.js';
+import { CudaSharedMemory } from './cuda-shared-memory.js';
+import type { DataType } from '../core/datatypes.js';
+import type { TensorData } from '../core/tensor.js';
 import type { ModelVersionStats } from '../scheduler/statistics.js';
-import { validateRequest } from './request-validation.js';
+import { readLoadRequest, type LoadModelOptions } from './load-request.js';
+import { RequestAdmission } from './request-admission.js';
+import { RuntimeSettings } from './runtime-settings.js';
+import { buildResponse, prepareRequest } from './request-preparation.js';
+import { readSharedMemoryInput, writeSharedMemoryOutputs } from './shared-memory-tensors.js';
 import { VERSION } from './version.js';
 import { clip } from '../core/bounded-text.js';
 
-type ReadyVersion = ReturnType<ModelRepository['resolve']>;
+export type { LoadModelOptions } from './load-request.js';
 
 export interface InferenceServerOptions {
   repository: ModelRepository;
@@ -49,13 +55,6 @@ export interface InferenceServerOptions {
   allowSharedMemory?: boolean;
 }
 
-export interface LoadModelOptions {
-  /** A model configuration, as JSON text (Triton's `config` parameter) or an object. */
-  config?: string | Record<string, unknown>;
-  /** Model files, keyed `<version>/<file name>` (the `file:` parameters without the prefix). */
-  files?: Record<string, Uint8Array>;
-}
-
 export interface UnloadModelOptions {
   /** Also unload the ensembles that use this model (directly or through other ensembles). */
   unloadDependents?: boolean;
@@ -71,14 +70,12 @@ export class InferenceServer {
   readonly #strictReadiness: boolean;
   /** The one guard every frontend applies to control and inference calls. */
   readonly access: AccessPolicy;
-  readonly #traceSettings: TraceSettingsControl | undefined;
-  readonly #logSettings: LogSettings;
+  /** Trace and log settings, read and changed at run time. */
+  readonly #settings: RuntimeSettings;
   /** Null unless --allow-shared-memory: then every shared-memory call is refused. */
   readonly #sharedMemory: SystemSharedMemory | null;
-  #draining = false;
-  /** Inference requests admitted and not yet answered. */
-  #inflight = 0;
-  #drained: (() => void) | undefined;
+  /** Counts admitted requests; refuses new ones once draining. */
+  readonly #admission = new RequestAdmission();
 
   constructor(options: InferenceServerOptions) {
     this.repository = options.repository;
@@ -88,8 +85,7 @@ export class InferenceServer {
     this.#extensions = options.extensions ?? [];
     this.#strictReadiness = options.strictReadiness ?? true;
     this.access = options.access ?? new AccessPolicy({ controlMode: options.repository.controlMode, allowRemoteControl: options.allowRemoteControl });
-    this.#traceSettings = options.traceSettings;
-    this.#logSettings = new LogSettings(options.logger);
+    this.#settings = new RuntimeSettings({ logger: options.logger, hasModel: (name) => options.repository.has(name), traceSettings: options.traceSettings });
     this.#sharedMemory = options.allowSharedMemory ? new SystemSharedMemory() : null;
   }
 
@@ -104,6 +100,11 @@ export class InferenceServer {
     return registry;
   }
 
+  /** CUDA shared memory as a CPU-only Triton answers it (same switch and access rule as system shared memory). */
+  cudaSharedMemory(caller: Caller): CudaSharedMemory {
+    return new CudaSharedMemory(this.systemSharedMemory(caller));
+  }
+
   #requireSharedMemory(): SystemSharedMemory {
     if (!this.#sharedMemory) throw new VireoError('VIREO_ERR_PERMISSION_DENIED', 'system shared memory is off on this server: start it with --allow-shared-memory');
     return this.#sharedMemory;
@@ -111,63 +112,25 @@ export class InferenceServer {
 
   /** An input's data read from a registered region (the request's shared_memory_* parameters). */
   sharedMemoryInput(ref: SharedMemoryRef, datatype: DataType, shape: readonly number[], count: number, what: string): TensorData {
-    const bytes = this.#requireSharedMemory().read(ref);
-    if (datatype === 'BYTES') return unpackBytes(bytes, count, what);
-    const expected = count * dataTypeInfo(datatype).size;
-    if (bytes.byteLength !== expected) {
-      throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: shared_memory_byte_size is ${bytes.byteLength} bytes but shape [${shape.join(',')}] of ${datatype} needs ${expected}`);
-    }
-    return viewAs(datatype, bytes, count);
-  }
-
-  /** Writes the outputs the request asked for in shared memory into their regions; marks them in the response. */
-  #writeSharedMemoryOutputs(request: InferRequest, response: InferResponse): void {
-    for (const output of request.outputs ?? []) {
-      const ref = sharedMemoryRef(output.parameters, `output '${output.name}'`);
-      if (!ref) continue;
-      const tensor = response.outputs.find((t) => t.name === output.name);
-      if (!tensor) continue;
-      const bytes = tensor.datatype === 'BYTES' ? packBytes(tensor.data as Uint8Array[]) : new Uint8Array((tensor.data as NumericArray).buffer, (tensor.data as NumericArray).byteOffset, (tensor.data as NumericArray).byteLength);
-      this.#requireSharedMemory().write(ref, bytes, `output '${output.name}'`);
-      (response.sharedMemoryOutputs ??= {})[output.name] = {
-        shared_memory_region: ref.region,
-        shared_memory_byte_size: bytes.byteLength,
-        ...(ref.offset !== 0 ? { shared_memory_offset: ref.offset } : {}),
-      };
-    }
+    return readSharedMemoryInput(this.#requireSharedMemory(), ref, datatype, shape, count, what);
   }
 
   /** Triton's trace extension: the global settings, or a model's (which must exist). */
   traceSettings(model?: string): Record<string, string | string[]> {
-    return this.#traceControl(model).get(model);
+    return this.#settings.traceSettings(model);
   }
 
   updateTraceSettings(body: unknown, model?: string): Record<string, string | string[]> {
-    const settings = this.#traceControl(model).update(body, model);
-    this.logger.info({ model, settings }, 'trace settings changed');
-    return settings;
-  }
-
-  #traceControl(model: string | undefined): TraceSettingsControl {
-    if (!this.#traceSettings) throw new VireoError('VIREO_ERR_UNIMPLEMENTED', 'tracing is not configured on this server');
-    if (model !== undefined && !this.repository.has(model)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(model)}' is not found`);
-    return this.#traceSettings;
+    return this.#settings.updateTraceSettings(body, model);
   }
 
   /** Triton's logging extension. */
   logSettings(): LogSettingsJson {
-    return this.#logSettings.get();
+    return this.#settings.logSettings();
   }
 
   updateLogSettings(body: unknown): LogSettingsJson {
-    try {
-      const settings = this.#logSettings.update(body);
-      this.logger.info({ settings }, 'log settings changed');
-      return settings;
-    } catch (error) {
-      if (error instanceof LogSettingsError) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', error.message);
-      throw error;
-    }
+    return this.#settings.updateLogSettings(body);
   }
 
   serverMetadata(): ServerMetadata {
@@ -179,30 +142,26 @@ export class InferenceServer {
   }
 
   isReady(): boolean {
-    return !this.#draining && this.repository.isReady(this.#strictReadiness);
+    return !this.#admission.draining && this.repository.isReady(this.#strictReadiness);
   }
 
   /** True from startDraining on. */
   get draining(): boolean {
-    return this.#draining;
+    return this.#admission.draining;
   }
 
   /** From now on readiness is false and new inference requests are refused (graceful drain). */
   startDraining(): void {
-    this.#draining = true;
+    this.#admission.startDraining();
   }
 
   /** Resolves once every admitted inference request has been answered (after startDraining). */
   drained(): Promise<void> {
-    if (this.#inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const previous = this.#drained;
-      this.#drained = () => { previous?.(); resolve(); };
-    });
+    return this.#admission.drained();
   }
 
   get inflight(): number {
-    return this.#inflight;
+    return this.#admission.inflight;
   }
 
   modelReady(name: string, version?: string): boolean {
@@ -238,29 +197,21 @@ export class InferenceServer {
   }
 
   async infer(request: InferRequest): Promise<InferResponse> {
-    if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
+    this.#admission.checkOpen();
     checkBytesRequest(request.inputs);
-    this.#inflight++;
-    processInflight.begin();
-    try {
-      return await this.#infer(request);
-    } finally {
-      processInflight.end();
-      if (--this.#inflight === 0 && this.#drained) {
-        const drained = this.#drained;
-        this.#drained = undefined;
-        drained();
-      }
-    }
+    checkRequestCounts(request);
+    return this.#admission.admitted(() => this.#infer(request));
   }
 
   /**
    * NOT_FOUND for a model the repository does not have — checked before a request's inputs are
    * decoded, as Triton does (an unknown model is reported as such even when its inputs are wrong too).
    */
-  requireModel(name: string): void {
+  requireModel(name: string, version?: string): void {
+    // The version string is read first, as Triton reads it before looking the model up.
+    if (version) checkVersionString(version);
     // An empty name is the frontend's own INVALID_ARGUMENT, reported when it parses the request. With a
-    // memory budget a model is known only once loaded on demand: #infer's ensureLoaded reports it then.
+    // memory budget a model is known only once loaded on demand: prepareRequest's ensureLoaded reports it then.
     if (name !== '' && !this.repository.loadsOnDemand && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(name)}' is not found`);
   }
 
@@ -297,27 +248,19 @@ export class InferenceServer {
    * responses rejects with the error (the responses already given stay given).
    */
   async inferStream(request: InferRequest, onResponse: (response: InferResponse) => void): Promise<void> {
-    if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down and takes no new requests');
-    this.#inflight++;
-    processInflight.begin();
-    try {
-      const { mv, validated } = await this.#prepare(request);
-      const respond = (outputs: Tensor[]) => onResponse(this.#response(request, mv, outputs));
+    this.#admission.checkOpen();
+    checkRequestCounts(request);
+    await this.#admission.admitted(async () => {
+      const { mv, validated } = await prepareRequest(this.repository, request);
+      const respond = (outputs: Tensor[]) => onResponse(buildResponse(request, mv, outputs));
       const options = { priority: request.priority, timeoutUs: request.timeoutUs, signal: request.signal, parameters: request.parameters, trace: request.trace };
       if (mv.scheduler.stream) await mv.scheduler.stream(validated.inputs, validated.outputs, options, respond);
       else respond(await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, options));
-    } finally {
-      processInflight.end();
-      if (--this.#inflight === 0 && this.#drained) {
-        const drained = this.#drained;
-        this.#drained = undefined;
-        drained();
-      }
-    }
+    });
   }
 
   async #infer(request: InferRequest): Promise<InferResponse> {
-    const { mv, validated } = await this.#prepare(request);
+    const { mv, validated } = await prepareRequest(this.repository, request);
     const outputs: Tensor[] = await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, {
       priority: request.priority,
       timeoutUs: request.timeoutUs,
@@ -326,59 +269,9 @@ export class InferenceServer {
       trace: request.trace,
       background: request.background,
     });
-    const response = this.#response(request, mv, outputs);
-    if (this.#sharedMemory && request.outputs) this.#writeSharedMemoryOutputs(request, response);
+    const response = buildResponse(request, mv, outputs);
+    if (this.#sharedMemory && request.outputs) writeSharedMemoryOutputs(this.#sharedMemory, request, response);
     return response;
-  }
-
-  #response(request: InferRequest, mv: ReadyVersion, outputs: Tensor[]): InferResponse {
-    const shaped = this.#restoreShapes(outputs, mv.config);
-    return { model: request.model, version: mv.version, id: request.id, outputs: mv.codecs ? mv.codecs.encodeOutputs(shaped, request.outputs) : shaped };
-  }
-
-  /** Resolves the version, decodes codec inputs and validates: everything before the request is queued. */
-  async #prepare(request: InferRequest): Promise<{ mv: ReadyVersion; validated: ReturnType<typeof validateRequest> }> {
-    this.repository.touch(request.model);
-    // With a memory budget a model may be unloaded: the first request waits for its load. An
-    // eviction can race the resolve, so a not-ready answer is retried a few times.
-    for (let attempt = 0; this.repository.loadsOnDemand && attempt < 3; attempt++) {
-      await this.repository.ensureLoaded(request.model);
-      try {
-        this.repository.resolve(request.model, request.version);
-        break;
-      } catch (error) {
-        if (VireoError.from(error).code !== 'VIREO_ERR_MODEL_NOT_READY') break;
-      }
-    }
-    let mv = this.repository.resolve(request.model, request.version);
-    let validated: ReturnType<typeof validateRequest>;
-    try {
-      // Encoded images and texts become tensors before validation, so the model's own dims are checked.
-      let decoded = mv.codecs ? await mv.codecs.decodeInputs(request) : request;
-      // Decoding awaited: a hot reload may have swapped versions meanwhile. The request goes to the
-      // version serving now (resolve to enqueue below is synchronous), so it never meets a retired one.
-      for (let now = this.repository.resolve(request.model, request.version); now !== mv; now = this.repository.resolve(request.model, request.version)) {
-        mv = now;
-        decoded = mv.codecs ? await mv.codecs.decodeInputs(request) : request;
-      }
-      validated = validateRequest(decoded, mv.config);
-    } catch (error) {
-      // Counted against the version it was sent to, as the scheduler counts its own refusals.
-      mv.recorder.request('failure', 0, 0, undefined, VireoError.from(error).code);
-      throw error;
-    }
-    request.trace?.queued();
-    return { mv, validated };
-  }
-
-  /** Outputs configured with a reshape go back to the dims clients were promised. */
-  #restoreShapes(outputs: Tensor[], config: ModelConfig): Tensor[] {
-    if (!config.output.some((o) => o.reshape)) return outputs;
-    return outputs.map((t) => {
-      const spec = config.output.find((o) => o.name === t.name);
-      if (!spec?.reshape) return t;
-      return { ...t, shape: config.max_batch_size > 0 ? [t.shape[0]!, ...spec.dims] : [...spec.dims] };
-    });
   }
 
   statistics(name?: string, version?: string): ModelVersionStats[] {
@@ -422,31 +315,15 @@ export class InferenceServer {
   async loadModel(name: string, options: LoadModelOptions = {}): Promise<void> {
     this.#requireControlMode();
     checkModelName(name);
-    if (this.#draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down');
-    const files: UploadedFile[] = Object.entries(options.files ?? {}).map(([path, bytes]) => ({ path, bytes }));
-    if (files.length > 0 && options.config === undefined) {
-      throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'model files were given without a "config" parameter (the repository extension requires one with files)');
+    if (this.#admission.draining) throw new VireoError('VIREO_ERR_SERVER_SHUTTING_DOWN', 'the server is shutting down');
+    try {
+      const { config, files } = readLoadRequest(name, options, this.logger);
+      await this.repository.load(name, { config, files });
+    } catch (error) {
+      // Triton's words: clients (simple_*_model_control.py) look for "failed to load" in the message.
+      if (!(error instanceof VireoError)) throw error;
+      throw new VireoError(error.code, `failed to load '${name}', ${error.message}`, { cause: error });
     }
-    let config;
-    if (options.config !== undefined) {
-      let raw: unknown = options.config;
-      if (typeof raw === 'string') {
-        try {
-          raw = JSON.parse(raw);
-        } catch (error) {
-          throw new VireoError('VIREO_ERR_CONFIG_INVALID', `the "config" parameter is not valid JSON: ${(error as Error).message}`);
-        }
-      }
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'the "config" parameter must be a JSON object');
-      // Triton's clients send protobuf JSON ({"max_batch_size":"16"}, enum names); Vireo's spelling passes too.
-      const read = parseWithTritonFields(coerceProtoJson(raw as Record<string, unknown>), 'given in the load request');
-      config = read.config;
-      warnUnimplemented(this.logger.child({ model: name }), 'load request', read.unimplemented);
-      if (config.name !== undefined && config.name !== name) {
-        throw new VireoError('VIREO_ERR_CONFIG_INVALID', `the given configuration names model "${config.name}", not "${name}"`);
-      }
-    }
-    await this.repository.load(name, { config, files });
   }
 
   /** Unloads a model: it stops taking requests, finishes those it admitted, and ends its workers. */

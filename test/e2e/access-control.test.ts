@@ -62,12 +62,26 @@ describe('control routes without a token (loopback-only mode)', () => {
         assert.deepEqual(Object.keys(res.body), ['error']);
         assert.match(res.body.error, /application\/json/);
       }
-      // A body without any Content-Type is refused too; JSON with a charset is fine.
-      assert.equal((await raw(server.url, 'POST', path, {}, body)).status, 415);
+      // A browser's body without any Content-Type (fetch with a Blob) is refused too; JSON with a charset is fine.
+      assert.equal((await raw(server.url, 'POST', path, { origin: `http://${host()}` }, body)).status, 415);
     }
     assert.equal(await ready(), 200);
     assert.equal((await server.get('/v2/logging')).body.log_verbose_level, 0, 'nothing changed');
     assert.equal((await raw(server.url, 'POST', '/v2/logging', { 'content-type': 'application/json; charset=utf-8' }, '{"log_verbose_level":0}')).status, 200);
+  });
+
+  // tritonclient.http (geventhttpclient) posts its JSON bodies with no Content-Type at all; a browser
+  // always sends Origin with a POST, so a body with neither header does not come from a web page.
+  it('accepts a JSON body without Content-Type from a non-browser client (no Origin), as tritonclient.http sends it', async () => {
+    const level = await raw(server.url, 'POST', '/v2/logging', {}, '{"log_verbose_level":1}');
+    assert.equal(level.status, 200, JSON.stringify(level.body));
+    assert.equal((await server.get('/v2/logging')).body.log_verbose_level, 1);
+    assert.equal((await raw(server.url, 'POST', '/v2/logging', {}, '{"log_verbose_level":0}')).status, 200);
+    assert.equal((await server.get('/v2/logging')).body.log_verbose_level, 0);
+    const load = await raw(server.url, 'POST', '/v2/repository/models/adder/load', {}, '{"parameters":{"config":"{\\"max_batch_size\\":\\"2\\"}"}}');
+    assert.equal(load.status, 200, JSON.stringify(load.body));
+    assert.equal((await server.get('/v2/models/adder/config')).body.max_batch_size, 2);
+    assert.equal(await ready(), 200);
   });
 
   it('refuses a foreign Host (DNS rebinding) and accepts loopback names', async () => {

@@ -12,55 +12,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { PODMAN, STORAGE, buildBaseImage, missingContainerTools, sh } from '../helpers/container-images.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
-const STORAGE = ['--storage-driver', 'vfs'];
-const PODMAN = [...STORAGE, '--cgroup-manager', 'cgroupfs', '--runtime', 'runc'];
 const BASE = `localhost/vireo-batch-base:node${process.versions.node}-${process.pid}`;
 const IMAGE = `localhost/vireo-batch-e2e:test-${process.pid}`;
 const SHARDS = 3;
 const ROWS = 30_000;
 
-function missingTool(): string | undefined {
-  for (const tool of ['buildah', 'podman', 'runc']) {
-    if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0) return `${tool} is not installed (apt-get install buildah podman runc); batch container test skipped`;
-  }
-  return undefined;
-}
-const skip = missingTool();
+const skip = missingContainerTools('batch container test');
 if (skip) console.log(`# ${skip}`);
-
-function sh(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-/** A base image from scratch: node and the system libraries it and the native addons link (as in container.test.ts). */
-function buildBaseImage(): void {
-  const addons = [join(root, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node'),
-    ...sh('find', [join(root, 'node_modules/@img'), '-name', '*.node']).split('\n').filter(Boolean)];
-  const libs = new Set([process.execPath, ...addons].flatMap((b) => [...sh('ldd', [b]).matchAll(/(\/\S+\.so[.\d]*)/g)].map((m) => m[1]!))
-    .filter((lib) => !lib.startsWith(join(root, 'node_modules'))));
-  const container = sh('buildah', [...STORAGE, 'from', 'scratch']);
-  try {
-    const mount = sh('buildah', [...STORAGE, 'mount', container]);
-    sh('mkdir', ['-p', join(mount, 'usr/bin'), join(mount, 'tmp')]);
-    sh('chmod', ['1777', join(mount, 'tmp')]);
-    sh('cp', [process.execPath, join(mount, 'usr/bin/node')]);
-    for (const lib of libs) {
-      sh('mkdir', ['-p', join(mount, lib, '..')]);
-      sh('cp', ['-L', lib, join(mount, lib)]);
-    }
-    sh('buildah', [...STORAGE, 'umount', container]);
-    sh('buildah', [...STORAGE, 'config', '--env', 'PATH=/usr/local/bin:/usr/bin:/bin', container]);
-    sh('buildah', [...STORAGE, 'commit', '--rm', '--quiet', container, BASE]);
-  } catch (error) {
-    spawnSync('buildah', [...STORAGE, 'rm', container]);
-    throw error;
-  }
-}
 
 describe('vireo batch in podman containers as an Indexed Job', { skip, timeout: 1_200_000 }, () => {
   const work = mkdtempSync(join(tmpdir(), 'vireo-batch-container-'));
@@ -102,7 +64,7 @@ describe('vireo batch in podman containers as an Indexed Job', { skip, timeout: 
     const repo = join(work, 'models');
     mkdirSync(repo);
     cpSync(join(root, 'examples', 'models', 'simple'), join(repo, 'simple'), { recursive: true }); // vireo build packs directories, not links
-    buildBaseImage();
+    buildBaseImage(BASE);
     await run(process.execPath, [join(root, 'bin/vireo.js'), 'build', '--model-repository', repo, '--tag', IMAGE, '--base', BASE,
       '--storage-driver', 'vfs', '--isolation', 'chroot'], { cwd: root, maxBuffer: 16 << 20 });
   });

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { tableFromArrays, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm/node';
 import { runBatch, type RunBatchOptions } from '../../src/app/run-batch.js';
 import { VireoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/logging/logger.js';
@@ -126,6 +127,26 @@ describe('vireo batch: dataframes into the tabular MLP', () => {
       assert.equal(row.key, `sample-${i}`);
       assertClose(row.OUTPUT as number[], expectedRow(i), `row ${i}`);
     });
+  });
+
+  it('Parquet compressed as Polars, Spark and DuckDB write it (zstd, gzip, brotli, lz4, snappy), with a null cell', async () => {
+    // Written by parquet-wasm's writer from an Arrow table: nullable FLOAT columns, one null in row 7.
+    const columns = Object.fromEntries(COLUMNS.map((c, j) => [c, rows.map((r, i) => (i === 7 && j === 2 ? null : r[j]!))]));
+    const arrow = tableFromArrays(columns as Record<string, (number | null)[]>);
+    for (const [name, codec] of [['zstd', Compression.ZSTD], ['gzip', Compression.GZIP], ['brotli', Compression.BROTLI], ['lz4', Compression.LZ4_RAW], ['snappy', Compression.SNAPPY]] as const) {
+      const properties = new WriterPropertiesBuilder().setCompression(codec).setMaxRowGroupSize(300).build();
+      await writeFile(join(dir, `${name}.parquet`), writeParquet(WasmTable.fromIPCStream(tableToIPC(arrow, 'stream')), properties));
+      const output = join(dir, `out-${name}`);
+      const summary = await job({ model: 'tabular', inputs: [join(dir, `${name}.parquet`)], output, partRows: 128, outputFormat: 'csv' });
+      assert.equal(summary.rows, 700, name);
+      assert.equal(summary.errors, 1, name);
+      const got = await csvOf(output);
+      assert.equal(got.length, 699, name);
+      for (const [id, values] of got) assertClose(values, expectedRow(Number(id)), `${name} row ${id}`);
+      const [error] = await errorsOf(output);
+      assert.equal(error!.custom_id, '7');
+      assert.match(error!.error.message, /row 0, column "[^"]+": value is missing/);
+    }
   });
 
   it('Arrow IPC in (several record batches), Arrow out; JSONL out from CSV in', async () => {

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { simpleModel } from '../../tools/modelgen/models.js';
+import { freePort } from '../helpers/free-port.js';
 import { makeRepository } from '../helpers/repository.js';
 
 const bin = join(import.meta.dirname, '..', '..', 'bin', 'vireo.js');
@@ -21,15 +21,6 @@ function serve(args: string[], env: Record<string, string> = {}): Promise<{ code
       resolve({ code: error ? (error as { code?: number }).code ?? null : 0, stdout, stderr });
     });
   });
-}
-
-/** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 let repo: { root: string; cleanup: () => Promise<void> };

@@ -7,16 +7,14 @@
  * sockets as they were closed got resets with no answer.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { slowIdentityModel } from '../../tools/modelgen/models.js';
+import { startChildServer } from '../helpers/child-server.js';
 import { grpc, rawOutputValues, tritonClient } from '../helpers/grpc.js';
 import { waitFor } from '../helpers/lifecycle.js';
 import { makeRepository } from '../helpers/repository.js';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'vireo.js');
 const N = 64;
 const LOOPS_PER_CLIENT = 3;
 
@@ -68,30 +66,10 @@ function viaGrpc(client: ReturnType<typeof tritonClient>, i: number): Promise<Ou
   );
 }
 
-interface Served { url: string; grpcUrl: string; lines: string[]; exit: Promise<number | null>; kill: (signal: NodeJS.Signals) => void }
-
-async function startServe(root: string, extra: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', root, '--http-port', '0', '--http-address', '127.0.0.1', '--grpc-port', '0', '--allow-metrics', 'false', '--log-format', 'json', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  const lines: string[] = [];
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    lines.push(...parts);
-  });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => lines.push(...c.split('\n')));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const urlOf = (marker: string) => {
-    const line = lines.find((l) => l.includes(marker) && l.includes('listening'));
-    return line ? (JSON.parse(line).url as string) : undefined;
-  };
-  const url = await waitFor('HTTP listening', () => urlOf('HTTP (OIP'), 120_000);
-  const grpcUrl = await waitFor('gRPC listening', () => urlOf('gRPC (OIP)'), 120_000);
-  await waitFor('readiness', async () => (await fetch(`${url}/v2/health/ready`)).status === 200, 120_000);
-  return { url, grpcUrl, lines, exit, kill: (signal) => child.kill(signal) };
+/** A `vireo serve` child with HTTP and gRPC on free ports. */
+async function startServe(root: string, extra: string[]) {
+  const child = await startChildServer(root, extra, { grpc: true });
+  return { url: child.url, grpcUrl: child.grpcUrl!, lines: child.lines, exit: child.exit, kill: (signal: NodeJS.Signals) => child.process.kill(signal) };
 }
 
 describe('drain under load with keep-alive clients (child process)', () => {

@@ -4,42 +4,13 @@
  * --drain-timeout forces the exit (code 1) with requests still running.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { slowIdentityModel } from '../../tools/modelgen/models.js';
+import { startChildServer } from '../helpers/child-server.js';
 import { makeRepository } from '../helpers/repository.js';
 import { waitFor } from '../helpers/lifecycle.js';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'vireo.js');
 const N = 256;
-
-interface Child { process: ChildProcess; url: string; lines: string[]; exit: Promise<number | null> }
-
-async function startChild(root: string, extra: string[] = []): Promise<Child> {
-  const child = spawn(process.execPath, [bin, 'serve', '--model-repository', root, '--http-port', '0', '--http-address', '127.0.0.1', '--grpc-port', '-1', '--allow-metrics', 'false', '--log-format', 'json', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  const lines: string[] = [];
-  let buffered = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    lines.push(...parts);
-  });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { lines.push(...c.split('\n')); });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => { if (signal) process.stderr.write(`child ended by ${signal}\n`); resolve(code); }));
-  const url = await waitFor('the listening log line', () => {
-    if (child.exitCode !== null) return 'exited';
-    const line = lines.find((l) => l.includes('HTTP (OIP') && l.includes('listening'));
-    return line ? (JSON.parse(line).url as string) : undefined;
-  }, 120_000);
-  if (url === 'exited') throw new Error(`vireo serve exited at start:\n${lines.join('\n')}`);
-  await waitFor('readiness', async () => (await fetch(`${url}/v2/health/ready`)).status === 200, 120_000);
-  return { process: child, url, lines, exit };
-}
 
 const request = (i: number) => ({ inputs: [{ name: 'INPUT', shape: [1, N], datatype: 'FP32', data: Array.from({ length: N }, (_, j) => (i * 7 + j) % 50) }] });
 
@@ -58,7 +29,7 @@ describe('graceful drain (child process)', () => {
   after(async () => { await repo.cleanup(); });
 
   it('SIGTERM: not ready at once, new requests 503, admitted requests complete, exit 0', async () => {
-    const child = await startChild(repo.root);
+    const child = await startChildServer(repo.root);
     const inflight = [0, 1, 2, 3].map((i) => infer(child.url, i));
     // One instance runs them one at a time: when the first answer arrives, the others are admitted.
     await Promise.race(inflight);
@@ -79,7 +50,7 @@ describe('graceful drain (child process)', () => {
   });
 
   it('a second signal forces the exit with code 1', async () => {
-    const child = await startChild(repo.root);
+    const child = await startChildServer(repo.root);
     const inflight = Array.from({ length: 8 }, (_, i) => infer(child.url, i).catch((error: unknown) => ({ status: 0, body: String(error) })));
     await Promise.race(inflight);
     child.process.kill('SIGTERM');
@@ -92,7 +63,7 @@ describe('graceful drain (child process)', () => {
   });
 
   it('--drain-timeout forces the exit with code 1', async () => {
-    const child = await startChild(repo.root, ['--drain-timeout', '0.2']);
+    const child = await startChildServer(repo.root, ['--drain-timeout', '0.2']);
     const inflight = Array.from({ length: 8 }, (_, i) => infer(child.url, i).catch((error: unknown) => ({ status: 0, body: String(error) })));
     await Promise.race(inflight);
     child.process.kill('SIGTERM');

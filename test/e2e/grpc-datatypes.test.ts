@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { identityModel } from '../../tools/modelgen/models.js';
 import { DATATYPE_CASES, type DatatypeCase } from '../helpers/grpc-datatypes.js';
-import { assertStatus, grpc, streamInfer, tritonClient, type RpcClient } from '../helpers/grpc.js';
-import { makeRepository } from '../helpers/repository.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { assertStatus, grpc, serveWithGrpcClient, streamInfer, type RpcClient } from '../helpers/grpc.js';
+import type { TestServer } from '../helpers/server.js';
 
 const SHAPE = [2, 3];
 const modelName = (c: DatatypeCase) => `identity_${c.datatype.toLowerCase()}`;
@@ -38,19 +37,12 @@ function assertIdentity(c: DatatypeCase, response: any, form: 'typed' | 'raw', i
 describe('gRPC: identical outputs for every datatype through typed, raw and stream', () => {
   let server: TestServer;
   let client: RpcClient;
-  let cleanup: () => Promise<void>;
+  let close: () => Promise<void>;
 
   before(async () => {
-    const repo = await makeRepository(Object.fromEntries(DATATYPE_CASES.map((c) => [modelName(c), { versions: { 1: identityModel(c.elem) } }])));
-    cleanup = repo.cleanup;
-    server = await startTestServer(repo.root);
-    client = tritonClient(server.grpcTarget);
+    ({ server, client, close } = await serveWithGrpcClient(Object.fromEntries(DATATYPE_CASES.map((c) => [modelName(c), { versions: { 1: identityModel(c.elem) } }]))));
   });
-  after(async () => {
-    client.close();
-    await server.close();
-    await cleanup();
-  });
+  after(() => close());
 
   it('every identity model loaded', async () => {
     const index = await client.call('RepositoryIndex', { ready: true });

@@ -7,10 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { simpleModel } from '../../tools/modelgen/models.js';
-import { assertStatus, tritonClient, type RpcClient } from '../helpers/grpc.js';
+import { assertStatus, serveWithGrpcClient, type RpcClient } from '../helpers/grpc.js';
 import { parsePrometheusText, sampleValue } from '../helpers/prom-text.js';
-import { makeRepository } from '../helpers/repository.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
@@ -25,19 +24,12 @@ describe('gRPC observability', () => {
   const exporter = new InMemorySpanExporter();
   let server: TestServer;
   let client: RpcClient;
-  let cleanup: () => Promise<void>;
+  let close: () => Promise<void>;
 
   before(async () => {
-    const repo = await makeRepository({ adder: { config: { max_batch_size: 8 }, versions: { 1: simpleModel() } } });
-    cleanup = repo.cleanup;
-    server = await startTestServer(repo.root, { metricsPort: 0, tracing: { exporter } });
-    client = tritonClient(server.grpcTarget);
+    ({ server, client, close } = await serveWithGrpcClient({ adder: { config: { max_batch_size: 8 }, versions: { 1: simpleModel() } } }, { metricsPort: 0, tracing: { exporter } }));
   });
-  after(async () => {
-    client.close();
-    await server.close();
-    await cleanup();
-  });
+  after(() => close());
 
   it('TraceSetting reads and changes settings; the traceparent metadata sets the trace', async () => {
     const read = await client.call('TraceSetting', {});

@@ -85,7 +85,7 @@ describe('gRPC repository RPCs (explicit mode)', () => {
   });
 
   it('a failed load is UNAVAILABLE with the reason', async () => {
-    await assertStatus(load('broken'), grpc.status.UNAVAILABLE, /broken.*version 1 failed to load/);
+    await assertStatus(load('broken'), grpc.status.UNAVAILABLE, /^failed to load 'broken', .*version 1 failed to load/);
     const [row] = (await index()).filter((r) => r[0] === 'broken');
     assert.equal(row![2], 'UNAVAILABLE');
     assert.ok(String(row![3]).length > 0);
@@ -120,14 +120,14 @@ describe('gRPC repository RPCs (explicit mode)', () => {
     await assertStatus(load('adder', { config: { bytes_param: Buffer.from(JSON.stringify(ADD_CONFIG)) } }), INVALID, /"config" parameter must be a string_param \(got bytes_param\)/);
     await assertStatus(load('adder', { config: config(), 'file:1/model.onnx': { string_param: 'AAAA' } }), INVALID, /must be a bytes_param \(got string_param\)/);
     await assertStatus(load('adder', { config: {} }), INVALID, /no value set/);
-    await assertStatus(load('adder', { config: { string_param: '{nope' } }), INVALID, /not valid JSON/);
+    await assertStatus(load('adder', { config: { string_param: '{nope' } }), INVALID, /^failed to load 'adder', .*not valid JSON/);
     await assertStatus(load('adder', { config: config({ ...ADD_CONFIG, max_batchsize: 3 }) }), INVALID, /max_batchsize: unknown key/);
     await assertStatus(load('adder', { config: config({ ...ADD_CONFIG, name: 'other' }) }), INVALID, /names model "other"/);
     await assertStatus(load('adder', { colour: { string_param: 'red' } }), INVALID, /unknown load parameter "colour"/);
     await assertStatus(unload('adder', { unload_dependents: { string_param: 'yes' } }), INVALID, /must be a bool_param/);
     await assertStatus(unload('adder', { cascade: { bool_param: true } }), INVALID, /unknown unload parameter\(s\): cascade/);
     await assertStatus(load('adder', {}, { repository_name: 'other' }), grpc.status.UNIMPLEMENTED, /single model repository/);
-    await assertStatus(load('nothing_here'), grpc.status.NOT_FOUND, /not in the repository/);
+    await assertStatus(load('nothing_here'), grpc.status.NOT_FOUND, /^failed to load 'nothing_here', .*not in the repository/);
     await assertStatus(unload('nothing_here'), grpc.status.NOT_FOUND);
     // The rejected calls changed nothing: adder still serves +1.
     assert.deepEqual(await infer(client, 'adder'), plus(1));

@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildModel } from '../../tools/modelgen/onnx-graph.js';
 import { simpleModel } from '../../tools/modelgen/models.js';
-import { assertStatus, grpc, healthClient, oipClient, streamInfer, tritonClient, type RpcClient } from '../helpers/grpc.js';
-import { makeRepository } from '../helpers/repository.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { assertStatus, grpc, healthClient, oipClient, serveWithGrpcClient, streamInfer, type RpcClient } from '../helpers/grpc.js';
+import type { TestServer } from '../helpers/server.js';
 import { add, range16, sub } from '../helpers/simple.js';
 
 const int32 = (values: number[]) => Buffer.from(new Int32Array(values).buffer);
@@ -37,10 +36,10 @@ const toHalfModel = () => buildModel({
 describe('gRPC RPCs', () => {
   let server: TestServer;
   let client: RpcClient;
-  let cleanup: () => Promise<void>;
+  let close: () => Promise<void>;
 
   before(async () => {
-    const repo = await makeRepository({
+    ({ server, client, close } = await serveWithGrpcClient({
       simple: {
         config: {
           max_batch_size: 8,
@@ -52,16 +51,9 @@ describe('gRPC RPCs', () => {
         versions: { 1: simpleModel(), 2: simpleModel() },
       },
       to_half: { versions: { 1: toHalfModel() } },
-    });
-    cleanup = repo.cleanup;
-    server = await startTestServer(repo.root);
-    client = tritonClient(server.grpcTarget);
+    }));
   });
-  after(async () => {
-    client.close();
-    await server.close();
-    await cleanup();
-  });
+  after(() => close());
 
   it('ServerLive, ServerReady, ServerMetadata', async () => {
     assert.deepEqual(await client.call('ServerLive', {}), { live: true });
@@ -200,15 +192,14 @@ describe('gRPC RPCs', () => {
     await assertStatus(client.call('RepositoryModelUnload', { model_name: 'simple' }), grpc.status.PERMISSION_DENIED, /disabled/);
   });
 
-  it('every RPC of the service is served: shared memory refused while off, CUDA shared memory not supported, at once', async () => {
+  it('every RPC of the service is served: shared memory, system and CUDA, refused while off, at once', async () => {
     const system = ['SystemSharedMemoryStatus', 'SystemSharedMemoryRegister', 'SystemSharedMemoryUnregister'];
     const cuda = ['CudaSharedMemoryStatus', 'CudaSharedMemoryRegister', 'CudaSharedMemoryUnregister'];
     const declared = Object.keys(client.raw.constructor.service);
     assert.deepEqual(declared.filter((m) => !['ServerLive', 'ServerReady', 'ModelReady', 'ServerMetadata', 'ModelMetadata', 'ModelInfer', 'ModelStreamInfer',
       'ModelConfig', 'ModelStatistics', 'RepositoryIndex', 'RepositoryModelLoad', 'RepositoryModelUnload', 'TraceSetting', 'LogSettings'].includes(m)).sort(), [...system, ...cuda].sort());
     // A generous deadline: a hang would show up as DEADLINE_EXCEEDED instead of the answer.
-    for (const method of system) await assertStatus(client.call(method, {}, { deadline: Date.now() + 30_000 }), grpc.status.PERMISSION_DENIED, /--allow-shared-memory/);
-    for (const method of cuda) await assertStatus(client.call(method, {}, { deadline: Date.now() + 30_000 }), grpc.status.UNIMPLEMENTED, /CUDA shared memory is not supported/);
+    for (const method of [...system, ...cuda]) await assertStatus(client.call(method, {}, { deadline: Date.now() + 30_000 }), grpc.status.PERMISSION_DENIED, /--allow-shared-memory/);
   });
 
   it('grpc.health.v1.Health: Check for the server and per model, Watch, List', async () => {

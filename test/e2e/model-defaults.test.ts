@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { simpleModel, slowIdentityModel } from '../../tools/modelgen/models.js';
-import { grpc, rawOutputValues, type RpcClient, tritonClient } from '../helpers/grpc.js';
-import { makeRepository } from '../helpers/repository.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { grpc, rawOutputValues, serveWithGrpcClient, type RpcClient } from '../helpers/grpc.js';
+import type { TestServer } from '../helpers/server.js';
 import { add, range16, simpleRequest } from '../helpers/simple.js';
 
 /** Never settles for a negative input; echoes otherwise. No execute_timeout_ms in its config. */
@@ -38,24 +37,17 @@ function burst(client: RpcClient, model: string, count: number) {
 describe('default bounds: handler execute timeout and queue size', () => {
   let server: TestServer;
   let client: RpcClient;
-  let cleanup: () => Promise<void>;
+  let close: () => Promise<void>;
 
   before(async () => {
-    const repo = await makeRepository({
+    ({ server, client, close } = await serveWithGrpcClient({
       simple: { versions: { 1: simpleModel() } },
       stalling: { config: { backend: 'typescript', max_batch_size: 0, input: [io('IN')], output: [io('OUT')] }, versions: { 1: stalling }, filename: 'model.js' },
       slow: { config: slowConfig(), versions: { 1: slowModel() } },
       slow_unbounded: { config: slowConfig({ dynamic_batching: { default_queue_policy: { max_queue_size: 0 } } }), versions: { 1: slowModel() } },
-    });
-    cleanup = repo.cleanup;
-    server = await startTestServer(repo.root, { modelDefaults: { handlerExecuteTimeoutMs: 500 } });
-    client = tritonClient(server.grpcTarget);
+    }, { modelDefaults: { handlerExecuteTimeoutMs: 500 } }));
   });
-  after(async () => {
-    client.close();
-    await server.close();
-    await cleanup();
-  });
+  after(() => close());
 
   it('a handler that never returns: 504 after the default execute timeout, then the model serves again', async () => {
     const hung = await server.post('/v2/models/stalling/infer', { inputs: [{ name: 'IN', shape: [2], datatype: 'INT32', data: [-1, 5] }] });

@@ -136,6 +136,7 @@ describe('OIP REST on the example repository', () => {
       ['unknown output', '/v2/models/simple/infer', simpleRequest(range16(), range16(), { outputs: [{ name: 'OUTPUT9' }] }), 400, /unexpected inference output 'OUTPUT9' for model 'simple'/],
       ['unknown model', '/v2/models/nope/infer', simpleRequest(range16(), range16()), 404, /Request for unknown model: 'nope' is not found/],
       ['unknown version', '/v2/models/simple/versions/3/infer', simpleRequest(range16(), range16()), 404, /Request for unknown model: 'simple' version 3 is not found/],
+      ['version that is not a number', '/v2/models/simple/versions/wrong_specification/infer', simpleRequest(range16(), range16()), 400, /^failed to get model version from specified version string 'wrong_specification'/],
       ['unknown route', '/v2/nothing/here', {}, 404, /no route/],
     ];
     for (const [name, path, body, status, message] of cases) {

@@ -83,7 +83,7 @@ describe('repository API (explicit mode)', () => {
   it('a failed load answers with the reason; the model is UNAVAILABLE until unloaded', async () => {
     const failed = await load('broken');
     assert.equal(failed.status, 503);
-    assert.match(failed.body.error, /broken.*version 1 failed to load/);
+    assert.match(failed.body.error, /^failed to load 'broken', .*version 1 failed to load/);
     const [entry] = await row('broken');
     assert.equal(entry.state, 'UNAVAILABLE');
     assert.ok(entry.reason.length > 0);
@@ -161,7 +161,10 @@ describe('repository API (explicit mode)', () => {
     await expect400(await load('.hidden', {}), /invalid model name/);
     await expect400(await load('adder', { parameters: { 'file:1/model.onnx': base64(addModel(9)) } }), /without a "config"/);
     await expect400(await load('adder', { parameters: { config, 'file:1/model.onnx': 'not base64!' } }), /base64/);
-    await expect400(await load('adder', { parameters: { config: '{nope' } }), /not valid JSON/);
+    // Triton's words first: its model-control examples look for "failed to load" in the message.
+    await expect400(await load('adder', { parameters: { config: '{nope' } }), /^failed to load 'adder', .*not valid JSON/);
+    // The malformed override simple_http_model_control.py sends on purpose.
+    await expect400(await load('adder', { parameters: { config: '"parameters": {"config": {{"max_batch_size": "16"}}}' } }), /^failed to load 'adder', /);
     await expect400(await load('adder', { parameters: { config: JSON.stringify({ ...ADD_CONFIG, max_batchsize: 3 }) } }), /max_batchsize: unknown key/);
     await expect400(await load('adder', { parameters: { config: JSON.stringify({ ...ADD_CONFIG, name: 'other' }) } }), /names model "other"/);
     await expect400(await load('adder', { parameters: { colour: 'red' } }), /unknown load parameter "colour"/);
@@ -170,7 +173,7 @@ describe('repository API (explicit mode)', () => {
     await expect400(await server.post('/v2/repository/index', { ready: 'yes' }), /must be a boolean/);
     const missing = await load('nothing_here');
     assert.equal(missing.status, 404);
-    assert.match(missing.body.error, /not in the repository/);
+    assert.match(missing.body.error, /^failed to load 'nothing_here', .*not in the repository/);
     const unknownUnload = await unload('nothing_here');
     assert.equal(unknownUnload.status, 404);
     // The rejected loads changed nothing: adder still serves version 1 with +1.

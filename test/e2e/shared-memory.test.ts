@@ -94,6 +94,15 @@ describe('system shared memory', { skip: HAS_SHM ? false : 'no /dev/shm on this 
     const status = await client.call('SystemSharedMemoryStatus', { name: 'input_data' });
     assert.deepEqual(Object.keys(status.regions), ['input_data']);
     assert.equal(Number(status.regions.input_data.byte_size), 128);
+    // Data both in shared memory and in typed contents is refused in Triton's words.
+    await assert.rejects(client.call('ModelInfer', {
+      model_name: 'simple',
+      inputs: [
+        { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], parameters: { shared_memory_region: { string_param: 'input_data' }, shared_memory_byte_size: { int64_param: '64' } }, contents: { int_contents: a } },
+        { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], contents: { int_contents: b } },
+      ],
+    }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT
+      && e.details === "unexpected 'content' provided when using shared memory for input tensor 'INPUT0' for model 'simple'");
   });
 
   it('bounds every access: offsets past the region, outputs that do not fit, unknown regions', async () => {
@@ -129,15 +138,45 @@ describe('system shared memory', { skip: HAS_SHM ? false : 'no /dev/shm on this 
     assert.match(link.body.error, /Unable to open shared memory region/);
   });
 
-  it('unregisters one region or all; CUDA shared memory is refused clearly', async () => {
+  it('unregisters one region or all', async () => {
     assert.equal((await server.post('/v2/systemsharedmemory/region/input_data/unregister', {})).status, 200);
     assert.deepEqual((await server.get('/v2/systemsharedmemory/status')).body.map((r: any) => r.name), ['output_data']);
     await client.call('SystemSharedMemoryUnregister', {});
     assert.deepEqual((await server.get('/v2/systemsharedmemory/status')).body, []);
-    const cuda = await server.post('/v2/cudasharedmemory/region/x/register', { raw_handle: { b64: '' }, device_id: 0, byte_size: 4 });
-    assert.equal(cuda.status, 501);
-    assert.match(cuda.body.error, /CUDA shared memory is not supported on this server/);
-    await assert.rejects(client.call('CudaSharedMemoryStatus', {}), (e: grpc.ServiceError) => e.code === grpc.status.UNIMPLEMENTED && /CUDA shared memory is not supported/.test(e.details));
+  });
+
+  // Triton's shm examples call unregister_cuda_shared_memory() first; a CPU-only Triton lets that
+  // succeed (nothing registered), lists no CUDA region and refuses only registration.
+  it('CUDA shared memory as a CPU-only Triton: unregister succeeds, status is empty, register is refused', async () => {
+    assert.equal((await register('sys_region', { key: `/${tag}-in`, offset: 0, byte_size: 16 })).status, 200);
+    try {
+      for (const path of ['/v2/cudasharedmemory/unregister', '/v2/cudasharedmemory/region/never_registered/unregister']) {
+        const { status, body } = await server.post(path, {});
+        assert.equal(status, 200, JSON.stringify(body));
+      }
+      assert.deepEqual(await client.call('CudaSharedMemoryUnregister', {}), {});
+      assert.deepEqual(await client.call('CudaSharedMemoryUnregister', { name: 'never_registered' }), {});
+      const all = await server.get('/v2/cudasharedmemory/status');
+      assert.equal(all.status, 200);
+      assert.deepEqual(all.body, []);
+      assert.deepEqual(await client.call('CudaSharedMemoryStatus', {}), { regions: {} });
+      const missing = await server.get('/v2/cudasharedmemory/region/nope/status');
+      assert.equal(missing.status, 404);
+      assert.equal(missing.body.error, "Unable to find cuda shared memory region: 'nope'");
+      const system = await server.get('/v2/cudasharedmemory/region/sys_region/status');
+      assert.equal(system.status, 404);
+      assert.equal(system.body.error, "The region named 'sys_region' is registered as system shared memory, not CUDA shared memory");
+      await assert.rejects(client.call('CudaSharedMemoryStatus', { name: 'nope' }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+      const cuda = await server.post('/v2/cudasharedmemory/region/x/register', { raw_handle: { b64: '' }, device_id: 0, byte_size: 4 });
+      assert.equal(cuda.status, 400);
+      assert.match(cuda.body.error, /^failed to register CUDA shared memory region: 'x', GPUs not supported/);
+      await assert.rejects(client.call('CudaSharedMemoryRegister', { name: 'x', raw_handle: Buffer.alloc(64), device_id: 0, byte_size: '4' }),
+        (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /GPUs not supported/.test(e.details));
+      // The system region is untouched by the CUDA unregister calls.
+      assert.deepEqual((await server.get('/v2/systemsharedmemory/status')).body.map((r: any) => r.name), ['sys_region']);
+    } finally {
+      await server.post('/v2/systemsharedmemory/unregister', {});
+    }
   });
 });
 

@@ -101,6 +101,14 @@ describe('text codec', () => {
     assert.match(answer.body.error, /input "input_ids": element 0 is not valid UTF-8/);
   });
 
+  it('refuses more texts than max_batch_size before decoding or tokenising any', async () => {
+    // Five texts for max_batch_size 4, the last not UTF-8: had they been decoded first, that would be the answer.
+    const data = ['a', 'b', 'c', 'd', { b64: Buffer.from([0xc3, 0x28]).toString('base64') }];
+    const answer = await server.post('/v2/models/tokens/infer', { inputs: [{ name: 'input_ids', datatype: 'BYTES', shape: [5, 1], data }] });
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
+    assert.match(answer.body.error, /batch-size must be <= 4 .*5 texts, checked before tokenising/);
+  });
+
   it('fails to load a model whose tokenizer file is missing, with the reason', () => {
     const reason = server.server.repositoryIndex().find((e) => e.name === 'no_tokenizer')?.reason ?? '';
     assert.match(reason, /input "input_ids": text codec: tokenizer: "missing.json" does not exist in the model directory/);

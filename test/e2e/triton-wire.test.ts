@@ -7,9 +7,8 @@ import { request as httpRequest } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { identityModel, simpleModel } from '../../tools/modelgen/models.js';
-import { grpc, tritonClient, type RpcClient } from '../helpers/grpc.js';
-import { makeRepository } from '../helpers/repository.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { grpc, serveWithGrpcClient, type RpcClient } from '../helpers/grpc.js';
+import type { TestServer } from '../helpers/server.js';
 import { range16, simpleRequest } from '../helpers/simple.js';
 
 /** A request with the answer's raw bytes and headers (fetch would inflate a gzipped answer itself). */
@@ -27,22 +26,15 @@ function rawRequest(url: string, method: string, path: string, body: string | un
 describe('Triton wire details', () => {
   let server: TestServer;
   let client: RpcClient;
-  let cleanup: () => Promise<void>;
+  let close: () => Promise<void>;
 
   before(async () => {
-    const repo = await makeRepository({
+    ({ server, client, close } = await serveWithGrpcClient({
       simple: { config: { max_batch_size: 8 }, versions: { 1: simpleModel() } },
       wide: { config: { max_batch_size: 0 }, versions: { 1: identityModel('FLOAT', [512]) } },
-    });
-    cleanup = repo.cleanup;
-    server = await startTestServer(repo.root);
-    client = tritonClient(server.grpcTarget);
+    }));
   });
-  after(async () => {
-    client.close();
-    await server.close();
-    await cleanup();
-  });
+  after(() => close());
 
   it('an output named twice in one request is refused: 400 over REST, INVALID_ARGUMENT over gRPC', async () => {
     const twice = [{ name: 'OUTPUT0' }, { name: 'OUTPUT0' }];

@@ -3,10 +3,8 @@
  * replays), mutations of JSON values and bytes, and a `vireo serve` child process whose liveness
  * and resident memory the suite watches.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { waitFor } from './lifecycle.js';
+import { startChildServer } from './child-server.js';
 
 export class Rng {
   #state: number;
@@ -84,32 +82,11 @@ export function mutateBytes(bytes: Buffer, rng: Rng): Buffer {
 
 export interface ServeChild { url: string; grpcUrl: string; pid: number; alive: () => boolean; rssBytes: () => number; stop: () => Promise<number | null>; lines: string[] }
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'vireo.js');
-
+/** A `vireo serve` child with HTTP and gRPC; keeps only its latest log lines (the fuzzing logs many). */
 export async function startServeChild(root: string, extra: string[] = []): Promise<ServeChild> {
-  const child: ChildProcess = spawn(process.execPath, [bin, 'serve', '--model-repository', root, '--http-port', '0', '--http-address', '127.0.0.1', '--grpc-port', '0', '--allow-metrics', 'false', '--log-format', 'json', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  const lines: string[] = [];
-  let buffered = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    lines.push(...parts.slice(-200));
-    if (lines.length > 2000) lines.splice(0, lines.length - 2000);
-  });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => lines.push(...c.split('\n')));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const urlOf = (marker: string) => {
-    const line = lines.find((l) => l.includes(marker) && l.includes('listening'));
-    return line ? (JSON.parse(line).url as string) : undefined;
-  };
-  const url = await waitFor('HTTP listening', () => urlOf('HTTP (OIP'), 120_000);
-  const grpcUrl = await waitFor('gRPC listening', () => urlOf('gRPC (OIP)'), 120_000);
-  await waitFor('readiness', async () => (await fetch(`${url}/v2/health/ready`)).status === 200, 120_000);
+  const { process: child, url, grpcUrl, lines, exit } = await startChildServer(root, extra, { grpc: true, keepLines: 2000 });
   return {
-    url, grpcUrl, pid: child.pid!, lines,
+    url, grpcUrl: grpcUrl!, pid: child.pid!, lines,
     alive: () => child.exitCode === null && child.signalCode === null,
     rssBytes: () => {
       const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
+import type { ServeOptions } from '../../src/app/start-server.js';
+import { makeRepository, type ModelFiles } from './repository.js';
+import { startTestServer, type TestServer } from './server.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const loaderOptions = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
@@ -73,6 +76,24 @@ export function streamInfer(client: RpcClient, requests: unknown[]): Promise<any
 }
 
 export { grpc };
+
+/** A real server and a Triton gRPC client of it; `close` closes the client, then the server, then removes the repository. */
+export interface GrpcServed { server: TestServer; client: RpcClient; close: () => Promise<void> }
+
+/** Serves a fresh repository of `models` (with `overrides` to the test server's options) and connects a Triton gRPC client. */
+export async function serveWithGrpcClient(models: Record<string, ModelFiles>, overrides: Partial<ServeOptions> = {}): Promise<GrpcServed> {
+  const repo = await makeRepository(models);
+  const server = await startTestServer(repo.root, overrides);
+  const client = tritonClient(server.grpcTarget);
+  return {
+    server, client,
+    close: async () => {
+      client.close();
+      await server.close();
+      await repo.cleanup();
+    },
+  };
+}
 
 /**
  * The values of one output of a ModelInferResponse, read from raw_output_contents (where Triton,

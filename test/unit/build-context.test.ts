@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { writeBuildContext } from '../../src/packaging/build-context.js';
 import { DEFAULT_BASE } from '../../src/packaging/containerfile.js';
 import { inventory } from '../../src/packaging/model-inventory.js';
+import { INSTALL_ONLY_DEPENDENCIES } from '../../src/packaging/prune-list.js';
 import { startTestServer } from '../helpers/server.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -80,10 +81,13 @@ describe('build context', () => {
     assert.ok(!existsSync(join(app, 'node_modules/typescript')));
     // No compiler in the image: tsx and esbuild only load TypeScript in a development checkout.
     for (const compiler of ['tsx', 'esbuild', '@esbuild', 'get-tsconfig']) assert.ok(!existsSync(join(app, 'node_modules', compiler)), `${compiler} copied`);
+    // Nor what only install scripts and command-line tools use: onnxruntime's CUDA download, proto-loader's CLI.
+    for (const tool of ['adm-zip', 'global-agent', 'yargs', 'yargs-parser', 'cliui']) assert.ok(!existsSync(join(app, 'node_modules', tool)), `${tool} copied`);
     // ...and nothing the server needs is left out: every copied package finds its dependencies in the tree.
     const lockPackages = lock.packages as Record<string, { dependencies?: Record<string, string> }>;
     for (const path of Object.keys(lockPackages).filter((p) => p.startsWith('node_modules/') && existsSync(join(app, p)))) {
-      for (const dep of Object.keys(lockPackages[path]!.dependencies ?? {})) {
+      const installOnly = INSTALL_ONLY_DEPENDENCIES[path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length)] ?? [];
+      for (const dep of Object.keys(lockPackages[path]!.dependencies ?? {}).filter((d) => !installOnly.includes(d))) {
         let base = path;
         let found = false;
         for (;;) {

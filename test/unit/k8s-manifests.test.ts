@@ -20,6 +20,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { validateK8sOptions, type K8sInput } from '../../src/packaging/k8s/k8s-options.js';
 import { kserveManifests } from '../../src/packaging/k8s/kserve-manifests.js';
 import { kubernetesManifests } from '../../src/packaging/k8s/kubernetes-manifests.js';
+import { K8S_BASE as base, K8S_MODELS as models } from '../helpers/k8s-input.js';
 
 const root = join(import.meta.dirname, '..', '..');
 /** KServe's CRDs, unchanged (Apache-2.0), kept with the tests so a clean clone validates against them. */
@@ -60,18 +61,6 @@ function validateCore(doc: any): void {
   assert.ok(Model, `no validator for ${doc.kind}`);
   new Model(doc).validate();
 }
-
-const models = [
-  { name: 'ocr_det', versions: [1], format: 'onnx' as const, callsOtherModels: false },
-  { name: 'simple', versions: [1, 2], format: 'onnx' as const, callsOtherModels: false },
-  { name: 'pipeline', versions: [1], format: 'vireo' as const, callsOtherModels: true },
-];
-
-const base: K8sInput = {
-  name: 'vireo', image: 'registry.example.com/vireo-models:1.0', models, target: 'all', clusterRuntime: false,
-  minReplicas: 1, maxReplicas: 3, scaleMetric: 'concurrency', autoscaler: 'hpa', prometheusAddress: 'http://prometheus:9090',
-  drainTimeout: 30, preStopDelay: 5, resources: { cpu: '1', memory: '2Gi' },
-};
 
 const variants: [string, Partial<K8sInput>][] = [
   ['defaults, models in the image', {}],

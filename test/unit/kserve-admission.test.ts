@@ -16,18 +16,7 @@ import { validateK8sOptions, type K8sInput } from '../../src/packaging/k8s/k8s-o
 import { kserveManifests } from '../../src/packaging/k8s/kserve-manifests.js';
 import { kubernetesManifests } from '../../src/packaging/k8s/kubernetes-manifests.js';
 import { kserveHpaMetrics, kserveKedaTriggers, kserveMerge, knativeAdmission } from '../helpers/kserve-admission.js';
-
-const models = [
-  { name: 'ocr_det', versions: [1], format: 'onnx' as const, callsOtherModels: false },
-  { name: 'simple', versions: [1, 2], format: 'onnx' as const, callsOtherModels: false },
-  { name: 'pipeline', versions: [1], format: 'vireo' as const, callsOtherModels: true },
-];
-
-const base: K8sInput = {
-  name: 'vireo', image: 'registry.example.com/vireo-models:1.0', models, target: 'all', clusterRuntime: false,
-  minReplicas: 1, maxReplicas: 3, scaleMetric: 'concurrency', autoscaler: 'hpa', prometheusAddress: 'http://prometheus:9090',
-  drainTimeout: 30, preStopDelay: 5, resources: { cpu: '1', memory: '2Gi' },
-};
+import { K8S_BASE as base, K8S_MODELS as models } from '../helpers/k8s-input.js';
 
 /** Every (runtime, InferenceService) pair KServe would merge, with the objects written beside the service. */
 function predictors(input: Partial<K8sInput>) {

@@ -15,9 +15,11 @@ const ALLOWED: Record<string, string[]> = {
   codecs: ['codecs', 'core'],
   repository: ['repository', 'codecs', 'scheduler', 'backends', 'core', 'logging'],
   server: ['server', 'repository', 'codecs', 'scheduler', 'core', 'logging'],
-  protocols: ['protocols', 'server', 'codecs', 'core', 'logging', 'scheduler', 'repository'],
-  // The batch frontend (`vireo batch`): calls the facade, reuses the OIP JSON parser and the batch concatenation.
-  batch: ['batch', 'server', 'codecs', 'core', 'logging', 'protocols', 'scheduler', 'repository'],
+  // `batch`: only protocols/openai-batch (the server's /v1/batches runs on the batch engine), see below.
+  protocols: ['protocols', 'server', 'codecs', 'core', 'logging', 'scheduler', 'repository', 'batch'],
+  // The batch engine (`vireo batch` and `/v1/batches`): calls the facade, reuses the batch concatenation;
+  // no wire code (the OIP JSON parser is handed in by its callers).
+  batch: ['batch', 'server', 'codecs', 'core', 'logging', 'scheduler', 'repository'],
   metrics: ['metrics', 'scheduler', 'core', 'server', 'logging'],
   tracing: ['tracing', 'scheduler', 'core', 'logging'],
   app: ['*'],
@@ -38,7 +40,7 @@ const EXCLUSIVE: Record<string, string> = {
   'grpc-health-check': 'protocols',
   sharp: 'codecs',
   'apache-arrow': 'codecs',
-  hyparquet: 'codecs',
+  'parquet-wasm': 'codecs',
   'hyparquet-writer': 'codecs',
   '@huggingface/tokenizers': 'codecs',
   'prom-client': 'metrics',
@@ -89,6 +91,19 @@ it('the pages for people (console, API docs) use only the facade and the shared 
         const target = relative(src, join(file, '..', match[1]!));
         if (!/^(server|core|protocols\/(http-common|console-http|openapi))\//.test(target)) violations.push(`${relative(src, file)} imports ${target}`);
       }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+it('among the protocols only /v1/batches (protocols/openai-batch) calls the batch engine', async () => {
+  const violations: string[] = [];
+  for await (const file of files(join(src, 'protocols'))) {
+    const rel = relative(src, file);
+    if (rel.startsWith('protocols/openai-batch/')) continue;
+    const text = await readFile(file, 'utf8');
+    for (const match of text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) {
+      if (relative(src, join(file, '..', match[1]!)).startsWith('batch/')) violations.push(`${rel} imports ${match[1]}`);
     }
   }
   assert.deepEqual(violations, []);

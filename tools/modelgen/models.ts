@@ -202,3 +202,91 @@ export function accumulatorModel(): Uint8Array {
     ],
   });
 }
+
+/**
+ * Triton's `simple_int8` / `simple_string` (docs/examples/model_repository): `simple`'s add/sub over
+ * INT8 or STRING tensors [batch, 16]. As in Triton's ONNX versions, the inputs are cast to INT32, added
+ * and subtracted, and cast back (a STRING element is the decimal text of an integer).
+ */
+export function castAddSubModel(type: 'INT8' | 'STRING'): Uint8Array {
+  const INT32 = 6;
+  const code = type === 'INT8' ? 3 : 8;
+  const io = (name: string) => ({ name, type, dims: ['batch', 16] });
+  return buildModel({
+    name: `simple_${type.toLowerCase()}`,
+    inputs: [io('INPUT0'), io('INPUT1')],
+    outputs: [io('OUTPUT0'), io('OUTPUT1')],
+    nodes: [
+      { op: 'Cast', inputs: ['INPUT0'], outputs: ['in0'], attributes: { to: INT32 } },
+      { op: 'Cast', inputs: ['INPUT1'], outputs: ['in1'], attributes: { to: INT32 } },
+      { op: 'Add', inputs: ['in0', 'in1'], outputs: ['sum'] },
+      { op: 'Sub', inputs: ['in0', 'in1'], outputs: ['difference'] },
+      { op: 'Cast', inputs: ['sum'], outputs: ['OUTPUT0'], attributes: { to: code } },
+      { op: 'Cast', inputs: ['difference'], outputs: ['OUTPUT1'], attributes: { to: code } },
+    ],
+  });
+}
+
+/**
+ * Triton's `simple_sequence` as its ONNX version computes it: OUTPUT = (INPUT + START) × READY, INT32
+ * [batch, 1], no state (the sequence batcher supplies START and READY). Triton's sequence client
+ * examples (simple_*_sequence_*_client.py) expect exactly this: the first step answers INPUT + 1, the
+ * others echo INPUT.
+ */
+export function tritonSequenceModel(): Uint8Array {
+  const io = (name: string) => ({ name, type: 'INT32' as const, dims: ['batch', 1] });
+  return buildModel({
+    name: 'simple_sequence',
+    inputs: [io('INPUT'), io('START'), io('READY')],
+    outputs: [io('OUTPUT')],
+    nodes: [
+      { op: 'Add', inputs: ['INPUT', 'START'], outputs: ['started'] },
+      { op: 'Mul', inputs: ['started', 'READY'], outputs: ['OUTPUT'] },
+    ],
+  });
+}
+
+/**
+ * Triton's `simple_dyna_sequence` as its ONNX version computes it: OUTPUT = (INPUT + START + END ×
+ * CORRID) × READY, INT32 [batch, 1], CORRID a UINT64 [batch, 1] control input (the correlation ID is
+ * added to the last step of a sequence, as the examples' `--dyna` mode expects).
+ */
+export function dynaSequenceModel(): Uint8Array {
+  const int32 = (name: string) => ({ name, type: 'INT32' as const, dims: ['batch', 1] });
+  return buildModel({
+    name: 'simple_dyna_sequence',
+    inputs: [int32('INPUT'), int32('START'), int32('END'), int32('READY'), { name: 'CORRID', type: 'UINT64', dims: ['batch', 1] }],
+    outputs: [int32('OUTPUT')],
+    nodes: [
+      { op: 'Cast', inputs: ['CORRID'], outputs: ['corrid'], attributes: { to: 6 } },
+      { op: 'Add', inputs: ['INPUT', 'START'], outputs: ['started'] },
+      { op: 'Mul', inputs: ['END', 'corrid'], outputs: ['ended'] },
+      { op: 'Add', inputs: ['started', 'ended'], outputs: ['sum'] },
+      { op: 'Mul', inputs: ['sum', 'READY'], outputs: ['OUTPUT'] },
+    ],
+  });
+}
+
+/**
+ * `simple_string_dyna_sequence`, the model Triton's CI adds for the sequence examples' `--dyna` mode
+ * (its dyna_sequence backend with a STRING CORRID): an accumulator over the sequence, ACC = INPUT on
+ * START and ACC + INPUT after, the correlation ID (decimal text) added on END. INT32 [batch, 1];
+ * CORRID STRING [batch, 1]; the accumulator is implicit state (ACC_IN / ACC_OUT).
+ */
+export function stringDynaSequenceModel(): Uint8Array {
+  const int32 = (name: string) => ({ name, type: 'INT32' as const, dims: ['batch', 1] });
+  return buildModel({
+    name: 'simple_string_dyna_sequence',
+    inputs: [int32('INPUT'), int32('START'), int32('END'), int32('READY'), { name: 'CORRID', type: 'STRING', dims: ['batch', 1] }, int32('ACC_IN')],
+    outputs: [int32('OUTPUT'), int32('ACC_OUT')],
+    nodes: [
+      { op: 'Mul', inputs: ['ACC_IN', 'START'], outputs: ['dropped'] },
+      { op: 'Sub', inputs: ['ACC_IN', 'dropped'], outputs: ['carried'] },
+      { op: 'Add', inputs: ['INPUT', 'carried'], outputs: ['sum'] },
+      { op: 'Mul', inputs: ['sum', 'READY'], outputs: ['ACC_OUT'] },
+      { op: 'Cast', inputs: ['CORRID'], outputs: ['corrid'], attributes: { to: 6 } },
+      { op: 'Mul', inputs: ['END', 'corrid'], outputs: ['ended'] },
+      { op: 'Add', inputs: ['ACC_OUT', 'ended'], outputs: ['OUTPUT'] },
+    ],
+  });
+}

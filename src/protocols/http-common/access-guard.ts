@@ -8,7 +8,8 @@
  * - `inference` (the default for a route that says nothing): an API key when `--api-keys-file` is set.
  * - `control`: a control operation (settings changes, and any new route that changes the server):
  *   the body, if any, must be `application/json` (415 otherwise: a browser can send text/plain or
- *   a form cross-site without a preflight, never JSON), then AccessPolicy.authorizeControl with the
+ *   a form cross-site without a preflight, never JSON) or carry no Content-Type and no Origin (a
+ *   non-browser client such as tritonclient.http), then AccessPolicy.authorizeControl with the
  *   peer, `Authorization`, `Host` and `Origin` (401/403).
  * - `repository`: a control operation of the model repository API, which also needs poll or explicit mode.
  *
@@ -47,7 +48,11 @@ function mediaType(contentType: string): string {
 /** Refuses a control request whose body is not JSON; true when refused (the reply is sent). */
 function refuseNonJson(request: FastifyRequest, reply: FastifyReply): boolean {
   const contentType = request.headers['content-type'];
-  if (contentType === undefined ? !hasBody(request) : mediaType(contentType) === 'application/json') return false;
+  // No Content-Type: fine without a body, or from a client that is not a browser. Triton's
+  // tritonclient.http posts JSON with no Content-Type; a browser (fetch with a Blob body) would
+  // send Origin with any POST, so only a body with neither header is taken as JSON.
+  const notBrowser = request.headers.origin === undefined;
+  if (contentType === undefined ? !hasBody(request) || notBrowser : mediaType(contentType) === 'application/json') return false;
   const got = contentType === undefined ? 'a body without Content-Type' : `"${clip(contentType)}"`;
   countRejection(reply, 'unsupported_media_type');
   void reply.code(415).send({ error: `control operations take application/json bodies only (got ${got})` });

@@ -17,6 +17,7 @@ import {
 import { VireoError } from '../../core/errors.js';
 import { GRPC_STATUS } from './grpc-errors.js';
 import { checkInferMessage } from './infer-message-scan.js';
+import { checkInferMessageShape } from './infer-message-shape.js';
 
 type PartialStatusObject = Parameters<ServerInterceptingCall['sendStatus']>[0];
 
@@ -40,7 +41,10 @@ export function withCheckedDecoding<T extends ServiceDefinition>(definition: T):
       ...method,
       requestDeserialize: (buffer: Buffer) => {
         try {
-          if (scan) checkInferMessage(buffer);
+          if (scan) {
+            checkInferMessageShape(buffer);
+            checkInferMessage(buffer);
+          }
           return decode(buffer);
         } catch (error) {
           if (error instanceof VireoError) return new UndecodableMessage(error);

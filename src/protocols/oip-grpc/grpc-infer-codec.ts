@@ -8,6 +8,7 @@ import { parseDataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
 import type { InferRequest, InferResponse } from '../../core/inference.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
+import { checkInputCount, checkOutputCount, TensorBytesBudget } from '../../core/request-limits.js';
 import { applyScheduleParameters, type SharedMemoryInput } from '../oip-http/oip-json-codec.js';
 import { sharedMemoryRef } from '../../server/system-shared-memory.js';
 import { fromInferParameters, toInferParameters, type InferParameterMessage } from './grpc-parameters.js';
@@ -61,15 +62,19 @@ function parseShape(shape: (string | number)[], what: string): number[] {
   });
 }
 
-function parseInput(input: InferInputMessage, index: number, raw: Uint8Array | undefined, sharedMemoryInput: SharedMemoryInput | undefined): Tensor {
+function parseInput(input: InferInputMessage, index: number, raw: Uint8Array | undefined, sharedMemoryInput: SharedMemoryInput | undefined, model: string, budget: TensorBytesBudget): Tensor {
   if (!input.name) malformed(`inputs[${index}]: "name" must be a non-empty string`);
   const what = `input "${input.name}"`;
   const datatype = parseDataType(input.datatype);
   if (!datatype) throw new VireoError('VIREO_ERR_INPUT_DATATYPE', `${what}: unknown datatype "${input.datatype}"`);
   const shape = parseShape(input.shape, what);
   const count = elementCount(shape, what);
+  budget.admit(datatype, count, what);
   const shm = sharedMemoryRef(fromInferParameters(input.parameters), what);
   if (shm && !sharedMemoryInput) malformed(`${what}: shared memory inputs are not available here`);
+  if (shm && usedContentsFields(input.contents).length > 0) {
+    malformed(`unexpected 'content' provided when using shared memory for input tensor '${input.name}' for model '${model}'`);
+  }
   const data = shm ? sharedMemoryInput!(shm, datatype, shape, count, what)
     : raw ? fromRawContents(raw, datatype, count, what) : fromTypedContents(input.contents, datatype, count, what);
   return { name: input.name, datatype, shape, data };
@@ -80,14 +85,18 @@ export function parseModelInferRequest(message: ModelInferRequestMessage, signal
   if (!message.model_name) malformed('"model_name" must be a non-empty string');
   const inputs = message.inputs ?? [];
   if (inputs.length === 0) malformed('the request has no inputs');
+  checkInputCount(inputs.length);
+  checkOutputCount(message.outputs?.length ?? 0);
+  const budget = new TensorBytesBudget();
   const raws = message.raw_input_contents ?? [];
   const raw = raws.length > 0;
   // Inputs in shared memory have no entry in raw_input_contents (Triton's client adds none).
   const inMemory = inputs.map((i) => i.parameters?.shared_memory_region !== undefined);
   const carried = inMemory.filter((m) => !m).length;
   if (raw) {
-    const typed = inputs.filter((i) => usedContentsFields(i.contents).length > 0).map((i) => `"${i.name}"`);
-    if (typed.length > 0) malformed(`the request sets raw_input_contents and typed contents (input ${typed.join(', ')}); use one or the other`);
+    // Triton's words (grpc_explicit_int_content_client.py checks them): one form of data per request.
+    const typed = inputs.find((i) => usedContentsFields(i.contents).length > 0);
+    if (typed) malformed(`contents field must not be specified when using raw_input_contents for '${typed.name}' for model '${message.model_name}'`);
     if (raws.length !== carried) malformed(`raw_input_contents has ${raws.length} entries but the request has ${carried} inputs outside shared memory`);
   }
   let next = 0;
@@ -95,7 +104,7 @@ export function parseModelInferRequest(message: ModelInferRequestMessage, signal
     id: message.id || undefined,
     model: message.model_name,
     version: message.model_version || undefined,
-    inputs: inputs.map((input, i) => parseInput(input, i, raw && !inMemory[i] ? raws[next++] : undefined, sharedMemoryInput)),
+    inputs: inputs.map((input, i) => parseInput(input, i, raw && !inMemory[i] ? raws[next++] : undefined, sharedMemoryInput, message.model_name, budget)),
     outputs: (message.outputs ?? []).map((o, i) => {
       if (!o.name) malformed(`outputs[${i}]: "name" must be a non-empty string`);
       return { name: o.name, parameters: fromInferParameters(o.parameters) };

@@ -1,19 +1,14 @@
 /**
  * Triton's shared-memory RPCs: SystemSharedMemoryStatus/Register/Unregister over the facade's
- * registry (after its access check, with the peer address), and CudaSharedMemory* answering that
- * this server does not support CUDA shared memory.
+ * registry (after its access check, with the peer address), and CudaSharedMemory* answered as a
+ * CPU-only Triton answers them (server/cuda-shared-memory.ts).
  */
 import type { ServerUnaryCall } from '@grpc/grpc-js';
-import { VireoError } from '../../core/errors.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { grpcCaller } from './grpc-peer.js';
 
 interface NameRequest { name?: string }
 interface RegisterRequest { name?: string; key?: string; offset?: string | number; byte_size?: string | number }
-
-const NO_CUDA = () => {
-  throw new VireoError('VIREO_ERR_UNIMPLEMENTED', 'CUDA shared memory is not supported on this server (it serves from CPU memory); use system shared memory');
-};
 
 export function sharedMemoryHandlers(server: InferenceServer) {
   const registry = (call: ServerUnaryCall<unknown, unknown>) => server.systemSharedMemory(grpcCaller(call));
@@ -30,8 +25,15 @@ export function sharedMemoryHandlers(server: InferenceServer) {
       registry(call).unregister(request.name || undefined);
       return {};
     },
-    CudaSharedMemoryStatus: NO_CUDA,
-    CudaSharedMemoryRegister: NO_CUDA,
-    CudaSharedMemoryUnregister: NO_CUDA,
+    // As a CPU-only Triton: no CUDA region is listed, registering one is refused, unregistering is a no-op.
+    CudaSharedMemoryStatus: (request: NameRequest, call: ServerUnaryCall<NameRequest, unknown>) => {
+      server.cudaSharedMemory(grpcCaller(call)).status(request.name || undefined);
+      return { regions: {} };
+    },
+    CudaSharedMemoryRegister: (request: NameRequest, call: ServerUnaryCall<NameRequest, unknown>) => server.cudaSharedMemory(grpcCaller(call)).register(request.name ?? ''),
+    CudaSharedMemoryUnregister: (request: NameRequest, call: ServerUnaryCall<NameRequest, unknown>) => {
+      server.cudaSharedMemory(grpcCaller(call)).unregister(request.name || undefined);
+      return {};
+    },
   };
 }

@@ -9,16 +9,16 @@
  */
 import { bytesLimits, checkBytesElements, checkBytesTotal } from '../../core/bytes-limits.js';
 
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
+export const WIRE_VARINT = 0;
+export const WIRE_I64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_I32 = 5;
 
 const INPUTS_FIELD = 5;
 const CONTENTS_FIELD = 5;
 const BYTES_CONTENTS_FIELD = 8;
 
-class Cursor {
+export class Cursor {
   pos: number;
   constructor(readonly buf: Uint8Array, start: number, readonly end: number) {
     this.pos = start;
@@ -68,7 +68,7 @@ class Cursor {
 interface Totals { elements: number; bytes: number }
 
 /** Visits each length-delimited field `field` of the message in [start, end); stops at malformed data. */
-function forEachSubmessage(buf: Uint8Array, start: number, end: number, field: number, visit: (start: number, end: number) => void): void {
+export function forEachSubmessage(buf: Uint8Array, start: number, end: number, field: number, visit: (start: number, end: number) => void): void {
   const cursor = new Cursor(buf, start, end);
   while (cursor.pos < end) {
     const tag = cursor.varint();

@@ -55,7 +55,7 @@ async function answer(server: InferenceServer, logger: Logger, received: ModelIn
   const message = received;
   const trace = traceFromMetadata(server, message.model_name, message.model_version || undefined, metadata, message.id);
   try {
-    server.requireModel(message.model_name);
+    server.requireModel(message.model_name, message.model_version);
     const { request } = parseModelInferRequest(message, signal, (ref, datatype, shape, count, what) => server.sharedMemoryInput(ref, datatype, shape, count, what));
     request.trace = trace;
     const response = await server.infer(request);

@@ -59,7 +59,7 @@ export function inferenceServiceHandlers(ctx: ServiceContext): Record<string, Un
     ModelInfer: unary<ModelInferRequestMessage>(logger, async (message, call) => {
       const trace = traceFromMetadata(server, message.model_name, version(message.model_version ?? ''), call.metadata, message.id);
       try {
-        server.requireModel(message.model_name);
+        server.requireModel(message.model_name, message.model_version);
         const { request } = parseModelInferRequest(message, callSignal(call), sharedMemoryInput);
         request.trace = trace;
         const response = await server.infer(request);

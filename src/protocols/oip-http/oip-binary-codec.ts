@@ -14,6 +14,7 @@ import { VireoError } from '../../core/errors.js';
 import type { InferRequest, InferResponse } from '../../core/inference.js';
 import { tensorDataToJson } from '../../core/json-tensors.js';
 import { packBytes, unpackBytes, viewAs, type Tensor, type TensorData } from '../../core/tensor.js';
+import { checkTensorBytes } from '../../core/request-limits.js';
 import type { ModelConfig } from '../../repository/model-config.js';
 import { DEFAULT_JSON_LIMITS, parseBoundedJson, type JsonLimits } from '../http-common/json-limits.js';
 import { decodeExactly } from '../http-common/exact-json.js';
@@ -98,6 +99,7 @@ export function parseRawInferBody(body: Buffer, config: ModelConfig, model: stri
     }
     shape = dims.map((d) => (d === -1 ? body.length / size / fixed : d));
     const count = body.length / size;
+    checkTensorBytes(body.length, what);
     if (variable === 0 && count !== fixed) malformed(`${what}: a raw body of ${body.length} bytes does not match shape [${dims.join(',')}] of ${datatype} (${fixed * size} bytes)`);
     data = viewAs(datatype, body, count);
   }

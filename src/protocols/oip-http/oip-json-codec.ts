@@ -4,6 +4,7 @@ import { VireoError } from '../../core/errors.js';
 import type { InferRequest, Parameters, RequestedOutput } from '../../core/inference.js';
 import { InexactJsonNumber, jsonToTensorData } from '../../core/json-tensors.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
+import { checkInputCount, checkOutputCount, TensorBytesBudget } from '../../core/request-limits.js';
 import { sharedMemoryRef, type SharedMemoryRef } from '../../server/system-shared-memory.js';
 
 interface JsonInput { name?: unknown; shape?: unknown; datatype?: unknown; data?: unknown; parameters?: unknown }
@@ -64,6 +65,7 @@ function checkTypedParameters(parameters: Parameters | undefined, where: string,
 export function parseOutputs(value: unknown): RequestedOutput[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) return malformed('"outputs" must be an array');
+  checkOutputCount(value.length);
   return value.map((o, i) => {
     if (!isObject(o) || typeof o.name !== 'string') return malformed(`outputs[${i}]: "name" must be a string`);
     const parameters = parseParameters(o.parameters, `output "${o.name}"`);
@@ -104,9 +106,12 @@ export function parseInferBody(
   if (!isObject(body)) return malformed('the request body must be a JSON object');
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) return malformed('"inputs" must be a non-empty array');
   if (body.id !== undefined && typeof body.id !== 'string') malformed('"id" must be a string');
+  checkInputCount(body.inputs.length);
+  const budget = new TensorBytesBudget();
   const inputs: Tensor[] = body.inputs.map((raw: unknown, index: number) => {
     const header = parseInputHeader(raw, index);
     const what = `input "${header.name}"`;
+    budget.admit(header.datatype, header.count, what);
     const size = header.parameters?.binary_data_size;
     let data: Tensor['data'];
     const shm = sharedMemoryRef(header.parameters, what);

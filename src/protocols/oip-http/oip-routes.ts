@@ -79,7 +79,7 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
   both(app, 'POST', '/infer', async (request, reply) => {
     const trace = startHttpTrace(tracer, request, request.params.model, request.params.version);
     try {
-      server.requireModel(request.params.model);
+      server.requireModel(request.params.model, request.params.version);
       if (isUpload(request)) {
         const { model, version } = request.params;
         const upload = await parseUpload(request, server.modelConfig(model, version), model, version, bodyLimit ?? 64 * 1024 * 1024);

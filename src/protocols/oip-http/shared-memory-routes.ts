@@ -2,7 +2,7 @@
  * Triton's shared-memory extension over REST (extension_shared_memory.md): system shared-memory
  * regions are registered, listed and unregistered here (the facade's registry, after its access
  * check); inference requests name them in their inputs' and outputs' parameters. CUDA shared memory
- * answers that this server does not support it.
+ * answers as a CPU-only Triton does (server/cuda-shared-memory.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
@@ -42,12 +42,11 @@ export function sharedMemoryRoutes(app: FastifyInstance, { server }: HttpOptions
   app.post('/v2/systemsharedmemory/region/:region/unregister', CONTROL, handle((r) => registry(r).unregister(r.params.region)));
   app.post('/v2/systemsharedmemory/unregister', CONTROL, handle((r) => registry(r).unregister()));
 
-  const noCuda = handle(() => {
-    throw new VireoError('VIREO_ERR_UNIMPLEMENTED', 'CUDA shared memory is not supported on this server (it serves from CPU memory); use system shared memory (/v2/systemsharedmemory)');
-  });
-  app.get('/v2/cudasharedmemory/status', noCuda);
-  app.get('/v2/cudasharedmemory/region/:region/status', noCuda);
-  app.post('/v2/cudasharedmemory/region/:region/register', noCuda);
-  app.post('/v2/cudasharedmemory/region/:region/unregister', noCuda);
-  app.post('/v2/cudasharedmemory/unregister', noCuda);
+  // CUDA shared memory as a CPU-only Triton answers it: register refused, status empty, unregister a no-op.
+  const cuda = (request: FastifyRequest) => server.cudaSharedMemory(callerOf(request));
+  app.get('/v2/cudasharedmemory/status', CONTROL, handle((r) => cuda(r).status()));
+  app.get('/v2/cudasharedmemory/region/:region/status', CONTROL, handle((r) => cuda(r).status(r.params.region)));
+  app.post('/v2/cudasharedmemory/region/:region/register', CONTROL, handle((r) => cuda(r).register(r.params.region)));
+  app.post('/v2/cudasharedmemory/region/:region/unregister', CONTROL, handle((r) => cuda(r).unregister(r.params.region)));
+  app.post('/v2/cudasharedmemory/unregister', CONTROL, handle((r) => cuda(r).unregister()));
 }

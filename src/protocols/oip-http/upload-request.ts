@@ -10,8 +10,7 @@ import { VireoError } from '../../core/errors.js';
 import type { InferRequest } from '../../core/inference.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { ModelConfig } from '../../repository/model-config.js';
-
-const MAX_PARTS = 32;
+import { requestLimits } from '../../core/request-limits.js';
 
 /** Whether the body is an upload rather than an OIP JSON request (or one with binary tensors). */
 export function isUpload(request: FastifyRequest): boolean {
@@ -51,10 +50,14 @@ function target(field: string, config: ModelConfig, isOnlyFile: boolean): string
   throw new VireoError('VIREO_ERR_INPUT_UNKNOWN', `form field "${field}" is not a BYTES input of model "${config.name}" (it has ${inputs.map((i) => `"${i.name}"`).join(', ')})`);
 }
 
-/** Errors of the multipart parser (sizes, part counts) in Vireo's terms. */
-function multipartError(error: unknown): VireoError {
+/** Errors of the multipart parser (sizes, part counts) in Vireo's terms, naming the limit and its option. */
+function multipartError(error: unknown, partLimit: number, sizeLimit: number): VireoError {
   if (error instanceof VireoError) return error;
-  const e = error as { statusCode?: number; message?: string };
+  const e = error as { statusCode?: number; message?: string; code?: string };
+  if (e.code === 'FST_PARTS_LIMIT' || e.code === 'FST_FILES_LIMIT' || e.code === 'FST_FIELDS_LIMIT') {
+    return new VireoError('VIREO_ERR_REQUEST_TOO_LARGE', `the form has more than the limit of ${partLimit} parts (--http-max-multipart-parts)`);
+  }
+  if (e.code === 'FST_REQ_FILE_TOO_LARGE') return new VireoError('VIREO_ERR_REQUEST_TOO_LARGE', `a file in the form exceeds the limit of ${sizeLimit} bytes (--http-body-limit)`);
   if (e.statusCode === 413) return new VireoError('VIREO_ERR_REQUEST_TOO_LARGE', `upload too large: ${e.message}`);
   return new VireoError('VIREO_ERR_REQUEST_MALFORMED', `invalid multipart/form-data body: ${e.message ?? String(error)}`);
 }
@@ -63,13 +66,27 @@ export async function parseUpload(request: FastifyRequest, config: ModelConfig, 
   const values = new Map<string, Uint8Array>();
   if (request.isMultipart()) {
     const received: { field: string; bytes: Uint8Array; file: boolean }[] = [];
+    const parts = requestLimits().maxMultipartParts;
+    // The parts together are the body: bounded by the body limit as a whole, not each on its own
+    // (the multipart parser reads past fastify's body limit). A text field over its size would be
+    // cut short by the parser; it is refused instead.
+    const tooLarge = (what: string) => new VireoError('VIREO_ERR_REQUEST_TOO_LARGE', `${what} exceed the limit of ${fileSizeLimit} bytes (--http-body-limit)`);
+    let total = 0;
     try {
-      for await (const part of request.parts({ limits: { parts: MAX_PARTS, fileSize: fileSizeLimit } })) {
-        if (part.type === 'file') received.push({ field: part.fieldname, bytes: await part.toBuffer(), file: true });
-        else received.push({ field: part.fieldname, bytes: Buffer.from(String(part.value), 'utf8'), file: false });
+      for await (const part of request.parts({ limits: { parts, files: parts, fields: parts, fileSize: fileSizeLimit, fieldSize: fileSizeLimit } })) {
+        let bytes: Uint8Array;
+        if (part.type === 'file') {
+          bytes = await part.toBuffer();
+        } else {
+          if (part.valueTruncated || part.fieldnameTruncated) throw tooLarge(`form field "${part.fieldname}"`);
+          bytes = Buffer.from(String(part.value), 'utf8');
+        }
+        total += bytes.byteLength;
+        if (total > fileSizeLimit) throw tooLarge(`the form's parts (${total} bytes so far)`);
+        received.push({ field: part.fieldname, bytes, file: part.type === 'file' });
       }
     } catch (error) {
-      throw multipartError(error);
+      throw multipartError(error, parts, fileSizeLimit);
     }
     const files = received.filter((r) => r.file);
     for (const part of received) {

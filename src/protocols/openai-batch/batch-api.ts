@@ -12,7 +12,7 @@ import type { HttpRoutes } from '../http-common/http-server.js';
 import { BatchFiles } from './batch-files.js';
 import { batchRoutes } from './batch-routes.js';
 import { BatchRunner } from './batch-runner.js';
-import { BatchStore } from './batch-store.js';
+import { BatchObjects } from './batch-objects.js';
 
 export interface BatchApiOptions {
   server: InferenceServer;
@@ -48,9 +48,8 @@ async function directoryBytes(dir: string): Promise<number> {
 export async function openBatchApi(options: BatchApiOptions): Promise<OpenBatchApi> {
   const files = new BatchFiles(options.dir, { maxFileBytes: options.maxFileBytes, maxDiskBytes: options.maxDiskBytes });
   await files.open(await directoryBytes(options.dir));
-  const store = new BatchStore(options.dir);
   const runner = new BatchRunner({
-    server: options.server, files, store, logger: options.logger.child({ component: 'batch' }),
+    server: options.server, files, objects: new BatchObjects(options.dir), logger: options.logger.child({ component: 'batch' }),
     partRequests: options.partRequests ?? 256, maxLines: options.maxLines,
   });
   return {

@@ -1,11 +1,13 @@
 /**
  * The input file of a batch: JSONL, one `{"custom_id", "method": "POST", "url", "body"}` per line,
- * as OpenAI's Batch API takes it. `validateInput` checks the whole file before any request runs
- * (as OpenAI does at `validating`) and `readLines` streams it again for the runner, from a line on.
- * Empty lines are skipped but keep their number, so line numbers in errors are the file's own.
+ * as OpenAI's Batch API takes it. `validateInput` checks the whole file before any request runs (as
+ * OpenAI does at `validating`), reading it with the batch engine's line reader (line-blocks.ts), the
+ * reader the runner then uses to run it (text-sources.ts `jsonlParts`). Empty lines are skipped but
+ * keep their number, so line numbers in errors are the file's own.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { readBlockLines } from '../../batch/line-blocks.js';
 import { VireoError } from '../../core/errors.js';
 
 /** Where the batch sends its requests: a Vireo inference path. */
@@ -32,13 +34,6 @@ export function parseEndpoint(endpoint: unknown): BatchEndpoint {
   return { model: decode(match[1]!), version: match[2] === undefined ? undefined : decode(match[2]) };
 }
 
-export interface InputLine {
-  /** 1-based line number in the file. */
-  line: number;
-  customId: string;
-  body: Record<string, unknown>;
-}
-
 export interface InputError {
   code: string;
   message: string;
@@ -46,7 +41,7 @@ export interface InputError {
   param: string | null;
 }
 
-/** custom_id bounds: OpenAI documents no limit, but every id is kept in memory while validating. */
+/** custom_id bounds: OpenAI documents no limit; ids are echoed in every output line. */
 const MAX_CUSTOM_ID = 512;
 /** A failed validation reports this many errors at most (the first ones, in line order). */
 const MAX_REPORTED_ERRORS = 100;
@@ -54,8 +49,8 @@ const MAX_REPORTED_ERRORS = 100;
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** One line checked on its own (everything but uniqueness); returns the error, or the parsed line. */
-function checkLine(text: string, line: number, url: string): InputLine | InputError {
+/** One line checked on its own (everything but uniqueness); returns the error, or its custom_id. */
+function checkLine(text: string, line: number, url: string): { customId: string } | InputError {
   const fail = (code: string, message: string, param: string | null = null): InputError => ({ code, message, line, param });
   let value: unknown;
   try {
@@ -70,7 +65,44 @@ function checkLine(text: string, line: number, url: string): InputLine | InputEr
   if (method !== 'POST') return fail('invalid_request', `line ${line}: "method" must be "POST"`, 'method');
   if (lineUrl !== url) return fail('mismatched_endpoint', `line ${line}: "url" must be the batch's endpoint ${url}`, 'url');
   if (!isObject(body)) return fail('invalid_request', `line ${line}: "body" must be a JSON object (an inference request)`, 'body');
-  return { line, customId, body };
+  return { customId };
+}
+
+/**
+ * The custom_ids of a file, for the uniqueness check, each kept as a fixed-size digest (the first
+ * 16 bytes of its SHA-256) with the line it was first seen on — never the id itself. Memory is then
+ * bounded by the line count alone: under 100 bytes per line (a 16-character string and a Map entry;
+ * 3.4 MB measured for the default 50,000 lines, --batch-max-lines), whatever the ids' lengths (up to
+ * 512 characters each, which kept whole would take up to 51 MB). Two different ids share a digest with a
+ * probability below n²/2^129 (10^-29 at 50,000 lines): in that case a file is refused as having a
+ * duplicate it does not have, never the reverse.
+ */
+export class CustomIdDigests {
+  readonly #firstLine = new Map<string, number>();
+
+  /** Fixed-size key of an id: 16 bytes as a 16-character one-byte string (a copy, not a slice). */
+  static digest(customId: string): string {
+    return createHash('sha256').update(customId).digest().toString('latin1', 0, 16);
+  }
+
+  /** Records `customId` as seen on `line`; returns the line it was first seen on when it was already. */
+  add(customId: string, line: number): number | undefined {
+    const key = CustomIdDigests.digest(customId);
+    const first = this.#firstLine.get(key);
+    if (first === undefined) this.#firstLine.set(key, line);
+    return first;
+  }
+
+  get size(): number {
+    return this.#firstLine.size;
+  }
+
+  /** Bytes held for ids: always `size` × 16, the bound the class exists for. */
+  get idBytes(): number {
+    let bytes = 0;
+    for (const key of this.#firstLine.keys()) bytes += key.length;
+    return bytes;
+  }
 }
 
 export interface ValidatedInput {
@@ -80,53 +112,51 @@ export interface ValidatedInput {
 
 /**
  * Reads the whole file once: every line valid, custom_ids unique, at most `maxLines` requests.
- * Memory is bounded by the ids kept for the uniqueness check (maxLines × MAX_CUSTOM_ID).
+ * Memory: one line at a time, plus a fixed-size digest per custom_id (CustomIdDigests).
  */
 export async function validateInput(path: string, url: string, maxLines: number): Promise<ValidatedInput> {
-  const seen = new Map<string, number>();
+  const seen = new CustomIdDigests();
   const errors: InputError[] = [];
   let total = 0;
-  for await (const { text, line } of fileLines(path)) {
+  for await (const read of fileLines(path)) {
+    const { line } = read;
+    if (!('text' in read)) {
+      errors.push({ code: 'invalid_json_line', message: `line ${line} is not valid UTF-8`, line, param: null });
+      break;
+    }
     total++;
     if (total > maxLines) {
       errors.push({ code: 'too_many_requests', message: `the file has more than ${maxLines} requests (--batch-max-lines)`, line, param: null });
       break;
     }
-    const checked = checkLine(text, line, url);
+    const checked = checkLine(read.text, line, url);
     if ('code' in checked) {
       if (errors.length < MAX_REPORTED_ERRORS) errors.push(checked);
       continue;
     }
-    const first = seen.get(checked.customId);
-    if (first !== undefined) {
-      if (errors.length < MAX_REPORTED_ERRORS) {
-        errors.push({ code: 'duplicate_custom_id', message: `line ${line}: custom_id "${checked.customId.slice(0, 64)}" already used on line ${first}`, line, param: 'custom_id' });
-      }
-      continue;
+    const first = seen.add(checked.customId, line);
+    if (first !== undefined && errors.length < MAX_REPORTED_ERRORS) {
+      errors.push({ code: 'duplicate_custom_id', message: `line ${line}: custom_id "${checked.customId.slice(0, 64)}" already used on line ${first}`, line, param: 'custom_id' });
     }
-    seen.set(checked.customId, line);
   }
   if (total === 0) errors.push({ code: 'empty_file', message: 'the input file has no requests', line: null, param: null });
   return { total, errors };
 }
 
-/** The requests of a validated file from the `skip`-th on (0-based, counting requests, not lines). */
-export async function* readLines(path: string, url: string, skip: number): AsyncGenerator<InputLine> {
-  let index = 0;
-  for await (const { text, line } of fileLines(path)) {
-    if (index++ < skip) continue;
-    const checked = checkLine(text, line, url);
-    // The file was validated and is immutable while a batch reads it; a change is corruption.
-    if ('code' in checked) throw new VireoError('VIREO_ERR_INTERNAL', `the input file changed after validation (${checked.message})`);
-    yield checked;
-  }
-}
-
-async function* fileLines(path: string): AsyncGenerator<{ text: string; line: number }> {
-  const reader = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of reader) {
-    line++;
-    if (text.trim() !== '') yield { text, line };
+/**
+ * The non-empty lines of a file with their 1-based numbers, read as the engine reads them (one block
+ * covering the whole file). Bytes that are not UTF-8 end the reading with `{invalid}` at their line.
+ */
+async function* fileLines(path: string): AsyncGenerator<{ line: number; text: string } | { line: number; invalidUtf8: true }> {
+  const { size } = await stat(path);
+  let line = 1;
+  try {
+    for await (const read of readBlockLines(path, 0, Math.max(1, size), 0)) {
+      line = read.number + 2;
+      if (read.text.trim() !== '') yield { line: read.number + 1, text: read.text };
+    }
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // TextDecoder's fatal mode rejects bytes that are not UTF-8
+    yield { line, invalidUtf8: true };
   }
 }

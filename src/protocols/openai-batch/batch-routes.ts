@@ -11,7 +11,7 @@ import { sendError, type HttpOptions, type HttpRoutes } from '../http-common/htt
 import { checkFileId, nowSeconds, type BatchFiles, type FileObject, type FilePurpose } from './batch-files.js';
 import { parseEndpoint } from './batch-input.js';
 import type { BatchRunner } from './batch-runner.js';
-import { checkBatchId, newBatchId, TERMINAL, type BatchObject } from './batch-store.js';
+import { checkBatchId, newBatchId, TERMINAL, type BatchObject } from './batch-objects.js';
 
 export interface BatchApi {
   files: BatchFiles;

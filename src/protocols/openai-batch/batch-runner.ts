@@ -1,26 +1,35 @@
 /**
- * Runs batch jobs, one at a time in submission order, through the facade at background priority
- * (scheduler/: behind every level real-time requests use), so a job fills idle capacity and yields
- * to real-time traffic. A job moves validating → in_progress → finalizing → completed (or failed,
- * cancelled, expired) and its state is saved at every move; its answers are committed in parts
- * (batch-store.ts). After a stop of any kind, `start` resumes every unfinished job from its last
- * committed part, so every request is answered exactly once.
+ * Runs batch jobs, one at a time in submission order, on the batch engine of `vireo batch`
+ * (src/batch/): the input is read by its JSONL reader (`jsonlParts`), the rows run through its part
+ * loop (`runParts` → `runRows`, full batches through the facade) at the scheduler's background level
+ * (behind every level real-time requests use, so a job fills idle capacity and yields to real-time
+ * traffic), and progress is committed by its PartStore (atomic parts, manifests of the input ranges
+ * covered) in the batch's folder. What is OpenAI's stays here: the batch object and its states
+ * (validating → in_progress → finalizing → completed; failed, cancelled, expired), saved at every
+ * move, and the output lines (batch-answers.ts). After a stop of any kind, `start` resumes every
+ * unfinished job after its committed parts, so every request is answered exactly once.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { inBackground, retryingTransient } from '../../batch/facade-wrappers.js';
+import type { PartInput } from '../../batch/input-source.js';
+import { joinParts } from '../../batch/join-parts.js';
+import { jsonlRows, type ParsedLine } from '../../batch/jsonl-rows.js';
+import { runParts } from '../../batch/part-runner.js';
+import { PartStore } from '../../batch/part-store.js';
+import { jsonlParts, type JsonlPart } from '../../batch/text-sources.js';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { answerPart, batchModel, expiredLine, refuseBinary, type BatchModel } from './batch-answers.js';
 import { derivedFileId, nowSeconds, type BatchFiles } from './batch-files.js';
-import { parseEndpoint, readLines, validateInput, type InputError, type InputLine } from './batch-input.js';
-import { answerLine, type RequestAnswer } from './batch-request.js';
-import { TERMINAL, type BatchObject, type BatchStatus, type BatchStore, type PartInfo } from './batch-store.js';
+import { parseEndpoint, validateInput, type InputError } from './batch-input.js';
+import { TERMINAL, type BatchObject, type BatchObjects, type BatchStatus } from './batch-objects.js';
 
 export interface RunnerOptions {
   server: InferenceServer;
   files: BatchFiles;
-  store: BatchStore;
+  objects: BatchObjects;
   logger: Logger;
   /** Requests committed together; a cancel or a stop takes effect at the next part. */
   partRequests: number;
@@ -31,12 +40,22 @@ export interface RunnerOptions {
 /** A stop interrupted the part being run: it is not committed and runs again on the next start. */
 class Interrupted extends Error {}
 
+/** A part of a batch: the engine's rows, and the lines they came from (for the output lines). */
+type ApiPart = PartInput & { lines: ParsedLine[] };
+
+/** Bytes per block of the input (the engine's unit of reading; parts never span two). */
+const BLOCK_BYTES = 64 * 1024 * 1024;
+/** A model that is reloading is back within this long, or its rows fail with the model's error. */
+const TRANSIENT_RETRY_MS = 30_000;
+
 export class BatchRunner {
   readonly #o: RunnerOptions;
   readonly #batches = new Map<string, BatchObject>();
   readonly #queue: string[] = [];
   #running: Promise<void> | undefined;
   #closing = false;
+  /** Aborted by close(): the rows in flight are answered, no new batch starts, the part is not committed. */
+  readonly #stop = new AbortController();
   /** Requests answered and failed in this process (Prometheus counters). */
   completed = 0;
   failed = 0;
@@ -47,7 +66,7 @@ export class BatchRunner {
 
   /** Loads the saved jobs and queues every unfinished one, oldest first. */
   async start(): Promise<void> {
-    const batches = await this.#o.store.open();
+    const batches = await this.#o.objects.open();
     for (const batch of batches.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1))) {
       this.#batches.set(batch.id, batch);
       if (!TERMINAL.has(batch.status)) this.#queue.push(batch.id);
@@ -90,7 +109,7 @@ export class BatchRunner {
   }
 
   async submit(batch: BatchObject): Promise<void> {
-    await this.#o.store.save(batch);
+    await this.#o.objects.save(batch);
     this.#batches.set(batch.id, batch);
     this.#queue.push(batch.id);
     this.#kick();
@@ -109,6 +128,7 @@ export class BatchRunner {
   /** Stops after the requests running now; the part they belong to runs again after a restart. */
   async close(): Promise<void> {
     this.#closing = true;
+    this.#stop.abort();
     await this.#running;
   }
 
@@ -147,70 +167,71 @@ export class BatchRunner {
     await this.#finish(batch);
   }
 
-  async #runParts(batch: BatchObject): Promise<void> {
-    const parts = await this.#o.store.parts(batch.id);
-    let done = parts.reduce((n, p) => Math.max(n, p.end), 0);
-    batch.request_counts.completed = parts.reduce((n, p) => n + p.completed, 0);
-    batch.request_counts.failed = parts.reduce((n, p) => n + p.failed, 0);
-    const endpoint = parseEndpoint(batch.endpoint);
-    let part: InputLine[] = [];
-    const lines = readLines(this.#o.files.dataPath(batch.input_file_id), batch.endpoint, done);
-    for (let next = await lines.next(); ; next = await lines.next()) {
-      if (!next.done) part.push(next.value);
-      if (part.length < this.#o.partRequests && !next.done) continue;
-      if (part.length > 0) {
-        if (this.#closing) throw new Interrupted();
-        if (batch.status !== 'in_progress' || nowSeconds() >= batch.expires_at) break;
-        const answers = await this.#runPart(batch, endpoint, part);
-        const committed = await this.#commit(batch, done, done + part.length, answers);
-        done = committed.end;
-        part = [];
-      }
-      if (next.done) break;
-    }
-    await lines.return(undefined);
+  /** The engine's part store of a batch; the part size its first run fixed stays (a restart may pass another). */
+  async #parts(batch: BatchObject): Promise<{ store: PartStore; partRows: number }> {
+    const dir = this.#o.objects.dir(batch.id);
+    const fixed = await PartStore.identityOf(dir) as { partRows?: unknown } | undefined;
+    const partRows = typeof fixed?.partRows === 'number' ? fixed.partRows : this.#o.partRequests;
+    const identity = { input_file_id: batch.input_file_id, endpoint: batch.endpoint, partRows, blockBytes: BLOCK_BYTES };
+    return { store: await PartStore.open(dir, identity), partRows };
   }
 
-  /** Runs one part's requests, up to a window of them at a time (enough to fill the model's batches). */
-  async #runPart(batch: BatchObject, endpoint: { model: string; version?: string }, part: InputLine[]): Promise<RequestAnswer[]> {
-    const window = this.#window(endpoint.model, endpoint.version);
-    const answers: RequestAnswer[] = new Array(part.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < part.length) {
-        // A stop takes no new request; the part is then redone after the restart.
-        if (this.#closing) return;
-        const i = next++;
-        answers[i] = await answerLine(this.#o.server, batch.id, endpoint, part[i]!, () => this.#closing);
+  /** Parsed lines of the parts not committed yet, in input order (the engine's JSONL reader). */
+  #lines(batch: BatchObject, store: PartStore, partRows: number, model: BatchModel): AsyncGenerator<JsonlPart> {
+    const source = { path: this.#o.files.dataPath(batch.input_file_id), fileIndex: 0, blockBytes: BLOCK_BYTES };
+    return jsonlParts(source, model.jsonl, { owns: () => true, committed: (part) => store.isCommitted(part), partRows });
+  }
+
+  async #runParts(batch: BatchObject): Promise<void> {
+    const { store, partRows } = await this.#parts(batch);
+    const committed = store.committed();
+    batch.request_counts.completed = committed.reduce((n, m) => n + m.rows - m.errors, 0);
+    batch.request_counts.failed = committed.reduce((n, m) => n + m.errors, 0);
+    const model = batchModel(this.#o.server, parseEndpoint(batch.endpoint));
+    const parts = async function* (lines: AsyncGenerator<JsonlPart>): AsyncGenerator<ApiPart> {
+      for await (const part of lines) {
+        const checked = part.lines.map(refuseBinary);
+        yield { name: part.name, range: part.range, lines: checked, rows: jsonlRows(checked, model.jsonl, model.batchSize) };
       }
     };
-    await Promise.all(Array.from({ length: Math.min(window, part.length) }, worker));
-    if (next < part.length || answers.some((a) => a.interrupted)) throw new Interrupted();
-    return answers;
-  }
-
-  #window(model: string, version?: string): number {
+    const signal = this.#stop.signal;
+    // Background priority, and "not now" refusals waited out (a window shared by the whole job).
+    const server = retryingTransient(inBackground(this.#o.server), { windowMs: TRANSIENT_RETRY_MS, signal });
+    let saving: Promise<void> = Promise.resolve();
     try {
-      const config = this.#o.server.modelConfig(model, version);
-      const instances = config.instance_group.reduce((n, g) => n + g.count, 0);
-      return Math.max(4, Math.max(1, config.max_batch_size) * Math.max(1, instances));
-    } catch {
-      return 4; // not loaded: every request will answer the model's error anyway
+      await runParts(parts(this.#lines(batch, store, partRows, model)), {
+        store,
+        rows: {
+          server, batchSize: model.batchSize, maxInflight: model.maxInflight, signal,
+          // Every request gets its own answer, as over REST: a model error fails the rows it hit, not the job.
+          failRowsOn: (error) => error.code !== 'VIREO_ERR_SERVER_SHUTTING_DOWN',
+        },
+        // A cancel or the completion window takes effect between parts.
+        proceed: () => !this.#closing && batch.status === 'in_progress' && nowSeconds() < batch.expires_at,
+        encode: (part, results) => {
+          const answered = answerPart(batch.id, part.lines, results);
+          this.#o.files.reserve(answered.output.byteLength + answered.errors.byteLength);
+          return { results: { extension: 'jsonl', bytes: answered.output }, errors: answered.errors, ranges: [part.range], rows: results.length, errors_count: answered.failed };
+        },
+        committed: (_part, manifest) => {
+          const completed = manifest.rows - manifest.errors;
+          batch.request_counts.completed += completed;
+          batch.request_counts.failed += manifest.errors;
+          this.completed += completed;
+          this.failed += manifest.errors;
+          // Counts are saved for clients to poll (saves of a batch run in order: the last one is awaited
+          // below); after a crash they are recounted from the manifests.
+          saving = this.#o.objects.save(batch).catch((error: unknown) => this.#o.logger.warn({ err: error, batch: batch.id }, 'batch state not saved'));
+        },
+      });
+    } catch (error) {
+      // A stop (ours, or the server's seen first): the parts not committed run again after the restart.
+      if (this.#closing || VireoError.from(error).code === 'VIREO_ERR_SERVER_SHUTTING_DOWN') throw new Interrupted();
+      throw error;
+    } finally {
+      await saving;
     }
-  }
-
-  async #commit(batch: BatchObject, start: number, end: number, answers: RequestAnswer[]): Promise<PartInfo> {
-    const lines = answers.map((a) => (a.ok ? 'o' : 'e') + a.line);
-    const completed = answers.filter((a) => a.ok).length;
-    const failed = answers.length - completed;
-    this.#o.files.reserve(lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0));
-    const part = await this.#o.store.commitPart(batch.id, start, end, lines, completed, failed);
-    batch.request_counts.completed += completed;
-    batch.request_counts.failed += failed;
-    this.completed += completed;
-    this.failed += failed;
-    await this.#o.store.save(batch);
-    return part;
+    if (this.#closing) throw new Interrupted();
   }
 
   /** Ends a job that has stopped running: cancelled, expired or complete, with its output files. */
@@ -218,8 +239,9 @@ export class BatchRunner {
     if (TERMINAL.has(batch.status)) return;
     const expired = batch.status !== 'cancelling' && nowSeconds() >= batch.expires_at;
     if (batch.status !== 'finalizing') await this.#move(batch, 'finalizing', { finalizing_at: nowSeconds() });
-    const expiredLines = expired ? await this.#unfinished(batch) : [];
-    const { output, error } = await this.#writeOutputs(batch, expiredLines);
+    const { store, partRows } = await this.#parts(batch);
+    const expiredLines = expired ? await this.#unfinished(batch, store, partRows) : [];
+    const { output, error } = await this.#writeOutputs(batch, store, expiredLines);
     batch.output_file_id = output;
     batch.error_file_id = error;
     if (expired) batch.request_counts.failed += expiredLines.length;
@@ -227,21 +249,17 @@ export class BatchRunner {
     if (batch.cancelling_at !== null) await this.#move(batch, 'cancelled', { cancelled_at: now });
     else if (expired) await this.#move(batch, 'expired', { expired_at: now });
     else await this.#move(batch, 'completed', { completed_at: now });
-    await this.#o.store.removeParts(batch.id);
+    // The answers live on in the output files; the parts and the part store's identity go.
+    await rm(store.partsDir, { recursive: true, force: true });
+    await rm(join(store.dir, 'job.json'), { force: true });
   }
 
-  /** OpenAI lists requests a job could not run before it expired in the error file. */
-  async #unfinished(batch: BatchObject): Promise<string[]> {
-    const parts = await this.#o.store.parts(batch.id);
-    const done = parts.reduce((n, p) => Math.max(n, p.end), 0);
+  /** The requests of the parts not committed, as expired lines (read by the same reader as a run). */
+  async #unfinished(batch: BatchObject, store: PartStore, partRows: number): Promise<string[]> {
     const lines: string[] = [];
     try {
-      for await (const line of readLines(this.#o.files.dataPath(batch.input_file_id), batch.endpoint, done)) {
-        lines.push(JSON.stringify({
-          id: `batch_req_${batch.id.slice(6)}_${line.line}`, custom_id: line.customId, response: null,
-          error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' },
-        }));
-      }
+      const model = batchModel(this.#o.server, parseEndpoint(batch.endpoint));
+      for await (const part of this.#lines(batch, store, partRows, model)) for (const line of part.lines) lines.push(expiredLine(batch.id, line));
     } catch {
       // The input is gone (deleted after the job failed to read it): nothing more to list.
     }
@@ -249,37 +267,19 @@ export class BatchRunner {
   }
 
   /** Joins the committed parts into the output and error files (ids derived from the batch's). */
-  async #writeOutputs(batch: BatchObject, extraErrors: string[]): Promise<{ output: string | null; error: string | null }> {
-    const parts = await this.#o.store.parts(batch.id);
-    const dir = this.#o.store.partsDir(batch.id);
-    const outPath = join(dir, 'output.tmp');
-    const errPath = join(dir, 'errors.tmp');
-    const out = createWriteStream(outPath);
-    const err = createWriteStream(errPath);
-    let outLines = 0;
-    let errLines = 0;
-    for (const part of parts) {
-      for await (const line of createInterface({ input: createReadStream(part.file), crlfDelay: Infinity })) {
-        if (line === '') continue;
-        const target = line[0] === 'o' ? out : err;
-        if (line[0] === 'o') outLines++;
-        else errLines++;
-        if (!target.write(`${line.slice(1)}\n`)) await new Promise<void>((resolve) => target.once('drain', () => resolve()));
-      }
-    }
-    for (const line of extraErrors) {
-      errLines++;
-      if (!err.write(`${line}\n`)) await new Promise<void>((resolve) => err.once('drain', () => resolve()));
-    }
-    await Promise.all([new Promise<void>((resolve) => out.end(() => resolve())), new Promise<void>((resolve) => err.end(() => resolve()))]);
+  async #writeOutputs(batch: BatchObject, store: PartStore, extraErrors: string[]): Promise<{ output: string | null; error: string | null }> {
+    const outPath = join(store.dir, 'output.tmp');
+    const errPath = join(store.dir, 'errors.tmp');
+    const outBytes = await joinParts(store.read('results'), outPath);
+    const extra = extraErrors.map((l) => `${l}\n`).join('');
+    if (extra !== '') this.#o.files.reserve(Buffer.byteLength(extra));
+    const errBytes = await joinParts(store.read('errors'), errPath, extra);
     const files = this.#o.files;
-    const extraBytes = extraErrors.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
-    if (extraBytes > 0) files.reserve(extraBytes);
-    const output = outLines > 0 ? (await files.adopt(derivedFileId(batch.id, 'output'), outPath, `${batch.id}_output.jsonl`, 'batch_output')).id : null;
-    const error = errLines > 0 ? (await files.adopt(derivedFileId(batch.id, 'error'), errPath, `${batch.id}_error.jsonl`, 'batch_output')).id : null;
-    // The parts' bytes live on in the output files, less the one-byte marker of each line; the
-    // parts themselves are removed once the batch is saved as finished.
-    files.release(outLines + errLines);
+    // Every part's bytes were reserved when it was committed: they are now the output files' bytes.
+    const output = outBytes > 0 ? (await files.adopt(derivedFileId(batch.id, 'output'), outPath, `${batch.id}_output.jsonl`, 'batch_output')).id : null;
+    const error = errBytes > 0 ? (await files.adopt(derivedFileId(batch.id, 'error'), errPath, `${batch.id}_error.jsonl`, 'batch_output')).id : null;
+    await rm(outPath, { force: true });
+    await rm(errPath, { force: true });
     return { output, error };
   }
 
@@ -290,7 +290,7 @@ export class BatchRunner {
 
   async #move(batch: BatchObject, status: BatchStatus, changes: Partial<BatchObject>): Promise<void> {
     Object.assign(batch, changes, { status });
-    await this.#o.store.save(batch);
+    await this.#o.objects.save(batch);
     this.#o.logger.info({ batch: batch.id, status, counts: batch.request_counts }, 'batch job');
   }
 }

@@ -9,6 +9,7 @@ import { VireoError } from '../../core/errors.js';
 import type { InferRequest, InferResponse, ModelMetadata } from '../../core/inference.js';
 import { jsonToTensorData, tensorDataToJson } from '../../core/json-tensors.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
+import { checkInputCount, TensorBytesBudget } from '../../core/request-limits.js';
 import { nest, shapeOf } from './nested-arrays.js';
 
 export type V1Format = 'row' | 'columnar';
@@ -31,13 +32,14 @@ function namedValues(value: unknown, metadata: ModelMetadata, where: string): Re
   return { [metadata.inputs[0]!.name]: value };
 }
 
-function tensorFrom(name: string, value: unknown, shape: number[], metadata: ModelMetadata): Tensor {
+function tensorFrom(name: string, value: unknown, shape: number[], metadata: ModelMetadata, budget: TensorBytesBudget): Tensor {
   const spec = metadata.inputs.find((i) => i.name === name);
   if (!spec) {
     throw new VireoError('VIREO_ERR_INPUT_UNKNOWN', `unexpected input "${name}" for model "${metadata.name}" (expected ${metadata.inputs.map((i) => `"${i.name}"`).join(', ')})`);
   }
   const what = `input "${name}"`;
   const count = elementCount(shape, what);
+  budget.admit(spec.datatype, count, what);
   return { name, datatype: spec.datatype, shape, data: jsonToTensorData(value, spec.datatype, count, what) };
 }
 
@@ -46,6 +48,7 @@ function rowInputs(instances: unknown, metadata: ModelMetadata): Tensor[] {
   const columns = new Map<string, { values: unknown[]; itemShape: number[] }>();
   instances.forEach((instance, index) => {
     const named = namedValues(instance, metadata, `instances[${index}]`);
+    if (index === 0) checkInputCount(Object.keys(named).length);
     if (index > 0 && Object.keys(named).length !== columns.size) {
       malformed(`instances[${index}] names ${Object.keys(named).length} inputs but instances[0] names ${columns.size}`);
     }
@@ -63,12 +66,15 @@ function rowInputs(instances: unknown, metadata: ModelMetadata): Tensor[] {
       }
     }
   });
-  return [...columns].map(([name, { values, itemShape }]) => tensorFrom(name, values, [values.length, ...itemShape], metadata));
+  const budget = new TensorBytesBudget();
+  return [...columns].map(([name, { values, itemShape }]) => tensorFrom(name, values, [values.length, ...itemShape], metadata, budget));
 }
 
 function columnarInputs(inputs: unknown, metadata: ModelMetadata): Tensor[] {
   const named = namedValues(inputs, metadata, '"inputs"');
-  return Object.entries(named).map(([name, value]) => tensorFrom(name, value, shapeOf(value, `inputs.${name}`), metadata));
+  checkInputCount(Object.keys(named).length);
+  const budget = new TensorBytesBudget();
+  return Object.entries(named).map(([name, value]) => tensorFrom(name, value, shapeOf(value, `inputs.${name}`), metadata, budget));
 }
 
 /** Parses a predict body; `metadata` is the target model's (datatypes, input names). */

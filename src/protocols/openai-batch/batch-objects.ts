@@ -1,13 +1,13 @@
 /**
- * Durable batch state under `<batch-dir>/batches/<id>/`: `batch.json` (the OpenAI batch object plus
- * what Vireo needs to resume it), written by rename so it is always whole, and `parts/`, the
- * committed answers. A part covers requests [start, end) of the input and is committed by one
- * rename of a file named after its range and counts, so the parts on disk are exactly the work
- * done: a crash before the rename loses the part (it runs again), never half of it.
+ * OpenAI batch objects, kept under `<batch-dir>/batches/<id>/batch.json` (the object plus nothing
+ * else, so what is saved is what clients see), written whole by rename. A batch's answers are not
+ * here: they are committed in parts by the batch engine's PartStore in the same folder (job.json,
+ * parts/), see batch-runner.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../batch/part-store.js';
 import { VireoError } from '../../core/errors.js';
 import type { InputError } from './batch-input.js';
 
@@ -39,17 +39,7 @@ export interface BatchObject {
   metadata: Record<string, string> | null;
 }
 
-export interface PartInfo {
-  start: number;
-  end: number;
-  completed: number;
-  failed: number;
-  file: string;
-}
-
 const BATCH_ID = /^batch_[0-9a-f]{24}$/;
-const PART = /^part-(\d{9})-(\d{9})-(\d{9})-(\d{9})\.jsonl$/;
-const pad = (n: number) => String(n).padStart(9, '0');
 
 export const newBatchId = (): string => `batch_${randomBytes(12).toString('hex')}`;
 
@@ -58,7 +48,7 @@ export function checkBatchId(id: string): string {
   return id;
 }
 
-export class BatchStore {
+export class BatchObjects {
   readonly #dir: string;
   readonly #saving = new Map<string, Promise<void>>();
 
@@ -89,10 +79,9 @@ export class BatchStore {
   save(batch: BatchObject): Promise<void> {
     const previous = this.#saving.get(batch.id) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(async () => {
-      const dir = join(this.#dir, checkBatchId(batch.id));
-      await mkdir(join(dir, 'parts'), { recursive: true });
-      await writeFile(join(dir, 'batch.json.tmp'), JSON.stringify(batch));
-      await rename(join(dir, 'batch.json.tmp'), join(dir, 'batch.json'));
+      const dir = this.dir(batch.id);
+      await mkdir(dir, { recursive: true });
+      await writeFileAtomic(join(dir, 'batch.json'), new TextEncoder().encode(JSON.stringify(batch)));
     });
     this.#saving.set(batch.id, next);
     void next.finally(() => {
@@ -101,43 +90,8 @@ export class BatchStore {
     return next;
   }
 
-  /** Committed parts in input order; temporary files of a part cut by a crash are removed. */
-  async parts(id: string): Promise<PartInfo[]> {
-    const dir = join(this.#dir, checkBatchId(id), 'parts');
-    const parts: PartInfo[] = [];
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-    for (const name of names) {
-      const match = PART.exec(name);
-      if (!match) {
-        await rm(join(dir, name), { force: true });
-        continue;
-      }
-      const [start, end, completed, failed] = match.slice(1).map(Number) as [number, number, number, number];
-      parts.push({ start, end, completed, failed, file: join(dir, name) });
-    }
-    return parts.sort((a, b) => a.start - b.start);
-  }
-
-  /** Writes the lines of requests [start, end) and commits them with one rename. */
-  async commitPart(id: string, start: number, end: number, lines: string[], completed: number, failed: number): Promise<PartInfo> {
-    const dir = join(this.#dir, checkBatchId(id), 'parts');
-    const file = join(dir, `part-${pad(start)}-${pad(end)}-${pad(completed)}-${pad(failed)}.jsonl`);
-    await writeFile(`${file}.tmp`, lines.length === 0 ? '' : `${lines.join('\n')}\n`);
-    await rename(`${file}.tmp`, file);
-    return { start, end, completed, failed, file };
-  }
-
-  partsDir(id: string): string {
-    return join(this.#dir, checkBatchId(id), 'parts');
-  }
-
-  async removeParts(id: string): Promise<void> {
-    await rm(this.partsDir(id), { recursive: true, force: true });
+  /** The folder of a batch: batch.json, and the engine's part store (job.json, parts/). */
+  dir(id: string): string {
+    return join(this.#dir, checkBatchId(id));
   }
 }
