@@ -15,7 +15,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -108,10 +109,11 @@ if (only.has('many')) {
 
 if (only.has('examples')) {
   const repo = join(here, 'examples', 'models');
-  const onnx = ['ocr_cls', 'ocr_det', 'ocr_rec', 'simple', 'tabular'].map((m) => join(repo, m, '1', 'model.onnx'));
+  // Every ONNX model the repository serves (handler models have no ONNX file of their own).
+  const onnx = (await readdir(repo)).map((m) => join(repo, m, '1', 'model.onnx')).filter((file) => existsSync(file)).sort();
   const plain = await plainSessions(onnx);
   report.push('### examples/models, idle', '', '| system | RSS MiB | threads | start → ready s (CPU s) | RSS − plain MiB | bound plain + 60 MiB |', '|---|---|---|---|---|---|');
-  row(['plain onnxruntime sessions (the 5 ONNX models)', mib(plain.rss), plain.threads, '', '', '']);
+  row([`plain onnxruntime sessions (the ${onnx.length} ONNX models)`, mib(plain.rss), plain.threads, '', '', '']);
   for (const system of systems) {
     const server = await startServer(system.root, repo);
     const s = await idleStatus(server.child.pid!);

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { boundMallocArenas } from './malloc-arenas.js';
 
 // Before anything else loads: `serve` and `batch` may replace this process image (malloc-arenas.js).
@@ -27,9 +27,17 @@ function tsxAvailable() {
 const installed = fileURLToPath(import.meta.url).split(sep).includes('node_modules');
 
 if (!installed && existsSync(source) && tsxAvailable() && process.env.VIREO_USE_DIST !== '1') {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(source.href);
+  // The sources compiled by esbuild (bin/source-bundle.js: no loader thread), or through tsx without it.
+  const { compiledSources, WORKER_ENTRIES } = await import('./source-bundle.js');
+  const compiled = process.env.VIREO_USE_TSX === '1' ? undefined : await compiledSources(new URL('..', import.meta.url));
+  if (compiled) {
+    globalThis[WORKER_ENTRIES] = { 'pool-worker': compiled['pool-worker'], 'instance-worker': compiled['instance-worker'] };
+    await import(pathToFileURL(compiled.main).href);
+  } else {
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import(source.href);
+  }
 } else {
   await import(built.href);
 }

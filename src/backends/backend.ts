@@ -46,6 +46,8 @@ export interface HandlerOptions {
   config: Record<string, unknown>;
   /** Signature declared by the configuration, used when the module exports none. */
   declared?: ModelSignature;
+  /** The module compiled by the host (handler/handler-bundle.ts), as a `data:` URL; absent: the worker loads modelPath itself. */
+  compiled?: string;
 }
 
 /** What the scheduler knows about a batch beyond its tensors. */

@@ -11,6 +11,9 @@ import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { processInflight } from '../core/inflight-requests.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
+import { workerEntryUrl } from './esm-bundle.js';
+import { workerResourceLimits } from './worker-heap.js';
+import { compileHandler } from './handler/handler-bundle.js';
 import { SharedMailbox } from './shared-mailbox.js';
 import { AnswerSpin } from './spin-policy.js';
 import { fromWire, toWire, transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
@@ -21,10 +24,14 @@ const WORKER_URL = new URL(runningFromSource ? './instance-worker.ts' : './insta
 /** Backends whose instances take execute calls through a SharedMailbox (handlers keep the port: their calls interleave with BLS traffic). */
 const MAILBOX_BACKENDS = new Set(['onnx']);
 
-/** From source the worker registers tsx's loader itself (loader hooks are per thread in Node 20). */
+/**
+ * From source the worker loads a compiled copy of its entry (esm-bundle.ts: no loader-hooks thread per
+ * worker); only without esbuild does it register tsx's loader itself (loader hooks are per thread in Node 20).
+ */
 function spawnWorker(workerData: WorkerInit, heapLimitMb: number | undefined): Worker {
-  const resourceLimits = heapLimitMb ? { maxOldGenerationSizeMb: heapLimitMb } : undefined;
-  if (!runningFromSource) return new Worker(WORKER_URL, { workerData, resourceLimits });
+  const resourceLimits = workerResourceLimits(heapLimitMb);
+  const compiled = runningFromSource ? workerEntryUrl(WORKER_URL) : WORKER_URL;
+  if (compiled) return new Worker(compiled, { workerData, resourceLimits });
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
   return new Worker(boot, { eval: true, workerData, resourceLimits });
 }
@@ -64,7 +71,13 @@ export class WorkerInstance implements ModelInstance {
   }
 
   /** Starts a worker and resolves once its instance is ready (or rejects with why it is not). */
-  static start(backend: string, options: InstanceOptions, log: LogFn, services: WorkerServices = {}): Promise<WorkerInstance> {
+  static async start(backend: string, options: InstanceOptions, log: LogFn, services: WorkerServices = {}): Promise<WorkerInstance> {
+    // A handler is compiled here, once, so its worker imports plain JavaScript (handler-bundle.ts).
+    const compiled = backend === 'typescript' && options.handler ? await compileHandler(options.modelPath) : undefined;
+    return WorkerInstance.#start(backend, compiled ? { ...options, handler: { ...options.handler!, compiled } } : options, log, services);
+  }
+
+  static #start(backend: string, options: InstanceOptions, log: LogFn, services: WorkerServices): Promise<WorkerInstance> {
     const mailbox = MAILBOX_BACKENDS.has(backend) ? new SharedMailbox() : undefined;
     const init: WorkerInit = { backend, options, mailbox: mailbox?.buffer };
     const worker = spawnWorker(init, services.heapLimitMb);

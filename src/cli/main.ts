@@ -5,24 +5,33 @@
  */
 import { Command, Option } from 'commander';
 import { VERSION } from '../server/version.js';
-import { batchCommand } from './batch-command.js';
-import { benchCommand } from './bench-command.js';
-import { buildCommand } from './build-command.js';
-import { k8sCommand } from './k8s-command.js';
-import { serveCommand } from './serve-command.js';
-import { tuneCommand } from './tune-command.js';
+import { holdYoungGeneration } from './startup-heap.js';
+
+/**
+ * Each command's module (and what it imports: the server, the packager, the benchmark runner…) loads only
+ * when that command runs; `vireo --help` and anything not naming a command first load them all. A server
+ * thus never carries the packaging, batch and benchmark code (docs/ARCHITECTURE.md, "Execution pool").
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve-command.js')).serveCommand(),
+  build: async () => (await import('./build-command.js')).buildCommand(),
+  k8s: async () => (await import('./k8s-command.js')).k8sCommand(),
+  batch: async () => (await import('./batch-command.js')).batchCommand(),
+  bench: async () => (await import('./bench-command.js')).benchCommand(),
+  tune: async () => (await import('./tune-command.js')).tuneCommand(),
+};
 
 const program = new Command('vireo')
   .description('Vireo: a model serving runtime for Node.js (ONNX models over the Open Inference Protocol)')
   .version(VERSION, '-v, --version')
   .showHelpAfterError();
 
-program.addCommand(serveCommand());
-program.addCommand(buildCommand());
-program.addCommand(k8sCommand());
-program.addCommand(batchCommand());
-program.addCommand(benchCommand());
-program.addCommand(tuneCommand());
+const named = process.argv[2];
+// Before the server's modules load: their allocation burst would grow the young generation for good.
+if (named === 'serve') holdYoungGeneration();
+for (const name of named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS)) {
+  program.addCommand(await COMMANDS[name]!());
+}
 
 program.addOption(new Option('--no-color', 'disable colours in help output').hideHelp());
 await program.parseAsync(process.argv);

@@ -9,6 +9,7 @@ import { readApiKeysFile, readSecretFile } from '../server/access-policy.js';
 import { DEFAULT_BYTES_LIMITS } from '../core/bytes-limits.js';
 import { DEFAULT_REQUEST_LIMITS } from '../core/request-limits.js';
 import { DEFAULT_MODEL_DEFAULTS } from '../repository/model-defaults.js';
+import { releaseYoungGeneration } from './startup-heap.js';
 
 const env = (name: string) => `VIREO_${name.replace(/-/g, '_').toUpperCase()}`;
 
@@ -213,7 +214,7 @@ export function serveCommand(): Command {
       });
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
-      await running.loaded;
+      await running.loaded.finally(releaseYoungGeneration);
       logger.info({ models: running.server.repositoryIndex() }, 'initial model load finished');
     });
 }

@@ -6,7 +6,7 @@
  * Values are (pixel / 255 − mean) / std per channel, in the configured channel order and layout;
  * UINT8 inputs get the pixels as they are.
  */
-import sharp from 'sharp';
+import type sharpModule from 'sharp';
 import { VireoError } from '../core/errors.js';
 import type { DataType } from '../core/datatypes.js';
 import type { Tensor } from '../core/tensor.js';
@@ -26,6 +26,13 @@ export interface CodecTensorConfig {
   name: string;
   data_type: DataType;
   dims: number[];
+}
+
+/** sharp (libvips) loads with the first image decoded: a server with no image input never carries it (≈ 9 MiB). */
+let sharpLoading: Promise<typeof sharpModule> | undefined;
+function loadSharp(): Promise<typeof sharpModule> {
+  sharpLoading ??= import('sharp').then((m) => m.default);
+  return sharpLoading;
 }
 
 const FITS = { fill: 'fill', fit: 'cover', pad: 'contain' } as const;
@@ -96,6 +103,7 @@ export class ImageCodec {
   }
 
   async #pixels(bytes: Uint8Array, index: number): Promise<Buffer> {
+    const sharp = await loadSharp();
     const what = `input "${this.input}" image ${index}`;
     const limit = this.#spec.max_pixels;
     if (!sniffRasterFormat(bytes)) {

@@ -5,7 +5,7 @@
  * Rows are padded to the longest text of the request (or to max_length); longer texts are cut to
  * max_length keeping the tokenizer's special tokens (e.g. [CLS] … [SEP]).
  */
-import { Tokenizer } from '@huggingface/tokenizers';
+import type { Tokenizer } from '@huggingface/tokenizers';
 import type { DataType } from '../core/datatypes.js';
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
@@ -69,9 +69,11 @@ export class TextCodec {
       if (error instanceof VireoError) throw error;
       return invalid(`${what}: the tokenizer file is not valid JSON: ${(error as Error).message}`);
     }
+    // Loaded with the first model that has a text input.
+    const { Tokenizer: TokenizerClass } = await import('@huggingface/tokenizers');
     let tokenizer: Tokenizer;
     try {
-      tokenizer = new Tokenizer(json as never, extra as never);
+      tokenizer = new TokenizerClass(json as never, extra as never);
       tokenizer.encode('probe');
     } catch (error) {
       return invalid(`${what}: @huggingface/tokenizers cannot use ${spec.tokenizer}: ${(error as Error).message}`);

@@ -16,10 +16,17 @@ import { concatOutputs, splitBatch, toTensor } from './handler-tensors.js';
 
 /**
  * A model.mjs (what `vireo build` compiles handlers to) is an ES module node imports itself, so an image
- * needs no compiler. model.ts and model.js load through tsx's scoped loader: TypeScript runs without a build
- * step, and a model.js written as an ES module loads as one whatever package.json the repository has.
+ * needs no compiler. model.ts and model.js arrive compiled the same way by the host (handler-bundle.ts):
+ * TypeScript runs without a build step, a model.js written as an ES module loads as one whatever
+ * package.json the repository has, and this worker needs no loader thread. Where the host has no
+ * compiler they load through tsx's scoped loader.
  */
-async function importModule(path: string): Promise<unknown> {
+async function importModule(path: string, compiled: string | undefined): Promise<unknown> {
+  if (compiled !== undefined) {
+    // Stack traces from handler code name its own files and lines (the bundle carries a source map).
+    process.setSourceMapsEnabled(true);
+    return import(compiled);
+  }
   if (path.endsWith('.mjs')) return import(pathToFileURL(path).href);
   let tsx: typeof import('tsx/esm/api');
   try {
@@ -62,7 +69,7 @@ export async function createInstance(options: InstanceOptions, log: LogFn, host:
   const path = options.modelPath;
   let module: HandlerModule;
   try {
-    module = (await importModule(path)) as HandlerModule;
+    module = (await importModule(path, handler.compiled)) as HandlerModule;
   } catch (error) {
     return loadFailed(path, error, log);
   }

@@ -13,7 +13,7 @@ function bytesOf(body: unknown, what: string): Uint8Array {
 }
 
 /** The table a CSV or Arrow body holds; undefined for other content types. */
-export function binaryTable(request: FastifyRequest): Table | undefined {
+export async function binaryTable(request: FastifyRequest): Promise<Table | undefined> {
   const type = (request.headers['content-type'] ?? '').toLowerCase();
   if (type.startsWith(DATAFRAME_TYPES.csv)) return parseCsv(bytesOf(request.body, 'CSV'));
   if (type.startsWith(DATAFRAME_TYPES.arrowStream) || type.startsWith(DATAFRAME_TYPES.arrowFile)) return parseArrow(bytesOf(request.body, 'Arrow'));

@@ -88,7 +88,7 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
       }
       if (request.body === undefined) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', 'the request has no body (expected a JSON inference request)');
       // Dataframes: CSV or Arrow by content type; JSON records or columns (never an OIP request).
-      let table = binaryTable(request);
+      let table = await binaryTable(request);
       let parsed: unknown;
       if (!table && request.headers['inference-header-content-length'] === undefined) {
         parsed = jsonBody(request.body, request.server.jsonLimits);
