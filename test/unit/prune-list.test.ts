@@ -28,7 +28,8 @@ function jsFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
-    if (e.isDirectory()) return e.name === 'node_modules' ? [] : jsFiles(p);
+    // node_modules/.cache holds builds of this checkout (bin/source-bundle.js), not installed packages.
+    if (e.isDirectory()) return e.name === 'node_modules' || e.name === '.cache' ? [] : jsFiles(p);
     return /\.(c|m)?js$/.test(e.name) ? [p] : [];
   });
 }
