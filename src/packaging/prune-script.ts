@@ -116,8 +116,8 @@ for (const pkg of allPackages(join(app, 'node_modules'))) {
   }
 }
 console.log('pruned ' + (removed / 1e6).toFixed(1) + ' MB (onnxruntime binaries kept: ' + keep.platform + '/' + keep.arch + ')');
-const unused = (f) => [...unusedEntryPoints].some((p) => f === p || f.startsWith(p + '/'));
-const lost = entriesBefore.filter((f) => !existsSync(f) && !unused(f));
+const prunedOnPurpose = (f) => [...unusedEntryPoints].some((p) => f === p || f.startsWith(p + '/'));
+const lost = entriesBefore.filter((f) => !existsSync(f) && !prunedOnPurpose(f));
 if (lost.length > 0) throw new Error('pruning removed entry points node resolves: ' + lost.join(', '));
 
 const require = createRequire(join(app, 'package.json'));

@@ -6,10 +6,14 @@
  * own manifests and sources here, independently of the prune script.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import { INSTALL_ONLY_DEPENDENCIES, PRUNE_LIST, UNUSED_FILE } from '../../src/packaging/prune-list.js';
+import { PRUNE_SCRIPT } from '../../src/packaging/prune-script.js';
 
 const modules = join(import.meta.dirname, '..', '..', 'node_modules');
 const NODE_CONDITIONS = new Set(['node', 'import', 'require', 'default', 'module-sync', 'node-addons']);
@@ -98,6 +102,16 @@ describe('prune list', () => {
     }
     for (const name of ['index.js', 'index.cjs', 'index.mjs', 'package.json', 'LICENSE', 'NOTICE', 'grpc_service.proto', 'data.yaml', 'schema.json', 'libvips-cpp.so.8.18.7', 'x.node', 'icu.c.js']) {
       assert.doesNotMatch(name, UNUSED_FILE, name);
+    }
+  });
+  it('the generated prune script is valid JavaScript (it runs only inside the image build otherwise)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vireo-prune-script-'));
+    try {
+      await writeFile(join(dir, 'prune.mjs'), PRUNE_SCRIPT);
+      const check = spawnSync(process.execPath, ['--check', join(dir, 'prune.mjs')], { encoding: 'utf8' });
+      assert.equal(check.status, 0, check.stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
