@@ -144,6 +144,7 @@ if (only.has('cycles')) {
       await new Promise((r) => setTimeout(r, 300));
       last = await status(server.child.pid!);
       if (c === 1) first = last.rss;
+      process.stderr.write(`[many-models] ${system.name}: cycle ${c}, RSS ${mib(last.rss)} MiB, ${last.threads} threads\n`);
       await control('unload');
     }
     await server.stop();
