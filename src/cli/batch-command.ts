@@ -3,7 +3,7 @@
  * shardable. Every option can also come from an environment variable (VIREO_ + the option name in
  * upper snake case), as for `vireo serve`; Kubernetes' JOB_COMPLETION_INDEX selects the shard.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { runBatch } from '../app/run-batch.js';
 import { INPUT_FORMATS } from '../batch/input-plan.js';
 import { OUTPUT_FORMATS } from '../batch/result-encoders.js';
@@ -11,19 +11,10 @@ import { VireoError } from '../core/errors.js';
 import { createLogger } from '../logging/logger.js';
 import { BATCH_PERMANENT_EXIT_CODE } from '../packaging/k8s/batch-job-manifest.js';
 import { batchProgress } from './batch-progress.js';
+import { collect, env, integer, option } from './option-parsers.js';
 
 /** Statuses of errors a rerun would meet again (input, options, model name, too many bad rows). */
 const PERMANENT = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'RESOURCE_EXHAUSTED']);
-
-const env = (name: string) => `VIREO_${name.replace(/-/g, '_').toUpperCase()}`;
-
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
-    return n;
-  };
-}
 
 /** `i/N` with 0 ≤ i < N. */
 export function parseShard(value: string): { index: number; count: number } {
@@ -32,15 +23,6 @@ export function parseShard(value: string): { index: number; count: number } {
   const count = Number(match?.[2]);
   if (!match || count < 1 || index >= count) throw new InvalidArgumentError('expected i/N with 0 ≤ i < N (e.g. 0/4)');
   return { index, count };
-}
-
-/** Repeatable option; an environment value may list several, separated by commas. */
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
-}
-
-function option(flags: string, description: string, name: string): Option {
-  return new Option(flags, description).env(env(name));
 }
 
 /** --shard wins; else JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) with --shard-count. */

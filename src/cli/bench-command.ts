@@ -9,14 +9,7 @@ import { chartHtml, chartSvg, stepLine, table, toCsv } from '../perf/bench-repor
 import { runBench, type BenchOptions } from '../perf/bench-runner.js';
 import { LoadRangeError, parseLoadRange } from '../perf/load-range.js';
 import { progressLine } from './progress-line.js';
-
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
-    return n;
-  };
-}
+import { integer } from './option-parsers.js';
 
 function range(what: string) {
   return (value: string): number[] => {

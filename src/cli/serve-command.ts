@@ -1,5 +1,5 @@
 /** `vireo serve`: every option, its environment variable and default, then start and wait for a signal. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_BATCH_LIMITS, startServer } from '../app/start-server.js';
 import { createLogger } from '../logging/logger.js';
 import { FORCED_EXIT_WAIT_SECONDS } from '../core/shutdown.js';
@@ -10,16 +10,7 @@ import { DEFAULT_BYTES_LIMITS } from '../core/bytes-limits.js';
 import { DEFAULT_REQUEST_LIMITS } from '../core/request-limits.js';
 import { DEFAULT_MODEL_DEFAULTS } from '../repository/model-defaults.js';
 import { releaseYoungGeneration } from './startup-heap.js';
-
-const env = (name: string) => `VIREO_${name.replace(/-/g, '_').toUpperCase()}`;
-
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
-    return n;
-  };
-}
+import { collect, env, integer, option } from './option-parsers.js';
 
 function bool(value: string): boolean {
   if (['true', '1', 'yes', 'on'].includes(value.toLowerCase())) return true;
@@ -35,15 +26,6 @@ function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
   return n;
-}
-
-/** Repeatable option; each value may also list several names separated by commas (environment). */
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
-}
-
-function option(flags: string, description: string, name: string): Option {
-  return new Option(flags, description).env(env(name));
 }
 
 /** The control token and API keys, from the options or their files; secrets are never logged. */
