@@ -4,8 +4,8 @@
  * or a compressed message does not inflate.
  *
  * `withCheckedDecoding` wraps each method's deserializer so that it never throws: a message that
- * fails (protobuf errors, wrong wire types, BYTES bounds checked before decoding by
- * infer-message-scan.ts) decodes to an `UndecodableMessage` carrying the VireoError.
+ * fails (protobuf errors, wrong wire types, request bounds checked before decoding by
+ * infer-message-shape.ts) decodes to an `UndecodableMessage` carrying the VireoError.
  * `decodeErrorInterceptor` answers such a message with its status before any handler sees it —
  * except on ModelStreamInfer, whose handler answers it in the stream (`error_message`) and goes
  * on with the other requests — and turns grpc-js's own INTERNAL for a body that does not inflate
@@ -16,7 +16,6 @@ import {
 } from '@grpc/grpc-js';
 import { VireoError } from '../../core/errors.js';
 import { GRPC_STATUS } from './grpc-errors.js';
-import { checkInferMessage } from './infer-message-scan.js';
 import { checkInferMessageShape } from './infer-message-shape.js';
 
 type PartialStatusObject = Parameters<ServerInterceptingCall['sendStatus']>[0];
@@ -41,10 +40,7 @@ export function withCheckedDecoding<T extends ServiceDefinition>(definition: T):
       ...method,
       requestDeserialize: (buffer: Buffer) => {
         try {
-          if (scan) {
-            checkInferMessageShape(buffer);
-            checkInferMessage(buffer);
-          }
+          if (scan) checkInferMessageShape(buffer);
           return decode(buffer);
         } catch (error) {
           if (error instanceof VireoError) return new UndecodableMessage(error);

@@ -1,22 +1,14 @@
 /**
- * Counts the BYTES elements of an encoded ModelInferRequest without decoding it: protobufjs makes
- * an object per `bytes_contents` element, so a 30 MB message of one-byte elements would cost
- * gigabytes before any check could run. The scan walks the wire format once (a varint and a skip
- * per field, no allocation) along ModelInferRequest.inputs (5) → InferInputTensor.contents (5) →
- * InferTensorContents.bytes_contents (8) and refuses the message against the BYTES bounds.
- *
- * It only counts: a message it cannot walk is left to the decoder, which reports it.
+ * Walking an encoded protobuf message without decoding it (a varint and a skip per field, no
+ * allocation): what infer-message-shape.ts needs to bound a ModelInferRequest before protobufjs makes
+ * an object per input and a value per element (a 30 MB message of one-byte BYTES elements would cost
+ * gigabytes). A message the walk cannot follow is left to the decoder, which reports it.
  */
-import { bytesLimits, checkBytesElements, checkBytesTotal } from '../../core/bytes-limits.js';
 
 export const WIRE_VARINT = 0;
 export const WIRE_I64 = 1;
 export const WIRE_LEN = 2;
 export const WIRE_I32 = 5;
-
-const INPUTS_FIELD = 5;
-const CONTENTS_FIELD = 5;
-const BYTES_CONTENTS_FIELD = 8;
 
 export class Cursor {
   pos: number;
@@ -65,8 +57,6 @@ export class Cursor {
   }
 }
 
-interface Totals { elements: number; bytes: number }
-
 /** Visits each length-delimited field `field` of the message in [start, end); stops at malformed data. */
 export function forEachSubmessage(buf: Uint8Array, start: number, end: number, field: number, visit: (start: number, end: number) => void): void {
   const cursor = new Cursor(buf, start, end);
@@ -82,28 +72,4 @@ export function forEachSubmessage(buf: Uint8Array, start: number, end: number, f
       return;
     }
   }
-}
-
-/** BYTES elements (and their bytes) sent as typed contents in an encoded ModelInferRequest. */
-export function countTypedBytes(message: Uint8Array): Totals {
-  const totals: Totals = { elements: 0, bytes: 0 };
-  forEachSubmessage(message, 0, message.byteLength, INPUTS_FIELD, (inputStart, inputEnd) => {
-    forEachSubmessage(message, inputStart, inputEnd, CONTENTS_FIELD, (contentsStart, contentsEnd) => {
-      forEachSubmessage(message, contentsStart, contentsEnd, BYTES_CONTENTS_FIELD, (elementStart, elementEnd) => {
-        totals.elements++;
-        totals.bytes += elementEnd - elementStart;
-      });
-    });
-  });
-  return totals;
-}
-
-/** Throws VIREO_ERR_REQUEST_TOO_LARGE when the message's typed BYTES exceed the bounds. */
-export function checkInferMessage(message: Uint8Array): void {
-  // A message too short to break either bound needs no scan (an element takes at least 2 bytes).
-  const limits = bytesLimits();
-  if (message.byteLength < 2 * limits.maxElements && message.byteLength <= limits.maxTotalBytes) return;
-  const { elements, bytes } = countTypedBytes(message);
-  checkBytesElements(elements, 'the request');
-  checkBytesTotal(bytes, 'the request');
 }
