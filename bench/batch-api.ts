@@ -4,8 +4,11 @@
  * job on the other model, rounds interleaved; and how fast the job progresses against the capacity
  * the real-time traffic leaves over (the job's rate alone × (1 − the real-time share of capacity)).
  *
- *   tsx bench/batch-api.ts [--seconds 4] [--rounds 3] [--load 0.4]
+ *   tsx bench/batch-api.ts [--seconds 4] [--rounds 3] [--load 0.4] [--designs own,shared]
  *
+ * `--designs`: where job work runs (parameters.batch_job_instance): `own`, a background instance at
+ * low CPU priority (the default), and `shared`, the model's own instances; one server each, phases
+ * interleaved round by round.
  * Prints markdown. One Vireo server (`vireo serve --batch-dir`), the load generated in this process
  * with the lean raw-socket client, keep-alive connections opened as the schedule needs them.
  */
@@ -26,6 +29,8 @@ const arg = (name: string, fallback: number) => {
 const SECONDS = arg('seconds', 4);
 const ROUNDS = arg('rounds', 3);
 const LOAD = arg('load', 0.4);
+/** `own`: job work on a background instance (the default); `shared`: on the model's instances (the design before it). */
+const DESIGNS = (process.argv.includes('--designs') ? process.argv[process.argv.indexOf('--designs') + 1]! : 'own,shared').split(',') as ('own' | 'shared')[];
 const MLP = [256, 1024, 1024, 64];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -85,13 +90,22 @@ async function openLoop(url: string, model: string, rate: number, seconds: numbe
   return { ...summarize(latencies), throughput: latencies.length / elapsed, errors };
 }
 
-async function main(): Promise<void> {
+type Design = 'own' | 'shared';
+
+interface JobServer {
+  url: string;
+  files: Record<string, string>;
+  stop: () => Promise<void>;
+}
+
+/** One `vireo serve --batch-dir` whose models run job work per `design` (parameters.batch_job_instance). */
+async function startServer(design: Design): Promise<JobServer> {
   const root = await mkdtemp(join(tmpdir(), 'vireo-bench-batch-'));
-  const batchDir = join(root, 'batches');
   const dynamic = { max_queue_delay_microseconds: 500 };
+  const parameters = { batch_job_instance: design };
   for (const [name, model, config] of [
-    ['simple', simpleModel(), { max_batch_size: 8, dynamic_batching: dynamic }],
-    ['mlp', mlpModel(MLP, 3), { max_batch_size: 32, dynamic_batching: dynamic }],
+    ['simple', simpleModel(), { max_batch_size: 8, dynamic_batching: dynamic, parameters }],
+    ['mlp', mlpModel(MLP, 3), { max_batch_size: 32, dynamic_batching: dynamic, parameters }],
   ] as const) {
     await mkdir(join(root, 'repo', name, '1'), { recursive: true });
     await writeFile(join(root, 'repo', name, '1', 'model.onnx'), model);
@@ -99,9 +113,14 @@ async function main(): Promise<void> {
   }
   const port = await freePort();
   const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'vireo.js'), 'serve', '--model-repository', join(root, 'repo'),
-    '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '-1', '--allow-metrics', 'false', '--batch-dir', batchDir,
-    '--batch-part-requests', '64', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '-1', '--allow-metrics', 'false', '--batch-dir', join(root, 'batches'),
+    '--batch-max-lines', '120000', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await rm(root, { recursive: true, force: true });
+  };
   try {
     for (let i = 0; ; i++) {
       if (await fetch(`${url}/v2/health/ready`).then((r) => r.ok, () => false)) break;
@@ -111,35 +130,49 @@ async function main(): Promise<void> {
     // One input file per model, long enough never to finish within a phase.
     const files: Record<string, string> = {};
     for (const model of ['simple', 'mlp']) {
-      const lines = Array.from({ length: 40_000 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: `/v2/models/${model}/infer`, body: request(model, i) }));
+      const lines = Array.from({ length: model === 'simple' ? 120_000 : 60_000 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: `/v2/models/${model}/infer`, body: request(model, i) }));
       const form = new FormData();
       form.set('purpose', 'batch');
       form.set('file', new Blob([lines.join('\n')]), `${model}.jsonl`);
       files[model] = (await api(url, '/v1/files', { method: 'POST', body: form })).id;
     }
-    const startJob = async (model: string) => (await api(url, '/v1/batches', {
+    return { url, files, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const servers = new Map<Design, JobServer>();
+  try {
+    for (const design of DESIGNS) servers.set(design, await startServer(design));
+    const startJob = async (server: JobServer, model: string) => (await api(server.url, '/v1/batches', {
       method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ input_file_id: files[model], endpoint: `/v2/models/${model}/infer`, completion_window: '24h' }),
+      body: JSON.stringify({ input_file_id: server.files[model], endpoint: `/v2/models/${model}/infer`, completion_window: '24h' }),
     })).id as string;
-    const completed = async (id: string) => (await api(url, `/v1/batches/${id}`)).request_counts.completed as number;
-    const stopJob = async (id: string) => {
-      await api(url, `/v1/batches/${id}/cancel`, { method: 'POST' });
-      while (!['cancelled', 'completed'].includes((await api(url, `/v1/batches/${id}`)).status)) await sleep(100);
+    const completed = async (server: JobServer, id: string) => (await api(server.url, `/v1/batches/${id}`)).request_counts.completed as number;
+    const stopJob = async (server: JobServer, id: string) => {
+      // A job that already reached its end (finalizing) cannot be cancelled: it is waited for instead.
+      await api(server.url, `/v1/batches/${id}/cancel`, { method: 'POST' }).catch(() => undefined);
+      while (!['cancelled', 'completed'].includes((await api(server.url, `/v1/batches/${id}`)).status)) await sleep(100);
     };
     /** Rows/s a job makes over `seconds`, measured after it is under way. */
-    const jobRate = async (id: string, during: () => Promise<unknown>) => {
-      while ((await completed(id)) === 0) await sleep(50);
-      const before = await completed(id);
+    const jobRate = async (server: JobServer, id: string, during: () => Promise<unknown>) => {
+      while ((await completed(server, id)) === 0) await sleep(50);
+      const before = await completed(server, id);
       const t0 = performance.now();
       const result = await during();
-      const rows = (await completed(id)) - before;
+      const rows = (await completed(server, id)) - before;
       return { rate: rows / ((performance.now() - t0) / 1000), result };
     };
 
-    await capacity(url, 'simple', 8, 1);
-    await capacity(url, 'mlp', 8, 1);
-    const caps: Record<string, number> = { simple: await capacity(url, 'simple', 16, SECONDS), mlp: await capacity(url, 'mlp', 16, SECONDS) };
-    const alone: Record<string, number[]> = { simple: [], mlp: [] };
+    // Real-time capacity does not depend on the design: measured once, on the first server.
+    const first = servers.get(DESIGNS[0]!)!;
+    await capacity(first.url, 'simple', 8, 1);
+    await capacity(first.url, 'mlp', 8, 1);
+    const caps: Record<string, number> = { simple: await capacity(first.url, 'simple', 16, SECONDS), mlp: await capacity(first.url, 'mlp', 16, SECONDS) };
+    const alone = new Map<string, number[]>();
     type Row = { p50: number[]; p99: number[]; throughput: number[]; job: number[] };
     const rows = new Map<string, Row>();
     const add = (key: string, r: { p50: number; p99: number; throughput: number }, job = NaN) => {
@@ -148,45 +181,51 @@ async function main(): Promise<void> {
       rows.set(key, row);
     };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const jobModel of ['simple', 'mlp']) {
-        const id = await startJob(jobModel);
-        alone[jobModel]!.push((await jobRate(id, () => sleep(SECONDS * 1000))).rate);
-        await stopJob(id);
-      }
-      for (const model of ['simple', 'mlp']) {
-        const rate = Math.round(caps[model]! * LOAD);
-        add(`${model}|none`, await openLoop(url, model, rate, SECONDS));
-        for (const jobModel of [model, model === 'simple' ? 'mlp' : 'simple']) {
-          const id = await startJob(jobModel);
-          const { rate: jobRows, result } = await jobRate(id, () => openLoop(url, model, rate, SECONDS));
-          add(`${model}|${jobModel === model ? 'same' : 'other'}`, result as { p50: number; p99: number; throughput: number }, jobRows);
-          await stopJob(id);
+      for (const design of DESIGNS) {
+        const server = servers.get(design)!;
+        await capacity(server.url, 'simple', 4, 0.5);
+        for (const jobModel of ['simple', 'mlp']) {
+          const id = await startJob(server, jobModel);
+          const key = `${design}|${jobModel}`;
+          alone.set(key, [...(alone.get(key) ?? []), (await jobRate(server, id, () => sleep(SECONDS * 1000))).rate]);
+          await stopJob(server, id);
+        }
+        for (const model of ['simple', 'mlp']) {
+          const rate = Math.round(caps[model]! * LOAD);
+          add(`${design}|${model}|none`, await openLoop(server.url, model, rate, SECONDS));
+          for (const jobModel of [model, model === 'simple' ? 'mlp' : 'simple']) {
+            const id = await startJob(server, jobModel);
+            const { rate: jobRows, result } = await jobRate(server, id, () => openLoop(server.url, model, rate, SECONDS));
+            add(`${design}|${model}|${jobModel === model ? 'same' : 'other'}`, result as { p50: number; p99: number; throughput: number }, jobRows);
+            await stopJob(server, id);
+          }
         }
       }
     }
     const out: string[] = [
       `Real-time traffic at ${Math.round(LOAD * 100)} % of each model's closed-loop capacity (simple ${caps.simple!.toFixed(0)}/s, mlp ${caps.mlp!.toFixed(0)}/s at c=16), `
-      + `open loop, ${SECONDS} s per phase, median of ${ROUNDS} interleaved rounds (spread in brackets). Job alone: simple ${median(alone.simple!).toFixed(0)} rows/s, mlp ${median(alone.mlp!).toFixed(0)} rows/s.`,
+      + `open loop, ${SECONDS} s per phase, median of ${ROUNDS} interleaved rounds (spread in brackets). Job alone (rows/s): `
+      + DESIGNS.map((d) => `${d}: simple ${median(alone.get(`${d}|simple`)!).toFixed(0)}, mlp ${median(alone.get(`${d}|mlp`)!).toFixed(0)}`).join('; ') + '.',
       '',
-      '| real-time model | batch job | p50 ms | p99 ms | p99 vs no job | throughput /s | job rows/s | job ÷ leftover capacity |',
-      '|---|---|---|---|---|---|---|---|',
+      '| job instance | real-time model | batch job | p50 ms | p99 ms | p99 vs no job | throughput /s | job rows/s | job ÷ leftover capacity |',
+      '|---|---|---|---|---|---|---|---|---|',
     ];
-    for (const model of ['simple', 'mlp']) {
-      const base = median(rows.get(`${model}|none`)!.p99);
-      for (const phase of ['none', 'same', 'other']) {
-        const r = rows.get(`${model}|${phase}`)!;
-        const jobModel = phase === 'none' ? '—' : phase === 'same' ? model : (model === 'simple' ? 'mlp' : 'simple');
-        const leftover = phase === 'none' ? NaN : median(alone[jobModel]!) * (1 - LOAD);
-        const job = median(r.job);
-        out.push(`| ${model} | ${phase === 'none' ? 'none' : `on ${jobModel}`} | ${median(r.p50).toFixed(2)} (${spread(r.p50)}) | ${median(r.p99).toFixed(2)} (${spread(r.p99)}) | `
-          + `${phase === 'none' ? '—' : `${((median(r.p99) / base - 1) * 100).toFixed(0)} %`} | ${median(r.throughput).toFixed(0)} | ${phase === 'none' ? '—' : job.toFixed(0)} | ${phase === 'none' ? '—' : (job / leftover).toFixed(2)} |`);
+    for (const design of DESIGNS) {
+      for (const model of ['simple', 'mlp']) {
+        const base = median(rows.get(`${design}|${model}|none`)!.p99);
+        for (const phase of ['none', 'same', 'other']) {
+          const r = rows.get(`${design}|${model}|${phase}`)!;
+          const jobModel = phase === 'none' ? '—' : phase === 'same' ? model : (model === 'simple' ? 'mlp' : 'simple');
+          const leftover = phase === 'none' ? NaN : median(alone.get(`${design}|${jobModel}`)!) * (1 - LOAD);
+          const job = median(r.job);
+          out.push(`| ${design} | ${model} | ${phase === 'none' ? 'none' : `on ${jobModel}`} | ${median(r.p50).toFixed(2)} (${spread(r.p50)}) | ${median(r.p99).toFixed(2)} (${spread(r.p99)}) | `
+            + `${phase === 'none' ? '—' : `${((median(r.p99) / base - 1) * 100).toFixed(0)} %`} | ${median(r.throughput).toFixed(0)} | ${phase === 'none' ? '—' : job.toFixed(0)} | ${phase === 'none' ? '—' : (job / leftover).toFixed(2)} |`);
+        }
       }
     }
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await rm(root, { recursive: true, force: true });
+    for (const server of servers.values()) await server.stop();
   }
 }
 

@@ -10,12 +10,18 @@
  * the same model version — instances of a group exist to run at the same time; when every shared
  * worker hosts one, the instance gets a dedicated worker. Which instances move from shared to
  * dedicated is PooledInstance's decision (pooled-instance.ts).
+ *
+ * Background (`placeBackground`): the sessions that run batch-job work (scheduler/background-lane.ts)
+ * share one more thread, started at the lowest CPU priority (nice 19) with its onnxruntime threads,
+ * so a job takes only the CPU real-time threads leave idle; it ends when its last session closes.
  */
 import { USABLE_CORES } from '../core/cpu-budget.js';
 import { PoolWorker, type SlotOwner } from './pool-worker-host.js';
 
 /** Long enough to catch the next request of a closed-loop client over loopback HTTP. */
 export const DEFAULT_POOL_SPIN_WAIT_US = 1000;
+/** The background thread's nice value: the weakest claim on a core Linux offers to a thread. */
+export const BACKGROUND_NICE = 19;
 
 export interface ExecutionPoolOptions {
   /** Threads that light instances share (default: the CPU budget's cores, or VIREO_EXECUTION_WORKERS). */
@@ -46,6 +52,7 @@ export class ExecutionPool {
   /** Dedicated threads whose instance closed, kept for the next one (at most `sharedWorkers`). */
   readonly #idleDedicated: PoolWorker[] = [];
   readonly #owners = new Map<PoolWorker, Set<KeyedOwner>>();
+  #background: PoolWorker | undefined;
   #nextSlot = 1;
 
   constructor(options: ExecutionPoolOptions = {}) {
@@ -66,12 +73,28 @@ export class ExecutionPool {
     return { worker, slot };
   }
 
+  /** A slot on the background thread (started at nice 19 on first use; it never spins). */
+  placeBackground(owner: KeyedOwner): PlacedSlot {
+    if (!this.#background?.accepting) {
+      this.#background = new PoolWorker({ dedicated: false, spinWaitUs: 0, nice: BACKGROUND_NICE });
+      this.#owners.set(this.#background, new Set());
+    }
+    this.#owners.get(this.#background)!.add(owner);
+    return { worker: this.#background, slot: this.#nextSlot++ };
+  }
+
   /** Forgets `owner` on `worker` (after its slot closed or the worker died). */
   release(worker: PoolWorker, owner: KeyedOwner): void {
     const owners = this.#owners.get(worker);
     owners?.delete(owner);
     if (!owners || owners.size > 0) return;
     if (!worker.accepting) this.#forget(worker);
+    else if (worker === this.#background) {
+      // No job runs any more: the thread and its sessions' memory go until the next job.
+      this.#forget(worker);
+      this.#background = undefined;
+      void worker.retire();
+    }
     else if (worker.dedicated && !this.#idleDedicated.includes(worker)) {
       // Kept for the next heavy instance (a shared thread is kept anyway, in #shared).
       this.#idleDedicated.push(worker);

@@ -72,9 +72,9 @@ export class PoolWorker {
   #abandoned = false;
   #closeSent = false;
 
-  constructor(options: { dedicated: boolean; spinWaitUs: number }) {
+  constructor(options: { dedicated: boolean; spinWaitUs: number; nice?: number }) {
     this.dedicated = options.dedicated;
-    this.#worker = spawn({ mailbox: this.#mailbox.buffer, spinWaitUs: options.spinWaitUs });
+    this.#worker = spawn({ mailbox: this.#mailbox.buffer, spinWaitUs: options.spinWaitUs, nice: options.nice });
     this.#worker.on('message', (message: PoolWorkerMessage) => this.#onMessage(message));
     this.#worker.on('error', (error) => this.#die(`it crashed: ${error.message}`));
     this.#exited = new Promise((resolve) => this.#worker.once('exit', (code) => {

@@ -33,8 +33,12 @@ async function fileHash(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
 }
 
-/** `auto`: start shared, move when heavy; `dedicated`: a thread of its own from the start; `shared`: never move. */
-export type Placement = 'auto' | 'dedicated' | 'shared';
+/**
+ * `auto`: start shared, move when heavy; `dedicated`: a thread of its own from the start; `shared`:
+ * never move; `background`: on the pool's low-priority thread with the budget's intra-op threads
+ * (batch-job work, execution-pool.ts), never moves.
+ */
+export type Placement = 'auto' | 'dedicated' | 'shared' | 'background';
 
 export interface PooledInstanceSpec {
   /** Same key for every instance of one model version (keeps a group's instances apart). */
@@ -103,7 +107,9 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     for (let attempt = 0; ; attempt++) {
       const home = this.#home;
       try {
-        const outcome = await this.#bounded(home, home.worker.execute(home.slot, inputs, outputs, context, this.#answerSpin.spinMs(processInflight.current)), limit);
+        // Nobody spins the main thread for a background answer: that CPU belongs to real-time work.
+        const spinMs = this.#spec.placement === 'background' ? 0 : this.#answerSpin.spinMs(processInflight.current);
+        const outcome = await this.#bounded(home, home.worker.execute(home.slot, inputs, outputs, context, spinMs), limit);
         this.#observe(outcome.executeMs, inputs, outputs, context);
         return outcome.outputs;
       } catch (error) {
@@ -135,8 +141,9 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   }
 
   async #openSlot(dedicated: boolean): Promise<PlacedSlot> {
-    const placed = this.#pool.place(this, dedicated, dedicated ? this.#spec.options.spinWaitUs : undefined);
-    const intraOpThreads = this.#spec.options.intraOpThreads ?? (placed.worker.dedicated ? this.#spec.dedicatedIntraOpThreads : 1);
+    const background = this.#spec.placement === 'background';
+    const placed = background ? this.#pool.placeBackground(this) : this.#pool.place(this, dedicated, dedicated ? this.#spec.options.spinWaitUs : undefined);
+    const intraOpThreads = this.#spec.options.intraOpThreads ?? (placed.worker.dedicated || background ? this.#spec.dedicatedIntraOpThreads : 1);
     try {
       this.signature = await placed.worker.open(placed.slot, 'onnx', { ...this.#spec.options, intraOpThreads }, this);
       return placed;

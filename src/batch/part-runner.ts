@@ -21,7 +21,7 @@ export interface PartRunOptions<P extends PartInput> {
   store: PartStore;
   rows: RunRowsOptions;
   /** A part's results → the files to commit (the frontend's output format). May throw (e.g. a disk limit). */
-  encode(part: P, results: RowResult[]): PartContent;
+  encode(part: P, results: RowResult[]): PartContent | Promise<PartContent>;
   /** Asked before each part starts; false: start no more parts. */
   proceed?(): boolean;
   /** Called once a part's results are known, its commit under way; a throw stops the loop after that commit. */
@@ -56,7 +56,7 @@ export async function runParts<P extends PartInput>(parts: AsyncGenerator<P>, op
   let committing: Promise<void> = Promise.resolve();
   const commit = async (part: P, results: RowResult[]): Promise<void> => {
     const t0 = performance.now();
-    const content = options.encode(part, results);
+    const content = await options.encode(part, results);
     const t1 = performance.now();
     const manifest = await options.store.commit(part.name, content);
     options.committed?.(part, manifest, results, (t1 - t0) / 1000, (performance.now() - t1) / 1000);

@@ -10,6 +10,7 @@ import { parse as parseCsvText } from 'csv-parse/sync';
 import { VireoError } from '../core/errors.js';
 import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
 import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
+import { mapSliced, type TimeSlicer } from './time-slicer.js';
 import { jsonlRows, parseJsonlLine, type JsonlModel, type ParsedLine } from './jsonl-rows.js';
 import type { PartRange } from './part-store.js';
 import { blockCount, LineCounter, readBlockLines, type Line } from './line-blocks.js';
@@ -71,12 +72,15 @@ export interface JsonlPart {
   lines: ParsedLine[];
 }
 
-/** The parts of a JSONL file not yet committed, each line parsed (jsonl-rows.ts); empty lines are skipped. */
-export async function* jsonlParts(source: TextSourceOptions, model: JsonlModel, options: SourceOptions): AsyncGenerator<JsonlPart> {
+/**
+ * The parts of a JSONL file not yet committed, each line parsed (jsonl-rows.ts); empty lines are
+ * skipped. With a slicer, parsing pauses for waiting I/O (time-slicer.ts).
+ */
+export async function* jsonlParts(source: TextSourceOptions, model: JsonlModel, options: SourceOptions, slicer?: TimeSlicer): AsyncGenerator<JsonlPart> {
   for await (const { block, part, firstRow, lines } of lineParts(source, options, (l) => l.text.trim() === '')) {
     const name = partName(source.fileIndex, block, part);
     if (options.committed(name)) continue;
-    yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, lines: lines.map((l) => parseJsonlLine(l.text, l.number + 1, model)) };
+    yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, lines: await mapSliced(lines, (l) => parseJsonlLine(l.text, l.number + 1, model), slicer) };
   }
 }
 

@@ -101,6 +101,17 @@ function executionPlacement(parsed: ParsedModelConfig): Placement {
   throw new VireoError('VIREO_ERR_CONFIG_INVALID', `parameters.execution_worker must be auto, dedicated or shared, not "${text}"`);
 }
 
+/**
+ * `own` (default): batch-job work runs on a background instance of its own at low CPU priority
+ * (scheduler/background-lane.ts); `shared`: on the model's instances, behind real-time requests
+ * (no second session in memory while a job runs).
+ */
+function batchJobInstance(parsed: ParsedModelConfig): 'own' | 'shared' {
+  const text = String(parsed.parameters?.batch_job_instance ?? 'own');
+  if (text === 'own' || text === 'shared') return text;
+  throw new VireoError('VIREO_ERR_CONFIG_INVALID', `parameters.batch_job_instance must be own or shared, not "${text}"`);
+}
+
 /** Long enough to catch the next request of a closed-loop client over loopback HTTP. */
 const DEFAULT_SPIN_WAIT_US = 1000;
 
@@ -134,6 +145,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   // ONNX sessions share the execution pool's threads; a handler keeps a thread of its own, so code
   // that crashes, hangs or exits takes down nothing but itself (docs/ARCHITECTURE.md, "Execution pool").
   const placement = executionPlacement(parsed);
+  const jobInstance = batchJobInstance(parsed);
   const startInstance = () => RestartingInstance.start(
     (onDeath) => typescript
       ? WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath, heapLimitMb })
@@ -177,6 +189,17 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
         dynamicBatching: config.dynamic_batching,
         defaultMaxQueueSize: queueBound(defaults, instances.length, config.max_batch_size),
         recorder: options.recorder,
+        backgroundLane: typescript || jobInstance === 'shared' ? undefined : {
+          open: () => PooledInstance.open(executionPool(), {
+            key: modelPath,
+            options: { ...instanceOptions, intraOpThreads: configuredThreads },
+            dedicatedIntraOpThreads: USABLE_CORES,
+            placement: 'background',
+            log: workerLog,
+            executeTimeoutMs,
+          }),
+          log: workerLog,
+        },
       });
     if (config.response_cache?.enable) {
       if (decoupled || config.sequence_batching) throw new VireoError('VIREO_ERR_CONFIG_INVALID', 'response_cache cannot serve a decoupled or sequence-batched model (their responses depend on more than the request)');

@@ -90,6 +90,13 @@ export class PriorityQueues {
     return total;
   }
 
+  /** Live requests of levels [first, end). */
+  sizeIn(first: number, end: number): number {
+    let total = 0;
+    for (let i = 2 * first; i < 2 * end; i++) total += this.#order[i]!.live;
+    return total;
+  }
+
   /** max_queue_size counts every request waiting at the level, delayed ones included (as Triton does). */
   isFull(level: number): boolean {
     const max = this.policies[level]!.maxQueueSize;
@@ -105,9 +112,10 @@ export class PriorityQueues {
     this.#fifoOf(request).live--;
   }
 
-  /** Live requests in dispatch order: by level, FIFO within a level, a level's delayed ones after it. */
-  *pending(): Generator<PendingRequest> {
-    for (const fifo of this.#order) {
+  /** Live requests (of levels [first, end)) in dispatch order: by level, FIFO within a level, a level's delayed ones after it. */
+  *pending(first = 0, end = this.policies.length): Generator<PendingRequest> {
+    for (let f = 2 * first; f < 2 * end; f++) {
+      const fifo = this.#order[f]!;
       if (fifo.live === 0) continue;
       fifo.compact();
       for (let i = fifo.head; i < fifo.items.length; i++) {

@@ -5,6 +5,10 @@
  * instance, and each caller gets a view of its own rows. Without dynamic batching, requests run
  * one at a time, in priority then arrival order.
  *
+ * Background (batch-job) requests wait behind every real-time level. With a background lane
+ * (background-lane.ts) they run only there, on an instance of their own at low CPU priority, and
+ * real-time requests never wait for them; without one they share the model's instances.
+ *
  * Public surface: enqueue, pending, close (drain) and destroy (fail what waits).
  */
 import { VireoError } from '../core/errors.js';
@@ -18,6 +22,7 @@ import { PendingRequest, compatibilityKey, type ScheduleOptions } from './pendin
 import { DEFAULT_POLICY, PriorityQueues, queueTimeoutUs, toQueuePolicy, type QueuePolicy, type QueuePolicyConfig } from './priority-queues.js';
 import { NOOP_RECORDER, nowNs, type SchedulerRecorder } from './recorder.js';
 import { WakeTimer } from './wake-timer.js';
+import { BackgroundLane, type BackgroundLaneOptions } from './background-lane.js';
 
 /** Triton's ModelDynamicBatching as written in a model configuration (plus Vireo's adaptive mode). */
 export interface DynamicBatchingConfig {
@@ -39,6 +44,8 @@ export interface SchedulerOptions {
   /** Queue bound of a priority level whose configuration sets no queue policy (0: unbounded). */
   defaultMaxQueueSize?: number;
   recorder?: SchedulerRecorder;
+  /** Opens an instance for background work only (see background-lane.ts); without it, background work shares `instances`. */
+  backgroundLane?: Omit<BackgroundLaneOptions, 'changed'>;
 }
 
 interface Slot { instance: ModelInstance; busy: boolean }
@@ -64,6 +71,7 @@ export class Scheduler {
   #nextDeadline = Infinity;
   #closing = false;
   #drained: (() => void) | undefined;
+  readonly #lane: BackgroundLane | undefined;
 
   constructor(options: SchedulerOptions) {
     this.#slots = options.instances.map((instance) => ({ instance, busy: false }));
@@ -86,6 +94,7 @@ export class Scheduler {
     this.#preserveOrdering = db?.preserve_ordering ?? false;
     const batching = db !== undefined && options.maxBatchSize > 0;
     this.#batch = batching ? batchPolicy(options.maxBatchSize, db.preferred_batch_size, db.max_queue_delay_microseconds) : undefined;
+    this.#lane = options.backgroundLane ? new BackgroundLane({ ...options.backgroundLane, changed: () => this.#pump() }) : undefined;
     this.#adaptive = batching && db.adaptive
       ? new AdaptiveBatching({ targetLatencyMs: db.adaptive.target_latency_ms, maxBatchSize: options.maxBatchSize, instances: this.#slots.length })
       : undefined;
@@ -136,11 +145,11 @@ export class Scheduler {
   }
 
   /** Stops taking requests, lets every queued and running one finish, then resolves. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#closing = true;
     this.#pump();
-    if (this.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => { this.#drained = resolve; });
+    if (this.pending > 0) await new Promise<void>((resolve) => { this.#drained = resolve; });
+    await this.#lane?.close();
   }
 
   /** Fails everything still queued; running batches finish. */
@@ -148,6 +157,7 @@ export class Scheduler {
     this.#closing = true;
     for (const request of this.#queues.pending()) this.#failQueued(request, error);
     this.#checkDrained();
+    void this.#lane?.close();
   }
 
   /** A request refused at the door is still a failed request for statistics and metrics. */
@@ -198,21 +208,34 @@ export class Scheduler {
     let wakeAt = this.#expire(now);
     this.#adaptive?.observePending(now, this.pending);
     const policy = this.#adaptive ? this.#adaptive.policy(now) : this.#batch;
-    while (this.#queues.size > 0) {
-      const slot = this.#slots.find((s) => !s.busy && isAlive(s.instance));
-      if (!slot) {
-        if (!this.#slots.some((s) => isAlive(s.instance))) this.#failAll();
-        break;
-      }
-      const plan = choosePlan(this.#queues.pending(), policy, now, this.#closing);
-      if (plan.wait !== undefined) {
-        wakeAt = Math.min(wakeAt, plan.wait);
-        break;
-      }
-      void this.#run(slot, plan.requests);
+    const background = this.#levels;
+    const lane = this.#lane?.available ? this.#lane : undefined;
+    // With a lane, the model's own instances take real-time levels only.
+    wakeAt = this.#dispatch(() => this.#idleSlot(), 0, lane ? background : background + 1, policy, now, wakeAt);
+    if (lane) {
+      if (this.#queues.sizeIn(background, background + 1) > 0) wakeAt = this.#dispatch(() => lane.idleSlot(), background, background + 1, policy, now, wakeAt);
+      else lane.idle();
     }
     this.#timer.arm(wakeAt, now);
     this.#checkDrained();
+  }
+
+  /** Runs plans from levels [first, end) while `idleSlot` gives a slot; returns the next wake-up. */
+  #dispatch(idleSlot: () => Slot | undefined, first: number, end: number, policy: BatchPolicy | undefined, now: number, wakeAt: number): number {
+    while (this.#queues.sizeIn(first, end) > 0) {
+      const slot = idleSlot();
+      if (!slot) break;
+      const plan = choosePlan(this.#queues.pending(first, end), policy, now, this.#closing);
+      if (plan.wait !== undefined) return Math.min(wakeAt, plan.wait);
+      void this.#run(slot, plan.requests);
+    }
+    return wakeAt;
+  }
+
+  #idleSlot(): Slot | undefined {
+    const slot = this.#slots.find((s) => !s.busy && isAlive(s.instance));
+    if (!slot && !this.#slots.some((s) => isAlive(s.instance))) this.#failAll();
+    return slot;
   }
 
   async #run(slot: Slot, requests: PendingRequest[]): Promise<void> {
@@ -226,7 +249,7 @@ export class Scheduler {
       if (r.trace !== undefined) (traces ??= []).push(r.trace);
     }
     this.#executing += requests.length;
-    this.#recorder.busy(this.#slots.filter((s) => s.busy).length);
+    this.#recorder.busy(this.#busySlots());
     const batchItems = requests.reduce((sum, r) => sum + r.items, 0);
     const turn = this.#takeTurn();
     let outcome: { outputs: Tensor[][] } | { error: VireoError };
@@ -258,7 +281,7 @@ export class Scheduler {
     await turn.previous;
     this.#settle(requests, outcome, { computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });
     turn.done();
-    this.#recorder.busy(this.#slots.filter((s) => s.busy).length);
+    this.#recorder.busy(this.#busySlots());
     this.#recorder.pending(this.pending);
     this.#pump();
   }
@@ -276,6 +299,13 @@ export class Scheduler {
         this.#adaptive?.observeLatency(end - r.arrivalNs);
       }
     });
+  }
+
+  /** The model's own instances executing now (the background lane is not one of them). */
+  #busySlots(): number {
+    let busy = 0;
+    for (const s of this.#slots) if (s.busy) busy++;
+    return busy;
   }
 
   /** With preserve_ordering, responses leave in dispatch order whatever instance finished first. */

@@ -4,12 +4,14 @@
  * `validating` with line numbers; limits; metrics. Expected sums and differences are computed here.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI, { toFile } from 'openai';
 import { simpleModel, slowIdentityModel } from '../../tools/modelgen/models.js';
+import { USABLE_CORES } from '../../src/core/cpu-budget.js';
 import { waitFor } from '../helpers/lifecycle.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -24,6 +26,18 @@ const simpleLine = (i: number, url = '/v2/models/simple/infer') => JSON.stringif
     { name: 'INPUT1', shape: [1, 16], datatype: 'INT32', data: other(i) },
   ] },
 });
+
+/** The nice value of every thread of this process (Linux /proc; field 19 of a task's stat). */
+function threadNiceValues(): number[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
+}
 
 function parseJsonl(text: string): any[] {
   return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
@@ -93,6 +107,17 @@ describe('batch API with the openai client', () => {
     // Output files are files like any other: listed, and deletable.
     const listed = await client.files.list();
     assert.ok(listed.data.some((f) => f.id === batch.output_file_id));
+  });
+
+  it('ran that job on a background thread at nice 19, its onnxruntime threads too; real-time threads keep nice 0', async () => {
+    // The lane's session stays open LANE_IDLE_CLOSE_MS after the job, with its threads.
+    const nice = threadNiceValues();
+    const background = nice.filter((n) => n === 19).length;
+    assert.ok(background >= (USABLE_CORES >= 2 ? 2 : 1), `threads at nice 19: ${background} (all: ${nice.join(',')})`);
+    assert.ok(nice.filter((n) => n === 0).length > background, 'the main thread and the model\'s own instances run at nice 0');
+    // And real-time requests of the same model are answered meanwhile.
+    const response = await fetch(`${server.url}/v2/models/simple/infer`, { method: 'POST', body: JSON.stringify(JSON.parse(simpleLine(3)).body) });
+    assert.equal(response.status, 200);
   });
 
   it('fails a file at validating with the line numbers of bad JSON, a foreign url and a duplicate custom_id', async () => {

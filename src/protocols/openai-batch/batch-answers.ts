@@ -10,6 +10,7 @@
 import { inflightBatches, jsonlModel } from '../../batch/batch-model.js';
 import type { JsonlModel, ParsedLine } from '../../batch/jsonl-rows.js';
 import type { RowResult } from '../../batch/run-rows.js';
+import type { TimeSlicer } from '../../batch/time-slicer.js';
 import { ERROR_CODES, VireoError } from '../../core/errors.js';
 import type { ModelConfig } from '../../repository/model-config.js';
 import type { InferenceServer } from '../../server/inference-server.js';
@@ -71,22 +72,25 @@ export interface AnsweredPart {
 
 const encoder = new TextEncoder();
 
-/** A part's lines and their results → its output and error lines, in input order. */
-export function answerPart(batchId: string, lines: readonly ParsedLine[], results: readonly RowResult[]): AnsweredPart {
+/** A part's lines and their results → its output and error lines, in input order (pausing for I/O between lines). */
+export async function answerPart(batchId: string, lines: readonly ParsedLine[], results: readonly RowResult[], slicer?: TimeSlicer): Promise<AnsweredPart> {
   let output = '';
   let errors = '';
   let failed = 0;
-  results.forEach((result, i) => {
+  for (let i = 0; i < results.length; i++) {
+    const pause = slicer?.pause();
+    if (pause) await pause;
+    const result = results[i]!;
     const line = lines[i]!;
     const { id, requestId } = requestIds(batchId, line.line);
     if (result.ok) {
       output += `${JSON.stringify({ id, custom_id: line.id, response: { status_code: 200, request_id: requestId, body: restBody(line, result) }, error: null })}\n`;
-      return;
+      continue;
     }
     failed++;
     const status = HTTP_STATUS[ERROR_CODES[result.error.code] ?? 'INTERNAL'];
     errors += `${JSON.stringify({ id, custom_id: line.id, response: { status_code: status, request_id: requestId, body: { error: result.error.message } }, error: null })}\n`;
-  });
+  }
   return { output: encoder.encode(output), errors: encoder.encode(errors), failed };
 }
 

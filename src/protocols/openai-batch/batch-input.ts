@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { readBlockLines } from '../../batch/line-blocks.js';
+import type { TimeSlicer } from '../../batch/time-slicer.js';
 import { VireoError } from '../../core/errors.js';
 
 /** Where the batch sends its requests: a Vireo inference path. */
@@ -112,13 +113,15 @@ export interface ValidatedInput {
 
 /**
  * Reads the whole file once: every line valid, custom_ids unique, at most `maxLines` requests.
- * Memory: one line at a time, plus a fixed-size digest per custom_id (CustomIdDigests).
+ * Pauses for waiting I/O with a slicer (time-slicer.ts). Memory: one line at a time, plus a fixed-size digest per custom_id (CustomIdDigests).
  */
-export async function validateInput(path: string, url: string, maxLines: number): Promise<ValidatedInput> {
+export async function validateInput(path: string, url: string, maxLines: number, slicer?: TimeSlicer): Promise<ValidatedInput> {
   const seen = new CustomIdDigests();
   const errors: InputError[] = [];
   let total = 0;
   for await (const read of fileLines(path)) {
+    const pause = slicer?.pause();
+    if (pause) await pause;
     const { line } = read;
     if (!('text' in read)) {
       errors.push({ code: 'invalid_json_line', message: `line ${line} is not valid UTF-8`, line, param: null });

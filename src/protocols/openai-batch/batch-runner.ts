@@ -18,6 +18,7 @@ import { jsonlRows, type ParsedLine } from '../../batch/jsonl-rows.js';
 import { runParts } from '../../batch/part-runner.js';
 import { PartStore } from '../../batch/part-store.js';
 import { jsonlParts, type JsonlPart } from '../../batch/text-sources.js';
+import { TimeSlicer } from '../../batch/time-slicer.js';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
@@ -45,6 +46,8 @@ type ApiPart = PartInput & { lines: ParsedLine[] };
 
 /** Bytes per block of the input (the engine's unit of reading; parts never span two). */
 const BLOCK_BYTES = 64 * 1024 * 1024;
+/** Longest stretch of a job's synchronous work on the main thread before waiting I/O may run. */
+const MAIN_THREAD_SLICE_MS = 0.2;
 /** A model that is reloading is back within this long, or its rows fail with the model's error. */
 const TRANSIENT_RETRY_MS = 30_000;
 
@@ -158,7 +161,7 @@ export class BatchRunner {
   async #run(batch: BatchObject): Promise<void> {
     if (batch.status === 'validating') {
       const input = this.#o.files.dataPath(batch.input_file_id);
-      const { total, errors } = await validateInput(input, batch.endpoint, this.#o.maxLines);
+      const { total, errors } = await validateInput(input, batch.endpoint, this.#o.maxLines, new TimeSlicer(MAIN_THREAD_SLICE_MS));
       if (batch.status !== 'validating') return this.#finish(batch); // cancelled meanwhile
       if (errors.length > 0) return this.#fail(batch, undefined, undefined, errors);
       await this.#move(batch, 'in_progress', { in_progress_at: nowSeconds(), request_counts: { total, completed: 0, failed: 0 } });
@@ -177,9 +180,9 @@ export class BatchRunner {
   }
 
   /** Parsed lines of the parts not committed yet, in input order (the engine's JSONL reader). */
-  #lines(batch: BatchObject, store: PartStore, partRows: number, model: BatchModel): AsyncGenerator<JsonlPart> {
+  #lines(batch: BatchObject, store: PartStore, partRows: number, model: BatchModel, slicer?: TimeSlicer): AsyncGenerator<JsonlPart> {
     const source = { path: this.#o.files.dataPath(batch.input_file_id), fileIndex: 0, blockBytes: BLOCK_BYTES };
-    return jsonlParts(source, model.jsonl, { owns: () => true, committed: (part) => store.isCommitted(part), partRows });
+    return jsonlParts(source, model.jsonl, { owns: () => true, committed: (part) => store.isCommitted(part), partRows }, slicer);
   }
 
   async #runParts(batch: BatchObject): Promise<void> {
@@ -195,11 +198,13 @@ export class BatchRunner {
       }
     };
     const signal = this.#stop.signal;
+    // The job's parsing and encoding on the main thread pause for waiting real-time I/O (time-slicer.ts).
+    const slicer = new TimeSlicer(MAIN_THREAD_SLICE_MS);
     // Background priority, and "not now" refusals waited out (a window shared by the whole job).
     const server = retryingTransient(inBackground(this.#o.server), { windowMs: TRANSIENT_RETRY_MS, signal });
     let saving: Promise<void> = Promise.resolve();
     try {
-      await runParts(parts(this.#lines(batch, store, partRows, model)), {
+      await runParts(parts(this.#lines(batch, store, partRows, model, slicer)), {
         store,
         rows: {
           server, batchSize: model.batchSize, maxInflight: model.maxInflight, signal,
@@ -208,8 +213,8 @@ export class BatchRunner {
         },
         // A cancel or the completion window takes effect between parts.
         proceed: () => !this.#closing && batch.status === 'in_progress' && nowSeconds() < batch.expires_at,
-        encode: (part, results) => {
-          const answered = answerPart(batch.id, part.lines, results);
+        encode: async (part, results) => {
+          const answered = await answerPart(batch.id, part.lines, results, slicer);
           this.#o.files.reserve(answered.output.byteLength + answered.errors.byteLength);
           return { results: { extension: 'jsonl', bytes: answered.output }, errors: answered.errors, ranges: [part.range], rows: results.length, errors_count: answered.failed };
         },
@@ -259,7 +264,7 @@ export class BatchRunner {
     const lines: string[] = [];
     try {
       const model = batchModel(this.#o.server, parseEndpoint(batch.endpoint));
-      for await (const part of this.#lines(batch, store, partRows, model)) for (const line of part.lines) lines.push(expiredLine(batch.id, line));
+      for await (const part of this.#lines(batch, store, partRows, model, new TimeSlicer(MAIN_THREAD_SLICE_MS))) for (const line of part.lines) lines.push(expiredLine(batch.id, line));
     } catch {
       // The input is gone (deleted after the job failed to read it): nothing more to list.
     }
