@@ -68,6 +68,14 @@ const invalid = (message: string, code: ErrorCode = 'VIREO_ERR_BATCH_INPUT_INVAL
 };
 
 
+/** Datatypes whose dataframe cells are read with `Number` (not 64-bit integers: they stay exact as text). */
+const NUMBER_CELLS = new Set(['FP16', 'BF16', 'FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'UINT8', 'UINT16', 'UINT32']);
+
+/** The dataframe columns the model takes as numbers. */
+function numericColumns(config: ModelConfig): Set<string> {
+  return new Set(config.input.filter((i) => NUMBER_CELLS.has(i.data_type)).flatMap((i) => (i as { columns?: string[] }).columns ?? [i.name]));
+}
+
 function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: ModelConfig, batchSize: number): InputSource[] {
   const batched = config.max_batch_size > 0;
   const toRequest = (table: Parameters<BatchJobOptions['server']['dataframeRequest']>[2]) => options.server.dataframeRequest(options.model, options.version, table);
@@ -80,7 +88,7 @@ function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: Mo
       return imageSource(input.path, fileIndex, input.files, { input: targets[0]!, batched, model: options.model, version: options.version }, options.maxFileBytes ?? 64 * 1024 * 1024);
     }
     if (input.format === 'jsonl') return jsonlSource({ path: input.path, fileIndex, blockBytes }, jsonl, batchSize);
-    if (input.format === 'csv') return csvSource({ path: input.path, fileIndex, blockBytes }, toRequest, options.idColumn);
+    if (input.format === 'csv') return csvSource({ path: input.path, fileIndex, blockBytes }, toRequest, options.idColumn, numericColumns(config));
     return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn);
   });
 }

@@ -11,6 +11,7 @@ import { VireoError } from '../core/errors.js';
 import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
 import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
 import { mapSliced, type TimeSlicer } from './time-slicer.js';
+import { parseNumericLine } from './csv-numbers.js';
 import { jsonlRows, parseJsonlLine, type JsonlModel, type ParsedLine } from './jsonl-rows.js';
 import type { PartRange } from './part-store.js';
 import { blockCount, LineCounter, readBlockLines, type Line } from './line-blocks.js';
@@ -104,11 +105,14 @@ const CSV_OPTIONS = { bom: true, trim: true, skip_empty_lines: true } as const;
  * with any quote goes through csv-parse whole. A short row leaves its last cells missing, so that row
  * fails with "value is missing", as over REST.
  */
-function parseCsvLines(lines: readonly Line[], header: readonly string[], path: string, firstRow: number): { columns: Map<string, unknown[]>; failed: Map<number, VireoError> } {
+function parseCsvLines(lines: readonly Line[], header: readonly string[], path: string, firstRow: number, numeric: ReadonlySet<string>): { columns: Map<string, unknown[]>; failed: Map<number, VireoError> } {
   const columns = header.map(() => new Array<unknown>(lines.length));
   const failed = new Map<number, VireoError>();
   const tooLong = (r: number, cells: number) => failed.set(r, new VireoError('VIREO_ERR_INPUT_DATA', `line ${lines[r]!.number + 1} has ${cells} cells, the header has ${header.length}`));
-  if (!lines.some((l) => l.text.includes('"'))) {
+  const quoted = lines.some((l) => l.text.includes('"'));
+  const typed = quoted ? undefined : typedColumns(lines, header, numeric);
+  if (typed) return { columns: new Map(header.map((h, c) => [h, typed[c]!])), failed };
+  if (!quoted) {
     lines.forEach((line, r) => {
       const cells = line.text.split(',');
       if (cells.length > header.length) tooLong(r, cells.length);
@@ -131,7 +135,27 @@ function parseCsvLines(lines: readonly Line[], header: readonly string[], path: 
   return { columns: new Map(header.map((h, c) => [h, columns[c]!])), failed };
 }
 
-export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest, idColumn: string | undefined): InputSource {
+/**
+ * The fast path of a part without quotes: cells of `numeric` columns (those the model takes as
+ * numbers) parsed into one Float64Array per column — the values cell() in the dataframe codec makes
+ * of those strings with `Number`, without a string per cell (csv-numbers.ts) — the others trimmed
+ * as strings. undefined, and the string path decides, when any row is not
+ * clean: a cell count other than the header's, or a numeric cell that is empty or not a finite
+ * number (the string path gives those rows the REST path's errors).
+ */
+function typedColumns(lines: readonly Line[], header: readonly string[], numeric: ReadonlySet<string>): unknown[][] | undefined {
+  const isNumeric = header.map((h) => numeric.has(h));
+  if (!isNumeric.includes(true)) return undefined;
+  const columns = isNumeric.map((n) => (n ? new Float64Array(lines.length) : new Array<unknown>(lines.length)));
+  const target = { columns, numeric: isNumeric };
+  for (let r = 0; r < lines.length; r++) if (!parseNumericLine(lines[r]!.text, r, target)) return undefined;
+  return columns as unknown[][];
+}
+
+/** `numeric`: the columns the model takes as numbers (parsed as such, see typedColumns). */
+export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest, idColumn: string | undefined, numeric: ReadonlySet<string> = new Set()): InputSource {
+  // The carried id column stays text, whatever the model calls its inputs.
+  const parsedAsNumbers = new Set([...numeric].filter((c) => c !== idColumn));
   let header: string[] | undefined;
   const readHeader = async (): Promise<string[]> => {
     for await (const line of readBlockLines(source.path, 0, 1, 0)) {
@@ -153,7 +177,7 @@ export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest
       for await (const { block, part, firstRow, lines } of lineParts(source, options, (l) => l.number === 0 || l.text.trim() === '')) {
         const name = partName(source.fileIndex, block, part);
         if (options.committed(name)) continue;
-        const { columns, failed } = parseCsvLines(lines, header, source.path, firstRow);
+        const { columns, failed } = parseCsvLines(lines, header, source.path, firstRow, parsedAsNumbers);
         const { table, carried } = splitCarried({ columns, rows: lines.length }, idColumn);
         if (!checked) checkHeader(table, toRequest, source.path);
         checked = true;
