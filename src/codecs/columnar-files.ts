@@ -60,23 +60,39 @@ export async function openParquet(path: string): Promise<ParquetFile> {
       const rowEnd = rowStart + rowGroupRows[rowGroup]!;
       // Column chunks as they decode (columnar, no row objects); a chunk may reach past the range.
       const count = rowEnd - rowStart;
-      const columns = new Map<string, unknown[]>(names.map((n) => [n, new Array<unknown>(count)]));
+      // In the schema's order (Map.set on a present key keeps its place); filled as chunks decode.
+      const columns = new Map<string, unknown[] | NumberColumn | undefined>(names.map((n) => [n, undefined]));
       const onChunk = (chunk: { columnName: string; columnData: ArrayLike<unknown>; rowStart: number }) => {
-        const target = columns.get(chunk.columnName);
-        if (!target) return;
+        if (!columns.has(chunk.columnName)) return;
         const from = Math.max(rowStart, chunk.rowStart);
         const to = Math.min(rowEnd, chunk.rowStart + chunk.columnData.length);
-        for (let r = from; r < to; r++) target[r - rowStart] = chunk.columnData[r - chunk.rowStart];
+        const data = chunk.columnData;
+        let target = columns.get(chunk.columnName);
+        // A column without nulls decodes to a typed array (FLOAT, DOUBLE, INT32): kept typed, as Arrow's
+        // are, so no JS value is made per cell.
+        if (isNumberColumn(data) && (target === undefined || target.constructor === data.constructor)) {
+          if (target === undefined) columns.set(chunk.columnName, target = new (data.constructor as new (n: number) => NumberColumn)(count));
+          (target as NumberColumn).set(data.subarray(from - chunk.rowStart, to - chunk.rowStart), from - rowStart);
+          return;
+        }
+        if (target === undefined) columns.set(chunk.columnName, target = new Array<unknown>(count));
+        else if (!Array.isArray(target)) columns.set(chunk.columnName, target = Array.from(target as NumberColumn));
+        for (let r = from; r < to; r++) (target as unknown[])[r - rowStart] = data[r - chunk.rowStart];
       };
       try {
         await parquetRead({ file, metadata, rowStart, rowEnd, columns: names, onChunk, compressors });
       } catch (error) {
         return unreadable(path, error);
       }
-      return { columns, rows: count };
+      // A column no chunk reached has no values: each of its cells is missing.
+      for (const name of names) if (columns.get(name) === undefined) columns.set(name, new Array<unknown>(count));
+      return { columns: columns as Map<string, unknown[]>, rows: count };
     },
   };
 }
+
+type NumberColumn = Float32Array | Float64Array | Int32Array;
+const isNumberColumn = (data: unknown): data is NumberColumn => data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array;
 
 /**
  * An Arrow record batch as a ColumnChunk: numeric columns without nulls as their typed
