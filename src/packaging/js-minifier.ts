@@ -15,6 +15,7 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PackagingError } from './packaging-error.js';
 
 /** No syntax is lowered: every construct is printed as written, whatever Node runs it. */
 const TARGET = 'esnext';
@@ -36,7 +37,10 @@ async function javascriptFiles(dir: string): Promise<string[]> {
 
 /** Minifies every .js, .cjs and .mjs under `dir` in place. */
 export async function minifyJavaScript(dir: string): Promise<MinifySummary> {
-  const { transform } = await import('esbuild');
+  // esbuild comes with tsx, a dependency: wherever vireo build runs, it is installed.
+  const { transform } = await import('esbuild').catch((error: Error) => {
+    throw new PackagingError(`esbuild, which minifies the image's JavaScript, does not load (${error.message}): run npm ci`);
+  });
   const files = await javascriptFiles(dir);
   const summary: MinifySummary = { files: files.length, minified: 0, bytesBefore: 0, bytesAfter: 0 };
   const one = async (file: string) => {
