@@ -12,7 +12,7 @@
  * A path a newer version no longer has is skipped. After deleting, the prune step checks that every
  * node-resolvable "main" and "exports" target still exists and imports each of Vireo's dependencies, so an
  * entry that a new version turns into an entry point fails the build instead of the server.
- * Licence files are never listed. test/unit/build-context.test.ts checks each entry against the installed tree.
+ * Licence files are never listed. test/unit/prune-list.test.ts checks each entry against the installed tree.
  */
 export interface PruneEntry {
   /** The package name, as under node_modules/ (a nested copy of the same package is pruned too). */
