@@ -13,7 +13,8 @@
  * production dependencies are copied from the installed tree, exactly the packages the lockfile pins that the
  * server needs at run time: tsx (with esbuild) loads TypeScript in a development checkout only, and handler
  * models reach the image compiled, so neither is copied; nor are the dependencies of install scripts and
- * command-line tools (prune-list.ts, INSTALL_ONLY_DEPENDENCIES).
+ * command-line tools (prune-list.ts, INSTALL_ONLY_DEPENDENCIES). The JavaScript of dist/ and node_modules/ is
+ * written without comments and layout whitespace (js-minifier.ts).
  * Reproducible: entries are written in sorted order, every file gets mode 0644 (0755 when executable) and one
  * fixed mtime, and a digest over paths, modes and contents identifies the context.
  */
@@ -29,6 +30,7 @@ import { PackagingError } from './packaging-error.js';
 import { PRUNE_SCRIPT } from './prune-script.js';
 import { BUILD_ONLY_DEPENDENCIES, INSTALL_ONLY_DEPENDENCIES } from './prune-list.js';
 import { compileHandlerModel, dropHandlerSources } from './handler-compiler.js';
+import { minifyJavaScript } from './js-minifier.js';
 import { readModelConfig } from '../repository/config-file.js';
 
 const run = promisify(execFile);
@@ -228,6 +230,10 @@ async function writeApplication(packageRoot: string, appDir: string, onStep: (me
     // again, so a context written by other means is still pruned).
     await copyTree(join(packageRoot, ...path.split('/')), join(appDir, ...path.split('/')),
       (rel) => rel.split(sep).includes('node_modules') || (path === 'node_modules/onnxruntime-node' && FOREIGN_ORT_BINARY.test(rel.split(sep).join('/'))));
+  }
+  for (const dir of ['dist', 'node_modules']) {
+    const minified = await minifyJavaScript(join(appDir, dir));
+    onStep(`minified the JavaScript of ${dir}/: ${minified.minified} of ${minified.files} files, ${(minified.bytesBefore / 1e6).toFixed(1)} → ${(minified.bytesAfter / 1e6).toFixed(1)} MB (js-minifier.ts)`);
   }
 }
 

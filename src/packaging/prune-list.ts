@@ -3,15 +3,16 @@
  * why: an explicit list, each entry a file or directory of one package that node never loads when the server
  * (or a handler model importing one of Vireo's dependencies) runs. The rules an entry must meet:
  * - a package with an "exports" map: no export resolves to it under the conditions node sets (node, import,
- *   require, default, module-sync); conditions such as "browser", "react-native", "module" and "esnext" are
- *   bundlers' and never match in node;
+ *   require, default, module-sync), node taking the first of them in each conditions object; conditions such as
+ *   "browser", "react-native", "module" and "esnext" are bundlers' and never match in node;
  * - a package without one: its entry points ("main" and the root files meant for deep imports) never reach it;
- * - an entry point no package in the image imports is listed with `unlessImported`: the prune step searches
+ * - an entry point no package in the image imports (an "exports" key, or a deep import an "exports" pattern
+ *   allows) is listed with `unlessImported`: the prune step searches
  *   every JavaScript file of the image for that specifier and keeps the files when it finds one.
  * A path a newer version no longer has is skipped. After deleting, the prune step checks that every
  * node-resolvable "main" and "exports" target still exists and imports each of Vireo's dependencies, so an
  * entry that a new version turns into an entry point fails the build instead of the server.
- * Licence files are never listed. test/unit/build-context.test.ts checks each entry against the installed tree.
+ * Licence files are never listed. test/unit/prune-list.test.ts checks each entry against the installed tree.
  */
 export interface PruneEntry {
   /** The package name, as under node_modules/ (a nested copy of the same package is pruned too). */
@@ -38,6 +39,15 @@ export const PRUNE_LIST: PruneEntry[] = [
   { package: '@opentelemetry/otlp-exporter-base', paths: ['build/esm', 'build/esnext'], why: 'exported only under the bundler conditions "module" and "esnext" (node loads build/src)' },
   { package: '@huggingface/tokenizers', paths: ['dist/tokenizers.min.cjs', 'dist/tokenizers.min.mjs'], why: 'minified copies no "exports" entry names' },
   { package: 'lossless-json', paths: ['dist'], why: 'a browser bundle no "exports" entry names (node loads lib/esm and lib/umd)' },
+  { package: 'yaml', paths: ['browser'],
+    why: 'the browser build: every "exports" entry names ./dist under "node" before ./browser under "default", and node takes the first condition it sets' },
+  ...['Arrow.es2015.min', 'Arrow.esnext.min', 'Arrow.externs.es2015.min', 'Arrow.externs.esnext.min'].map((bundle) => ({
+    package: 'apache-arrow', unlessImported: `apache-arrow/${bundle}`, paths: [`${bundle}.js`],
+    why: `${bundle.includes('externs') ? 'Closure Compiler externs for the UMD bundle' : 'a minified UMD bundle of the whole library for script tags (0.2 MB)'}, reachable only as the deep import "${bundle}" through the "./*" pattern; node loads Arrow.node.mjs/.js` })),
+  { package: '@grpc/proto-loader', paths: ['build/bin'],
+    why: 'the proto-loader-gen-types CLI (TypeScript generation); it needs yargs, which INSTALL_ONLY_DEPENDENCIES leaves out, and build/src never requires it' },
+  ...[['index', 'browser/esm'], ['sync', 'browser/esm/sync']].map(([file, entry]) => ({ package: 'csv-parse', unlessImported: `csv-parse/${entry}`, paths: [`dist/esm/${file}.js`],
+    why: `the bundle for browsers behind the "./${entry}" entry point; in node "." and "./sync" load lib/ (import) and dist/cjs (require)` })),
   { package: 'sharp', paths: ['src'], why: 'C++ sources for npm install --build-from-source; the image loads the prebuilt @img/sharp-linux-x64' },
   { package: 'onnxruntime-node', paths: ['script'], why: 'the install script (it downloads CUDA libraries); dist/ never requires it' },
 ];

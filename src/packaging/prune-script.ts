@@ -9,8 +9,9 @@
  *   (UNUSED_ROOT_DIRS), and — in a package without an "exports" map, where node resolves only "main" — the ES
  *   module copies that "module" and "esnext" point bundlers to (e.g. OpenTelemetry's build/esm and build/esnext);
  * - deletes the explicit list of prune-list.ts (browser bundles, builds for bundler-only export conditions, an
- *   entry point nothing imports), each entry with its reason;
- * - checks the result: every "main" and every "exports" target node can resolve still exists, and each of the
+ *   entry point nothing imports), each entry with its reason, then the directories left empty;
+ * - checks the result: every "main" and every "exports" target node resolves (for import and for require, the
+ *   first condition node sets, as node picks it) still exists, and each of the
  *   application's dependencies imports; then loads every native addon Vireo ships (onnxruntime-node; sharp
  *   with its bundled libvips, which the image codecs and handler models use), so a base image that cannot run
  *   them (no glibc, a missing library such as libresolv) fails the build instead of the server's start;
@@ -39,21 +40,29 @@ const allPackages = (dir) => !existsSync(dir) ? [] : readdirSync(dir).filter((n)
   ? readdirSync(join(dir, name)).map((n) => join(dir, name, n)) : [join(dir, name)])
   .flatMap((pkg) => [pkg, ...allPackages(join(pkg, 'node_modules'))]);
 const manifestOf = (pkg) => { try { return JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')); } catch { return undefined; } };
-// The files node resolves for a package: "main" and every "exports" target under a condition node sets
-// (wildcard targets by their fixed prefix). Recorded before pruning and checked after.
-const NODE_CONDITIONS = new Set(['node', 'import', 'require', 'default', 'module-sync', 'node-addons']);
-const exportTargets = (value, out) => {
-  if (typeof value === 'string') out.push(value.split('*')[0]);
-  else if (Array.isArray(value)) value.forEach((v) => exportTargets(v, out));
-  else if (value && typeof value === 'object') {
-    for (const [key, v] of Object.entries(value)) if (key.startsWith('.') || NODE_CONDITIONS.has(key)) exportTargets(v, out);
+// The files node resolves for a package: "main" and every "exports" target node selects (wildcard targets by
+// their fixed prefix), for import and for require. Node takes the first key of a conditions object that it
+// sets and whose target resolves (PACKAGE_TARGET_RESOLVE): yaml's "default" after "node" is a browser build
+// node never reaches. Recorded before pruning and checked after.
+const MODES = [['node', 'import', 'default', 'module-sync', 'node-addons'], ['node', 'require', 'default', 'module-sync', 'node-addons']].map((c) => new Set(c));
+const conditionTargets = (value, conditions) => {
+  if (typeof value === 'string') return [value.split('*')[0]];
+  if (Array.isArray(value)) return value.flatMap((v) => conditionTargets(v, conditions));
+  if (!value || typeof value !== 'object') return [];
+  const keys = Object.keys(value);
+  if (keys.some((k) => k.startsWith('.'))) return keys.flatMap((k) => conditionTargets(value[k], conditions));
+  for (const key of keys) {
+    if (!conditions.has(key)) continue;
+    const found = conditionTargets(value[key], conditions);
+    if (found.length > 0) return found;
   }
-  return out;
+  return [];
 };
+const exportTargets = (value) => MODES.flatMap((conditions) => conditionTargets(value, conditions));
 const entryFiles = () => allPackages(join(app, 'node_modules')).flatMap((pkg) => {
   const manifest = manifestOf(pkg);
   if (!manifest) return [];
-  const targets = [...(manifest.main ? [manifest.main] : []), ...exportTargets(manifest.exports, [])];
+  const targets = [...(manifest.main ? [manifest.main] : []), ...exportTargets(manifest.exports)];
   return targets.map((t) => resolve(pkg, t)).filter((t) => existsSync(t));
 });
 const entriesBefore = entryFiles();
@@ -115,6 +124,13 @@ for (const pkg of allPackages(join(app, 'node_modules'))) {
     }
   }
 }
+// Directories pruning emptied (types-only packages such as @types/node, dist/esm beside a pruned bundle): each
+// would still be an entry of the image's layer.
+const dropEmpty = (dir) => {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) dropEmpty(join(dir, entry.name));
+  if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true });
+};
+dropEmpty(join(app, 'node_modules'));
 console.log('pruned ' + (removed / 1e6).toFixed(1) + ' MB (onnxruntime binaries kept: ' + keep.platform + '/' + keep.arch + ')');
 const prunedOnPurpose = (f) => [...unusedEntryPoints].some((p) => f === p || f.startsWith(p + '/'));
 const lost = entriesBefore.filter((f) => !existsSync(f) && !prunedOnPurpose(f));

@@ -83,7 +83,7 @@ describe('vireo build → podman run', { skip, timeout: 1_200_000 }, () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('shows progress and prints the image size over the base (target: 100 MB for examples/models)', () => {
+  it('shows progress and adds at most 100 MB to the base for examples/models (the target of issue 18)', () => {
     assert.match(buildOutput, /\[1\/4\] +[\d.]+s +FROM /);
     assert.match(buildOutput, /onnxruntime-node loads on this base image/);
     assert.match(buildOutput, /sharp \(libvips [\d.]+\) loads on this base image/);
@@ -91,9 +91,10 @@ describe('vireo build → podman run', { skip, timeout: 1_200_000 }, () => {
     assert.ok(size, buildOutput);
     console.log(`# image ${size[1]} MB, ${size[2]} MB over the base`);
     // onnxruntime (46 MB), libvips (19 MB) and the models (18.6 MB) are most of it; a compiler would add 12 MB more.
-    // A regression guard, not the target: 106.4 MB with ten example models after the prune list (114.6 before
-    // it); the target of 100 MB is not met (docs/deploy.md, "Size", says what the rest is).
-    assert.ok(Number(size[2]) > 10 && Number(size[2]) <= 110, `added ${size[2]} MB`);
+    // Image size is deterministic (pinned lockfile, fixed mtimes), so the target is asserted: 106.8 MB before the
+    // JavaScript was minified (js-minifier.ts) and the browser bundles pruned, 114.6 before the prune list.
+    assert.match(buildOutput, /minified the JavaScript of node_modules\//);
+    assert.ok(Number(size[2]) > 10 && Number(size[2]) <= 100, `added ${size[2]} MB (target: at most 100 MB; docs/deploy.md, "Size")`);
   });
 
   it('writes the requested OCI archive', () => {

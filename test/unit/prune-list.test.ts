@@ -16,16 +16,33 @@ import { INSTALL_ONLY_DEPENDENCIES, PRUNE_LIST, UNUSED_FILE } from '../../src/pa
 import { PRUNE_SCRIPT } from '../../src/packaging/prune-script.js';
 
 const modules = join(import.meta.dirname, '..', '..', 'node_modules');
-const NODE_CONDITIONS = new Set(['node', 'import', 'require', 'default', 'module-sync', 'node-addons']);
+/** The conditions node sets when it imports and when it requires (module-sync and node-addons in both, as in Node 22+). */
+const IMPORT = new Set(['node', 'import', 'default', 'module-sync', 'node-addons']);
+const REQUIRE = new Set(['node', 'require', 'default', 'module-sync', 'node-addons']);
 
-/** Targets of an exports map that node can select, each with the conditions on its way. */
-function nodeTargets(value: unknown, out: string[] = []): string[] {
-  if (typeof value === 'string') out.push(value);
-  else if (Array.isArray(value)) for (const v of value) nodeTargets(v, out);
-  else if (value && typeof value === 'object') {
-    for (const [key, v] of Object.entries(value)) if (key.startsWith('.') || NODE_CONDITIONS.has(key)) nodeTargets(v, out);
+/**
+ * The targets of an exports map node selects under `conditions`, after Node's PACKAGE_TARGET_RESOLVE: in a
+ * conditions object the first key node sets whose target resolves wins; later keys are never reached.
+ */
+function selected(value: unknown, conditions: Set<string>): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap((v) => selected(v, conditions));
+  if (!value || typeof value !== 'object') return [];
+  const entries = Object.entries(value);
+  if (entries.some(([key]) => key.startsWith('.'))) return entries.flatMap(([, v]) => selected(v, conditions));
+  for (const [key, v] of entries) {
+    if (!conditions.has(key)) continue;
+    const found = selected(v, conditions);
+    if (found.length > 0) return found;
   }
-  return out;
+  return [];
+}
+const nodeTargets = (exports: unknown) => [...selected(exports, IMPORT), ...selected(exports, REQUIRE)];
+
+/** Whether `subpath` (./x/y) is an "exports" key, or matches one of its patterns (./*, ./lib/*). */
+function exported(exports: object, subpath: string): boolean {
+  return Object.keys(exports).some((key) => key === subpath
+    || (key.includes('*') && subpath.startsWith(key.slice(0, key.indexOf('*'))) && subpath.endsWith(key.slice(key.indexOf('*') + 1))));
 }
 
 function jsFiles(dir: string): string[] {
@@ -71,7 +88,7 @@ describe('prune list', () => {
       assert.ok(specifier.startsWith(`${entry.package}/`));
       // The entry point really is one (so the prune step's check is what keeps it safe)...
       const m = manifest(entry.package);
-      assert.ok(Object.keys(m.exports as object).includes(`.${specifier.slice(entry.package.length)}`), specifier);
+      assert.ok(exported(m.exports as object, `.${specifier.slice(entry.package.length)}`), specifier);
       // ...and no installed package, development tools included, imports it.
       const quoted = [`'${specifier}'`, `"${specifier}"`];
       const importers = jsFiles(modules).filter((f) => !f.startsWith(join(modules, entry.package) + sep)
