@@ -5,5 +5,5 @@ export const section = scriptSection({
   name: 'batch-api',
   description: 'real-time p50/p99 at a fixed rate with no batch job, a job on the same model and on another; job rows/s against leftover capacity',
   script: 'batch-api.ts',
-  args: (quick) => (quick ? ['--seconds', '2', '--rounds', '1'] : ['--seconds', '4', '--rounds', '3']),
+  args: (quick) => (quick ? ['--seconds', '2', '--rounds', '1'] : ['--seconds', '4', '--rounds', '5']),
 });

@@ -83,6 +83,24 @@ describe('execution pool', () => {
     await Promise.all(group.map((i) => i.close()));
   });
 
+  it('puts background instances on one more thread, apart from real-time ones, and ends it when the last closes', async () => {
+    const pool = new ExecutionPool({ sharedWorkers: 1 });
+    const realTime = await open(pool, paths.simple);
+    assert.equal(pool.threads, 1);
+    const background = await Promise.all([open(pool, paths.simple, { placement: 'background' }), open(pool, paths.slow, { placement: 'background' })]);
+    assert.equal(pool.threads, 2, 'both background instances share the background thread');
+    await Promise.all([checkSimple(realTime, 1), checkSimple(background[0]!, 2)]);
+    const [out] = await background[1]!.execute(slowInputs(0.5), ['OUTPUT']);
+    const reference = await ort.InferenceSession.create(paths.slow, { intraOpNumThreads: 1 });
+    const expected = await reference.run({ INPUT: new ort.Tensor('float32', new Float32Array(SLOW_N).fill(0.5), [1, SLOW_N]) });
+    assert.deepEqual(Array.from(out!.data as Float32Array), Array.from(expected.OUTPUT!.data as Float32Array));
+    await reference.release();
+    await Promise.all(background.map((i) => i.close()));
+    await until(() => pool.threads === 1);
+    await checkSimple(realTime, 3);
+    await realTime.close();
+  });
+
   it('moves a heavy model to its own thread, after which a light model sharing its old thread answers while it runs', async () => {
     const pool = new ExecutionPool({ sharedWorkers: 1 });
     const slow = await open(pool, paths.slow);
