@@ -7,8 +7,9 @@
  *   tsx bench/batch-api.ts [--seconds 4] [--rounds 3] [--load 0.4] [--designs own,shared]
  *
  * `--designs`: where job work runs (parameters.batch_job_instance): `own`, a background instance at
- * low CPU priority (the default), and `shared`, the model's own instances; one server each, phases
- * interleaved round by round.
+ * low CPU priority (the default), `shared`, the model's own instances, and `own-nospin`, `own` with
+ * onnxruntime's spinning off (parameters.allow_spinning "0"); one server each, phases interleaved
+ * round by round.
  * Prints markdown. One Vireo server (`vireo serve --batch-dir`), the load generated in this process
  * with the lean raw-socket client, keep-alive connections opened as the schedule needs them.
  */
@@ -30,7 +31,7 @@ const SECONDS = arg('seconds', 4);
 const ROUNDS = arg('rounds', 3);
 const LOAD = arg('load', 0.4);
 /** `own`: job work on a background instance (the default); `shared`: on the model's instances (the design before it). */
-const DESIGNS = (process.argv.includes('--designs') ? process.argv[process.argv.indexOf('--designs') + 1]! : 'own,shared').split(',') as ('own' | 'shared')[];
+const DESIGNS = (process.argv.includes('--designs') ? process.argv[process.argv.indexOf('--designs') + 1]! : 'own,shared').split(',') as Design[];
 const MLP = [256, 1024, 1024, 64];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -90,7 +91,8 @@ async function openLoop(url: string, model: string, rate: number, seconds: numbe
   return { ...summarize(latencies), throughput: latencies.length / elapsed, errors };
 }
 
-type Design = 'own' | 'shared';
+/** `own-nospin`: `own` with the models' onnxruntime threads told not to spin (parameters.allow_spinning "0"). */
+type Design = 'own' | 'shared' | 'own-nospin';
 
 interface JobServer {
   url: string;
@@ -102,7 +104,7 @@ interface JobServer {
 async function startServer(design: Design): Promise<JobServer> {
   const root = await mkdtemp(join(tmpdir(), 'vireo-bench-batch-'));
   const dynamic = { max_queue_delay_microseconds: 500 };
-  const parameters = { batch_job_instance: design };
+  const parameters = design === 'own-nospin' ? { batch_job_instance: 'own', allow_spinning: '0' } : { batch_job_instance: design };
   for (const [name, model, config] of [
     ['simple', simpleModel(), { max_batch_size: 8, dynamic_batching: dynamic, parameters }],
     ['mlp', mlpModel(MLP, 3), { max_batch_size: 32, dynamic_batching: dynamic, parameters }],
