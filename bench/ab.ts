@@ -4,6 +4,10 @@
  * and prints throughput, p50 and the CPU split per run (no files written). The config JSON is merged
  * into every Vireo model's config, e.g. '{"instance_group":[{"count":1}]}'. The full comparison is
  * `npm run bench -- --only scheduling`.
+ *
+ * With VIREO_AB_BASELINE=<another checkout> (e.g. `git worktree add /tmp/vireo-base <commit>`, its
+ * node_modules installed or linked), the same repository is also served by that checkout's Vireo and
+ * systems named `base-<variant>` run against it, interleaved with this checkout's.
  */
 import { join } from 'node:path';
 import { runLoad, startNaive, startVireo } from './lib/processes.js';
@@ -25,21 +29,26 @@ const workload = workloads(false).find((w) => w.name === name);
 if (!workload) throw new Error(`unknown workload ${name}`);
 const repo = await buildRepository([workload], join(import.meta.dirname, '..', 'examples', 'models', 'ocr_rec', '1', 'model.onnx'), JSON.parse(overrides) as Record<string, unknown>);
 const vireo = await startVireo(repo.root);
+const baseline = process.env.VIREO_AB_BASELINE ? await startVireo(repo.root, [], [], process.env.VIREO_AB_BASELINE) : undefined;
 const naive = await startNaive(repo.modelFiles);
 try {
   for (const c of levels.split(',').map(Number)) {
     for (let round = 0; round < Number(rounds); round++) {
       for (const system of systems.split(',')) {
-        const [url, pid] = system === 'naive' ? [`${naive.url}/v2/models/${name}/infer`, naive.child.pid] : [`${vireo.url}/v2/models/${name}_${system}/infer`, vireo.child.pid];
-        const before = system === 'naive' ? undefined : await batchCounts(vireo.url, `${name}_${system}`);
+        const server = system.startsWith('base-') ? baseline : vireo;
+        if (!server) throw new Error(`${system}: set VIREO_AB_BASELINE to a checkout to compare against`);
+        const variant = system.replace(/^base-/, '');
+        const [url, pid] = system === 'naive' ? [`${naive.url}/v2/models/${name}/infer`, naive.child.pid] : [`${server.url}/v2/models/${name}_${variant}/infer`, server.child.pid];
+        const before = system === 'naive' ? undefined : await batchCounts(server.url, `${name}_${variant}`);
         const r = await runLoad({ url, ...repo.requests[name]!, concurrency: c, warmupMs: workload.warmupMs, durationMs: workload.durationMs }, pid);
         console.log(`${system.padEnd(9)} c=${String(c).padEnd(3)} ${r.throughput.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(3)} ms  cpu main ${r.serverMainCpuPercent?.toFixed(0)} other ${r.serverOtherCpuPercent?.toFixed(0)} gen ${r.clientCpuPercent.toFixed(0)}  errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ''}`);
-        if (before) console.log(`          batches (size×count, warm-up included): ${batchHistogram(before, await batchCounts(vireo.url, `${name}_${system}`))}`);
+        if (before) console.log(`          batches (size×count, warm-up included): ${batchHistogram(before, await batchCounts(server.url, `${name}_${variant}`))}`);
       }
     }
   }
 } finally {
   await naive.stop();
   await vireo.stop();
+  await baseline?.stop();
   await repo.cleanup();
 }

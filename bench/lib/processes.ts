@@ -117,12 +117,13 @@ function stopper(child: ChildProcess): () => Promise<void> {
  * Vireo from source, as `vireo serve` (`nodeArgs` e.g. --cpu-prof), with every frontend on as a user
  * runs it: HTTP, gRPC and metrics each on a free port.
  */
-export async function startVireo(repository: string, nodeArgs: string[] = [], serveArgs: string[] = []): Promise<ServerProcess> {
+/** `root`: the checkout whose `bin/vireo.js` runs (another one for a side-by-side baseline). */
+export async function startVireo(repository: string, nodeArgs: string[] = [], serveArgs: string[] = [], root = rootDir): Promise<ServerProcess> {
   const [port, grpcPort, metricsPort] = await freePorts(3) as [number, number, number];
-  const child = track(spawn(process.execPath, [...nodeArgs, join(rootDir, 'bin', 'vireo.js'), 'serve',
+  const child = track(spawn(process.execPath, [...nodeArgs, join(root, 'bin', 'vireo.js'), 'serve',
     '--model-repository', repository, '--http-port', String(port), '--http-address', '127.0.0.1',
     '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort), '--log-format', 'json', ...serveArgs], {
-    cwd: rootDir, stdio: ['ignore', 'ignore', 'inherit'],
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
   }));
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/v2/health/ready`, child, 180_000);
