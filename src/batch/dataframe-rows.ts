@@ -31,7 +31,8 @@ export function splitCarried(chunk: DataframeChunk, idColumn: string | undefined
 function slice(table: Table, start: number, end: number): Table {
   if (start === 0 && end === table.rows) return table;
   const columns = new Map<string, unknown[]>();
-  for (const [name, values] of table.columns) columns.set(name, values.slice(start, end));
+  // A typed column (numeric CSV, Parquet, Arrow) is viewed, not copied: the batch only reads it.
+  for (const [name, values] of table.columns) columns.set(name, ArrayBuffer.isView(values) ? (values as unknown as Float64Array).subarray(start, end) as unknown as unknown[] : values.slice(start, end));
   return { columns, rows: end - start };
 }
 

@@ -20,7 +20,7 @@
  * This module knows nothing of models or formats: `vireo batch` and the server's `/v1/batches` both commit
  * through it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -195,8 +195,9 @@ export class PartStore {
     if (this.#committed.has(part)) throw new VireoError('VIREO_ERR_INTERNAL', `part ${part} is already committed`);
     const files: PartFile[] = [];
     const write = async (name: string, bytes: Uint8Array) => {
-      await writeFileAtomic(join(this.partsDir, name), bytes);
-      files.push({ name, bytes: bytes.byteLength, sha256: sha256(bytes) });
+      // Hashed off the main thread (WebCrypto runs on libuv's pool) while the file is written.
+      const [, digest] = await Promise.all([writeFileAtomic(join(this.partsDir, name), bytes), webcrypto.subtle.digest('SHA-256', bytes)]);
+      files.push({ name, bytes: bytes.byteLength, sha256: Buffer.from(digest).toString('hex') });
     };
     await write(`${part}.${content.results.extension}`, content.results.bytes);
     if (content.errors && content.errors.byteLength > 0) await write(`${part}.errors.jsonl`, content.errors);
