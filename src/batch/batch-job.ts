@@ -73,7 +73,7 @@ const NUMBER_CELLS = new Set(['FP16', 'BF16', 'FP32', 'FP64', 'INT8', 'INT16', '
 
 /** The dataframe columns the model takes as numbers. */
 function numericColumns(config: ModelConfig): Set<string> {
-  return new Set(config.input.filter((i) => NUMBER_CELLS.has(i.data_type)).flatMap((i) => (i as { columns?: string[] }).columns ?? [i.name]));
+  return new Set(config.input.filter((i) => NUMBER_CELLS.has(i.data_type)).flatMap((i) => i.columns ?? [i.name]));
 }
 
 function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: ModelConfig, batchSize: number): InputSource[] {

@@ -56,10 +56,12 @@ export function parseNumericLine(text: string, row: number, target: LineTarget):
     if (negative) p++;
     let mantissa = 0;
     let digits = 0;
+    let anyDigit = false;
     let fraction = -1;
     for (; p < end; p++) {
       const code = text.charCodeAt(p);
       if (code >= ZERO && code <= NINE) {
+        anyDigit = true;
         // Leading zeros are not significant digits.
         if (digits > 0 || code !== ZERO) digits++;
         mantissa = mantissa * 10 + (code - ZERO);
@@ -71,7 +73,7 @@ export function parseNumericLine(text: string, row: number, target: LineTarget):
       }
     }
     while (p < end && isSpace(text.charCodeAt(p))) p++;
-    if ((p === end || text.charCodeAt(p) === COMMA) && digits <= MAX_DIGITS && fraction <= 22 && hasDigit(text, at, p)) {
+    if ((p === end || text.charCodeAt(p) === COMMA) && digits <= MAX_DIGITS && fraction <= 22 && anyDigit) {
       const value = fraction > 0 ? mantissa / POWERS[fraction]! : mantissa;
       (columns[c] as Float64Array)[row] = negative ? -value : value;
       at = p;
@@ -86,13 +88,4 @@ export function parseNumericLine(text: string, row: number, target: LineTarget):
     at = p;
   }
   return at === end; // more cells than columns: not clean
-}
-
-/** Whether text[from, to) holds a decimal digit (a lone "-" or "." is not a number). */
-function hasDigit(text: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= ZERO && code <= NINE) return true;
-  }
-  return false;
 }

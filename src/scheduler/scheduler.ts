@@ -211,19 +211,19 @@ export class Scheduler {
     const background = this.#levels;
     const lane = this.#lane?.available ? this.#lane : undefined;
     // With a lane, the model's own instances take real-time levels only.
-    wakeAt = this.#dispatch(() => this.#idleSlot(), 0, lane ? background : background + 1, policy, now, wakeAt);
+    wakeAt = this.#dispatch(undefined, 0, lane ? background : background + 1, policy, now, wakeAt);
     if (lane) {
-      if (this.#queues.sizeIn(background, background + 1) > 0) wakeAt = this.#dispatch(() => lane.idleSlot(), background, background + 1, policy, now, wakeAt);
+      if (this.#queues.sizeIn(background, background + 1) > 0) wakeAt = this.#dispatch(lane, background, background + 1, policy, now, wakeAt);
       else lane.idle();
     }
     this.#timer.arm(wakeAt, now);
     this.#checkDrained();
   }
 
-  /** Runs plans from levels [first, end) while `idleSlot` gives a slot; returns the next wake-up. */
-  #dispatch(idleSlot: () => Slot | undefined, first: number, end: number, policy: BatchPolicy | undefined, now: number, wakeAt: number): number {
+  /** Runs plans from levels [first, end) on the lane's slot or the model's own while one is idle; returns the next wake-up. */
+  #dispatch(lane: BackgroundLane | undefined, first: number, end: number, policy: BatchPolicy | undefined, now: number, wakeAt: number): number {
     while (this.#queues.sizeIn(first, end) > 0) {
-      const slot = idleSlot();
+      const slot = lane ? lane.idleSlot() : this.#idleSlot();
       if (!slot) break;
       const plan = choosePlan(this.#queues.pending(first, end), policy, now, this.#closing);
       if (plan.wait !== undefined) return Math.min(wakeAt, plan.wait);
