@@ -181,6 +181,9 @@ export function slowIdentityModel(n = 256, copies = 1024, layers = 400): Uint8Ar
   });
 }
 
+/** An INT32 [batch, 1] tensor: the inputs and outputs of Triton's sequence examples. */
+const int32Column = (name: string) => ({ name, type: 'INT32' as const, dims: ['batch', 1] });
+
 /**
  * Triton's `simple_sequence` accumulator with implicit state: OUTPUT = INPUT + ACCUMULATOR
  * (ACCUMULATOR = 0 on START), all INT32 [batch, 1]. READY multiplies the result, so a step the
@@ -188,11 +191,10 @@ export function slowIdentityModel(n = 256, copies = 1024, layers = 400): Uint8Ar
  * step's ACCUMULATOR_OUT.
  */
 export function accumulatorModel(): Uint8Array {
-  const io = (name: string) => ({ name, type: 'INT32' as const, dims: ['batch', 1] });
   return buildModel({
     name: 'simple_sequence',
-    inputs: [io('INPUT'), io('START'), io('READY'), io('ACCUMULATOR_IN')],
-    outputs: [io('OUTPUT'), io('ACCUMULATOR_OUT')],
+    inputs: [int32Column('INPUT'), int32Column('START'), int32Column('READY'), int32Column('ACCUMULATOR_IN')],
+    outputs: [int32Column('OUTPUT'), int32Column('ACCUMULATOR_OUT')],
     nodes: [
       { op: 'Mul', inputs: ['ACCUMULATOR_IN', 'START'], outputs: ['dropped'] },
       { op: 'Sub', inputs: ['ACCUMULATOR_IN', 'dropped'], outputs: ['carried'] },
@@ -234,11 +236,10 @@ export function castAddSubModel(type: 'INT8' | 'STRING'): Uint8Array {
  * others echo INPUT.
  */
 export function tritonSequenceModel(): Uint8Array {
-  const io = (name: string) => ({ name, type: 'INT32' as const, dims: ['batch', 1] });
   return buildModel({
     name: 'simple_sequence',
-    inputs: [io('INPUT'), io('START'), io('READY')],
-    outputs: [io('OUTPUT')],
+    inputs: [int32Column('INPUT'), int32Column('START'), int32Column('READY')],
+    outputs: [int32Column('OUTPUT')],
     nodes: [
       { op: 'Add', inputs: ['INPUT', 'START'], outputs: ['started'] },
       { op: 'Mul', inputs: ['started', 'READY'], outputs: ['OUTPUT'] },
@@ -252,11 +253,10 @@ export function tritonSequenceModel(): Uint8Array {
  * added to the last step of a sequence, as the examples' `--dyna` mode expects).
  */
 export function dynaSequenceModel(): Uint8Array {
-  const int32 = (name: string) => ({ name, type: 'INT32' as const, dims: ['batch', 1] });
   return buildModel({
     name: 'simple_dyna_sequence',
-    inputs: [int32('INPUT'), int32('START'), int32('END'), int32('READY'), { name: 'CORRID', type: 'UINT64', dims: ['batch', 1] }],
-    outputs: [int32('OUTPUT')],
+    inputs: [int32Column('INPUT'), int32Column('START'), int32Column('END'), int32Column('READY'), { name: 'CORRID', type: 'UINT64', dims: ['batch', 1] }],
+    outputs: [int32Column('OUTPUT')],
     nodes: [
       { op: 'Cast', inputs: ['CORRID'], outputs: ['corrid'], attributes: { to: 6 } },
       { op: 'Add', inputs: ['INPUT', 'START'], outputs: ['started'] },
@@ -274,11 +274,10 @@ export function dynaSequenceModel(): Uint8Array {
  * CORRID STRING [batch, 1]; the accumulator is implicit state (ACC_IN / ACC_OUT).
  */
 export function stringDynaSequenceModel(): Uint8Array {
-  const int32 = (name: string) => ({ name, type: 'INT32' as const, dims: ['batch', 1] });
   return buildModel({
     name: 'simple_string_dyna_sequence',
-    inputs: [int32('INPUT'), int32('START'), int32('END'), int32('READY'), { name: 'CORRID', type: 'STRING', dims: ['batch', 1] }, int32('ACC_IN')],
-    outputs: [int32('OUTPUT'), int32('ACC_OUT')],
+    inputs: [int32Column('INPUT'), int32Column('START'), int32Column('END'), int32Column('READY'), { name: 'CORRID', type: 'STRING', dims: ['batch', 1] }, int32Column('ACC_IN')],
+    outputs: [int32Column('OUTPUT'), int32Column('ACC_OUT')],
     nodes: [
       { op: 'Mul', inputs: ['ACC_IN', 'START'], outputs: ['dropped'] },
       { op: 'Sub', inputs: ['ACC_IN', 'dropped'], outputs: ['carried'] },
