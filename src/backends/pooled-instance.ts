@@ -13,9 +13,8 @@
  * an onnxruntime run cannot be interrupted) and this instance dies (its owner restarts it);
  * instances that merely shared that thread reopen on another worker and run their waiting call again.
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { VireoError } from '../core/errors.js';
+import { hashFile } from '../core/file-hash.js';
 import { processInflight } from '../core/inflight-requests.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelInstance, ModelSignature } from './backend.js';
@@ -27,11 +26,6 @@ import { AnswerSpin } from './spin-policy.js';
 export const HEAVY_EXECUTE_MS = 2;
 /** Calls observed before the mean is trusted (the first runs of a session are slower). */
 const CALLS_BEFORE_MOVE = 4;
-
-/** The model file's content hash: a reopened session must run the same model, even if the file was replaced since. */
-async function fileHash(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
-}
 
 /**
  * `auto`: start shared, move when heavy; `dedicated`: a thread of its own from the start; `shared`:
@@ -81,10 +75,10 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   static async open(pool: ExecutionPool, spec: PooledInstanceSpec): Promise<PooledInstance> {
     const instance = new PooledInstance(pool, spec);
     const dedicated = spec.placement === 'dedicated';
-    const before = await fileHash(spec.options.modelPath).catch(() => '');
+    const before = await hashFile(spec.options.modelPath).catch(() => '');
     instance.#home = await instance.#openSlot(dedicated);
     // Known only if the file did not change while the session read it; unknown means never reopened.
-    instance.#fileHash = before === await fileHash(spec.options.modelPath).catch(() => '') ? before : '';
+    instance.#fileHash = before === await hashFile(spec.options.modelPath).catch(() => '') ? before : '';
     return instance;
   }
 
@@ -217,7 +211,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
 
   /** Reopening reads the model file again: only while it holds what this instance loaded. */
   async #sameFile(): Promise<void> {
-    if (await fileHash(this.#spec.options.modelPath).catch(() => '') !== this.#fileHash || this.#fileHash === '') {
+    if (await hashFile(this.#spec.options.modelPath).catch(() => '') !== this.#fileHash || this.#fileHash === '') {
       throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', 'the model file changed (or went) since this instance loaded it');
     }
   }

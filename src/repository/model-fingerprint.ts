@@ -4,10 +4,9 @@
  * re-hashed only when its size, mtime, ctime or inode moved, so polling a large repository costs
  * stat calls; a file touched without a content change (same hash) is not a change.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hashFile } from '../core/file-hash.js';
 
 interface FileStamp { stat: string; hash: string }
 
@@ -24,13 +23,6 @@ export interface ModelFingerprint {
 const MAX_FILES = 10_000;
 const VERSION_DIR = /^[1-9]\d*$/;
 const MODEL_FILES = /^config\.(ya?ml|json|pbtxt)$/;
-
-function hashFile(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path).on('data', (chunk) => hash.update(chunk)).on('error', reject).on('end', () => resolve(hash.digest('hex')));
-  });
-}
 
 async function collect(dir: string, prefix: string, out: FileSet, previous: FileSet | undefined, budget: { files: number }): Promise<void> {
   let entries;
