@@ -92,7 +92,8 @@ async function openLoop(url: string, model: string, rate: number, seconds: numbe
 }
 
 /** `own-nospin`: `own` with the models' onnxruntime threads told not to spin (parameters.allow_spinning "0"). */
-type Design = 'own' | 'shared' | 'own-nospin';
+/** `own-stopspin`: `own` with spinning kept within a run but stopped after it (parameters.spin_between_runs "0"). */
+type Design = 'own' | 'shared' | 'own-nospin' | 'own-stopspin';
 
 interface JobServer {
   url: string;
@@ -104,7 +105,8 @@ interface JobServer {
 async function startServer(design: Design): Promise<JobServer> {
   const root = await mkdtemp(join(tmpdir(), 'vireo-bench-batch-'));
   const dynamic = { max_queue_delay_microseconds: 500 };
-  const parameters = design === 'own-nospin' ? { batch_job_instance: 'own', allow_spinning: '0' } : { batch_job_instance: design };
+  const parameters = design === 'own-nospin' ? { batch_job_instance: 'own', allow_spinning: '0' }
+    : design === 'own-stopspin' ? { batch_job_instance: 'own', spin_between_runs: '0' } : { batch_job_instance: design };
   for (const [name, model, config] of [
     ['simple', simpleModel(), { max_batch_size: 8, dynamic_batching: dynamic, parameters }],
     ['mlp', mlpModel(MLP, 3), { max_batch_size: 32, dynamic_batching: dynamic, parameters }],

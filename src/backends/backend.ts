@@ -30,6 +30,12 @@ export interface InstanceOptions {
   interOpThreads?: number;
   /** Whether idle onnxruntime pool threads spin between operators (onnxruntime's default: yes). */
   allowSpinning?: boolean;
+  /**
+   * Whether those threads keep spinning after a run ends, for the next one (onnxruntime's default:
+   * yes). No (`session.force_spinning_stop`) keeps spinning within a run only, so a finished run
+   * leaves its cores to other work at once — a batch job on a low-priority instance, another model.
+   */
+  spinBetweenRuns?: boolean;
   graphOptimizationLevel?: number;
   /** Longest an idle instance worker spins for the next call before parking (µs; 0: never). */
   spinWaitUs?: number;

@@ -13,16 +13,21 @@
  *   (`--default-max-queue-size`; `auto` derives it from the model, 0 leaves it unbounded). A
  *   policy written in the configuration (`dynamic_batching.default_queue_policy` or
  *   `priority_queue_policy`) keeps Triton's meaning: its `max_queue_size`, 0 for unbounded.
+ * - `spinBetweenRuns`: whether an ONNX model's onnxruntime threads keep spinning after a run for the
+ *   next one (`parameters.spin_between_runs` overrides). A server with the batch API turns it off:
+ *   a real-time model's threads spinning at normal priority after every run take the cores a
+ *   low-priority batch job is meant to use (bench/batch-api.ts, design `own-stopspin`).
  */
 export interface ModelDefaults {
   handlerExecuteTimeoutMs: number;
   /** V8 heap bound (MB) of a handler model's workers without `parameters.max_heap_mb` (0: V8's default). */
   handlerHeapLimitMb: number;
   maxQueueSize: 'auto' | number;
+  spinBetweenRuns: boolean;
 }
 
 /** 20 s: below the default drain timeout (30 s), so a hung handler cannot hold a shutdown. */
-export const DEFAULT_MODEL_DEFAULTS: Readonly<ModelDefaults> = { handlerExecuteTimeoutMs: 20_000, handlerHeapLimitMb: 2048, maxQueueSize: 'auto' };
+export const DEFAULT_MODEL_DEFAULTS: Readonly<ModelDefaults> = { handlerExecuteTimeoutMs: 20_000, handlerHeapLimitMb: 2048, maxQueueSize: 'auto', spinBetweenRuns: true };
 
 /** `auto`: 16 full batches per instance waiting, and never fewer than 256 requests. */
 export function queueBound(defaults: ModelDefaults, instances: number, maxBatchSize: number): number {

@@ -123,11 +123,13 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   const instanceCount = (parsed.instance_group ?? [{ count: 1 }]).reduce((sum, g) => sum + (g.count ?? 1), 0);
   const budgetThreads = Math.max(1, Math.floor(USABLE_CORES / instanceCount));
   const configuredThreads = parameterNumber(parsed, 'intra_op_threads');
+  const defaults = options.defaults ?? DEFAULT_MODEL_DEFAULTS;
   const instanceOptions = {
     modelPath,
     intraOpThreads: configuredThreads ?? budgetThreads,
     interOpThreads: parameterNumber(parsed, 'inter_op_threads') ?? 1,
     allowSpinning: (parameterNumber(parsed, 'allow_spinning') ?? 1) !== 0,
+    spinBetweenRuns: (parameterNumber(parsed, 'spin_between_runs') ?? (defaults.spinBetweenRuns ? 1 : 0)) !== 0,
     spinWaitUs: parameterNumber(parsed, 'spin_wait_us') ?? DEFAULT_SPIN_WAIT_US,
     graphOptimizationLevel: parameterNumber(parsed, 'graph_optimization_level') ?? parsed.optimization?.graph?.level,
     executionProviders: executionProviders(parsed),
@@ -138,7 +140,6 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   const log = logger.child({ model: options.modelName, version: String(options.version) });
   const workerLog = (level: 'info' | 'warn' | 'error', message: string) => log[level](message);
 
-  const defaults = options.defaults ?? DEFAULT_MODEL_DEFAULTS;
   const executeTimeoutMs = parameterNumber(parsed, 'execute_timeout_ms') ?? (typescript ? defaults.handlerExecuteTimeoutMs : undefined);
   // onnxruntime allocates natively, outside the heap: the bound is for handler code.
   const heapLimitMb = parameterNumber(parsed, 'max_heap_mb') ?? (typescript ? defaults.handlerHeapLimitMb : undefined);

@@ -39,7 +39,13 @@ async function createSession(options: InstanceOptions, log: LogFn): Promise<ort.
     interOpNumThreads: options.interOpThreads,
     graphOptimizationLevel: graphLevel(options.graphOptimizationLevel),
     executionMode: 'sequential',
-    extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' }, inter_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
+    extra: {
+      session: {
+        intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' },
+        inter_op: { allow_spinning: options.allowSpinning ? '1' : '0' },
+        ...(options.spinBetweenRuns === false ? { force_spinning_stop: '1' } : {}),
+      },
+    },
   };
   const wanted = options.executionProviders.map((p) => p.toLowerCase()).filter((p) => p !== 'cpu');
   for (const provider of wanted) {
