@@ -46,6 +46,13 @@ export interface PooledInstanceSpec {
   executeTimeoutMs?: number;
   /** Told once when this instance dies (its call overran its bound, or it could not reopen). */
   onDeath?: (error: VireoError) => void;
+  /**
+   * The content hash of the model file as its version was loaded (undefined: not known yet, for the
+   * version's first instance). An instance opened later — another of the group, a restart, the batch
+   * jobs' background instance — refuses a file replaced since, instead of running a model the
+   * version never loaded; a reload (or poll mode) serves the new file.
+   */
+  expectedHash?: () => string | undefined;
 }
 
 export class PooledInstance implements ModelInstance, KeyedOwner {
@@ -76,6 +83,10 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     const instance = new PooledInstance(pool, spec);
     const dedicated = spec.placement === 'dedicated';
     const before = await hashFile(spec.options.modelPath).catch(() => '');
+    const expected = spec.expectedHash?.();
+    if (expected && before !== expected) {
+      throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', 'the model file changed (or went) since this version was loaded: load the model again to serve the new file');
+    }
     instance.#home = await instance.#openSlot(dedicated);
     // Known only if the file did not change while the session read it; unknown means never reopened.
     instance.#fileHash = before === await hashFile(spec.options.modelPath).catch(() => '') ? before : '';
@@ -84,6 +95,11 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
 
   get alive(): boolean {
     return this.#dead === undefined;
+  }
+
+  /** The model file's content hash when this instance opened it ('' if it changed while being read). */
+  get fileHash(): string {
+    return this.#fileHash;
   }
 
   /** Whether the instance has a thread of its own now. */

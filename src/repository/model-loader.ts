@@ -147,6 +147,8 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   // that crashes, hangs or exits takes down nothing but itself (docs/ARCHITECTURE.md, "Execution pool").
   const placement = executionPlacement(parsed);
   const jobInstance = batchJobInstance(parsed);
+  // What the version's first instance read: every later instance (group, restart, background) must match it.
+  let loadedHash: string | undefined;
   const startInstance = () => RestartingInstance.start(
     (onDeath) => typescript
       ? WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath, heapLimitMb })
@@ -158,6 +160,10 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
         log: workerLog,
         executeTimeoutMs,
         onDeath,
+        expectedHash: () => loadedHash,
+      }).then((opened) => {
+        loadedHash ??= opened.fileHash || undefined;
+        return opened;
       }),
     workerLog,
   );
@@ -198,6 +204,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
             placement: 'background',
             log: workerLog,
             executeTimeoutMs,
+            expectedHash: () => loadedHash,
           }),
           log: workerLog,
         },

@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI, { toFile } from 'openai';
 import { simpleModel, slowIdentityModel } from '../../tools/modelgen/models.js';
+import { buildModel } from '../../tools/modelgen/onnx-graph.js';
 import { USABLE_CORES } from '../../src/core/cpu-budget.js';
 import { waitFor } from '../helpers/lifecycle.js';
 import { makeRepository } from '../helpers/repository.js';
@@ -59,6 +60,7 @@ describe('batch API with the openai client', () => {
   before(async () => {
     repo = await makeRepository({
       simple: { config: { max_batch_size: 8, dynamic_batching: {} }, versions: { 1: simpleModel() } },
+      replaced: { config: { max_batch_size: 8, dynamic_batching: {} }, versions: { 1: simpleModel() } },
       slow: { config: { max_batch_size: 4, instance_group: [{ count: 1, kind: 'KIND_CPU' }], parameters: { intra_op_threads: 1 } }, versions: { 1: slowIdentityModel(64, 256, 200) } },
     });
     batchDir = await mkdtemp(join(tmpdir(), 'vireo-batch-'));
@@ -118,6 +120,27 @@ describe('batch API with the openai client', () => {
     // And real-time requests of the same model are answered meanwhile.
     const response = await fetch(`${server.url}/v2/models/simple/infer`, { method: 'POST', body: JSON.stringify(JSON.parse(simpleLine(3)).body) });
     assert.equal(response.status, 200);
+  });
+
+  it("runs a job on the model as its version loaded it, though its file was replaced in place since", async () => {
+    // Same inputs and outputs as simple, sum and difference swapped: what a job would compute if its
+    // background instance opened the file on disk now.
+    const io = (name: string) => ({ name, type: 'INT32' as const, dims: ['batch', 16] });
+    await writeFile(join(repo.root, 'replaced', '1', 'model.onnx'), buildModel({
+      name: 'swapped', inputs: [io('INPUT0'), io('INPUT1')], outputs: [io('OUTPUT0'), io('OUTPUT1')],
+      nodes: [{ op: 'Sub', inputs: ['INPUT0', 'INPUT1'], outputs: ['OUTPUT0'] }, { op: 'Add', inputs: ['INPUT0', 'INPUT1'], outputs: ['OUTPUT1'] }],
+    }));
+    const lines = Array.from({ length: 20 }, (_, i) => simpleLine(i, '/v2/models/replaced/infer'));
+    const file = await client.files.create({ file: await toFile(Buffer.from(`${lines.join('\n')}\n`), 'replaced.jsonl'), purpose: 'batch' });
+    const batch = await finished(client, (await client.batches.create({ input_file_id: file.id, endpoint: '/v2/models/replaced/infer' as any, completion_window: '24h' })).id);
+    assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
+    assert.deepEqual(batch.request_counts, { total: 20, completed: 20, failed: 0 });
+    for (const o of parseJsonl(await (await client.files.content(batch.output_file_id!)).text())) {
+      const i = Number(o.custom_id.slice(4));
+      const outputs = Object.fromEntries(o.response.body.outputs.map((t: any) => [t.name, t.data]));
+      assert.deepEqual(outputs.OUTPUT0, add(row(i), other(i)), o.custom_id);
+      assert.deepEqual(outputs.OUTPUT1, sub(row(i), other(i)), o.custom_id);
+    }
   });
 
   it('fails a file at validating with the line numbers of bad JSON, a foreign url and a duplicate custom_id', async () => {

@@ -7,6 +7,7 @@
  * onnxruntime session in this test.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ const paths = { simple: '', slow: '', slowLong: '' };
 
 
 
-function open(pool: ExecutionPool, modelPath: string, extra: { key?: string; placement?: Placement; executeTimeoutMs?: number; onDeath?: (e: VireoError) => void } = {}) {
+function open(pool: ExecutionPool, modelPath: string, extra: { key?: string; placement?: Placement; executeTimeoutMs?: number; onDeath?: (e: VireoError) => void; expectedHash?: string } = {}) {
   return PooledInstance.open(pool, {
     key: extra.key ?? modelPath,
     options: { modelPath, executionProviders: ['cpu'], interOpThreads: 1, spinWaitUs: 0 },
@@ -34,6 +35,7 @@ function open(pool: ExecutionPool, modelPath: string, extra: { key?: string; pla
     log: (level, message) => { if (process.env.DEBUG_POOL) console.log(level, message); },
     executeTimeoutMs: extra.executeTimeoutMs,
     onDeath: extra.onDeath,
+    expectedHash: () => extra.expectedHash,
   });
 }
 
@@ -59,6 +61,20 @@ describe('execution pool', () => {
     await writeFile(paths.slowLong, slowModel(SLOW_N, 400));
   });
   after(() => rm(dir, { recursive: true, force: true }));
+
+  it('an instance opened after its version loaded refuses a model file replaced since, and opens once the file is back', async () => {
+    const pool = new ExecutionPool({ sharedWorkers: 1, spinWaitUs: 0 });
+    const path = join(dir, 'replaced.onnx');
+    await writeFile(path, simpleModel());
+    const first = await open(pool, path);
+    assert.equal(first.fileHash, createHash('sha256').update(simpleModel()).digest('hex'));
+    await writeFile(path, slowModel(SLOW_N, 8));
+    await assert.rejects(open(pool, path, { expectedHash: first.fileHash }), /model file changed .*since this version was loaded/);
+    await writeFile(path, simpleModel());
+    const second = await open(pool, path, { expectedHash: first.fileHash });
+    await checkSimple(second, 3);
+    await Promise.all([first.close(), second.close()]);
+  });
 
   it('hosts many models on as many threads as it has, each answering its own calls', async () => {
     const pool = new ExecutionPool({ sharedWorkers: 2 });
