@@ -84,6 +84,16 @@ export class ModelBudget {
   }
 
   /**
+   * Whether `bytes` more fit beside what is loaded now, unloading nothing: asked before the batch
+   * jobs' background instance (a second session of a loaded model) opens.
+   */
+  hasRoomFor(bytes: number): boolean {
+    let total = 0;
+    for (const e of this.#entries()) total += e.memoryBytes();
+    return total + bytes <= this.limit;
+  }
+
+  /**
    * Unloads least recently used idle models until `incoming` more bytes fit; false if they cannot.
    * The plan is recomputed before each unload, so a model that became busy meanwhile (a request,
    * a poll's reload) is never waited for while this load holds the budget.

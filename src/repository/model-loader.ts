@@ -45,6 +45,12 @@ export interface LoadVersionOptions {
   defaults?: ModelDefaults;
   /** The server's response cache (--cache-config), used when the model enables response_cache. */
   responseCache?: ResponseCache;
+  /**
+   * Whether one more session of this version fits the memory budget now (absent: no budget). Asked
+   * before the batch jobs' background instance opens; when it does not fit, jobs run on the loaded
+   * instances, behind real-time requests.
+   */
+  backgroundAdmission?: () => boolean;
 }
 
 export interface LoadedVersion {
@@ -197,15 +203,20 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
         defaultMaxQueueSize: queueBound(defaults, instances.length, config.max_batch_size),
         recorder: options.recorder,
         backgroundLane: typescript || jobInstance === 'shared' ? undefined : {
-          open: () => PooledInstance.open(executionPool(), {
-            key: modelPath,
-            options: { ...instanceOptions, intraOpThreads: configuredThreads },
-            dedicatedIntraOpThreads: USABLE_CORES,
-            placement: 'background',
-            log: workerLog,
-            executeTimeoutMs,
-            expectedHash: () => loadedHash,
-          }),
+          open: async () => {
+            if (options.backgroundAdmission && !options.backgroundAdmission()) {
+              throw new VireoError('VIREO_ERR_MEMORY_BUDGET_EXHAUSTED', 'a second session of this model does not fit the memory budget now');
+            }
+            return PooledInstance.open(executionPool(), {
+              key: modelPath,
+              options: { ...instanceOptions, intraOpThreads: configuredThreads },
+              dedicatedIntraOpThreads: USABLE_CORES,
+              placement: 'background',
+              log: workerLog,
+              executeTimeoutMs,
+              expectedHash: () => loadedHash,
+            });
+          },
           log: workerLog,
         },
       });

@@ -129,6 +129,8 @@ async function loadOne(mv: ModelVersion, dir: string, parsed: ParsedModelConfig,
           callModel: context.callModel,
           defaults: context.defaults,
           responseCache: context.responseCache,
+          // One session's share of the memory the version measured at load.
+          backgroundAdmission: context.budget ? () => context.budget!.hasRoomFor((mv.memoryBytes ?? 0) / Math.max(1, mv.instances?.length ?? 1)) : undefined,
         });
     let codecs: ModelCodecs;
     try {

@@ -3,6 +3,7 @@
  * controls (each load "grows" memory by a fixed amount), so the eviction order is exact.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../src/logging/logger.js';
 import { ModelRepository } from '../../src/repository/model-repository.js';
@@ -26,6 +27,18 @@ function start(root: string, budget: number, step: number, controlMode: 'none' |
 async function infer(server: InferenceServer, model: keyof typeof K) {
   const response = await server.infer({ model, inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, 4], data: new Float32Array([1, 2, 3, 4]) }] });
   assert.deepEqual(Array.from(response.outputs[0]!.data as Float32Array), [1, 2, 3, 4].map((v) => v + K[model]));
+}
+
+/** How many of this process's threads run at nice 19: the batch jobs' background thread and its onnxruntime threads. */
+function niceThreads(): number {
+  return readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === 19;
+    } catch {
+      return false; // the thread ended meanwhile
+    }
+  }).length;
 }
 
 describe('memory budget', () => {
@@ -88,6 +101,25 @@ describe('memory budget', () => {
       assert.equal(repository.find('slow', '1').state, 'UNAVAILABLE');
     } finally {
       await repository.close();
+    }
+  });
+
+  it("opens a batch job's background instance only while a second session fits; otherwise the job runs on the loaded one", async () => {
+    // Each load measures 1000 bytes: 2500 has room for a second session of a, 1500 does not.
+    for (const [budget, lane] of [[1500, false], [2500, true]] as const) {
+      const { repository, server } = start(repo.root, budget, 1000);
+      await repository.loadAll();
+      try {
+        await infer(server, 'a');
+        const scheduler = repository.find('a', '1').scheduler!;
+        const job = await Promise.all([5, 6, 7].map((v) => scheduler.enqueue(
+          [{ name: 'INPUT', datatype: 'FP32', shape: [1, 4], data: new Float32Array(4).fill(v) }], ['OUTPUT'], 1, { background: true })));
+        assert.deepEqual(job.map((outputs) => Array.from(outputs[0]!.data as Float32Array)), [5, 6, 7].map((v) => new Array(4).fill(v + K.a)));
+        assert.equal(niceThreads() > 0, lane, `budget ${budget}: background thread ${lane ? 'expected' : 'not expected'}`);
+      } finally {
+        await repository.close();
+      }
+      await waitFor('the background thread to end', () => niceThreads() === 0);
     }
   });
 
