@@ -4,7 +4,6 @@
  * `validating` with line numbers; limits; metrics. Expected sums and differences are computed here.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { buildModel } from '../../tools/modelgen/onnx-graph.js';
 import { USABLE_CORES } from '../../src/core/cpu-budget.js';
 import { waitFor } from '../helpers/lifecycle.js';
 import { makeRepository } from '../helpers/repository.js';
+import { threadNiceValues } from '../helpers/thread-nice.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { add, sub } from '../helpers/simple.js';
 
@@ -27,18 +27,6 @@ const simpleLine = (i: number, url = '/v2/models/simple/infer') => JSON.stringif
     { name: 'INPUT1', shape: [1, 16], datatype: 'INT32', data: other(i) },
   ] },
 });
-
-/** The nice value of every thread of this process (Linux /proc; field 19 of a task's stat). */
-function threadNiceValues(): number[] {
-  return readdirSync('/proc/self/task').flatMap((tid) => {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
-    } catch {
-      return []; // the thread ended meanwhile
-    }
-  });
-}
 
 function parseJsonl(text: string): any[] {
   return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));

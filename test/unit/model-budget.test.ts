@@ -3,12 +3,12 @@
  * controls (each load "grows" memory by a fixed amount), so the eviction order is exact.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../src/logging/logger.js';
 import { ModelRepository } from '../../src/repository/model-repository.js';
 import { InferenceServer } from '../../src/server/inference-server.js';
 import { makeRepository } from '../helpers/repository.js';
+import { threadNiceValues } from '../helpers/thread-nice.js';
 import { ADD_CONFIG, addModel, waitFor } from '../helpers/lifecycle.js';
 import { slowIdentityModel } from '../../tools/modelgen/models.js';
 
@@ -29,17 +29,8 @@ async function infer(server: InferenceServer, model: keyof typeof K) {
   assert.deepEqual(Array.from(response.outputs[0]!.data as Float32Array), [1, 2, 3, 4].map((v) => v + K[model]));
 }
 
-/** How many of this process's threads run at nice 19: the batch jobs' background thread and its onnxruntime threads. */
-function niceThreads(): number {
-  return readdirSync('/proc/self/task').filter((tid) => {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === 19;
-    } catch {
-      return false; // the thread ended meanwhile
-    }
-  }).length;
-}
+/** Threads at nice 19: the batch jobs' background thread and its onnxruntime threads. */
+const niceThreads = () => threadNiceValues().filter((nice) => nice === 19).length;
 
 describe('memory budget', () => {
   let repo: { root: string; cleanup: () => Promise<void> };
