@@ -76,6 +76,8 @@ export class PriorityQueues {
   readonly #delayed: Fifo[];
   readonly #order: Fifo[];
   readonly policies: readonly QueuePolicy[];
+  /** The earliest queue deadline among waiting requests, or earlier (ns). */
+  #nextDeadline = Infinity;
 
   constructor(policies: readonly QueuePolicy[]) {
     this.policies = policies;
@@ -105,6 +107,27 @@ export class PriorityQueues {
 
   push(request: PendingRequest): void {
     this.#fifoOf(request).push(request);
+    if (request.deadlineNs < this.#nextDeadline) this.#nextDeadline = request.deadlineNs;
+  }
+
+  /**
+   * Applies the queue timeouts due at `now`: Triton's DELAY action moves a request behind its level,
+   * REJECT hands it to `timedOut` (which must `forget` it). Returns the next deadline (ns; Infinity:
+   * none). The scan costs O(queued), so it is skipped until the earliest known deadline is due.
+   */
+  expire(now: number, timedOut: (request: PendingRequest) => void): number {
+    if (now < this.#nextDeadline) return this.#nextDeadline;
+    let next = Infinity;
+    for (const request of this.pending()) {
+      if (request.deadlineNs > now) {
+        next = Math.min(next, request.deadlineNs);
+        continue;
+      }
+      if (this.policies[request.level]!.timeoutAction === 'DELAY') this.delay(request);
+      else timedOut(request);
+    }
+    this.#nextDeadline = next;
+    return next;
   }
 
   /** A request left the PENDING state (dispatched, cancelled, expired): keep the counts true. */

@@ -68,7 +68,6 @@ export class Scheduler {
   #executing = 0;
   readonly #timer = new WakeTimer(() => this.#pump());
   /** Earliest queue deadline of any request enqueued since the last expiry scan (a lower bound). */
-  #nextDeadline = Infinity;
   #closing = false;
   #drained: (() => void) | undefined;
   readonly #lane: BackgroundLane | undefined;
@@ -132,10 +131,7 @@ export class Scheduler {
       request.trace = options.trace;
       const policy = this.#queues.policies[level]!;
       const timeoutUs = queueTimeoutUs(policy, options.timeoutUs);
-      if (timeoutUs > 0) {
-        request.deadlineNs = arrival + timeoutUs * 1000;
-        if (request.deadlineNs < this.#nextDeadline) this.#nextDeadline = request.deadlineNs;
-      }
+      if (timeoutUs > 0) request.deadlineNs = arrival + timeoutUs * 1000;
       options.signal?.addEventListener('abort', () => this.#cancel(request), { once: true });
       this.#adaptive?.observeArrival(arrival, items);
       this.#queues.push(request);
@@ -188,19 +184,7 @@ export class Scheduler {
 
   /** Fails or delays requests whose queue timeout passed; returns the next deadline. */
   #expire(now: number): number {
-    // Scanning the queue costs O(queued); skip it until the earliest known deadline is due.
-    if (now < this.#nextDeadline) return this.#nextDeadline;
-    let next = Infinity;
-    for (const request of this.#queues.pending()) {
-      if (request.deadlineNs > now) {
-        next = Math.min(next, request.deadlineNs);
-        continue;
-      }
-      if (this.#queues.policies[request.level]!.timeoutAction === 'DELAY') this.#queues.delay(request);
-      else this.#failQueued(request, new VireoError('VIREO_ERR_REQUEST_TIMEOUT', 'the request timed out in the queue before it could run'));
-    }
-    this.#nextDeadline = next;
-    return next;
+    return this.#queues.expire(now, (request) => this.#failQueued(request, new VireoError('VIREO_ERR_REQUEST_TIMEOUT', 'the request timed out in the queue before it could run')));
   }
 
   #pump(): void {
