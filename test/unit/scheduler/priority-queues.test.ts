@@ -57,6 +57,28 @@ describe('PriorityQueues', () => {
     assert.equal(q.size, 3);
   });
 
+  it('expire: REJECT levels hand due requests over, DELAY levels move them back, and the next deadline comes back', () => {
+    const q = new PriorityQueues([policy({ timeoutAction: 'REJECT' }), policy({ timeoutAction: 'DELAY' })]);
+    const due = (level: number, tag: string, deadlineNs: number) => Object.assign(req(level, tag), { deadlineNs });
+    for (const r of [due(0, 'reject-at-10', 10), due(0, 'keep-30', 30), due(1, 'delay-at-20', 20), due(1, 'never', Infinity)]) q.push(r);
+    const handed: string[] = [];
+    const timedOut = (r: PendingRequest) => {
+      handed.push((r as PendingRequest & { tag: string }).tag);
+      q.forget(r);
+      r.fail(new Error('timeout') as never);
+    };
+    assert.equal(q.expire(5, timedOut), 10, 'nothing due before the earliest deadline');
+    assert.deepEqual(handed, []);
+    assert.equal(q.expire(25, timedOut), 30);
+    assert.deepEqual(handed, ['reject-at-10']);
+    assert.deepEqual(order(q), ['keep-30', 'never', 'delay-at-20'], 'the DELAY request waits behind its level');
+    assert.equal(q.expire(26, timedOut), 30, 'before the next deadline the queue is not scanned again');
+    assert.equal(q.expire(31, timedOut), Infinity);
+    assert.deepEqual(handed, ['reject-at-10', 'keep-30']);
+    q.push(due(0, 'new-at-40', 40));
+    assert.equal(q.expire(32, timedOut), 40, 'a request pushed later brings its deadline forward');
+  });
+
   it('max_queue_size is per level and counts delayed requests', () => {
     const q = new PriorityQueues([policy({ maxQueueSize: 2 }), policy()]);
     const first = req(0, 'a');
