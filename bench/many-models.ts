@@ -8,7 +8,8 @@
  * - many: `--models` generated copies of the 1 KB `simple` model: RSS and threads once ready, and
  *   start → ready (spawn until /v2/health/ready answers 200, every model loaded), against the same
  *   sessions in one plain Node process (bench/lib/plain-sessions.ts);
- * - examples: examples/models idle RSS against its ONNX files as plain sessions;
+ * - examples: examples/models idle RSS against its ONNX files as plain sessions, and the same ONNX
+ *   models served without the repository's handler models;
  * - cycles: `--cycles` explicit load/unload cycles of ocr_rec: RSS while loaded after the first
  *   cycle and after the last; with `--infer n`, n inference calls per cycle.
  * RSS is the server process's VmRSS (all its threads). Prints a markdown report.
@@ -16,9 +17,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { simpleModel } from '../tools/modelgen/models.js';
 import { freePort } from './lib/processes.js';
@@ -120,6 +121,17 @@ if (only.has('examples')) {
     await server.stop();
     row([system.name, mib(s.rss), s.threads, `${(server.readyMs / 1000).toFixed(1)} (${server.readyCpuS.toFixed(1)})`, mib(s.rss - plain.rss), `${mib(plain.rss + 60 * MIB)} ${s.rss <= plain.rss + 60 * MIB ? 'met' : 'missed'}`]);
   }
+  // The same ONNX models without the handler models (each a thread and an isolate of its own): what
+  // the bound leaves for the handlers' threads.
+  const onnxOnly = await mkdtemp(join(tmpdir(), 'vireo-examples-onnx-'));
+  for (const file of onnx) await cp(dirname(dirname(file)), join(onnxOnly, basename(dirname(dirname(file)))), { recursive: true });
+  for (const system of systems) {
+    const server = await startServer(system.root, onnxOnly);
+    const s = await idleStatus(server.child.pid!);
+    await server.stop();
+    row([`${system.name}, the ${onnx.length} ONNX models only (no handler models)`, mib(s.rss), s.threads, `${(server.readyMs / 1000).toFixed(1)} (${server.readyCpuS.toFixed(1)})`, mib(s.rss - plain.rss), `${mib(plain.rss + 60 * MIB)} ${s.rss <= plain.rss + 60 * MIB ? 'met' : 'missed'}`]);
+  }
+  await rm(onnxOnly, { recursive: true, force: true });
   report.push('');
 }
 
