@@ -14,7 +14,9 @@
  */
 import { jsonTable, type Table } from '../codecs/dataframe-codec.js';
 import { VireoError } from '../core/errors.js';
+import { parseJsonExact } from '../core/exact-json-text.js';
 import type { InferRequest } from '../core/inference.js';
+import { InexactJsonNumber } from '../core/json-tensors.js';
 import type { Tensor } from '../core/tensor.js';
 import { concatInputs } from '../scheduler/batch-tensors.js';
 import type { InputRows, RequestSpan } from './run-rows.js';
@@ -72,7 +74,14 @@ export function parseJsonlLine(line: string, lineNumber: number, model: JsonlMod
       if (value.url !== undefined) checkUrl(value.url, model);
       body = value.body;
     }
-    return { id, line: lineNumber, ...requestOf(body, model) };
+    try {
+      return { id, line: lineNumber, ...requestOf(body, model) };
+    } catch (error) {
+      // A 64-bit integer JSON.parse rounded: read the line again exactly, as the REST route reads a body.
+      if (!(error instanceof InexactJsonNumber)) throw error;
+      const exact = parseJsonExact(line) as Record<string, unknown>;
+      return { id, line: lineNumber, ...requestOf(body === value ? exact : exact.body, model) };
+    }
   } catch (error) {
     return { id, line: lineNumber, error: VireoError.from(error) };
   }

@@ -10,6 +10,7 @@
  */
 import { cellsOf, writeArrow, writeParquet, type OutputColumn } from '../codecs/columnar-files.js';
 import type { DataType } from '../core/datatypes.js';
+import { stringifyJsonExact } from '../core/exact-json-text.js';
 import { tensorDataToJson } from '../core/json-tensors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { RowResult } from './run-rows.js';
@@ -50,7 +51,8 @@ export function encodeJsonl(part: PartResults): Uint8Array {
     if (!result.ok) return;
     const id = `batch_req_${part.part}_${row}`;
     const body = { model_name: result.model, model_version: result.version, outputs: result.outputs.map(tensorJson) };
-    text += `${JSON.stringify({ id, custom_id: customId(part, row), response: { status_code: 200, request_id: id, body }, error: null })}\n`;
+    // Exact: an INT64 answer beyond ±2^53 is a BigInt, which JSON.stringify refuses.
+    text += `${stringifyJsonExact({ id, custom_id: customId(part, row), response: { status_code: 200, request_id: id, body }, error: null })}\n`;
   });
   return encoder.encode(text);
 }
@@ -114,7 +116,7 @@ function flatColumn(part: PartResults, ok: number[], spec: OutputSpec): OutputCo
 
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const text = Array.isArray(value) ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)) : String(value);
+  const text = Array.isArray(value) ? stringifyJsonExact(value) : String(value);
   return /[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI, { toFile } from 'openai';
-import { simpleModel, slowIdentityModel } from '../../tools/modelgen/models.js';
+import { identityModel, simpleModel, slowIdentityModel } from '../../tools/modelgen/models.js';
 import { buildModel } from '../../tools/modelgen/onnx-graph.js';
 import { USABLE_CORES } from '../../src/core/cpu-budget.js';
 import { waitFor } from '../helpers/lifecycle.js';
@@ -49,6 +49,7 @@ describe('batch API with the openai client', () => {
     repo = await makeRepository({
       simple: { config: { max_batch_size: 8, dynamic_batching: {} }, versions: { 1: simpleModel() } },
       replaced: { config: { max_batch_size: 8, dynamic_batching: {} }, versions: { 1: simpleModel() } },
+      int64: { config: { max_batch_size: 8, dynamic_batching: {} }, versions: { 1: identityModel('INT64') } },
       slow: { config: { max_batch_size: 4, instance_group: [{ count: 1, kind: 'KIND_CPU' }], parameters: { intra_op_threads: 1 } }, versions: { 1: slowIdentityModel(64, 256, 200) } },
     });
     batchDir = await mkdtemp(join(tmpdir(), 'vireo-batch-'));
@@ -129,6 +130,18 @@ describe('batch API with the openai client', () => {
       assert.deepEqual(outputs.OUTPUT0, add(row(i), other(i)), o.custom_id);
       assert.deepEqual(outputs.OUTPUT1, sub(row(i), other(i)), o.custom_id);
     }
+  });
+
+  it('answers 64-bit integers beyond ±2^53 exactly, as the REST route does', async () => {
+    // Written as text: JSON.parse here would round them, and so would a server that read or wrote them as Numbers.
+    const values = ['9007199254740993', '-9223372036854775808', '9223372036854775807', '5'];
+    const line = `{"custom_id":"big","method":"POST","url":"/v2/models/int64/infer","body":{"inputs":[{"name":"INPUT","shape":[1,4],"datatype":"INT64","data":[${values.join(',')}]}]}}`;
+    const file = await client.files.create({ file: await toFile(Buffer.from(`${line}\n`), 'int64.jsonl'), purpose: 'batch' });
+    const batch = await finished(client, (await client.batches.create({ input_file_id: file.id, endpoint: '/v2/models/int64/infer' as any, completion_window: '24h' })).id);
+    assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
+    assert.deepEqual(batch.request_counts, { total: 1, completed: 1, failed: 0 }, batch.error_file_id ? await (await client.files.content(batch.error_file_id)).text() : '');
+    const text = await (await client.files.content(batch.output_file_id!)).text();
+    assert.ok(text.includes(`"data":[${values.join(',')}]`), text);
   });
 
   it('fails a file at validating with the line numbers of bad JSON, a foreign url and a duplicate custom_id', async () => {

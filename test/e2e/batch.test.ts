@@ -17,7 +17,7 @@ import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet 
 import { runBatch, type RunBatchOptions } from '../../src/app/run-batch.js';
 import { VireoError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/logging/logger.js';
-import { mlpReference } from '../../tools/modelgen/models.js';
+import { identityModel, mlpReference } from '../../tools/modelgen/models.js';
 import { TABULAR_SEED, TABULAR_SIZES } from '../../tools/prepare-examples.js';
 
 const examples = join(import.meta.dirname, '..', '..', 'examples', 'models');
@@ -275,4 +275,30 @@ describe('vireo batch: JSONL requests into simple', () => {
     const names = async (d: string) => (await readdir(join(d, 'parts'))).sort();
     assert.deepEqual(await names(sharded), await names(single));
   });
+});
+
+describe('vireo batch: 64-bit integers beyond ±2^53', () => {
+  // Written and read as text: JSON.parse here would round them, as would a job that read or wrote them as Numbers.
+  const values = ['9007199254740993', '-9223372036854775808', '9223372036854775807', '5'];
+  const line = `{"custom_id":"big","body":{"inputs":[{"name":"INPUT","shape":[1,4],"datatype":"INT64","data":[${values.join(',')}]}]}}`;
+  let int64Repo: string;
+
+  before(async () => {
+    int64Repo = join(dir, 'int64-models');
+    await mkdir(join(int64Repo, 'int64', '1'), { recursive: true });
+    await writeFile(join(int64Repo, 'int64', '1', 'model.onnx'), identityModel('INT64'));
+    await writeFile(join(int64Repo, 'int64', 'config.json'), JSON.stringify({ max_batch_size: 8 }));
+    await writeFile(join(dir, 'int64.jsonl'), `${line}\n`);
+  });
+
+  for (const format of ['jsonl', 'csv'] as const) {
+    it(`reads them exactly from JSONL and writes them exactly to ${format}`, async () => {
+      const output = join(dir, `out-int64-${format}`);
+      const summary = await job({ modelRepository: int64Repo, model: 'int64', inputs: [join(dir, 'int64.jsonl')], output, outputFormat: format });
+      assert.equal(summary.errors, 0, JSON.stringify(await errorsOf(output)));
+      const [file] = await partFiles(output, `.${format}`);
+      const text = await readFile(file!, 'utf8');
+      assert.ok(text.includes(format === 'jsonl' ? `"data":[${values.join(',')}]` : `"[${values.join(',')}]"`), text);
+    });
+  }
 });

@@ -9,10 +9,10 @@
  * beyond ±2^53) is the text parsed again with lossless-json, integers beyond ±2^53 as BigInt, and
  * decoded once more. Only an answer holding a BigInt is written with lossless-json's serializer.
  */
-import { isInteger, isSafeNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
+import { parseJsonExact } from '../../core/exact-json-text.js';
 import { InexactJsonNumber } from '../../core/json-tensors.js';
 
-const exactNumber = (text: string): number | bigint => (isInteger(text) && !isSafeNumber(text) ? BigInt(text) : Number(text));
+export { parseJsonExact, stringifyJsonExact } from '../../core/exact-json-text.js';
 
 /** The text a parsed request body came from, for the exact second reading. */
 const SOURCE_TEXT = Symbol('vireo.jsonText');
@@ -29,11 +29,6 @@ export function parseJson(text: string): unknown {
   return value;
 }
 
-/** Parses with integers beyond ±2^53 as BigInt (every other number a Number). */
-export function parseJsonExact(text: string): unknown {
-  return parseLossless(text, null, exactNumber);
-}
-
 /**
  * `decode(json)`; if the decoder met an integer JSON.parse rounded, decodes again from an exact
  * reading of the body's text. Without the text, the decoder's error stands (a clear 400).
@@ -46,15 +41,5 @@ export function decodeExactly<T>(json: unknown, decode: (json: unknown) => T): T
     const text = typeof json === 'object' && json !== null ? (json as { [SOURCE_TEXT]?: string })[SOURCE_TEXT] : undefined;
     if (text === undefined) throw error;
     return decode(parseJsonExact(text));
-  }
-}
-
-/** JSON.stringify, writing BigInt values as exact integer literals. */
-export function stringifyJsonExact(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch (error) {
-    if (!(error instanceof TypeError) || !/BigInt/i.test(error.message)) throw error;
-    return stringifyLossless(value) ?? 'null';
   }
 }

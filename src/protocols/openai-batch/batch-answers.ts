@@ -12,6 +12,7 @@ import type { JsonlModel, ParsedLine } from '../../batch/jsonl-rows.js';
 import type { RowResult } from '../../batch/run-rows.js';
 import type { TimeSlicer } from '../../batch/time-slicer.js';
 import { ERROR_CODES, VireoError } from '../../core/errors.js';
+import { stringifyJsonExact } from '../../core/exact-json-text.js';
 import type { ModelConfig } from '../../repository/model-config.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { HTTP_STATUS } from '../http-common/http-errors.js';
@@ -84,7 +85,8 @@ export async function answerPart(batchId: string, lines: readonly ParsedLine[], 
     const line = lines[i]!;
     const { id, requestId } = requestIds(batchId, line.line);
     if (result.ok) {
-      output += `${JSON.stringify({ id, custom_id: line.id, response: { status_code: 200, request_id: requestId, body: restBody(line, result) }, error: null })}\n`;
+      // Exact: an INT64 answer beyond ±2^53 is a BigInt, which JSON.stringify refuses.
+      output += `${stringifyJsonExact({ id, custom_id: line.id, response: { status_code: 200, request_id: requestId, body: restBody(line, result) }, error: null })}\n`;
       continue;
     }
     failed++;
