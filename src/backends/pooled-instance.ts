@@ -108,6 +108,18 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   }
 
   async execute(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<Tensor[]> {
+    if (this.#spec.placement !== 'background') return this.#execute(inputs, outputs, context);
+    // A job's call keeps the background thread busy: counted in flight, so real-time threads stop
+    // spinning for their next call (spin-policy.ts) on the cores the job would use meanwhile.
+    processInflight.begin();
+    try {
+      return await this.#execute(inputs, outputs, context);
+    } finally {
+      processInflight.end();
+    }
+  }
+
+  async #execute(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<Tensor[]> {
     if (this.#dead) throw this.#dead;
     if (this.#closing) throw new VireoError('VIREO_ERR_WORKER_DIED', 'the instance is closed');
     if (this.#rehoming) await this.#rehoming;

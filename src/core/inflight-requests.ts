@@ -3,6 +3,8 @@
  * were lately. Each one keeps a thread busy somewhere (the HTTP thread, an instance, the client
  * waiting for it), so this is how the backends judge whether a core is left idle for them to spin
  * on (backends/spin-policy.ts) — a process-wide fact, because all servers in it share the cores.
+ * Requests count from admission (server/request-admission.ts); a batch job's calls count while they
+ * run on the background instance (backends/pooled-instance.ts), whose thread they keep busy.
  */
 import { performance } from 'node:perf_hooks';
 import { RecentPeak } from './recent-peak.js';

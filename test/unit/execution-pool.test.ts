@@ -16,6 +16,7 @@ import ort from 'onnxruntime-node';
 import { ExecutionPool } from '../../src/backends/execution-pool.js';
 import { PooledInstance, type Placement } from '../../src/backends/pooled-instance.js';
 import type { VireoError } from '../../src/core/errors.js';
+import { processInflight } from '../../src/core/inflight-requests.js';
 import type { Tensor } from '../../src/core/tensor.js';
 import { simpleModel, slowModel } from '../../tools/modelgen/models.js';
 import { until } from '../helpers/fake-instance.js';
@@ -106,7 +107,12 @@ describe('execution pool', () => {
     const background = await Promise.all([open(pool, paths.simple, { placement: 'background' }), open(pool, paths.slow, { placement: 'background' })]);
     assert.equal(pool.threads, 2, 'both background instances share the background thread');
     await Promise.all([checkSimple(realTime, 1), checkSimple(background[0]!, 2)]);
-    const [out] = await background[1]!.execute(slowInputs(0.5), ['OUTPUT']);
+    // A background call counts as a request in flight while it runs (real-time threads then do not spin).
+    const inflightBefore = processInflight.current;
+    const running = background[1]!.execute(slowInputs(0.5), ['OUTPUT']);
+    assert.equal(processInflight.current, inflightBefore + 1);
+    const [out] = await running;
+    assert.equal(processInflight.current, inflightBefore);
     const reference = await ort.InferenceSession.create(paths.slow, { intraOpNumThreads: 1 });
     const expected = await reference.run({ INPUT: new ort.Tensor('float32', new Float32Array(SLOW_N).fill(0.5), [1, SLOW_N]) });
     assert.deepEqual(Array.from(out!.data as Float32Array), Array.from(expected.OUTPUT!.data as Float32Array));
