@@ -31,7 +31,7 @@ try {
   const out = createWriteStream(csv);
   out.write(`${columns.join(',')}\n`);
   for (let r = 0; r < ROWS; r++) {
-    if (!out.write(`${columns.map((_, c) => value(r, c).toFixed(4)).join(',')}\n`)) await new Promise((resolve) => out.once('drain', resolve));
+    if (!out.write(`${columns.map((_, c) => value(r, c).toFixed(4)).join(',')}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise((resolve) => out.end(resolve));
 
