@@ -122,39 +122,33 @@ export function parseNumericBytes(bytes: Buffer, row: number, target: LineTarget
       columns[c]![row] = bytes.toString('latin1', start, at).trim();
       continue;
     }
-    // Fast path: [space] [-] digits [. digits] [space], then a comma or the end.
+    // Fast path: [space] [-] digits [. digits] [space], then a comma or the end, with at most
+    // MAX_DIGITS digits in all (leading zeros included: a longer cell takes the general path).
     let p = at;
     let code = 0;
     while (p < end && ((code = bytes[p]!) === SPACE || code === TAB)) p++;
     const negative = p < end && code === MINUS;
     if (negative) p++;
     let mantissa = 0;
-    let digits = 0;
-    let anyDigit = false;
-    // Integer digits; leading zeros are not significant digits.
-    for (; p < end; p++) {
-      code = bytes[p]!;
-      const digit = code - ZERO;
-      if (digit < 0 || digit > 9) break;
-      anyDigit = true;
-      if (digits > 0 || digit !== 0) digits++;
+    let digit = 0;
+    const integerStart = p;
+    while (p < end && (digit = bytes[p]! - ZERO) >= 0 && digit <= 9) {
       mantissa = mantissa * 10 + digit;
+      p++;
     }
+    let digits = p - integerStart;
     let fraction = 0;
     if (p < end && bytes[p] === DOT) {
-      const first = ++p;
-      for (; p < end; p++) {
-        code = bytes[p]!;
-        const digit = code - ZERO;
-        if (digit < 0 || digit > 9) break;
-        if (digits > 0 || digit !== 0) digits++;
+      const fractionStart = ++p;
+      while (p < end && (digit = bytes[p]! - ZERO) >= 0 && digit <= 9) {
         mantissa = mantissa * 10 + digit;
+        p++;
       }
-      fraction = p - first;
-      if (fraction > 0) anyDigit = true;
+      fraction = p - fractionStart;
+      digits += fraction;
     }
     while (p < end && ((code = bytes[p]!) === SPACE || code === TAB)) p++;
-    if ((p === end || bytes[p] === COMMA) && anyDigit && digits <= MAX_DIGITS && fraction <= 22) {
+    if (digits > 0 && digits <= MAX_DIGITS && (p === end || bytes[p] === COMMA)) {
       const value = fraction > 0 ? mantissa / POWERS[fraction]! : mantissa;
       (columns[c] as Float64Array)[row] = negative ? -value : value;
       at = p;
