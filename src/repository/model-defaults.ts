@@ -19,6 +19,13 @@ export interface ModelDefaults {
   /** V8 heap bound (MB) of a handler model's workers without `parameters.max_heap_mb` (0: V8's default). */
   handlerHeapLimitMb: number;
   maxQueueSize: 'auto' | number;
+  /**
+   * ONNX models placed on an execution worker of their own from the start when their configuration
+   * sets no `parameters.execution_worker` (instead of `auto`: shared until their calls prove heavy).
+   * `vireo batch` names its job's model, which runs without pause for the whole job: starting shared
+   * would cost the job its first seconds at one thread, then a second session load.
+   */
+  dedicatedModels?: readonly string[];
 }
 
 /** 20 s: below the default drain timeout (30 s), so a hung handler cannot hold a shutdown. */
