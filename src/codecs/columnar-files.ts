@@ -66,7 +66,7 @@ export async function openParquet(path: string): Promise<ParquetFile> {
         if (!columns.has(chunk.columnName)) return;
         const from = Math.max(rowStart, chunk.rowStart);
         const to = Math.min(rowEnd, chunk.rowStart + chunk.columnData.length);
-        const data = chunk.columnData;
+        const data = numbersTyped(chunk.columnData);
         let target = columns.get(chunk.columnName);
         // A column without nulls decodes to a typed array (FLOAT, DOUBLE, INT32): kept typed, as Arrow's
         // are, so no JS value is made per cell.
@@ -93,6 +93,23 @@ export async function openParquet(path: string): Promise<ParquetFile> {
 
 type NumberColumn = Float32Array | Float64Array | Int32Array;
 const isNumberColumn = (data: unknown): data is NumberColumn => data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array;
+
+/**
+ * A chunk of JS numbers only (no null) as a Float64Array, which holds every JS number exactly: the
+ * same values, kept typed. hyparquet gives an OPTIONAL column (pandas', Polars' and Spark's default)
+ * as a plain array even when no value is null; left so, every cell would go one by one through the
+ * dataframe codec's general path instead of straight into the tensor.
+ */
+function numbersTyped(data: ArrayLike<unknown>): ArrayLike<unknown> {
+  if (!Array.isArray(data) || data.length === 0) return data;
+  const typed = new Float64Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const value: unknown = data[i];
+    if (typeof value !== 'number') return data;
+    typed[i] = value;
+  }
+  return typed;
+}
 
 /**
  * An Arrow record batch as a ColumnChunk: numeric columns without nulls as their typed
