@@ -36,9 +36,9 @@ const CARRIAGE_RETURN = 0x0d;
  * The lines starting in [start, end) of a file, `firstLineNumber` being the number of the first of
  * them (see LineCounter). A final line without newline is a line; `\r\n` ends a line too.
  */
-export async function* readBlockLines(path: string, start: number, end: number, firstLineNumber: number): AsyncGenerator<Line> {
+export function readBlockLines(path: string, start: number, end: number, firstLineNumber: number): AsyncGenerator<Line> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  for await (const line of readBlockLineBytes(path, start, end, firstLineNumber)) yield { number: line.number, text: decoder.decode(line.bytes) };
+  return readLines(path, start, end, firstLineNumber, (number, bytes) => ({ number, text: decoder.decode(bytes) }));
 }
 
 /**
@@ -75,7 +75,12 @@ export class ReadBuffers {
  * line's bytes are a view of the read buffer where the line lies in one read (else a copy): with
  * `buffers`, valid until `buffers.releaseRead()`.
  */
-export async function* readBlockLineBytes(path: string, start: number, end: number, firstLineNumber: number, buffers?: ReadBuffers): AsyncGenerator<ByteLine> {
+export function readBlockLineBytes(path: string, start: number, end: number, firstLineNumber: number, buffers?: ReadBuffers): AsyncGenerator<ByteLine> {
+  return readLines(path, start, end, firstLineNumber, (number, bytes) => ({ number, bytes }), buffers);
+}
+
+/** The lines of [start, end), each its bytes without the line ending made into a T by `make`. */
+async function* readLines<T>(path: string, start: number, end: number, firstLineNumber: number, make: (number: number, bytes: Buffer) => T, buffers?: ReadBuffers): AsyncGenerator<T> {
   // Start one byte early: if that byte is a newline, a line starts exactly at `start`.
   const from = start === 0 ? 0 : start - 1;
   let skipping = start !== 0;
@@ -83,9 +88,9 @@ export async function* readBlockLineBytes(path: string, start: number, end: numb
   let pending: Buffer[] = [];
   let lineStart = start;
   let number = firstLineNumber;
-  const line = (parts: Buffer[]): ByteLine => {
+  const line = (parts: Buffer[]): T => {
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    return { number: number++, bytes: bytes.length > 0 && bytes[bytes.length - 1] === CARRIAGE_RETURN ? bytes.subarray(0, -1) : bytes };
+    return make(number++, bytes.length > 0 && bytes[bytes.length - 1] === CARRIAGE_RETURN ? bytes.subarray(0, -1) : bytes);
   };
   const file = await open(path, 'r');
   try {
