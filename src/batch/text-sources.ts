@@ -199,6 +199,8 @@ class ColumnBuffers {
   }
 }
 
+const isByteLines = (lines: readonly (ByteLine | Line)[]): lines is ByteLine[] => lines.length > 0 && 'bytes' in lines[0]!;
+
 const ASCII_WHITESPACE = new Set([9, 11, 12, 13, 32]);
 
 /** `text.trim() === ''` of the line's decoded text, decoding only a line with bytes beyond ASCII. */
@@ -236,12 +238,19 @@ export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest
       // Reused read buffers and columns: a part's lines are parsed (copied out) before the next part
       // is read, and its columns are read into again once it has run.
       const columnBuffers = new ColumnBuffers(options.partRows);
-      const blank = (l: ByteLine) => l.number === 0 || isBlank(l.bytes);
-      for await (const { block, part, firstRow, lines } of lineParts(source, options, readBlockLineBytes, blank, new ReadBuffers())) {
+      // Without a numeric column every cell becomes a string anyway: lines are decoded as read, so a
+      // part's bytes and its strings (large text cells) are never held together.
+      const partsOfLines = parsedAsNumbers.size > 0
+        ? lineParts(source, options, readBlockLineBytes, (l) => l.number === 0 || isBlank(l.bytes), new ReadBuffers())
+        : lineParts(source, options, readBlockLines, (l) => l.number === 0 || l.text.trim() === '');
+      for await (const { block, part, firstRow, lines } of partsOfLines) {
         const name = partName(source.fileIndex, block, part);
         if (options.committed(name)) continue;
         const taken: Float64Array[] = [];
-        const { columns, failed } = parseCsvLines(lines, header, source.path, firstRow, parsedAsNumbers, (rows) => columnBuffers.take(rows, taken));
+        const newColumn = (rows: number) => columnBuffers.take(rows, taken);
+        const { columns, failed } = isByteLines(lines)
+          ? parseCsvLines(lines, header, source.path, firstRow, parsedAsNumbers, newColumn)
+          : parseCsvTextLines(lines, header, source.path, firstRow, parsedAsNumbers, newColumn);
         const { table, carried } = splitCarried({ columns, rows: lines.length }, idColumn);
         if (!checked) checkHeader(table, toRequest, source.path);
         checked = true;

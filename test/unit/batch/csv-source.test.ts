@@ -22,12 +22,12 @@ const NUMERIC = new Set(['a', 'b', 'c']);
  * Every row the reader hands to the model, as [name, a, b, c], in order; a numeric cell the text path
  * left as a string is read with `Number`, as the dataframe codec's cell() reads it.
  */
-async function readRows(path: string, partRows: number): Promise<unknown[][]> {
+async function readRows(path: string, partRows: number, numeric: ReadonlySet<string> = NUMERIC): Promise<unknown[][]> {
   const tables: Table[] = [];
   const source = csvSource({ path, fileIndex: 0, blockBytes: 1 << 20 }, (table) => {
     tables.push(table);
     return { model: 'm', inputs: [] };
-  }, undefined, NUMERIC);
+  }, undefined, numeric);
   const rows: unknown[][] = [];
   for await (const part of source.parts({ owns: () => true, committed: () => false, partRows })) {
     tables.length = 0;
@@ -35,16 +35,16 @@ async function readRows(path: string, partRows: number): Promise<unknown[][]> {
     for (const table of tables.filter((t) => t.rows > 0)) {
       for (let r = 0; r < table.rows; r++) rows.push(['name', 'a', 'b', 'c'].map((c) => {
         const cell = table.columns.get(c)![r];
-        return NUMERIC.has(c) && typeof cell === 'string' ? Number(cell) : cell;
+        return numeric.has(c) && typeof cell === 'string' ? Number(cell) : cell;
       }));
     }
   }
   return rows;
 }
 
-function reference(text: string): unknown[][] {
+function reference(text: string, numeric: ReadonlySet<string> = NUMERIC): unknown[][] {
   const [header, ...records] = parse(text, { bom: true, trim: true, skip_empty_lines: true }) as string[][];
-  return records.map((record) => header!.map((name, c) => (NUMERIC.has(name) ? Number(record[c]) : record[c])));
+  return records.map((record) => header!.map((name, c) => (numeric.has(name) ? Number(record[c]) : record[c])));
 }
 
 it('numbers and text cells as csv-parse and Number read them, on both paths', async () => {
@@ -66,6 +66,8 @@ it('numbers and text cells as csv-parse and Number read them, on both paths', as
     assert.equal(got.length, expected.length, `parts of ${partRows}`);
     got.forEach((row, r) => row.forEach((cell, c) => assert.ok(Object.is(cell, expected[r]![c]), `parts of ${partRows}, row ${r}, column ${c}: ${String(cell)} vs ${String(expected[r]![c])}`)));
   }
+  // No numeric column: every cell a string, the lines decoded as read.
+  assert.deepEqual(await readRows(path, 3, new Set()), reference(text, new Set()));
 });
 
 it('invalid UTF-8 in a line still fails the read, as the decoder refuses it', async () => {
