@@ -54,6 +54,8 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
     autoComplete: options.autoComplete ?? true,
     defaultMaxBatchSize: options.defaultMaxBatchSize ?? 4,
     controlMode: 'explicit',
+    // The job's model runs without pause: a worker of its own from the start (model-defaults.ts).
+    modelDefaults: { dedicatedModels: [options.model] },
     startupModels: options.loadModels && options.loadModels.length > 0 ? [options.model, ...options.loadModels] : ['*'],
     recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version)]),
     callModel: (call) => facade!.callModel(call),

@@ -15,7 +15,7 @@ import { planInputs, type InputFormat, type PlannedInput } from './input-plan.js
 import { imageSource } from './image-source.js';
 import { bytesInputs, inflightBatches, jsonlModel, type OipRequestParser } from './batch-model.js';
 import { PartStore, writeFileAtomic } from './part-store.js';
-import { encodeErrors, encodePart, type OutputFormat, type OutputSpec } from './result-encoders.js';
+import { encodeErrors, encodePart, FlatScratch, type OutputFormat, type OutputSpec } from './result-encoders.js';
 import { runParts } from './part-runner.js';
 import { columnarSource } from './columnar-sources.js';
 import { csvSource, jsonlSource } from './text-sources.js';
@@ -147,13 +147,14 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
     for (const source of sources) yield* source.parts({ owns, committed: (p) => store.isCommitted(p), partRows });
   };
   let failedSoFar = stats.totalErrors;
+  const scratch = new FlatScratch();
   await runParts(partsOf(), {
     store,
     rows: { server: options.server, batchSize, maxInflight, recorder: stats },
     encode(part, results) {
       const partResults = { part: part.name, ids: part.rows.ids, carried: part.carried, results };
       return {
-        results: { extension: outputFormat, bytes: encodePart(outputFormat, partResults, specs) },
+        results: { extension: outputFormat, bytes: encodePart(outputFormat, partResults, specs, scratch) },
         errors: encodeErrors(partResults),
         ranges: [part.range],
         rows: results.length,

@@ -22,7 +22,8 @@ function* partsOfBlock(
     const start = part * options.partRows;
     const end = Math.min(chunk.rows, start + options.partRows);
     const columns = new Map<string, unknown[]>();
-    for (const [column, values] of table.columns) columns.set(column, values.slice(start, end));
+    // A typed column is viewed, not copied (the block's chunk lives until its last part has run).
+    for (const [column, values] of table.columns) columns.set(column, ArrayBuffer.isView(values) ? (values as unknown as Float64Array).subarray(start, end) as unknown as unknown[] : values.slice(start, end));
     const ids = Array.from({ length: end - start }, (_, i) => String(firstRow + start + i));
     const partCarried = carried && new Map([...carried].map(([k, v]) => [k, v.slice(start, end)]));
     yield {

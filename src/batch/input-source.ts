@@ -16,6 +16,11 @@ export interface PartInput {
   rows: InputRows;
   /** Columns carried to the output beside the results (e.g. --id-column), one value per row. */
   carried?: Map<string, unknown[]>;
+  /**
+   * Called once every row has its result (no `rows.requests` call follows): the source may read the
+   * next parts into what this one was read into. `ids` and `carried` stay valid.
+   */
+  release?(): void;
 }
 
 export interface SourceOptions {

@@ -64,6 +64,7 @@ export async function runParts<P extends PartInput>(parts: AsyncGenerator<P>, op
   let running: { part: P; results: Promise<RowResult[]> } | undefined;
   const finish = async (done: { part: P; results: Promise<RowResult[]> }): Promise<void> => {
     const results = await done.results;
+    done.part.release?.();
     await committing;
     committing = commit(done.part, results);
     try {

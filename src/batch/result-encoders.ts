@@ -73,8 +73,8 @@ const COLUMN_TYPES: Partial<Record<DataType, OutputColumn['type']>> = {
   UINT32: 'int64', INT64: 'int64', UINT64: 'int64', BOOL: 'bool', BYTES: 'string',
 };
 
-/** The columns of a part: id, carried, outputs (successful rows only). */
-export function outputColumns(part: PartResults, outputs: readonly OutputSpec[]): OutputColumn[] {
+/** The columns of a part: id, carried, outputs (successful rows only); `scratch`: see FlatScratch. */
+export function outputColumns(part: PartResults, outputs: readonly OutputSpec[], scratch?: FlatScratch): OutputColumn[] {
   const ok = part.results.map((r, i) => (r.ok ? i : -1)).filter((i) => i >= 0);
   const columns: OutputColumn[] = [{ name: 'id', type: 'string', list: false, values: ok.map((i) => part.ids[i]) }];
   for (const [name, values] of part.carried ?? []) {
@@ -82,7 +82,7 @@ export function outputColumns(part: PartResults, outputs: readonly OutputSpec[])
   }
   for (const spec of outputs) {
     const type = COLUMN_TYPES[spec.datatype] ?? 'float64';
-    const flat = spec.scalar ? undefined : flatColumn(part, ok, spec);
+    const flat = spec.scalar ? undefined : flatColumn(part, ok, spec, scratch);
     if (flat) {
       columns.push({ name: spec.name, type, list: true, values: [], flat });
       continue;
@@ -101,15 +101,32 @@ export function outputColumns(part: PartResults, outputs: readonly OutputSpec[])
 }
 
 const FLAT_ARRAYS = { FP32: Float32Array, FP64: Float64Array, INT32: Int32Array } as const;
+type FlatArray = Float32Array | Float64Array | Int32Array;
+
+/**
+ * The flat output columns of one job's parts, written into the same arrays part after part: a part's
+ * bytes are copied out of them (into the Arrow, CSV or Parquet file) before encodePart returns, and
+ * parts are encoded one at a time. A new megabyte per part would be external memory to V8, and
+ * every few megabytes of that cost a full garbage collection.
+ */
+export class FlatScratch {
+  readonly #arrays = new Map<string, FlatArray>();
+
+  array(name: string, Ctor: (typeof FLAT_ARRAYS)[keyof typeof FLAT_ARRAYS], length: number): FlatArray {
+    let array = this.#arrays.get(name);
+    if (!array || array.constructor !== Ctor || array.length < length) this.#arrays.set(name, array = new Ctor(length));
+    return array.subarray(0, length);
+  }
+}
 
 /** One typed array for a numeric output with the same element count in every row (no JS value per element). */
-function flatColumn(part: PartResults, ok: number[], spec: OutputSpec): OutputColumn['flat'] {
+function flatColumn(part: PartResults, ok: number[], spec: OutputSpec, scratch?: FlatScratch): OutputColumn['flat'] {
   const Ctor = FLAT_ARRAYS[spec.datatype as keyof typeof FLAT_ARRAYS];
   if (!Ctor || ok.length === 0) return undefined;
   const tensors = ok.map((i) => (part.results[i] as Extract<RowResult, { ok: true }>).outputs.find((t) => t.name === spec.name));
   const size = (tensors[0]?.data as ArrayLike<number> | undefined)?.length;
   if (size === undefined || size === 0 || tensors.some((t) => !t || (t.data as ArrayLike<number>).length !== size)) return undefined;
-  const data = new Ctor(size * tensors.length);
+  const data = scratch ? scratch.array(spec.name, Ctor, size * tensors.length) : new Ctor(size * tensors.length);
   tensors.forEach((t, r) => data.set(t!.data as never, r * size));
   return { size, data };
 }
@@ -128,9 +145,10 @@ export function encodeCsv(columns: readonly OutputColumn[]): Uint8Array {
   return encoder.encode(`${lines.join('\n')}\n`);
 }
 
-export function encodePart(format: OutputFormat, part: PartResults, outputs: readonly OutputSpec[]): Uint8Array {
+/** `scratch`: reused for the flat columns (see FlatScratch); the bytes returned never share its memory. */
+export function encodePart(format: OutputFormat, part: PartResults, outputs: readonly OutputSpec[], scratch?: FlatScratch): Uint8Array {
   if (format === 'jsonl') return encodeJsonl(part);
-  const columns = outputColumns(part, outputs);
+  const columns = outputColumns(part, outputs, scratch);
   if (format === 'csv') return encodeCsv(columns);
   if (format === 'parquet') return writeParquet(columns);
   return writeArrow(columns);

@@ -11,10 +11,10 @@ import { VireoError } from '../core/errors.js';
 import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
 import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
 import { mapSliced, type TimeSlicer } from './time-slicer.js';
-import { parseNumericLine } from './csv-numbers.js';
+import { parseNumericBytes, parseNumericLine, type LineTarget } from './csv-numbers.js';
 import { jsonlRows, parseJsonlLine, type JsonlModel, type ParsedLine } from './jsonl-rows.js';
 import type { PartRange } from './part-store.js';
-import { blockCount, LineCounter, readBlockLines, type Line } from './line-blocks.js';
+import { blockCount, LineCounter, ReadBuffers, readBlockLineBytes, readBlockLines, type ByteLine, type Line } from './line-blocks.js';
 
 export interface TextSourceOptions {
   path: string;
@@ -39,8 +39,14 @@ async function estimateLines(path: string): Promise<number> {
   return lines === 0 ? 0 : Math.round((size / bytes) * lines);
 }
 
-/** Lines of the owned blocks, grouped `partRows` at a time: [block, part index, lines]. */
-async function* lineParts(source: TextSourceOptions, options: SourceOptions, skipLine: (line: Line) => boolean): AsyncGenerator<{ block: number; part: number; firstRow: number; lines: Line[] }> {
+type BlockReader<L> = (path: string, start: number, end: number, firstLineNumber: number, buffers?: ReadBuffers) => AsyncGenerator<L>;
+
+/**
+ * Lines of the owned blocks (as `read` gives them), grouped `partRows` at a time: [block, part index,
+ * lines]. With `buffers`, a part's lines are valid until the consumer asks for the next part (the
+ * read buffers are reused from then on): it must be done with them by then.
+ */
+async function* lineParts<L extends { number: number }>(source: TextSourceOptions, options: SourceOptions, read: BlockReader<L>, skipLine: (line: L) => boolean, buffers?: ReadBuffers): AsyncGenerator<{ block: number; part: number; firstRow: number; lines: L[] }> {
   const { size } = await stat(source.path);
   const blocks = blockCount(size, source.blockBytes);
   const counter = new LineCounter(source.path, source.blockBytes);
@@ -48,20 +54,24 @@ async function* lineParts(source: TextSourceOptions, options: SourceOptions, ski
     if (!options.owns(source.fileIndex, block)) continue;
     const first = await counter.firstLine(block);
     let part = 0;
-    let lines: Line[] = [];
+    let lines: L[] = [];
     let seen = 0;
     const start = block * source.blockBytes;
-    for await (const line of readBlockLines(source.path, start, Math.min(size, start + source.blockBytes), first)) {
+    for await (const line of read(source.path, start, Math.min(size, start + source.blockBytes), first, buffers)) {
       seen++;
       if (skipLine(line)) continue;
       lines.push(line);
       if (lines.length === options.partRows) {
         yield { block, part, firstRow: lines[0]!.number, lines };
+        buffers?.releaseRead();
         part++;
         lines = [];
       }
     }
-    if (lines.length > 0) yield { block, part, firstRow: lines[0]!.number, lines };
+    if (lines.length > 0) {
+      yield { block, part, firstRow: lines[0]!.number, lines };
+      buffers?.releaseRead();
+    }
     counter.learn(block + 1, first + seen);
   }
 }
@@ -78,7 +88,7 @@ export interface JsonlPart {
  * skipped. With a slicer, parsing pauses for waiting I/O (time-slicer.ts).
  */
 export async function* jsonlParts(source: TextSourceOptions, model: JsonlModel, options: SourceOptions, slicer?: TimeSlicer): AsyncGenerator<JsonlPart> {
-  for await (const { block, part, firstRow, lines } of lineParts(source, options, (l) => l.text.trim() === '')) {
+  for await (const { block, part, firstRow, lines } of lineParts(source, options, readBlockLines, (l) => l.text.trim() === '')) {
     const name = partName(source.fileIndex, block, part);
     if (options.committed(name)) continue;
     yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, lines: await mapSliced(lines, (l) => parseJsonlLine(l.text, l.number + 1, model), slicer) };
@@ -105,12 +115,12 @@ const CSV_OPTIONS = { bom: true, trim: true, skip_empty_lines: true } as const;
  * with any quote goes through csv-parse whole. A short row leaves its last cells missing, so that row
  * fails with "value is missing", as over REST.
  */
-function parseCsvLines(lines: readonly Line[], header: readonly string[], path: string, firstRow: number, numeric: ReadonlySet<string>): { columns: Map<string, unknown[]>; failed: Map<number, VireoError> } {
+function parseCsvTextLines(lines: readonly Line[], header: readonly string[], path: string, firstRow: number, numeric: ReadonlySet<string>, newColumn: NewColumn): { columns: Map<string, unknown[]>; failed: Map<number, VireoError> } {
   const columns = header.map(() => new Array<unknown>(lines.length));
   const failed = new Map<number, VireoError>();
   const tooLong = (r: number, cells: number) => failed.set(r, new VireoError('VIREO_ERR_INPUT_DATA', `line ${lines[r]!.number + 1} has ${cells} cells, the header has ${header.length}`));
   const quoted = lines.some((l) => l.text.includes('"'));
-  const typed = quoted ? undefined : typedColumns(lines, header, numeric);
+  const typed = quoted ? undefined : typedColumns(lines, header, numeric, (line, r, target) => parseNumericLine(line.text, r, target), newColumn);
   if (typed) return { columns: new Map(header.map((h, c) => [h, typed[c]!])), failed };
   if (!quoted) {
     lines.forEach((line, r) => {
@@ -143,13 +153,64 @@ function parseCsvLines(lines: readonly Line[], header: readonly string[], path: 
  * clean: a cell count other than the header's, or a numeric cell that is empty or not a finite
  * number (the string path gives those rows the REST path's errors).
  */
-function typedColumns(lines: readonly Line[], header: readonly string[], numeric: ReadonlySet<string>): unknown[][] | undefined {
+function typedColumns<L>(lines: readonly L[], header: readonly string[], numeric: ReadonlySet<string>, parse: (line: L, row: number, target: LineTarget) => boolean, newColumn: NewColumn): unknown[][] | undefined {
   const isNumeric = header.map((h) => numeric.has(h));
   if (!isNumeric.includes(true)) return undefined;
-  const columns = isNumeric.map((n) => (n ? new Float64Array(lines.length) : new Array<unknown>(lines.length)));
+  const columns = isNumeric.map((n) => (n ? newColumn(lines.length) : new Array<unknown>(lines.length)));
   const target = { columns, numeric: isNumeric };
-  for (let r = 0; r < lines.length; r++) if (!parseNumericLine(lines[r]!.text, r, target)) return undefined;
+  for (let r = 0; r < lines.length; r++) if (!parse(lines[r]!, r, target)) return undefined;
   return columns as unknown[][];
+}
+
+/**
+ * A part's lines, read as bytes: the typed fast path straight from the bytes when every line is
+ * clean, quote-free ASCII (parseNumericBytes); otherwise the lines are decoded (UTF-8, fatal, as
+ * readBlockLines decodes them) and take the text path, errors and all.
+ */
+function parseCsvLines(lines: readonly ByteLine[], header: readonly string[], path: string, firstRow: number, numeric: ReadonlySet<string>, newColumn: NewColumn): { columns: Map<string, unknown[]>; failed: Map<number, VireoError> } {
+  const typed = typedColumns(lines, header, numeric, (line, r, target) => parseNumericBytes(line.bytes, r, target), newColumn);
+  if (typed) return { columns: new Map(header.map((h, c) => [h, typed[c]!])), failed: new Map() };
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  return parseCsvTextLines(lines.map((l) => ({ number: l.number, text: decoder.decode(l.bytes) })), header, path, firstRow, numeric, newColumn);
+}
+
+/** A typed column of `rows` numbers to parse a part into. */
+type NewColumn = (rows: number) => Float64Array;
+
+/**
+ * Typed columns reused from part to part: a part's columns are read into once the part before has
+ * run (PartInput.release), not allocated per part — a megabyte per 512 rows of 256 columns that V8
+ * counts as external memory, each few megabytes of which cost a full garbage collection.
+ */
+class ColumnBuffers {
+  readonly #free: Float64Array[] = [];
+
+  constructor(private readonly capacity: number) {}
+
+  /** A column of `rows` (≤ capacity) numbers, recorded in `taken` to be given back. */
+  take(rows: number, taken: Float64Array[]): Float64Array {
+    const column = this.#free.pop() ?? new Float64Array(this.capacity);
+    taken.push(column);
+    return column.subarray(0, rows);
+  }
+
+  give(columns: readonly Float64Array[]): void {
+    this.#free.push(...columns);
+  }
+}
+
+const isByteLines = (lines: readonly (ByteLine | Line)[]): lines is ByteLine[] => lines.length > 0 && 'bytes' in lines[0]!;
+
+const ASCII_WHITESPACE = new Set([9, 11, 12, 13, 32]);
+
+/** `text.trim() === ''` of the line's decoded text, decoding only a line with bytes beyond ASCII. */
+function isBlank(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte > 127) return new TextDecoder('utf-8', { fatal: true }).decode(bytes).trim() === '';
+    if (!ASCII_WHITESPACE.has(byte)) return false;
+  }
+  return true;
 }
 
 /** `numeric`: the columns the model takes as numbers (parsed as such, see typedColumns). */
@@ -174,15 +235,27 @@ export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest
       header ??= await readHeader();
       if (new Set(header).size !== header.length) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${source.path}: a column name appears twice in the header`);
       let checked = false;
-      for await (const { block, part, firstRow, lines } of lineParts(source, options, (l) => l.number === 0 || l.text.trim() === '')) {
+      // Reused read buffers and columns: a part's lines are parsed (copied out) before the next part
+      // is read, and its columns are read into again once it has run.
+      const columnBuffers = new ColumnBuffers(options.partRows);
+      // Without a numeric column every cell becomes a string anyway: lines are decoded as read, so a
+      // part's bytes and its strings (large text cells) are never held together.
+      const partsOfLines = parsedAsNumbers.size > 0
+        ? lineParts(source, options, readBlockLineBytes, (l) => l.number === 0 || isBlank(l.bytes), new ReadBuffers())
+        : lineParts(source, options, readBlockLines, (l) => l.number === 0 || l.text.trim() === '');
+      for await (const { block, part, firstRow, lines } of partsOfLines) {
         const name = partName(source.fileIndex, block, part);
         if (options.committed(name)) continue;
-        const { columns, failed } = parseCsvLines(lines, header, source.path, firstRow, parsedAsNumbers);
+        const taken: Float64Array[] = [];
+        const newColumn = (rows: number) => columnBuffers.take(rows, taken);
+        const { columns, failed } = isByteLines(lines)
+          ? parseCsvLines(lines, header, source.path, firstRow, parsedAsNumbers, newColumn)
+          : parseCsvTextLines(lines, header, source.path, firstRow, parsedAsNumbers, newColumn);
         const { table, carried } = splitCarried({ columns, rows: lines.length }, idColumn);
         if (!checked) checkHeader(table, toRequest, source.path);
         checked = true;
         const ids = lines.map((l) => String(l.number - 1));
-        yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, rows: dataframeRows(table, ids, toRequest, failed), carried };
+        yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, rows: dataframeRows(table, ids, toRequest, failed), carried, release: () => columnBuffers.give(taken) };
       }
     },
   };

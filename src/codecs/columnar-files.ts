@@ -11,8 +11,9 @@
  * every codec but snappy (Polars writes zstd by default).
  */
 import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { RecordBatchReader, tableToIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field, DataType, Precision, type RecordBatch } from 'apache-arrow';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type FileMetaData } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { VireoError } from '../core/errors.js';
@@ -38,12 +39,42 @@ export interface ParquetFile {
   read(rowGroup: number): Promise<ColumnChunk>;
 }
 
+/**
+ * hyparquet's AsyncBuffer over one open file: a slice is one read into a buffer of its own, checked
+ * against the file's size before anything is allocated. (hyparquet's asyncBufferFromFile opens a read
+ * stream per slice — per column chunk, 256 opens a row group of 256 columns — and copies its chunks
+ * together.)
+ */
+function fileSlices(handle: FileHandle, byteLength: number): AsyncBuffer {
+  return {
+    byteLength,
+    async slice(start: number, end = byteLength): Promise<ArrayBuffer> {
+      if (!(start >= 0 && start <= end && end <= byteLength)) throw new Error(`bytes ${start}–${end} are outside the file (${byteLength} bytes)`);
+      const bytes = new Uint8Array(end - start);
+      for (let done = 0; done < bytes.length;) {
+        const { bytesRead } = await handle.read(bytes, done, bytes.length - done, start + done);
+        if (bytesRead === 0) throw new Error(`the file ended at byte ${start + done} (it changed while read?)`);
+        done += bytesRead;
+      }
+      return bytes.buffer;
+    },
+  };
+}
+
+/** Runs `use` with the file open for reading through fileSlices. */
+async function withFile<T>(path: string, use: (file: AsyncBuffer) => Promise<T>): Promise<T> {
+  const handle = await open(path, 'r');
+  try {
+    return await use(fileSlices(handle, (await handle.stat()).size));
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function openParquet(path: string): Promise<ParquetFile> {
   let metadata: FileMetaData;
-  let file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
   try {
-    file = await asyncBufferFromFile(path);
-    metadata = await parquetMetadataAsync(file);
+    metadata = await withFile(path, (file) => parquetMetadataAsync(file));
   } catch (error) {
     return unreadable(path, error);
   }
@@ -66,7 +97,7 @@ export async function openParquet(path: string): Promise<ParquetFile> {
         if (!columns.has(chunk.columnName)) return;
         const from = Math.max(rowStart, chunk.rowStart);
         const to = Math.min(rowEnd, chunk.rowStart + chunk.columnData.length);
-        const data = chunk.columnData;
+        const data = numbersTyped(chunk.columnData);
         let target = columns.get(chunk.columnName);
         // A column without nulls decodes to a typed array (FLOAT, DOUBLE, INT32): kept typed, as Arrow's
         // are, so no JS value is made per cell.
@@ -80,7 +111,8 @@ export async function openParquet(path: string): Promise<ParquetFile> {
         for (let r = from; r < to; r++) (target as unknown[])[r - rowStart] = data[r - chunk.rowStart];
       };
       try {
-        await parquetRead({ file, metadata, rowStart, rowEnd, columns: names, onChunk, compressors });
+        // One open per row group (the file stays closed between the job's reads).
+        await withFile(path, (file) => parquetRead({ file, metadata, rowStart, rowEnd, columns: names, onChunk, compressors }));
       } catch (error) {
         return unreadable(path, error);
       }
@@ -93,6 +125,23 @@ export async function openParquet(path: string): Promise<ParquetFile> {
 
 type NumberColumn = Float32Array | Float64Array | Int32Array;
 const isNumberColumn = (data: unknown): data is NumberColumn => data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array;
+
+/**
+ * A chunk of JS numbers only (no null) as a Float64Array, which holds every JS number exactly: the
+ * same values, kept typed. hyparquet gives an OPTIONAL column (pandas', Polars' and Spark's default)
+ * as a plain array even when no value is null; left so, every cell would go one by one through the
+ * dataframe codec's general path instead of straight into the tensor.
+ */
+function numbersTyped(data: ArrayLike<unknown>): ArrayLike<unknown> {
+  if (!Array.isArray(data) || data.length === 0) return data;
+  const typed = new Float64Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const value: unknown = data[i];
+    if (typeof value !== 'number') return data;
+    typed[i] = value;
+  }
+  return typed;
+}
 
 /**
  * An Arrow record batch as a ColumnChunk: numeric columns without nulls as their typed

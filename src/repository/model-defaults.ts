@@ -16,7 +16,7 @@
  * - `spinBetweenRuns`: whether an ONNX model's onnxruntime threads keep spinning after a run for the
  *   next one (`parameters.spin_between_runs` overrides). A server with the batch API turns it off:
  *   a real-time model's threads spinning at normal priority after every run take the cores a
- *   low-priority batch job is meant to use (bench/batch-api.ts, design `own-stopspin`).
+ *   low-priority batch job is meant to use (bench/batch-api.ts, designs `own` and `own-spinning`).
  */
 export interface ModelDefaults {
   handlerExecuteTimeoutMs: number;
@@ -24,6 +24,13 @@ export interface ModelDefaults {
   handlerHeapLimitMb: number;
   maxQueueSize: 'auto' | number;
   spinBetweenRuns: boolean;
+  /**
+   * ONNX models placed on an execution worker of their own from the start when their configuration
+   * sets no `parameters.execution_worker` (instead of `auto`: shared until their calls prove heavy).
+   * `vireo batch` names its job's model, which runs without pause for the whole job: starting shared
+   * would cost the job its first seconds at one thread, then a second session load.
+   */
+  dedicatedModels?: readonly string[];
 }
 
 /** 20 s: below the default drain timeout (30 s), so a hung handler cannot hold a shutdown. */

@@ -100,9 +100,12 @@ function declaredSignature(parsed: ParsedModelConfig): ModelSignature | undefine
   return { inputs: tensors(parsed.input), outputs: tensors(parsed.output) };
 }
 
-/** `parameters.execution_worker`: `dedicated`, `shared`, or `auto` (the default: shared until its calls prove heavy). */
-function executionPlacement(parsed: ParsedModelConfig): Placement {
-  const text = String(parsed.parameters?.execution_worker ?? 'auto');
+/**
+ * `parameters.execution_worker`: `dedicated`, `shared`, or `auto` (the default: shared until its calls
+ * prove heavy; `dedicated` for a model the defaults name, see ModelDefaults.dedicatedModels).
+ */
+export function executionPlacement(parsed: ParsedModelConfig, dedicatedByDefault: boolean): Placement {
+  const text = String(parsed.parameters?.execution_worker ?? (dedicatedByDefault ? 'dedicated' : 'auto'));
   if (text === 'auto' || text === 'dedicated' || text === 'shared') return text;
   throw new VireoError('VIREO_ERR_CONFIG_INVALID', `parameters.execution_worker must be auto, dedicated or shared, not "${text}"`);
 }
@@ -151,7 +154,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   const heapLimitMb = parameterNumber(parsed, 'max_heap_mb') ?? (typescript ? defaults.handlerHeapLimitMb : undefined);
   // ONNX sessions share the execution pool's threads; a handler keeps a thread of its own, so code
   // that crashes, hangs or exits takes down nothing but itself (docs/ARCHITECTURE.md, "Execution pool").
-  const placement = executionPlacement(parsed);
+  const placement = executionPlacement(parsed, defaults.dedicatedModels?.includes(options.modelName) ?? false);
   const jobInstance = batchJobInstance(parsed);
   // What the version's first instance read: every later instance (group, restart, background) must match it.
   let loadedHash: string | undefined;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseNumericLine } from '../../src/batch/csv-numbers.js';
+import { parseNumericBytes, parseNumericLine } from '../../src/batch/csv-numbers.js';
 
 /** What the general path makes of one numeric cell: its value, or undefined when it is refused. */
 function reference(cell: string): number | undefined {
@@ -14,14 +14,20 @@ function reference(cell: string): number | undefined {
   return value;
 }
 
+/** The text scanner's values, after checking the byte scanner gives the very same (or refuses the same). */
 function scan(cells: string[]): (number | undefined)[] | undefined {
   const columns = cells.map(() => new Float64Array(1));
-  return parseNumericLine(cells.join(','), 0, { columns, numeric: cells.map(() => true) }) ? columns.map((c) => c[0]) : undefined;
+  const fromText = parseNumericLine(cells.join(','), 0, { columns, numeric: cells.map(() => true) }) ? columns.map((c) => c[0]) : undefined;
+  const byteColumns = cells.map(() => new Float64Array(1));
+  const fromBytes = parseNumericBytes(Buffer.from(cells.join(',')), 0, { columns: byteColumns, numeric: cells.map(() => true) }) ? byteColumns.map((c) => c[0]) : undefined;
+  assert.equal(fromBytes === undefined, fromText === undefined, `${JSON.stringify(cells)}: text and bytes disagree on refusing`);
+  fromText?.forEach((v, i) => assert.ok(Object.is(v, fromBytes![i]), `${JSON.stringify(cells[i])}: text ${v}, bytes ${fromBytes![i]}`));
+  return fromText;
 }
 
 const same = (a: number, b: number) => Object.is(a, b);
 
-describe('parseNumericLine', () => {
+describe('parseNumericLine and parseNumericBytes', () => {
   it('gives exactly Number\'s value for random decimals of every length', () => {
     let seed = 42;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -56,5 +62,18 @@ describe('parseNumericLine', () => {
     assert.equal(parseNumericLine('1,2', 0, target), false);
     assert.equal(parseNumericLine('1,2,3,4', 0, target), false);
     assert.equal(parseNumericLine('1,x,', 0, target), false);
+  });
+
+  it('bytes: text columns as trimmed strings; a quote or a byte beyond ASCII is left to the text path', () => {
+    const columns = [new Float64Array(1), new Array<unknown>(1), new Float64Array(1)];
+    const target = { columns, numeric: [true, false, true] };
+    assert.equal(parseNumericBytes(Buffer.from(' 1.25 ,\t a b ,-3'), 0, target), true);
+    assert.deepEqual([columns[0]![0], columns[1]![0], columns[2]![0]], [1.25, 'a b', -3]);
+    assert.equal(parseNumericBytes(Buffer.from('1,"a",3'), 0, target), false);
+    assert.equal(parseNumericBytes(Buffer.from('1,caf\u00e9,3'), 0, target), false);
+    assert.equal(parseNumericBytes(Buffer.from('1\u00a0,a,3'), 0, target), false);
+    assert.equal(parseNumericBytes(Buffer.from('1,2'), 0, target), false);
+    assert.equal(parseNumericBytes(Buffer.from('1,2,3,4'), 0, target), false);
+    assert.equal(parseNumericBytes(Buffer.from('1,x,'), 0, target), false);
   });
 });

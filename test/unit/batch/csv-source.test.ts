@@ -1,0 +1,77 @@
+/**
+ * The CSV reader's two paths (numbers scanned from the line bytes, or the lines decoded and split or
+ * csv-parsed) against an independent reading of the same file: csv-parse over the whole text with the
+ * REST path's options, then `Number` for each numeric cell. Parts of 3 lines mix clean ASCII parts
+ * (byte path) with parts that hold a quoted cell, text beyond ASCII, or CRLF and blank lines.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import type { Table } from '../../../src/codecs/dataframe-codec.js';
+import { csvSource } from '../../../src/batch/text-sources.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'vireo-csv-source-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+const NUMERIC = new Set(['a', 'b', 'c']);
+
+/**
+ * Every row the reader hands to the model, as [name, a, b, c], in order; a numeric cell the text path
+ * left as a string is read with `Number`, as the dataframe codec's cell() reads it.
+ */
+async function readRows(path: string, partRows: number, numeric: ReadonlySet<string> = NUMERIC): Promise<unknown[][]> {
+  const tables: Table[] = [];
+  const source = csvSource({ path, fileIndex: 0, blockBytes: 1 << 20 }, (table) => {
+    tables.push(table);
+    return { model: 'm', inputs: [] };
+  }, undefined, numeric);
+  const rows: unknown[][] = [];
+  for await (const part of source.parts({ owns: () => true, committed: () => false, partRows })) {
+    tables.length = 0;
+    await part.rows.requests(0, part.rows.ids.length);
+    for (const table of tables.filter((t) => t.rows > 0)) {
+      for (let r = 0; r < table.rows; r++) rows.push(['name', 'a', 'b', 'c'].map((c) => {
+        const cell = table.columns.get(c)![r];
+        return numeric.has(c) && typeof cell === 'string' ? Number(cell) : cell;
+      }));
+    }
+  }
+  return rows;
+}
+
+function reference(text: string, numeric: ReadonlySet<string> = NUMERIC): unknown[][] {
+  const [header, ...records] = parse(text, { bom: true, trim: true, skip_empty_lines: true }) as string[][];
+  return records.map((record) => header!.map((name, c) => (numeric.has(name) ? Number(record[c]) : record[c])));
+}
+
+it('numbers and text cells as csv-parse and Number read them, on both paths', async () => {
+  const lines = [
+    'name,a,b,c',
+    'r0,0.1,-2.5000,3', ' r1\t, 7 ,1e3,-0.0001', 'r2,.5,5.,007', // clean: bytes
+    'r3,1.25,2,3', '"r,4",1,2,3', 'r5,0.30000000000000004,9007199254740993,1.7976931348623157e308', // a quote: csv-parse
+    'café,1,2,3', 'r7,4,5,6', 'naïve  ,  -1.5,2,3', // beyond ASCII: decoded, split
+    'r9,1,2,3\r', '   \t', 'r10,123456789012345,0.0000000000000000000001,-7\r', // CRLF and a blank line
+    'r11,2,3,4', 'r12,5,6,7', 'r13,8,9,10',
+  ];
+  const text = `${lines.join('\n')}\n`;
+  const path = join(dir, 'mixed.csv');
+  await writeFile(path, text);
+  const expected = reference(text);
+  assert.equal(expected.length, 14);
+  for (const partRows of [3, 1, 1000]) {
+    const got = await readRows(path, partRows);
+    assert.equal(got.length, expected.length, `parts of ${partRows}`);
+    got.forEach((row, r) => row.forEach((cell, c) => assert.ok(Object.is(cell, expected[r]![c]), `parts of ${partRows}, row ${r}, column ${c}: ${String(cell)} vs ${String(expected[r]![c])}`)));
+  }
+  // No numeric column: every cell a string, the lines decoded as read.
+  assert.deepEqual(await readRows(path, 3, new Set()), reference(text, new Set()));
+});
+
+it('invalid UTF-8 in a line still fails the read, as the decoder refuses it', async () => {
+  const path = join(dir, 'bad-utf8.csv');
+  await writeFile(path, Buffer.concat([Buffer.from('name,a,b,c\nr0,1,2,3\nr'), Buffer.from([0xff, 0xfe]), Buffer.from(',1,2,3\n')]));
+  await assert.rejects(readRows(path, 10), /not valid|invalid|encoded data/i);
+});
