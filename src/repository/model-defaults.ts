@@ -14,9 +14,10 @@
  *   policy written in the configuration (`dynamic_batching.default_queue_policy` or
  *   `priority_queue_policy`) keeps Triton's meaning: its `max_queue_size`, 0 for unbounded.
  * - `spinBetweenRuns`: whether an ONNX model's onnxruntime threads keep spinning after a run for the
- *   next one (`parameters.spin_between_runs` overrides). A server with the batch API turns it off:
- *   a real-time model's threads spinning at normal priority after every run take the cores a
- *   low-priority batch job is meant to use (bench/batch-api.ts, designs `own` and `own-spinning`).
+ *   next one (onnxruntime's default; `parameters.spin_between_runs: 0` stops them). Kept on beside
+ *   batch jobs too: stopping them gave a nice-19 job 0.69–0.77 of the capacity left over instead of
+ *   0.15–0.21, but tripled the real-time MLP's p50 (bench/batch-api.ts, designs `own-stopspin` and
+ *   `own`; README, "Batch jobs in the server") — real-time latency comes first.
  */
 export interface ModelDefaults {
   handlerExecuteTimeoutMs: number;
