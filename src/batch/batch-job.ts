@@ -78,7 +78,8 @@ function numericColumns(config: ModelConfig): Set<string> {
 
 function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: ModelConfig, batchSize: number): InputSource[] {
   const batched = config.max_batch_size > 0;
-  const toRequest = (table: Parameters<BatchJobOptions['server']['dataframeRequest']>[2]) => options.server.dataframeRequest(options.model, options.version, table);
+  // Full batches of the job's own rows: sized by the batch size, not by a client's per-request byte bounds.
+  const toRequest = (table: Parameters<BatchJobOptions['server']['dataframeRequest']>[2]) => options.server.dataframeRequest(options.model, options.version, table, false);
   const jsonl = jsonlModel(options.server, options.model, options.version, config, options.oipRequest);
   const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
   return planned.map((input, fileIndex): InputSource => {

@@ -154,7 +154,11 @@ function cell(value: unknown, datatype: string, row: number, column: string): un
   return n;
 }
 
-export function tableToInputs(table: Table, inputs: readonly DataframeInput[], columns: Map<string, string[]>, batched: boolean): Tensor[] {
+/**
+ * `perRequestBounds`: admit the tensors against the per-request byte limits (a client's request);
+ * false for the full batches `vireo batch` assembles from its own files, whose size its batch size sets.
+ */
+export function tableToInputs(table: Table, inputs: readonly DataframeInput[], columns: Map<string, string[]>, batched: boolean, perRequestBounds = true): Tensor[] {
   const expected = [...columns.values()].flat();
   const missing = expected.filter((c) => !table.columns.has(c));
   if (missing.length > 0) bad(`missing column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${c}"`).join(', ')} (the model takes ${expected.map((c) => `"${c}"`).join(', ')})`);
@@ -165,7 +169,7 @@ export function tableToInputs(table: Table, inputs: readonly DataframeInput[], c
   const budget = new TensorBytesBudget();
   return inputs.map((input) => {
     const names = columns.get(input.name)!;
-    budget.admit(input.data_type, table.rows * names.length, `input "${input.name}"`);
+    if (perRequestBounds) budget.admit(input.data_type, table.rows * names.length, `input "${input.name}"`);
     const source = names.map((name) => table.columns.get(name)!);
     const dims = input.columns ? [names.length] : input.dims;
     const shape = batched ? [table.rows, ...dims] : dims;

@@ -57,12 +57,12 @@ export class ModelCodecs {
     return new ModelCodecs(config, images, texts, labels);
   }
 
-  /** A dataframe's columns as the model's inputs, one row per batch item. */
-  dataframeInputs(table: Table, model: string): Tensor[] {
+  /** A dataframe's columns as the model's inputs, one row per batch item (see tableToInputs for `perRequestBounds`). */
+  dataframeInputs(table: Table, model: string, perRequestBounds = true): Tensor[] {
     if (typeof this.#columns === 'string') {
       throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `model "${model}" does not take dataframes: ${this.#columns}`);
     }
-    return tableToInputs(table, this.#inputs, this.#columns, this.#batched);
+    return tableToInputs(table, this.#inputs, this.#columns, this.#batched, perRequestBounds);
   }
 
   /** Whether an input takes encoded bytes from a client (an upload may fill it). */

@@ -215,11 +215,14 @@ export class InferenceServer {
     if (name !== '' && !this.repository.loadsOnDemand && !this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(name)}' is not found`);
   }
 
-  /** An inference request made of a dataframe's columns (CSV, Arrow or JSON records/columns). */
-  dataframeRequest(model: string, version: string | undefined, table: Table): InferRequest {
+  /**
+   * An inference request made of a dataframe's columns (CSV, Arrow or JSON records/columns).
+   * `perRequestBounds` false: a full batch `vireo batch` built from its files, not a client's request.
+   */
+  dataframeRequest(model: string, version: string | undefined, table: Table, perRequestBounds = true): InferRequest {
     const mv = this.repository.resolve(model, version);
     if (!mv.codecs) throw new VireoError('VIREO_ERR_INTERNAL', `model "${model}" has no codecs`);
-    return { model, version, inputs: mv.codecs.dataframeInputs(table, model) };
+    return { model, version, inputs: mv.codecs.dataframeInputs(table, model, perRequestBounds) };
   }
 
   /**

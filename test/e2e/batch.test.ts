@@ -15,7 +15,9 @@ import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm/node';
 import { runBatch, type RunBatchOptions } from '../../src/app/run-batch.js';
+import { tableToInputs } from '../../src/codecs/dataframe-codec.js';
 import { VireoError } from '../../src/core/errors.js';
+import { DEFAULT_REQUEST_LIMITS, setRequestLimits } from '../../src/core/request-limits.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { identityModel, mlpReference } from '../../tools/modelgen/models.js';
 import { TABULAR_SEED, TABULAR_SIZES } from '../../tools/prepare-examples.js';
@@ -106,6 +108,27 @@ describe('vireo batch: dataframes into the tabular MLP', () => {
     assert.match(errors[0]!.error.message, /"abc" is not a number/);
     assert.match(errors[1]!.error.message, /value is missing/);
     assert.equal(errors[0]!.error.code, 'VIREO_ERR_INPUT_DATA');
+  });
+
+  it("holds full batches to the batch size, not to a client's per-request tensor bytes (which still bound a dataframe request)", async () => {
+    // 256 bytes a tensor: a client's dataframe of 17 rows × 4 FP32 columns is refused; the job's batches of 64 rows are not.
+    setRequestLimits({ maxTensorBytes: 256, maxRequestTensorBytes: 256 });
+    try {
+      await writeFile(join(dir, 'iris-small-limits.csv'), `${COLUMNS.join(',')}\n${rows.slice(0, 200).map((r) => r.join(',')).join('\n')}\n`);
+      const output = join(dir, 'out-small-limits');
+      const summary = await job({ model: 'tabular', inputs: [join(dir, 'iris-small-limits.csv')], output, partRows: 128 });
+      assert.equal(summary.errors, 0, JSON.stringify(await errorsOf(output)));
+      assert.ok(summary.meanBatchRows > 32, `batches are full: ${summary.meanBatchRows}`);
+      const got = await csvOf(output);
+      assert.equal(got.length, 200);
+      for (const [id, values] of got) assertClose(values, expectedRow(Number(id)), `row ${id}`);
+      // The REST dataframe mapping, as a client's request reaches it: held to the bound.
+      const table = { columns: new Map<string, unknown[]>(COLUMNS.map((c, j) => [c, rows.slice(0, 17).map((r) => r[j]!)])), rows: 17 };
+      const input = { name: 'INPUT', data_type: 'FP32' as const, dims: [4], columns: COLUMNS };
+      assert.throws(() => tableToInputs(table, [input], new Map([['INPUT', COLUMNS]]), true), (error: VireoError) => error.code === 'VIREO_ERR_REQUEST_TOO_LARGE');
+    } finally {
+      setRequestLimits(DEFAULT_REQUEST_LIMITS);
+    }
   });
 
   it('Parquet in (several row groups), Parquet out, with an id column carried through', async () => {
