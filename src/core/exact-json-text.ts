@@ -6,12 +6,21 @@
  * text for that second reading) and by batch jobs, whose lines and answers are the same JSON.
  */
 import { isInteger, isSafeNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
+import { VireoError } from './errors.js';
 
 const exactNumber = (text: string): number | bigint => (isInteger(text) && !isSafeNumber(text) ? BigInt(text) : Number(text));
 
-/** Parses with integers beyond ±2^53 as BigInt (every other number a Number). */
+/**
+ * Parses with integers beyond ±2^53 as BigInt (every other number a Number). Text JSON.parse took can
+ * still be refused here (lossless-json rejects a duplicate key): that is the sender's malformed JSON, a
+ * 400, not an internal error.
+ */
 export function parseJsonExact(text: string): unknown {
-  return parseLossless(text, null, exactNumber);
+  try {
+    return parseLossless(text, null, exactNumber);
+  } catch (error) {
+    throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the JSON could not be read exactly: ${(error as Error).message}`);
+  }
 }
 
 /** JSON.stringify, writing BigInt values as exact integer literals. */
