@@ -174,7 +174,14 @@ describe('decoupled models', () => {
     for (const tag of ['sse', 'grpc']) {
       let end: { produced: number; aborted: boolean } | undefined;
       for (let i = 0; i < 200 && !end; i++) {
-        end = await readFile(join(counterDir, `end-${tag}.json`), 'utf8').then(JSON.parse, () => undefined);
+        // Read while the handler may still be writing it: a partial file is "not yet", like a missing one.
+        end = await readFile(join(counterDir, `end-${tag}.json`), 'utf8').then((text) => {
+          try {
+            return JSON.parse(text) as { produced: number; aborted: boolean };
+          } catch {
+            return undefined;
+          }
+        }, () => undefined);
         if (!end) await sleep(25);
       }
       assert.ok(end, `${tag}: the handler never ended`);
