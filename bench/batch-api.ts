@@ -6,6 +6,9 @@
  *
  *   tsx bench/batch-api.ts [--seconds 4] [--rounds 3] [--load 0.4] [--designs own,shared]
  *
+ * A design ending in `@base` runs the server of another checkout, `VIREO_BASELINE=<dir>` (extracted with
+ * `git archive <commit> | tar -x -C <dir>` and node_modules linked), side by side with this one.
+ *
  * `--designs`: where job work runs (parameters.batch_job_instance): `own`, a background instance at
  * low CPU priority (the default), `shared`, the model's own instances, and `own-nospin`, `own` with
  * onnxruntime's spinning off (parameters.allow_spinning "0"), and `own-stopspin`, `own` with onnxruntime's
@@ -94,7 +97,7 @@ async function openLoop(url: string, model: string, rate: number, seconds: numbe
 
 /** `own-nospin`: `own` with the models' onnxruntime threads told not to spin (parameters.allow_spinning "0"). */
 /** `own-stopspin`: `own` with onnxruntime's threads stopping their spin when a run ends (parameters.spin_between_runs "0"). */
-type Design = 'own' | 'shared' | 'own-nospin' | 'own-stopspin';
+type Design = 'own' | 'shared' | 'own-nospin' | 'own-stopspin' | `${'own' | 'shared' | 'own-nospin' | 'own-stopspin'}@base`;
 
 interface JobServer {
   url: string;
@@ -103,7 +106,8 @@ interface JobServer {
 }
 
 /** One `vireo serve --batch-dir` whose models run job work per `design` (parameters.batch_job_instance). */
-async function startServer(design: Design): Promise<JobServer> {
+async function startServer(variant: Design): Promise<JobServer> {
+  const design = variant.split('@')[0] as Design;
   const root = await mkdtemp(join(tmpdir(), 'vireo-bench-batch-'));
   const dynamic = { max_queue_delay_microseconds: 500 };
   const parameters = design === 'own-nospin' ? { batch_job_instance: 'own', allow_spinning: '0' }
@@ -117,9 +121,9 @@ async function startServer(design: Design): Promise<JobServer> {
     await writeFile(join(root, 'repo', name, 'config.yaml'), stringify(config));
   }
   const port = await freePort();
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'vireo.js'), 'serve', '--model-repository', join(root, 'repo'),
+  const child = spawn(process.execPath, [variant.includes('@base') ? join(process.env.VIREO_BASELINE!, 'bin', 'vireo.js') : join(import.meta.dirname, '..', 'bin', 'vireo.js'), 'serve', '--model-repository', join(root, 'repo'),
     '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '-1', '--allow-metrics', 'false', '--batch-dir', join(root, 'batches'),
-    '--batch-max-lines', '120000', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    '--batch-max-lines', '120000', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit']});
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     child.kill('SIGTERM');
@@ -176,7 +180,11 @@ async function main(): Promise<void> {
     const first = servers.get(DESIGNS[0]!)!;
     await capacity(first.url, 'simple', 8, 1);
     await capacity(first.url, 'mlp', 8, 1);
-    const caps: Record<string, number> = { simple: await capacity(first.url, 'simple', 16, SECONDS), mlp: await capacity(first.url, 'mlp', 16, SECONDS) };
+    // The median of three interleaved measurements: one lucky or unlucky second of the machine would set
+    // the rate of every phase (a capacity read 2 × too high overloads the real-time model in every phase).
+    const samples: Record<string, number[]> = { simple: [], mlp: [] };
+    for (let i = 0; i < 3; i++) for (const model of ['simple', 'mlp']) samples[model]!.push(await capacity(first.url, model, 16, SECONDS / 2));
+    const caps: Record<string, number> = { simple: median(samples.simple!), mlp: median(samples.mlp!) };
     const alone = new Map<string, number[]>();
     type Row = { p50: number[]; p99: number[]; throughput: number[]; job: number[] };
     const rows = new Map<string, Row>();

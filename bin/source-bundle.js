@@ -6,7 +6,7 @@
 // the ≈ 3,000 of its packages — through loader hooks running in a thread of their own (another V8
 // isolate). Measured on `vireo serve` with an empty repository: ≈ 30 MiB and ≈ 1 CPU-second of start-up
 // (README, "Many models per server"). The worker entries are compiled in the same build (shared chunks)
-// and handed to src/backends/esm-bundle.ts, so worker threads load plain JavaScript too.
+// and handed to src/core/esm-bundle.ts, so worker threads load plain JavaScript too.
 //
 // `import.meta.url`, `.dirname` and `.filename` are written as the literals of each source file, so
 // files found relative to a source (proto/, web/console/, package.json) are found as before, and the
@@ -19,9 +19,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const ENTRIES = { main: 'src/cli/main.ts', 'pool-worker': 'src/backends/pool-worker.ts', 'instance-worker': 'src/backends/instance-worker.ts' };
+const ENTRIES = { main: 'src/cli/main.ts', 'pool-worker': 'src/backends/pool-worker.ts', 'instance-worker': 'src/backends/instance-worker.ts', 'job-thread': 'src/protocols/openai-batch/job-thread.ts' };
 const LOADERS = { ts: 'ts', mts: 'ts', cts: 'ts', js: 'js', mjs: 'js', cjs: 'js' };
-/** Read by src/backends/esm-bundle.ts: the compiled worker entries, by name. */
+/** Read by src/core/esm-bundle.ts: the compiled worker entries, by name. */
 export const WORKER_ENTRIES = Symbol.for('vireo.compiledWorkerEntries');
 
 function stamp(path) {
@@ -72,7 +72,7 @@ function pruneOldBuilds(dir, current) {
 }
 
 /**
- * The compiled entries ({ main, 'pool-worker', 'instance-worker' } → file path), building them when a
+ * The compiled entries ({ main, 'pool-worker', 'instance-worker', 'job-thread' } → file path), building them when a
  * source changed; undefined when esbuild is missing or the build fails (the caller then uses tsx, which
  * reports a broken source as it always did).
  */

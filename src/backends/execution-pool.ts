@@ -12,7 +12,7 @@
  * dedicated is PooledInstance's decision (pooled-instance.ts).
  *
  * Background (`placeBackground`): the sessions that run batch-job work (scheduler/background-lane.ts)
- * share one more thread, started at the lowest CPU priority (nice 19) with its onnxruntime threads,
+ * share one more thread, started at the lowest CPU priority (nice 19 and SCHED_IDLE, core/thread-priority.ts) with its onnxruntime threads,
  * so a job takes only the CPU real-time threads leave idle; it ends when its last session closes.
  */
 import { USABLE_CORES } from '../core/cpu-budget.js';

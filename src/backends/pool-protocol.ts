@@ -13,9 +13,9 @@ export interface PoolWorkerInit {
   /** Longest an idle worker spins for the next call before parking (µs; 0: never). */
   spinWaitUs: number;
   /**
-   * The thread's nice value (0: the process's). The background worker runs at 19 so the kernel
-   * gives its CPU to real-time threads the moment they want it; onnxruntime's intra-op threads are
-   * created by this thread and inherit it.
+   * The thread's nice value (0: the process's). The background worker runs at 19, and SCHED_IDLE with
+   * it (core/thread-priority.ts), so the kernel gives its CPU to real-time threads the moment they want
+   * it; onnxruntime's intra-op threads are created by this thread and inherit both.
    */
   nice?: number;
 }

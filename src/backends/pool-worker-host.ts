@@ -17,7 +17,7 @@ import { VireoError } from '../core/errors.js';
 import { processInflight } from '../core/inflight-requests.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelSignature } from './backend.js';
-import { workerEntryUrl } from './esm-bundle.js';
+import { workerEntryUrl } from '../core/esm-bundle.js';
 import { workerResourceLimits } from './worker-heap.js';
 import { SharedMailbox } from './shared-mailbox.js';
 import type { PoolHostMessage, PoolWorkerInit, PoolWorkerMessage } from './pool-protocol.js';

@@ -9,11 +9,11 @@
  * Atomics.wait) or over the port; the host rings the mailbox after every port message because a
  * parked thread runs no event loop. The mailbox loop and the answer's shape are execute-loop.ts's.
  */
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { BackendModule, InstanceHost, InstanceImplementation } from './backend.js';
+import { lowerThisThread } from '../core/thread-priority.js';
 import { SpinPolicy } from './spin-policy.js';
 import { ExecuteLoop } from './execute-loop.js';
 import { SharedMailbox, type MailboxRequest, type MailboxResponse } from './shared-mailbox.js';
@@ -28,12 +28,9 @@ const BACKENDS: Record<string, () => Promise<BackendModule>> = {
 if (!parentPort) throw new Error('pool-worker must run in a worker thread');
 const port = parentPort;
 const init = workerData as PoolWorkerInit;
-// Linux: the nice value of a thread (PRIO_PROCESS of tid 0 is the calling thread), set before any
-// session exists so the threads onnxruntime starts inherit it.
+// Set before any session exists so the threads onnxruntime starts inherit it (thread-priority.ts).
 // Where that is refused the work still runs, only without yielding to real-time threads.
-if (init.nice) {
-  try { setPriority(init.nice); } catch { /* runs at the process's priority */ }
-}
+if (init.nice) lowerThisThread(init.nice, true);
 const post = (message: PoolWorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 const noCalls: InstanceHost = {

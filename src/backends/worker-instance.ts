@@ -11,7 +11,7 @@ import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { processInflight } from '../core/inflight-requests.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
-import { workerEntryUrl } from './esm-bundle.js';
+import { workerEntryUrl } from '../core/esm-bundle.js';
 import { workerResourceLimits } from './worker-heap.js';
 import { compileHandler } from './handler/handler-bundle.js';
 import { SharedMailbox } from './shared-mailbox.js';

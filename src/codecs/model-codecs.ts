@@ -57,6 +57,14 @@ export class ModelCodecs {
     return new ModelCodecs(config, images, texts, labels);
   }
 
+  /**
+   * Only the dataframe mapping (`dataframeInputs`), from the config alone: what a batch job's reading
+   * thread needs to read a dataframe body as the REST route does, without loading tokenizers or labels.
+   */
+  static dataframesOnly(config: CodecModelConfig): ModelCodecs {
+    return new ModelCodecs(config, new Map(), new Map(), new Map());
+  }
+
   /** A dataframe's columns as the model's inputs, one row per batch item (see tableToInputs for `perRequestBounds`). */
   dataframeInputs(table: Table, model: string, perRequestBounds = true): Tensor[] {
     if (typeof this.#columns === 'string') {

@@ -14,7 +14,7 @@ import { buildModel } from '../../tools/modelgen/onnx-graph.js';
 import { USABLE_CORES } from '../../src/core/cpu-budget.js';
 import { waitFor } from '../helpers/lifecycle.js';
 import { makeRepository } from '../helpers/repository.js';
-import { threadNiceValues } from '../helpers/thread-nice.js';
+import { SCHED_IDLE, threadSchedules } from '../helpers/thread-nice.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { add, sub } from '../helpers/simple.js';
 
@@ -100,12 +100,16 @@ describe('batch API with the openai client', () => {
     assert.ok(listed.data.some((f) => f.id === batch.output_file_id));
   });
 
-  it('ran that job on a background thread at nice 19, its onnxruntime threads too; real-time threads keep nice 0', async () => {
+  it('ran that job on a background thread at nice 19 and SCHED_IDLE, its onnxruntime threads too; real-time threads keep nice 0', async () => {
     // The lane's session stays open LANE_IDLE_CLOSE_MS after the job, with its threads.
-    const nice = threadNiceValues();
+    const threads = threadSchedules();
+    const nice = threads.map((t) => t.nice);
     const background = nice.filter((n) => n === 19).length;
     assert.ok(background >= (USABLE_CORES >= 2 ? 2 : 1), `threads at nice 19: ${background} (all: ${nice.join(',')})`);
     assert.ok(nice.filter((n) => n === 0).length > background, 'the main thread and the model\'s own instances run at nice 0');
+    // SCHED_IDLE is set through util-linux's chrt (thread-priority.ts), which Debian always has.
+    const idle = threads.filter((t) => t.policy === SCHED_IDLE);
+    assert.deepEqual(idle.map((t) => t.nice), nice.filter((n) => n === 19), 'exactly the nice-19 threads are SCHED_IDLE');
     // And real-time requests of the same model are answered meanwhile.
     const response = await fetch(`${server.url}/v2/models/simple/infer`, { method: 'POST', body: JSON.stringify(JSON.parse(simpleLine(3)).body) });
     assert.equal(response.status, 200);

@@ -15,7 +15,7 @@ import { builtinModules } from 'node:module';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { VireoError } from '../../core/errors.js';
-import { loadEsbuild, NODE_RESOLUTION, TARGET } from '../esm-bundle.js';
+import { loadEsbuild, NODE_RESOLUTION, TARGET } from '../../core/esm-bundle.js';
 
 const BUILTINS = new Set(builtinModules);
 const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { ts: 'ts', mts: 'ts', cts: 'ts', tsx: 'tsx', js: 'js', mjs: 'js', cjs: 'js', jsx: 'jsx' };

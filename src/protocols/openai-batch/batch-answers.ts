@@ -11,7 +11,7 @@ import { inflightBatches, jsonlModel } from '../../batch/batch-model.js';
 import type { JsonlModel, ParsedLine } from '../../batch/jsonl-rows.js';
 import type { RowResult } from '../../batch/run-rows.js';
 import type { TimeSlicer } from '../../batch/time-slicer.js';
-import { ERROR_CODES, VireoError } from '../../core/errors.js';
+import { ERROR_CODES, VireoError, type SerializedError } from '../../core/errors.js';
 import { stringifyJsonExact } from '../../core/exact-json-text.js';
 import type { ModelConfig } from '../../repository/model-config.js';
 import type { InferenceServer } from '../../server/inference-server.js';
@@ -28,17 +28,23 @@ export interface BatchModel {
   batchSize: number;
   /** Batches in flight: one per instance, and one more being built. */
   maxInflight: number;
+  /** The loaded version's config, or why there is none (read by the job's reading thread). */
+  config?: ModelConfig;
+  unavailable?: SerializedError;
 }
 
 /** The model as loaded now; a model not (yet) loaded reads as unbatched, and its requests answer its error. */
 export function batchModel(server: InferenceServer, endpoint: BatchEndpoint): BatchModel {
   let config: ModelConfig | undefined;
+  let unavailable: SerializedError | undefined;
   try {
     config = server.modelConfig(endpoint.model, endpoint.version);
-  } catch {
+  } catch (error) {
     // not loaded: every request will answer the model's error (after the transient retries)
+    unavailable = VireoError.from(error).toJSON();
   }
   return {
+    config, unavailable,
     // JSONL bodies with `inputs` are read exactly as POST /v2/models/{m}/infer reads them.
     jsonl: jsonlModel(server, endpoint.model, endpoint.version, config, (body, model, version) => parseInferBody(body, model, version)),
     batchSize: Math.max(1, config?.max_batch_size ?? 1),

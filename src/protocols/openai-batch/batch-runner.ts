@@ -1,6 +1,7 @@
 /**
  * Runs batch jobs, one at a time in submission order, on the batch engine of `vireo batch`
- * (src/batch/): the input is read by its JSONL reader (`jsonlParts`), the rows run through its part
+ * (src/batch/): the input is read by its JSONL reader (`jsonlParts`) on the job's own low-priority
+ * thread (job-thread.ts, which also validates the input and encodes the answers), the rows run through its part
  * loop (`runParts` → `runRows`, full batches through the facade) at the scheduler's background level
  * (behind every level real-time requests use, so a job fills idle capacity and yields to real-time
  * traffic), and progress is committed by its PartStore (atomic parts, manifests of the input ranges
@@ -12,9 +13,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inBackground, retryingTransient } from '../../batch/facade-wrappers.js';
-import type { PartInput } from '../../batch/input-source.js';
 import { joinParts } from '../../batch/join-parts.js';
-import { jsonlRows, type ParsedLine } from '../../batch/jsonl-rows.js';
 import { runParts } from '../../batch/part-runner.js';
 import { PartStore } from '../../batch/part-store.js';
 import { jsonlParts, type JsonlPart } from '../../batch/text-sources.js';
@@ -22,9 +21,10 @@ import { TimeSlicer } from '../../batch/time-slicer.js';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
-import { answerPart, batchModel, expiredLine, refuseBinary, type BatchModel } from './batch-answers.js';
+import { batchModel, expiredLine, type BatchModel } from './batch-answers.js';
 import { derivedFileId, nowSeconds, type BatchFiles } from './batch-files.js';
-import { parseEndpoint, validateInput, type InputError } from './batch-input.js';
+import { parseEndpoint, type InputError } from './batch-input.js';
+import { JobThread } from './job-thread-host.js';
 import { TERMINAL, type BatchObject, type BatchObjects, type BatchStatus } from './batch-objects.js';
 
 export interface RunnerOptions {
@@ -41,12 +41,9 @@ export interface RunnerOptions {
 /** A stop interrupted the part being run: it is not committed and runs again on the next start. */
 class Interrupted extends Error {}
 
-/** A part of a batch: the engine's rows, and the lines they came from (for the output lines). */
-type ApiPart = PartInput & { lines: ParsedLine[] };
-
 /** Bytes per block of the input (the engine's unit of reading; parts never span two). */
 const BLOCK_BYTES = 64 * 1024 * 1024;
-/** Longest stretch of a job's synchronous work on the main thread before waiting I/O may run. */
+/** Longest stretch of the expiry listing's synchronous work on the main thread before waiting I/O may run. */
 const MAIN_THREAD_SLICE_MS = 0.2;
 /** A model that is reloading is back within this long, or its rows fail with the model's error. */
 const TRANSIENT_RETRY_MS = 30_000;
@@ -159,14 +156,20 @@ export class BatchRunner {
   }
 
   async #run(batch: BatchObject): Promise<void> {
-    if (batch.status === 'validating') {
-      const input = this.#o.files.dataPath(batch.input_file_id);
-      const { total, errors } = await validateInput(input, batch.endpoint, this.#o.maxLines, new TimeSlicer(MAIN_THREAD_SLICE_MS));
-      if (batch.status !== 'validating') return this.#finish(batch); // cancelled meanwhile
-      if (errors.length > 0) return this.#fail(batch, undefined, undefined, errors);
-      await this.#move(batch, 'in_progress', { in_progress_at: nowSeconds(), request_counts: { total, completed: 0, failed: 0 } });
+    // The job's per-line work runs on a thread of its own at the lowest CPU priority (job-thread.ts).
+    const thread = new JobThread();
+    try {
+      if (batch.status === 'validating') {
+        const input = this.#o.files.dataPath(batch.input_file_id);
+        const { total, errors } = await thread.validate(input, batch.endpoint, this.#o.maxLines);
+        if (batch.status !== 'validating') return await this.#finish(batch); // cancelled meanwhile
+        if (errors.length > 0) return await this.#fail(batch, undefined, undefined, errors);
+        await this.#move(batch, 'in_progress', { in_progress_at: nowSeconds(), request_counts: { total, completed: 0, failed: 0 } });
+      }
+      if (batch.status === 'in_progress') await this.#runParts(batch, thread);
+    } finally {
+      await thread.close();
     }
-    if (batch.status === 'in_progress') await this.#runParts(batch);
     await this.#finish(batch);
   }
 
@@ -185,26 +188,21 @@ export class BatchRunner {
     return jsonlParts(source, model.jsonl, { owns: () => true, committed: (part) => store.isCommitted(part), partRows }, slicer);
   }
 
-  async #runParts(batch: BatchObject): Promise<void> {
+  async #runParts(batch: BatchObject, thread: JobThread): Promise<void> {
     const { store, partRows } = await this.#parts(batch);
     const committed = store.committed();
     batch.request_counts.completed = committed.reduce((n, m) => n + m.rows - m.errors, 0);
     batch.request_counts.failed = committed.reduce((n, m) => n + m.errors, 0);
-    const model = batchModel(this.#o.server, parseEndpoint(batch.endpoint));
-    const parts = async function* (lines: AsyncGenerator<JsonlPart>): AsyncGenerator<ApiPart> {
-      for await (const part of lines) {
-        const checked = part.lines.map(refuseBinary);
-        yield { name: part.name, range: part.range, lines: checked, rows: jsonlRows(checked, model.jsonl, model.batchSize) };
-      }
-    };
+    const endpoint = parseEndpoint(batch.endpoint);
+    const model = batchModel(this.#o.server, endpoint);
+    const source = { path: this.#o.files.dataPath(batch.input_file_id), fileIndex: 0, blockBytes: BLOCK_BYTES };
+    const info = { model: endpoint.model, version: endpoint.version, config: model.config, unavailable: model.unavailable, batchSize: model.batchSize };
     const signal = this.#stop.signal;
-    // The job's parsing and encoding on the main thread pause for waiting real-time I/O (time-slicer.ts).
-    const slicer = new TimeSlicer(MAIN_THREAD_SLICE_MS);
     // Background priority, and "not now" refusals waited out (a window shared by the whole job).
     const server = retryingTransient(inBackground(this.#o.server), { windowMs: TRANSIENT_RETRY_MS, signal });
     let saving: Promise<void> = Promise.resolve();
     try {
-      await runParts(parts(this.#lines(batch, store, partRows, model, slicer)), {
+      await runParts(thread.parts(source, info, committed.map((m) => m.part), partRows), {
         store,
         rows: {
           server, batchSize: model.batchSize, maxInflight: model.maxInflight, signal,
@@ -214,7 +212,7 @@ export class BatchRunner {
         // A cancel or the completion window takes effect between parts.
         proceed: () => !this.#closing && batch.status === 'in_progress' && nowSeconds() < batch.expires_at,
         encode: async (part, results) => {
-          const answered = await answerPart(batch.id, part.lines, results, slicer);
+          const answered = await thread.encode(part.name, batch.id, results);
           this.#o.files.reserve(answered.output.byteLength + answered.errors.byteLength);
           return { results: { extension: 'jsonl', bytes: answered.output }, errors: answered.errors, ranges: [part.range], rows: results.length, errors_count: answered.failed };
         },
