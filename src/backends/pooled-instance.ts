@@ -14,7 +14,7 @@
  * instances that merely shared that thread reopen on another worker and run their waiting call again.
  */
 import { VireoError } from '../core/errors.js';
-import { hashFile } from '../core/file-hash.js';
+import { stampedFileHash } from '../core/file-hash.js';
 import { processInflight } from '../core/inflight-requests.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelInstance, ModelSignature } from './backend.js';
@@ -82,14 +82,14 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   static async open(pool: ExecutionPool, spec: PooledInstanceSpec): Promise<PooledInstance> {
     const instance = new PooledInstance(pool, spec);
     const dedicated = spec.placement === 'dedicated';
-    const before = await hashFile(spec.options.modelPath).catch(() => '');
+    const before = await stampedFileHash(spec.options.modelPath).catch(() => '');
     const expected = spec.expectedHash?.();
     if (expected && before !== expected) {
       throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', 'the model file changed (or went) since this version was loaded: load the model again to serve the new file');
     }
     instance.#home = await instance.#openSlot(dedicated);
     // Known only if the file did not change while the session read it; unknown means never reopened.
-    instance.#fileHash = before === await hashFile(spec.options.modelPath).catch(() => '') ? before : '';
+    instance.#fileHash = before === await stampedFileHash(spec.options.modelPath).catch(() => '') ? before : '';
     return instance;
   }
 
@@ -239,7 +239,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
 
   /** Reopening reads the model file again: only while it holds what this instance loaded. */
   async #sameFile(): Promise<void> {
-    if (await hashFile(this.#spec.options.modelPath).catch(() => '') !== this.#fileHash || this.#fileHash === '') {
+    if (await stampedFileHash(this.#spec.options.modelPath).catch(() => '') !== this.#fileHash || this.#fileHash === '') {
       throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', 'the model file changed (or went) since this instance loaded it');
     }
   }

@@ -15,9 +15,9 @@
  *   `priority_queue_policy`) keeps Triton's meaning: its `max_queue_size`, 0 for unbounded.
  * - `spinBetweenRuns`: whether an ONNX model's onnxruntime threads keep spinning after a run for the
  *   next one (onnxruntime's default; `parameters.spin_between_runs: 0` stops them). Kept on beside
- *   batch jobs too: stopping them gave a nice-19 job 0.69–0.77 of the capacity left over instead of
- *   0.15–0.21, but tripled the real-time MLP's p50 (bench/batch-api.ts, designs `own-stopspin` and
- *   `own`; README, "Batch jobs in the server") — real-time latency comes first.
+ *   batch jobs too: stopping them gave a job 0.71–0.85 of the capacity left over instead of
+ *   0.12–0.27, but raised the real-time MLP's p50 beside it by ≈ 40 % (bench/batch-api.ts, designs
+ *   `own-stopspin` and `own`; README, "Batch jobs in the server") — real-time latency comes first.
  */
 export interface ModelDefaults {
   handlerExecuteTimeoutMs: number;
