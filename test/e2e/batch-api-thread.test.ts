@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import OpenAI, { toFile } from 'openai';
 import { mlpModel } from '../../tools/modelgen/models.js';
+import { ADD_CONFIG, addModel } from '../helpers/lifecycle.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -39,7 +40,11 @@ let server: TestServer;
 let client: OpenAI;
 
 before(async () => {
-  repo = await makeRepository({ wide: { config: { max_batch_size: 64, dynamic_batching: {} }, versions: { 1: mlpModel([WIDTH, 2], 5) } } });
+  repo = await makeRepository({
+    wide: { config: { max_batch_size: 64, dynamic_batching: {} }, versions: { 1: mlpModel([WIDTH, 2], 5) } },
+    // A dataframe model: four named columns make up INPUT; OUTPUT = INPUT + 3.
+    columns: { config: { ...ADD_CONFIG, input: [{ ...ADD_CONFIG.input[0], columns: ['a', 'b', 'c', 'd'] }] }, versions: { 1: addModel(3) } },
+  });
   batchDir = await mkdtemp(join(tmpdir(), 'vireo-batch-thread-'));
   server = await startTestServer(repo.root, { batchDir, batchLimits: { partRequests: 500, maxFileBytes: 64 * 1024 * 1024 } });
   client = new OpenAI({ apiKey: 'unused', baseURL: `${server.url}/v1`, maxRetries: 0 });
@@ -74,4 +79,34 @@ it("runs a job's parsing and encoding off the main thread", async () => {
   assert.deepEqual(output.map((l) => JSON.parse(l).custom_id), lines.map((_, i) => `w-${i}`));
   assert.ok(others > 0.3, `the job's threads spent ${others.toFixed(2)} CPU-s`);
   assert.ok(main < others / 2, `main thread ${main.toFixed(2)} CPU-s, other threads ${others.toFixed(2)} CPU-s`);
+});
+
+it('reads dataframe bodies (columns) in the job thread as the REST route maps them', async () => {
+  const row = (x: number) => ({ a: x, b: x / 2, c: -x, d: 100 + x });
+  // Even lines carry two rows (x = i and i + 0.25), odd lines one; line 7 lacks a column. (The batch API
+  // takes a body as a JSON object: dataframe columns, not records.)
+  const rowsOf = (i: number) => (i % 2 === 0 ? [i, i + 0.25] : [i]).map(row);
+  const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({
+    custom_id: `df-${i}`, method: 'POST', url: '/v2/models/columns/infer',
+    body: i === 7 ? { a: [1], b: [2], c: [3] } : Object.fromEntries(['a', 'b', 'c', 'd'].map((k) => [k, rowsOf(i).map((r) => r[k as keyof typeof r])])),
+  }));
+  const file = await client.files.create({ file: await toFile(Buffer.from(`${lines.join('\n')}\n`), 'columns.jsonl'), purpose: 'batch' });
+  let batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v2/models/columns/infer' as any, completion_window: '24h' });
+  for (let waited = 0; !['completed', 'failed', 'cancelled', 'expired'].includes(batch.status); waited += 100) {
+    assert.ok(waited < 120_000, `the job did not finish: ${JSON.stringify(batch)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    batch = await client.batches.retrieve(batch.id);
+  }
+  assert.equal(batch.status, 'completed', JSON.stringify(batch.errors));
+  assert.deepEqual(batch.request_counts, { total: 40, completed: 39, failed: 1 });
+  const answers = (await (await client.files.content(batch.output_file_id!)).text()).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+  assert.equal(answers.length, 39);
+  for (const answer of answers) {
+    const i = Number(answer.custom_id.slice(3));
+    const expected = rowsOf(i).flatMap((r) => Object.values(r).map((v) => Math.fround(v) + 3));
+    assert.deepEqual([answer.response.body.OUTPUT].flat(2), expected, answer.custom_id);
+  }
+  const errors = (await (await client.files.content(batch.error_file_id!)).text()).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+  assert.deepEqual(errors.map((e) => [e.custom_id, e.response.status_code]), [['df-7', 400]]);
+  assert.match(errors[0].response.body.error, /\bd\b/);
 });
