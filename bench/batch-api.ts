@@ -123,7 +123,7 @@ async function startServer(variant: Design): Promise<JobServer> {
   const port = await freePort();
   const child = spawn(process.execPath, [variant.includes('@base') ? join(process.env.VIREO_BASELINE!, 'bin', 'vireo.js') : join(import.meta.dirname, '..', 'bin', 'vireo.js'), 'serve', '--model-repository', join(root, 'repo'),
     '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '-1', '--allow-metrics', 'false', '--batch-dir', join(root, 'batches'),
-    '--batch-max-lines', '120000', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit']});
+    '--batch-max-lines', '120000', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     child.kill('SIGTERM');

@@ -165,7 +165,11 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   async #openSlot(dedicated: boolean): Promise<PlacedSlot> {
     const background = this.#spec.placement === 'background';
     const placed = background ? this.#pool.placeBackground(this) : this.#pool.place(this, dedicated, dedicated ? this.#spec.options.spinWaitUs : undefined);
-    const intraOpThreads = this.#spec.options.intraOpThreads ?? (placed.worker.dedicated || background ? this.#spec.dedicatedIntraOpThreads : 1);
+    // A background session runs on one thread unless the model configures its threads: its threads are
+    // preempted whenever real-time work wants a core (SCHED_IDLE), and a parallel run waits for its slowest
+    // thread, so beside real-time traffic two threads gave a job about half the rows one did (README,
+    // "Batch jobs in the server"); alone, one thread ran the MLP's job ≈ 10 % slower.
+    const intraOpThreads = this.#spec.options.intraOpThreads ?? (background ? 1 : placed.worker.dedicated ? this.#spec.dedicatedIntraOpThreads : 1);
     try {
       this.signature = await placed.worker.open(placed.slot, 'onnx', { ...this.#spec.options, intraOpThreads }, this);
       return placed;

@@ -11,7 +11,6 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI, { toFile } from 'openai';
 import { identityModel, simpleModel, slowIdentityModel } from '../../tools/modelgen/models.js';
 import { buildModel } from '../../tools/modelgen/onnx-graph.js';
-import { USABLE_CORES } from '../../src/core/cpu-budget.js';
 import { waitFor } from '../helpers/lifecycle.js';
 import { makeRepository } from '../helpers/repository.js';
 import { SCHED_IDLE, threadSchedules } from '../helpers/thread-nice.js';
@@ -100,12 +99,14 @@ describe('batch API with the openai client', () => {
     assert.ok(listed.data.some((f) => f.id === batch.output_file_id));
   });
 
-  it('ran that job on a background thread at nice 19 and SCHED_IDLE, its onnxruntime threads too; real-time threads keep nice 0', async () => {
-    // The lane's session stays open LANE_IDLE_CLOSE_MS after the job, with its threads.
+  it('ran that job on a background thread at nice 19 and SCHED_IDLE, its session single-threaded; real-time threads keep nice 0', async () => {
+    // The lane's session stays open LANE_IDLE_CLOSE_MS after the job, with its threads; the job's reading
+    // thread has ended with the job. One intra-op thread (the model configures none): no onnxruntime pool
+    // threads beside the background thread (model-budget.test.ts shows configured ones inherit its priority).
     const threads = threadSchedules();
     const nice = threads.map((t) => t.nice);
     const background = nice.filter((n) => n === 19).length;
-    assert.ok(background >= (USABLE_CORES >= 2 ? 2 : 1), `threads at nice 19: ${background} (all: ${nice.join(',')})`);
+    assert.equal(background, 1, `threads at nice 19 (all: ${nice.join(',')})`);
     assert.ok(nice.filter((n) => n === 0).length > background, 'the main thread and the model\'s own instances run at nice 0');
     // SCHED_IDLE is set through util-linux's chrt (thread-priority.ts), which Debian always has.
     const idle = threads.filter((t) => t.policy === SCHED_IDLE);
