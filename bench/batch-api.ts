@@ -11,8 +11,9 @@
  *
  * `--designs`: where job work runs (parameters.batch_job_instance): `own`, a background instance at
  * low CPU priority (the default), `shared`, the model's own instances, and `own-nospin`, `own` with
- * onnxruntime's spinning off (parameters.allow_spinning "0"), and `own-stopspin`, `own` with onnxruntime's
- * threads spinning within a run but not after it (spin_between_runs "0"); one server each, phases interleaved
+ * onnxruntime's spinning off (parameters.allow_spinning "0"), `own-stopspin`, `own` with onnxruntime's
+ * threads spinning within a run but not after it (spin_between_runs "0": what a server with the batch API
+ * does by default, so the same as `own`), and `own-spinning`, with them spinning after each run too (spin_between_runs "1"); one server each, phases interleaved
  * round by round.
  * Prints markdown. One Vireo server (`vireo serve --batch-dir`), the load generated in this process
  * with the lean raw-socket client, keep-alive connections opened as the schedule needs them.
@@ -97,7 +98,9 @@ async function openLoop(url: string, model: string, rate: number, seconds: numbe
 
 /** `own-nospin`: `own` with the models' onnxruntime threads told not to spin (parameters.allow_spinning "0"). */
 /** `own-stopspin`: `own` with onnxruntime's threads stopping their spin when a run ends (parameters.spin_between_runs "0"). */
-type Design = 'own' | 'shared' | 'own-nospin' | 'own-stopspin' | `${'own' | 'shared' | 'own-nospin' | 'own-stopspin'}@base`;
+/** `own-spinning`: `own` with onnxruntime's threads spinning after each run too (spin_between_runs "1"). */
+type Plain = 'own' | 'shared' | 'own-nospin' | 'own-stopspin' | 'own-spinning';
+type Design = Plain | `${Plain}@base`;
 
 interface JobServer {
   url: string;
@@ -111,7 +114,8 @@ async function startServer(variant: Design): Promise<JobServer> {
   const root = await mkdtemp(join(tmpdir(), 'vireo-bench-batch-'));
   const dynamic = { max_queue_delay_microseconds: 500 };
   const parameters = design === 'own-nospin' ? { batch_job_instance: 'own', allow_spinning: '0' }
-    : design === 'own-stopspin' ? { batch_job_instance: 'own', spin_between_runs: '0' } : { batch_job_instance: design };
+    : design === 'own-stopspin' ? { batch_job_instance: 'own', spin_between_runs: '0' }
+      : design === 'own-spinning' ? { batch_job_instance: 'own', spin_between_runs: '1' } : { batch_job_instance: design };
   for (const [name, model, config] of [
     ['simple', simpleModel(), { max_batch_size: 8, dynamic_batching: dynamic, parameters }],
     ['mlp', mlpModel(MLP, 3), { max_batch_size: 32, dynamic_batching: dynamic, parameters }],

@@ -149,7 +149,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     pollSecs: options.repositoryPollSecs,
     startupModels: options.loadModels,
     memoryBudget: options.modelMemoryBudget,
-    modelDefaults: options.modelDefaults,
+    // With the batch API on, real-time sessions stop spinning after a run (repository/model-defaults.ts).
+    modelDefaults: { spinBetweenRuns: options.batchDir === undefined, ...options.modelDefaults },
     recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version), tracer.recorderFor(model, version)]),
     callModel: (call) => facade!.callModel(call),
     responseCache: options.cacheConfig ? new ResponseCache(parseCacheConfig(options.cacheConfig).size) : undefined,

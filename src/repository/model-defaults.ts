@@ -14,10 +14,11 @@
  *   policy written in the configuration (`dynamic_batching.default_queue_policy` or
  *   `priority_queue_policy`) keeps Triton's meaning: its `max_queue_size`, 0 for unbounded.
  * - `spinBetweenRuns`: whether an ONNX model's onnxruntime threads keep spinning after a run for the
- *   next one (onnxruntime's default; `parameters.spin_between_runs: 0` stops them). Kept on beside
- *   batch jobs too: stopping them gave a job 0.71–0.85 of the capacity left over instead of
- *   0.12–0.27, but raised the real-time MLP's p50 beside it by ≈ 40 % (bench/batch-api.ts, designs
- *   `own-stopspin` and `own`; README, "Batch jobs in the server") — real-time latency comes first.
+ *   next one (onnxruntime's default; `parameters.spin_between_runs` overrides). A server with the
+ *   batch API turns it off: real-time threads spinning at normal priority after every run took the
+ *   cores a job is meant to use (a job on the MLP got 0.11 of the capacity left over, against 1.14
+ *   stopped), while the real-time p50 beside a job rose by ≈ 0.3–0.5 ms and its p99 was no better
+ *   spinning (bench/batch-api.ts, designs `own` and `own-spinning`; README, "Batch jobs in the server").
  */
 export interface ModelDefaults {
   handlerExecuteTimeoutMs: number;
