@@ -17,7 +17,7 @@ import { VireoError } from '../core/errors.js';
 import { processInflight } from '../core/inflight-requests.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelSignature } from './backend.js';
-import { workerEntryUrl } from '../core/esm-bundle.js';
+import { spawnWorkerEntry } from '../core/esm-bundle.js';
 import { workerResourceLimits } from './worker-heap.js';
 import { SharedMailbox } from './shared-mailbox.js';
 import type { PoolHostMessage, PoolWorkerInit, PoolWorkerMessage } from './pool-protocol.js';
@@ -26,15 +26,8 @@ import { transferList } from './worker-protocol.js';
 const runningFromSource = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(runningFromSource ? './pool-worker.ts' : './pool-worker.js', import.meta.url);
 
-/**
- * From source the worker loads a compiled copy of its entry (esm-bundle.ts: no loader-hooks thread per
- * worker); only without esbuild does it register tsx's loader itself (loader hooks are per thread in Node 20).
- */
 function spawn(workerData: PoolWorkerInit): Worker {
-  const compiled = runningFromSource ? workerEntryUrl(WORKER_URL) : WORKER_URL;
-  if (compiled) return new Worker(compiled, { workerData, resourceLimits: workerResourceLimits() });
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, workerData, resourceLimits: workerResourceLimits() });
+  return spawnWorkerEntry(WORKER_URL, { workerData, resourceLimits: workerResourceLimits() });
 }
 
 /** A call lost because its worker died for another slot's reason (or crashed): safe to run again. */

@@ -11,7 +11,7 @@ import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { processInflight } from '../core/inflight-requests.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
-import { workerEntryUrl } from '../core/esm-bundle.js';
+import { spawnWorkerEntry } from '../core/esm-bundle.js';
 import { workerResourceLimits } from './worker-heap.js';
 import { compileHandler } from './handler/handler-bundle.js';
 import { SharedMailbox } from './shared-mailbox.js';
@@ -24,16 +24,8 @@ const WORKER_URL = new URL(runningFromSource ? './instance-worker.ts' : './insta
 /** Backends whose instances take execute calls through a SharedMailbox (handlers keep the port: their calls interleave with BLS traffic). */
 const MAILBOX_BACKENDS = new Set(['onnx']);
 
-/**
- * From source the worker loads a compiled copy of its entry (esm-bundle.ts: no loader-hooks thread per
- * worker); only without esbuild does it register tsx's loader itself (loader hooks are per thread in Node 20).
- */
 function spawnWorker(workerData: WorkerInit, heapLimitMb: number | undefined): Worker {
-  const resourceLimits = workerResourceLimits(heapLimitMb);
-  const compiled = runningFromSource ? workerEntryUrl(WORKER_URL) : WORKER_URL;
-  if (compiled) return new Worker(compiled, { workerData, resourceLimits });
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, workerData, resourceLimits });
+  return spawnWorkerEntry(WORKER_URL, { workerData, resourceLimits: workerResourceLimits(heapLimitMb) });
 }
 
 interface Pending { resolve: (outputs: Tensor[]) => void; reject: (error: VireoError) => void; partial?: (outputs: Tensor[]) => void }

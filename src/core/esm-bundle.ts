@@ -11,6 +11,7 @@
  * falls back to registering tsx in the worker. Handler models are compiled by handler/handler-bundle.ts.
  */
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -72,6 +73,18 @@ export function workerEntryUrl(sourceUrl: URL): URL | undefined {
   }
   entries.set(sourceUrl.href, url);
   return url;
+}
+
+/**
+ * A worker thread running `entryUrl`, the .ts entry from source or the .js one from a build. From
+ * source it loads the compiled copy (`workerEntryUrl`: no loader-hooks thread per worker); only without
+ * esbuild does it register tsx's loader itself (loader hooks are per thread in Node 20).
+ */
+export function spawnWorkerEntry(entryUrl: URL, options: WorkerOptions = {}): Worker {
+  const compiled = entryUrl.pathname.endsWith('.ts') ? workerEntryUrl(entryUrl) : entryUrl;
+  if (compiled) return new Worker(compiled, options);
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entryUrl.href)}); })`;
+  return new Worker(boot, { ...options, eval: true });
 }
 
 /** The checkout holding `dir`: the nearest ancestor with node_modules/esbuild. */

@@ -3,27 +3,19 @@
  * job, ended with it. Requests are answered by id; if the thread dies, everything waiting fails
  * with an internal error and so does the job run (its committed parts stay; a restart resumes).
  */
-import { Worker } from 'node:worker_threads';
 import type { PartInput } from '../../batch/input-source.js';
 import type { RowResult } from '../../batch/run-rows.js';
-import { workerEntryUrl } from '../../core/esm-bundle.js';
+import { spawnWorkerEntry } from '../../core/esm-bundle.js';
 import { VireoError } from '../../core/errors.js';
 import type { JobModelInfo, JobThreadAnswers, JobThreadReply, JobThreadRequest } from './job-thread-protocol.js';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 const THREAD_URL = new URL(runningFromSource ? './job-thread.ts' : './job-thread.js', import.meta.url);
 
-function spawn(): Worker {
-  const compiled = runningFromSource ? workerEntryUrl(THREAD_URL) : THREAD_URL;
-  if (compiled) return new Worker(compiled);
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD_URL.href)}); })`;
-  return new Worker(boot, { eval: true });
-}
-
 interface Pending { resolve: (value: unknown) => void; reject: (error: VireoError) => void }
 
 export class JobThread {
-  readonly #worker = spawn();
+  readonly #worker = spawnWorkerEntry(THREAD_URL);
   readonly #pending = new Map<number, Pending>();
   #next = 0;
   #lost: VireoError | undefined;

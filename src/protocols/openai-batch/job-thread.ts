@@ -12,7 +12,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { jsonlModel } from '../../batch/batch-model.js';
-import { jsonlRows, type ParsedLine } from '../../batch/jsonl-rows.js';
+import { jsonlRows, type JsonlModel, type ParsedLine } from '../../batch/jsonl-rows.js';
 import type { InputRows } from '../../batch/run-rows.js';
 import { jsonlParts, type JsonlPart } from '../../batch/text-sources.js';
 import { ModelCodecs } from '../../codecs/model-codecs.js';
@@ -29,11 +29,11 @@ lowerThisThread(19, true);
 
 let reader: AsyncGenerator<JsonlPart> | undefined;
 let batchSize = 1;
-let model: ReturnType<typeof jsonlModel> | undefined;
+let model: JsonlModel | undefined;
 const parts = new Map<string, { lines: ParsedLine[]; rows: InputRows }>();
 
 /** The REST route's reading of a line, with the model's dataframe mapping built here from its config. */
-function readingModel(info: JobModelInfo): ReturnType<typeof jsonlModel> {
+function readingModel(info: JobModelInfo): JsonlModel {
   const codecs = info.config ? ModelCodecs.dataframesOnly(info.config) : undefined;
   const dataframes = {
     dataframeRequest(name: string, version: string | undefined, table: Parameters<ModelCodecs['dataframeInputs']>[0]) {
