@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const ENTRIES = { main: 'src/cli/main.ts', 'pool-worker': 'src/backends/pool-worker.ts', 'instance-worker': 'src/backends/instance-worker.ts', 'job-thread': 'src/protocols/openai-batch/job-thread.ts' };
+const ENTRIES = { main: 'src/cli/main.ts', 'pool-worker': 'src/backends/pool-worker.ts', 'instance-worker': 'src/backends/instance-worker.ts', 'job-thread': 'src/protocols/openai-batch/job-thread.ts', 'handler-thread': 'src/backends/handler/handler-thread.ts' };
 const LOADERS = { ts: 'ts', mts: 'ts', cts: 'ts', js: 'js', mjs: 'js', cjs: 'js' };
 /** Read by src/core/esm-bundle.ts: the compiled worker entries, by name. */
 export const WORKER_ENTRIES = Symbol.for('vireo.compiledWorkerEntries');
@@ -72,7 +72,7 @@ function pruneOldBuilds(dir, current) {
 }
 
 /**
- * The compiled entries ({ main, 'pool-worker', 'instance-worker', 'job-thread' } → file path), building them when a
+ * The compiled entries ({ main, 'pool-worker', 'instance-worker', 'job-thread', 'handler-thread' } → file path), building them when a
  * source changed; undefined when esbuild is missing or the build fails (the caller then uses tsx, which
  * reports a broken source as it always did).
  */

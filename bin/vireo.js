@@ -31,7 +31,7 @@ if (!installed && existsSync(source) && tsxAvailable() && process.env.VIREO_USE_
   const { compiledSources, WORKER_ENTRIES } = await import('./source-bundle.js');
   const compiled = process.env.VIREO_USE_TSX === '1' ? undefined : await compiledSources(new URL('..', import.meta.url));
   if (compiled) {
-    globalThis[WORKER_ENTRIES] = { 'pool-worker': compiled['pool-worker'], 'instance-worker': compiled['instance-worker'], 'job-thread': compiled['job-thread'] };
+    globalThis[WORKER_ENTRIES] = { 'pool-worker': compiled['pool-worker'], 'instance-worker': compiled['instance-worker'], 'job-thread': compiled['job-thread'], 'handler-thread': compiled['handler-thread'] };
     await import(pathToFileURL(compiled.main).href);
   } else {
     const { register } = await import('tsx/esm/api');

@@ -65,7 +65,7 @@ export class WorkerInstance implements ModelInstance {
   /** Starts a worker and resolves once its instance is ready (or rejects with why it is not). */
   static async start(backend: string, options: InstanceOptions, log: LogFn, services: WorkerServices = {}): Promise<WorkerInstance> {
     // A handler is compiled here, once, so its worker imports plain JavaScript (handler-bundle.ts).
-    const compiled = backend === 'typescript' && options.handler ? await compileHandler(options.modelPath) : undefined;
+    const compiled = backend === 'typescript' && options.handler && !options.handler.compiled ? await compileHandler(options.modelPath) : undefined;
     return WorkerInstance.#start(backend, compiled ? { ...options, handler: { ...options.handler!, compiled } } : options, log, services);
   }
 

@@ -1,5 +1,5 @@
 /**
- * Vireo's worker entries (backends' pool-worker.ts and instance-worker.ts, openai-batch's job-thread.ts) compiled to plain JavaScript when Vireo
+ * Vireo's worker entries (backends' pool-worker.ts, instance-worker.ts and handler/handler-thread.ts, openai-batch's job-thread.ts) compiled to plain JavaScript when Vireo
  * runs from source, so a worker thread loads them natively.
  *
  * Why: tsx teaches Node TypeScript through module.register, and on Node 20 every thread that does so

@@ -12,7 +12,7 @@ import type { ModelCall, ModelInstance, ModelSignature } from '../backends/backe
 import { executionPool } from '../backends/execution-pool.js';
 import { PooledInstance, type Placement } from '../backends/pooled-instance.js';
 import { RestartingInstance } from '../backends/restarting-instance.js';
-import { WorkerInstance } from '../backends/worker-instance.js';
+import { openHandlerInstance } from '../backends/handler/open-handler.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Logger } from '../logging/logger.js';
 import { Scheduler } from '../scheduler/scheduler.js';
@@ -127,7 +127,6 @@ const DEFAULT_SPIN_WAIT_US = 1000;
 export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVersion> {
   const { parsed, logger } = options;
   const typescript = parsed.backend === 'typescript';
-  const backend = typescript ? 'typescript' : 'onnx';
   const { filename, modelPath } = await modelFile(options, typescript);
   const instanceCount = (parsed.instance_group ?? [{ count: 1 }]).reduce((sum, g) => sum + (g.count ?? 1), 0);
   const budgetThreads = Math.max(1, Math.floor(USABLE_CORES / instanceCount));
@@ -152,15 +151,20 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   const executeTimeoutMs = parameterNumber(parsed, 'execute_timeout_ms') ?? (typescript ? defaults.handlerExecuteTimeoutMs : undefined);
   // onnxruntime allocates natively, outside the heap: the bound is for handler code.
   const heapLimitMb = parameterNumber(parsed, 'max_heap_mb') ?? (typescript ? defaults.handlerHeapLimitMb : undefined);
-  // ONNX sessions share the execution pool's threads; a handler keeps a thread of its own, so code
-  // that crashes, hangs or exits takes down nothing but itself (docs/ARCHITECTURE.md, "Execution pool").
+  // ONNX sessions share the execution pool's threads, handlers the shared handler thread, until their
+  // calls prove heavy (docs/ARCHITECTURE.md, "Execution pool"); handler code that crashes, hangs or
+  // exits fails its own call, and what shared its thread reopens on a new one (open-handler.ts).
   const placement = executionPlacement(parsed, defaults.dedicatedModels?.includes(options.modelName) ?? false);
   const jobInstance = batchJobInstance(parsed);
   // What the version's first instance read: every later instance (group, restart, background) must match it.
   let loadedHash: string | undefined;
+  const compiledHandler: { module?: Promise<string | undefined> } = {};
   const startInstance = () => RestartingInstance.start(
     (onDeath) => typescript
-      ? WorkerInstance.start(backend, instanceOptions, workerLog, { callModel: options.callModel, executeTimeoutMs, onDeath, heapLimitMb })
+      ? openHandlerInstance({
+        key: modelPath, options: instanceOptions, placement, ownHeapBound: parameterNumber(parsed, 'max_heap_mb') !== undefined,
+        log: workerLog, callModel: options.callModel, executeTimeoutMs, heapLimitMb, onDeath,
+      }, compiledHandler)
       : PooledInstance.open(executionPool(), {
         key: modelPath,
         options: { ...instanceOptions, intraOpThreads: configuredThreads },
