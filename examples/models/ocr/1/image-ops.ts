@@ -3,7 +3,18 @@
  * of the decoded RGB pixels, and the resize + normalise into the CHW float tensors PaddleOCR's
  * models expect (BGR channel order, as PaddleOCR feeds them from OpenCV).
  */
-import sharp from 'sharp';
+import type { Sharp, SharpOptions } from 'sharp';
+
+type SharpFactory = (input?: Uint8Array, options?: SharpOptions) => Sharp;
+let loadingSharp: Promise<SharpFactory> | undefined;
+/**
+ * sharp (libvips: ≈ 29 MiB resident once loaded) comes with the first image, not with the model, so a
+ * server that has not yet been sent an image does not pay for it.
+ */
+async function sharp(input: Uint8Array, options?: SharpOptions): Promise<Sharp> {
+  loadingSharp ??= import('sharp').then((module) => module.default as SharpFactory);
+  return (await loadingSharp)(input, options);
+}
 
 export interface RgbImage { data: Uint8Array; width: number; height: number }
 
@@ -13,16 +24,16 @@ export function badInput(message: string): Error {
 }
 
 export async function decodeImage(bytes: Uint8Array, maxPixels: number): Promise<RgbImage> {
-  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
+  let meta: Awaited<ReturnType<Sharp['metadata']>>;
   try {
-    meta = await sharp(bytes).metadata();
+    meta = await (await sharp(bytes)).metadata();
   } catch (error) {
     throw badInput(`the image cannot be decoded: ${(error as Error).message} (expected JPEG, PNG or WebP bytes)`);
   }
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
   if (pixels > maxPixels) throw badInput(`the image has ${meta.width}×${meta.height} = ${pixels} pixels, more than the limit of ${maxPixels}`);
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' })
+    const { data, info } = await (await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' }))
       .rotate()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
@@ -38,7 +49,7 @@ export async function decodeImage(bytes: Uint8Array, maxPixels: number): Promise
 
 export async function resizeRgb(image: RgbImage, width: number, height: number): Promise<RgbImage> {
   if (image.width === width && image.height === height) return image;
-  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+  const data = await (await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }))
     .resize(width, height, { fit: 'fill', kernel: 'linear' })
     .raw()
     .toBuffer();
