@@ -18,6 +18,7 @@ import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/m
 import { startGrpcServer, type GrpcFrontend } from '../protocols/oip-grpc/grpc-server.js';
 import { oipRoutes } from '../protocols/oip-http/oip-routes.js';
 import { openBatchApi, type OpenBatchApi } from '../protocols/openai-batch/batch-api.js';
+import { STOP_WAIT_MS } from '../protocols/openai-batch/batch-runner.js';
 import { generateRoutes } from '../protocols/oip-http/generate-routes.js';
 import { ResponseCache, parseCacheConfig } from '../scheduler/response-cache.js';
 import { repositoryRoutes } from '../protocols/oip-http/repository-routes.js';
@@ -102,10 +103,12 @@ export interface BatchLimits {
   maxDiskBytes: number;
   /** Requests committed together; cancel and stop act between parts. */
   partRequests: number;
+  /** How long a stop waits for the running job before closing its thread (no CLI flag). */
+  stopWaitMs: number;
 }
 
 export const DEFAULT_BATCH_LIMITS: BatchLimits = {
-  maxFileBytes: 200 * 1024 * 1024, maxLines: 50_000, maxJobs: 16, maxDiskBytes: 10 * 1024 ** 3, partRequests: 256,
+  maxFileBytes: 200 * 1024 * 1024, maxLines: 50_000, maxJobs: 16, maxDiskBytes: 10 * 1024 ** 3, partRequests: 256, stopWaitMs: STOP_WAIT_MS,
 };
 
 export interface RunningServer {

@@ -24,6 +24,8 @@ export interface BatchApiOptions {
   maxDiskBytes: number;
   /** Requests committed together (a cancel or stop takes effect between parts). */
   partRequests?: number;
+  /** How long a stop waits for the running job before closing its thread (default 5 s, batch-runner.ts). */
+  stopWaitMs?: number;
 }
 
 export interface OpenBatchApi {
@@ -50,7 +52,7 @@ export async function openBatchApi(options: BatchApiOptions): Promise<OpenBatchA
   await files.open(await directoryBytes(options.dir));
   const runner = new BatchRunner({
     server: options.server, files, objects: new BatchObjects(options.dir), logger: options.logger.child({ component: 'batch' }),
-    partRequests: options.partRequests ?? 256, maxLines: options.maxLines,
+    partRequests: options.partRequests ?? 256, maxLines: options.maxLines, stopWaitMs: options.stopWaitMs,
   });
   return {
     routes: batchRoutes({

@@ -18,6 +18,7 @@ import { runParts } from '../../batch/part-runner.js';
 import { PartStore } from '../../batch/part-store.js';
 import { jsonlParts, type JsonlPart } from '../../batch/text-sources.js';
 import { TimeSlicer } from '../../batch/time-slicer.js';
+import { endsWithin } from '../../core/ends-within.js';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
@@ -36,10 +37,15 @@ export interface RunnerOptions {
   partRequests: number;
   /** Lines per input file (OpenAI allows 50,000). */
   maxLines: number;
+  /** How long close() lets the running job stop by itself before it closes the job's thread (default STOP_WAIT_MS). */
+  stopWaitMs?: number;
 }
 
 /** A stop interrupted the part being run: it is not committed and runs again on the next start. */
 class Interrupted extends Error {}
+
+/** close()'s wait for the running job to stop by itself: its rows in flight answered, its thread's answers in. */
+export const STOP_WAIT_MS = 5_000;
 
 /** Bytes per block of the input (the engine's unit of reading; parts never span two). */
 const BLOCK_BYTES = 64 * 1024 * 1024;
@@ -54,6 +60,8 @@ export class BatchRunner {
   readonly #queue: string[] = [];
   #running: Promise<void> | undefined;
   #closing = false;
+  /** The thread of the job running now; close() ends it when the job does not stop in time. */
+  #thread: JobThread | undefined;
   /** Aborted by close(): the rows in flight are answered, no new batch starts, the part is not committed. */
   readonly #stop = new AbortController();
   /** Requests answered and failed in this process (Prometheus counters). */
@@ -125,11 +133,22 @@ export class BatchRunner {
     return answer;
   }
 
-  /** Stops after the requests running now; the part they belong to runs again after a restart. */
+  /**
+   * Stops after the requests running now; the part they belong to runs again after a restart. A job
+   * still running after stopWaitMs waits on its thread (stuck reading its input, say): closing the
+   * thread fails what waits on it, which a closing runner takes as an interruption, not a job failure.
+   */
   async close(): Promise<void> {
     this.#closing = true;
     this.#stop.abort();
-    await this.#running;
+    const running = this.#running;
+    const waitMs = this.#o.stopWaitMs ?? STOP_WAIT_MS;
+    if (!running || await endsWithin(running, waitMs)) return;
+    // threadEnded false: stuck in a file operation, the thread ends when that returns (job-thread-host.ts).
+    const threadEnded = await this.#thread?.close();
+    this.#o.logger.warn({ batch: this.#queue[0], waitedMs: waitMs, threadEnded }, 'batch job did not stop in time: its thread was closed');
+    // Nothing waits on the thread now; rows in flight are the server's drain's to bound.
+    await running;
   }
 
   #kick(): void {
@@ -147,7 +166,8 @@ export class BatchRunner {
       try {
         await this.#run(batch);
       } catch (error) {
-        if (error instanceof Interrupted) return;
+        // Any error while closing may be of the stop itself (a thread closed by close()): the job resumes on the next start.
+        if (error instanceof Interrupted || this.#closing) return;
         this.#o.logger.error({ err: error, batch: batch.id }, 'batch job failed');
         await this.#fail(batch, 'internal_error', `the job failed: ${(error as Error).message}`).catch(() => undefined);
       }
@@ -157,7 +177,7 @@ export class BatchRunner {
 
   async #run(batch: BatchObject): Promise<void> {
     // The job's per-line work runs on a thread of its own at the lowest CPU priority (job-thread.ts).
-    const thread = new JobThread();
+    const thread = this.#thread = new JobThread();
     try {
       if (batch.status === 'validating') {
         const input = this.#o.files.dataPath(batch.input_file_id);
@@ -168,6 +188,7 @@ export class BatchRunner {
       }
       if (batch.status === 'in_progress') await this.#runParts(batch, thread);
     } finally {
+      this.#thread = undefined;
       await thread.close();
     }
     await this.#finish(batch);

@@ -2,15 +2,24 @@
  * The main thread's handle of a batch job's reading thread (job-thread.ts): one thread per run of a
  * job, ended with it. Requests are answered by id; if the thread dies, everything waiting fails
  * with an internal error and so does the job run (its committed parts stay; a restart resumes).
+ * Closing it fails everything waiting at once, so a caller never waits on a thread that is stuck.
  */
 import type { PartInput } from '../../batch/input-source.js';
 import type { RowResult } from '../../batch/run-rows.js';
 import { spawnWorkerEntry } from '../../core/esm-bundle.js';
+import { endsWithin } from '../../core/ends-within.js';
 import { VireoError } from '../../core/errors.js';
 import type { JobModelInfo, JobThreadAnswers, JobThreadReply, JobThreadRequest } from './job-thread-protocol.js';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 const THREAD_URL = new URL(runningFromSource ? './job-thread.ts' : './job-thread.js', import.meta.url);
+
+/**
+ * How long close() waits for the terminated thread to end. One running JavaScript ends at once; one
+ * waiting for a file operation on libuv's pool (a read of a FIFO, a hung network mount) ends only when
+ * that operation returns, which Node cannot cut short, so nobody waits for it past this.
+ */
+const TERMINATE_WAIT_MS = 2_000;
 
 interface Pending { resolve: (value: unknown) => void; reject: (error: VireoError) => void }
 
@@ -19,6 +28,7 @@ export class JobThread {
   readonly #pending = new Map<number, Pending>();
   #next = 0;
   #lost: VireoError | undefined;
+  #closed: Promise<boolean> | undefined;
 
   constructor() {
     this.#worker.on('message', (reply: JobThreadReply) => {
@@ -27,13 +37,16 @@ export class JobThread {
       if ('error' in reply) pending?.reject(VireoError.from(reply.error));
       else pending?.resolve(reply.value);
     });
-    const lose = (reason: string) => {
-      this.#lost ??= new VireoError('VIREO_ERR_INTERNAL', `the batch job's reading thread ended: ${reason}`);
-      for (const pending of this.#pending.values()) pending.reject(this.#lost);
-      this.#pending.clear();
-    };
-    this.#worker.on('error', (error) => lose(error.message));
-    this.#worker.on('exit', (code) => lose(`exit code ${code}`));
+    const ended = (reason: string) => this.#lose(`the batch job's reading thread ended: ${reason}`);
+    this.#worker.on('error', (error) => ended(error.message));
+    this.#worker.on('exit', (code) => ended(`exit code ${code}`));
+  }
+
+  /** Fails every request waiting and every later one (with the first reason given). */
+  #lose(reason: string): void {
+    this.#lost ??= new VireoError('VIREO_ERR_INTERNAL', reason);
+    for (const pending of this.#pending.values()) pending.reject(this.#lost);
+    this.#pending.clear();
   }
 
   #ask<T extends JobThreadRequest['type']>(request: Extract<JobThreadRequest, { type: T }>): Promise<JobThreadAnswers[T]> {
@@ -75,8 +88,16 @@ export class JobThread {
     return this.#ask({ type: 'encode', part, batchId, results });
   }
 
-  async close(): Promise<void> {
-    this.#lost ??= new VireoError('VIREO_ERR_INTERNAL', "the batch job's reading thread was closed");
-    await this.#worker.terminate();
+  /**
+   * Ends the thread; every request waiting fails now, not at the thread's exit (which may come late:
+   * TERMINATE_WAIT_MS). Resolves whether the thread ended within that bound. Calls after the first
+   * share its outcome.
+   */
+  close(): Promise<boolean> {
+    this.#closed ??= (() => {
+      this.#lose("the batch job's reading thread was closed");
+      return endsWithin(this.#worker.terminate(), TERMINATE_WAIT_MS);
+    })();
+    return this.#closed;
   }
 }
