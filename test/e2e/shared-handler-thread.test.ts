@@ -117,3 +117,46 @@ describe('the shared handler thread', () => {
     assert.equal((await call('heavy', 5, 15)).body.outputs[0].data[0], own);
   });
 });
+
+// Without the bound an unload waits for the finalize() forever: the timeout turns that into a failure.
+describe('a handler whose finalize() never ends', { timeout: 60_000 }, () => {
+  let server: TestServer;
+  let cleanup: () => Promise<void>;
+  const threadOf = async (model: string): Promise<number> => {
+    const answer = await server.post(`/v2/models/${model}/infer`, { inputs: [{ name: 'IN', shape: [2], datatype: 'INT32', data: [0, 1] }] });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    return answer.body.outputs[0].data[0];
+  };
+  const withFinalize = (finalize: string) => ({ ...handler, versions: { 1: `${probe}\nexport function finalize() { ${finalize} }\n` } });
+
+  before(async () => {
+    const repo = await makeRepository({
+      a: handler,
+      looping: withFinalize('for (;;) {}'),
+      waiting: withFinalize('return new Promise(() => {});'),
+    });
+    cleanup = repo.cleanup;
+    server = await startTestServer(repo.root, { modelControlMode: 'explicit', loadModels: ['*'] });
+  });
+  after(async () => {
+    await server.close();
+    await cleanup();
+  });
+
+  it('is dropped after a bound when it awaits forever; the thread goes on', async () => {
+    const shared = await threadOf('a');
+    assert.equal(await threadOf('waiting'), shared);
+    const unload = await server.post('/v2/repository/models/waiting/unload', {});
+    assert.equal(unload.status, 200, JSON.stringify(unload.body));
+    assert.equal(await threadOf('a'), shared);
+  });
+
+  it('is dropped after a bound when it blocks the thread; the others reopen on a new one', async () => {
+    const shared = await threadOf('a');
+    assert.equal(await threadOf('looping'), shared);
+    const unload = await server.post('/v2/repository/models/looping/unload', {});
+    assert.equal(unload.status, 200, JSON.stringify(unload.body));
+    const now = await threadOf('a');
+    assert.notEqual(now, shared, 'a new thread');
+  });
+});

@@ -1,6 +1,5 @@
 /**
- * The main thread's handle of a shared handler thread (`handler-thread.ts`), and the process's
- * choice of that thread for new handler instances (`HandlerThreads`).
+ * The main thread's handle of a shared handler thread (`handler-thread.ts`).
  *
  * Unlike an onnxruntime thread, a handler thread runs only JavaScript and may be terminated at any
  * time. When a call overruns its time bound (`overran`), the thread is pinged first. If it answers,
@@ -17,6 +16,7 @@
  * lost and run again once (a second loss fails them).
  */
 import type { Worker } from 'node:worker_threads';
+import { endsWithin } from '../../core/ends-within.js';
 import { spawnWorkerEntry } from '../../core/esm-bundle.js';
 import { VireoError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
@@ -28,6 +28,8 @@ import type { HandlerHostMessage, HandlerThreadInit, HandlerThreadMessage } from
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 const THREAD_URL = new URL(runningFromSource ? './handler-thread.ts' : './handler-thread.js', import.meta.url);
+/** How long a slot's close (its handler's finalize()) may take, as for a handler's own thread (worker-instance.ts). */
+const CLOSE_WAIT_MS = 10_000;
 /** How long a thread whose event loop turns takes at most to answer a ping, on a loaded machine. */
 const PING_DEADLINE_MS = 500;
 
@@ -129,7 +131,15 @@ export class HandlerThread {
     if (!this.#dead) {
       const closed = new Promise<void>((resolve) => this.#closingSlots.set(slot, resolve));
       this.#post({ type: 'close-slot', slot });
-      await closed;
+      // A finalize() that never ends must hold neither an unload nor a shutdown.
+      if (!await endsWithin(closed, CLOSE_WAIT_MS) && !this.#dead) {
+        this.#slots.get(slot)?.log('warn', `finalize() did not end within ${CLOSE_WAIT_MS} ms: the handler is dropped`);
+        // If it blocks the thread, the thread is replaced and the other handlers reopen on a new one.
+        if (!await this.#ping() && !this.#dead) {
+          this.#end(slot, new VireoError('VIREO_ERR_WORKER_DIED', 'finalize() blocked the handler thread'));
+          void this.#worker.terminate();
+        }
+      }
     }
     this.#slots.delete(slot);
     this.#closingSlots.delete(slot);
@@ -273,27 +283,4 @@ function timedOut(limitMs: number): VireoError {
 /** Buffers `toWire` made itself (BYTES packing): moved, since nobody else holds them. */
 function packedBuffers(wire: readonly WireTensor[]): ArrayBuffer[] {
   return transferList(wire.filter((t) => !Array.isArray(t.data) && 'packed' in t.data));
-}
-
-/**
- * Where new handler slots go: the one shared handler thread, started on first use and replaced when
- * it dies; undefined when it already hosts an instance of the same model version (instances of a
- * group exist to run at the same time: the caller gives that one a thread of its own).
- */
-export class HandlerThreads {
-  #thread: HandlerThread | undefined;
-  #nextSlot = 1;
-
-  place(key: string, heapLimitMb: number | undefined): { thread: HandlerThread; slot: number } | undefined {
-    if (!this.#thread?.alive) this.#thread = new HandlerThread(heapLimitMb);
-    if (!this.#thread.accepts(key)) return undefined;
-    return { thread: this.#thread, slot: this.#nextSlot++ };
-  }
-}
-
-let processThreads: HandlerThreads | undefined;
-/** The process's handler threads, started on first use. */
-export function handlerThreads(): HandlerThreads {
-  processThreads ??= new HandlerThreads();
-  return processThreads;
 }

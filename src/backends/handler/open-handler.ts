@@ -9,7 +9,7 @@ import type { Tensor } from '../../core/tensor.js';
 import type { InstanceOptions, LogFn, ModelCall, ModelInstance } from '../backend.js';
 import { WorkerInstance } from '../worker-instance.js';
 import { compileHandler } from './handler-bundle.js';
-import { handlerThreads } from './handler-thread-host.js';
+import { HandlerThread } from './handler-thread-host.js';
 import { SharedHandlerInstance } from './shared-handler-instance.js';
 
 export interface HandlerInstanceSpec {
@@ -37,4 +37,27 @@ export async function openHandlerInstance(spec: HandlerInstanceSpec, compiled: {
     if (shared) return shared;
   }
   return WorkerInstance.start('typescript', options, spec.log, services);
+}
+
+/**
+ * Where new handler slots go: the one shared handler thread, started on first use and replaced when
+ * it dies; undefined when it already hosts an instance of the same model version (instances of a
+ * group exist to run at the same time: the caller gives that one a thread of its own).
+ */
+export class HandlerThreads {
+  #thread: HandlerThread | undefined;
+  #nextSlot = 1;
+
+  place(key: string, heapLimitMb: number | undefined): { thread: HandlerThread; slot: number } | undefined {
+    if (!this.#thread?.alive) this.#thread = new HandlerThread(heapLimitMb);
+    if (!this.#thread.accepts(key)) return undefined;
+    return { thread: this.#thread, slot: this.#nextSlot++ };
+  }
+}
+
+let processThreads: HandlerThreads | undefined;
+/** The process's handler threads, started on first use. */
+export function handlerThreads(): HandlerThreads {
+  processThreads ??= new HandlerThreads();
+  return processThreads;
 }

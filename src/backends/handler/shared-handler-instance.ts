@@ -21,7 +21,8 @@ import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, 
 import { WorkerLost } from '../pool-worker-host.js';
 import { HEAVY_EXECUTE_MS } from '../pooled-instance.js';
 import { WorkerInstance } from '../worker-instance.js';
-import type { CallOutcome, HandlerSlotOwner, HandlerThread, HandlerThreads } from './handler-thread-host.js';
+import type { CallOutcome, HandlerSlotOwner, HandlerThread } from './handler-thread-host.js';
+import type { HandlerThreads } from './open-handler.js';
 
 /** Calls observed before the mean is trusted (the first calls of a handler load its code paths). */
 const CALLS_BEFORE_MOVE = 4;
