@@ -23,6 +23,8 @@ writeFileSync(join(checkout, 'package.json'), '{"type":"module"}');
 writeFileSync(join(checkout, 'tsconfig.json'), '{}');
 writeFileSync(join(checkout, 'src', 'backends', 'pool-worker.ts'), 'export const pool: number = 1;\n');
 writeFileSync(join(checkout, 'src', 'backends', 'instance-worker.ts'), 'export const instance: number = 2;\n');
+mkdirSync(join(checkout, 'src', 'backends', 'handler'), { recursive: true });
+writeFileSync(join(checkout, 'src', 'backends', 'handler', 'handler-thread.ts'), 'export const handlers: number = 4;\n');
 mkdirSync(join(checkout, 'src', 'protocols', 'openai-batch'), { recursive: true });
 writeFileSync(join(checkout, 'src', 'protocols', 'openai-batch', 'job-thread.ts'), 'export const job: number = 3;\n');
 const greeting = (word: string) => `import { answer } from './answer.js';\nconst where: string = import.meta.url;\nconsole.log(JSON.stringify({ word: '${word}', answer, where }));\n`;
