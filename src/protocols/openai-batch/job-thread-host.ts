@@ -13,6 +13,12 @@ import type { JobModelInfo, JobThreadAnswers, JobThreadReply, JobThreadRequest }
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 const THREAD_URL = new URL(runningFromSource ? './job-thread.ts' : './job-thread.js', import.meta.url);
+/**
+ * The thread's JavaScript heap bound (MB): it holds one part's lines and answers at a time, bounded by
+ * the file size limit, so only a pathological file comes near this; past it the thread ends and the job
+ * run fails (its committed parts stay) instead of the process running out of memory.
+ */
+const JOB_THREAD_HEAP_MB = 2048;
 
 /**
  * How long close() waits for the terminated thread to end. One running JavaScript ends at once; one
@@ -24,7 +30,8 @@ const TERMINATE_WAIT_MS = 2_000;
 interface Pending { resolve: (value: unknown) => void; reject: (error: VireoError) => void }
 
 export class JobThread {
-  readonly #worker = spawnWorkerEntry(THREAD_URL);
+  // The old generation only: the young one keeps V8's default, which this thread's JSON parsing uses.
+  readonly #worker = spawnWorkerEntry(THREAD_URL, { resourceLimits: { maxOldGenerationSizeMb: JOB_THREAD_HEAP_MB } });
   readonly #pending = new Map<number, Pending>();
   #next = 0;
   #lost: VireoError | undefined;
