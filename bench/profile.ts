@@ -23,16 +23,15 @@ await server.stop();
 await repo.cleanup();
 console.log(`${name}_${variant} at concurrency ${concurrency}: ${result.throughput.toFixed(0)} items/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, errors ${result.errors}`);
 const files = await Promise.all((await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).map(async (f) => ({ f, t: (await stat(join(dir, f))).mtimeMs })));
-// Every thread writes its own profile (main, loader, instance workers): report the main thread,
-// the one that ran the HTTP routes (an instance worker's time belongs to onnxruntime, or to its
-// parking in Atomics.wait, which a profile counts as busy).
-const candidates = files.filter((x) => x.t >= started).map((x) => {
+// Every thread writes its own profile, named CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: report
+// the main thread's (thread id 0), the one that runs the HTTP routes (an instance worker's time belongs
+// to onnxruntime, or to its parking in Atomics.wait, which a profile counts as busy). The thread id, not
+// the functions' files, tells it: from a checkout the sources run as one compiled bundle.
+const main = files.filter((x) => x.t >= started && /\.\d+\.0\.\d+\.cpuprofile$/.test(x.f)).sort((a, b) => b.t - a.t).map((x) => {
   const rows = selfTimes(JSON.parse(readFileSync(join(dir, x.f), 'utf8')));
   const busy = rows.filter((r) => !r.name.startsWith('(idle)')).reduce((a, r) => a + r.ms, 0);
-  const http = rows.some((r) => r.name.includes('oip-routes') || r.name.includes('http-server'));
-  return { ...x, rows, busy, http };
-}).filter((x) => x.http).sort((a, b) => b.busy - a.busy);
-const main = candidates[0];
+  return { ...x, rows, busy };
+})[0];
 if (!main) throw new Error('no profile was written');
 console.log(`profile: ${join(dir, main.f)} (busy ${main.busy.toFixed(0)} ms)`);
 for (const row of main.rows.slice(0, 40)) {
