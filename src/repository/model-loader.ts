@@ -123,6 +123,8 @@ function batchJobInstance(parsed: ParsedModelConfig): 'own' | 'shared' {
 
 /** Long enough to catch the next request of a closed-loop client over loopback HTTP. */
 const DEFAULT_SPIN_WAIT_US = 1000;
+/** Handler versions loaded so far in this process (see handlerKey). */
+let handlerLoads = 0;
 
 export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVersion> {
   const { parsed, logger } = options;
@@ -159,10 +161,13 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   // What the version's first instance read: every later instance (group, restart, background) must match it.
   let loadedHash: string | undefined;
   const compiledHandler: { module?: Promise<string | undefined> } = {};
+  // One key per load, not per file: a reload's new instance shares the handler thread with the old one
+  // it replaces, instead of being kept off it as if it were another instance of the same group.
+  const handlerKey = `${modelPath}#${++handlerLoads}`;
   const startInstance = () => RestartingInstance.start(
     (onDeath) => typescript
       ? openHandlerInstance({
-        key: modelPath, options: instanceOptions, placement, ownHeapBound: parameterNumber(parsed, 'max_heap_mb') !== undefined,
+        key: handlerKey, options: instanceOptions, placement, ownHeapBound: parameterNumber(parsed, 'max_heap_mb') !== undefined,
         log: workerLog, callModel: options.callModel, executeTimeoutMs, heapLimitMb, onDeath,
       }, compiledHandler)
       : PooledInstance.open(executionPool(), {

@@ -5,6 +5,8 @@
  * call again), and a handler whose calls prove heavy moves to a thread of its own.
  */
 import assert from 'node:assert/strict';
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { makeRepository } from '../helpers/repository.js';
@@ -122,6 +124,7 @@ describe('the shared handler thread', () => {
 describe('a handler whose finalize() never ends', { timeout: 60_000 }, () => {
   let server: TestServer;
   let cleanup: () => Promise<void>;
+  let root: string;
   const threadOf = async (model: string): Promise<number> => {
     const answer = await server.post(`/v2/models/${model}/infer`, { inputs: [{ name: 'IN', shape: [2], datatype: 'INT32', data: [0, 1] }] });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -132,15 +135,27 @@ describe('a handler whose finalize() never ends', { timeout: 60_000 }, () => {
   before(async () => {
     const repo = await makeRepository({
       a: handler,
+      b: handler,
       looping: withFinalize('for (;;) {}'),
       waiting: withFinalize('return new Promise(() => {});'),
     });
     cleanup = repo.cleanup;
+    root = repo.root;
     server = await startTestServer(repo.root, { modelControlMode: 'explicit', loadModels: ['*'] });
   });
   after(async () => {
     await server.close();
     await cleanup();
+  });
+
+  it('serves a reloaded handler on the shared thread again', async () => {
+    const shared = await threadOf('b');
+    assert.equal(await threadOf('a'), shared);
+    // A changed file: the load replaces the running version (the old instance serves until the new one is ready).
+    await appendFile(join(root, 'a', '1', 'model.js'), '\n// changed\n');
+    const load = await server.post('/v2/repository/models/a/load', {});
+    assert.equal(load.status, 200, JSON.stringify(load.body));
+    assert.equal(await threadOf('a'), shared);
   });
 
   it('is dropped after a bound when it awaits forever; the thread goes on', async () => {
