@@ -168,6 +168,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
     (onDeath) => typescript
       ? openHandlerInstance({
         key: handlerKey, options: instanceOptions, placement, ownHeapBound: parameterNumber(parsed, 'max_heap_mb') !== undefined,
+        stateful: parsed.sequence_batching !== undefined,
         log: workerLog, callModel: options.callModel, executeTimeoutMs, heapLimitMb, onDeath,
       }, compiledHandler)
       : PooledInstance.open(executionPool(), {

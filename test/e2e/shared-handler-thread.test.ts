@@ -47,7 +47,8 @@ describe('the shared handler thread', () => {
   };
 
   before(async () => {
-    const repo = await makeRepository({ a: handler, b: handler, c: handler, heavy: handler });
+    const stateful = { ...handler, config: { ...handler.config, sequence_batching: { max_sequence_idle_microseconds: 5_000_000 } } };
+    const repo = await makeRepository({ a: handler, b: handler, c: handler, heavy: handler, stateful });
     cleanup = repo.cleanup;
     server = await startTestServer(repo.root);
   });
@@ -60,6 +61,15 @@ describe('the shared handler thread', () => {
     const threads = await Promise.all(['a', 'b', 'c', 'heavy'].map(threadOf));
     assert.ok(threads[0]! > 0, 'not the main thread');
     assert.deepEqual(new Set(threads).size, 1, `one thread for all: ${threads}`);
+  });
+
+  it('gives a stateful (sequence-batched) handler a thread of its own', async () => {
+    const answer = await server.post('/v2/models/stateful/infer', {
+      parameters: { sequence_id: 7, sequence_start: true, sequence_end: true },
+      inputs: [{ name: 'IN', shape: [2], datatype: 'INT32', data: [0, 7] }],
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.notEqual(answer.body.outputs[0].data[0], await threadOf('a'));
   });
 
   const faults: [string, number, RegExp, number][] = [

@@ -2,7 +2,9 @@
  * Where a handler model's instance runs: a slot of the shared handler thread (the default; moved to a
  * thread of its own once heavy, shared-handler-instance.ts), or a thread of its own from the start —
  * for `execution_worker: dedicated`, for a model that bounds its own heap (`max_heap_mb` is a bound on
- * a thread), and for the instances of a group beyond the first (they exist to run at the same time).
+ * a thread), for the instances of a group beyond the first (they exist to run at the same time), and for
+ * a stateful model (`sequence_batching`) unless it says `shared`: a handler that keeps sequences' state
+ * in memory would lose it, silently, if another handler's crash restarted it.
  */
 import type { VireoError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
@@ -19,6 +21,8 @@ export interface HandlerInstanceSpec {
   placement: 'auto' | 'dedicated' | 'shared' | 'background';
   /** Whether the model configured its own heap bound. */
   ownHeapBound: boolean;
+  /** Whether the model keeps state between requests (sequence batching). */
+  stateful: boolean;
   log: LogFn;
   callModel?: (call: ModelCall) => Promise<Tensor[]>;
   executeTimeoutMs?: number;
@@ -32,8 +36,9 @@ export async function openHandlerInstance(spec: HandlerInstanceSpec, compiled: {
   const module = await compiled.module;
   const options = module !== undefined ? { ...spec.options, handler: { ...spec.options.handler!, compiled: module } } : spec.options;
   const services = { callModel: spec.callModel, executeTimeoutMs: spec.executeTimeoutMs, onDeath: spec.onDeath, heapLimitMb: spec.heapLimitMb };
-  if ((spec.placement === 'auto' || spec.placement === 'shared') && !spec.ownHeapBound) {
-    const shared = await SharedHandlerInstance.open(handlerThreads(), { ...services, key: spec.key, options, placement: spec.placement, log: spec.log });
+  const placement = spec.placement === 'shared' || (spec.placement === 'auto' && !spec.stateful) ? spec.placement : undefined;
+  if (placement && !spec.ownHeapBound) {
+    const shared = await SharedHandlerInstance.open(handlerThreads(), { ...services, key: spec.key, options, placement, log: spec.log });
     if (shared) return shared;
   }
   return WorkerInstance.start('typescript', options, spec.log, services);
