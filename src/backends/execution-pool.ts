@@ -20,6 +20,8 @@ import { PoolWorker, type SlotOwner } from './pool-worker-host.js';
 
 /** Long enough to catch the next request of a closed-loop client over loopback HTTP. */
 export const DEFAULT_POOL_SPIN_WAIT_US = 1000;
+/** Model files remembered as heavy (a few bytes each; a repository rarely has this many). */
+const MAX_REMEMBERED_FILES = 4096;
 /** The background thread's nice value: the weakest claim on a core Linux offers to a thread. */
 export const BACKGROUND_NICE = 19;
 
@@ -54,6 +56,8 @@ export class ExecutionPool {
   readonly #owners = new Map<PoolWorker, Set<KeyedOwner>>();
   #background: PoolWorker | undefined;
   #nextSlot = 1;
+  /** Content hashes of model files whose instances moved to a thread of their own (oldest first). */
+  readonly #heavyFiles = new Set<string>();
 
   constructor(options: ExecutionPoolOptions = {}) {
     this.sharedWorkers = Math.max(1, options.sharedWorkers ?? defaultSharedWorkers());
@@ -63,6 +67,23 @@ export class ExecutionPool {
   /** Threads running now (shared and dedicated). */
   get threads(): number {
     return this.#owners.size;
+  }
+
+  /**
+   * Remembers that instances of the model file with this content hash proved heavy: the next instance
+   * of that file (a reload, a load/unload cycle, a restart) starts on a thread of its own instead of
+   * proving it again — which would open a second session beside the first each time, and keep malloc's
+   * high-water mark up (README, "Many models per server", load/unload cycles).
+   */
+  rememberHeavy(fileHash: string): void {
+    if (!fileHash) return;
+    this.#heavyFiles.delete(fileHash);
+    this.#heavyFiles.add(fileHash);
+    if (this.#heavyFiles.size > MAX_REMEMBERED_FILES) this.#heavyFiles.delete(this.#heavyFiles.values().next().value!);
+  }
+
+  provedHeavy(fileHash: string): boolean {
+    return fileHash !== '' && this.#heavyFiles.has(fileHash);
   }
 
   /** Chooses a worker for a new slot of `owner` and reserves the slot number. */

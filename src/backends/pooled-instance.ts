@@ -7,7 +7,8 @@
  * the CPU budget's intra-op threads: a new session is opened and warmed with the call that tipped
  * the mean, and adopted between two calls (the scheduler never overlaps calls on one instance), so
  * nothing waits for the move. A heavy model therefore never holds up the light models of a shared
- * thread for more than a few calls, and keeps the whole budget for itself.
+ * thread for more than a few calls, and keeps the whole budget for itself. The pool remembers the
+ * file (by content hash): its next instance — a reload, a load/unload cycle — starts dedicated.
  *
  * Failure: when a call overruns its time bound its worker thread is given up (pool-worker-host.ts:
  * an onnxruntime run cannot be interrupted) and this instance dies (its owner restarts it);
@@ -81,8 +82,9 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   /** Opens the instance's session in the pool; rejects with why it could not. */
   static async open(pool: ExecutionPool, spec: PooledInstanceSpec): Promise<PooledInstance> {
     const instance = new PooledInstance(pool, spec);
-    const dedicated = spec.placement === 'dedicated';
     const before = await stampedFileHash(spec.options.modelPath).catch(() => '');
+    // A file whose instances proved heavy before starts where they ended up.
+    const dedicated = spec.placement === 'dedicated' || (spec.placement === 'auto' && pool.provedHeavy(before));
     const expected = spec.expectedHash?.();
     if (expected && before !== expected) {
       throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', 'the model file changed (or went) since this version was loaded: load the model again to serve the new file');
@@ -233,6 +235,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
       await move.placed.worker.execute(move.placed.slot, warm, outputs, context, 0);
       if (this.#move !== move) return void (await this.#closeSlot(move.placed));
       move.ready = true;
+      this.#pool.rememberHeavy(this.#fileHash);
       this.log('info', `instance moved to its own execution worker (mean call ${this.#meanMs.toFixed(1)} ms)`);
     } catch (error) {
       move.failed = true;

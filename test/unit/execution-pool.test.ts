@@ -142,6 +142,12 @@ describe('execution pool', () => {
     await slowCall;
     assert.equal(order[0], 'simple', `simple waited for slow: ${order.join(',')}`);
     await Promise.all([slow.close(), simple.close()]);
+    // Opened again (a reload, a load/unload cycle), the file that proved heavy starts on a thread of its
+    // own; the light one starts shared as before.
+    const [slowAgain, simpleAgain] = [await open(pool, paths.slow), await open(pool, paths.simple)];
+    assert.ok(slowAgain.dedicated, 'the heavy file starts on a thread of its own');
+    assert.ok(!simpleAgain.dedicated);
+    await Promise.all([slowAgain.close(), simpleAgain.close()]);
   });
 
   it('a call that overruns its bound ends its shared thread; the instances beside it reopen and answer their calls', async () => {
