@@ -134,6 +134,8 @@ export class SharedHandlerInstance implements ModelInstance, HandlerSlotOwner {
         home.inFlight--;
         if (home.retired && home.inFlight === 0) void home.thread.closeSlot(home.slot).catch(() => undefined);
       }
+      // Reopened on a thread of its own (the new shared thread already hosted this version).
+      if (this.#moved) return sendMoved(this.#moved);
     }
   }
 
