@@ -1,6 +1,7 @@
 /**
  * `vireo batch` against the hardware limit, side by side in one run:
- * - MLP over N rows (CSV and Parquet): raw onnxruntime in-process at its best batch (the ceiling) vs
+ * - MLP over N rows (CSV and Parquet): raw onnxruntime in-process at its best batch, the better of one
+ *   session of all the cores' threads and one single-threaded session per core (the ceiling) vs
  *   `vireo batch` (rows/s of the job, model load excluded) vs the same rows as single-row requests to
  *   `vireo serve` over HTTP by 32 closed-loop clients;
  * - ocr over generated text images: `vireo batch` images/s and its stage split vs image uploads to
@@ -9,6 +10,9 @@
  * Every input is generated in a temporary folder; everything is deleted at the end.
  *
  *   tsx bench/batch.ts [--rows 200000] [--mlp 256,4096,4096,256] [--images 200] [--rss-gb 2.1] [--http-seconds 10]
+ *     [--batches 64,128,256] [--rounds 3] [--instances auto,config] [--formats csv,parquet]
+ * `--instances` runs every job once per value of `vireo batch --instances` in each round, interleaved;
+ * `--http-seconds 0` leaves the HTTP path out.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -34,6 +38,9 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '64,128,256' },
     /** Rounds of (ceiling, CSV job, ceiling, Parquet job, ceiling): each job is set against the ceiling measured just before and after it. */
     rounds: { type: 'string', default: '3' },
+    /** `vireo batch --instances` values, each run in every round (e.g. auto,config: one single-threaded instance per core against the configuration's one instance of two threads). */
+    instances: { type: 'string', default: 'auto' },
+    formats: { type: 'string', default: 'csv,parquet' },
   },
 });
 const ROWS = Number(args.rows);
@@ -43,6 +50,8 @@ const RSS_BYTES = Number(args['rss-gb']) * 1024 ** 3;
 const HTTP_MS = Number(args['http-seconds']) * 1000;
 const BATCHES = args.batches!.split(',').map(Number);
 const ROUNDS = Number(args.rounds);
+const INSTANCES = args.instances!.split(',');
+const FORMATS = new Set(args.formats!.split(','));
 const root = join(import.meta.dirname, '..');
 const log = (message: string) => process.stderr.write(`[batch bench] ${message}\n`);
 
@@ -143,18 +152,32 @@ async function mlpSection(dir: string): Promise<string> {
   // Interleaved: the machine's speed drifts, so every job is divided by the mean of the ceiling
   // measured right before and right after it, and the medians over the rounds are reported.
   const ceiling = async () => (await runRaw({ modelPath: model, inputs: { INPUT: ['float32', [width]] }, batchSizes: [best.batch], durationMs: 6000, intraOpThreads: USABLE_CORES }))[0]!.throughput;
-  const inputs = [['CSV', csv, csvBytes], ['Parquet', parquet, parquetBytes]] as const;
+  // Each input once per `--instances` value: a job is named by both.
+  const inputs = ([['CSV', csv, csvBytes], ['Parquet', parquet, parquetBytes]] as const)
+    .filter(([name]) => FORMATS.has(name.toLowerCase()))
+    .flatMap(([name, input, bytes]) => INSTANCES.map((instances) => [INSTANCES.length > 1 ? `${name}, --instances ${instances}` : name, input, bytes, instances] as const));
   const runs = new Map<string, { summary: JobSummary; peakRss: number; wallSeconds: number; ratio: number }[]>(inputs.map(([name]) => [name, []]));
+  // Both ways raw onnxruntime can use the cores, measured back to back: one session of all the cores'
+  // threads, and one single-threaded session per core side by side (as `vireo batch --instances auto`
+  // runs the model). The ceiling at each point is the better of the two.
+  const split = async () => (await runRaw({ modelPath: model, inputs: { INPUT: ['float32', [width]] }, batchSizes: [best.batch], durationMs: 6000, intraOpThreads: 1, sessions: USABLE_CORES }))[0]!.throughput;
+  const arrangements: { whole: number; split: number }[] = [];
+  const bestRaw = async () => {
+    const point = { whole: await ceiling(), split: await split() };
+    arrangements.push(point);
+    log(`raw onnxruntime: one session of ${USABLE_CORES} threads ${point.whole.toFixed(0)} rows/s, ${USABLE_CORES} sessions of 1 thread ${point.split.toFixed(0)} rows/s`);
+    return Math.max(point.whole, point.split);
+  };
   const ceilings: number[] = [];
-  let before = await ceiling();
+  let before = await bestRaw();
   ceilings.push(before);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, input] of inputs) {
+    for (const [name, input, , instances] of inputs) {
       log(`round ${round + 1}/${ROUNDS}: vireo batch over ${name}`);
-      const run = await vireoBatch(['--model-repository', repo, '--model', 'mlp', '--input', input, '--output', join(dir, `out-${name}`), '--batch-size', String(best.batch), '--output-format', 'arrow']);
+      const run = await vireoBatch(['--model-repository', repo, '--model', 'mlp', '--input', input, '--output', join(dir, 'out'), '--batch-size', String(best.batch), '--output-format', 'arrow', '--instances', instances]);
       if (run.summary.rows !== ROWS || run.summary.errors !== 0) throw new Error(`vireo batch over ${name}: ${JSON.stringify(run.summary)}`);
-      await rm(join(dir, `out-${name}`), { recursive: true, force: true });
-      const after = await ceiling();
+      await rm(join(dir, 'out'), { recursive: true, force: true });
+      const after = await bestRaw();
       ceilings.push(after);
       const ratio = run.summary.rowsPerSecond / ((before + after) / 2);
       log(`vireo batch over ${name}: ${run.summary.rowsPerSecond.toFixed(0)} rows/s between ceilings ${before.toFixed(0)} and ${after.toFixed(0)}: ${ratio.toFixed(2)} × ceiling, stages ${JSON.stringify(run.summary.stageSeconds)}, peak RSS ${mb(run.peakRss)}`);
@@ -171,17 +194,19 @@ async function mlpSection(dir: string): Promise<string> {
     return ['', `| \`vireo batch\`, ${name} in (${mb(bytes)}), Arrow out | ${median(rs.map((r) => r.summary.rowsPerSecond)).toFixed(0)} (${spread(rs.map((r) => r.summary.rowsPerSecond), 0)}) | **${median(rs.map((r) => r.ratio)).toFixed(2)} ×** (${spread(rs.map((r) => r.ratio), 2)}) | ${mid.summary.meanBatchRows} | ${mid.summary.seconds.toFixed(1)} s (${mid.wallSeconds.toFixed(1)} s with start and model load) | read ${s.read}, decode ${s.decode}, infer ${s.infer}, encode ${s.encode}, commit ${s.commit} | ${mb(Math.max(...rs.map((r) => r.peakRss)))} |`] as const;
   });
 
-  log('the same rows over HTTP to vireo serve, 32 clients');
-  const server = await startServe(repo);
-  let http;
-  try {
-    const body = join(dir, 'row.json');
-    await writeFile(body, JSON.stringify({ inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, width], data: columns.map((_, c) => value(1, c)) }] }));
-    http = await runLoad({ url: `${server.url}/v2/models/mlp/infer`, bodyFile: body, headers: { 'content-type': 'application/json' }, concurrency: 32, warmupMs: 2000, durationMs: HTTP_MS }, server.child.pid);
-  } finally {
-    await server.stop();
+  let http: Awaited<ReturnType<typeof runLoad>> | undefined;
+  if (HTTP_MS > 0) {
+    log('the same rows over HTTP to vireo serve, 32 clients');
+    const server = await startServe(repo);
+    try {
+      const body = join(dir, 'row.json');
+      await writeFile(body, JSON.stringify({ inputs: [{ name: 'INPUT', datatype: 'FP32', shape: [1, width], data: columns.map((_, c) => value(1, c)) }] }));
+      http = await runLoad({ url: `${server.url}/v2/models/mlp/infer`, bodyFile: body, headers: { 'content-type': 'application/json' }, concurrency: 32, warmupMs: 2000, durationMs: HTTP_MS }, server.child.pid);
+    } finally {
+      await server.stop();
+    }
+    log(`HTTP: ${http.throughput.toFixed(0)} rows/s`);
   }
-  log(`HTTP: ${http.throughput.toFixed(0)} rows/s`);
   await rm(csv);
   await rm(parquet);
   return [
@@ -189,9 +214,11 @@ async function mlpSection(dir: string): Promise<string> {
     '',
     '| path | rows/s | × ceiling | rows per batch | job time | busy seconds per stage | peak RSS |',
     '|---|---|---|---|---|---|---|',
-    `| ceiling: onnxruntime-node in-process, batch ${best.batch} (best of ${BATCHES.join(', ')} in the first sweep: ${raw.map((p) => `${p.batch}: ${p.throughput.toFixed(0)}`).join(', ')}); median of ${ceilings.length} runs between the jobs | ${median(ceilings).toFixed(0)} (${spread(ceilings, 0)}) | 1.00 × | ${best.batch} | | | |`,
+    `| ceiling: onnxruntime-node in-process, batch ${best.batch} (best of ${BATCHES.join(', ')} in the first sweep: ${raw.map((p) => `${p.batch}: ${p.throughput.toFixed(0)}`).join(', ')}), the better of the two arrangements below at each of ${ceilings.length} points between the jobs | ${median(ceilings).toFixed(0)} (${spread(ceilings, 0)}) | 1.00 × | ${best.batch} | | | |`,
+    `| raw: one session of ${USABLE_CORES} intra-op threads, batch ${best.batch} | ${median(arrangements.map((a) => a.whole)).toFixed(0)} (${spread(arrangements.map((a) => a.whole), 0)}) | | | | | |`,
+    `| raw: ${USABLE_CORES} sessions of 1 intra-op thread side by side (as \`--instances auto\` runs the model), batch ${best.batch} | ${median(arrangements.map((a) => a.split)).toFixed(0)} (${spread(arrangements.map((a) => a.split), 0)}) | | | | | |`,
     ...jobs.map(([, line]) => line),
-    `| \`vireo serve\`, one row per HTTP request (JSON), 32 clients, ${HTTP_MS / 1000} s | ${http.throughput.toFixed(0)} | ${(http.throughput / median(ceilings)).toFixed(2)} × | | p50 ${http.p50.toFixed(1)} ms, ${http.errors} errors | | |`,
+    ...(http ? [`| \`vireo serve\`, one row per HTTP request (JSON), 32 clients, ${HTTP_MS / 1000} s | ${http.throughput.toFixed(0)} | ${(http.throughput / median(ceilings)).toFixed(2)} × | | p50 ${http.p50.toFixed(1)} ms, ${http.errors} errors | | |`] : []),
     '',
   ].join('\n');
 }

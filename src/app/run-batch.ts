@@ -30,6 +30,11 @@ export interface RunBatchOptions extends Omit<BatchJobOptions, 'server' | 'model
   observer?: BatchObserver;
   /** Called once the metrics endpoint listens (its URL). */
   onMetricsUrl?: (url: string) => void;
+  /**
+   * Instances of the job's model: `auto` (default) one single-threaded instance per core, a number
+   * that many, `config` what its configuration says (ModelDefaults.jobInstances).
+   */
+  instances?: number | 'auto' | 'config';
 }
 
 /** What the job's output depends on: the content hashes of every loaded model's files (not their stat). */
@@ -54,8 +59,12 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
     autoComplete: options.autoComplete ?? true,
     defaultMaxBatchSize: options.defaultMaxBatchSize ?? 4,
     controlMode: 'explicit',
-    // The job's model runs without pause: a worker of its own from the start (model-defaults.ts).
-    modelDefaults: { dedicatedModels: [options.model] },
+    // The job's model runs without pause: a worker of its own from the start, and (`--instances auto`)
+    // one single-threaded instance per core (model-defaults.ts).
+    modelDefaults: {
+      dedicatedModels: [options.model],
+      ...(options.instances === 'config' ? {} : { jobInstances: { model: options.model, count: options.instances ?? 'auto' } }),
+    },
     startupModels: options.loadModels && options.loadModels.length > 0 ? [options.model, ...options.loadModels] : ['*'],
     recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version)]),
     callModel: (call) => facade!.callModel(call),

@@ -16,6 +16,14 @@ import { collect, env, integer, option } from './option-parsers.js';
 /** Statuses of errors a rerun would meet again (input, options, model name, too many bad rows). */
 const PERMANENT = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'RESOURCE_EXHAUSTED']);
 
+/** `--instances`: auto, config, or a count from 1 to 64. */
+export function parseInstances(value: string): number | 'auto' | 'config' {
+  const text = value.trim();
+  if (text === 'auto' || text === 'config') return text;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64) throw new InvalidArgumentError('expected auto, config or a count from 1 to 64');
+  return Number(text);
+}
+
 /** `i/N` with 0 ≤ i < N. */
 export function parseShard(value: string): { index: number; count: number } {
   const match = /^(\d+)\/(\d+)$/.exec(value.trim());
@@ -53,6 +61,7 @@ export function batchCommand(): Command {
     .addOption(option('--max-errors <n>', 'stop with an error once more rows than this failed (-1: never)', 'max-errors').argParser(integer(-1, Number.MAX_SAFE_INTEGER)).default(-1))
     .addOption(option('--id-column <name>', 'dataframe column carried to the output beside the results (and used as custom_id in JSONL output)', 'id-column'))
     .addOption(option('--restart', 'discard an output folder that holds another job\'s parts (model or input changed) instead of refusing', 'restart'))
+    .addOption(option('--instances <n>', 'instances of the model for the job: auto (one single-threaded instance per core), config (its instance_group), or a count', 'instances').argParser(parseInstances).default('auto'))
     .addOption(option('--max-inflight <n>', 'batches in flight at once (default: the model\'s instances + 1)', 'max-inflight').argParser(integer(1, 1024)))
     .addOption(option('--max-file-bytes <bytes>', 'largest image or file one row may read', 'max-file-bytes').argParser(integer(1, 2 ** 31 - 1)).default(64 * 1024 * 1024))
     .addOption(option('--load-model <name>', 'also load this model (repeatable; the ones a handler or ensemble calls); default: every model of the repository', 'load-model').argParser(collect))
@@ -107,6 +116,7 @@ Examples:
           idColumn: opts.idColumn,
           restart: Boolean(opts.restart),
           maxInflight: opts.maxInflight,
+          instances: opts.instances,
           maxFileBytes: opts.maxFileBytes,
           loadModels: opts.loadModel,
           autoComplete: !opts.disableAutoCompleteConfig,

@@ -20,6 +20,8 @@
  *   stopped), while the real-time p50 beside a job rose by ≈ 0.3–0.5 ms and its p99 was no better
  *   spinning (bench/batch-api.ts, designs `own` and `own-spinning`; README, "Batch jobs in the server").
  */
+import type { ParsedModelConfig } from './model-config.js';
+
 export interface ModelDefaults {
   handlerExecuteTimeoutMs: number;
   /** V8 heap bound (MB) of a handler model's workers without `parameters.max_heap_mb` (0: V8's default). */
@@ -33,6 +35,36 @@ export interface ModelDefaults {
    * would cost the job its first seconds at one thread, then a second session load.
    */
   dedicatedModels?: readonly string[];
+  /**
+   * The instances of a model run for throughput rather than latency (`vireo batch --instances`, for
+   * its job's model): `count` replaces the configuration's instance_group, each instance with
+   * ⌊cores / count⌋ intra-op threads unless `parameters.intra_op_threads` says otherwise; `auto` is
+   * one single-threaded instance per core, and leaves a configuration that sets
+   * `parameters.intra_op_threads` as it is (see jobInstanceGroup).
+   */
+  jobInstances?: { model: string; count: number | 'auto' };
+}
+
+/**
+ * The configuration the job's model runs with (ModelDefaults.jobInstances); unchanged for other
+ * models, for handler, ensemble and sequence-batched models (their instances are not sessions, or
+ * hold state) and for GPU instance groups. Why `auto` runs one single-threaded instance per core: a
+ * job's own work (parsing rows, building batches, writing parts) runs on the main thread beside
+ * inference. With one session of two intra-op threads on two cores, each time that work took a
+ * core from one of them, the other waited at the end of the parallel section, so the job lost more
+ * than the CPU it used; a single-threaded session only slows itself. Side by side on the MLP of
+ * `bench/batch.ts --instances auto,config` (README, "Batch pipelines"): 3,530 against 3,202 rows/s
+ * over CSV (0.95 × against 0.80 × the in-process ceiling), while raw onnxruntime alone is no faster
+ * with two one-thread sessions than with one of two threads. The cost is one more copy of the weights.
+ */
+export function jobInstanceGroup(parsed: ParsedModelConfig, modelName: string, defaults: ModelDefaults, cores: number): ParsedModelConfig {
+  const wanted = defaults.jobInstances;
+  if (!wanted || wanted.model !== modelName) return parsed;
+  if (parsed.backend === 'typescript' || parsed.platform === 'ensemble' || parsed.sequence_batching !== undefined) return parsed;
+  if (parsed.instance_group?.some((g) => g.kind === 'KIND_GPU')) return parsed;
+  if (wanted.count === 'auto' && (cores < 2 || parsed.parameters?.intra_op_threads !== undefined)) return parsed;
+  const count = wanted.count === 'auto' ? cores : wanted.count;
+  return { ...parsed, instance_group: [{ count, kind: 'KIND_CPU' }] };
 }
 
 /** 20 s: below the default drain timeout (30 s), so a hung handler cannot hold a shutdown. */

@@ -26,7 +26,7 @@ import { sequenceBatcherOptions } from './sequence-setup.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import { completeConfig } from './auto-complete.js';
 import { parameterNumber, type ModelConfig, type ParsedModelConfig } from './model-config.js';
-import { DEFAULT_MODEL_DEFAULTS, queueBound, type ModelDefaults } from './model-defaults.js';
+import { DEFAULT_MODEL_DEFAULTS, queueBound, jobInstanceGroup, type ModelDefaults } from './model-defaults.js';
 import { runWarmup } from './model-warmup.js';
 import { relativeSegments } from './safe-path.js';
 
@@ -127,13 +127,14 @@ const DEFAULT_SPIN_WAIT_US = 1000;
 let handlerLoads = 0;
 
 export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVersion> {
-  const { parsed, logger } = options;
+  const { logger } = options;
+  const defaults = options.defaults ?? DEFAULT_MODEL_DEFAULTS;
+  const parsed = jobInstanceGroup(options.parsed, options.modelName, defaults, USABLE_CORES);
   const typescript = parsed.backend === 'typescript';
   const { filename, modelPath } = await modelFile(options, typescript);
   const instanceCount = (parsed.instance_group ?? [{ count: 1 }]).reduce((sum, g) => sum + (g.count ?? 1), 0);
   const budgetThreads = Math.max(1, Math.floor(USABLE_CORES / instanceCount));
   const configuredThreads = parameterNumber(parsed, 'intra_op_threads');
-  const defaults = options.defaults ?? DEFAULT_MODEL_DEFAULTS;
   const instanceOptions = {
     modelPath,
     intraOpThreads: configuredThreads ?? budgetThreads,
@@ -148,6 +149,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
       : undefined,
   };
   const log = logger.child({ model: options.modelName, version: String(options.version) });
+  if (parsed !== options.parsed) log.info({ instances: instanceCount, intraOpThreads: configuredThreads ?? budgetThreads }, 'instances for the batch job (--instances), in place of the configuration\'s instance_group');
   const workerLog = (level: 'info' | 'warn' | 'error', message: string) => log[level](message);
 
   const executeTimeoutMs = parameterNumber(parsed, 'execute_timeout_ms') ?? (typescript ? defaults.handlerExecuteTimeoutMs : undefined);

@@ -19,6 +19,8 @@ import { tableToInputs } from '../../src/codecs/dataframe-codec.js';
 import { VireoError } from '../../src/core/errors.js';
 import { DEFAULT_REQUEST_LIMITS, setRequestLimits } from '../../src/core/request-limits.js';
 import { silentLogger } from '../../src/logging/logger.js';
+import { USABLE_CORES } from '../../src/core/cpu-budget.js';
+import { captureLogger } from '../helpers/logs.js';
 import { identityModel, mlpReference } from '../../tools/modelgen/models.js';
 import { TABULAR_SEED, TABULAR_SIZES } from '../../tools/prepare-examples.js';
 
@@ -108,6 +110,27 @@ describe('vireo batch: dataframes into the tabular MLP', () => {
     assert.match(errors[0]!.error.message, /"abc" is not a number/);
     assert.match(errors[1]!.error.message, /value is missing/);
     assert.equal(errors[0]!.error.code, 'VIREO_ERR_INPUT_DATA');
+  });
+
+  it('runs the model as one single-threaded instance per core unless --instances says otherwise; the same rows either way', async () => {
+    await writeFile(join(dir, 'iris-instances.csv'), `${COLUMNS.join(',')}\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+    const cases = [
+      { instances: undefined, expected: USABLE_CORES >= 2 ? { instances: USABLE_CORES, intraOpThreads: 1 } : undefined },
+      { instances: 'config' as const, expected: undefined },
+      { instances: 3, expected: { instances: 3, intraOpThreads: 1 } },
+    ];
+    for (const { instances, expected: note } of cases) {
+      const { logger, lines } = captureLogger();
+      const output = join(dir, `out-instances-${instances}`);
+      const summary = await job({ model: 'tabular', inputs: [join(dir, 'iris-instances.csv')], output, partRows: 128, instances, logger });
+      assert.equal(summary.rows, 700);
+      assert.equal(summary.errors, 0);
+      const logged = lines.find((l) => String(l.msg).startsWith('instances for the batch job'));
+      assert.deepEqual(logged && { instances: logged.instances, intraOpThreads: logged.intraOpThreads }, note, `--instances ${instances}`);
+      const got = await csvOf(output);
+      assert.deepEqual(got.map(([id]) => id), rows.map((_, i) => String(i)));
+      for (const [id, values] of got) assertClose(values, expectedRow(Number(id)), `--instances ${instances}, row ${id}`);
+    }
   });
 
   it("holds full batches to the batch size, not to a client's per-request tensor bytes (which still bound a dataframe request)", async () => {
