@@ -54,8 +54,7 @@ export interface ModelDefaults {
  * core from one of them, the other waited at the end of the parallel section, so the job lost more
  * than the CPU it used; a single-threaded session only slows itself. Side by side on the MLP of
  * `bench/batch.ts --instances auto,config` (README, "Batch pipelines"): 3,530 against 3,202 rows/s
- * over CSV (0.95 × against 0.80 × the in-process ceiling), while raw onnxruntime alone is no faster
- * with two one-thread sessions than with one of two threads. The cost is one more copy of the weights.
+ * over CSV, +10 %. The cost is one more copy of the weights.
  */
 export function jobInstanceGroup(parsed: ParsedModelConfig, modelName: string, defaults: ModelDefaults, cores: number): ParsedModelConfig {
   const wanted = defaults.jobInstances;
