@@ -11,7 +11,9 @@
  * - examples: examples/models idle RSS against its ONNX files as plain sessions, and the same ONNX
  *   models served without the repository's handler models;
  * - cycles: `--cycles` explicit load/unload cycles of ocr_rec: RSS while loaded after the first
- *   cycle and after the last; with `--infer n`, n inference calls per cycle.
+ *   cycle and after the last; with `--infer n`, n inference calls per cycle; and the same cycles of
+ *   one plain onnxruntime session in a plain Node process (bench/lib/plain-cycles.ts), which shows
+ *   what onnxruntime and the C library keep of a session by themselves.
  * RSS is the server process's VmRSS (all its threads). Prints a markdown report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -79,6 +81,16 @@ async function plainSessions(files: string[]): Promise<{ rss: number; threads: n
   const [line] = await once(child.stdout!, 'data') as [Buffer];
   child.kill('SIGTERM');
   return JSON.parse(line.toString()) as { rss: number; threads: number };
+}
+
+/** RSS after each cycle of bench/lib/plain-cycles.ts. */
+async function plainCycles(model: string, cycles: number, calls: number): Promise<number[]> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'bench', 'lib', 'plain-cycles.ts'), model, String(cycles), String(calls), 'x', '1,3,48,320'], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c; });
+  const [code] = await once(child, 'exit') as [number];
+  if (code !== 0) throw new Error(`plain-cycles exited with code ${code}`);
+  return out.trim().split('\n').map((line) => (JSON.parse(line) as { rss: number }).rss);
 }
 
 const report: string[] = [];
@@ -162,6 +174,9 @@ if (only.has('cycles')) {
     await server.stop();
     row([system.name, mib(first), mib(last.rss), `${(100 * (last.rss / first - 1)).toFixed(1)} %`, last.threads]);
   }
+  const plain = await plainCycles(join(repo, 'ocr_rec', '1', 'model.onnx'), cycles, Number(values.infer));
+  process.stderr.write(`[many-models] plain session: RSS per cycle ${plain.map(mib).join(' ')} MiB\n`);
+  row(['plain onnxruntime session, created, run and released in one Node process', mib(plain[0]!), mib(plain.at(-1)!), `${(100 * (plain.at(-1)! / plain[0]! - 1)).toFixed(1)} % (highest ${mib(Math.max(...plain))})`, '']);
   report.push('');
 }
 
