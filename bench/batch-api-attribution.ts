@@ -5,6 +5,8 @@
  * job, phases alternating. One server, `spin_between_runs: 0`, job work on the background instance.
  *
  *   tsx bench/batch-api-attribution.ts [real-time model: mlp|simple] [job model: mlp|simple] [requests/s] [rounds]
+ *
+ * `VIREO_ROOT=<another checkout>` runs that checkout's `vireo serve` instead of this one's (node_modules linked).
  */
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +26,7 @@ for (const [name, model, config] of [['simple', simpleModel(), { max_batch_size:
   await writeFile(join(root, 'repo', name, 'config.yaml'), stringify(config));
 }
 const port = await freePort();
-const child = spawn(process.execPath, ['--import', join(import.meta.dirname, 'lib', 'event-loop-delay-preload.mjs'), join(import.meta.dirname, '..', 'bin', 'vireo.js'), 'serve', '--model-repository', join(root, 'repo'), '--http-port', String(port), '--grpc-port', '-1', '--batch-dir', join(root, 'b'), '--batch-max-lines', '120000', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const child = spawn(process.execPath, ['--import', join(import.meta.dirname, 'lib', 'event-loop-delay-preload.mjs'), join(process.env.VIREO_ROOT ?? join(import.meta.dirname, '..'), 'bin', 'vireo.js'), 'serve', '--model-repository', join(root, 'repo'), '--http-port', String(port), '--grpc-port', '-1', '--batch-dir', join(root, 'b'), '--batch-max-lines', '120000', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
 const delays: string[] = [];
 child.stderr.on('data', (d) => { if (String(d).startsWith('event-loop-delay')) delays.push(String(d).trim()); });
 const url = `http://127.0.0.1:${port}`;

@@ -7,7 +7,8 @@
  *
  * Background (batch-job) requests wait behind every real-time level. With a background lane
  * (background-lane.ts) they run only there, on an instance of their own at low CPU priority, and
- * real-time requests never wait for them; without one they share the model's instances.
+ * real-time requests never wait for them; without one they share the model's instances. A lane's
+ * batch starts only between real-time executions of the whole process (realtime-gate.ts).
  *
  * Public surface: enqueue, pending, close (drain) and destroy (fail what waits).
  */
@@ -23,6 +24,7 @@ import { DEFAULT_POLICY, PriorityQueues, queueTimeoutUs, toQueuePolicy, type Que
 import { NOOP_RECORDER, nowNs, type SchedulerRecorder } from './recorder.js';
 import { WakeTimer } from './wake-timer.js';
 import { BackgroundLane, type BackgroundLaneOptions } from './background-lane.js';
+import { BackgroundHold, realtimeGate } from './realtime-gate.js';
 
 /** Triton's ModelDynamicBatching as written in a model configuration (plus Vireo's adaptive mode). */
 export interface DynamicBatchingConfig {
@@ -71,6 +73,7 @@ export class Scheduler {
   #closing = false;
   #drained: (() => void) | undefined;
   readonly #lane: BackgroundLane | undefined;
+  readonly #hold = new BackgroundHold(() => this.#pump());
 
   constructor(options: SchedulerOptions) {
     this.#slots = options.instances.map((instance) => ({ instance, busy: false }));
@@ -145,6 +148,7 @@ export class Scheduler {
     this.#closing = true;
     this.#pump();
     if (this.pending > 0) await new Promise<void>((resolve) => { this.#drained = resolve; });
+    this.#hold.close();
     await this.#lane?.close();
   }
 
@@ -153,6 +157,7 @@ export class Scheduler {
     this.#closing = true;
     for (const request of this.#queues.pending()) this.#failQueued(request, error);
     this.#checkDrained();
+    this.#hold.close();
     void this.#lane?.close();
   }
 
@@ -197,7 +202,9 @@ export class Scheduler {
     // With a lane, the model's own instances take real-time levels only.
     wakeAt = this.#dispatch(undefined, 0, lane ? background : background + 1, policy, now, wakeAt);
     if (lane) {
-      if (this.#queues.sizeIn(background, background + 1) > 0) wakeAt = this.#dispatch(lane, background, background + 1, policy, now, wakeAt);
+      const held = this.#queues.sizeIn(background, background + 1) > 0 ? this.#hold.check(now) : undefined;
+      if (held !== undefined) wakeAt = Math.min(wakeAt, held);
+      else if (this.#queues.sizeIn(background, background + 1) > 0) wakeAt = this.#dispatch(lane, background, background + 1, policy, now, wakeAt);
       else lane.idle();
     }
     this.#timer.arm(wakeAt, now);
@@ -211,7 +218,8 @@ export class Scheduler {
       if (!slot) break;
       const plan = choosePlan(this.#queues.pending(first, end), policy, now, this.#closing);
       if (plan.wait !== undefined) return Math.min(wakeAt, plan.wait);
-      void this.#run(slot, plan.requests);
+      // Real-time work (not the lane's, not background plans on the model's own instances) holds job batches back.
+      void this.#run(slot, plan.requests, !lane && plan.requests.some((r) => r.level < this.#levels));
     }
     return wakeAt;
   }
@@ -222,8 +230,9 @@ export class Scheduler {
     return slot;
   }
 
-  async #run(slot: Slot, requests: PendingRequest[]): Promise<void> {
+  async #run(slot: Slot, requests: PendingRequest[], realtime: boolean): Promise<void> {
     slot.busy = true;
+    if (realtime) realtimeGate.begin();
     const start = nowNs();
     let traces: unknown[] | undefined;
     for (const r of requests) {
@@ -258,6 +267,7 @@ export class Scheduler {
     } catch (error) {
       outcome = { error: VireoError.from(error) };
     }
+    if (realtime) realtimeGate.end();
     slot.busy = false;
     this.#executing -= requests.length;
     this.#recorder.batch({ batchSize: batchItems, startNs: start, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs }, traces);

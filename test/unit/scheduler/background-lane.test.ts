@@ -1,11 +1,14 @@
 /**
  * The scheduler's background lane against fake instances: batch-job work runs only on the lane's
- * own instance (opened on first need), real-time requests never wait behind it, the lane falls back
- * to the model's instances when it cannot open, closes when idle and when the model unloads.
+ * own instance (opened on first need), real-time requests never wait behind it, a job batch starts
+ * only between real-time executions of any model (realtime-gate.ts) and never waits beyond the hold
+ * bound, the lane falls back to the model's instances when it cannot open, closes when idle and when
+ * the model unloads.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Scheduler, type DynamicBatchingConfig } from '../../../src/scheduler/scheduler.js';
+import { MAX_HOLD_MS } from '../../../src/scheduler/realtime-gate.js';
 import { FakeInstance, fakeInput, until } from '../../helpers/fake-instance.js';
 
 const db: DynamicBatchingConfig = {
@@ -90,6 +93,42 @@ describe('Scheduler background lane', () => {
     assert.equal(lanes.length, 2);
     assert.equal(lanes[0]!.closed, 1);
     assert.deepEqual(lanes[1]!.batches.map((b) => b.tags[0]), [91]);
+    await s.close();
+  });
+
+  it('starts a job batch only once no real-time execution of any model runs', async () => {
+    const lane = new ClosingFake(true);
+    const jobModel = new Scheduler({ instances: [new FakeInstance(true)], maxBatchSize: 4, dynamicBatching: db, backgroundLane: { open: async () => lane } });
+    const otherInstance = new FakeInstance(true);
+    const otherModel = new Scheduler({ instances: [otherInstance], maxBatchSize: 4, dynamicBatching: db });
+    const realTime = otherModel.enqueue(fakeInput(1), [], 1);
+    await until(() => otherInstance.waiting === 1);
+    const job = jobModel.enqueue(fakeInput(90), [], 1, { background: true });
+    // The lane opens, but its batch waits for the other model's execution (well within the hold bound).
+    await new Promise((r) => setTimeout(r, MAX_HOLD_MS / 4));
+    assert.equal(lane.batches.length, 0, 'no job batch started while a real-time execution ran');
+    otherInstance.release();
+    await realTime;
+    await until(() => lane.waiting === 1);
+    lane.release();
+    await job;
+    assert.deepEqual(lane.batches.map((b) => b.tags), [[90]]);
+    await Promise.all([jobModel.close(), otherModel.close()]);
+  });
+
+  it('starts a held job batch anyway once the real-time executions have held it for the bound', async () => {
+    const lane = new ClosingFake();
+    const own = new FakeInstance(true);
+    const s = new Scheduler({ instances: [own], maxBatchSize: 4, dynamicBatching: db, backgroundLane: { open: async () => lane } });
+    const realTime = s.enqueue(fakeInput(1), [], 1);
+    await until(() => own.waiting === 1);
+    const started = performance.now();
+    await s.enqueue(fakeInput(90), [], 1, { background: true });
+    const waited = performance.now() - started;
+    assert.ok(waited >= MAX_HOLD_MS - 5, `the job batch waited ${waited.toFixed(0)} ms behind the running real-time execution`);
+    assert.equal(own.waiting, 1, 'the real-time execution was still running when the job batch ran');
+    own.release();
+    await realTime;
     await s.close();
   });
 });
