@@ -11,11 +11,14 @@
  * 0.92 of the capacity left over against 0.90. A batch already running is never stopped: a real-time
  * execution that starts meanwhile overlaps it at most for one job batch.
  *
- * A job is never starved: held for MAX_HOLD_MS (a server busy without a pause), one batch starts anyway.
+ * A job is never starved: held for MAX_HOLD_MS without a pause (real-time work back to back, or one long
+ * execution — a slow model, a handler), it starts anyway and is not held again until a pause is seen, so
+ * beside continuous real-time work it runs as it did without the gate, on the cores that work leaves.
+ * Streams of decoupled models are not counted: they may stay open for seconds without using a core.
  */
 
 /** Longest a background batch waits for a moment without real-time executions. */
-export const MAX_HOLD_MS = 100;
+export const MAX_HOLD_MS = 20;
 
 export class RealtimeGate {
   #running = 0;
@@ -60,6 +63,8 @@ export const realtimeGate = new RealtimeGate();
 /** One scheduler's view of the gate: whether its background work may start a batch now. */
 export class BackgroundHold {
   #since: number | undefined;
+  /** A hold ran out with real-time work still running: no more holds until a pause. */
+  #released = false;
 
   constructor(private readonly wake: () => void, private readonly gate = realtimeGate) {}
 
@@ -70,12 +75,15 @@ export class BackgroundHold {
   check(nowNs: number): number | undefined {
     if (!this.gate.busy) {
       this.#since = undefined;
+      this.#released = false;
       return undefined;
     }
+    if (this.#released) return undefined;
     this.#since ??= nowNs;
     const deadline = this.#since + MAX_HOLD_MS * 1e6;
     if (nowNs >= deadline) {
       this.#since = undefined;
+      this.#released = true;
       return undefined;
     }
     this.gate.whenIdle(this.wake);

@@ -105,7 +105,7 @@ describe('Scheduler background lane', () => {
     await until(() => otherInstance.waiting === 1);
     const job = jobModel.enqueue(fakeInput(90), [], 1, { background: true });
     // The lane opens, but its batch waits for the other model's execution (well within the hold bound).
-    await new Promise((r) => setTimeout(r, MAX_HOLD_MS / 4));
+    await new Promise((r) => setTimeout(r, MAX_HOLD_MS / 2));
     assert.equal(lane.batches.length, 0, 'no job batch started while a real-time execution ran');
     otherInstance.release();
     await realTime;
