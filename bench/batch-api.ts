@@ -103,7 +103,8 @@ async function openLoop(url: string, model: string, rate: number, seconds: numbe
  * `own-twothreads`: `own` with the models configured for two intra-op threads, which the background session
  * then uses too (by default it runs on one; real-time sessions on their own thread get cores ÷ instances, 2 here).
  */
-type Plain = 'own' | 'shared' | 'own-nospin' | 'own-stopspin' | 'own-spinning' | 'own-twothreads';
+/** `own-yield`: `own` with the job's batches started only between real-time executions (parameters.batch_job_yield "1"). */
+type Plain = 'own' | 'shared' | 'own-nospin' | 'own-stopspin' | 'own-spinning' | 'own-twothreads' | 'own-yield';
 type Design = Plain | `${Plain}@base`;
 
 interface JobServer {
@@ -120,7 +121,8 @@ async function startServer(variant: Design): Promise<JobServer> {
   const parameters = design === 'own-nospin' ? { batch_job_instance: 'own', allow_spinning: '0' }
     : design === 'own-stopspin' ? { batch_job_instance: 'own', spin_between_runs: '0' }
       : design === 'own-spinning' ? { batch_job_instance: 'own', spin_between_runs: '1' }
-        : design === 'own-twothreads' ? { batch_job_instance: 'own', intra_op_threads: '2' } : { batch_job_instance: design };
+        : design === 'own-twothreads' ? { batch_job_instance: 'own', intra_op_threads: '2' }
+          : design === 'own-yield' ? { batch_job_instance: 'own', batch_job_yield: '1' } : { batch_job_instance: design };
   for (const [name, model, config] of [
     ['simple', simpleModel(), { max_batch_size: 8, dynamic_batching: dynamic, parameters }],
     ['mlp', mlpModel(MLP, 3), { max_batch_size: 32, dynamic_batching: dynamic, parameters }],

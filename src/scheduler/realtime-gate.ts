@@ -1,6 +1,7 @@
 /**
- * Batch-job batches start only between real-time executions (process-wide: every model's
- * schedulers share the cores).
+ * With `parameters.batch_job_yield` (off by default: it lowers the job's share, README "Batch jobs in
+ * the server"), batch-job batches start only between real-time executions (process-wide: every
+ * model's schedulers share the cores).
  *
  * Why: a job runs on a background instance at the lowest CPU priority (background-lane.ts), so the
  * kernel gives real-time threads the cores first — but two sessions running at once still share the
@@ -15,10 +16,15 @@
  * execution — a slow model, a handler), it starts anyway and is not held again until a pause is seen, so
  * beside continuous real-time work it runs as it did without the gate, on the cores that work leaves.
  * Streams of decoupled models are not counted: they may stay open for seconds without using a core.
+ * Nor are job batches held that run shorter than MIN_HELD_BATCH_MS: such a batch (a small model's) takes
+ * too little of the caches to matter, and holding each one for a pause throttled a job on `simple` beside
+ * the real-time MLP to 0.31 of the capacity left over (`tsx bench/batch-api.ts`, 2026-12-01 04:33).
  */
 
 /** Longest a background batch waits for a moment without real-time executions. */
 export const MAX_HOLD_MS = 20;
+/** Job batches that run shorter than this on average are never held. */
+export const MIN_HELD_BATCH_MS = 0.5;
 
 export class RealtimeGate {
   #running = 0;
@@ -65,6 +71,8 @@ export class BackgroundHold {
   #since: number | undefined;
   /** A hold ran out with real-time work still running: no more holds until a pause. */
   #released = false;
+  /** Mean run time of the job's recent batches (ms); unknown until the first one ran. */
+  #batchMs: number | undefined;
 
   constructor(private readonly wake: () => void, private readonly gate = realtimeGate) {}
 
@@ -73,6 +81,7 @@ export class BackgroundHold {
    * latest; the scheduler is also woken as soon as the real-time executions have ended.
    */
   check(nowNs: number): number | undefined {
+    if (this.#batchMs !== undefined && this.#batchMs < MIN_HELD_BATCH_MS) return undefined;
     if (!this.gate.busy) {
       this.#since = undefined;
       this.#released = false;
@@ -88,6 +97,11 @@ export class BackgroundHold {
     }
     this.gate.whenIdle(this.wake);
     return deadline;
+  }
+
+  /** A job batch ran for `ms`. */
+  observe(ms: number): void {
+    this.#batchMs = this.#batchMs === undefined ? ms : 0.8 * this.#batchMs + 0.2 * ms;
   }
 
   close(): void {

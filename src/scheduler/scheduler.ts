@@ -7,8 +7,9 @@
  *
  * Background (batch-job) requests wait behind every real-time level. With a background lane
  * (background-lane.ts) they run only there, on an instance of their own at low CPU priority, and
- * real-time requests never wait for them; without one they share the model's instances. A lane's
- * batch starts only between real-time executions of the whole process (realtime-gate.ts).
+ * real-time requests never wait for them; without one they share the model's instances. With
+ * `yieldToRealtime`, a lane's batch starts only between real-time executions of the whole process
+ * (realtime-gate.ts).
  *
  * Public surface: enqueue, pending, close (drain) and destroy (fail what waits).
  */
@@ -48,6 +49,8 @@ export interface SchedulerOptions {
   recorder?: SchedulerRecorder;
   /** Opens an instance for background work only (see background-lane.ts); without it, background work shares `instances`. */
   backgroundLane?: Omit<BackgroundLaneOptions, 'changed'>;
+  /** The lane's batches start only between real-time executions (realtime-gate.ts; `parameters.batch_job_yield`). */
+  yieldToRealtime?: boolean;
 }
 
 interface Slot { instance: ModelInstance; busy: boolean }
@@ -73,7 +76,7 @@ export class Scheduler {
   #closing = false;
   #drained: (() => void) | undefined;
   readonly #lane: BackgroundLane | undefined;
-  readonly #hold = new BackgroundHold(() => this.#pump());
+  readonly #hold: BackgroundHold | undefined;
 
   constructor(options: SchedulerOptions) {
     this.#slots = options.instances.map((instance) => ({ instance, busy: false }));
@@ -97,6 +100,7 @@ export class Scheduler {
     const batching = db !== undefined && options.maxBatchSize > 0;
     this.#batch = batching ? batchPolicy(options.maxBatchSize, db.preferred_batch_size, db.max_queue_delay_microseconds) : undefined;
     this.#lane = options.backgroundLane ? new BackgroundLane({ ...options.backgroundLane, changed: () => this.#pump() }) : undefined;
+    this.#hold = options.backgroundLane && options.yieldToRealtime ? new BackgroundHold(() => this.#pump()) : undefined;
     this.#adaptive = batching && db.adaptive
       ? new AdaptiveBatching({ targetLatencyMs: db.adaptive.target_latency_ms, maxBatchSize: options.maxBatchSize, instances: this.#slots.length })
       : undefined;
@@ -148,7 +152,7 @@ export class Scheduler {
     this.#closing = true;
     this.#pump();
     if (this.pending > 0) await new Promise<void>((resolve) => { this.#drained = resolve; });
-    this.#hold.close();
+    this.#hold?.close();
     await this.#lane?.close();
   }
 
@@ -157,7 +161,7 @@ export class Scheduler {
     this.#closing = true;
     for (const request of this.#queues.pending()) this.#failQueued(request, error);
     this.#checkDrained();
-    this.#hold.close();
+    this.#hold?.close();
     void this.#lane?.close();
   }
 
@@ -202,7 +206,7 @@ export class Scheduler {
     // With a lane, the model's own instances take real-time levels only.
     wakeAt = this.#dispatch(undefined, 0, lane ? background : background + 1, policy, now, wakeAt);
     if (lane) {
-      const held = this.#queues.sizeIn(background, background + 1) > 0 ? this.#hold.check(now) : undefined;
+      const held = this.#queues.sizeIn(background, background + 1) > 0 ? this.#hold?.check(now) : undefined;
       if (held !== undefined) wakeAt = Math.min(wakeAt, held);
       else if (this.#queues.sizeIn(background, background + 1) > 0) wakeAt = this.#dispatch(lane, background, background + 1, policy, now, wakeAt);
       else lane.idle();
@@ -219,7 +223,7 @@ export class Scheduler {
       const plan = choosePlan(this.#queues.pending(first, end), policy, now, this.#closing);
       if (plan.wait !== undefined) return Math.min(wakeAt, plan.wait);
       // Real-time work (not the lane's, not background plans on the model's own instances) holds job batches back.
-      void this.#run(slot, plan.requests, !lane && plan.requests.some((r) => r.level < this.#levels));
+      void this.#run(slot, plan.requests, lane ? 'lane' : plan.requests.some((r) => r.level < this.#levels) ? 'realtime' : 'background');
     }
     return wakeAt;
   }
@@ -230,9 +234,9 @@ export class Scheduler {
     return slot;
   }
 
-  async #run(slot: Slot, requests: PendingRequest[], realtime: boolean): Promise<void> {
+  async #run(slot: Slot, requests: PendingRequest[], kind: 'realtime' | 'lane' | 'background'): Promise<void> {
     slot.busy = true;
-    if (realtime) realtimeGate.begin();
+    if (kind === 'realtime') realtimeGate.begin();
     const start = nowNs();
     let traces: unknown[] | undefined;
     for (const r of requests) {
@@ -267,7 +271,8 @@ export class Scheduler {
     } catch (error) {
       outcome = { error: VireoError.from(error) };
     }
-    if (realtime) realtimeGate.end();
+    if (kind === 'realtime') realtimeGate.end();
+    else if (kind === 'lane' && !('error' in outcome)) this.#hold?.observe(inferNs / 1e6);
     slot.busy = false;
     this.#executing -= requests.length;
     this.#recorder.batch({ batchSize: batchItems, startNs: start, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs }, traces);

@@ -1,8 +1,8 @@
 /**
  * The scheduler's background lane against fake instances: batch-job work runs only on the lane's
- * own instance (opened on first need), real-time requests never wait behind it, a job batch starts
- * only between real-time executions of any model (realtime-gate.ts) and never waits beyond the hold
- * bound, the lane falls back to the model's instances when it cannot open, closes when idle and when
+ * own instance (opened on first need), real-time requests never wait behind it, with
+ * `yieldToRealtime` a job batch starts only between real-time executions of any model
+ * (realtime-gate.ts) and never waits beyond the hold bound, the lane falls back to the model's instances when it cannot open, closes when idle and when
  * the model unloads.
  */
 import assert from 'node:assert/strict';
@@ -98,7 +98,7 @@ describe('Scheduler background lane', () => {
 
   it('starts a job batch only once no real-time execution of any model runs', async () => {
     const lane = new ClosingFake(true);
-    const jobModel = new Scheduler({ instances: [new FakeInstance(true)], maxBatchSize: 4, dynamicBatching: db, backgroundLane: { open: async () => lane } });
+    const jobModel = new Scheduler({ instances: [new FakeInstance(true)], maxBatchSize: 4, dynamicBatching: db, backgroundLane: { open: async () => lane }, yieldToRealtime: true });
     const otherInstance = new FakeInstance(true);
     const otherModel = new Scheduler({ instances: [otherInstance], maxBatchSize: 4, dynamicBatching: db });
     const realTime = otherModel.enqueue(fakeInput(1), [], 1);
@@ -119,7 +119,7 @@ describe('Scheduler background lane', () => {
   it('starts a held job batch anyway once the real-time executions have held it for the bound', async () => {
     const lane = new ClosingFake();
     const own = new FakeInstance(true);
-    const s = new Scheduler({ instances: [own], maxBatchSize: 4, dynamicBatching: db, backgroundLane: { open: async () => lane } });
+    const s = new Scheduler({ instances: [own], maxBatchSize: 4, dynamicBatching: db, backgroundLane: { open: async () => lane }, yieldToRealtime: true });
     const realTime = s.enqueue(fakeInput(1), [], 1);
     await until(() => own.waiting === 1);
     const started = performance.now();
@@ -129,6 +129,21 @@ describe('Scheduler background lane', () => {
     assert.equal(own.waiting, 1, 'the real-time execution was still running when the job batch ran');
     own.release();
     await realTime;
+    await s.close();
+  });
+
+  it('without yieldToRealtime (the default), starts a job batch beside a running real-time execution', async () => {
+    const lane = new ClosingFake(true);
+    const own = new FakeInstance(true);
+    const s = new Scheduler({ instances: [own], maxBatchSize: 4, dynamicBatching: db, backgroundLane: { open: async () => lane } });
+    const realTime = s.enqueue(fakeInput(1), [], 1);
+    await until(() => own.waiting === 1);
+    const job = s.enqueue(fakeInput(90), [], 1, { background: true });
+    await until(() => lane.waiting === 1);
+    assert.equal(own.waiting, 1, 'the real-time execution is still running');
+    lane.release();
+    own.release();
+    await Promise.all([job, realTime]);
     await s.close();
   });
 });

@@ -1,11 +1,12 @@
 /**
  * The hold on batch-job batches (src/scheduler/realtime-gate.ts), on explicit times: a batch waits
  * while a real-time execution runs and is woken when the last one ends; a hold runs out after
- * MAX_HOLD_MS, and then no batch is held again until real-time work pauses.
+ * MAX_HOLD_MS, and then no batch is held again until real-time work pauses; a job whose batches are
+ * short is never held.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BackgroundHold, MAX_HOLD_MS, RealtimeGate } from '../../../src/scheduler/realtime-gate.js';
+import { BackgroundHold, MAX_HOLD_MS, MIN_HELD_BATCH_MS, RealtimeGate } from '../../../src/scheduler/realtime-gate.js';
 
 const ms = (n: number) => n * 1e6;
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -57,5 +58,15 @@ describe('RealtimeGate and BackgroundHold', () => {
     gate.end();
     await turn();
     assert.equal(woken, 0);
+  });
+
+  it('never holds a job whose batches run shorter than MIN_HELD_BATCH_MS, and holds it again once they run longer', () => {
+    const gate = new RealtimeGate();
+    const hold = new BackgroundHold(() => undefined, gate);
+    gate.begin();
+    hold.observe(MIN_HELD_BATCH_MS / 10);
+    assert.equal(hold.check(ms(0)), undefined, 'short batches start beside real-time work');
+    for (let i = 0; i < 20; i++) hold.observe(MIN_HELD_BATCH_MS * 10);
+    assert.equal(hold.check(ms(1)), ms(1 + MAX_HOLD_MS), 'long batches wait for a pause again');
   });
 });
