@@ -206,10 +206,11 @@ export class Scheduler {
     // With a lane, the model's own instances take real-time levels only.
     wakeAt = this.#dispatch(undefined, 0, lane ? background : background + 1, policy, now, wakeAt);
     if (lane) {
-      const held = this.#queues.sizeIn(background, background + 1) > 0 ? this.#hold?.check(now) : undefined;
-      if (held !== undefined) wakeAt = Math.min(wakeAt, held);
-      else if (this.#queues.sizeIn(background, background + 1) > 0) wakeAt = this.#dispatch(lane, background, background + 1, policy, now, wakeAt);
-      else lane.idle();
+      if (this.#queues.sizeIn(background, background + 1) === 0) lane.idle();
+      else {
+        const held = this.#hold?.check(now);
+        wakeAt = held !== undefined ? Math.min(wakeAt, held) : this.#dispatch(lane, background, background + 1, policy, now, wakeAt);
+      }
     }
     this.#timer.arm(wakeAt, now);
     this.#checkDrained();
