@@ -96,15 +96,28 @@ async function openLoop(url: string, model: string, rate: number, seconds: numbe
   return { ...summarize(latencies), throughput: latencies.length / elapsed, errors };
 }
 
-/** `own-nospin`: `own` with the models' onnxruntime threads told not to spin (parameters.allow_spinning "0"). */
-/** `own-stopspin`: `own` with onnxruntime's threads stopping their spin when a run ends (parameters.spin_between_runs "0"). */
-/** `own-spinning`: `own` with onnxruntime's threads spinning after each run too (spin_between_runs "1"). */
 /**
- * `own-twothreads`: `own` with the models configured for two intra-op threads, which the background session
- * then uses too (by default it runs on one; real-time sessions on their own thread get cores ÷ instances, 2 here).
+ * Each design's model parameters. `own`: job work on a background instance (the default); `shared`: on the
+ * model's own instances.
  */
-/** `own-yield`: `own` with the job's batches started only between real-time executions (parameters.batch_job_yield "1"). */
-type Plain = 'own' | 'shared' | 'own-nospin' | 'own-stopspin' | 'own-spinning' | 'own-twothreads' | 'own-yield';
+const DESIGN_PARAMETERS = {
+  own: { batch_job_instance: 'own' },
+  shared: { batch_job_instance: 'shared' },
+  /** The models' onnxruntime threads told not to spin. */
+  'own-nospin': { batch_job_instance: 'own', allow_spinning: '0' },
+  /** onnxruntime's threads stop their spin when a run ends. */
+  'own-stopspin': { batch_job_instance: 'own', spin_between_runs: '0' },
+  /** onnxruntime's threads spin after each run too. */
+  'own-spinning': { batch_job_instance: 'own', spin_between_runs: '1' },
+  /**
+   * Two intra-op threads, which the background session then uses too (by default it runs on one;
+   * real-time sessions on their own thread get cores ÷ instances, 2 here).
+   */
+  'own-twothreads': { batch_job_instance: 'own', intra_op_threads: '2' },
+  /** The job's batches start only between real-time executions. */
+  'own-yield': { batch_job_instance: 'own', batch_job_yield: '1' },
+} satisfies Record<string, Record<string, string>>;
+type Plain = keyof typeof DESIGN_PARAMETERS;
 type Design = Plain | `${Plain}@base`;
 
 interface JobServer {
@@ -115,14 +128,11 @@ interface JobServer {
 
 /** One `vireo serve --batch-dir` whose models run job work per `design` (parameters.batch_job_instance). */
 async function startServer(variant: Design): Promise<JobServer> {
-  const design = variant.split('@')[0] as Design;
+  const design = variant.split('@')[0] as Plain;
   const root = await mkdtemp(join(tmpdir(), 'vireo-bench-batch-'));
   const dynamic = { max_queue_delay_microseconds: 500 };
-  const parameters = design === 'own-nospin' ? { batch_job_instance: 'own', allow_spinning: '0' }
-    : design === 'own-stopspin' ? { batch_job_instance: 'own', spin_between_runs: '0' }
-      : design === 'own-spinning' ? { batch_job_instance: 'own', spin_between_runs: '1' }
-        : design === 'own-twothreads' ? { batch_job_instance: 'own', intra_op_threads: '2' }
-          : design === 'own-yield' ? { batch_job_instance: 'own', batch_job_yield: '1' } : { batch_job_instance: design };
+  const parameters = DESIGN_PARAMETERS[design];
+  if (!parameters) throw new Error(`unknown design "${variant}" (one of ${Object.keys(DESIGN_PARAMETERS).join(', ')}, each also with @base)`);
   for (const [name, model, config] of [
     ['simple', simpleModel(), { max_batch_size: 8, dynamic_batching: dynamic, parameters }],
     ['mlp', mlpModel(MLP, 3), { max_batch_size: 32, dynamic_batching: dynamic, parameters }],

@@ -19,8 +19,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
+import { spawnWorkerEntry } from '../src/core/esm-bundle.js';
 import { mlpModel } from '../tools/modelgen/models.js';
+import type { ThreadData } from './lib/interference-thread.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,12 +35,13 @@ const { values: args } = parseArgs({
 });
 const SIZES = args.mlp!.split(',').map(Number);
 const SECONDS = Number(args.seconds);
-const THREAD = join(import.meta.dirname, 'lib', 'interference-thread.mjs');
+const THREAD = new URL('./lib/interference-thread.ts', import.meta.url);
 
 interface Common { modelPath: string; width: number }
 
-function start(role: 'realtime' | 'job', common: Common, extra: Record<string, unknown>, flags: SharedArrayBuffer): { ready: Promise<void>; result: Promise<Record<string, unknown>> } {
-  const worker = new Worker(THREAD, { workerData: { role, ...common, ...extra, flags } });
+function start(role: ThreadData['role'], common: Common, extra: Pick<ThreadData, 'intraOpThreads' | 'batch' | 'gapMs' | 'polite'>, flags: SharedArrayBuffer): { ready: Promise<void>; result: Promise<Record<string, unknown>> } {
+  const workerData: ThreadData = { role, ...common, ...extra, flags };
+  const worker = spawnWorkerEntry(THREAD, { workerData });
   let readyResolve!: () => void;
   const ready = new Promise<void>((resolve) => { readyResolve = resolve; });
   const result = new Promise<Record<string, unknown>>((resolve, reject) => {
