@@ -32,7 +32,7 @@ const points: RawPoint[] = [];
 for (const batch of job.batchSizes) {
   // One session runs on this thread; more each on a worker thread of their own (session.run holds its thread).
   const sessions = job.sessions ?? 1;
-  const results = sessions === 1
+  const results: { items: number; seconds: number; latencies: number[] }[] = sessions === 1
     ? [await measure(job, batch)]
     : await Promise.all(Array.from({ length: sessions }, () => new Promise<Awaited<ReturnType<typeof measure>>>((resolve, reject) => {
       const worker = new Worker(new URL('./raw-ort-loop.mjs', import.meta.url), { workerData: { raw: true, job, batch } });

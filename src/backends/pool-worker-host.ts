@@ -10,7 +10,9 @@
  * which tells their instances that they did nothing wrong and may run the call again elsewhere
  * (inputs sent to a shared worker are copied, never moved, so they are intact) — and each slot's
  * owner is told through `onLost`. Once the last slot has closed the thread ends by itself after
- * the run, unreferenced so it holds no shutdown. A thread that crashes fails its calls the same way.
+ * the run. It stays referenced meanwhile: a process that exits while the run goes on aborts, so a
+ * natural exit waits for it (a native run is finite; `vireo serve` waits too, bounded by its drain
+ * timeout: test/e2e/drain.test.ts). A thread that crashes fails its calls the same way.
  */
 import { Worker } from 'node:worker_threads';
 import { VireoError } from '../core/errors.js';
@@ -158,9 +160,9 @@ export class PoolWorker {
     if (this.#closeSent || this.#dead) return this.#exited;
     this.#closeSent = true;
     this.#post({ type: 'close' });
-    // An abandoned thread ends when its stuck run does; it must not hold shutdown meanwhile.
-    if (this.#abandoned) this.#worker.unref();
-    else await this.#exited;
+    // An abandoned thread ends when its stuck run does: nobody waits for it here, but it stays
+    // referenced, so the process does not exit (and abort) inside that run.
+    if (!this.#abandoned) await this.#exited;
   }
 
   #failAll(culprit: number | undefined, culpritError: VireoError | undefined, error: VireoError): void {

@@ -1,11 +1,12 @@
 /**
  * Graceful drain of a real `vireo serve` process: on SIGTERM readiness turns false and new requests
  * get 503 while every admitted request completes, then the process exits 0; a second signal or
- * --drain-timeout forces the exit (code 1) with requests still running.
+ * --drain-timeout forces the exit (code 1) with requests still running. A thread given up inside an
+ * overrunning onnxruntime run (execute_timeout_ms) does not turn the exit into an abort.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { slowIdentityModel } from '../../tools/modelgen/models.js';
+import { slowIdentityModel, slowModel } from '../../tools/modelgen/models.js';
 import { startChildServer } from '../helpers/child-server.js';
 import { makeRepository } from '../helpers/repository.js';
 import { waitFor } from '../helpers/lifecycle.js';
@@ -24,6 +25,8 @@ describe('graceful drain (child process)', () => {
   before(async () => {
     repo = await makeRepository({
       slow: { config: { max_batch_size: 4, instance_group: [{ count: 1, kind: 'KIND_CPU' }], parameters: { intra_op_threads: 1 } }, versions: { 1: slowIdentityModel(N) } },
+      // One call runs for seconds (6,000 MatMul rounds of 256²), far beyond its 100 ms bound.
+      overrun: { config: { max_batch_size: 1, parameters: { execute_timeout_ms: 100, execution_worker: 'shared' } }, versions: { 1: slowModel(N, 6000) } },
     });
   });
   after(async () => { await repo.cleanup(); });
@@ -47,6 +50,19 @@ describe('graceful drain (child process)', () => {
       assert.deepEqual(r.body.outputs[0].data, request(i).inputs[0]!.data, `request ${i} got its own identity output`);
     });
     assert.equal(await child.exit, 0);
+  });
+
+  it('SIGTERM while a given-up thread is still inside its overrunning run: exit 0 once the run ends, no abort', async () => {
+    const child = await startChildServer(repo.root);
+    const response = await fetch(`${child.url}/v2/models/overrun/infer`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'INPUT', shape: [1, N], datatype: 'FP32', data: new Array(N).fill(0.01) }] }),
+    });
+    assert.equal(response.status, 504, await response.text());
+    // The run goes on in the given-up thread; ending the process inside it would abort (SIGABRT).
+    child.process.kill('SIGTERM');
+    assert.equal(await child.exit, 0, child.lines.slice(-5).join('\n'));
+    assert.ok(!child.lines.some((l) => l.includes('terminate called')), 'no C++ abort on the way out');
   });
 
   it('a second signal forces the exit with code 1', async () => {

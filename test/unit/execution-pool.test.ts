@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { ExecutionPool } from '../../src/backends/execution-pool.js';
-import { PooledInstance, type Placement } from '../../src/backends/pooled-instance.js';
+import { HEAVY_EXECUTE_MS, PooledInstance, type Placement } from '../../src/backends/pooled-instance.js';
 import type { VireoError } from '../../src/core/errors.js';
 import { processInflight } from '../../src/core/inflight-requests.js';
 import type { Tensor } from '../../src/core/tensor.js';
@@ -51,6 +51,22 @@ async function checkSimple(instance: PooledInstance, k: number): Promise<void> {
 }
 const slowInputs = (v: number, rows = 1): Tensor[] => [{ name: 'INPUT', datatype: 'FP32', shape: [rows, SLOW_N], data: new Float32Array(rows * SLOW_N).fill(v) }];
 
+/** Milliseconds one MatMul–Tanh round of slowModel(SLOW_N) takes on one thread here (the fastest of 5 calls). */
+async function msPerRound(path: string): Promise<number> {
+  const rounds = 16;
+  await writeFile(path, slowModel(SLOW_N, rounds));
+  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
+  const feeds = { INPUT: new ort.Tensor('float32', new Float32Array(SLOW_N).fill(0.01), [1, SLOW_N]) };
+  let fastest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    const start = performance.now();
+    await session.run(feeds);
+    fastest = Math.min(fastest, performance.now() - start);
+  }
+  await session.release();
+  return fastest / rounds;
+}
+
 describe('execution pool', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vireo-pool-'));
@@ -58,8 +74,11 @@ describe('execution pool', () => {
     paths.slow = join(dir, 'slow.onnx');
     paths.slowLong = join(dir, 'slow-long.onnx');
     await writeFile(paths.simple, simpleModel());
-    await writeFile(paths.slow, slowModel(SLOW_N, 8));
-    await writeFile(paths.slowLong, slowModel(SLOW_N, 400));
+    // Sized to this machine's speed, so "heavy" and "overruns its bound" hold on a fast, quiet machine
+    // as on a loaded one: a slow call well above HEAVY_EXECUTE_MS, a long one far beyond the 100 ms bound.
+    const roundMs = await msPerRound(join(dir, 'calibrate.onnx'));
+    await writeFile(paths.slow, slowModel(SLOW_N, Math.max(8, Math.ceil((4 * HEAVY_EXECUTE_MS) / roundMs))));
+    await writeFile(paths.slowLong, slowModel(SLOW_N, Math.max(400, Math.ceil(1000 / roundMs))));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
