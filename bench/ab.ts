@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import { USABLE_CORES } from '../src/core/cpu-budget.js';
 import { runLoad, runRaw, startNaive, startVireo } from './lib/processes.js';
+import type { RawPoint } from './lib/raw-ort.js';
 import { buildRepository, VARIANTS, workloads } from './lib/workloads.js';
 
 type Counts = Map<number, { count: number; ns: number }>;
@@ -49,7 +50,11 @@ const baseline = process.env.VIREO_AB_BASELINE ? await startVireo(repo.root, [],
 const naive = await startNaive(repo.modelFiles);
 // onnxruntime's own run of one request in a plain process: p50 of back-to-back calls, the faster of one
 // intra-op thread and one per core (Vireo's instances use either), so what lies beyond it is not understated.
-const raws = await Promise.all([1, USABLE_CORES].map(async (threads) => ({ threads, ...(await runRaw({ modelPath: repo.modelFiles[name]!, inputs: workload.rawInputs, batchSizes: [1], durationMs: 3000, intraOpThreads: threads }))[0]! })));
+// One after the other: side by side they would share the cores.
+const raws: (RawPoint & { threads: number })[] = [];
+for (const threads of [1, USABLE_CORES]) {
+  raws.push({ threads, ...(await runRaw({ modelPath: repo.modelFiles[name]!, inputs: workload.rawInputs, batchSizes: [1], durationMs: 3000, intraOpThreads: threads }))[0]! });
+}
 const raw = raws.reduce((a, b) => (b.p50 < a.p50 ? b : a));
 const rawRunUs = raw.p50 * 1e3;
 console.log(`raw onnxruntime, one request per run: p50 ${raws.map((r) => `${(r.p50 * 1e3).toFixed(1)} µs (${r.threads} thread${r.threads > 1 ? 's' : ''})`).join(', ')}`);
