@@ -69,11 +69,37 @@ async function capacity(url: string, model: string, concurrency: number, seconds
   return done / seconds;
 }
 
-/** Open loop: one request every 1/rate s whatever the answers do; latency from its scheduled time. */
+/**
+ * Connections the open loop keeps at most. Without a bound, a stall of the server made the loop open
+ * hundreds of connections at once, beyond the listen backlog (511): the kernel dropped them and TCP
+ * retried after 1 s, which became the p99 (2026-12-01, `simple` at 12,700 requests/s).
+ */
+const MAX_CONNECTIONS = 128;
+
+/**
+ * Open loop: one request every 1/rate s whatever the answers do; latency from its scheduled time, so a
+ * request that waits for a free connection (all MAX_CONNECTIONS busy) counts that wait too.
+ */
 async function openLoop(url: string, model: string, rate: number, seconds: number) {
   const target = new URL(`${url}/v2/models/${model}/infer`);
   const bytes = serializePost(target, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(request(model, 2))));
   const idle: RawHttpConnection[] = [];
+  const waiting: ((connection: RawHttpConnection) => void)[] = [];
+  let opened = 0;
+  const acquire = (): RawHttpConnection | Promise<RawHttpConnection> => {
+    const connection = idle.pop();
+    if (connection) return connection;
+    if (opened < MAX_CONNECTIONS) {
+      opened++;
+      return new RawHttpConnection(target);
+    }
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  const release = (connection: RawHttpConnection) => {
+    const next = waiting.shift();
+    if (next) next(connection);
+    else idle.push(connection);
+  };
   const latencies: number[] = [];
   let errors = 0;
   const start = performance.now();
@@ -83,12 +109,22 @@ async function openLoop(url: string, model: string, rate: number, seconds: numbe
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    const connection = idle.pop() ?? new RawHttpConnection(target);
+    const connection = await acquire();
     pending.push(connection.send(bytes).then((answer) => {
       latencies.push(performance.now() - due);
       if (answer.status !== 200) errors++;
-      idle.push(connection);
-    }, () => { errors++; }));
+      release(connection);
+    }, () => {
+      errors++;
+      connection.close();
+      opened--;
+      // A waiting request gets a new connection in place of the failed one.
+      const next = waiting.shift();
+      if (next) {
+        opened++;
+        next(new RawHttpConnection(target));
+      }
+    }));
   }
   await Promise.all(pending);
   for (const c of idle) c.close();
