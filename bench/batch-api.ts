@@ -15,8 +15,9 @@
  * threads spinning within a run but not after it (spin_between_runs "0": what a server with the batch API
  * does by default, so the same as `own`), and `own-spinning`, with them spinning after each run too (spin_between_runs "1"); one server each, phases interleaved
  * round by round.
- * Prints markdown. One Vireo server (`vireo serve --batch-dir`), the load generated in this process
- * with the lean raw-socket client, keep-alive connections opened as the schedule needs them.
+ * Prints markdown. One Vireo server (`vireo serve --batch-dir`); the open-loop load comes from a process
+ * of its own (bench/lib/open-loop.ts: the lean raw-socket client, at most 128 keep-alive connections), so
+ * its pauses are not the server's tail; the closed-loop capacity runs in this process.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,9 +25,8 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { stringify } from 'yaml';
 import { mlpModel, simpleModel } from '../tools/modelgen/models.js';
-import { freePort } from './lib/processes.js';
+import { freePort, runOpenLoop } from './lib/processes.js';
 import { RawHttpConnection, serializePost } from '../src/perf/raw-http-client.js';
-import { summarize } from './lib/stats.js';
 
 const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`);
@@ -69,67 +69,13 @@ async function capacity(url: string, model: string, concurrency: number, seconds
   return done / seconds;
 }
 
-/**
- * Connections the open loop keeps at most. Without a bound, a stall of the server made the loop open
- * hundreds of connections at once, beyond the listen backlog (511): the kernel dropped them and TCP
- * retried after 1 s, which became the p99 (2026-12-01, `simple` at 12,700 requests/s).
- */
+/** Connections the open loop keeps at most (bench/lib/open-loop.ts: unbounded, it overran the listen backlog). */
 const MAX_CONNECTIONS = 128;
 
-/**
- * Open loop: one request every 1/rate s whatever the answers do; latency from its scheduled time, so a
- * request that waits for a free connection (all MAX_CONNECTIONS busy) counts that wait too.
- */
-async function openLoop(url: string, model: string, rate: number, seconds: number) {
-  const target = new URL(`${url}/v2/models/${model}/infer`);
-  const bytes = serializePost(target, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(request(model, 2))));
-  const idle: RawHttpConnection[] = [];
-  const waiting: ((connection: RawHttpConnection) => void)[] = [];
-  let opened = 0;
-  const acquire = (): RawHttpConnection | Promise<RawHttpConnection> => {
-    const connection = idle.pop();
-    if (connection) return connection;
-    if (opened < MAX_CONNECTIONS) {
-      opened++;
-      return new RawHttpConnection(target);
-    }
-    return new Promise((resolve) => waiting.push(resolve));
-  };
-  const release = (connection: RawHttpConnection) => {
-    const next = waiting.shift();
-    if (next) next(connection);
-    else idle.push(connection);
-  };
-  const latencies: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  const total = Math.round(rate * seconds);
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-    const connection = await acquire();
-    pending.push(connection.send(bytes).then((answer) => {
-      latencies.push(performance.now() - due);
-      if (answer.status !== 200) errors++;
-      release(connection);
-    }, () => {
-      errors++;
-      connection.close();
-      opened--;
-      // A waiting request gets a new connection in place of the failed one.
-      const next = waiting.shift();
-      if (next) {
-        opened++;
-        next(new RawHttpConnection(target));
-      }
-    }));
-  }
-  await Promise.all(pending);
-  for (const c of idle) c.close();
-  const elapsed = (performance.now() - start) / 1000;
-  return { ...summarize(latencies), throughput: latencies.length / elapsed, errors };
+/** Open loop at `rate` for `seconds`, in a process of its own; `onMeasure`: see runOpenLoop. */
+function openLoop(url: string, model: string, rate: number, seconds: number, onMeasure?: (edge: 'start' | 'end') => void) {
+  const job = { url: `${url}/v2/models/${model}/infer`, body: JSON.stringify(request(model, 2)), rate, seconds, maxConnections: MAX_CONNECTIONS };
+  return runOpenLoop(job, onMeasure);
 }
 
 /**
@@ -224,13 +170,22 @@ async function main(): Promise<void> {
       while (!['cancelled', 'completed'].includes((await api(server.url, `/v1/batches/${id}`)).status)) await sleep(100);
     };
     /** Rows/s a job makes over `seconds`, measured after it is under way. */
-    const jobRate = async (server: JobServer, id: string, during: () => Promise<unknown>) => {
+    /**
+     * The job's rows/s while `during` runs: from its measure-start to its measure-end (the open loop's
+     * sending, not its process's start-up), or over the whole call when it marks neither.
+     */
+    const jobRate = async <T>(server: JobServer, id: string, during: (onMeasure: (edge: 'start' | 'end') => void) => Promise<T>) => {
       while ((await completed(server, id)) === 0) await sleep(50);
-      const before = await completed(server, id);
-      const t0 = performance.now();
-      const result = await during();
-      const rows = (await completed(server, id)) - before;
-      return { rate: rows / ((performance.now() - t0) / 1000), result };
+      const sample = async () => ({ rows: await completed(server, id), at: performance.now() });
+      const before = await sample();
+      let from: Promise<{ rows: number; at: number }> | undefined;
+      let to: Promise<{ rows: number; at: number }> | undefined;
+      const result = await during((edge) => {
+        if (edge === 'start') from ??= sample();
+        else to ??= sample();
+      });
+      const [a, b] = await Promise.all([from ?? before, to ?? sample()]);
+      return { rate: (b.rows - a.rows) / ((b.at - a.at) / 1000), result };
     };
 
     // Real-time capacity does not depend on the design: measured once, on the first server.
@@ -265,7 +220,7 @@ async function main(): Promise<void> {
           add(`${design}|${model}|none`, await openLoop(server.url, model, rate, SECONDS));
           for (const jobModel of [model, model === 'simple' ? 'mlp' : 'simple']) {
             const id = await startJob(server, jobModel);
-            const { rate: jobRows, result } = await jobRate(server, id, () => openLoop(server.url, model, rate, SECONDS));
+            const { rate: jobRows, result } = await jobRate(server, id, (onMeasure) => openLoop(server.url, model, rate, SECONDS, onMeasure));
             add(`${design}|${model}|${jobModel === model ? 'same' : 'other'}`, result as { p50: number; p99: number; throughput: number }, jobRows);
             await stopJob(server, id);
           }

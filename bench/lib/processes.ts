@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { LoadJob, LoadResult } from './load-generator.js';
+import type { OpenLoopJob, OpenLoopResult } from './open-loop.js';
 import type { RawJob, RawPoint } from './raw-ort.js';
 import { cpuPercent, sampleCpu, type CpuSample } from './process-cpu.js';
 
@@ -75,6 +76,17 @@ export async function runLoad(job: LoadJob, serverPid?: number): Promise<LoadRes
   const cpu = cpuPercent(before, after, job.durationMs / 1000);
   return cpu ? { ...result, serverMainCpuPercent: cpu.main, serverOtherCpuPercent: cpu.other } : result;
 }
+
+/**
+ * bench/lib/open-loop.ts in its own process; `onMeasure` hears when its sending starts and ends (what
+ * the caller measures beside it, such as a batch job's progress, belongs in that window, not in the
+ * process's start-up).
+ */
+export const runOpenLoop = (job: OpenLoopJob, onMeasure?: (edge: 'start' | 'end') => void): Promise<OpenLoopResult> =>
+  runJson(join(benchDir, 'lib', 'open-loop.ts'), job, job.seconds * 1000 + 120_000, (line) => {
+    if (line === 'measure-start') onMeasure?.('start');
+    else if (line === 'measure-end') onMeasure?.('end');
+  });
 
 export const runRaw = (job: RawJob): Promise<RawPoint[]> =>
   runJson(join(benchDir, 'lib', 'raw-ort.ts'), job, job.batchSizes.length * (job.durationMs + 60_000));
