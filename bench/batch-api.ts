@@ -69,13 +69,9 @@ async function capacity(url: string, model: string, concurrency: number, seconds
   return done / seconds;
 }
 
-/** Connections the open loop keeps at most (bench/lib/open-loop.ts: unbounded, it overran the listen backlog). */
-const MAX_CONNECTIONS = 128;
-
 /** Open loop at `rate` for `seconds`, in a process of its own; `onMeasure`: see runOpenLoop. */
 function openLoop(url: string, model: string, rate: number, seconds: number, onMeasure?: (edge: 'start' | 'end') => void) {
-  const job = { url: `${url}/v2/models/${model}/infer`, body: JSON.stringify(request(model, 2)), rate, seconds, maxConnections: MAX_CONNECTIONS };
-  return runOpenLoop(job, onMeasure);
+  return runOpenLoop({ url: `${url}/v2/models/${model}/infer`, body: JSON.stringify(request(model, 2)), rate, seconds }, onMeasure);
 }
 
 /**
@@ -169,7 +165,6 @@ async function main(): Promise<void> {
       await api(server.url, `/v1/batches/${id}/cancel`, { method: 'POST' }).catch(() => undefined);
       while (!['cancelled', 'completed'].includes((await api(server.url, `/v1/batches/${id}`)).status)) await sleep(100);
     };
-    /** Rows/s a job makes over `seconds`, measured after it is under way. */
     /**
      * The job's rows/s while `during` runs: from its measure-start to its measure-end (the open loop's
      * sending, not its process's start-up), or over the whole call when it marks neither.
@@ -221,7 +216,7 @@ async function main(): Promise<void> {
           for (const jobModel of [model, model === 'simple' ? 'mlp' : 'simple']) {
             const id = await startJob(server, jobModel);
             const { rate: jobRows, result } = await jobRate(server, id, (onMeasure) => openLoop(server.url, model, rate, SECONDS, onMeasure));
-            add(`${design}|${model}|${jobModel === model ? 'same' : 'other'}`, result as { p50: number; p99: number; throughput: number }, jobRows);
+            add(`${design}|${model}|${jobModel === model ? 'same' : 'other'}`, result, jobRows);
             await stopJob(server, id);
           }
         }

@@ -17,8 +17,11 @@ export interface OpenLoopJob {
   body: string;
   rate: number;
   seconds: number;
-  maxConnections: number;
+  /** Default 128, well under the listen backlog of 511. */
+  maxConnections?: number;
 }
+
+const DEFAULT_MAX_CONNECTIONS = 128;
 
 export interface OpenLoopResult {
   p50: number;
@@ -35,11 +38,12 @@ async function openLoop(job: OpenLoopJob): Promise<OpenLoopResult> {
   const bytes = serializePost(target, { 'content-type': 'application/json' }, Buffer.from(job.body));
   const idle: RawHttpConnection[] = [];
   const waiting: ((connection: RawHttpConnection) => void)[] = [];
+  const maxConnections = job.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let opened = 0;
   const acquire = (): RawHttpConnection | Promise<RawHttpConnection> => {
     const connection = idle.pop();
     if (connection) return connection;
-    if (opened < job.maxConnections) {
+    if (opened < maxConnections) {
       opened++;
       return new RawHttpConnection(target);
     }
