@@ -217,7 +217,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
         dynamicBatching: config.dynamic_batching,
         defaultMaxQueueSize: queueBound(defaults, instances.length, config.max_batch_size),
         recorder: options.recorder,
-        yieldToRealtime: parameterNumber(parsed, 'batch_job_yield') === 1,
+        yieldToRealtime: (parameterNumber(parsed, 'batch_job_yield') ?? 0) !== 0,
         backgroundLane: typescript || jobInstance === 'shared' ? undefined : {
           open: async () => {
             if (options.backgroundAdmission && !options.backgroundAdmission()) {
