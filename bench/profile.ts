@@ -2,7 +2,8 @@
  * Profiles Vireo's main thread under load: `tsx bench/profile.ts [workload] [variant] [concurrency] [seconds]`
  * (defaults: simple dynamic 16 5). Starts `vireo serve` with --cpu-prof, drives it with the load
  * generator, stops it, and prints the functions with the most self time (the .cpuprofile stays in
- * bench/results/profiles/ for Chrome DevTools or speedscope).
+ * bench/results/profiles/ for Chrome DevTools or speedscope). `VIREO_ROOT=<another checkout>` (node_modules
+ * linked) profiles that checkout's server on the same repository, for a before/after.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ const workload = workloads(false).find((w) => w.name === name);
 if (!workload) throw new Error(`unknown workload ${name}`);
 const repo = await buildRepository([workload], join(import.meta.dirname, '..', 'examples', 'models', 'ocr_rec', '1', 'model.onnx'));
 const started = Date.now();
-const server = await startVireo(repo.root, ['--cpu-prof', '--cpu-prof-dir', dir]);
+const server = await startVireo(repo.root, ['--cpu-prof', '--cpu-prof-dir', dir], [], process.env.VIREO_ROOT || undefined);
 const result = await runLoad({ url: `${server.url}/v2/models/${name}_${variant}/infer`, ...repo.requests[name]!, concurrency: Number(concurrency), warmupMs: 1000, durationMs: Number(seconds) * 1000 });
 await server.stop();
 await repo.cleanup();
