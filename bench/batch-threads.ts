@@ -7,9 +7,11 @@
  * right after 20 % of the parts were committed to the one right after the last part but one (the
  * start and the end left out), which is what a long job spends per row.
  *
- *   tsx bench/batch-threads.ts [--rows 40000] [--format csv|parquet] [--checkout DIR]
+ *   tsx bench/batch-threads.ts [--rows 40000] [--format csv|parquet] [--checkout DIR] [--node-args '--trace-gc …']
  *
  * `--checkout`: run another checkout's bin/vireo.js (e.g. the main branch, for a before/after).
+ * `--node-args`: V8/Node flags for the job's process; what V8 traces on stdout (lines starting with `[`,
+ * such as --trace-gc's) goes to stderr: `… --node-args=--trace-gc 2>&1 | grep Mark-Compact`.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -21,7 +23,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { stringify } from 'yaml';
 import { mlpModel } from '../tools/modelgen/models.js';
 
-const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '40000' }, format: { type: 'string', default: 'csv' }, checkout: { type: 'string', default: join(import.meta.dirname, '..') } } });
+const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '40000' }, format: { type: 'string', default: 'csv' }, checkout: { type: 'string', default: join(import.meta.dirname, '..') }, 'node-args': { type: 'string', default: '' } } });
 const ROWS = Number(args.rows);
 const FORMAT = args.format === 'parquet' ? 'parquet' : 'csv';
 const WIDTH = 256;
@@ -50,7 +52,7 @@ try {
   }
 
   const output = join(dir, 'out');
-  const child = spawn(process.execPath, [join(args.checkout!, 'bin', 'vireo.js'), 'batch', '--model-repository', join(dir, 'models'), '--model', 'mlp',
+  const child = spawn(process.execPath, [...args['node-args']!.split(' ').filter(Boolean), join(args.checkout!, 'bin', 'vireo.js'), 'batch', '--model-repository', join(dir, 'models'), '--model', 'mlp',
     '--input', input, '--output', output, '--batch-size', '256', '--part-rows', String(PART_ROWS), '--output-format', 'arrow', '--log-format', 'json', '--progress', 'none'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.on('data', (d) => { stdout += d; });
@@ -74,7 +76,10 @@ try {
   }, 100);
   await new Promise((resolve) => child.once('exit', resolve));
   clearInterval(poll);
-  const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { rows: number; rowsPerSecond: number; seconds: number };
+  // V8's traces share the job's stdout with its summary: they go to stderr, the summary is the last JSON line.
+  const lines = stdout.split('\n');
+  for (const line of lines) if (line.startsWith('[')) process.stderr.write(`${line}\n`);
+  const summary = JSON.parse(lines.filter((line) => line.startsWith('{')).at(-1)!) as { rows: number; rowsPerSecond: number; seconds: number };
   const rows = [...threads].map(([tid, t]) => ({ tid, ...t, total: t.user + t.system })).sort((a, b) => b.total - a.total);
   const total = rows.reduce((sum, r) => sum + r.total, 0);
 
