@@ -5,11 +5,13 @@
  * that keep a thread busy get one of their own. docs/ARCHITECTURE.md ("Execution pool") has the
  * measured trade-offs.
  *
- * Placement (`place`): a new shared slot goes to the shared worker with the fewest slots (a new
- * worker while fewer than `sharedWorkers` exist), never to one that already hosts an instance of
- * the same model version — instances of a group exist to run at the same time; when every shared
- * worker hosts one, the instance gets a dedicated worker. Which instances move from shared to
- * dedicated is PooledInstance's decision (pooled-instance.ts).
+ * Placement (`place`): a new shared slot goes to the shared worker with the fewest slots, never to
+ * one that already hosts an instance of the same model version — instances of a group exist to run
+ * at the same time. A new shared worker starts only when no running one may take the slot (up to
+ * `sharedWorkers`; beyond, the instance gets a dedicated worker) or when light models contend for
+ * one (`placeSpread`): an idle shared thread costs ≈ 17 MiB, and a repository of models that are
+ * rarely called at once needs one. Which instances move — from shared to dedicated when heavy, to a
+ * new shared thread when contending — is PooledInstance's decision (pooled-instance.ts).
  *
  * Background (`placeBackground`): the sessions that run batch-job work (scheduler/background-lane.ts)
  * share one more thread, started at the lowest CPU priority (nice 19 and SCHED_IDLE, core/thread-priority.ts) with its onnxruntime threads,
@@ -94,6 +96,23 @@ export class ExecutionPool {
     return { worker, slot };
   }
 
+  /** Whether a contending instance could move to a shared thread of its own (`placeSpread`). */
+  get canSpread(): boolean {
+    this.#forgetDeadShared();
+    return this.#shared.length < this.sharedWorkers;
+  }
+
+  /**
+   * A slot on a new shared thread for an instance whose calls keep finding another model's call
+   * running on its thread; undefined once the pool has all its shared threads.
+   */
+  placeSpread(owner: KeyedOwner): PlacedSlot | undefined {
+    if (!this.canSpread) return undefined;
+    const worker = this.#spawn(false, this.#spinWaitUs);
+    this.#owners.get(worker)!.add(owner);
+    return { worker, slot: this.#nextSlot++ };
+  }
+
   /** A slot on the background thread (started at nice 19 on first use; it never spins). */
   placeBackground(owner: KeyedOwner): PlacedSlot {
     if (!this.#background?.accepting) {
@@ -136,14 +155,18 @@ export class ExecutionPool {
   }
 
   #sharedFor(key: string): PoolWorker | undefined {
-    for (const worker of this.#shared.filter((w) => !w.accepting)) this.#forget(worker);
-    const candidates = this.#shared.filter((w) => ![...this.#owners.get(w)!].some((o) => o.key === key));
-    if (this.#shared.length < this.sharedWorkers) return this.#spawn(false, this.#spinWaitUs);
+    this.#forgetDeadShared();
     let best: PoolWorker | undefined;
-    for (const w of candidates) {
+    for (const w of this.#shared) {
+      if ([...this.#owners.get(w)!].some((o) => o.key === key)) continue;
       if (!best || this.#owners.get(w)!.size < this.#owners.get(best)!.size) best = w;
     }
-    return best;
+    if (best) return best;
+    return this.#shared.length < this.sharedWorkers ? this.#spawn(false, this.#spinWaitUs) : undefined;
+  }
+
+  #forgetDeadShared(): void {
+    for (const worker of this.#shared.filter((w) => !w.accepting)) this.#forget(worker);
   }
 
   #spawn(dedicated: boolean, spinWaitUs: number): PoolWorker {

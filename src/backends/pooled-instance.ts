@@ -10,6 +10,11 @@
  * thread for more than a few calls, and keeps the whole budget for itself. The pool remembers the
  * file (by content hash): its next instance — a reload, a load/unload cycle — starts dedicated.
  *
+ * Light models share one thread until they contend for it: an instance whose calls keep finding
+ * another model's call running on its thread (more than SPREAD_CONTENTION of its recent calls) moves,
+ * the same way, to a new shared thread while the pool has fewer than its cores' worth — so a
+ * repository of rarely called models idles on one thread, and two busy ones still run side by side.
+ *
  * Failure: when a call overruns its time bound its worker thread is given up (pool-worker-host.ts:
  * an onnxruntime run cannot be interrupted) and this instance dies (its owner restarts it);
  * instances that merely shared that thread reopen on another worker and run their waiting call again.
@@ -27,10 +32,16 @@ import { AnswerSpin } from './spin-policy.js';
 export const HEAVY_EXECUTE_MS = 2;
 /** Calls observed before the mean is trusted (the first runs of a session are slower). */
 const CALLS_BEFORE_MOVE = 4;
+/** Recent calls weighed for contention (the mean's window), and calls seen before it is trusted. */
+const CONTENTION_WINDOW = 16;
+/** Share of recent calls that found another model's call running on the thread before one spreads. */
+export const SPREAD_CONTENTION = 0.25;
+
+type MoveTarget = 'dedicated' | 'spread';
 
 /**
  * `auto`: start shared, move when heavy; `dedicated`: a thread of its own from the start; `shared`:
- * never move; `background`: on the pool's low-priority thread with the budget's intra-op threads
+ * never a thread of its own (it may still spread to another shared one); `background`: on the pool's low-priority thread with the budget's intra-op threads
  * (batch-job work, execution-pool.ts), never moves.
  */
 export type Placement = 'auto' | 'dedicated' | 'shared' | 'background';
@@ -68,6 +79,9 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   #move: { placed: PlacedSlot; ready: boolean; failed: boolean } | undefined;
   #meanMs = 0;
   #calls = 0;
+  /** Running share of calls that found another slot's call in flight on this shared thread. */
+  #contention = 0;
+  #spreadFailed = false;
   #dead: VireoError | undefined;
   #closing: Promise<void> | undefined;
   #fileHash = '';
@@ -89,7 +103,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     if (expected && before !== expected) {
       throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', 'the model file changed (or went) since this version was loaded: load the model again to serve the new file');
     }
-    instance.#home = await instance.#openSlot(dedicated);
+    instance.#home = await instance.#openSlot(dedicated ? 'dedicated' : 'shared');
     // Known only if the file did not change while the session read it; unknown means never reopened.
     instance.#fileHash = before === await stampedFileHash(spec.options.modelPath).catch(() => '') ? before : '';
     return instance;
@@ -133,13 +147,16 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
       try {
         // Nobody spins the main thread for a background answer: that CPU belongs to real-time work.
         const spinMs = this.#spec.placement === 'background' ? 0 : this.#answerSpin.spinMs(processInflight.current);
+        // The scheduler never overlaps one instance's calls: a call in flight here is another model's.
+        const contended = !home.worker.dedicated && home.worker.callsInFlight > 0;
         const outcome = await this.#bounded(home, home.worker.execute(home.slot, inputs, outputs, context, spinMs), limit);
-        this.#observe(outcome.executeMs, inputs, outputs, context);
+        this.#observe(outcome.executeMs, contended, inputs, outputs, context);
         return outcome.outputs;
       } catch (error) {
         if (!(error instanceof WorkerLost) || attempt > 0 || this.#dead || this.#closing) throw VireoError.from(error);
-        // Another instance's call ended the shared thread: reopen elsewhere and run again.
-        this.#rehoming ??= this.#rehome();
+        // Another instance's call ended the shared thread: reopen elsewhere (unless onLost already
+        // did, before this call failed) and run again.
+        if (home === this.#home) this.#rehoming ??= this.#rehome();
         await this.#rehoming;
       }
     }
@@ -164,9 +181,13 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     await Promise.all([this.#closeSlot(this.#home), move?.ready ? this.#closeSlot(move.placed) : undefined]);
   }
 
-  async #openSlot(dedicated: boolean): Promise<PlacedSlot> {
+  async #openSlot(where: 'shared' | 'dedicated' | 'spread'): Promise<PlacedSlot> {
     const background = this.#spec.placement === 'background';
-    const placed = background ? this.#pool.placeBackground(this) : this.#pool.place(this, dedicated, dedicated ? this.#spec.options.spinWaitUs : undefined);
+    const dedicated = where === 'dedicated';
+    const placed = background ? this.#pool.placeBackground(this)
+      : where === 'spread' ? this.#pool.placeSpread(this)
+      : this.#pool.place(this, dedicated, dedicated ? this.#spec.options.spinWaitUs : undefined);
+    if (!placed) throw new VireoError('VIREO_ERR_WORKER_DIED', 'the pool has started all its shared threads');
     // A background session runs on one thread unless the model configures its threads: its threads are
     // preempted whenever real-time work wants a core (SCHED_IDLE), and a parallel run waits for its slowest
     // thread, so beside real-time traffic two threads gave a job about half the rows one did (README,
@@ -202,7 +223,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     void this.#closeSlot(lost).catch(() => undefined);
     try {
       await this.#sameFile();
-      const home = await this.#openSlot(lost.worker.dedicated || this.#spec.placement === 'dedicated');
+      const home = await this.#openSlot(lost.worker.dedicated || this.#spec.placement === 'dedicated' ? 'dedicated' : 'shared');
       this.#home = home;
       await this.#sameFile();
       this.log('info', 'instance reopened on another execution worker (its thread was lost)');
@@ -215,32 +236,51 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     }
   }
 
-  #observe(executeMs: number, inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): void {
+  #observe(executeMs: number, contended: boolean, inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): void {
     this.#answerSpin.observe(executeMs);
     this.#calls++;
     this.#meanMs = this.#calls === 1 ? executeMs : 0.8 * this.#meanMs + 0.2 * executeMs;
-    if (this.#spec.placement !== 'auto' || this.#move || this.#home.worker.dedicated) return;
-    if (this.#calls >= CALLS_BEFORE_MOVE && this.#meanMs > HEAVY_EXECUTE_MS) void this.#startMove(inputs, outputs, context);
+    this.#contention += ((contended ? 1 : 0) - this.#contention) / CONTENTION_WINDOW;
+    const placement = this.#spec.placement;
+    if ((placement !== 'auto' && placement !== 'shared') || this.#move || this.#home.worker.dedicated) return;
+    if (placement === 'auto' && this.#calls >= CALLS_BEFORE_MOVE && this.#meanMs > HEAVY_EXECUTE_MS) {
+      void this.#startMove('dedicated', inputs, outputs, context);
+    } else if (!this.#spreadFailed && this.#calls >= CONTENTION_WINDOW && this.#contention > SPREAD_CONTENTION && this.#pool.canSpread) {
+      void this.#startMove('spread', inputs, outputs, context);
+    }
   }
 
-  /** Opens a dedicated slot and warms it with a copy of a real call; adopted by the next execute. */
-  async #startMove(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<void> {
+  /**
+   * Opens a slot on a dedicated worker (heavy) or a new shared one (contending) and warms it with a
+   * copy of a real call; adopted by the next execute.
+   */
+  async #startMove(target: MoveTarget, inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<void> {
     const move = { placed: undefined as unknown as PlacedSlot, ready: false, failed: false };
     this.#move = move;
     const warm = inputs.map((t) => ({ ...t, data: Array.isArray(t.data) ? [...t.data] : t.data.slice() })) as Tensor[];
     try {
       await this.#sameFile();
-      move.placed = await this.#openSlot(true);
+      move.placed = await this.#openSlot(target === 'dedicated' ? 'dedicated' : 'spread');
       await this.#sameFile(); // unchanged before and after: the new session read the same model
       await move.placed.worker.execute(move.placed.slot, warm, outputs, context, 0);
       if (this.#move !== move) return void (await this.#closeSlot(move.placed));
       move.ready = true;
-      this.#pool.rememberHeavy(this.#fileHash);
-      this.log('info', `instance moved to its own execution worker (mean call ${this.#meanMs.toFixed(1)} ms)`);
+      if (target === 'dedicated') {
+        this.#pool.rememberHeavy(this.#fileHash);
+        this.log('info', `instance moved to its own execution worker (mean call ${this.#meanMs.toFixed(1)} ms)`);
+      } else {
+        this.log('info', `instance moved to a new shared execution worker (${Math.round(100 * this.#contention)} % of its recent calls found another model's call running)`);
+      }
     } catch (error) {
+      if (move.placed) await this.#closeSlot(move.placed).catch(() => undefined);
+      if (target === 'spread') {
+        // Another instance took the last shared thread, or the file changed: it stays, and may still prove heavy.
+        this.#spreadFailed = true;
+        if (this.#move === move) this.#move = undefined;
+        return;
+      }
       move.failed = true;
       this.log('warn', `instance stays on a shared execution worker: ${VireoError.from(error).message}`);
-      if (move.placed) await this.#closeSlot(move.placed).catch(() => undefined);
     }
   }
 

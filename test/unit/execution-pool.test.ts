@@ -96,11 +96,23 @@ describe('execution pool', () => {
     await Promise.all([first.close(), second.close()]);
   });
 
-  it('hosts many models on as many threads as it has, each answering its own calls', async () => {
+  it('hosts many models on one thread until they contend for it, then on as many threads as it has', async () => {
     const pool = new ExecutionPool({ sharedWorkers: 2 });
     const instances = await Promise.all(Array.from({ length: 12 }, (_, i) => open(pool, paths.simple, { key: `model-${i}` })));
-    assert.equal(pool.threads, 2);
+    assert.equal(pool.threads, 1, 'models that are not called at once share one thread');
+    // One call at a time, model after model: no call ever finds another running, so nothing spreads.
+    for (let round = 0; round < 4; round++) {
+      for (const [k, instance] of instances.entries()) await checkSimple(instance, k + round);
+    }
+    assert.equal(pool.threads, 1, 'calls one after another are no reason for a second thread');
+    // Two models called at the same time, back to back: one of them moves to a second shared thread.
+    const [a, b] = [instances[0]!, instances[1]!];
+    for (let k = 0; k < 2000 && pool.threads < 2; k++) await Promise.all([checkSimple(a, k), checkSimple(b, k + 1)]);
+    assert.equal(pool.threads, 2, 'contending models spread to a second shared thread');
+    // The move is adopted by the next call; both keep answering, and nothing got a thread of its own.
+    for (let k = 0; k < 40; k++) await Promise.all([checkSimple(a, k), checkSimple(b, k + 2), checkSimple(instances[2]!, k + 3)]);
     assert.ok(instances.every((i) => !i.dedicated));
+    assert.equal(pool.threads, 2, 'never more shared threads than the pool has');
     await Promise.all(instances.map((instance, k) => checkSimple(instance, k)));
     await Promise.all(instances.map((i) => i.close()));
     assert.equal(pool.threads, 2, 'idle shared threads stay for the next models (unreferenced)');

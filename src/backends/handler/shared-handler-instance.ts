@@ -128,7 +128,8 @@ export class SharedHandlerInstance implements ModelInstance, HandlerSlotOwner {
         const ownMs = (error as { ownMs?: unknown }).ownMs;
         if (typeof ownMs === 'number') this.#observe(ownMs);
         if (!(error instanceof WorkerLost) || attempt > 0 || this.#dead || this.#closing || !repeatable()) throw VireoError.from(error);
-        this.#rehoming ??= this.#rehome();
+        // onLost may have reopened it already (the loss was told before this call failed): run there.
+        if (home === this.#home) this.#rehoming ??= this.#rehome();
         await this.#rehoming;
       } finally {
         home.inFlight--;
