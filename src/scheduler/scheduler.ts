@@ -16,8 +16,7 @@
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ModelInstance } from '../backends/backend.js';
-import { executeContext } from './execute-context.js';
-import { concatInputs, sliceOutputs } from './batch-tensors.js';
+import { executeBatch, ResponseOrder, type BatchOutcome, type BatchTimings } from './batch-execution.js';
 import { AdaptiveBatching } from './adaptive-batching.js';
 import { batchPolicy, choosePlan, type BatchPolicy } from './batch-planner.js';
 import { PendingRequest, compatibilityKey, type ScheduleOptions } from './pending-request.js';
@@ -68,8 +67,7 @@ export class Scheduler {
   /** The model's own priority levels; one more level behind them holds background (batch-job) work. */
   readonly #levels: number;
   readonly #recorder: SchedulerRecorder;
-  readonly #preserveOrdering: boolean;
-  #ordering: Promise<void> = Promise.resolve();
+  readonly #order: ResponseOrder;
   #executing = 0;
   readonly #timer = new WakeTimer(() => this.#pump());
   /** Earliest queue deadline of any request enqueued since the last expiry scan (a lower bound). */
@@ -96,7 +94,7 @@ export class Scheduler {
     this.#queues = new PriorityQueues(policies);
     // Triton requires default_priority_level in [1, priority_levels]; unset means the lowest level.
     this.#defaultLevel = db && db.default_priority_level > 0 ? Math.min(db.default_priority_level, levels) - 1 : levels - 1;
-    this.#preserveOrdering = db?.preserve_ordering ?? false;
+    this.#order = new ResponseOrder(db?.preserve_ordering ?? false);
     const batching = db !== undefined && options.maxBatchSize > 0;
     this.#batch = batching ? batchPolicy(options.maxBatchSize, db.preferred_batch_size, db.max_queue_delay_microseconds) : undefined;
     this.#lane = options.backgroundLane ? new BackgroundLane({ ...options.backgroundLane, changed: () => this.#pump() }) : undefined;
@@ -249,44 +247,23 @@ export class Scheduler {
     this.#executing += requests.length;
     this.#recorder.busy(this.#busySlots());
     const batchItems = requests.reduce((sum, r) => sum + r.items, 0);
-    const turn = this.#takeTurn();
-    let outcome: { outputs: Tensor[][] } | { error: VireoError };
-    let inputNs = 0;
-    let inferNs = 0;
-    let outputNs = 0;
-    try {
-      const inputs = concatInputs(requests, this.#maxBatchSize > 0);
-      const inferStart = nowNs();
-      inputNs = inferStart - start;
-      const outputs = await slot.instance.execute(inputs, requests[0]!.outputs, executeContext(requests, inferStart));
-      const outputStart = nowNs();
-      inferNs = outputStart - inferStart;
-      let offset = 0;
-      const split = requests.length === 1 ? [outputs] : requests.map((r) => {
-        const own = sliceOutputs(outputs, offset, r.items, batchItems);
-        offset += r.items;
-        return own;
-      });
-      outputNs = nowNs() - outputStart;
-      outcome = { outputs: split };
-    } catch (error) {
-      outcome = { error: VireoError.from(error) };
-    }
+    const turn = this.#order.take();
+    const { outcome, timings } = await executeBatch(slot.instance, requests, this.#maxBatchSize > 0, start);
     if (kind === 'realtime') realtimeGate.end();
-    else if (kind === 'lane' && !('error' in outcome)) this.#hold?.observe(inferNs / 1e6);
+    else if (kind === 'lane' && !('error' in outcome)) this.#hold?.observe(timings.computeInferNs / 1e6);
     slot.busy = false;
     this.#executing -= requests.length;
-    this.#recorder.batch({ batchSize: batchItems, startNs: start, computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs }, traces);
-    if (this.#adaptive && !('error' in outcome)) this.#adaptive.observeBatch(batchItems, inputNs + inferNs + outputNs);
+    this.#recorder.batch({ batchSize: batchItems, startNs: start, ...timings }, traces);
+    if (this.#adaptive && !('error' in outcome)) this.#adaptive.observeBatch(batchItems, timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs);
     await turn.previous;
-    this.#settle(requests, outcome, { computeInputNs: inputNs, computeInferNs: inferNs, computeOutputNs: outputNs });
+    this.#settle(requests, outcome, timings);
     turn.done();
     this.#recorder.busy(this.#busySlots());
     this.#recorder.pending(this.pending);
     this.#pump();
   }
 
-  #settle(requests: PendingRequest[], outcome: { outputs: Tensor[][] } | { error: VireoError }, compute: { computeInputNs: number; computeInferNs: number; computeOutputNs: number }): void {
+  #settle(requests: PendingRequest[], outcome: BatchOutcome, compute: BatchTimings): void {
     const end = nowNs();
     requests.forEach((r, i) => {
       const timings = { queueNs: r.queueNs, computeInputNs: compute.computeInputNs, computeInferNs: compute.computeInferNs, computeOutputNs: compute.computeOutputNs };
@@ -306,15 +283,6 @@ export class Scheduler {
     let busy = 0;
     for (const s of this.#slots) if (s.busy) busy++;
     return busy;
-  }
-
-  /** With preserve_ordering, responses leave in dispatch order whatever instance finished first. */
-  #takeTurn(): { previous: Promise<void> | undefined; done: () => void } {
-    if (!this.#preserveOrdering) return { previous: undefined, done: () => {} };
-    const previous = this.#ordering;
-    let done!: () => void;
-    this.#ordering = new Promise((resolve) => { done = resolve; });
-    return { previous, done };
   }
 
   /** Every instance is dead: nothing queued can ever run, so answer now instead of hanging. */
