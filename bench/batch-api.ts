@@ -17,7 +17,8 @@
  * round by round.
  * Prints markdown. One Vireo server (`vireo serve --batch-dir`); the open-loop load comes from a process
  * of its own (bench/lib/open-loop.ts: the lean raw-socket client, at most 128 keep-alive connections), so
- * its pauses are not the server's tail; the closed-loop capacity runs in this process.
+ * its pauses are not the server's tail; the closed-loop capacity comes from the load generator's process
+ * (bench/lib/load-generator.ts), as in the scheduling benchmark.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,8 +26,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { stringify } from 'yaml';
 import { mlpModel, simpleModel } from '../tools/modelgen/models.js';
-import { freePort, runOpenLoop } from './lib/processes.js';
-import { RawHttpConnection, serializePost } from '../src/perf/raw-http-client.js';
+import { freePort, runLoad, runOpenLoop } from './lib/processes.js';
 
 const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(`--${name}`);
@@ -56,17 +56,18 @@ async function api(url: string, path: string, init?: RequestInit): Promise<any> 
   return response.json();
 }
 
-/** Closed loop at `concurrency` for `seconds`: the model's real-time capacity (requests/s). */
+/** Closed loop at `concurrency` for `seconds` (the load generator's process): the model's real-time capacity (requests/s). */
 async function capacity(url: string, model: string, concurrency: number, seconds: number): Promise<number> {
-  const bytes = serializePost(new URL(`${url}/v2/models/${model}/infer`), { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(request(model, 1))));
-  let done = 0;
-  const stopAt = performance.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    const connection = new RawHttpConnection(new URL(url));
-    while (performance.now() < stopAt) if ((await connection.send(bytes)).status === 200) done++;
-    connection.close();
-  }));
-  return done / seconds;
+  const dir = await mkdtemp(join(tmpdir(), 'vireo-bench-capacity-'));
+  try {
+    const bodyFile = join(dir, 'body.json');
+    await writeFile(bodyFile, JSON.stringify(request(model, 1)));
+    const load = await runLoad({ url: `${url}/v2/models/${model}/infer`, bodyFile, headers: { 'content-type': 'application/json' }, concurrency, warmupMs: 0, durationMs: seconds * 1000 });
+    if (load.errors > 0) throw new Error(`capacity of ${model}: ${load.errors} errors (${load.firstError})`);
+    return load.throughput;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Open loop at `rate` for `seconds`, in a process of its own; `onMeasure`: see runOpenLoop. */
