@@ -257,6 +257,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   async #startMove(target: MoveTarget, inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<void> {
     const move = { placed: undefined as unknown as PlacedSlot, ready: false, failed: false };
     this.#move = move;
+    const contention = this.#contention; // what decided the move (calls go on meanwhile)
     const warm = inputs.map((t) => ({ ...t, data: Array.isArray(t.data) ? [...t.data] : t.data.slice() })) as Tensor[];
     try {
       await this.#sameFile();
@@ -269,7 +270,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
         this.#pool.rememberHeavy(this.#fileHash);
         this.log('info', `instance moved to its own execution worker (mean call ${this.#meanMs.toFixed(1)} ms)`);
       } else {
-        this.log('info', `instance moved to a new shared execution worker (${Math.round(100 * this.#contention)} % of its recent calls found another model's call running)`);
+        this.log('info', `instance moved to a new shared execution worker (${Math.round(100 * contention)} % of its recent calls found another model's call running)`);
       }
     } catch (error) {
       if (move.placed) await this.#closeSlot(move.placed).catch(() => undefined);
