@@ -41,8 +41,8 @@ type MoveTarget = 'dedicated' | 'spread';
 
 /**
  * `auto`: start shared, move when heavy; `dedicated`: a thread of its own from the start; `shared`:
- * never a thread of its own (it may still spread to another shared one); `background`: on the pool's low-priority thread with the budget's intra-op threads
- * (batch-job work, execution-pool.ts), never moves.
+ * never a thread of its own (it may still spread to another shared one); `background`: on the pool's
+ * low-priority thread with the budget's intra-op threads (batch-job work, execution-pool.ts), never moves.
  */
 export type Placement = 'auto' | 'dedicated' | 'shared' | 'background';
 
@@ -79,8 +79,9 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   #move: { placed: PlacedSlot; ready: boolean; failed: boolean } | undefined;
   #meanMs = 0;
   #calls = 0;
-  /** Running share of calls that found another slot's call in flight on this shared thread. */
+  /** Running share of calls that found another slot's call in flight on this thread, and calls made on it. */
   #contention = 0;
+  #callsHere = 0;
   #spreadFailed = false;
   #dead: VireoError | undefined;
   #closing: Promise<void> | undefined;
@@ -116,6 +117,11 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   /** The model file's content hash when this instance opened it ('' if it changed while being read). */
   get fileHash(): string {
     return this.#fileHash;
+  }
+
+  /** The thread the instance's calls go to now. */
+  get worker(): PoolWorker {
+    return this.#home.worker;
   }
 
   /** Whether the instance has a thread of its own now. */
@@ -225,6 +231,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
       await this.#sameFile();
       const home = await this.#openSlot(lost.worker.dedicated || this.#spec.placement === 'dedicated' ? 'dedicated' : 'shared');
       this.#home = home;
+      this.#newHome();
       await this.#sameFile();
       this.log('info', 'instance reopened on another execution worker (its thread was lost)');
     } catch (error) {
@@ -240,12 +247,13 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     this.#answerSpin.observe(executeMs);
     this.#calls++;
     this.#meanMs = this.#calls === 1 ? executeMs : 0.8 * this.#meanMs + 0.2 * executeMs;
+    this.#callsHere++;
     this.#contention += ((contended ? 1 : 0) - this.#contention) / CONTENTION_WINDOW;
     const placement = this.#spec.placement;
     if ((placement !== 'auto' && placement !== 'shared') || this.#move || this.#home.worker.dedicated) return;
     if (placement === 'auto' && this.#calls >= CALLS_BEFORE_MOVE && this.#meanMs > HEAVY_EXECUTE_MS) {
       void this.#startMove('dedicated', inputs, outputs, context);
-    } else if (!this.#spreadFailed && this.#calls >= CONTENTION_WINDOW && this.#contention > SPREAD_CONTENTION && this.#pool.canSpread) {
+    } else if (!this.#spreadFailed && this.#callsHere >= CONTENTION_WINDOW && this.#contention > SPREAD_CONTENTION && this.#pool.canSpread) {
       void this.#startMove('spread', inputs, outputs, context);
     }
   }
@@ -297,6 +305,13 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     this.#home = this.#move!.placed;
     this.#move = undefined;
     void this.#closeSlot(old).catch(() => undefined);
+    this.#newHome();
+  }
+
+  /** Contention is a property of a thread: a new home starts counting afresh (else one spread would set off the next). */
+  #newHome(): void {
+    this.#contention = 0;
+    this.#callsHere = 0;
   }
 
   #die(error: VireoError): void {
