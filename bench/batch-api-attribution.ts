@@ -9,6 +9,9 @@
  *
  *   tsx bench/batch-api-attribution.ts [real-time model: mlp|simple] [job model: mlp|simple] [requests/s] [rounds] [yield]
  *
+ * `VIREO_SERVER_NODE_ARGS='--v8-pool-size=1'` passes Node flags to the server only (not to this process,
+ * which runs the load).
+ *
  * `VIREO_ROOT=<another checkout>` runs that checkout's `vireo serve` instead of this one's (node_modules linked).
  */
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -32,7 +35,8 @@ for (const [name, model, config] of [['simple', simpleModel(), { max_batch_size:
 const port = await freePort();
 const metricsPort = await freePort();
 const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-const child = spawn(process.execPath, ['--import', join(import.meta.dirname, 'lib', 'event-loop-delay-preload.mjs'), join(process.env.VIREO_ROOT ?? join(import.meta.dirname, '..'), 'bin', 'vireo.js'), 'serve', '--model-repository', join(root, 'repo'), '--http-port', String(port), '--grpc-port', '-1', '--metrics-port', String(metricsPort), '--batch-dir', join(root, 'b'), '--batch-max-lines', '120000', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const serverNodeArgs = (process.env.VIREO_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const child = spawn(process.execPath, [...serverNodeArgs, '--import', join(import.meta.dirname, 'lib', 'event-loop-delay-preload.mjs'), join(process.env.VIREO_ROOT ?? join(import.meta.dirname, '..'), 'bin', 'vireo.js'), 'serve', '--model-repository', join(root, 'repo'), '--http-port', String(port), '--grpc-port', '-1', '--metrics-port', String(metricsPort), '--batch-dir', join(root, 'b'), '--batch-max-lines', '120000', '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
 const delays: string[] = [];
 child.stderr.on('data', (d) => { if (String(d).startsWith('event-loop-delay')) delays.push(String(d).trim()); });
 const url = `http://127.0.0.1:${port}`;

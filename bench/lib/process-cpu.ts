@@ -10,10 +10,17 @@ const TICKS_PER_SECOND = 100;
 
 export interface CpuSample { mainSeconds: number; totalSeconds: number }
 
-function ticks(statPath: string): number {
-  // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
+/**
+ * The fields of a /proc `stat` line after the parenthesised command name (which may hold spaces): the
+ * line's 3rd field is [0], so utime (14th) is [11], nice (19th) [16], policy (41st) [38].
+ */
+export function statFields(statPath: string): string[] {
   const stat = readFileSync(statPath, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+function ticks(statPath: string): number {
+  const fields = statFields(statPath);
   return Number(fields[11]) + Number(fields[12]);
 }
 

@@ -9,6 +9,7 @@
  * Linux only (schedstat); the histograms need the server's `--metrics-port`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { statFields } from './process-cpu.js';
 
 export interface ThreadSchedule { runNs: number; waitNs: number; nice: number; policy: number }
 
@@ -17,9 +18,7 @@ export function threadSchedules(pid: number): Map<string, ThreadSchedule> {
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const [runNs, waitNs] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      // Fields after the parenthesised name: nice is the 19th of the line, policy the 41st.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const fields = statFields(`/proc/${pid}/task/${tid}/stat`);
       threads.set(tid, { runNs: runNs!, waitNs: waitNs!, nice: Number(fields[16]), policy: Number(fields[38]) });
     } catch {
       // the thread ended between the listing and the read

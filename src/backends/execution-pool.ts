@@ -96,10 +96,14 @@ export class ExecutionPool {
     return { worker, slot };
   }
 
-  /** Whether a contending instance could move to a shared thread of its own (`placeSpread`). */
+  /**
+   * Whether a contending instance could move to a shared thread of its own (`placeSpread`). Read on
+   * every contended call once a pool has all its threads: a count, no allocation.
+   */
   get canSpread(): boolean {
-    this.#forgetDeadShared();
-    return this.#shared.length < this.sharedWorkers;
+    let running = 0;
+    for (const worker of this.#shared) if (worker.accepting) running++;
+    return running < this.sharedWorkers;
   }
 
   /**
@@ -107,7 +111,8 @@ export class ExecutionPool {
    * running on its thread; undefined once the pool has all its shared threads.
    */
   placeSpread(owner: KeyedOwner): PlacedSlot | undefined {
-    if (!this.canSpread) return undefined;
+    this.#forgetDeadShared();
+    if (this.#shared.length >= this.sharedWorkers) return undefined;
     const worker = this.#spawn(false, this.#spinWaitUs);
     this.#owners.get(worker)!.add(owner);
     return { worker, slot: this.#nextSlot++ };

@@ -187,7 +187,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     await Promise.all([this.#closeSlot(this.#home), move?.ready ? this.#closeSlot(move.placed) : undefined]);
   }
 
-  async #openSlot(where: 'shared' | 'dedicated' | 'spread'): Promise<PlacedSlot> {
+  async #openSlot(where: 'shared' | MoveTarget): Promise<PlacedSlot> {
     const background = this.#spec.placement === 'background';
     const dedicated = where === 'dedicated';
     const placed = background ? this.#pool.placeBackground(this)
@@ -269,7 +269,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     const warm = inputs.map((t) => ({ ...t, data: Array.isArray(t.data) ? [...t.data] : t.data.slice() })) as Tensor[];
     try {
       await this.#sameFile();
-      move.placed = await this.#openSlot(target === 'dedicated' ? 'dedicated' : 'spread');
+      move.placed = await this.#openSlot(target);
       await this.#sameFile(); // unchanged before and after: the new session read the same model
       await move.placed.worker.execute(move.placed.slot, warm, outputs, context, 0);
       if (this.#move !== move) return void (await this.#closeSlot(move.placed));

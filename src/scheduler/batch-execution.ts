@@ -21,8 +21,11 @@ export interface BatchTimings {
   computeOutputNs: number;
 }
 
-/** Runs `requests` as one batch on `instance`; `start` is when the batch left the queue (ns). */
-export async function executeBatch(instance: ModelInstance, requests: readonly PendingRequest[], batched: boolean, start: number): Promise<{ outcome: BatchOutcome; timings: BatchTimings }> {
+/**
+ * Runs `requests` as one batch of `batchItems` items (their sum) on `instance`; `start` is when the
+ * batch left the queue (ns).
+ */
+export async function executeBatch(instance: ModelInstance, requests: readonly PendingRequest[], batchItems: number, batched: boolean, start: number): Promise<{ outcome: BatchOutcome; timings: BatchTimings }> {
   const timings: BatchTimings = { computeInputNs: 0, computeInferNs: 0, computeOutputNs: 0 };
   try {
     const inputs = concatInputs(requests, batched);
@@ -34,7 +37,6 @@ export async function executeBatch(instance: ModelInstance, requests: readonly P
     let split: Tensor[][];
     if (requests.length === 1) split = [outputs];
     else {
-      const batchItems = requests.reduce((sum, r) => sum + r.items, 0);
       let offset = 0;
       split = requests.map((r) => {
         const own = sliceOutputs(outputs, offset, r.items, batchItems);

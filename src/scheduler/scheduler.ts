@@ -248,7 +248,7 @@ export class Scheduler {
     this.#recorder.busy(this.#busySlots());
     const batchItems = requests.reduce((sum, r) => sum + r.items, 0);
     const turn = this.#order.take();
-    const { outcome, timings } = await executeBatch(slot.instance, requests, this.#maxBatchSize > 0, start);
+    const { outcome, timings } = await executeBatch(slot.instance, requests, batchItems, this.#maxBatchSize > 0, start);
     if (kind === 'realtime') realtimeGate.end();
     else if (kind === 'lane' && !('error' in outcome)) this.#hold?.observe(timings.computeInferNs / 1e6);
     slot.busy = false;
