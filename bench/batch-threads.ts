@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -57,10 +57,12 @@ try {
   let stdout = '';
   child.stdout.on('data', (d) => { stdout += d; });
   const threads = new Map<string, { user: number; system: number }>();
+
   /** Committed parts and every thread's CPU seconds, sampled together. */
-  const samples: { parts: number; cpu: Map<string, number> }[] = [];
+  const samples: { parts: number; at: number; cpu: Map<string, number> }[] = [];
   const poll = setInterval(() => {
     void (async () => {
+      const at = performance.now();
       const parts = (await readdir(join(output, 'parts')).catch(() => [])).filter((f) => f.endsWith('.manifest.json')).length;
       const cpu = new Map<string, number>();
       for (const tid of await readdir(`/proc/${child.pid}/task`).catch(() => [])) {
@@ -71,7 +73,7 @@ try {
         threads.set(tid, t);
         cpu.set(tid, t.user + t.system);
       }
-      samples.push({ parts, cpu });
+      samples.push({ parts, at, cpu });
     })();
   }, 100);
   await new Promise((resolve) => child.once('exit', resolve));
@@ -102,6 +104,14 @@ try {
   const steadyBeside = [...threads.keys()].filter((tid) => tid !== ort1!.tid && tid !== ort2!.tid).reduce((sum, tid) => sum + (steady(tid) || 0), 0);
   process.stdout.write(`| all | | | 100 % | ${((total * 1e6) / ROWS).toFixed(0)} | ${[...threads.keys()].reduce((sum, tid) => sum + (steady(tid) || 0), 0).toFixed(0)} |\n`);
   process.stdout.write(`| beside the two busiest (onnxruntime's) | | | ${((100 * beside) / total).toFixed(1)} % | ${((beside * 1e6) / ROWS).toFixed(0)} | ${steadyBeside.toFixed(0)} |\n`);
+  if (steadyRows > 0) {
+    // What the steady state did with the machine: rows/s, and the share of its cores busy in the job's process
+    // (the rest is idle, or another process's). Both cores busy with onnxruntime alone is the ceiling.
+    const seconds = (to!.at - from!.at) / 1000;
+    const cpu = [...threads.keys()].reduce((sum, tid) => sum + (to!.cpu.get(tid) ?? 0) - (from!.cpu.get(tid) ?? 0), 0);
+    const ortBusy = ((to!.cpu.get(ort1!.tid) ?? 0) - (from!.cpu.get(ort1!.tid) ?? 0) + (to!.cpu.get(ort2!.tid) ?? 0) - (from!.cpu.get(ort2!.tid) ?? 0)) / (2 * seconds);
+    process.stdout.write(`\nsteady state: ${(steadyRows / seconds).toFixed(0)} rows/s over ${seconds.toFixed(1)} s; the process kept ${((100 * cpu) / (availableParallelism() * seconds)).toFixed(0)} % of ${availableParallelism()} cores busy, onnxruntime's two threads ${(100 * ortBusy).toFixed(0)} % of the time\n`);
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

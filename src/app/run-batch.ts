@@ -59,10 +59,12 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
     autoComplete: options.autoComplete ?? true,
     defaultMaxBatchSize: options.defaultMaxBatchSize ?? 4,
     controlMode: 'explicit',
-    // The job's model runs without pause: a worker of its own from the start, and (`--instances auto`)
-    // one single-threaded instance per core (model-defaults.ts).
+    // The job's model runs without pause: a worker of its own from the start, each instance with its
+    // next batch already waiting in its worker, and (`--instances auto`) one single-threaded instance
+    // per core (model-defaults.ts).
     modelDefaults: {
       dedicatedModels: [options.model],
+      pipelinedModels: [options.model],
       ...(options.instances === 'config' ? {} : { jobInstances: { model: options.model, count: options.instances ?? 'auto' } }),
     },
     startupModels: options.loadModels && options.loadModels.length > 0 ? [options.model, ...options.loadModels] : ['*'],

@@ -51,12 +51,28 @@ export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIn
     async *parts(options: SourceOptions): AsyncGenerator<PartInput> {
       if (format === 'parquet') {
         const file = await openParquet(path);
-        for (let group = 0; group < file.rowGroups; group++) {
-          if (!options.owns(fileIndex, group)) continue;
+        const groups = Array.from({ length: file.rowGroups }, (_, g) => g).filter((group) => {
+          if (!options.owns(fileIndex, group)) return false;
           const parts = Math.ceil(file.rowGroupRows[group]! / options.partRows);
-          const names = Array.from({ length: parts }, (_, p) => partName(fileIndex, group, p));
-          if (names.every((n) => options.committed(n))) continue;
-          yield* partsOfBlock(await file.read(group), path, fileIndex, group, file.firstRows[group]!, options, toRequest, idColumn);
+          return !Array.from({ length: parts }, (_, p) => partName(fileIndex, group, p)).every((n) => options.committed(n));
+        });
+        // One row group read ahead: decoding a group takes longer than running the part or two in
+        // flight, so reading it only when its first part is asked for left the instances idle at
+        // every group boundary. Memory: two decoded groups at most.
+        const read = (i: number) => {
+          const pending = i < groups.length ? file.read(groups[i]!) : undefined;
+          pending?.catch(() => undefined); // awaited below (or in finally, when the consumer stops early)
+          return pending;
+        };
+        let next = read(0);
+        try {
+          for (let i = 0; i < groups.length; i++) {
+            const chunk = await next!;
+            next = read(i + 1);
+            yield* partsOfBlock(chunk, path, fileIndex, groups[i]!, file.firstRows[groups[i]!]!, options, toRequest, idColumn);
+          }
+        } finally {
+          await next?.catch(() => undefined);
         }
         return;
       }

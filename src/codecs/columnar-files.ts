@@ -111,8 +111,18 @@ export async function openParquet(path: string): Promise<ParquetFile> {
         for (let r = from; r < to; r++) (target as unknown[])[r - rowStart] = data[r - chunk.rowStart];
       };
       try {
-        // One open per row group (the file stays closed between the job's reads).
-        await withFile(path, (file) => parquetRead({ file, metadata, rowStart, rowEnd, columns: names, onChunk, compressors }));
+        // One open per row group (the file stays closed between the job's reads). One column at a
+        // time, each on a turn of the event loop of its own: hyparquet fetches a row group's bytes at
+        // once and then decodes every column in one synchronous run, which for 16,384 rows × 256
+        // OPTIONAL floats held the main thread for half a second; a batch job's instances finished
+        // their batches meanwhile and waited for the next ones (a quarter of their time idle,
+        // `tsx bench/batch-threads.ts --format parquet`). A column is a few milliseconds.
+        await withFile(path, async (file) => {
+          for (const name of names) {
+            await parquetRead({ file, metadata, rowStart, rowEnd, columns: [name], onChunk, compressors });
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        });
       } catch (error) {
         return unreadable(path, error);
       }

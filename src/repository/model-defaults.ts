@@ -43,6 +43,27 @@ export interface ModelDefaults {
    * `parameters.intra_op_threads` as it is (see jobInstanceGroup).
    */
   jobInstances?: { model: string; count: number | 'auto' };
+  /**
+   * ONNX models whose instances each take a second execution while they run one (Scheduler's
+   * executionsPerInstance): the worker starts the next batch the moment the last one ends, instead of
+   * after its answer has reached the main thread and the scheduler has sent the next. For
+   * throughput only: the second batch waits in the worker, so its latency includes the first one's
+   * run. `vireo batch` names its job's model (the job's own work on the main thread otherwise left the
+   * instances waiting for their next batch ≈ 6 % of the time; README, "Batch pipelines").
+   */
+  pipelinedModels?: readonly string[];
+}
+
+/**
+ * Executions each instance of the model takes at once: 2 for a pipelined ONNX model
+ * (ModelDefaults.pipelinedModels), else 1. Handler, ensemble and sequence-batched models keep 1:
+ * a handler may run its calls concurrently, and a sequence's state needs its order.
+ */
+export function executionsPerInstance(parsed: ParsedModelConfig, modelName: string, defaults: ModelDefaults): number {
+  if (!defaults.pipelinedModels?.includes(modelName)) return 1;
+  if (parsed.backend === 'typescript' || parsed.platform === 'ensemble' || parsed.sequence_batching !== undefined) return 1;
+  if (parsed.model_transaction_policy?.decoupled === true) return 1;
+  return 2;
 }
 
 /**

@@ -26,7 +26,7 @@ import { sequenceBatcherOptions } from './sequence-setup.js';
 import type { SchedulerRecorder } from '../scheduler/recorder.js';
 import { completeConfig } from './auto-complete.js';
 import { parameterNumber, type ModelConfig, type ParsedModelConfig } from './model-config.js';
-import { DEFAULT_MODEL_DEFAULTS, queueBound, jobInstanceGroup, type ModelDefaults } from './model-defaults.js';
+import { DEFAULT_MODEL_DEFAULTS, executionsPerInstance, queueBound, jobInstanceGroup, type ModelDefaults } from './model-defaults.js';
 import { runWarmup } from './model-warmup.js';
 import { relativeSegments } from './safe-path.js';
 
@@ -213,6 +213,7 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
       ? new SequenceBatcher(await sequenceBatcherOptions(config, options.modelDir, instances, options.recorder))
       : new Scheduler({
         instances,
+        executionsPerInstance: executionsPerInstance(parsed, options.modelName, defaults),
         maxBatchSize: config.max_batch_size,
         dynamicBatching: config.dynamic_batching,
         defaultMaxQueueSize: queueBound(defaults, instances.length, config.max_batch_size),

@@ -40,6 +40,13 @@ export interface DynamicBatchingConfig {
 
 export interface SchedulerOptions {
   instances: readonly ModelInstance[];
+  /**
+   * Executions each instance takes at once (default 1). 2 keeps a next batch waiting at an
+   * instance that runs its calls one after another (an execution worker does), so it starts the
+   * moment the last one ends: throughput for a batch job, at the cost of the second batch's latency
+   * (ModelDefaults.pipelinedModels).
+   */
+  executionsPerInstance?: number;
   /** 0: the model has no batch dimension and every request runs alone. */
   maxBatchSize: number;
   dynamicBatching?: DynamicBatchingConfig;
@@ -59,6 +66,7 @@ const isAlive = (instance: ModelInstance): boolean => (instance as { alive?: boo
 
 export class Scheduler {
   readonly #slots: Slot[];
+  readonly #instances: number;
   readonly #queues: PriorityQueues;
   readonly #batch: BatchPolicy | undefined;
   readonly #adaptive: AdaptiveBatching | undefined;
@@ -77,7 +85,10 @@ export class Scheduler {
   readonly #hold: BackgroundHold | undefined;
 
   constructor(options: SchedulerOptions) {
-    this.#slots = options.instances.map((instance) => ({ instance, busy: false }));
+    // Depth first over instances ([a, b, a, b]): the first free slot spreads batches across instances.
+    const depth = Math.max(1, options.executionsPerInstance ?? 1);
+    this.#slots = Array.from({ length: depth }, () => options.instances.map((instance) => ({ instance, busy: false }))).flat();
+    this.#instances = options.instances.length;
     this.#maxBatchSize = options.maxBatchSize;
     this.#recorder = options.recorder ?? NOOP_RECORDER;
     const db = options.dynamicBatching;
@@ -100,7 +111,7 @@ export class Scheduler {
     this.#lane = options.backgroundLane ? new BackgroundLane({ ...options.backgroundLane, changed: () => this.#pump() }) : undefined;
     this.#hold = options.backgroundLane && options.yieldToRealtime ? new BackgroundHold(() => this.#pump()) : undefined;
     this.#adaptive = batching && db.adaptive
-      ? new AdaptiveBatching({ targetLatencyMs: db.adaptive.target_latency_ms, maxBatchSize: options.maxBatchSize, instances: this.#slots.length })
+      ? new AdaptiveBatching({ targetLatencyMs: db.adaptive.target_latency_ms, maxBatchSize: options.maxBatchSize, instances: this.#instances })
       : undefined;
   }
 
@@ -282,7 +293,9 @@ export class Scheduler {
   #busySlots(): number {
     let busy = 0;
     for (const s of this.#slots) if (s.busy) busy++;
-    return busy;
+    if (this.#slots.length === this.#instances) return busy;
+    // Pipelined: an instance with two executions is one instance busy.
+    return new Set(this.#slots.filter((s) => s.busy).map((s) => s.instance)).size;
   }
 
   /** Every instance is dead: nothing queued can ever run, so answer now instead of hanging. */

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { executionPlacement } from '../../src/repository/model-loader.js';
-import { DEFAULT_MODEL_DEFAULTS, jobInstanceGroup } from '../../src/repository/model-defaults.js';
+import { DEFAULT_MODEL_DEFAULTS, executionsPerInstance, jobInstanceGroup } from '../../src/repository/model-defaults.js';
 import { parseInstances } from '../../src/cli/batch-command.js';
 import type { ParsedModelConfig } from '../../src/repository/model-config.js';
 
@@ -39,6 +39,16 @@ it("the batch job's model: one single-threaded instance per core (auto), a given
     assert.equal(group(parsed, 'auto'), parsed.instance_group, JSON.stringify(other));
   }
   assert.equal(jobInstanceGroup(pinned, 'm', DEFAULT_MODEL_DEFAULTS, 2), pinned);
+});
+
+it("the batch job's model takes two executions per instance; other models, handlers, ensembles and sequences one", () => {
+  const pipelined = { ...DEFAULT_MODEL_DEFAULTS, pipelinedModels: ['m'] };
+  assert.equal(executionsPerInstance(config(), 'm', pipelined), 2);
+  assert.equal(executionsPerInstance(config(), 'other', pipelined), 1);
+  assert.equal(executionsPerInstance(config(), 'm', DEFAULT_MODEL_DEFAULTS), 1);
+  for (const other of [{ backend: 'typescript' }, { platform: 'ensemble' }, { sequence_batching: {} }, { model_transaction_policy: { decoupled: true } }]) {
+    assert.equal(executionsPerInstance({ ...config(), ...other } as unknown as ParsedModelConfig, 'm', pipelined), 1, JSON.stringify(other));
+  }
 });
 
 it('--instances takes auto, config or a count from 1 to 64', () => {

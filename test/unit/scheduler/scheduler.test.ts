@@ -286,6 +286,45 @@ describe('Scheduler', () => {
     assert.deepEqual(b.batches.map((x) => x.tags), [[1], [4]]);
   });
 
+  it('executionsPerInstance 2 gives each instance a second batch while it runs one, never a third, spread over instances first', async () => {
+    const a = new FakeInstance(true);
+    const b = new FakeInstance(true);
+    const s = new Scheduler({ instances: [a, b], executionsPerInstance: 2, maxBatchSize: 1 });
+    const all = [0, 1, 2, 3, 4, 5].map((t) => s.enqueue(fakeInput(t), [], 1));
+    // Four slots: a, b, a, b; the fifth and sixth request wait for a slot.
+    await until(() => a.waiting === 2 && b.waiting === 2);
+    assert.deepEqual(a.batches.map((x) => x.tags), [[0], [2]]);
+    assert.deepEqual(b.batches.map((x) => x.tags), [[1], [3]]);
+    a.release();
+    await until(() => a.waiting === 2);
+    assert.deepEqual(a.batches.map((x) => x.tags), [[0], [2], [4]]);
+    while (a.waiting + b.waiting > 0) {
+      if (a.waiting > 0) a.release();
+      if (b.waiting > 0) b.release();
+      await sleep(1);
+    }
+    const results = await Promise.all(all);
+    assert.deepEqual(results.map(rowsOf), [0, 1, 2, 3, 4, 5].map((t) => [2 * t, 2 * t]));
+    assert.equal(a.maxRunning, 2);
+    assert.equal(b.maxRunning, 2);
+  });
+
+  it('without executionsPerInstance an instance never runs two batches at once', async () => {
+    const a = new FakeInstance(true);
+    const s = new Scheduler({ instances: [a], maxBatchSize: 1 });
+    const all = [0, 1, 2].map((t) => s.enqueue(fakeInput(t), [], 1));
+    await until(() => a.waiting === 1);
+    await sleep(5);
+    assert.equal(a.waiting, 1);
+    while (a.batches.length < 3 || a.waiting > 0) {
+      await until(() => a.waiting === 1);
+      a.release();
+      await sleep(1);
+    }
+    await Promise.all(all);
+    assert.equal(a.maxRunning, 1);
+  });
+
   it('preserve_ordering answers in dispatch order even when a later batch finishes first', async () => {
     const a = new FakeInstance(true);
     const b = new FakeInstance(true);
