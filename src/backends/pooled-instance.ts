@@ -3,7 +3,7 @@
  *
  * Where it runs: an instance starts on a shared worker with one intra-op thread (a light model
  * gains nothing from more, and every onnxruntime thread costs a stack and a malloc arena). Once its
- * calls prove heavy — a running mean above HEAVY_EXECUTE_MS — it moves to a dedicated worker with
+ * calls prove heavy — a running mean above HEAVY_EXECUTE_MS, cold calls left out (heavy-calls.ts) — it moves to a dedicated worker with
  * the CPU budget's intra-op threads: a new session is opened and warmed with the call that tipped
  * the mean, and adopted between two calls (the scheduler never overlaps calls on one instance), so
  * nothing waits for the move. A heavy model therefore never holds up the light models of a shared
@@ -26,12 +26,10 @@ import type { Tensor } from '../core/tensor.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelInstance, ModelSignature } from './backend.js';
 import type { ExecutionPool, KeyedOwner, PlacedSlot } from './execution-pool.js';
 import { WorkerLost, type PoolWorker } from './pool-worker-host.js';
+import { HeavyCalls } from './heavy-calls.js';
 import { AnswerSpin } from './spin-policy.js';
 
-/** Mean execution time above which an instance stops sharing a thread (ms). */
-export const HEAVY_EXECUTE_MS = 2;
-/** Calls observed before the mean is trusted (the first runs of a session are slower). */
-const CALLS_BEFORE_MOVE = 4;
+export { HEAVY_EXECUTE_MS } from './heavy-calls.js';
 /** Recent calls weighed for contention (the mean's window), and calls seen before it is trusted. */
 const CONTENTION_WINDOW = 16;
 /** Share of recent calls that found another model's call running on the thread before one spreads. */
@@ -77,8 +75,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   #home!: PlacedSlot;
   #rehoming: Promise<void> | undefined;
   #move: { placed: PlacedSlot; ready: boolean; failed: boolean } | undefined;
-  #meanMs = 0;
-  #calls = 0;
+  readonly #heavy = new HeavyCalls();
   /** Running share of calls that found another slot's call in flight on this thread, and calls made on it. */
   #contention = 0;
   #callsHere = 0;
@@ -245,13 +242,12 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
 
   #observe(executeMs: number, contended: boolean, inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): void {
     this.#answerSpin.observe(executeMs);
-    this.#calls++;
-    this.#meanMs = this.#calls === 1 ? executeMs : 0.8 * this.#meanMs + 0.2 * executeMs;
+    this.#heavy.observe(executeMs);
     this.#callsHere++;
     this.#contention += ((contended ? 1 : 0) - this.#contention) / CONTENTION_WINDOW;
     const placement = this.#spec.placement;
     if ((placement !== 'auto' && placement !== 'shared') || this.#move || this.#home.worker.dedicated) return;
-    if (placement === 'auto' && this.#calls >= CALLS_BEFORE_MOVE && this.#meanMs > HEAVY_EXECUTE_MS) {
+    if (placement === 'auto' && this.#heavy.heavy) {
       void this.#startMove('dedicated', inputs, outputs, context);
     } else if (!this.#spreadFailed && this.#callsHere >= CONTENTION_WINDOW && this.#contention > SPREAD_CONTENTION && this.#pool.canSpread) {
       void this.#startMove('spread', inputs, outputs, context);
@@ -276,7 +272,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
       move.ready = true;
       if (target === 'dedicated') {
         this.#pool.rememberHeavy(this.#fileHash);
-        this.log('info', `instance moved to its own execution worker (mean call ${this.#meanMs.toFixed(1)} ms)`);
+        this.log('info', `instance moved to its own execution worker (mean call ${this.#heavy.meanMs.toFixed(1)} ms)`);
       } else {
         this.log('info', `instance moved to a new shared execution worker (${Math.round(100 * contention)} % of its recent calls found another model's call running)`);
       }

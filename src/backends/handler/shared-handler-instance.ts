@@ -4,7 +4,7 @@
  *
  * Where it runs: it starts on the shared thread; once its calls prove heavy — a running mean of their
  * own time (how long its code held the thread, not what it awaited) above HEAVY_EXECUTE_MS, the rule ONNX instances
- * follow (pooled-instance.ts) — it moves to a worker of its own (worker-instance.ts), adopted between
+ * follow (heavy-calls.ts) — it moves to a worker of its own (worker-instance.ts), adopted between
  * two calls, so a handler that computes never holds up the light handlers beside it for more than a
  * few calls. Handler code is compiled once (handler-bundle.ts) and every reopen runs that same code.
  *
@@ -19,13 +19,10 @@ import { VireoError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from '../backend.js';
 import { WorkerLost } from '../pool-worker-host.js';
-import { HEAVY_EXECUTE_MS } from '../pooled-instance.js';
+import { HeavyCalls } from '../heavy-calls.js';
 import { WorkerInstance } from '../worker-instance.js';
 import type { CallOutcome, HandlerSlotOwner, HandlerThread } from './handler-thread-host.js';
 import type { HandlerThreads } from './open-handler.js';
-
-/** Calls observed before the mean is trusted (the first calls of a handler load its code paths). */
-const CALLS_BEFORE_MOVE = 4;
 
 export interface SharedHandlerSpec {
   /** Same for every instance of one model version. */
@@ -59,8 +56,7 @@ export class SharedHandlerInstance implements ModelInstance, HandlerSlotOwner {
   #move: Promise<WorkerInstance | undefined> | undefined;
   #ready: WorkerInstance | undefined;
   #rehoming: Promise<void> | undefined;
-  #meanMs = 0;
-  #calls = 0;
+  readonly #heavy = new HeavyCalls();
   #dead: VireoError | undefined;
   #closing: Promise<void> | undefined;
 
@@ -200,14 +196,13 @@ export class SharedHandlerInstance implements ModelInstance, HandlerSlotOwner {
   }
 
   #observe(ownMs: number): void {
-    this.#calls++;
-    this.#meanMs = this.#calls === 1 ? ownMs : 0.8 * this.#meanMs + 0.2 * ownMs;
+    this.#heavy.observe(ownMs);
     if (this.#spec.placement !== 'auto' || this.#move || this.#moved) return;
-    if (this.#calls >= CALLS_BEFORE_MOVE && this.#meanMs > HEAVY_EXECUTE_MS) {
+    if (this.#heavy.heavy) {
       this.#move = this.#startOwnThread().then((moved) => {
         if (this.#closing || this.#dead) return moved;
         this.#ready = moved;
-        this.log('info', `handler moved to a thread of its own (mean own time ${this.#meanMs.toFixed(1)} ms per call)`);
+        this.log('info', `handler moved to a thread of its own (mean own time ${this.#heavy.meanMs.toFixed(1)} ms per call)`);
         return moved;
       }, (error: unknown) => {
         this.log('warn', `handler stays on the shared thread: ${VireoError.from(error).message}`);
