@@ -73,6 +73,7 @@ export function serveCommand(): Command {
     .addOption(option('--max-tensor-bytes-total <bytes>', 'bytes the numeric input tensors of one request may take together', 'max-tensor-bytes-total').argParser(integer(1, Number.MAX_SAFE_INTEGER)).default(DEFAULT_REQUEST_LIMITS.maxRequestTensorBytes))
     .addOption(option('--max-request-inputs <n>', 'inputs one request may name', 'max-request-inputs').argParser(integer(1, 1 << 20)).default(DEFAULT_REQUEST_LIMITS.maxInputs))
     .addOption(option('--max-request-outputs <n>', 'outputs one request may ask for', 'max-request-outputs').argParser(integer(1, 1 << 20)).default(DEFAULT_REQUEST_LIMITS.maxOutputs))
+    .addOption(option('--max-request-parameters <n>', 'parameters one request may carry: its own, its inputs\' and its outputs\' together', 'max-request-parameters').argParser(integer(1, 1 << 20)).default(DEFAULT_REQUEST_LIMITS.maxParameters))
     .addOption(option('--max-dataframe-rows <n>', 'rows of a CSV, Arrow or JSON records/columns request body', 'max-dataframe-rows').argParser(integer(1, 2 ** 31 - 1)).default(DEFAULT_REQUEST_LIMITS.maxDataframeRows))
     .addOption(option('--max-dataframe-columns <n>', 'columns of a CSV, Arrow or JSON records/columns request body', 'max-dataframe-columns').argParser(integer(1, 1 << 20)).default(DEFAULT_REQUEST_LIMITS.maxDataframeColumns))
     .addOption(option('--http-max-multipart-parts <n>', 'parts (files and fields) of a multipart/form-data upload; together they are bounded by --http-body-limit', 'http-max-multipart-parts').argParser(integer(1, 10_000)).default(DEFAULT_REQUEST_LIMITS.maxMultipartParts))
@@ -153,7 +154,7 @@ export function serveCommand(): Command {
         batchLimits: { maxFileBytes: opts.batchMaxFileBytes, maxLines: opts.batchMaxLines, maxJobs: opts.batchMaxJobs, maxDiskBytes: opts.batchMaxDiskBytes, partRequests: opts.batchPartRequests },
         bytesLimits: { maxElements: opts.maxBytesElements, maxTotalBytes: opts.maxBytesTotal },
         requestLimits: {
-          maxTensorBytes: opts.maxTensorBytes, maxRequestTensorBytes: opts.maxTensorBytesTotal, maxInputs: opts.maxRequestInputs, maxOutputs: opts.maxRequestOutputs,
+          maxTensorBytes: opts.maxTensorBytes, maxRequestTensorBytes: opts.maxTensorBytesTotal, maxInputs: opts.maxRequestInputs, maxOutputs: opts.maxRequestOutputs, maxParameters: opts.maxRequestParameters,
           maxDataframeRows: opts.maxDataframeRows, maxDataframeColumns: opts.maxDataframeColumns, maxMultipartParts: opts.httpMaxMultipartParts,
         },
         modelDefaults: { handlerExecuteTimeoutMs: opts.handlerExecuteTimeoutMs, handlerHeapLimitMb: opts.handlerHeapLimitMb, maxQueueSize: opts.defaultMaxQueueSize },

@@ -1,8 +1,8 @@
 /**
  * The request limits that have options of their own (core/request-limits.ts), over every path a
  * request can take into a real server: tensor bytes per input and per request (REST JSON, the binary
- * extension, a raw body, V1, gRPC typed contents and raw_input_contents), inputs and outputs per
- * request, dataframe rows and columns (CSV, Arrow, JSON records and columns), multipart parts and
+ * extension, a raw body, V1, gRPC typed contents and raw_input_contents), inputs, outputs and
+ * parameters per request, dataframe rows and columns (CSV, Arrow, JSON records and columns), multipart parts and
  * their total size. A request over a limit is answered 413 / RESOURCE_EXHAUSTED naming the limit's
  * option; a request at the limit is served. The limits are set low so each case is a small request.
  */
@@ -23,6 +23,7 @@ const LIMITS = {
   maxRequestTensorBytes: 6144,
   maxInputs: 3,
   maxOutputs: 2,
+  maxParameters: 3,
   maxDataframeRows: 5,
   maxDataframeColumns: 6,
   maxMultipartParts: 2,
@@ -178,6 +179,23 @@ describe('request limits with options of their own', () => {
       await assertStatus(client.call('ModelInfer', { model_name: 'identity_fp32', inputs: [input('INPUT')], outputs: [{ name: 'X' }, { name: 'Y' }, { name: 'Z' }] }), grpc.status.RESOURCE_EXHAUSTED, /--max-request-outputs/);
     });
 
+    it('REST JSON: parameters of the request, its inputs and outputs together, up to the limit', async () => {
+      const input = { ...fp32Input('INPUT', 1), parameters: { a: 1 } };
+      const atLimit = await server.post('/v2/models/identity_fp32/infer', { parameters: { x: 'y' }, inputs: [input], outputs: [{ name: 'OUTPUT', parameters: { b: true } }] });
+      assert.equal(atLimit.status, 200, JSON.stringify(atLimit.body));
+      refused(await server.post('/v2/models/identity_fp32/infer', { parameters: { x: 'y', z: 1 }, inputs: [input], outputs: [{ name: 'OUTPUT', parameters: { b: true } }] }), '--max-request-parameters');
+      // Counted before any is read: a refused request's parameters are not validated first.
+      refused(await server.post('/v2/models/identity_fp32/infer', { parameters: Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`p${i}`, [i]])), inputs: [fp32Input('INPUT', 1)] }), '--max-request-parameters');
+    });
+
+    it('gRPC: parameters over the limit', async () => {
+      const input = { name: 'INPUT', datatype: 'FP32', shape: [1, 1], contents: { fp32_contents: [1] }, parameters: { a: { int64_param: 1 } } };
+      const many = { x: { string_param: 'y' }, y: { bool_param: true }, z: { int64_param: 2 } };
+      await assertStatus(client.call('ModelInfer', { model_name: 'identity_fp32', parameters: many, inputs: [input] }), grpc.status.RESOURCE_EXHAUSTED, /4 parameters.*--max-request-parameters/);
+      const served = await client.call('ModelInfer', { model_name: 'identity_fp32', parameters: { x: { string_param: 'y' } }, inputs: [input] });
+      assert.equal(served.model_name, 'identity_fp32');
+    });
+
     it('gRPC: ten thousand empty inputs are refused from the encoded message', async () => {
       const input = pb.message(5, pb.bytes(1, 'x'));
       const message = Buffer.concat([pb.bytes(1, 'identity_fp32'), ...Array.from({ length: 10_000 }, () => input)]);
@@ -258,7 +276,7 @@ describe('request limits with options of their own', () => {
 describe('request limits as vireo serve options and environment variables', () => {
   let child: ChildServer;
   let cleanup: () => Promise<void>;
-  const ENV = { VIREO_MAX_REQUEST_INPUTS: '2', VIREO_MAX_REQUEST_OUTPUTS: '1', VIREO_MAX_DATAFRAME_COLUMNS: '5', VIREO_HTTP_MAX_MULTIPART_PARTS: '1' };
+  const ENV = { VIREO_MAX_REQUEST_INPUTS: '2', VIREO_MAX_REQUEST_OUTPUTS: '1', VIREO_MAX_REQUEST_PARAMETERS: '1', VIREO_MAX_DATAFRAME_COLUMNS: '5', VIREO_HTTP_MAX_MULTIPART_PARTS: '1' };
 
   before(async () => {
     const repo = await makeRepository({
@@ -298,6 +316,7 @@ describe('request limits as vireo serve options and environment variables', () =
     refused(await infer({ inputs: [int32('INPUT0', 16), int32('INPUT1', 16)] }), '--max-tensor-bytes-total');
     refused(await infer({ inputs: [int32('A', 1), int32('B', 1), int32('C', 1)] }), '--max-request-inputs');
     refused(await infer({ inputs: [int32('INPUT0', 16)], outputs: [{ name: 'OUTPUT0' }, { name: 'OUTPUT1' }] }), '--max-request-outputs');
+    refused(await infer({ parameters: { a: 1, b: 2 }, inputs: [int32('INPUT0', 16)] }), '--max-request-parameters');
     const csv = (header: string[], n: number) => [header.join(','), ...Array.from({ length: n }, () => header.map(() => 1).join(','))].join('\n');
     const two = await post('/v2/models/tabular/infer', csv(COLUMNS, 2), 'text/csv');
     assert.equal(two.status, 200, JSON.stringify(two.body));

@@ -4,7 +4,7 @@ import { VireoError } from '../../core/errors.js';
 import type { InferRequest, Parameters, RequestedOutput } from '../../core/inference.js';
 import { InexactJsonNumber, jsonToTensorData } from '../../core/json-tensors.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
-import { checkInputCount, checkOutputCount, TensorBytesBudget } from '../../core/request-limits.js';
+import { checkInputCount, checkOutputCount, checkParameterCount, TensorBytesBudget } from '../../core/request-limits.js';
 import { sharedMemoryRef, type SharedMemoryRef } from '../../server/system-shared-memory.js';
 
 interface JsonInput { name?: unknown; shape?: unknown; datatype?: unknown; data?: unknown; parameters?: unknown }
@@ -107,6 +107,13 @@ export function parseInferBody(
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) return malformed('"inputs" must be a non-empty array');
   if (body.id !== undefined && typeof body.id !== 'string') malformed('"id" must be a string');
   checkInputCount(body.inputs.length);
+  if (Array.isArray(body.outputs)) checkOutputCount(body.outputs.length);
+  // Counted before any is read (keys of what is an object; anything else is refused when read).
+  const keys = (owner: unknown) => (isObject(owner) && isObject(owner.parameters) ? Object.keys(owner.parameters).length : 0);
+  let parameterCount = keys(body);
+  for (const raw of body.inputs) parameterCount += keys(raw);
+  if (Array.isArray(body.outputs)) for (const raw of body.outputs) parameterCount += keys(raw);
+  checkParameterCount(parameterCount);
   const budget = new TensorBytesBudget();
   const inputs: Tensor[] = body.inputs.map((raw: unknown, index: number) => {
     const header = parseInputHeader(raw, index);
