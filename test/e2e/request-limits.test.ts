@@ -196,6 +196,17 @@ describe('request limits with options of their own', () => {
       assert.equal(served.model_name, 'identity_fp32');
     });
 
+    it('gRPC: ten thousand parameters, of the request or of an input, are refused from the encoded message', async () => {
+      const entry = pb.message(4, pb.bytes(1, 'k')); // a map entry (key only), field 4 of both messages
+      const own = Buffer.concat([pb.bytes(1, 'identity_fp32'), ...Array.from({ length: 10_000 }, () => entry), pb.message(5, pb.bytes(1, 'INPUT'))]);
+      const inInput = Buffer.concat([pb.bytes(1, 'identity_fp32'), pb.message(5, Buffer.concat([pb.bytes(1, 'INPUT'), ...Array.from({ length: 10_000 }, () => entry)]))]);
+      for (const message of [own, inInput]) {
+        const answer = await rawCall(session, INFER_PATH, frame(message));
+        assert.equal(answer.status, grpc.status.RESOURCE_EXHAUSTED, answer.message);
+        assert.match(answer.message, /4 parameters.*--max-request-parameters/);
+      }
+    });
+
     it('gRPC: ten thousand empty inputs are refused from the encoded message', async () => {
       const input = pb.message(5, pb.bytes(1, 'x'));
       const message = Buffer.concat([pb.bytes(1, 'identity_fp32'), ...Array.from({ length: 10_000 }, () => input)]);

@@ -1,7 +1,7 @@
 /**
  * The request limits (core/request-limits.ts) and the BYTES bounds (core/bytes-limits.ts) checked on an
  * encoded ModelInferRequest before protobufjs decodes it, in one walk: how many inputs (field 5) and
- * outputs (field 6) it names, how many bytes its typed numeric contents will take as tensors, and how
+ * outputs (field 6) it names, how many parameters it carries (its own, its inputs' and outputs'), how many bytes its typed numeric contents will take as tensors, and how
  * many `bytes_contents` elements (and bytes) it carries. protobufjs makes objects per input and per
  * output and a JS value per typed element (an int64 one as a string), and a one-byte varint becomes
  * an 8-byte INT64 element, so a 64 MiB message could otherwise cost gigabytes before any check ran.
@@ -12,11 +12,15 @@
  * left to the decoder, which reports it.
  */
 import { bytesLimits, checkBytesElements, checkBytesTotal } from '../../core/bytes-limits.js';
-import { checkInputCount, checkOutputCount, checkRequestTensorBytes, checkTensorBytes, requestLimits } from '../../core/request-limits.js';
+import { checkInputCount, checkOutputCount, checkParameterCount, checkRequestTensorBytes, checkTensorBytes, requestLimits } from '../../core/request-limits.js';
 import { Cursor, forEachSubmessage, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT } from './infer-message-scan.js';
 
+const PARAMETERS_FIELD = 4;
 const INPUTS_FIELD = 5;
 const OUTPUTS_FIELD = 6;
+/** `parameters` of InferInputTensor (4) and of InferRequestedOutputTensor (2): a map is repeated entries. */
+const INPUT_PARAMETERS_FIELD = 4;
+const OUTPUT_PARAMETERS_FIELD = 2;
 const CONTENTS_FIELD = 5;
 const BYTES_CONTENTS_FIELD = 8;
 
@@ -72,7 +76,7 @@ function addTypedContents(buf: Uint8Array, start: number, end: number, totals: C
 }
 
 /**
- * Throws VIREO_ERR_REQUEST_TOO_LARGE when the message names too many inputs or outputs, its typed
+ * Throws VIREO_ERR_REQUEST_TOO_LARGE when the message names too many inputs, outputs or parameters, its typed
  * numeric contents are too large, or its typed BYTES exceed their bounds.
  */
 export function checkInferMessageShape(message: Uint8Array): void {
@@ -80,15 +84,19 @@ export function checkInferMessageShape(message: Uint8Array): void {
   const strings = bytesLimits();
   // Each input or output takes at least 2 bytes, a typed element at most 8 tensor bytes per byte of
   // message, a BYTES element at least 2 bytes: a message too short to break any bound needs no walk.
-  const fewestEntries = Math.min(limits.maxInputs, limits.maxOutputs, strings.maxElements);
+  const fewestEntries = Math.min(limits.maxInputs, limits.maxOutputs, limits.maxParameters, strings.maxElements);
   const fewestBytes = Math.min(limits.maxTensorBytes, limits.maxRequestTensorBytes);
   const length = message.byteLength;
   if (length < 2 * fewestEntries && length * 8 <= fewestBytes && length <= strings.maxTotalBytes) return;
   let inputs = 0;
   let total = 0;
+  let parameters = 0;
+  const parameter = () => checkParameterCount(++parameters);
+  forEachSubmessage(message, 0, length, PARAMETERS_FIELD, parameter);
   const totals: ContentsTotals = { tensorBytes: 0, strings: 0, stringBytes: 0 };
   forEachSubmessage(message, 0, length, INPUTS_FIELD, (inputStart, inputEnd) => {
     checkInputCount(++inputs);
+    forEachSubmessage(message, inputStart, inputEnd, INPUT_PARAMETERS_FIELD, parameter);
     const before = totals.tensorBytes;
     forEachSubmessage(message, inputStart, inputEnd, CONTENTS_FIELD, (start, end) => addTypedContents(message, start, end, totals));
     const bytes = totals.tensorBytes - before;
@@ -97,7 +105,10 @@ export function checkInferMessageShape(message: Uint8Array): void {
     checkRequestTensorBytes(total);
   });
   let outputs = 0;
-  forEachSubmessage(message, 0, length, OUTPUTS_FIELD, () => checkOutputCount(++outputs));
+  forEachSubmessage(message, 0, length, OUTPUTS_FIELD, (outputStart, outputEnd) => {
+    checkOutputCount(++outputs);
+    forEachSubmessage(message, outputStart, outputEnd, OUTPUT_PARAMETERS_FIELD, parameter);
+  });
   checkBytesElements(totals.strings, 'the request');
   checkBytesTotal(totals.stringBytes, 'the request');
 }
