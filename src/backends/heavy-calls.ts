@@ -12,7 +12,7 @@
 /** Mean call time above which an instance stops sharing a thread (ms). */
 export const HEAVY_EXECUTE_MS = 2;
 /** A session's first calls, left out of the mean. */
-export const COLD_CALLS = 3;
+const COLD_CALLS = 3;
 /** Calls in the mean before it is trusted. */
 const WARM_CALLS_BEFORE_VERDICT = 5;
 

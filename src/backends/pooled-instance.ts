@@ -3,9 +3,9 @@
  *
  * Where it runs: an instance starts on a shared worker with one intra-op thread (a light model
  * gains nothing from more, and every onnxruntime thread costs a stack and a malloc arena). Once its
- * calls prove heavy — a running mean above HEAVY_EXECUTE_MS, cold calls left out (heavy-calls.ts) — it moves to a dedicated worker with
- * the CPU budget's intra-op threads: a new session is opened and warmed with the call that tipped
- * the mean, and adopted between two calls (the scheduler never overlaps calls on one instance), so
+ * calls prove heavy — a running mean above HEAVY_EXECUTE_MS, cold calls left out (heavy-calls.ts) —
+ * it moves to a dedicated worker with the CPU budget's intra-op threads: a new session is opened and
+ * warmed with the call that tipped the mean, and adopted between two calls (the scheduler never overlaps calls on one instance), so
  * nothing waits for the move. A heavy model therefore never holds up the light models of a shared
  * thread for more than a few calls, and keeps the whole budget for itself. The pool remembers the
  * file (by content hash): its next instance — a reload, a load/unload cycle — starts dedicated.
@@ -29,7 +29,6 @@ import { WorkerLost, type PoolWorker } from './pool-worker-host.js';
 import { HeavyCalls } from './heavy-calls.js';
 import { AnswerSpin } from './spin-policy.js';
 
-export { HEAVY_EXECUTE_MS } from './heavy-calls.js';
 /** Recent calls weighed for contention (the mean's window), and calls seen before it is trusted. */
 const CONTENTION_WINDOW = 16;
 /** Share of recent calls that found another model's call running on the thread before one spreads. */

@@ -12,6 +12,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { RecordBatchReader, tableToIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field, DataType, Precision, type RecordBatch } from 'apache-arrow';
 import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -122,7 +123,7 @@ export async function openParquet(path: string): Promise<ParquetFile> {
         await withFile(path, async (file) => {
           for (let at = 0; at < names.length; at += perTurn) {
             await parquetRead({ file, metadata, rowStart, rowEnd, columns: names.slice(at, at + perTurn), onChunk, compressors });
-            await new Promise((resolve) => setImmediate(resolve));
+            await nextLoopTurn();
           }
         });
       } catch (error) {

@@ -35,11 +35,11 @@ export interface RequestLimits {
 /**
  * One tensor may be as large as the largest body or message the server takes by default (64 MiB,
  * Triton's --http-max-input-size), a request twice that (tensors read from shared memory are not in
- * the body). 1,024 inputs or outputs is far beyond any model's signature
- * (validation then refuses names the model lacks); 1,024 parameters is far beyond what Triton's and
- * KServe's clients send (a handful), and without a bound a 9.5 MB body of 800,000 parameters took 6 s
- * of the event loop (each was validated, then carried to the instance). 65,536 rows is beyond any max_batch_size a
- * configuration sets in practice; 2,048 columns covers wide tabular models. An upload fills one
+ * the body). 1,024 inputs or outputs is far beyond any model's signature (validation then refuses
+ * names the model lacks); 1,024 parameters is far beyond what Triton's and KServe's clients send (a
+ * handful), and without a bound a 9.5 MB body of 800,000 parameters took 6 s of the event loop (each
+ * was validated, then carried to the instance; `tsx bench/hostile-bodies.ts`). 65,536 rows is beyond
+ * any max_batch_size a configuration sets in practice; 2,048 columns covers wide tabular models. An upload fills one
  * BYTES input per part: 32 parts is more than any model has such inputs.
  */
 export const DEFAULT_REQUEST_LIMITS: Readonly<RequestLimits> = {

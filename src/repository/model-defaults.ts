@@ -54,14 +54,18 @@ export interface ModelDefaults {
   pipelinedModels?: readonly string[];
 }
 
+/** Whether the model's instances are plain onnxruntime sessions (not handlers, an ensemble or sequences' state). */
+function sessionInstances(parsed: ParsedModelConfig): boolean {
+  return parsed.backend !== 'typescript' && parsed.platform !== 'ensemble' && parsed.sequence_batching === undefined;
+}
+
 /**
  * Executions each instance of the model takes at once: 2 for a pipelined ONNX model
  * (ModelDefaults.pipelinedModels), else 1. Handler, ensemble and sequence-batched models keep 1:
  * a handler may run its calls concurrently, and a sequence's state needs its order.
  */
 export function executionsPerInstance(parsed: ParsedModelConfig, modelName: string, defaults: ModelDefaults): number {
-  if (!defaults.pipelinedModels?.includes(modelName)) return 1;
-  if (parsed.backend === 'typescript' || parsed.platform === 'ensemble' || parsed.sequence_batching !== undefined) return 1;
+  if (!defaults.pipelinedModels?.includes(modelName) || !sessionInstances(parsed)) return 1;
   if (parsed.model_transaction_policy?.decoupled === true) return 1;
   return 2;
 }
@@ -80,7 +84,7 @@ export function executionsPerInstance(parsed: ParsedModelConfig, modelName: stri
 export function jobInstanceGroup(parsed: ParsedModelConfig, modelName: string, defaults: ModelDefaults, cores: number): ParsedModelConfig {
   const wanted = defaults.jobInstances;
   if (!wanted || wanted.model !== modelName) return parsed;
-  if (parsed.backend === 'typescript' || parsed.platform === 'ensemble' || parsed.sequence_batching !== undefined) return parsed;
+  if (!sessionInstances(parsed)) return parsed;
   if (parsed.instance_group?.some((g) => g.kind === 'KIND_GPU')) return parsed;
   if (wanted.count === 'auto' && (cores < 2 || parsed.parameters?.intra_op_threads !== undefined)) return parsed;
   const count = wanted.count === 'auto' ? cores : wanted.count;

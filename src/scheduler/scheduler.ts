@@ -291,11 +291,17 @@ export class Scheduler {
 
   /** The model's own instances executing now (the background lane is not one of them). */
   #busySlots(): number {
+    // Instance k holds slots k, k + n, k + 2n, … (see the constructor): with two executions it is one busy.
     let busy = 0;
-    for (const s of this.#slots) if (s.busy) busy++;
-    if (this.#slots.length === this.#instances) return busy;
-    // Pipelined: an instance with two executions is one instance busy.
-    return new Set(this.#slots.filter((s) => s.busy).map((s) => s.instance)).size;
+    for (let k = 0; k < this.#instances; k++) {
+      for (let s = k; s < this.#slots.length; s += this.#instances) {
+        if (this.#slots[s]!.busy) {
+          busy++;
+          break;
+        }
+      }
+    }
+    return busy;
   }
 
   /** Every instance is dead: nothing queued can ever run, so answer now instead of hanging. */

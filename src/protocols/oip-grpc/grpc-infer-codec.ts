@@ -8,7 +8,7 @@ import { parseDataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
 import type { InferRequest, InferResponse } from '../../core/inference.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
-import { checkInputCount, checkOutputCount, checkParameterCount, TensorBytesBudget } from '../../core/request-limits.js';
+import { checkInputCount, checkOutputCount, TensorBytesBudget } from '../../core/request-limits.js';
 import { applyScheduleParameters, type SharedMemoryInput } from '../oip-http/oip-json-codec.js';
 import { sharedMemoryRef } from '../../server/system-shared-memory.js';
 import { fromInferParameters, toInferParameters, type InferParameterMessage } from './grpc-parameters.js';
@@ -87,8 +87,6 @@ export function parseModelInferRequest(message: ModelInferRequestMessage, signal
   if (inputs.length === 0) malformed('the request has no inputs');
   checkInputCount(inputs.length);
   checkOutputCount(message.outputs?.length ?? 0);
-  const keys = (parameters: object | undefined | null) => (parameters ? Object.keys(parameters).length : 0);
-  checkParameterCount(keys(message.parameters) + inputs.reduce((n, i) => n + keys(i.parameters), 0) + (message.outputs ?? []).reduce((n, o) => n + keys(o.parameters), 0));
   const budget = new TensorBytesBudget();
   const raws = message.raw_input_contents ?? [];
   const raw = raws.length > 0;

@@ -1,8 +1,9 @@
 /**
  * The request limits (core/request-limits.ts) and the BYTES bounds (core/bytes-limits.ts) checked on an
  * encoded ModelInferRequest before protobufjs decodes it, in one walk: how many inputs (field 5) and
- * outputs (field 6) it names, how many parameters it carries (its own, its inputs' and outputs'), how many bytes its typed numeric contents will take as tensors, and how
- * many `bytes_contents` elements (and bytes) it carries. protobufjs makes objects per input and per
+ * outputs (field 6) it names, how many parameters it carries (map entries: its own, its inputs' and
+ * its outputs', a repeated key counted each time), how many bytes its typed numeric contents will take
+ * as tensors, and how many `bytes_contents` elements (and bytes) it carries. protobufjs makes objects per input and per
  * output and a JS value per typed element (an int64 one as a string), and a one-byte varint becomes
  * an 8-byte INT64 element, so a 64 MiB message could otherwise cost gigabytes before any check ran.
  *
@@ -76,13 +77,13 @@ function addTypedContents(buf: Uint8Array, start: number, end: number, totals: C
 }
 
 /**
- * Throws VIREO_ERR_REQUEST_TOO_LARGE when the message names too many inputs, outputs or parameters, its typed
- * numeric contents are too large, or its typed BYTES exceed their bounds.
+ * Throws VIREO_ERR_REQUEST_TOO_LARGE when the message names too many inputs, outputs or parameters,
+ * its typed numeric contents are too large, or its typed BYTES exceed their bounds.
  */
 export function checkInferMessageShape(message: Uint8Array): void {
   const limits = requestLimits();
   const strings = bytesLimits();
-  // Each input or output takes at least 2 bytes, a typed element at most 8 tensor bytes per byte of
+  // Each input, output or parameter takes at least 2 bytes, a typed element at most 8 tensor bytes per byte of
   // message, a BYTES element at least 2 bytes: a message too short to break any bound needs no walk.
   const fewestEntries = Math.min(limits.maxInputs, limits.maxOutputs, limits.maxParameters, strings.maxElements);
   const fewestBytes = Math.min(limits.maxTensorBytes, limits.maxRequestTensorBytes);
