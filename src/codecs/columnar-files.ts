@@ -14,10 +14,11 @@ import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { RecordBatchReader, tableToIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field, DataType, Precision, type RecordBatch } from 'apache-arrow';
-import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type ColumnChunk as ParquetColumnChunk, type FileMetaData, type SchemaElement } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { VireoError } from '../core/errors.js';
+import { chunkRange, flatNumericColumns, readFlatColumn } from './parquet-flat-columns.js';
 
 export interface ColumnChunk {
   /**
@@ -83,6 +84,7 @@ export async function openParquet(path: string): Promise<ParquetFile> {
   const firstRows: number[] = [];
   rowGroupRows.reduce((sum, n) => (firstRows.push(sum), sum + n), 0);
   const names = metadata.schema.slice(1).filter((e) => e.num_children === undefined || e.num_children === 0).map((e) => e.name);
+  const flat = flatNumericColumns(metadata);
   return {
     rowGroups: rowGroupRows.length,
     firstRows,
@@ -112,17 +114,19 @@ export async function openParquet(path: string): Promise<ParquetFile> {
         for (let r = from; r < to; r++) (target as unknown[])[r - rowStart] = data[r - chunk.rowStart];
       };
       try {
-        // One open per row group (the file stays closed between the job's reads). A few columns at a
-        // time, each few on a turn of the event loop of its own: hyparquet fetches a row group's bytes
-        // at once and then decodes every column in one synchronous run, which for 16,384 rows × 256
-        // OPTIONAL floats held the main thread for half a second; a batch job's instances finished
-        // their batches meanwhile and waited for the next ones (a fifth of their time idle, `tsx
-        // bench/batch-threads.ts --format parquet`). A call per column cost 10 % more decoding (each
-        // call plans and reads on its own), so a turn takes ≈ CELLS_PER_TURN cells (≈ 10 ms).
-        const perTurn = Math.max(1, Math.floor(CELLS_PER_TURN / Math.max(1, count)));
+        // One open per row group (the file stays closed between the job's reads).
         await withFile(path, async (file) => {
-          for (let at = 0; at < names.length; at += perTurn) {
-            await parquetRead({ file, metadata, rowStart, rowEnd, columns: names.slice(at, at + perTurn), onChunk, compressors });
+          const slow = await readFlatColumns(file, metadata.row_groups[rowGroup]!.columns, flat, names, count, columns);
+          // The rest through hyparquet: a few columns at a time, each few on a turn of the event loop
+          // of its own. hyparquet fetches a row group's bytes at once and then decodes every column in
+          // one synchronous run, which for 16,384 rows × 256 OPTIONAL floats held the main thread for
+          // half a second; a batch job's instances finished their batches meanwhile and waited for the
+          // next ones (a fifth of their time idle, `tsx bench/batch-threads.ts --format parquet`). A
+          // call per column cost 10 % more decoding (each call plans and reads on its own), so a turn
+          // takes ≈ CELLS_PER_TURN cells (≈ 10 ms).
+          const perTurn = Math.max(1, Math.floor(CELLS_PER_TURN / Math.max(1, count)));
+          for (let at = 0; at < slow.length; at += perTurn) {
+            await parquetRead({ file, metadata, rowStart, rowEnd, columns: slow.slice(at, at + perTurn), onChunk, compressors });
             await nextLoopTurn();
           }
         });
@@ -138,6 +142,37 @@ export async function openParquet(path: string): Promise<ParquetFile> {
 
 /** Cells decoded per turn of the event loop: at ≈ 35 ns a cell of an OPTIONAL float column, ≈ 10 ms. */
 const CELLS_PER_TURN = 1 << 18;
+/** The same for parquet-flat-columns.ts, ≈ 16 × faster a cell: ≈ 10 ms. */
+const FLAT_CELLS_PER_TURN = 1 << 22;
+
+/**
+ * The row group's numeric feature columns that parquet-flat-columns.ts decodes, into `columns` (their
+ * chunks read from the file in one slice); resolves the names it left to hyparquet's general path.
+ */
+async function readFlatColumns(file: AsyncBuffer, chunks: ParquetColumnChunk[], flat: Map<string, SchemaElement>, names: string[], rows: number, columns: Map<string, unknown>): Promise<string[]> {
+  const byName = new Map(chunks.map((chunk) => [chunk.meta_data?.path_in_schema.join('.'), chunk]));
+  // A chunk stored in another file (file_path) is left to hyparquet, which refuses it with its message.
+  const candidates = names.filter((name) => flat.has(name) && byName.get(name)?.meta_data && !byName.get(name)!.file_path);
+  if (candidates.length === 0) return names;
+  const ranges = candidates.map((name) => chunkRange(byName.get(name)!));
+  const start = Math.min(...ranges.map(([a]) => a));
+  const bytes = new Uint8Array(await file.slice(start, Math.max(...ranges.map(([, b]) => b))));
+  const decoded = new Set<string>();
+  let cells = 0;
+  for (const [i, name] of candidates.entries()) {
+    const [a, b] = ranges[i]!;
+    const values = readFlatColumn(bytes.subarray(a - start, b - start), byName.get(name)!, flat.get(name)!, rows, compressors);
+    if (values) {
+      columns.set(name, values);
+      decoded.add(name);
+    }
+    if ((cells += rows) >= FLAT_CELLS_PER_TURN) {
+      cells = 0;
+      await nextLoopTurn();
+    }
+  }
+  return names.filter((name) => !decoded.has(name));
+}
 
 type NumberColumn = Float32Array | Float64Array | Int32Array;
 const isNumberColumn = (data: unknown): data is NumberColumn => data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array;
