@@ -74,6 +74,10 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
   while (filled < rows) {
     if (reader.offset >= bytes.length) throw new Error(`column ${element.name}: the chunk ended after ${filled} of ${rows} values`);
     const header = parquetHeader(reader);
+    // Sizes from the file, checked before anything is allocated for them: a page of this column holds
+    // at most `rows` values of ≤ 8 bytes and their levels (≤ 1 byte each, with run headers).
+    if (!(header.compressed_page_size >= 0 && header.compressed_page_size <= bytes.length - reader.offset)) throw new Error(`column ${element.name}: a page reaches past its chunk`);
+    if (!(header.uncompressed_page_size >= 0 && header.uncompressed_page_size <= rows * 9 + 1024)) throw new Error(`column ${element.name}: a page claims ${header.uncompressed_page_size} bytes for ${rows} values`);
     const page = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
     reader.offset += header.compressed_page_size;
     if (header.type === 'DICTIONARY_PAGE') {

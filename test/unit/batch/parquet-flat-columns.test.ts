@@ -15,6 +15,8 @@ import { Field, RecordBatch, Schema, Table, tableFromArrays, tableToIPC } from '
 import { parquetMetadata, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
+import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { Compression, Encoding, Table as WasmTable, WriterPropertiesBuilder, WriterVersion, writeParquet, type WriterProperties } from 'parquet-wasm/node';
 import { openParquet } from '../../../src/codecs/columnar-files.js';
 import { chunkRange, flatNumericColumns, readFlatColumn } from '../../../src/codecs/parquet-flat-columns.js';
@@ -124,7 +126,19 @@ describe('Parquet numeric columns decoded without assembly', () => {
     const metadata = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
     const chunk = metadata.row_groups[0]!.columns[0]!;
     const [a, b] = chunkRange(chunk);
-    assert.throws(() => readFlatColumn(bytes.subarray(a, b - 200), chunk, flatNumericColumns(metadata).get('f')!, ROWS, compressors));
+    assert.throws(() => readFlatColumn(bytes.subarray(a, b - 200), chunk, flatNumericColumns(metadata).get('f')!, ROWS, compressors), /reaches past its chunk/);
+  });
+
+  it('a page header claiming more bytes than its values can take is refused before anything is allocated', () => {
+    const writer = new ByteWriter();
+    writePageHeader(writer, {
+      type: 'DATA_PAGE_V2', uncompressed_page_size: 2 ** 31 - 1, compressed_page_size: 16,
+      data_page_header_v2: { num_values: 10, num_nulls: 0, num_rows: 10, encoding: 'PLAIN', definition_levels_byte_length: 0, repetition_levels_byte_length: 0, is_compressed: true },
+    });
+    writer.appendBytes(new Uint8Array(16));
+    const chunk = { file_offset: 0n, meta_data: { type: 'FLOAT', encodings: ['PLAIN'], path_in_schema: ['f'], codec: 'SNAPPY', num_values: 10n, total_uncompressed_size: 0n, total_compressed_size: BigInt(writer.offset), data_page_offset: 0n } };
+    const element = { name: 'f', type: 'FLOAT', repetition_type: 'OPTIONAL' } as const;
+    assert.throws(() => readFlatColumn(new Uint8Array(writer.getBuffer()), chunk as never, element, 10, compressors), /claims 2147483647 bytes for 10 values/);
   });
 
   it('openParquet: fast columns typed, a chunk with a null as JS values, every value as written', async () => {
