@@ -151,7 +151,8 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   const scratch = new FlatScratch();
   await runParts(partsOf(), {
     store,
-    rows: { server: options.server, batchSize, maxInflight, recorder: stats },
+    // Results stay in this thread (encoded here): rows as views of their request's outputs.
+    rows: { server: options.server, batchSize, maxInflight, recorder: stats, rowViews: true },
     encode(part, results) {
       const partResults = { part: part.name, ids: part.rows.ids, carried: part.carried, results };
       return {

@@ -13,7 +13,7 @@ import type { DataType } from '../core/datatypes.js';
 import { stringifyJsonExact } from '../core/exact-json-text.js';
 import { tensorDataToJson } from '../core/json-tensors.js';
 import type { Tensor } from '../core/tensor.js';
-import type { RowResult } from './run-rows.js';
+import { RowView, type RowResult } from './run-rows.js';
 
 export const OUTPUT_FORMATS = ['jsonl', 'csv', 'parquet', 'arrow'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -123,11 +123,36 @@ export class FlatScratch {
 function flatColumn(part: PartResults, ok: number[], spec: OutputSpec, scratch?: FlatScratch): OutputColumn['flat'] {
   const Ctor = FLAT_ARRAYS[spec.datatype as keyof typeof FLAT_ARRAYS];
   if (!Ctor || ok.length === 0) return undefined;
+  if (ok.every((i) => part.results[i] instanceof RowView)) return viewsColumn(ok.map((i) => part.results[i] as RowView), spec, Ctor, scratch);
   const tensors = ok.map((i) => (part.results[i] as Extract<RowResult, { ok: true }>).outputs.find((t) => t.name === spec.name));
   const size = (tensors[0]?.data as ArrayLike<number> | undefined)?.length;
   if (size === undefined || size === 0 || tensors.some((t) => !t || (t.data as ArrayLike<number>).length !== size)) return undefined;
   const data = scratch ? scratch.array(spec.name, Ctor, size * tensors.length) : new Ctor(size * tensors.length);
   tensors.forEach((t, r) => data.set(t!.data as never, r * size));
+  return { size, data };
+}
+
+/**
+ * flatColumn over rows that are views of their requests' outputs: each run of rows that are
+ * consecutive in one request's output is copied at once, without a tensor per row.
+ */
+function viewsColumn(views: RowView[], spec: OutputSpec, Ctor: (typeof FLAT_ARRAYS)[keyof typeof FLAT_ARRAYS], scratch?: FlatScratch): OutputColumn['flat'] {
+  const sources = views.map((view) => {
+    const tensor = view.batchOutputs.find((t) => t.name === spec.name);
+    const values = tensor && !Array.isArray(tensor.data) ? (tensor.data as ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> }) : undefined;
+    return values && view.batchItems > 0 ? { values, perItem: values.length / view.batchItems } : undefined;
+  });
+  const size = sources[0] ? sources[0].perItem * views[0]!.items : 0;
+  if (size === 0 || sources.some((source, r) => !source || source.perItem * views[r]!.items !== size)) return undefined;
+  const data = scratch ? scratch.array(spec.name, Ctor, size * views.length) : new Ctor(size * views.length);
+  for (let r = 0; r < views.length;) {
+    const { values, perItem } = sources[r]!;
+    let end = r + 1;
+    while (end < views.length && views[end]!.batchOutputs === views[r]!.batchOutputs && views[end]!.offset === views[end - 1]!.offset + views[end - 1]!.items) end++;
+    const from = views[r]!.offset * perItem;
+    data.set(values.subarray(from, from + (end - r) * size) as never, r * size);
+    r = end;
+  }
   return { size, data };
 }
 

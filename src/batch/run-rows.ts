@@ -42,6 +42,33 @@ export type RowResult =
   | { ok: true; outputs: Tensor[]; model: string; version: string; parameters?: Parameters }
   | { ok: false; error: SerializedError };
 
+/**
+ * One row of a multi-row request whose outputs are sliced out of the request's only when read
+ * (RunRowsOptions.rowViews). A columnar writer copies a whole run of such rows at once from the
+ * request's outputs (`batchOutputs`, `offset`) and never makes a tensor per row: over the batch
+ * benchmark's MLP those per-row tensors were ≈ 600 B of garbage a row that lived until the part's
+ * commit (long enough to be promoted, so each part fed the next full collection).
+ */
+export class RowView {
+  readonly ok = true as const;
+  #outputs: Tensor[] | undefined;
+
+  constructor(
+    /** The request's outputs, batch dimension first. */
+    readonly batchOutputs: readonly Tensor[],
+    /** The row's first item in them, its items and the request's items. */
+    readonly offset: number,
+    readonly items: number,
+    readonly batchItems: number,
+    readonly model: string,
+    readonly version: string,
+  ) {}
+
+  get outputs(): Tensor[] {
+    return (this.#outputs ??= sliceOutputs(this.batchOutputs, this.offset, this.items, this.batchItems));
+  }
+}
+
 /** What the runner needs of the facade (InferenceServer implements it). */
 export interface InferFacade {
   infer(request: InferRequest): Promise<{ model: string; version: string; outputs: Tensor[]; parameters?: Parameters }>;
@@ -66,6 +93,11 @@ export interface RunRowsOptions {
    * the run (an API answers each request with its error; `vireo batch` stops: none).
    */
   failRowsOn?: (error: VireoError) => boolean;
+  /**
+   * Rows of multi-row requests as RowView (outputs sliced when read) instead of sliced at once. Only
+   * for results used in this thread: a RowView posted to another thread loses its outputs.
+   */
+  rowViews?: boolean;
 }
 
 /** Statuses that concern one row, so the batch is retried row by row; anything else stops the job. */
@@ -123,7 +155,7 @@ async function runBatch(rows: InputRows, start: number, end: number, results: (R
   await Promise.all(spans.map(async (span) => {
     try {
       const response = await options.server.infer(span.request);
-      store(span, response, results);
+      store(span, response, results, options.rowViews);
     } catch (error) {
       const what = verdict(error, options);
       if (what === 'stop') throw error;
@@ -157,17 +189,22 @@ function failRows(start: number, end: number, error: unknown, results: (RowResul
   for (let row = start; row < end; row++) results[row] ??= { ok: false, error: serialized };
 }
 
-/** The batch's outputs, sliced along dim 0 per row (views, no copy). */
-function store(span: RequestSpan, response: Awaited<ReturnType<InferFacade['infer']>>, results: (RowResult | undefined)[]): void {
+/** The batch's outputs, sliced along dim 0 per row (views, no copy): at once, or when read (`views`). */
+function store(span: RequestSpan, response: Awaited<ReturnType<InferFacade['infer']>>, results: (RowResult | undefined)[], views = false): void {
   const total = span.items.reduce((a, b) => a + b, 0);
   if (span.items.length === 1) {
     // Response parameters belong to the request: kept only where the request was one row's own.
     results[span.start] = { ok: true, outputs: response.outputs, model: response.model, version: response.version, ...(response.parameters ? { parameters: response.parameters } : {}) };
     return;
   }
+  // The batch dimension is checked once for the request, as sliceOutputs would for each row.
+  if (views) sliceOutputs(response.outputs, 0, 0, total);
   let offset = 0;
-  span.items.forEach((items, i) => {
-    results[span.start + i] = { ok: true, outputs: sliceOutputs(response.outputs, offset, items, total), model: response.model, version: response.version };
+  for (let i = 0; i < span.items.length; i++) {
+    const items = span.items[i]!;
+    results[span.start + i] = views
+      ? new RowView(response.outputs, offset, items, total, response.model, response.version)
+      : { ok: true, outputs: sliceOutputs(response.outputs, offset, items, total), model: response.model, version: response.version };
     offset += items;
-  });
+  }
 }

@@ -2,14 +2,15 @@
  * Part output encoding with the reused flat-column scratch (FlatScratch): Arrow, CSV and Parquet
  * bytes are identical to those encoded without it, decode (apache-arrow, hyparquet, a plain CSV
  * split) to the rows' own output values, and never share memory with the scratch — writing into it
- * for the next part leaves the previous part's bytes as they were.
+ * for the next part leaves the previous part's bytes as they were. Rows kept as views of their
+ * batch's outputs (RowView, what `vireo batch` stores) encode to the same bytes as rows sliced at once.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { tableFromIPC } from 'apache-arrow';
 import { parquetReadObjects } from 'hyparquet';
 import { encodePart, FlatScratch, type PartResults } from '../../../src/batch/result-encoders.js';
-import type { RowResult } from '../../../src/batch/run-rows.js';
+import { RowView, type RowResult } from '../../../src/batch/run-rows.js';
 
 const SIZE = 5;
 const value = (part: number, row: number, k: number) => part * 1000 + row * 10 + k + 0.25;
@@ -61,4 +62,32 @@ it('flat columns through a reused scratch: the same bytes, the rows\' values, no
       assert.deepEqual(await decode(format, bytes), expectedRows(index, rows), `${format}, part ${index}`);
     }
   }
+});
+
+/** part() with its rows as RowViews of each batch's whole output (row 2 failed, so the copied runs break there). */
+function viewPart(index: number, rows: number): PartResults {
+  const results: RowResult[] = [];
+  for (let start = 0; start < rows; start += 4) {
+    const n = Math.min(4, rows - start);
+    const batch = [{ name: 'OUT', datatype: 'FP32' as const, shape: [n, SIZE], data: Float32Array.from({ length: n * SIZE }, (_, i) => value(index, start + Math.floor(i / SIZE), i % SIZE)) }];
+    for (let r = 0; r < n; r++) results.push(new RowView(batch, r, 1, n, 'm', '1'));
+  }
+  results[2] = { ok: false, error: { code: 'VIREO_ERR_INPUT_DATA', message: 'bad row' } };
+  return { part: `p${index}`, ids: Array.from({ length: rows }, (_, r) => String(r)), results };
+}
+
+it('rows as views of their batch: the same bytes as rows sliced at once, in every format', async () => {
+  const outputs = [{ name: 'OUT', datatype: 'FP32' as const, scalar: false }];
+  for (const format of ['arrow', 'csv', 'parquet', 'jsonl'] as const) {
+    const scratch = new FlatScratch();
+    for (const [index, rows] of [[0, 11], [1, 23], [2, 3]] as const) {
+      const bytes = encodePart(format, viewPart(index, rows), outputs, scratch);
+      assert.deepEqual(bytes, encodePart(format, part(index, rows), outputs), `${format}, part ${index}`);
+      if (format !== 'jsonl') assert.deepEqual(await decode(format, bytes), expectedRows(index, rows), `${format}, part ${index}`);
+    }
+  }
+  // A view's outputs, read one by one, are its own items of the batch's output.
+  const view = viewPart(3, 8).results[5] as RowView;
+  assert.deepEqual([...view.outputs[0]!.data as Float32Array], Array.from({ length: SIZE }, (_, k) => Math.fround(value(3, 5, k))));
+  assert.deepEqual(view.outputs[0]!.shape, [1, SIZE]);
 });
