@@ -183,13 +183,20 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     await Promise.all([this.#closeSlot(this.#home), move?.ready ? this.#closeSlot(move.placed) : undefined]);
   }
 
-  async #openSlot(where: 'shared' | MoveTarget): Promise<PlacedSlot> {
-    const background = this.#spec.placement === 'background';
+  /** Where a new session goes; undefined only for a spread once the pool has all its shared threads. */
+  #place(where: 'shared' | MoveTarget): PlacedSlot | undefined {
+    if (this.#spec.placement === 'background') return this.#pool.placeBackground(this);
+    if (where === 'spread') return this.#pool.placeSpread(this);
     const dedicated = where === 'dedicated';
-    const placed = background ? this.#pool.placeBackground(this)
-      : where === 'spread' ? this.#pool.placeSpread(this)
-      : this.#pool.place(this, dedicated, dedicated ? this.#spec.options.spinWaitUs : undefined);
-    if (!placed) throw new VireoError('VIREO_ERR_WORKER_DIED', 'the pool has started all its shared threads');
+    return this.#pool.place(this, dedicated, dedicated ? this.#spec.options.spinWaitUs : undefined);
+  }
+
+  #openSlot(where: 'shared' | 'dedicated'): Promise<PlacedSlot> {
+    return this.#openPlaced(this.#place(where)!);
+  }
+
+  async #openPlaced(placed: PlacedSlot): Promise<PlacedSlot> {
+    const background = this.#spec.placement === 'background';
     // A background session runs on one thread unless the model configures its threads: its threads are
     // preempted whenever real-time work wants a core (SCHED_IDLE), and a parallel run waits for its slowest
     // thread, so beside real-time traffic two threads gave a job about half the rows one did (README,
@@ -264,7 +271,14 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     const warm = inputs.map((t) => ({ ...t, data: Array.isArray(t.data) ? [...t.data] : t.data.slice() })) as Tensor[];
     try {
       await this.#sameFile();
-      move.placed = await this.#openSlot(target);
+      const placed = this.#place(target);
+      if (!placed) {
+        // Another instance took the last shared thread: this one stays, and may still prove heavy.
+        this.#spreadFailed = true;
+        if (this.#move === move) this.#move = undefined;
+        return;
+      }
+      move.placed = await this.#openPlaced(placed);
       await this.#sameFile(); // unchanged before and after: the new session read the same model
       await move.placed.worker.execute(move.placed.slot, warm, outputs, context, 0);
       if (this.#move !== move) return void (await this.#closeSlot(move.placed));
@@ -278,7 +292,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     } catch (error) {
       if (move.placed) await this.#closeSlot(move.placed).catch(() => undefined);
       if (target === 'spread') {
-        // Another instance took the last shared thread, or the file changed: it stays, and may still prove heavy.
+        // The file changed, or the new thread could not open the session: it stays, and may still prove heavy.
         this.#spreadFailed = true;
         if (this.#move === move) this.#move = undefined;
         return;
