@@ -12,6 +12,7 @@ import { createLogger } from '../logging/logger.js';
 import { BATCH_PERMANENT_EXIT_CODE } from '../packaging/k8s/batch-job-manifest.js';
 import { batchProgress } from './batch-progress.js';
 import { collect, env, integer, option } from './option-parsers.js';
+import { growHeapForBatchJob } from './startup-heap.js';
 
 /** Statuses of errors a rerun would meet again (input, options, model name, too many bad rows). */
 const PERMANENT = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'RESOURCE_EXHAUSTED']);
@@ -84,6 +85,7 @@ Examples:
   vireo batch --model-repository models --model ocr --input 'scans/**/*.png' --output out/ --shard 0/4
   JOB_COMPLETION_INDEX=2 VIREO_SHARD_COUNT=8 vireo batch --model-repository /models --model m --input /data --output /out`)
     .action(async (opts) => {
+      growHeapForBatchJob();
       const level = opts.logVerbose >= 2 ? 'trace' : opts.logVerbose === 1 ? 'debug' : 'info';
       // Logs go to stderr: stdout carries the summary.
       const logger = createLogger({ level, pretty: opts.logFormat === 'auto' ? Boolean(process.stderr.isTTY) : opts.logFormat === 'pretty', destination: 2 });

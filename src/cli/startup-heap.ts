@@ -1,4 +1,6 @@
 /**
+ * V8 heap tuning of Vireo's commands, set at run time (node:v8 setFlagsFromString).
+ *
  * Keeps the main thread's V8 young generation at its initial size while `vireo serve` starts.
  *
  * Loading Vireo's modules and its packages is one allocation burst in which most objects survive
@@ -26,4 +28,21 @@ export function releaseYoungGeneration(): void {
   if (!held) return;
   held = false;
   setFlagsFromString(`--semi-space-growth-factor=${V8_DEFAULT_GROWTH_FACTOR}`);
+}
+
+/**
+ * `vireo batch`'s old generation may grow to 4 × what survived the last full collection before the
+ * next one. V8 derives the factor from how fast it collects; for a job's small heap (≈ 20 MiB) it came
+ * out near 1.2–1.5, so the job's main thread ran a mark-compact of its whole heap every ≈ 0.5 s, on it
+ * and on V8's helper threads, while onnxruntime wanted both cores. With 4 × (`tsx bench/batch-threads.ts
+ * --rows 80000 --format parquet --node-args="--trace-gc --heap-growing-percent=300"`, 2 interleaved
+ * pairs): 10 mark-compacts against 24–25, 20 µs a row of CPU beside onnxruntime against 24–25, for a
+ * heap of at most ≈ 4 × 20 MiB. Read at every limit computation, so it applies from here on; a
+ * `--heap-growing-percent` of the user's own (node's flags, NODE_OPTIONS) is left alone.
+ */
+export const BATCH_HEAP_GROWING_PERCENT = 300;
+
+export function growHeapForBatchJob(): void {
+  if ([...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => arg.includes('heap-growing-percent'))) return;
+  setFlagsFromString(`--heap-growing-percent=${BATCH_HEAP_GROWING_PERCENT}`);
 }
