@@ -279,7 +279,24 @@ export function writeArrow(columns: readonly OutputColumn[]): Uint8Array {
       return [c.name, makeVector(makeData({ type, length: c.flat.data.length / c.flat.size, child }))];
     }
     const type = c.list ? new List(new Field('item', element, false)) : element;
-    return [c.name, vectorFromArray(c.values, type as never)];
+    return [c.name, (c.type === 'string' && !c.list && asciiStrings(c.values)) || vectorFromArray(c.values, type as never)];
   }));
   return tableToIPC(new ArrowTable(vectors), 'file');
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A Utf8 vector of strings that are all ASCII (ids, mostly) made from their text at once: Arrow's
+ * builder took ≈ 1 µs a value (`writeArrow` of a 1,024-row part of the batch benchmark: 1.1–1.3 ms of
+ * 1.4–2.6 for its id column). undefined for anything else (a null, a non-string, a character beyond
+ * ASCII, where a value's byte length is no longer its length), which the builder takes as before.
+ */
+function asciiStrings(values: readonly unknown[]): ReturnType<typeof makeVector> | undefined {
+  if (!values.every((v) => typeof v === 'string')) return undefined;
+  const text = (values as string[]).join('');
+  if (NON_ASCII.test(text)) return undefined;
+  const offsets = new Int32Array(values.length + 1);
+  for (let i = 0, at = 0; i < values.length; i++) offsets[i + 1] = at += (values[i] as string).length;
+  return makeVector(makeData({ type: new Utf8(), length: values.length, nullCount: 0, valueOffsets: offsets, data: new TextEncoder().encode(text) }));
 }

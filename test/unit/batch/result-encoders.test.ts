@@ -91,3 +91,17 @@ it('rows as views of their batch: the same bytes as rows sliced at once, in ever
   assert.deepEqual([...view.outputs[0]!.data as Float32Array], Array.from({ length: SIZE }, (_, k) => Math.fround(value(3, 5, k))));
   assert.deepEqual(view.outputs[0]!.shape, [1, SIZE]);
 });
+
+it('Arrow string columns: ASCII ids written from their text, other strings and nulls through the builder, all as given', async () => {
+  const { writeArrow } = await import('../../../src/codecs/columnar-files.js');
+  const ids = ['0', '17', '', 'row-123', 'x'.repeat(300), '9'];
+  const carried = ['naïve', '日本語', null, '😀 emoji', 'plain', ''];
+  const bytes = writeArrow([
+    { name: 'id', type: 'string', list: false, values: ids },
+    { name: 'key', type: 'string', list: false, values: carried },
+  ]);
+  const table = tableFromIPC(bytes);
+  assert.deepEqual(Array.from({ length: table.numRows }, (_, r) => table.getChild('id')!.get(r)), ids);
+  assert.deepEqual(Array.from({ length: table.numRows }, (_, r) => table.getChild('key')!.get(r)), carried);
+  assert.equal(table.getChild('key')!.nullCount, 1);
+});
