@@ -93,7 +93,8 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
       const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, compressors);
       values = { view: viewOf(plain), offset: 0 };
       count = daph.num_values;
-      if (optional && !noNullLevels(values, count, scratch)) return undefined;
+      // Levels as the RLE/bit-packed hybrid with its length first; the deprecated BIT_PACKED layout is left to hyparquet.
+      if (optional && (daph.definition_level_encoding !== 'RLE' || !noNullLevels(values, count, scratch))) return undefined;
       encoding = daph.encoding;
     } else if (header.type === 'DATA_PAGE_V2') {
       const daph2 = header.data_page_header_v2!;

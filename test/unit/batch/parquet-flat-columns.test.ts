@@ -141,6 +141,19 @@ describe('Parquet numeric columns decoded without assembly', () => {
     assert.throws(() => readFlatColumn(new Uint8Array(writer.getBuffer()), chunk as never, element, 10, compressors), /claims 2147483647 bytes for 10 values/);
   });
 
+  it('declines v1 definition levels in the deprecated BIT_PACKED layout (left to hyparquet)', () => {
+    const writer = new ByteWriter();
+    const body = new Uint8Array(2 + 10 * 4); // 10 levels as bits (2 bytes), then 10 floats
+    writePageHeader(writer, {
+      type: 'DATA_PAGE', uncompressed_page_size: body.length, compressed_page_size: body.length,
+      data_page_header: { num_values: 10, encoding: 'PLAIN', definition_level_encoding: 'BIT_PACKED', repetition_level_encoding: 'RLE' },
+    });
+    writer.appendBytes(body);
+    const chunk = { file_offset: 0n, meta_data: { type: 'FLOAT', encodings: ['PLAIN'], path_in_schema: ['f'], codec: 'UNCOMPRESSED', num_values: 10n, total_uncompressed_size: 0n, total_compressed_size: BigInt(writer.offset), data_page_offset: 0n } };
+    const element = { name: 'f', type: 'FLOAT', repetition_type: 'OPTIONAL' } as const;
+    assert.equal(readFlatColumn(new Uint8Array(writer.getBuffer()), chunk as never, element, 10, compressors), undefined);
+  });
+
   it('openParquet: fast columns typed, a chunk with a null as JS values, every value as written', async () => {
     const withNull = Array.from(written.d, (v, r) => (r === 10 ? null : v));
     const path = join(dir, 'mixed.parquet');
