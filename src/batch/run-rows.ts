@@ -19,7 +19,7 @@
 import { VireoError, type ErrorStatus, type SerializedError } from '../core/errors.js';
 import type { InferRequest, Parameters } from '../core/inference.js';
 import type { Tensor } from '../core/tensor.js';
-import { sliceOutputs } from '../scheduler/batch-tensors.js';
+import { checkBatchDimension, sliceOutputs } from '../scheduler/batch-tensors.js';
 
 export interface RequestSpan {
   /** First row (position in the part) the request covers. */
@@ -197,8 +197,8 @@ function store(span: RequestSpan, response: Awaited<ReturnType<InferFacade['infe
     results[span.start] = { ok: true, outputs: response.outputs, model: response.model, version: response.version, ...(response.parameters ? { parameters: response.parameters } : {}) };
     return;
   }
-  // The batch dimension is checked once for the request, as sliceOutputs would for each row.
-  if (views) sliceOutputs(response.outputs, 0, 0, total);
+  // Checked once for the request, as sliceOutputs does for each row it slices.
+  if (views) checkBatchDimension(response.outputs, total);
   let offset = 0;
   for (let i = 0; i < span.items.length; i++) {
     const items = span.items[i]!;

@@ -50,12 +50,19 @@ function copyTensor(tensor: Tensor): Tensor {
   return { ...tensor, data: source.slice() };
 }
 
-/** Views of each output for the request covering items [start, start + items) of the batch. */
-export function sliceOutputs(outputs: readonly Tensor[], start: number, items: number, batchItems: number): Tensor[] {
-  return outputs.map((output) => {
+/** Every output of a batch of `batchItems` items has that many along its first dimension. */
+export function checkBatchDimension(outputs: readonly Tensor[], batchItems: number): void {
+  for (const output of outputs) {
     if (output.shape[0] !== batchItems) {
       throw new VireoError('VIREO_ERR_BACKEND_EXECUTE', `output ${output.name} has batch dimension ${output.shape[0]}, expected ${batchItems}`);
     }
+  }
+}
+
+/** Views of each output for the request covering items [start, start + items) of the batch. */
+export function sliceOutputs(outputs: readonly Tensor[], start: number, items: number, batchItems: number): Tensor[] {
+  checkBatchDimension(outputs, batchItems);
+  return outputs.map((output) => {
     const shape = [items, ...output.shape.slice(1)];
     if (Array.isArray(output.data)) {
       return { ...output, shape, data: output.data.slice(start, start + items) };
