@@ -137,10 +137,15 @@ function flatColumn(part: PartResults, ok: number[], spec: OutputSpec, scratch?:
  * consecutive in one request's output is copied at once, without a tensor per row.
  */
 function viewsColumn(views: RowView[], spec: OutputSpec, Ctor: (typeof FLAT_ARRAYS)[keyof typeof FLAT_ARRAYS], scratch?: FlatScratch): OutputColumn['flat'] {
+  // Looked up once per request: consecutive rows are views of the same outputs.
+  let lastOutputs: readonly Tensor[] | undefined;
+  let lastSource: { values: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> }; perItem: number } | undefined;
   const sources = views.map((view) => {
+    if (view.batchOutputs === lastOutputs) return lastSource;
+    lastOutputs = view.batchOutputs;
     const tensor = view.batchOutputs.find((t) => t.name === spec.name);
     const values = tensor && !Array.isArray(tensor.data) ? (tensor.data as ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> }) : undefined;
-    return values && view.batchItems > 0 ? { values, perItem: values.length / view.batchItems } : undefined;
+    return (lastSource = values && view.batchItems > 0 ? { values, perItem: values.length / view.batchItems } : undefined);
   });
   const size = sources[0] ? sources[0].perItem * views[0]!.items : 0;
   if (size === 0 || sources.some((source, r) => !source || source.perItem * views[r]!.items !== size)) return undefined;
