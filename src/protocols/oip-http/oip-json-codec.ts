@@ -108,12 +108,15 @@ export function parseInferBody(
   if (body.id !== undefined && typeof body.id !== 'string') malformed('"id" must be a string');
   checkInputCount(body.inputs.length);
   if (Array.isArray(body.outputs)) checkOutputCount(body.outputs.length);
-  // Counted before any is read (keys of what is an object; anything else is refused when read).
-  const keys = (owner: unknown) => (isObject(owner) && isObject(owner.parameters) ? Object.keys(owner.parameters).length : 0);
-  let parameterCount = keys(body);
-  for (const raw of body.inputs) parameterCount += keys(raw);
-  if (Array.isArray(body.outputs)) for (const raw of body.outputs) parameterCount += keys(raw);
-  checkParameterCount(parameterCount);
+  // Counted before any is read (keys of what is an object; anything else is refused when read), one
+  // key at a time: the count stops at the first one past the limit, and no array of keys is made.
+  let parameterCount = 0;
+  const count = (owner: unknown) => {
+    if (isObject(owner) && isObject(owner.parameters)) for (const _key in owner.parameters) checkParameterCount(++parameterCount);
+  };
+  count(body);
+  for (const raw of body.inputs) count(raw);
+  if (Array.isArray(body.outputs)) for (const raw of body.outputs) count(raw);
   const budget = new TensorBytesBudget();
   const inputs: Tensor[] = body.inputs.map((raw: unknown, index: number) => {
     const header = parseInputHeader(raw, index);
