@@ -8,7 +8,7 @@
  * start and the end left out), which is what a long job spends per row. For the steady state it also
  * prints rows/s and how busy the process kept the cores (raw onnxruntime keeps ≈ 98 % of them busy).
  *
- *   tsx bench/batch-threads.ts [--rows 40000] [--format csv|parquet] [--checkout DIR] [--node-args '--trace-gc …']
+ *   tsx bench/batch-threads.ts [--rows 40000] [--part-rows 1024] [--format csv|parquet] [--checkout DIR] [--node-args '--trace-gc …']
  *
  * `--checkout`: run another checkout's bin/vireo.js (e.g. the main branch, for a before/after).
  * `--node-args`: V8/Node flags for the job's process; what V8 traces on stdout (lines starting with `[`,
@@ -24,11 +24,11 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { stringify } from 'yaml';
 import { mlpModel } from '../tools/modelgen/models.js';
 
-const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '40000' }, format: { type: 'string', default: 'csv' }, checkout: { type: 'string', default: join(import.meta.dirname, '..') }, 'node-args': { type: 'string', default: '' } } });
+const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '40000' }, 'part-rows': { type: 'string', default: '1024' }, format: { type: 'string', default: 'csv' }, checkout: { type: 'string', default: join(import.meta.dirname, '..') }, 'node-args': { type: 'string', default: '' } } });
 const ROWS = Number(args.rows);
 const FORMAT = args.format === 'parquet' ? 'parquet' : 'csv';
 const WIDTH = 256;
-const PART_ROWS = 1024;
+const PART_ROWS = Number(args['part-rows']);
 const dir = await mkdtemp(join(tmpdir(), 'vireo-batch-threads-'));
 try {
   const columns = Array.from({ length: WIDTH }, (_, c) => `f${c}`);
