@@ -10,10 +10,10 @@
  * Control words (Int32): DOORBELL counts every host→worker signal (mailbox requests and port
  * messages), so a parked worker wakes for both; REQUEST and RESPONSE hold the slot states.
  */
-import { dataTypeInfo, type DataType, type NumericArray } from '../core/datatypes.js';
 import type { SerializedError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import type { ExecuteContext } from './backend.js';
+import { FrameCodec } from './mailbox-frame.js';
 
 const DOORBELL = 0;
 const REQUEST = 1;
@@ -29,24 +29,21 @@ const enum Answer { None = 0, InMailbox = 1, Posted = 2 }
 /** Bytes per direction: single items and typical batches of small models fit. */
 export const DEFAULT_MAILBOX_BYTES = 1 << 20;
 
-interface TensorHeader { name: string; datatype: DataType; shape: readonly number[]; offset: number; byteLength: number }
 /** `slot`: which of a pool worker's instances runs the call (absent in a one-instance worker). */
 export interface MailboxRequest { id: number; slot?: number; outputs: readonly string[]; context?: ExecuteContext; inputs: Tensor[] }
 /** `executeMs`: how long the call ran in the worker (feeds the host's decision to wait synchronously). */
 export type MailboxResponse = ({ id: number; outputs: Tensor[] } | { id: number; error: SerializedError }) & { executeMs?: number };
 
-const align8 = (n: number) => (n + 7) & ~7;
-
 export class SharedMailbox {
   readonly buffer: SharedArrayBuffer;
   readonly #control: Int32Array;
-  readonly #bytes: Buffer;
+  readonly #frames: FrameCodec;
   readonly #capacity: number;
 
   constructor(buffer: SharedArrayBuffer | number = DEFAULT_MAILBOX_BYTES) {
     this.buffer = typeof buffer === 'number' ? new SharedArrayBuffer(CONTROL_BYTES + 2 * buffer) : buffer;
     this.#control = new Int32Array(this.buffer, 0, CONTROL_BYTES / 4);
-    this.#bytes = Buffer.from(this.buffer);
+    this.#frames = new FrameCodec(this.buffer);
     this.#capacity = (this.buffer.byteLength - CONTROL_BYTES) / 2;
   }
 
@@ -56,7 +53,8 @@ export class SharedMailbox {
   trySend(request: MailboxRequest, hostInflightPeak = 0): boolean {
     if (Atomics.load(this.#control, REQUEST) !== Slot.Free) return false;
     Atomics.store(this.#control, HOST_INFLIGHT, hostInflightPeak);
-    if (!this.#write(CONTROL_BYTES, { id: request.id, slot: request.slot, outputs: request.outputs, context: request.context }, request.inputs)) return false;
+    const { id, slot, outputs, context, inputs } = request;
+    if (!this.#frames.write(CONTROL_BYTES, CONTROL_BYTES + this.#capacity, { id, slot, outputs, json: context, tensors: inputs })) return false;
     Atomics.store(this.#control, RESPONSE, Answer.None);
     Atomics.store(this.#control, REQUEST, Slot.Ready);
     this.ring();
@@ -82,9 +80,8 @@ export class SharedMailbox {
     const answer = Atomics.load(this.#control, RESPONSE);
     let response: MailboxResponse | undefined;
     if (answer === Answer.InMailbox) {
-      const { meta, tensors } = this.#read(CONTROL_BYTES + this.#capacity);
-      const common = { id: meta.id as number, executeMs: meta.executeMs as number | undefined };
-      response = meta.error ? { ...common, error: meta.error as SerializedError } : { ...common, outputs: tensors };
+      const { id, executeMs, json, tensors } = this.#frames.read(CONTROL_BYTES + this.#capacity);
+      response = json !== undefined ? { id, executeMs, error: json as SerializedError } : { id, executeMs, outputs: tensors };
     }
     Atomics.store(this.#control, RESPONSE, Answer.None);
     Atomics.store(this.#control, REQUEST, Slot.Free);
@@ -125,15 +122,19 @@ export class SharedMailbox {
   take(): MailboxRequest | undefined {
     if (Atomics.load(this.#control, REQUEST) !== Slot.Ready) return undefined;
     Atomics.store(this.#control, REQUEST, Slot.Taken);
-    const { meta, tensors } = this.#read(CONTROL_BYTES);
-    return { ...(meta as Omit<MailboxRequest, 'inputs'>), inputs: tensors };
+    const { id, slot, outputs, json, tensors } = this.#frames.read(CONTROL_BYTES);
+    const request: MailboxRequest = { id, outputs, inputs: tensors };
+    if (slot !== undefined) request.slot = slot;
+    if (json !== undefined) request.context = json as ExecuteContext;
+    return request;
   }
 
   /** Answers in the mailbox; false when the outputs do not fit (the caller posts them instead). */
   answer(response: MailboxResponse): boolean {
-    const outputs = 'outputs' in response ? response.outputs : [];
-    const meta = 'outputs' in response ? { id: response.id, executeMs: response.executeMs } : response;
-    if (!this.#write(CONTROL_BYTES + this.#capacity, meta, outputs)) return false;
+    const frame = 'outputs' in response
+      ? { id: response.id, executeMs: response.executeMs, outputs: [], tensors: response.outputs }
+      : { id: response.id, executeMs: response.executeMs, outputs: [], json: response.error, tensors: [] };
+    if (!this.#frames.write(CONTROL_BYTES + this.#capacity, CONTROL_BYTES + 2 * this.#capacity, frame)) return false;
     this.#respond(Answer.InMailbox);
     return true;
   }
@@ -146,47 +147,5 @@ export class SharedMailbox {
   #respond(answer: Answer): void {
     Atomics.store(this.#control, RESPONSE, answer);
     Atomics.notify(this.#control, RESPONSE);
-  }
-
-  // ---- encoding: [u32 header length][header JSON][tensor bytes, each 8-aligned] ----
-
-  #write(base: number, meta: object, tensors: readonly Tensor[]): boolean {
-    const headers: TensorHeader[] = [];
-    let dataBytes = 0;
-    for (const t of tensors) {
-      if (Array.isArray(t.data)) return false;
-      headers.push({ name: t.name, datatype: t.datatype, shape: t.shape, offset: dataBytes, byteLength: t.data.byteLength });
-      dataBytes += align8(t.data.byteLength);
-    }
-    let json: string;
-    try {
-      json = JSON.stringify({ ...meta, tensors: headers });
-    } catch {
-      return false; // e.g. a BigInt parameter: structured clone carries it, JSON cannot
-    }
-    const jsonBytes = Buffer.byteLength(json);
-    const dataStart = align8(4 + jsonBytes);
-    if (dataStart + dataBytes > this.#capacity) return false;
-    this.#bytes.writeUInt32LE(jsonBytes, base);
-    this.#bytes.write(json, base + 4, 'utf8');
-    tensors.forEach((t, i) => {
-      const data = t.data as NumericArray;
-      this.#bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), base + dataStart + headers[i]!.offset);
-    });
-    return true;
-  }
-
-  #read(base: number): { meta: Record<string, unknown>; tensors: Tensor[] } {
-    const jsonBytes = this.#bytes.readUInt32LE(base);
-    const { tensors: headers, ...meta } = JSON.parse(this.#bytes.toString('utf8', base + 4, base + 4 + jsonBytes)) as { tensors: TensorHeader[] } & Record<string, unknown>;
-    const dataStart = base + align8(4 + jsonBytes);
-    const tensors = headers.map((h): Tensor => {
-      const { array, size } = dataTypeInfo(h.datatype);
-      // Copied out: the mailbox is reused by the next call while these tensors live on.
-      const own = new Uint8Array(h.byteLength);
-      own.set(this.#bytes.subarray(dataStart + h.offset, dataStart + h.offset + h.byteLength));
-      return { name: h.name, datatype: h.datatype, shape: h.shape, data: new array!(own.buffer, 0, h.byteLength / size) };
-    });
-    return { meta, tensors };
   }
 }

@@ -36,6 +36,76 @@ test('a request and its answer survive the mailbox encoding, copied out of share
   assert.equal(mailbox.take(), undefined, 'taken once');
 });
 
+test('every numeric datatype crosses the mailbox at every size class, views and odd names included', async () => {
+  const mailbox = new SharedMailbox(1 << 16);
+  // Sizes around the copy-out classes: in V8's heap (≤ 64 bytes), Buffer's pool (< 4 KiB), a buffer of its own.
+  for (const count of [0, 1, 16, 17, 500, 1100]) {
+    const backing = new ArrayBuffer(16 + 8 * count + 8);
+    const values = (i: number) => ((i * 37) % 251) - 120;
+    const inputs: Tensor[] = [
+      { name: 'b', datatype: 'BOOL', shape: [count], data: Uint8Array.from({ length: count }, (_, i) => i % 2) },
+      { name: 'u8', datatype: 'UINT8', shape: [count], data: Uint8Array.from({ length: count }, (_, i) => i % 256) },
+      { name: 'u16', datatype: 'UINT16', shape: [count], data: Uint16Array.from({ length: count }, (_, i) => i * 7) },
+      { name: 'u32', datatype: 'UINT32', shape: [count], data: Uint32Array.from({ length: count }, (_, i) => 4e9 - i) },
+      { name: 'u64', datatype: 'UINT64', shape: [count], data: BigUint64Array.from({ length: count }, (_, i) => 2n ** 63n + BigInt(i)) },
+      { name: 'i8', datatype: 'INT8', shape: [count], data: Int8Array.from({ length: count }, (_, i) => values(i)) },
+      { name: 'i16', datatype: 'INT16', shape: [count], data: Int16Array.from({ length: count }, (_, i) => values(i) * 200) },
+      { name: 'i32', datatype: 'INT32', shape: [count], data: Int32Array.from({ length: count }, (_, i) => values(i) * 1e7) },
+      { name: 'i64', datatype: 'INT64', shape: [count], data: BigInt64Array.from({ length: count }, (_, i) => -(2n ** 62n) + BigInt(i)) },
+      { name: 'h', datatype: 'FP16', shape: [count], data: Uint16Array.from({ length: count }, (_, i) => 0x3c00 + i) },
+      { name: 'bf', datatype: 'BF16', shape: [count], data: Uint16Array.from({ length: count }, (_, i) => 0x3f80 + i) },
+      { name: 'f32', datatype: 'FP32', shape: [1, count], data: Float32Array.from({ length: count }, (_, i) => i / 3) },
+      // A view at an offset into a larger buffer, as a batch's per-request slices are.
+      { name: 'f64 view', datatype: 'FP64', shape: [count, 1], data: new Float64Array(backing, 8, count).map((_, i) => -i / 7) },
+      // A mismatched array type: its bytes are carried as they are.
+      { name: 'raw', datatype: 'FP32', shape: [count], data: new Uint32Array(new Float32Array(count).fill(1.5).buffer) as unknown as Float32Array },
+      { name: 'naïve ☃ 名前', datatype: 'INT32', shape: [2, 0, 3], data: new Int32Array(0) },
+    ];
+    assert.equal(mailbox.trySend({ id: 2 ** 40 + count, slot: 3, inputs, outputs: ['OUT', 'ünï'] }), true);
+    const taken = mailbox.take()!;
+    assert.equal(taken.id, 2 ** 40 + count);
+    assert.equal(taken.slot, 3);
+    assert.deepEqual(taken.outputs, ['OUT', 'ünï']);
+    assert.equal(taken.context, undefined);
+    assert.equal(taken.inputs.length, inputs.length);
+    taken.inputs.forEach((got, i) => {
+      const sent = inputs[i]!;
+      assert.equal(got.name, sent.name);
+      assert.equal(got.datatype, sent.datatype);
+      assert.deepEqual(got.shape, sent.shape);
+      const bytes = (t: Tensor) => { const d = t.data as Uint8Array; return Buffer.from(d.buffer, d.byteOffset, d.byteLength); };
+      assert.ok(bytes(got).equals(bytes(sent)), `${sent.name} × ${count}: same bytes`);
+      assert.ok(!(((got.data as Uint8Array).buffer) instanceof SharedArrayBuffer), 'copied out of shared memory');
+    });
+    // The mailbox is reused by the next call: what was taken must not change with it.
+    const before = Array.from(taken.inputs[7]!.data as Int32Array);
+    const answerOutputs: Tensor[] = [{ name: 'OUT', datatype: 'INT32', shape: [count], data: new Int32Array(count).fill(-1) }];
+    assert.equal(mailbox.answer({ id: taken.id, outputs: answerOutputs, executeMs: 0.25 }), true);
+    assert.deepEqual(Array.from(taken.inputs[7]!.data as Int32Array), before);
+    const answer = await mailbox.receive();
+    assert.ok(answer && 'outputs' in answer);
+    assert.equal(answer.executeMs, 0.25);
+    assert.deepEqual(Array.from(answer.outputs[0]!.data as Int32Array), new Array(count).fill(-1));
+  }
+});
+
+test('an error answer and a batch context come through as JSON; names and ranks beyond the frame take the port', async () => {
+  const mailbox = new SharedMailbox(4096);
+  const context = { items: [2, 1], parameters: [undefined, { priority: 1, tag: 'x' }], timeoutMs: 50 };
+  assert.equal(mailbox.trySend({ id: 1, inputs: [], outputs: [], context }), true);
+  assert.deepEqual(mailbox.take()!.context, { items: [2, 1], parameters: [null, { priority: 1, tag: 'x' }], timeoutMs: 50 });
+  assert.equal(mailbox.answer({ id: 1, error: { code: 'VIREO_ERR_INPUT_SHAPE', message: 'bad ☃' }, executeMs: 1.5 }), true);
+  assert.deepEqual(await mailbox.receive(), { id: 1, executeMs: 1.5, error: { code: 'VIREO_ERR_INPUT_SHAPE', message: 'bad ☃' } });
+
+  const deep: Tensor = { name: 'A', datatype: 'FP32', shape: new Array(256).fill(1), data: new Float32Array(1) };
+  assert.equal(mailbox.trySend({ id: 2, inputs: [deep], outputs: [] }), false, 'rank 256');
+  assert.equal(mailbox.trySend({ id: 3, inputs: [], outputs: ['é'.repeat(2100)] }), false, 'a name larger than the mailbox');
+  assert.equal(mailbox.trySend({ id: 4, inputs: [{ ...deep, shape: [1], name: 'x'.repeat(70_000) }], outputs: [] }), false, 'a name beyond 64 KiB');
+  const fits: Tensor = { name: 'é'.repeat(500), datatype: 'FP32', shape: [2], data: new Float32Array([1, 2]) };
+  assert.equal(mailbox.trySend({ id: 5, inputs: [fits], outputs: [] }), true, 'a long non-ASCII name that fits');
+  assert.equal(mailbox.take()!.inputs[0]!.name, 'é'.repeat(500));
+});
+
 test('a wait for an answer ends once the worker is gone, instead of polling forever', async () => {
   const mailbox = new SharedMailbox(1024);
   assert.equal(mailbox.trySend({ id: 1, inputs: [], outputs: [] }), true);
