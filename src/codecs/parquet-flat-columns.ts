@@ -47,6 +47,28 @@ export function chunkRange(chunk: ParquetColumnChunk): [number, number] {
   return [start, start + Number(meta.total_compressed_size)];
 }
 
+/**
+ * The reads that cover these byte ranges: ranges at most `maxGap` apart share one read, so a row
+ * group's numeric chunks stored one after another cost one slice, while the chunks of other columns
+ * stored between them (strings, say, which hyparquet reads itself) are not read a second time.
+ * `members` lists the ranges each read covers, by index, in file order.
+ */
+export function coalescedReads(ranges: readonly (readonly [number, number])[], maxGap: number): { start: number; end: number; members: number[] }[] {
+  const order = ranges.map((_, i) => i).sort((a, b) => ranges[a]![0] - ranges[b]![0]);
+  const reads: { start: number; end: number; members: number[] }[] = [];
+  for (const i of order) {
+    const [start, end] = ranges[i]!;
+    const last = reads.at(-1);
+    if (last && start - last.end <= maxGap) {
+      last.end = Math.max(last.end, end);
+      last.members.push(i);
+    } else {
+      reads.push({ start, end, members: [i] });
+    }
+  }
+  return reads;
+}
+
 /** Every definition level of a v1 page's RLE/bit-packed run is 1 (no null), the reader left after the levels. */
 function noNullLevels(reader: DataReader, count: number, scratch: { levels?: Uint8Array }): boolean {
   if (!scratch.levels || scratch.levels.length < count) scratch.levels = new Uint8Array(count);

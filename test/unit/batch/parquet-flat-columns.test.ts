@@ -7,7 +7,7 @@
  * openParquet still reads them as before. Expected values are the ones written.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -19,7 +19,7 @@ import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { Compression, Encoding, Table as WasmTable, WriterPropertiesBuilder, WriterVersion, writeParquet, type WriterProperties } from 'parquet-wasm/node';
 import { openParquet } from '../../../src/codecs/columnar-files.js';
-import { chunkRange, flatNumericColumns, readFlatColumn } from '../../../src/codecs/parquet-flat-columns.js';
+import { chunkRange, coalescedReads, flatNumericColumns, readFlatColumn } from '../../../src/codecs/parquet-flat-columns.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'vireo-parquet-flat-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -170,5 +170,36 @@ describe('Parquet numeric columns decoded without assembly', () => {
     }
     assert.deepEqual(f, asNumbers(written.f));
     assert.deepEqual(d, withNull);
+  });
+
+  it('coalescedReads: neighbouring chunks share a read, a far one gets its own, each range in exactly one', () => {
+    const ranges: [number, number][] = [[5000, 6000], [100, 900], [950, 2000], [2000, 2100], [9000, 9500]];
+    assert.deepEqual(coalescedReads(ranges, 100), [
+      { start: 100, end: 2100, members: [1, 2, 3] },
+      { start: 5000, end: 6000, members: [0] },
+      { start: 9000, end: 9500, members: [4] },
+    ]);
+    assert.deepEqual(coalescedReads(ranges, 0).map((r) => r.members), [[1], [2, 3], [0], [4]], 'touching chunks still share');
+    assert.deepEqual(coalescedReads(ranges, 1e9), [{ start: 100, end: 9500, members: [1, 2, 3, 0, 4] }]);
+    assert.deepEqual(coalescedReads([], 10), []);
+  });
+
+  it('openParquet: numeric columns on both sides of a large text column, each read as written', async () => {
+    // ≈ 1.5 MB of text between the numeric chunks: beyond the gap that shares a read.
+    const text = Array.from({ length: ROWS }, (_, r) => `row ${r} `.padEnd(500, String.fromCharCode(97 + (r % 26))));
+    const arrow = tableFromArrays({ f: written.f, text, d: written.d });
+    const schema = new Schema(arrow.schema.fields.map((field) => new Field(field.name, field.type, true)));
+    const table = new Table(schema, arrow.batches.map((b) => new RecordBatch(schema, b.data)));
+    const path = join(dir, 'text-between.parquet');
+    await writeFile(path, writeParquet(WasmTable.fromIPCStream(tableToIPC(table, 'stream')), new WriterPropertiesBuilder().setCompression(Compression.UNCOMPRESSED).setDictionaryEnabled(false).build()));
+    const metadata = parquetMetadata((await readFile(path)).buffer as ArrayBuffer);
+    const [f, t, d] = metadata.row_groups[0]!.columns.map(chunkRange);
+    assert.ok(f![1] <= t![0] && t![1] <= d![0] && d![0] - f![1] > 1_000_000, `text chunk between the numeric ones: ${JSON.stringify([f, t, d])}`);
+    const file = await openParquet(path);
+    const chunk = await file.read(0);
+    assert.ok(chunk.columns.get('f') instanceof Float32Array && chunk.columns.get('d') instanceof Float64Array);
+    assert.deepEqual(Array.from(chunk.columns.get('f') as unknown as Float32Array), asNumbers(written.f));
+    assert.deepEqual(Array.from(chunk.columns.get('d') as unknown as Float64Array), asNumbers(written.d));
+    assert.deepEqual(Array.from(chunk.columns.get('text')!), text);
   });
 });
