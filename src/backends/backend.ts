@@ -66,6 +66,17 @@ export interface ExecuteContext {
   timeoutMs?: number;
 }
 
+/**
+ * How long one call may run: the tighter of its batch's own timeout and the instance's bound on any
+ * call (either absent or 0: no bound from it); undefined when neither bounds it.
+ */
+export function callTimeLimit(context: ExecuteContext | undefined, executeTimeoutMs: number | undefined): number | undefined {
+  const own = context?.timeoutMs !== undefined && context.timeoutMs > 0 ? context.timeoutMs : undefined;
+  const bound = executeTimeoutMs !== undefined && executeTimeoutMs > 0 ? executeTimeoutMs : undefined;
+  if (own === undefined) return bound;
+  return bound === undefined ? own : Math.min(own, bound);
+}
+
 /** A request from instance code to another model of the repository (Triton's BLS). */
 export interface ModelCall {
   model: string;

@@ -23,7 +23,7 @@ import { VireoError } from '../core/errors.js';
 import { stampedFileHash } from '../core/file-hash.js';
 import { processInflight } from '../core/inflight-requests.js';
 import type { Tensor } from '../core/tensor.js';
-import type { ExecuteContext, InstanceOptions, LogFn, ModelInstance, ModelSignature } from './backend.js';
+import { callTimeLimit, type ExecuteContext, type InstanceOptions, type LogFn, type ModelInstance, type ModelSignature } from './backend.js';
 import type { ExecutionPool, KeyedOwner, PlacedSlot } from './execution-pool.js';
 import { WorkerLost, type PoolWorker } from './pool-worker-host.js';
 import { HeavyCalls } from './heavy-calls.js';
@@ -142,8 +142,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     if (this.#closing) throw new VireoError('VIREO_ERR_WORKER_DIED', 'the instance is closed');
     if (this.#rehoming) await this.#rehoming;
     if (this.#move?.ready) this.#adoptMove();
-    const bounds = [context?.timeoutMs, this.#spec.executeTimeoutMs].filter((t): t is number => t !== undefined && t > 0);
-    const limit = bounds.length > 0 ? Math.min(...bounds) : undefined;
+    const limit = callTimeLimit(context, this.#spec.executeTimeoutMs);
     for (let attempt = 0; ; attempt++) {
       const home = this.#home;
       try {

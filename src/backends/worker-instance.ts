@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { VireoError } from '../core/errors.js';
 import type { Tensor } from '../core/tensor.js';
 import { processInflight } from '../core/inflight-requests.js';
-import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from './backend.js';
+import { callTimeLimit, type ExecuteContext, type InstanceOptions, type LogFn, type ModelCall, type ModelInstance, type ModelSignature } from './backend.js';
 import { spawnWorkerEntry } from '../core/esm-bundle.js';
 import { workerResourceLimits } from './worker-heap.js';
 import { compileHandler } from './handler/handler-bundle.js';
@@ -111,8 +111,7 @@ export class WorkerInstance implements ModelInstance {
   execute(inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<Tensor[]> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#nextId++;
-    const bounds = [context?.timeoutMs, this.#services.executeTimeoutMs].filter((t): t is number => t !== undefined && t > 0);
-    const limit = bounds.length > 0 ? Math.min(...bounds) : undefined;
+    const limit = callTimeLimit(context, this.#services.executeTimeoutMs);
     return new Promise<Tensor[]>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => clearTimeout(timer);

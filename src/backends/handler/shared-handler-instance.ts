@@ -17,7 +17,7 @@
  */
 import { VireoError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
-import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelInstance, ModelSignature } from '../backend.js';
+import { callTimeLimit, type ExecuteContext, type InstanceOptions, type LogFn, type ModelCall, type ModelInstance, type ModelSignature } from '../backend.js';
 import { WorkerLost } from '../pool-worker-host.js';
 import { HeavyCalls } from '../heavy-calls.js';
 import { WorkerInstance } from '../worker-instance.js';
@@ -111,8 +111,7 @@ export class SharedHandlerInstance implements ModelInstance, HandlerSlotOwner {
     if (this.#rehoming) await this.#rehoming;
     if (this.#ready) this.#adoptMove();
     if (this.#moved) return sendMoved(this.#moved);
-    const bounds = [context?.timeoutMs, this.#spec.executeTimeoutMs].filter((t): t is number => t !== undefined && t > 0);
-    const limit = bounds.length > 0 ? Math.min(...bounds) : undefined;
+    const limit = callTimeLimit(context, this.#spec.executeTimeoutMs);
     for (let attempt = 0; ; attempt++) {
       const home = this.#home;
       home.inFlight++;
