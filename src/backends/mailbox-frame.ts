@@ -71,10 +71,11 @@ export class FrameCodec {
     }
     let dataBytes = 0;
     for (const t of tensors) {
-      if (Array.isArray(t.data) || t.shape.length > MAX_RANK) return false;
+      const code = CODES.get(t.datatype);
+      if (code === undefined || Array.isArray(t.data) || t.shape.length > MAX_RANK) return false;
       at = this.#writeString(at, end, t.name);
       if (at < 0 || at + 6 + 8 * t.shape.length > end) return false;
-      view.setUint8(at, CODES.get(t.datatype)!);
+      view.setUint8(at, code);
       view.setUint8(at + 1, t.shape.length);
       view.setUint32(at + 2, t.data.byteLength, true);
       at += 6;

@@ -101,6 +101,7 @@ test('an error answer and a batch context come through as JSON; names and ranks 
   assert.equal(mailbox.trySend({ id: 2, inputs: [deep], outputs: [] }), false, 'rank 256');
   assert.equal(mailbox.trySend({ id: 3, inputs: [], outputs: ['é'.repeat(2100)] }), false, 'a name larger than the mailbox');
   assert.equal(mailbox.trySend({ id: 4, inputs: [{ ...deep, shape: [1], name: 'x'.repeat(70_000) }], outputs: [] }), false, 'a name beyond 64 KiB');
+  assert.equal(mailbox.trySend({ id: 6, inputs: [{ ...deep, shape: [1], datatype: 'FP8' as never }], outputs: [] }), false, 'a datatype the frame has no code for');
   const fits: Tensor = { name: 'é'.repeat(500), datatype: 'FP32', shape: [2], data: new Float32Array([1, 2]) };
   assert.equal(mailbox.trySend({ id: 5, inputs: [fits], outputs: [] }), true, 'a long non-ASCII name that fits');
   assert.equal(mailbox.take()!.inputs[0]!.name, 'é'.repeat(500));
