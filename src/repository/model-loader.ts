@@ -162,6 +162,8 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   const jobInstance = batchJobInstance(parsed);
   // What the version's first instance read: every later instance (group, restart, background) must match it.
   let loadedHash: string | undefined;
+  // What each of the group's first instances read: they open at once, so none can check against another.
+  let openedHashes: string[] | undefined = [];
   const compiledHandler: { module?: Promise<string | undefined> } = {};
   // One key per load, not per file: a reload's new instance shares the handler thread with the old one
   // it replaces, instead of being kept off it as if it were another instance of the same group.
@@ -184,23 +186,33 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
         expectedHash: () => loadedHash,
       }).then((opened) => {
         loadedHash ??= opened.fileHash || undefined;
+        openedHashes?.push(opened.fileHash);
         return opened;
       }),
     workerLog,
   );
   const instances: RestartingInstance[] = [];
   try {
-    instances.push(await startInstance());
+    // An ONNX group's sessions open at once: each load is one thread's work (≈ 1 s for a 75 MB MLP
+    // here), so a two-instance group was ready a second later than it could be. A handler group opens
+    // its first instance alone, as it always has: its shared-thread placement is decided while it opens.
+    const first = typescript ? [await startInstance()] : [];
+    const rest = await Promise.allSettled(Array.from({ length: instanceCount - first.length }, () => startInstance()));
+    instances.push(...first);
+    for (const r of rest) if (r.status === 'fulfilled') instances.push(r.value);
+    const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    // Opened side by side, they are compared once all have read the file ('' is a file that changed while read).
+    if (new Set(openedHashes.filter(Boolean)).size > 1) {
+      throw new VireoError('VIREO_ERR_MODEL_LOAD_FAILED', 'the model file changed while the instances of this version opened it: load the model again');
+    }
+    openedHashes = undefined;
     const config = completeConfig(parsed, instances[0]!.signature, {
       modelName: options.modelName,
       autoComplete: options.autoComplete,
       defaultMaxBatchSize: options.defaultMaxBatchSize,
       defaultFilename: filename,
     });
-    const rest = await Promise.allSettled(Array.from({ length: instanceCount - 1 }, () => startInstance()));
-    for (const r of rest) if (r.status === 'fulfilled') instances.push(r.value);
-    const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
     // Warm before the scheduler exists: nothing can reach these instances until they are warm.
     const warmups = await runWarmup(config, instances, options.modelDir);
     if (warmups > 0) log.debug({ executions: warmups }, 'model warmed up');
