@@ -11,7 +11,7 @@
  * file (by content hash): its next instance — a reload, a load/unload cycle — starts dedicated.
  *
  * Light models share one thread until they contend for it: an instance whose calls keep finding
- * another model's call running on its thread (more than SPREAD_CONTENTION of its recent calls) moves,
+ * another model's call running on its thread (thread-contention.ts) moves,
  * the same way, to a new shared thread while the pool has fewer than its cores' worth — so a
  * repository of rarely called models idles on one thread, and two busy ones still run side by side.
  *
@@ -28,11 +28,7 @@ import type { ExecutionPool, KeyedOwner, PlacedSlot } from './execution-pool.js'
 import { WorkerLost, type PoolWorker } from './pool-worker-host.js';
 import { HeavyCalls } from './heavy-calls.js';
 import { AnswerSpin } from './spin-policy.js';
-
-/** Recent calls weighed for contention (the mean's window), and calls seen before it is trusted. */
-const CONTENTION_WINDOW = 16;
-/** Share of recent calls that found another model's call running on the thread before one spreads. */
-export const SPREAD_CONTENTION = 0.25;
+import { ThreadContention } from './thread-contention.js';
 
 type MoveTarget = 'dedicated' | 'spread';
 
@@ -75,9 +71,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   #rehoming: Promise<void> | undefined;
   #move: { placed: PlacedSlot; ready: boolean; failed: boolean } | undefined;
   readonly #heavy = new HeavyCalls();
-  /** Running share of calls that found another slot's call in flight on this thread, and calls made on it. */
-  #contention = 0;
-  #callsHere = 0;
+  readonly #contention = new ThreadContention();
   #spreadFailed = false;
   #dead: VireoError | undefined;
   #closing: Promise<void> | undefined;
@@ -248,13 +242,12 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   #observe(executeMs: number, contended: boolean, inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): void {
     this.#answerSpin.observe(executeMs);
     this.#heavy.observe(executeMs);
-    this.#callsHere++;
-    this.#contention += ((contended ? 1 : 0) - this.#contention) / CONTENTION_WINDOW;
+    this.#contention.observe(contended);
     const placement = this.#spec.placement;
     if ((placement !== 'auto' && placement !== 'shared') || this.#move || this.#home.worker.dedicated) return;
     if (placement === 'auto' && this.#heavy.heavy) {
       void this.#startMove('dedicated', inputs, outputs, context);
-    } else if (!this.#spreadFailed && this.#callsHere >= CONTENTION_WINDOW && this.#contention > SPREAD_CONTENTION && this.#pool.canSpread) {
+    } else if (!this.#spreadFailed && this.#contention.contended && this.#pool.canSpread) {
       void this.#startMove('spread', inputs, outputs, context);
     }
   }
@@ -266,7 +259,7 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
   async #startMove(target: MoveTarget, inputs: Tensor[], outputs: readonly string[], context?: ExecuteContext): Promise<void> {
     const move = { placed: undefined as unknown as PlacedSlot, ready: false, failed: false };
     this.#move = move;
-    const contention = this.#contention; // what decided the move (calls go on meanwhile)
+    const contention = this.#contention.share; // what decided the move (calls go on meanwhile)
     const warm = inputs.map((t) => ({ ...t, data: Array.isArray(t.data) ? [...t.data] : t.data.slice() })) as Tensor[];
     try {
       await this.#sameFile();
@@ -316,10 +309,9 @@ export class PooledInstance implements ModelInstance, KeyedOwner {
     this.#newHome();
   }
 
-  /** Contention is a property of a thread: a new home starts counting afresh (else one spread would set off the next). */
+  /** Contention is a property of a thread (thread-contention.ts). */
   #newHome(): void {
-    this.#contention = 0;
-    this.#callsHere = 0;
+    this.#contention.reset();
   }
 
   #die(error: VireoError): void {
