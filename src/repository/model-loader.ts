@@ -132,7 +132,8 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   const parsed = jobInstanceGroup(options.parsed, options.modelName, defaults, USABLE_CORES);
   const typescript = parsed.backend === 'typescript';
   const { filename, modelPath } = await modelFile(options, typescript);
-  const instanceCount = (parsed.instance_group ?? [{ count: 1 }]).reduce((sum, g) => sum + (g.count ?? 1), 0);
+  // An empty instance_group is Triton's default, one instance, as auto-complete reads it.
+  const instanceCount = (parsed.instance_group?.length ? parsed.instance_group : [{ count: 1 }]).reduce((sum, g) => sum + (g.count ?? 1), 0);
   const budgetThreads = Math.max(1, Math.floor(USABLE_CORES / instanceCount));
   const configuredThreads = parameterNumber(parsed, 'intra_op_threads');
   const instanceOptions = {

@@ -44,6 +44,7 @@ describe('model repository loading', () => {
       fixed: { versions: { 1: identityModel('FLOAT', [2, 3]) } },
       json_config: { config: '{"max_batch_size": 3}', configFile: 'config.json', versions: { 1: simpleModel() } },
       cuda_wanted: { config: { execution_providers: ['cuda'] }, versions: { 1: simpleModel() } },
+      empty_group: { config: { instance_group: [] }, versions: { 1: simpleModel() } },
     });
     cleanup = repo.cleanup;
     server = await startTestServer(repo.root, { strictReadiness: false, logger });
@@ -71,6 +72,14 @@ describe('model repository loading', () => {
     assert.equal(tooBig.status, 400);
     assert.match(tooBig.body.error, /batch-size must be <= 2 for 'partial'/);
     assert.equal((await server.get('/v2/models/json_config/config')).body.max_batch_size, 3);
+  });
+
+  it('an empty instance_group runs one instance, as Triton does', async () => {
+    assert.deepEqual((await server.get('/v2/models/empty_group/config')).body.instance_group.map((g: any) => g.count), [1]);
+    const a = range16(3);
+    const { status, body } = await server.post('/v2/models/empty_group/infer', simpleRequest(a, a));
+    assert.equal(status, 200);
+    assert.deepEqual(body.outputs[0].data, add(a, a));
   });
 
   it('a model with fixed dims gets max_batch_size 0 and no batch dimension', async () => {
