@@ -15,6 +15,7 @@ import { parseInferBody } from '../protocols/oip-http/oip-json-codec.js';
 import { fingerprintModel } from '../repository/model-fingerprint.js';
 import { ModelRepository } from '../repository/model-repository.js';
 import { InferenceServer } from '../server/inference-server.js';
+import { checkRepositoryDirectory } from './startup-checks.js';
 import { combineRecorders } from './version-recorders.js';
 
 export interface RunBatchOptions extends Omit<BatchJobOptions, 'server' | 'modelIdentity' | 'observer' | 'oipRequest'> {
@@ -49,6 +50,8 @@ async function repositoryIdentity(root: string, names: readonly string[]): Promi
 }
 
 export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> {
+  // As `vireo serve` does: one clear line for a repository that is missing, a file or unreadable.
+  await checkRepositoryDirectory(options.modelRepository);
   const metricsOn = options.metricsPort !== undefined && options.metricsPort >= 0;
   const metrics = metricsOn ? new VireoMetrics() : undefined;
   const jobMetrics = metrics ? new BatchJobMetrics(metrics.registry, options.model) : undefined;

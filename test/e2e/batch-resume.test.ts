@@ -125,6 +125,16 @@ describe('vireo batch: kill -9 and rerun', () => {
     assert.match(refused.stderr, /--shard-count/);
   });
 
+  it('a model repository that is missing or a file: one line naming it, exit 3, no stack trace', async () => {
+    const file = join(dir, 'not-a-dir');
+    await writeFile(file, 'x');
+    for (const [path, why] of [[join(dir, 'no-such-dir'), 'does not exist'], [file, 'is not a directory']] as const) {
+      const run = spawnSync(process.execPath, [vireo, 'batch', '--model-repository', path, '--model', 'simple', '--input', input, '--output', join(dir, 'refused'), '--progress', 'none'], { encoding: 'utf8' });
+      assert.equal(run.status, 3, run.stderr);
+      assert.equal(run.stderr.trim(), `vireo batch: the model repository ${path} ${why} (VIREO_ERR_CONFIG_INVALID)`);
+    }
+  });
+
   it('--help names every option with its environment variable', () => {
     const help = spawnSync(process.execPath, [vireo, 'batch', '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0);
