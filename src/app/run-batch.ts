@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { runBatchJob, type BatchJobOptions } from '../batch/batch-job.js';
+import { makeOutputFolder } from '../batch/part-store.js';
 import type { BatchObserver, BatchSummary } from '../batch/job-stats.js';
 import { VireoError } from '../core/errors.js';
 import { BatchJobMetrics } from '../metrics/batch-job-metrics.js';
@@ -52,6 +53,8 @@ async function repositoryIdentity(root: string, names: readonly string[]): Promi
 export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> {
   // As `vireo serve` does: one clear line for a repository that is missing, a file or unreadable.
   await checkRepositoryDirectory(options.modelRepository);
+  // Before any model loads: an output folder that cannot be made fails the job in a moment, not after the load.
+  await makeOutputFolder(options.output);
   const metricsOn = options.metricsPort !== undefined && options.metricsPort >= 0;
   const metrics = metricsOn ? new VireoMetrics() : undefined;
   const jobMetrics = metrics ? new BatchJobMetrics(metrics.registry, options.model) : undefined;

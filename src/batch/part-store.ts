@@ -22,9 +22,10 @@
  */
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VireoError } from '../core/errors.js';
+import { makeDirectories } from '../core/make-directories.js';
 
 /** Rows [firstRow, firstRow + rows) of one block of one input (see input-plan.ts). */
 export interface PartRange {
@@ -77,6 +78,13 @@ export function canonicalJson(value: unknown): string {
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
+/** Makes a job's output folder (or `sub`, a folder in it), as one clear error when it cannot be. */
+export async function makeOutputFolder(dir: string, sub = dir): Promise<void> {
+  await makeDirectories(sub).catch((error: Error) => {
+    throw new VireoError('VIREO_ERR_BATCH_OUTPUT_INVALID', `the output folder ${dir} cannot be made: ${error.message}`);
+  });
+}
+
 /** Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename. */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   // The temporary name starts with the final one, so its owner (the part) is known if it is left behind.
@@ -121,7 +129,7 @@ export class PartStore {
   static async open(dir: string, identity: unknown, options: { restart?: boolean; owns?: (part: string) => boolean } = {}): Promise<PartStore> {
     const partsDir = join(dir, 'parts');
     if (options.restart) await rm(dir, { recursive: true, force: true });
-    await mkdir(partsDir, { recursive: true });
+    await makeOutputFolder(dir, partsDir);
     await PartStore.#claimIdentity(dir, canonicalJson(identity));
     const committed = new Map<string, PartManifest>();
     const owns = options.owns ?? (() => true);

@@ -1,5 +1,4 @@
 /** `vireo k8s`: write KServe and plain Kubernetes manifests for serving a model repository with Vireo. */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
@@ -9,6 +8,7 @@ import { kubernetesManifests } from '../packaging/k8s/kubernetes-manifests.js';
 import { inventory } from '../packaging/model-inventory.js';
 import { PackagingError } from '../packaging/packaging-error.js';
 import { VERSION } from '../server/version.js';
+import { writeManifests } from './manifest-files.js';
 import { withBatchJobOptions, writeBatchJob } from './k8s-batch-job.js';
 
 function number(min: number, integer = true) {
@@ -84,11 +84,7 @@ export function k8sCommand(): Command {
         if (options.target !== 'kserve') groups.push(['kubernetes', kubernetesManifests(options)]);
         for (const [folder, files] of groups) {
           const dir = join(resolve(opts.output), folder);
-          await mkdir(dir, { recursive: true });
-          for (const [file, docs] of files) {
-            await writeFile(join(dir, file), render(docs));
-            process.stdout.write(`${join(dir, file)}\n`);
-          }
+          await writeManifests(dir, [...files].map(([file, docs]) => [file, render(docs)]));
         }
         if (options.target !== 'kubernetes' && needsControlToken(options)) {
           process.stderr.write(`vireo k8s: the InferenceServices that load one model of the shared repository read their control token from Secret ${options.controlTokenSecret}; create it first:\n`

@@ -32,6 +32,7 @@ import { BUILD_ONLY_DEPENDENCIES, INSTALL_ONLY_DEPENDENCIES } from './prune-list
 import { compileHandlerModel, dropHandlerSources } from './handler-compiler.js';
 import { minifyJavaScript } from './js-minifier.js';
 import { readModelConfig } from '../repository/config-file.js';
+import { makeDirectories } from '../core/make-directories.js';
 
 const run = promisify(execFile);
 
@@ -240,7 +241,7 @@ async function writeApplication(packageRoot: string, appDir: string, onStep: (me
 export async function writeBuildContext(options: BuildContextOptions): Promise<BuildContext> {
   const { packageRoot, contextDir: dir, onStep = () => {} } = options;
   if (existsSync(dir) && (await readdir(dir)).length > 0) throw new PackagingError(`context directory ${dir} is not empty`);
-  await mkdir(dir, { recursive: true });
+  await makeDirectories(dir);
   try {
     if (!options.modelsOnly) await writeApplication(packageRoot, join(dir, 'app'), onStep);
     onStep(`copying ${options.models.length} model(s): ${options.models.map((m) => m.name).join(', ')}`);

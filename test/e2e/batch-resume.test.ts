@@ -135,6 +135,20 @@ describe('vireo batch: kill -9 and rerun', () => {
     }
   });
 
+  it('an output folder that cannot be made: one line naming it, exit 3 (under /proc Node’s own recursive mkdir never returned)', { timeout: 60_000 }, async () => {
+    const file = join(dir, 'output-is-a-file');
+    await writeFile(file, 'x');
+    const outputs = [file, join(file, 'sub'), ...(process.platform === 'linux' ? ['/proc/vireo-no-such-output'] : [])];
+    for (const output of outputs) {
+      const run = spawnSync(process.execPath, [vireo, ...args(output)], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(run.status, 3, `${output}: ${run.stderr}`);
+      const lines = run.stderr.trim().split('\n').filter((line) => !line.startsWith('{'));
+      assert.equal(lines.length, 1, run.stderr);
+      assert.match(lines[0]!, new RegExp(`^vireo batch: the output folder ${output} cannot be made: E[A-Z]+: .* \\(VIREO_ERR_BATCH_OUTPUT_INVALID\\)$`));
+      assert.doesNotMatch(run.stderr, /model loaded/, 'refused before any model loads');
+    }
+  });
+
   it('--help names every option with its environment variable', () => {
     const help = spawnSync(process.execPath, [vireo, 'batch', '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0);

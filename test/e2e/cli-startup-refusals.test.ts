@@ -59,6 +59,14 @@ it('a repository that is a file: one line, exit 1', async () => {
   assertOneLine(result.stderr, /is not a directory/);
 });
 
+it('a --batch-dir that cannot be made: one line naming it, exit 1', async () => {
+  const file = join(scratch, 'batch-dir-is-a-file');
+  await writeFile(file, 'x');
+  const result = await serve(['--model-repository', repo.root, '--batch-dir', file, ...(await ports()), '--http-address', '127.0.0.1']);
+  assert.equal(result.code, 1);
+  assertOneLine(result.stderr, /^vireo serve: --batch-dir .*batch-dir-is-a-file cannot be made: ENOTDIR/);
+});
+
 it('explicit control mode on 0.0.0.0 without a token: refused, naming the options', async () => {
   const result = await serve(['--model-repository', repo.root, ...(await ports()), '--model-control-mode', 'explicit']);
   assert.equal(result.code, 1);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -82,5 +82,15 @@ describe('vireo k8s --batch-job', () => {
     const missing = spawnSync(process.execPath, [join(root, 'bin', 'vireo.js'), 'k8s', '--batch-job', '--model-repository', join(root, 'examples', 'models'), '--image', 'vireo:1', '--output', out], { encoding: 'utf8' });
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /needs --batch-model/);
+  });
+
+  it('an --output that cannot be written is one line, not a stack trace', () => {
+    const file = join(dir, 'output-is-a-file');
+    writeFileSync(file, 'x');
+    const result = spawnSync(process.execPath, [join(root, 'bin', 'vireo.js'), 'k8s', '--batch-job', '--model-repository', join(root, 'examples', 'models'), '--image', 'vireo:1',
+      '--batch-model', 'tabular', '--input-uri', 'pvc://data/in', '--output-uri', 'pvc://data/out', '--shards', '3', '--output', file], { encoding: 'utf8' });
+    assert.equal(result.status, 1);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, /^vireo k8s: cannot write the manifests to .*output-is-a-file\/batch: ENOTDIR/);
   });
 });

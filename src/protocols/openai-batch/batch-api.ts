@@ -13,6 +13,8 @@ import { BatchFiles } from './batch-files.js';
 import { batchRoutes } from './batch-routes.js';
 import { BatchRunner } from './batch-runner.js';
 import { BatchObjects } from './batch-objects.js';
+import { makeDirectories } from '../../core/make-directories.js';
+import { VireoError } from '../../core/errors.js';
 
 export interface BatchApiOptions {
   server: InferenceServer;
@@ -48,6 +50,9 @@ async function directoryBytes(dir: string): Promise<number> {
 }
 
 export async function openBatchApi(options: BatchApiOptions): Promise<OpenBatchApi> {
+  await makeDirectories(options.dir).catch((error: Error) => {
+    throw new VireoError('VIREO_ERR_CONFIG_INVALID', `--batch-dir ${options.dir} cannot be made: ${error.message}`);
+  });
   const files = new BatchFiles(options.dir, { maxFileBytes: options.maxFileBytes, maxDiskBytes: options.maxDiskBytes });
   await files.open(await directoryBytes(options.dir));
   const runner = new BatchRunner({

@@ -6,11 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { VireoError } from '../../core/errors.js';
+import { makeDirectories } from '../../core/make-directories.js';
 
 export type FilePurpose = 'batch' | 'batch_output';
 
@@ -60,7 +61,7 @@ export class BatchFiles {
   }
 
   async open(usedBytes: number): Promise<void> {
-    await mkdir(this.#dir, { recursive: true });
+    await makeDirectories(this.#dir);
     // Uploads that were cut by a crash leave temporary files: they were never answered, so drop them.
     for (const name of await readdir(this.#dir)) if (name.endsWith('.tmp')) await rm(join(this.#dir, name), { force: true });
     this.#used = usedBytes;

@@ -5,11 +5,12 @@
  * parts/), see batch-runner.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../batch/part-store.js';
 import { VireoError } from '../../core/errors.js';
 import type { InputError } from './batch-input.js';
+import { makeDirectories } from '../../core/make-directories.js';
 
 export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
 
@@ -57,7 +58,7 @@ export class BatchObjects {
   }
 
   async open(): Promise<BatchObject[]> {
-    await mkdir(this.#dir, { recursive: true });
+    await makeDirectories(this.#dir);
     const batches: BatchObject[] = [];
     for (const name of await readdir(this.#dir)) {
       if (!BATCH_ID.test(name)) continue;
@@ -80,7 +81,7 @@ export class BatchObjects {
     const previous = this.#saving.get(batch.id) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(async () => {
       const dir = this.dir(batch.id);
-      await mkdir(dir, { recursive: true });
+      await makeDirectories(dir);
       await writeFileAtomic(join(dir, 'batch.json'), new TextEncoder().encode(JSON.stringify(batch)));
     });
     this.#saving.set(batch.id, next);
