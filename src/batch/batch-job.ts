@@ -51,7 +51,7 @@ export interface BatchJobOptions {
   modelIdentity: unknown;
   /** Batches in flight; default: the model's instances + 1. */
   maxInflight?: number;
-  /** Largest image or file a row may read, in bytes (default 64 MiB). */
+  /** Largest image, file or JSONL/CSV line a row may read, in bytes (default 64 MiB). */
   maxFileBytes?: number;
   observer?: BatchObserver;
   /** Aborted: no new part starts; the one running is committed, then the job rejects (rerun resumes). */
@@ -88,8 +88,10 @@ function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: Mo
       if (targets.length !== 1) invalid(`model "${options.model}" has ${targets.length} inputs that take files (${targets.join(', ') || 'none'}); a folder of images needs exactly one`);
       return imageSource(input.path, fileIndex, input.files, { input: targets[0]!, batched, model: options.model, version: options.version }, options.maxFileBytes ?? 64 * 1024 * 1024);
     }
-    if (input.format === 'jsonl') return jsonlSource({ path: input.path, fileIndex, blockBytes }, jsonl, batchSize);
-    if (input.format === 'csv') return csvSource({ path: input.path, fileIndex, blockBytes }, toRequest, options.idColumn, numericColumns(config));
+    // A line is what one row reads: bounded as one image of a folder is (--max-file-bytes).
+    const text = { path: input.path, fileIndex, blockBytes, maxLineBytes: options.maxFileBytes };
+    if (input.format === 'jsonl') return jsonlSource(text, jsonl, batchSize);
+    if (input.format === 'csv') return csvSource(text, toRequest, options.idColumn, numericColumns(config));
     return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn);
   });
 }

@@ -9,9 +9,16 @@
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { VireoError } from '../core/errors.js';
 
 const NEWLINE = 0x0a;
 const READ_CHUNK = 1 << 20;
+/**
+ * Longest line read (bytes): a line is held whole in memory, and a string cannot pass 2²⁹ characters,
+ * so a file without newlines stops with this error instead of growing until it crashes. The same
+ * bound as one image of an image folder (`vireo batch --max-file-bytes`).
+ */
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
 export function blockCount(fileBytes: number, blockBytes: number): number {
   return Math.max(1, Math.ceil(fileBytes / blockBytes));
@@ -36,9 +43,15 @@ const CARRIAGE_RETURN = 0x0d;
  * The lines starting in [start, end) of a file, `firstLineNumber` being the number of the first of
  * them (see LineCounter). A final line without newline is a line; `\r\n` ends a line too.
  */
-export function readBlockLines(path: string, start: number, end: number, firstLineNumber: number): AsyncGenerator<Line> {
+export function readBlockLines(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<Line> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  return readLines(path, start, end, firstLineNumber, (number, bytes) => ({ number, text: decoder.decode(bytes) }));
+  return readLines(path, start, end, firstLineNumber, (number, bytes) => ({ number, text: decoder.decode(bytes) }), undefined, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+}
+
+/** `buffers`: see ReadBuffers (byte lines only); `maxLineBytes`: see DEFAULT_MAX_LINE_BYTES. */
+export interface LineReadOptions {
+  buffers?: ReadBuffers;
+  maxLineBytes?: number;
 }
 
 /**
@@ -75,18 +88,26 @@ export class ReadBuffers {
  * line's bytes are a view of the read buffer where the line lies in one read (else a copy): with
  * `buffers`, valid until `buffers.releaseRead()`.
  */
-export function readBlockLineBytes(path: string, start: number, end: number, firstLineNumber: number, buffers?: ReadBuffers): AsyncGenerator<ByteLine> {
-  return readLines(path, start, end, firstLineNumber, (number, bytes) => ({ number, bytes }), buffers);
+export function readBlockLineBytes(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<ByteLine> {
+  return readLines(path, start, end, firstLineNumber, (number, bytes) => ({ number, bytes }), options.buffers, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
 }
 
 /** The lines of [start, end), each its bytes without the line ending made into a T by `make`. */
-async function* readLines<T>(path: string, start: number, end: number, firstLineNumber: number, make: (number: number, bytes: Buffer) => T, buffers?: ReadBuffers): AsyncGenerator<T> {
+async function* readLines<T>(path: string, start: number, end: number, firstLineNumber: number, make: (number: number, bytes: Buffer) => T, buffers: ReadBuffers | undefined, maxLineBytes: number): AsyncGenerator<T> {
   // Start one byte early: if that byte is a newline, a line starts exactly at `start`.
   const from = start === 0 ? 0 : start - 1;
   let skipping = start !== 0;
   let position = from;
   let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let lineStart = start;
+  const hold = (part: Buffer) => {
+    pendingBytes += part.length;
+    if (pendingBytes > maxLineBytes) {
+      throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: line ${number + 1} is longer than ${maxLineBytes} bytes, the most one row may read (--max-file-bytes)`);
+    }
+    pending.push(part);
+  };
   let number = firstLineNumber;
   const line = (parts: Buffer[]): T => {
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
@@ -114,13 +135,14 @@ async function* readLines<T>(path: string, start: number, end: number, firstLine
           continue;
         }
         if (newline < 0) {
-          pending.push(chunk.subarray(offset));
+          hold(chunk.subarray(offset));
           offset = chunk.length;
           continue;
         }
-        pending.push(chunk.subarray(offset, newline));
+        hold(chunk.subarray(offset, newline));
         yield line(pending);
         pending = [];
+        pendingBytes = 0;
         offset = newline + 1;
         lineStart = position + offset;
         if (lineStart >= end) return;

@@ -14,12 +14,14 @@ import { mapSliced, type TimeSlicer } from './time-slicer.js';
 import { parseNumericBytes, parseNumericLine, type LineTarget } from './csv-numbers.js';
 import { jsonlRows, parseJsonlLine, type JsonlModel, type ParsedLine } from './jsonl-rows.js';
 import type { PartRange } from './part-store.js';
-import { blockCount, LineCounter, ReadBuffers, readBlockLineBytes, readBlockLines, type ByteLine, type Line } from './line-blocks.js';
+import { blockCount, LineCounter, ReadBuffers, readBlockLineBytes, readBlockLines, type ByteLine, type Line, type LineReadOptions } from './line-blocks.js';
 
 export interface TextSourceOptions {
   path: string;
   fileIndex: number;
   blockBytes: number;
+  /** Longest line (bytes; default line-blocks.ts DEFAULT_MAX_LINE_BYTES): a longer one stops the job with its line number. */
+  maxLineBytes?: number;
 }
 
 async function fileIdentity(path: string): Promise<unknown> {
@@ -39,7 +41,7 @@ async function estimateLines(path: string): Promise<number> {
   return lines === 0 ? 0 : Math.round((size / bytes) * lines);
 }
 
-type BlockReader<L> = (path: string, start: number, end: number, firstLineNumber: number, buffers?: ReadBuffers) => AsyncGenerator<L>;
+type BlockReader<L> = (path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions) => AsyncGenerator<L>;
 
 /**
  * Lines of the owned blocks (as `read` gives them), grouped `partRows` at a time: [block, part index,
@@ -57,7 +59,7 @@ async function* lineParts<L extends { number: number }>(source: TextSourceOption
     let lines: L[] = [];
     let seen = 0;
     const start = block * source.blockBytes;
-    for await (const line of read(source.path, start, Math.min(size, start + source.blockBytes), first, buffers)) {
+    for await (const line of read(source.path, start, Math.min(size, start + source.blockBytes), first, { buffers, maxLineBytes: source.maxLineBytes })) {
       seen++;
       if (skipLine(line)) continue;
       lines.push(line);

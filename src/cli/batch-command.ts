@@ -64,7 +64,7 @@ export function batchCommand(): Command {
     .addOption(option('--restart', 'discard an output folder that holds another job\'s parts (model or input changed) instead of refusing', 'restart'))
     .addOption(option('--instances <n>', 'instances of the model for the job: auto (one single-threaded instance per core), config (its instance_group), or a count', 'instances').argParser(parseInstances).default('auto'))
     .addOption(option('--max-inflight <n>', 'batches in flight at once (default: the model\'s instances + 1)', 'max-inflight').argParser(integer(1, 1024)))
-    .addOption(option('--max-file-bytes <bytes>', 'largest image or file one row may read', 'max-file-bytes').argParser(integer(1, 2 ** 31 - 1)).default(64 * 1024 * 1024))
+    .addOption(option('--max-file-bytes <bytes>', 'largest image, file or input line one row may read', 'max-file-bytes').argParser(integer(1, 2 ** 31 - 1)).default(64 * 1024 * 1024))
     .addOption(option('--load-model <name>', 'also load this model (repeatable; the ones a handler or ensemble calls); default: every model of the repository', 'load-model').argParser(collect))
     .addOption(option('--metrics-port <port>', 'serve the job\'s Prometheus metrics on GET /metrics while it runs (-1: off, 0: any port)', 'metrics-port').argParser(integer(-1, 65535)).default(-1))
     .addOption(option('--metrics-address <host>', 'address the metrics endpoint binds to', 'metrics-address').default('127.0.0.1'))

@@ -149,6 +149,13 @@ describe('vireo batch: kill -9 and rerun', () => {
     }
   });
 
+  it('a line longer than --max-file-bytes stops the job with its number, without reading it whole', () => {
+    const run = spawnSync(process.execPath, [vireo, ...args(join(dir, 'long-lines'), ['--max-file-bytes', '100'])], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.status, 3, run.stderr);
+    const lines = run.stderr.trim().split('\n').filter((line) => !line.startsWith('{'));
+    assert.deepEqual(lines, [`vireo batch: ${input}: line 1 is longer than 100 bytes, the most one row may read (--max-file-bytes) (VIREO_ERR_BATCH_INPUT_INVALID)`]);
+  });
+
   it('--help names every option with its environment variable', () => {
     const help = spawnSync(process.execPath, [vireo, 'batch', '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0);

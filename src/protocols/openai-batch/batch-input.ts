@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { readBlockLines } from '../../batch/line-blocks.js';
+import { DEFAULT_MAX_LINE_BYTES, readBlockLines } from '../../batch/line-blocks.js';
 import type { TimeSlicer } from '../../batch/time-slicer.js';
 import { VireoError } from '../../core/errors.js';
 
@@ -124,7 +124,7 @@ export async function validateInput(path: string, url: string, maxLines: number,
     if (pause) await pause;
     const { line } = read;
     if (!('text' in read)) {
-      errors.push({ code: 'invalid_json_line', message: `line ${line} is not valid UTF-8`, line, param: null });
+      errors.push({ code: 'invalid_json_line', message: read.invalid, line, param: null });
       break;
     }
     total++;
@@ -148,9 +148,10 @@ export async function validateInput(path: string, url: string, maxLines: number,
 
 /**
  * The non-empty lines of a file with their 1-based numbers, read as the engine reads them (one block
- * covering the whole file). Bytes that are not UTF-8 end the reading with `{invalid}` at their line.
+ * covering the whole file). Bytes that are not UTF-8, or a line longer than the engine reads, end the
+ * reading with `{invalid}` at their line.
  */
-async function* fileLines(path: string): AsyncGenerator<{ line: number; text: string } | { line: number; invalidUtf8: true }> {
+async function* fileLines(path: string): AsyncGenerator<{ line: number; text: string } | { line: number; invalid: string }> {
   const { size } = await stat(path);
   let line = 1;
   try {
@@ -159,7 +160,9 @@ async function* fileLines(path: string): AsyncGenerator<{ line: number; text: st
       if (read.text.trim() !== '') yield { line: read.number + 1, text: read.text };
     }
   } catch (error) {
-    if (!(error instanceof TypeError)) throw error; // TextDecoder's fatal mode rejects bytes that are not UTF-8
-    yield { line, invalidUtf8: true };
+    // TextDecoder's fatal mode rejects bytes that are not UTF-8; line-blocks.ts refuses a line it would not hold.
+    if (error instanceof TypeError) yield { line, invalid: `line ${line} is not valid UTF-8` };
+    else if (error instanceof VireoError && error.code === 'VIREO_ERR_BATCH_INPUT_INVALID') yield { line, invalid: `line ${line} is longer than ${DEFAULT_MAX_LINE_BYTES} bytes` };
+    else throw error;
   }
 }

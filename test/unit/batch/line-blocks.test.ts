@@ -8,7 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
-import { blockCount, LineCounter, readBlockLines } from '../../../src/batch/line-blocks.js';
+import { blockCount, LineCounter, readBlockLineBytes, readBlockLines } from '../../../src/batch/line-blocks.js';
+import type { VireoError } from '../../../src/core/errors.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'vireo-line-blocks-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -31,4 +32,25 @@ it('every line exactly once, in order, with its number, whatever the block size'
       assert.deepEqual(got, expected, `${name}, blocks of ${blockBytes} bytes`);
     }
   }
+});
+
+it('a line longer than maxLineBytes stops the reading with its number, at any read size; one at the bound is read', async () => {
+  // 3 MiB: longer than one 1 MiB read, so the bound is met across reads, not only within one.
+  const long = 'y'.repeat(3 * 1024 * 1024);
+  const path = join(dir, 'long-line.jsonl');
+  await writeFile(path, `short\n${long}\nafter\n`);
+  const size = Buffer.byteLength(`short\n${long}\nafter\n`);
+  const read = async (maxLineBytes: number) => {
+    const got: string[] = [];
+    for await (const line of readBlockLines(path, 0, size, 0, { maxLineBytes })) got.push(line.text.length > 10 ? `${line.text.length} chars` : line.text);
+    return got;
+  };
+  for (const bound of [1000, 1024 * 1024, long.length - 1]) {
+    await assert.rejects(read(bound), (error: VireoError) => error.code === 'VIREO_ERR_BATCH_INPUT_INVALID' && error.message.includes(`line 2 is longer than ${bound} bytes`));
+  }
+  assert.deepEqual(await read(long.length), ['short', `${long.length} chars`, 'after']);
+  const bytes: number[] = [];
+  for await (const line of readBlockLineBytes(path, 0, size, 0, { maxLineBytes: long.length })) bytes.push(line.bytes.length);
+  assert.deepEqual(bytes, [5, long.length, 5]);
+  await assert.rejects(async () => { for await (const _ of readBlockLineBytes(path, 0, size, 0, { maxLineBytes: 10 })) { /* reading */ } }, /line 2 is longer than 10 bytes/);
 });
