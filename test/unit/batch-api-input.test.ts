@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { DEFAULT_MAX_LINE_BYTES } from '../../src/batch/line-blocks.js';
 import { CustomIdDigests, validateInput } from '../../src/protocols/openai-batch/batch-input.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'vireo-batch-input-'));
@@ -42,6 +43,13 @@ it('refuses a file over the line limit, and bytes that are not UTF-8 with their 
   await writeFile(path, Buffer.concat([Buffer.from(`${line('a')}\n${line('b')}\n`), Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a])]));
   const bad = await validateInput(path, URL, 5);
   assert.deepEqual(bad.errors.map((e) => [e.code, e.line]), [['invalid_json_line', 3]]);
+});
+
+it('a line longer than the engine reads fails validation at its line, with no path in the message', async () => {
+  const path = join(dir, 'long-line.jsonl');
+  await writeFile(path, `${line('a')}\n${'x'.repeat(DEFAULT_MAX_LINE_BYTES + 1)}\n${line('b')}\n`);
+  const { errors } = await validateInput(path, URL, 5);
+  assert.deepEqual(errors, [{ code: 'invalid_json_line', message: `line 2 is longer than ${DEFAULT_MAX_LINE_BYTES} bytes`, line: 2, param: null }]);
 });
 
 it('keeps 16 bytes per custom_id whatever its length', () => {
