@@ -241,7 +241,9 @@ async function writeApplication(packageRoot: string, appDir: string, onStep: (me
 export async function writeBuildContext(options: BuildContextOptions): Promise<BuildContext> {
   const { packageRoot, contextDir: dir, onStep = () => {} } = options;
   if (existsSync(dir) && (await readdir(dir)).length > 0) throw new PackagingError(`context directory ${dir} is not empty`);
-  await makeDirectories(dir);
+  await makeDirectories(dir).catch((error: Error) => {
+    throw new PackagingError(`context directory ${dir} cannot be made: ${error.message}`);
+  });
   try {
     if (!options.modelsOnly) await writeApplication(packageRoot, join(dir, 'app'), onStep);
     onStep(`copying ${options.models.length} model(s): ${options.models.map((m) => m.name).join(', ')}`);

@@ -9,6 +9,7 @@ import { writeBuildContext } from '../../src/packaging/build-context.js';
 import { DEFAULT_BASE } from '../../src/packaging/containerfile.js';
 import { inventory } from '../../src/packaging/model-inventory.js';
 import { INSTALL_ONLY_DEPENDENCIES } from '../../src/packaging/prune-list.js';
+import { PackagingError } from '../../src/packaging/packaging-error.js';
 import { startTestServer } from '../helpers/server.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -128,6 +129,15 @@ describe('build context', () => {
 
   it('refuses a non-empty context directory', async () => {
     await assert.rejects(writeBuildContext(options(join(work, 'a'))), /is not empty/);
+  });
+
+  it('a context directory that cannot be made is a PackagingError (one line from the CLI), also under /proc', { timeout: 20_000 }, async () => {
+    const file = join(work, 'context-is-a-file');
+    writeFileSync(file, 'x');
+    await assert.rejects(writeBuildContext(options(join(file, 'sub'))), (error: Error) => error instanceof PackagingError && /context directory .* cannot be made: ENOTDIR/.test(error.message));
+    if (process.platform === 'linux') {
+      await assert.rejects(writeBuildContext(options('/proc/vireo-no-such-context')), (error: Error) => error instanceof PackagingError && /cannot be made: ENOENT/.test(error.message));
+    }
   });
 });
 
