@@ -55,6 +55,9 @@ export async function planInputs(values: readonly string[], forced?: InputFormat
     } else if (isDynamicPattern(value)) {
       base = process.cwd();
       matches = await glob(value, { cwd: base, onlyFiles: true, dot: false, followSymbolicLinks: false });
+    } else if (info) {
+      // A device, a FIFO or a socket: its size says nothing of what it holds, and reading it may never end.
+      return invalid(`${value}: not a regular file or folder`);
     } else {
       return invalid(`${value}: no such file, folder or glob match`);
     }
