@@ -20,7 +20,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     base: undefined,
     ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', destination } } } : {}),
   };
-  return pretty || destination === 1 ? pino(settings) : pino(settings, pino.destination(destination));
+  // Synchronous writes: logs are rare (request logging is debug only), and an asynchronous stream
+  // flushes itself at exit with a loop that retries a broken pipe forever (sonic-boom 4.2's flushSync:
+  // `vireo serve | head` never exited on SIGTERM). Synchronously, a broken pipe is an 'error', and
+  // pino's destination then stops writing to it.
+  return pretty ? pino(settings) : pino(settings, pino.destination({ dest: destination, sync: true }));
 }
 
 /** A logger that drops everything: for tests and embedding. */
