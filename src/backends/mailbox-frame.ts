@@ -8,7 +8,7 @@
  *
  * Layout from `base` (little-endian):
  *   f64 id · f64 executeMs (NaN: absent) · i32 slot (−1: absent) · u32 JSON bytes (0: none) ·
- *   u16 output names · u16 tensors · u32 reserved                                    (32 bytes)
+ *   u16 output names · u16 tensors · u32 where the data starts, from `base`          (32 bytes)
  *   each output name: u16 bytes, UTF-8
  *   each tensor: u16 name bytes, UTF-8 name, u8 datatype (index in DATATYPES), u8 rank,
  *                u32 data bytes, f64 × rank dims
@@ -111,6 +111,7 @@ export class FrameCodec {
     view.setUint32(base + 20, jsonBytes, true);
     view.setUint16(base + 24, outputs.length, true);
     view.setUint16(base + 26, tensors.length, true);
+    view.setUint32(base + 28, align8(at) - base, true);
     return true;
   }
 
@@ -130,7 +131,9 @@ export class FrameCodec {
       outputs.push(this.#bytes.toString('utf8', at + 2, at + 2 + bytes));
       at += 2 + bytes;
     }
-    const headers: { name: string; datatype: DataType; byteLength: number; shape: number[] }[] = [];
+    // The data's start is in the header, so each tensor is copied out as its header is read.
+    let dataAt = base + view.getUint32(base + 28, true);
+    const tensors: Tensor[] = [];
     for (let i = 0; i < tensorCount; i++) {
       const nameBytes = view.getUint16(at, true);
       const name = this.#bytes.toString('utf8', at + 2, at + 2 + nameBytes);
@@ -141,15 +144,10 @@ export class FrameCodec {
       at += 6;
       const shape: number[] = [];
       for (let d = 0; d < rank; d++, at += 8) shape.push(view.getFloat64(at, true));
-      headers.push({ name, datatype, byteLength, shape });
+      tensors.push({ name, datatype, shape, data: this.#copyOut(datatype, dataAt, byteLength) });
+      dataAt += align8(byteLength);
     }
     const json = jsonBytes > 0 ? JSON.parse(this.#bytes.toString('utf8', at, at + jsonBytes)) as unknown : undefined;
-    let dataAt = align8(at + jsonBytes);
-    const tensors = headers.map(({ name, datatype, byteLength, shape }): Tensor => {
-      const data = this.#copyOut(datatype, dataAt, byteLength);
-      dataAt += align8(byteLength);
-      return { name, datatype, shape, data };
-    });
     const frame: ReadFrame = { id, outputs, tensors };
     if (slot >= 0) frame.slot = slot;
     if (!Number.isNaN(executeMs)) frame.executeMs = executeMs;

@@ -21,6 +21,8 @@ const RESPONSE = 2;
 /** The host's recent peak of requests in flight, as of its last request (see spin-policy.ts). */
 const HOST_INFLIGHT = 3;
 const CONTROL_BYTES = 16;
+/** An answer names no outputs (and an error carries no tensors): one empty array for all of them. */
+const NONE: readonly never[] = [];
 
 const enum Slot { Free = 0, Ready = 1, Taken = 2 }
 /** RESPONSE states: the answer is in the mailbox, or it went over the port (too large). */
@@ -132,8 +134,8 @@ export class SharedMailbox {
   /** Answers in the mailbox; false when the outputs do not fit (the caller posts them instead). */
   answer(response: MailboxResponse): boolean {
     const frame = 'outputs' in response
-      ? { id: response.id, executeMs: response.executeMs, outputs: [], tensors: response.outputs }
-      : { id: response.id, executeMs: response.executeMs, outputs: [], json: response.error, tensors: [] };
+      ? { id: response.id, executeMs: response.executeMs, outputs: NONE, tensors: response.outputs }
+      : { id: response.id, executeMs: response.executeMs, outputs: NONE, json: response.error, tensors: NONE };
     if (!this.#frames.write(CONTROL_BYTES + this.#capacity, CONTROL_BYTES + 2 * this.#capacity, frame)) return false;
     this.#respond(Answer.InMailbox);
     return true;
