@@ -20,6 +20,13 @@ const READ_CHUNK = 1 << 20;
  */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
+/** A line past the bound: which line (1-based) and the bound, for callers that report it their own way. */
+export class LineTooLong extends VireoError {
+  constructor(path: string, readonly line: number, readonly maxLineBytes: number) {
+    super('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: line ${line} is longer than ${maxLineBytes} bytes, the most one row may read (--max-file-bytes)`);
+  }
+}
+
 export function blockCount(fileBytes: number, blockBytes: number): number {
   return Math.max(1, Math.ceil(fileBytes / blockBytes));
 }
@@ -103,9 +110,7 @@ async function* readLines<T>(path: string, start: number, end: number, firstLine
   let lineStart = start;
   const hold = (part: Buffer) => {
     pendingBytes += part.length;
-    if (pendingBytes > maxLineBytes) {
-      throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: line ${number + 1} is longer than ${maxLineBytes} bytes, the most one row may read (--max-file-bytes)`);
-    }
+    if (pendingBytes > maxLineBytes) throw new LineTooLong(path, number + 1, maxLineBytes);
     pending.push(part);
   };
   let number = firstLineNumber;

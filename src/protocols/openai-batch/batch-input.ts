@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { DEFAULT_MAX_LINE_BYTES, readBlockLines } from '../../batch/line-blocks.js';
+import { LineTooLong, readBlockLines } from '../../batch/line-blocks.js';
 import type { TimeSlicer } from '../../batch/time-slicer.js';
 import { VireoError } from '../../core/errors.js';
 
@@ -162,7 +162,7 @@ async function* fileLines(path: string): AsyncGenerator<{ line: number; text: st
   } catch (error) {
     // TextDecoder's fatal mode rejects bytes that are not UTF-8; line-blocks.ts refuses a line it would not hold.
     if (error instanceof TypeError) yield { line, invalid: `line ${line} is not valid UTF-8` };
-    else if (error instanceof VireoError && error.code === 'VIREO_ERR_BATCH_INPUT_INVALID') yield { line, invalid: `line ${line} is longer than ${DEFAULT_MAX_LINE_BYTES} bytes` };
+    else if (error instanceof LineTooLong) yield { line: error.line, invalid: `line ${error.line} is longer than ${error.maxLineBytes} bytes` };
     else throw error;
   }
 }
