@@ -67,6 +67,9 @@ export async function runParts<P extends PartInput>(parts: AsyncGenerator<P>, op
     done.part.release?.();
     await committing;
     committing = commit(done.part, results);
+    // Awaited at the next part's turn or at the end; until then a failed commit (an encoding that
+    // throws, a disk limit, a full disk) must not count as an unhandled rejection — that ends the process.
+    committing.catch(() => undefined);
     try {
       options.ran?.(done.part, results);
     } catch (error) {

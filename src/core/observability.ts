@@ -52,6 +52,8 @@ export interface BatchJobsSnapshot {
   /** Requests answered (and failed) by batch jobs since the process started. */
   requestsCompleted: number;
   requestsFailed: number;
+  /** Requests of every job kept (any status), from the jobs' own counts: what a restart does not reset. */
+  rows: { total: number; completed: number; failed: number };
   /** Bytes under the batch directory. */
   storageBytes: number;
 }

@@ -15,6 +15,9 @@ import { MetricsRecorder, type VersionFamilies } from './metrics-recorder.js';
 const MV = ['model', 'version'] as const;
 
 /** prom-client default metrics that are gauges with a counter's `_total` suffix (dropped, see below). */
+/** OpenAI's batch statuses, each a series of vireo_batch_jobs. */
+const BATCH_STATUSES = ['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled'] as const;
+
 export const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export class VireoMetrics implements ProtocolRecorder {
@@ -95,8 +98,19 @@ export class VireoMetrics implements ProtocolRecorder {
     new Gauge({
       name: 'vireo_batch_jobs', help: 'Batch jobs (the /v1/batches API) by status.', labelNames: ['status'], registers,
       collect() {
-        this.reset();
-        for (const [status, n] of metrics.#batches?.().jobs ?? []) this.labels(status).set(n);
+        const snapshot = metrics.#batches?.();
+        if (!snapshot) return;
+        // Every status, zero included: a series that vanishes reads as "no data", not as none.
+        for (const status of BATCH_STATUSES) this.labels(status).set(snapshot.jobs.get(status) ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'vireo_batch_rows', help: 'Requests of the batch jobs the server keeps (every status), by state: total, completed, failed. From the jobs\' saved counts, so a restart does not reset them.',
+      labelNames: ['state'], registers,
+      collect() {
+        const snapshot = metrics.#batches?.();
+        if (!snapshot) return;
+        for (const state of ['total', 'completed', 'failed'] as const) this.labels(state).set(snapshot.rows[state]);
       },
     });
     new Counter({

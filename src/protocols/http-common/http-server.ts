@@ -99,10 +99,19 @@ function httpsOptions(tls: TlsSource) {
   return { cert, key, ca, requestCert: tls.mutual, rejectUnauthorized: tls.mutual };
 }
 
+/** The limits the server's refusals name (the options' values, or their defaults). */
+export function frameworkLimits(options: HttpOptions): FrameworkErrorLimits {
+  return {
+    bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
+    maxParamLength: MAX_PARAM_LENGTH,
+    headerLimit: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+  };
+}
+
 export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): FastifyInstance {
-  const bodyLimit = options.bodyLimit ?? 64 * 1024 * 1024;
-  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const limits: FrameworkErrorLimits = { bodyLimit, maxParamLength: MAX_PARAM_LENGTH, headerLimit: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE, requestTimeoutMs };
+  const limits = frameworkLimits(options);
+  const { bodyLimit, requestTimeoutMs } = limits;
   const recorder = options.server.protocolRecorder;
   const rejected: RejectionCounter = recorder?.rejectedRequest ? (reason) => recorder.rejectedRequest!('http', reason) : undefined;
   const app: FastifyInstance = Fastify({

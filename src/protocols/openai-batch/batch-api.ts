@@ -39,12 +39,22 @@ export interface OpenBatchApi {
   close(): Promise<void>;
 }
 
-async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await directoryBytes(path);
-    else if (entry.isFile()) total += (await stat(path)).size;
+/**
+ * The bytes the storage limit counts, as a running server counts them: uploaded and output files
+ * (`files/*.data`) and the answers jobs have committed (`batches/<id>/parts/`, manifests aside).
+ * Objects, manifests and batch states are small and not counted, here or while running.
+ */
+async function countedBytes(dir: string): Promise<number> {
+  const sizes = async (folder: string, counted: (name: string) => boolean): Promise<number> => {
+    let total = 0;
+    for (const entry of await readdir(folder, { withFileTypes: true }).catch(() => [])) {
+      if (entry.isFile() && counted(entry.name)) total += (await stat(join(folder, entry.name)).catch(() => ({ size: 0 }))).size;
+    }
+    return total;
+  };
+  let total = await sizes(join(dir, 'files'), (name) => name.endsWith('.data'));
+  for (const batch of await readdir(join(dir, 'batches'), { withFileTypes: true }).catch(() => [])) {
+    if (batch.isDirectory()) total += await sizes(join(dir, 'batches', batch.name, 'parts'), (name) => !name.endsWith('.manifest.json') && !name.includes('.tmp-'));
   }
   return total;
 }
@@ -54,7 +64,7 @@ export async function openBatchApi(options: BatchApiOptions): Promise<OpenBatchA
     throw new VireoError('VIREO_ERR_CONFIG_INVALID', `--batch-dir ${options.dir} cannot be made: ${error.message}`);
   });
   const files = new BatchFiles(options.dir, { maxFileBytes: options.maxFileBytes, maxDiskBytes: options.maxDiskBytes });
-  await files.open(await directoryBytes(options.dir));
+  await files.open(await countedBytes(options.dir));
   const runner = new BatchRunner({
     server: options.server, files, objects: new BatchObjects(options.dir), logger: options.logger.child({ component: 'batch' }),
     partRequests: options.partRequests ?? 256, maxLines: options.maxLines, stopWaitMs: options.stopWaitMs,
@@ -67,7 +77,7 @@ export async function openBatchApi(options: BatchApiOptions): Promise<OpenBatchA
     }),
     runner,
     start: () => runner.start(),
-    snapshot: () => ({ jobs: runner.countByStatus(), requestsCompleted: runner.completed, requestsFailed: runner.failed, storageBytes: files.usedBytes }),
+    snapshot: () => ({ jobs: runner.countByStatus(), requestsCompleted: runner.completed, requestsFailed: runner.failed, rows: runner.rowCounts(), storageBytes: files.usedBytes }),
     close: () => runner.close(),
   };
 }

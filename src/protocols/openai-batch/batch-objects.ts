@@ -62,6 +62,8 @@ export class BatchObjects {
     const batches: BatchObject[] = [];
     for (const name of await readdir(this.#dir)) {
       if (!BATCH_ID.test(name)) continue;
+      // A state write cut by a crash leaves its temporary file beside the batch's state: never read, drop it.
+      for (const file of await readdir(join(this.#dir, name))) if (file.startsWith('batch.json.tmp-')) await rm(join(this.#dir, name, file), { force: true });
       try {
         batches.push(JSON.parse(await readFile(join(this.#dir, name, 'batch.json'), 'utf8')) as BatchObject);
       } catch (error) {

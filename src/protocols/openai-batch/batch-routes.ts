@@ -5,9 +5,12 @@
  * access guard because the upload is multipart, not JSON; other bodies are read only as JSON.
  * docs/batch-api.md describes the behaviour and where it differs from OpenAI's.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clip } from '../../core/bounded-text.js';
 import { VireoError } from '../../core/errors.js';
-import { sendError, type HttpOptions, type HttpRoutes } from '../http-common/http-server.js';
+import { countRejection, fastifyClientError, type FrameworkErrorLimits } from '../http-common/framework-errors.js';
+import { HTTP_STATUS } from '../http-common/http-errors.js';
+import { frameworkLimits, type HttpOptions, type HttpRoutes } from '../http-common/http-server.js';
 import { checkFileId, nowSeconds, type BatchFiles, type FileObject, type FilePurpose } from './batch-files.js';
 import { parseEndpoint } from './batch-input.js';
 import type { BatchRunner } from './batch-runner.js';
@@ -34,7 +37,9 @@ function page<T extends { id: string }>(items: T[], query: Record<string, string
   let start = 0;
   if (query.after !== undefined) {
     const at = items.findIndex((item) => item.id === query.after);
-    start = at < 0 ? items.length : at + 1;
+    // An empty page would read as the end of the list: a cursor that names nothing (deleted since) is refused.
+    if (at < 0) malformed(`"after": no item with id "${query.after.slice(0, 64)}" in this list`);
+    start = at + 1;
   }
   const data = items.slice(start, start + limit);
   return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: start + limit < items.length };
@@ -59,6 +64,9 @@ function checkMetadata(value: unknown): Record<string, string> | null {
   return value as Record<string, string>;
 }
 
+/** What the routes read from the URL: an id in the path, and query strings. */
+type RouteTypes = { Params: { id: string }; Querystring: Record<string, string | undefined> };
+
 /** Control routes read JSON only when it is declared JSON: a form post from a web page is refused. */
 function jsonObject(request: FastifyRequest): Record<string, unknown> {
   const type = (request.headers['content-type'] ?? '').toLowerCase();
@@ -67,25 +75,57 @@ function jsonObject(request: FastifyRequest): Record<string, unknown> {
   return request.body;
 }
 
-/** The guard hook is skipped (`authorize` runs in each handler): see the file comment. */
-const PUBLIC = { config: { access: 'public' as const } };
+/**
+ * Errors in OpenAI's form, `{"error": {"message", "type", "param", "code"}}`, which its clients read
+ * (`error.code`, `error.type`) — not the REST routes' `{"error": "…"}`. `code` is Vireo's stable error
+ * code without its prefix (docs/errors.md), or the reason fastify refused the body for.
+ */
+function sendOpenAiError(reply: FastifyReply, error: unknown, limits: FrameworkErrorLimits): FastifyReply {
+  let status: number;
+  let message: string;
+  let code: string;
+  if (error instanceof VireoError || !(error instanceof Error) || !('statusCode' in error || 'code' in error)) {
+    const e = VireoError.from(error);
+    // OpenAI answers "too many jobs" with 429, which clients retry; other limits are 413.
+    status = e.code === 'VIREO_ERR_BATCH_LIMIT' && e.message.includes('--batch-max-jobs') ? 429 : HTTP_STATUS[e.status];
+    message = e.message;
+    code = e.code.slice('VIREO_ERR_'.length).toLowerCase();
+    if (status >= 500 && e.status !== 'UNAVAILABLE') reply.log.error({ code: e.code, err: e }, 'request failed');
+  } else {
+    // fastify's own refusals of the body (bad JSON, too large, wrong media type) or an unexpected error.
+    const fastifyError = error as FastifyError;
+    const clientSide = fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500;
+    if (clientSide) {
+      ({ status, message, reason: code } = fastifyClientError(fastifyError, limits));
+    } else {
+      reply.log.error({ err: error }, 'unexpected error while handling a request');
+      [status, message, code] = [500, `internal error: ${clip(fastifyError.message, 1000)}`, 'internal'];
+    }
+  }
+  if (status < 500) countRejection(reply, code);
+  return reply.code(status).send({ error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code } });
+}
 
 export function batchRoutes(api: BatchApi): HttpRoutes {
-  return (app: FastifyInstance, _options: HttpOptions) => {
-    const route = (handler: (request: FastifyRequest<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>, reply: FastifyReply) => Promise<unknown>) =>
-      async (request: FastifyRequest<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>, reply: FastifyReply) => {
+  return (app: FastifyInstance, options: HttpOptions) => {
+    const limits = frameworkLimits(options);
+    // The guard hook is skipped (`authorize` runs in each handler): see the file comment. Errors thrown
+    // before the handler (the body's parsing) take OpenAI's form too.
+    const PUBLIC = {
+      config: { access: 'public' as const },
+      errorHandler: (error: FastifyError, _request: unknown, reply: FastifyReply) => sendOpenAiError(reply, error, limits),
+    };
+    const route = (handler: (request: FastifyRequest<RouteTypes>, reply: FastifyReply) => Promise<unknown>) =>
+      async (request: FastifyRequest<RouteTypes>, reply: FastifyReply) => {
         try {
           api.authorize(request);
           return await handler(request, reply);
         } catch (error) {
-          const e = VireoError.from(error);
-          // OpenAI answers "too many jobs" with 429, which clients retry; other limits are 413.
-          if (e.code === 'VIREO_ERR_BATCH_LIMIT' && e.message.includes('--batch-max-jobs')) return reply.code(429).send({ error: e.message });
-          return sendError(reply, e);
+          return sendOpenAiError(reply, VireoError.from(error), limits);
         }
       };
 
-    app.post('/v1/files', PUBLIC, route(async (request, reply) => {
+    app.post<RouteTypes>('/v1/files', PUBLIC, route(async (request, reply) => {
       if (!request.isMultipart()) malformed('upload the file as multipart/form-data with fields "file" and "purpose"');
       let purpose: string | undefined;
       let file: FileObject | undefined;
@@ -101,6 +141,9 @@ export function batchRoutes(api: BatchApi): HttpRoutes {
       } catch (error) {
         if (file) await api.files.delete(file.id);
         if (error instanceof VireoError) throw error;
+        const code = (error as { code?: string }).code;
+        if (code === 'FST_FILES_LIMIT') malformed('the form must have one file, in the field "file"');
+        if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') malformed('the form has more fields than "file", "purpose" and a few others');
         throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `invalid multipart/form-data body: ${(error as Error).message}`);
       }
       if (!file) return malformed('the form has no field "file"');
@@ -111,21 +154,26 @@ export function batchRoutes(api: BatchApi): HttpRoutes {
       return reply.send(file);
     }));
 
-    app.get('/v1/files', PUBLIC, route(async (request) => page(await api.files.list(request.query.purpose as FilePurpose | undefined), request.query)));
-    app.get('/v1/files/:id', PUBLIC, route(async (request) => api.files.get(request.params.id)));
-    app.get('/v1/files/:id/content', PUBLIC, route(async (request, reply) => {
+    app.get<RouteTypes>('/v1/files', PUBLIC, route(async (request) => {
+      const { order = 'desc' } = request.query;
+      if (order !== 'asc' && order !== 'desc') malformed('"order" must be "asc" or "desc"');
+      const files = await api.files.list(request.query.purpose as FilePurpose | undefined);
+      return page(order === 'asc' ? files.reverse() : files, request.query);
+    }));
+    app.get<RouteTypes>('/v1/files/:id', PUBLIC, route(async (request) => api.files.get(request.params.id)));
+    app.get<RouteTypes>('/v1/files/:id/content', PUBLIC, route(async (request, reply) => {
       const file = await api.files.get(request.params.id);
       const { createReadStream } = await import('node:fs');
       return reply.header('content-type', 'application/jsonl').header('content-length', file.bytes).send(createReadStream(api.files.dataPath(file.id)));
     }));
-    app.delete('/v1/files/:id', PUBLIC, route(async (request) => {
+    app.delete<RouteTypes>('/v1/files/:id', PUBLIC, route(async (request) => {
       const id = checkFileId(request.params.id);
       if (api.runner.reads(id)) throw new VireoError('VIREO_ERR_BATCH_STATE', `file ${id} is the input of a batch that has not finished`);
       await api.files.delete(id);
       return { id, object: 'file', deleted: true };
     }));
 
-    app.post('/v1/batches', PUBLIC, route(async (request) => {
+    app.post<RouteTypes>('/v1/batches', PUBLIC, route(async (request) => {
       const body = jsonObject(request);
       const inputFileId = typeof body.input_file_id === 'string' ? body.input_file_id : malformed('"input_file_id" must be a string');
       const file = await api.files.get(inputFileId);
@@ -135,9 +183,6 @@ export function batchRoutes(api: BatchApi): HttpRoutes {
       api.runner.checkModel(endpoint.model);
       const hours = completionWindowHours(body.completion_window);
       const metadata = checkMetadata(body.metadata);
-      if (api.runner.active >= api.maxJobs) {
-        throw new VireoError('VIREO_ERR_BATCH_LIMIT', `${api.maxJobs} batches are already in flight (--batch-max-jobs); retry once one has finished`);
-      }
       const now = nowSeconds();
       const batch: BatchObject = {
         id: newBatchId(), object: 'batch', endpoint: body.endpoint as string, errors: null, input_file_id: file.id,
@@ -146,13 +191,13 @@ export function batchRoutes(api: BatchApi): HttpRoutes {
         failed_at: null, expired_at: null, cancelling_at: null, cancelled_at: null,
         request_counts: { total: 0, completed: 0, failed: 0 }, metadata,
       };
-      await api.runner.submit(batch);
+      await api.runner.submit(batch, api.maxJobs);
       return batch;
     }));
 
-    app.get('/v1/batches', PUBLIC, route(async (request) => page(api.runner.list(), request.query)));
-    app.get('/v1/batches/:id', PUBLIC, route(async (request) => found(api.runner, request.params.id)));
-    app.post('/v1/batches/:id/cancel', PUBLIC, route(async (request) => {
+    app.get<RouteTypes>('/v1/batches', PUBLIC, route(async (request) => page(api.runner.list(), request.query)));
+    app.get<RouteTypes>('/v1/batches/:id', PUBLIC, route(async (request) => found(api.runner, request.params.id)));
+    app.post<RouteTypes>('/v1/batches/:id/cancel', PUBLIC, route(async (request) => {
       const batch = found(api.runner, request.params.id);
       if (TERMINAL.has(batch.status) || batch.status === 'finalizing') {
         throw new VireoError('VIREO_ERR_BATCH_STATE', `batch ${batch.id} is ${batch.status} and can no longer be cancelled`);

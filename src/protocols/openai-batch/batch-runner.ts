@@ -13,7 +13,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inBackground, retryingTransient } from '../../batch/facade-wrappers.js';
-import { joinParts } from '../../batch/join-parts.js';
 import { runParts } from '../../batch/part-runner.js';
 import { PartStore } from '../../batch/part-store.js';
 import { jsonlParts, type JsonlPart } from '../../batch/text-sources.js';
@@ -23,7 +22,8 @@ import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { batchModel, expiredLine, type BatchModel } from './batch-answers.js';
-import { derivedFileId, nowSeconds, type BatchFiles } from './batch-files.js';
+import { nowSeconds, type BatchFiles } from './batch-files.js';
+import { writeBatchOutputs } from './batch-outputs.js';
 import { parseEndpoint, type InputError } from './batch-input.js';
 import { JobThread } from './job-thread-host.js';
 import { TERMINAL, type BatchObject, type BatchObjects, type BatchStatus } from './batch-objects.js';
@@ -99,15 +99,35 @@ export class BatchRunner {
     return n;
   }
 
+  /** The request counts of every job kept, summed. */
+  rowCounts(): { total: number; completed: number; failed: number } {
+    const sum = { total: 0, completed: 0, failed: 0 };
+    for (const { request_counts: counts } of this.#batches.values()) {
+      sum.total += counts.total;
+      sum.completed += counts.completed;
+      sum.failed += counts.failed;
+    }
+    return sum;
+  }
+
   countByStatus(): Map<BatchStatus, number> {
     const counts = new Map<BatchStatus, number>();
     for (const batch of this.#batches.values()) counts.set(batch.status, (counts.get(batch.status) ?? 0) + 1);
     return counts;
   }
 
-  /** A batch may only name a model the repository has (it may still be loading). */
+  /** A batch may only name a model the repository has loaded (or is loading). */
   checkModel(model: string): void {
-    if (!this.#o.server.repository.has(model)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${model.slice(0, 200)}"`);
+    const { repository } = this.#o.server;
+    if (repository.has(model)) return;
+    const name = model.slice(0, 200);
+    // A model on disk that is not loaded (explicit model control, or a memory budget's model not used
+    // yet) would fail every request of the job: the job is refused, saying why.
+    if (repository.index().some((entry) => entry.name === model)) {
+      const how = repository.loadsOnDemand ? 'a real-time request to it' : `POST /v2/repository/models/${name}/load`;
+      throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `model "${name}" is in the repository but not loaded; load it first (${how})`);
+    }
+    throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${name}"`);
   }
 
   /** Whether an input file is read by a job that has not finished. */
@@ -116,9 +136,21 @@ export class BatchRunner {
     return false;
   }
 
-  async submit(batch: BatchObject): Promise<void> {
-    await this.#o.objects.save(batch);
+  /**
+   * Takes a new job unless `maxJobs` are in flight. The count and the job's place are taken before the
+   * first await, so creates arriving together cannot pass the bound between check and save.
+   */
+  async submit(batch: BatchObject, maxJobs: number): Promise<void> {
+    if (this.active >= maxJobs) {
+      throw new VireoError('VIREO_ERR_BATCH_LIMIT', `${maxJobs} batches are already in flight (--batch-max-jobs); retry once one has finished`);
+    }
     this.#batches.set(batch.id, batch);
+    try {
+      await this.#o.objects.save(batch);
+    } catch (error) {
+      this.#batches.delete(batch.id);
+      throw error;
+    }
     this.#queue.push(batch.id);
     this.#kick();
   }
@@ -127,7 +159,7 @@ export class BatchRunner {
   async cancel(batch: BatchObject): Promise<BatchObject> {
     if (batch.status !== 'validating' && batch.status !== 'in_progress') return structuredClone(batch);
     const saved = this.#move(batch, 'cancelling', { cancelling_at: nowSeconds() });
-    // The answer is the state the cancel made; the runner may move on (finalizing) while it is saved.
+    // The answer is the state the cancel made; the runner may move on (cancelled) while it is saved.
     const answer = structuredClone(batch);
     await saved;
     return answer;
@@ -169,7 +201,7 @@ export class BatchRunner {
         // Any error while closing may be of the stop itself (a thread closed by close()): the job resumes on the next start.
         if (error instanceof Interrupted || this.#closing) return;
         this.#o.logger.error({ err: error, batch: batch.id }, 'batch job failed');
-        await this.#fail(batch, 'internal_error', `the job failed: ${(error as Error).message}`).catch(() => undefined);
+        await this.#failRunning(batch, error).catch((failure: unknown) => this.#o.logger.error({ err: failure, batch: batch.id }, 'failed batch job not saved'));
       }
       this.#queue.shift();
     }
@@ -262,10 +294,11 @@ export class BatchRunner {
   async #finish(batch: BatchObject): Promise<void> {
     if (TERMINAL.has(batch.status)) return;
     const expired = batch.status !== 'cancelling' && nowSeconds() >= batch.expires_at;
-    if (batch.status !== 'finalizing') await this.#move(batch, 'finalizing', { finalizing_at: nowSeconds() });
+    // A cancel goes cancelling → cancelled, as OpenAI's does; only a job that ran out finalizes.
+    if (batch.status !== 'finalizing' && batch.status !== 'cancelling') await this.#move(batch, 'finalizing', { finalizing_at: nowSeconds() });
     const { store, partRows } = await this.#parts(batch);
     const expiredLines = expired ? await this.#unfinished(batch, store, partRows) : [];
-    const { output, error } = await this.#writeOutputs(batch, store, expiredLines);
+    const { output, error } = await writeBatchOutputs(this.#o.files, batch, store, expiredLines);
     batch.output_file_id = output;
     batch.error_file_id = error;
     if (expired) batch.request_counts.failed += expiredLines.length;
@@ -290,21 +323,32 @@ export class BatchRunner {
     return lines;
   }
 
-  /** Joins the committed parts into the output and error files (ids derived from the batch's). */
-  async #writeOutputs(batch: BatchObject, store: PartStore, extraErrors: string[]): Promise<{ output: string | null; error: string | null }> {
-    const outPath = join(store.dir, 'output.tmp');
-    const errPath = join(store.dir, 'errors.tmp');
-    const outBytes = await joinParts(store.read('results'), outPath);
-    const extra = extraErrors.map((l) => `${l}\n`).join('');
-    if (extra !== '') this.#o.files.reserve(Buffer.byteLength(extra));
-    const errBytes = await joinParts(store.read('errors'), errPath, extra);
-    const files = this.#o.files;
-    // Every part's bytes were reserved when it was committed: they are now the output files' bytes.
-    const output = outBytes > 0 ? (await files.adopt(derivedFileId(batch.id, 'output'), outPath, `${batch.id}_output.jsonl`, 'batch_output')).id : null;
-    const error = errBytes > 0 ? (await files.adopt(derivedFileId(batch.id, 'error'), errPath, `${batch.id}_error.jsonl`, 'batch_output')).id : null;
-    await rm(outPath, { force: true });
-    await rm(errPath, { force: true });
-    return { output, error };
+  /**
+   * A job that failed while it ran (a storage limit, a disk error, a bug): what it committed is
+   * delivered in its output and error files, as a cancel delivers it, and its parts' space is the
+   * files' from then on. A failure before it ran has nothing to deliver.
+   */
+  async #failRunning(batch: BatchObject, error: unknown): Promise<void> {
+    const e = error instanceof VireoError ? error : undefined;
+    const code = e ? e.code.slice('VIREO_ERR_'.length).toLowerCase() : 'internal_error';
+    const message = `the job failed: ${(error as Error).message}`;
+    if (batch.status === 'in_progress' || batch.status === 'cancelling' || batch.status === 'finalizing') {
+      const { store } = await this.#parts(batch);
+      try {
+        const { output, error: errorFile } = await writeBatchOutputs(this.#o.files, batch, store, []);
+        batch.output_file_id = output;
+        batch.error_file_id = errorFile;
+      } catch (failure) {
+        // Not even the output could be written (the disk itself failing): the answers are lost with the
+        // parts; the storage count is redone from the disk at the next start.
+        this.#o.logger.error({ err: failure, batch: batch.id }, 'answers of a failed batch job could not be delivered');
+      }
+      await this.#fail(batch, code, message);
+      await rm(store.partsDir, { recursive: true, force: true });
+      await rm(join(store.dir, 'job.json'), { force: true });
+      return;
+    }
+    await this.#fail(batch, code, message);
   }
 
   async #fail(batch: BatchObject, code?: string, message?: string, errors: InputError[] = code ? [{ code, message: message!, line: null, param: null }] : []): Promise<void> {
