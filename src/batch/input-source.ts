@@ -7,6 +7,7 @@
  * A source skips the blocks its shard does not own without reading them where the format allows,
  * and reads past committed parts without building requests for them.
  */
+import { VireoError } from '../core/errors.js';
 import type { PartRange } from './part-store.js';
 import type { InputRows } from './run-rows.js';
 
@@ -43,5 +44,18 @@ export interface InputSource {
   parts(options: SourceOptions): AsyncGenerator<PartInput>;
 }
 
-export const partName = (fileIndex: number, block: number, part: number): string =>
-  `f${String(fileIndex).padStart(5, '0')}-b${String(block).padStart(6, '0')}-p${String(part).padStart(5, '0')}`;
+/** Digits of each number in a part's name: name order is input order only while none needs more. */
+const NAME_DIGITS = { file: 5, block: 6, part: 5 } as const;
+
+/**
+ * A part's name, `f<input>-b<block>-p<part>` with fixed-width numbers, so that sorting names sorts parts
+ * in input order. A number too wide for its field would break that order (p100000 sorts before
+ * p99999), so it is refused, saying which option makes it smaller.
+ */
+export function partName(fileIndex: number, block: number, part: number): string {
+  const field = (value: number, digits: number, what: string) => {
+    if (value >= 10 ** digits) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${what} (${value}) does not fit the ${digits} digits of a part's name`);
+    return String(value).padStart(digits, '0');
+  };
+  return `f${field(fileIndex, NAME_DIGITS.file, 'more than 99,999 input files')}-b${field(block, NAME_DIGITS.block, 'an input with more than 999,999 blocks: raise --block-size')}-p${field(part, NAME_DIGITS.part, 'a block of more than 99,999 parts: raise --part-rows or lower --block-size')}`;
+}
