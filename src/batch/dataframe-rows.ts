@@ -48,12 +48,27 @@ export function dataframeRows(table: Table, ids: string[], toRequest: DataframeR
         while (a < end && failed?.has(a)) a++;
         let b = a;
         while (b < end && !failed?.has(b)) b++;
-        if (b > a) spans.push({ start: a, items: new Array<number>(b - a).fill(1), request: toRequest(slice(table, a, b)) });
+        if (b > a) spans.push({ start: a, items: new Array<number>(b - a).fill(1), request: oneRowError(() => toRequest(slice(table, a, b)), b - a) });
         a = b;
       }
       return spans;
     },
   };
+}
+
+/**
+ * The REST mapping names a bad cell's row within the table it was given ("row 0, …"). A row retried
+ * alone (run-rows.ts isolates the bad rows of a batch that way) is always its table's row 0, which
+ * would name the wrong row: its error line carries the row's own id and position, so the message
+ * drops the position.
+ */
+function oneRowError<T>(make: () => T, rows: number): T {
+  try {
+    return make();
+  } catch (error) {
+    if (rows !== 1 || !(error instanceof VireoError) || !error.message.startsWith('row 0, ')) throw error;
+    throw new VireoError(error.code, error.message.slice('row 0, '.length));
+  }
 }
 
 /**

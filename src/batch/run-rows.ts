@@ -4,13 +4,14 @@
  * one), and every row gets exactly one result, in input order.
  *
  * A batch that fails for a reason that may belong to one row (bad value, bad image, a shape that
- * does not fit, a failing execution) is retried row by row, so one bad row costs only itself; a
- * failure that concerns the whole job (model unavailable, shutting down) stops the run.
+ * does not fit, a failing execution) is halved until the bad rows stand alone (`halves`), so one bad
+ * row fails only itself and the others still run in batches; a failure that concerns the whole job
+ * (model unavailable, shutting down) stops the run.
  *
  * Contract with readers (`InputRows`): row positions are 0-based within the part; `requests(a, b)`
  * builds the requests covering rows [a, b) (skipping rows listed in `failed`), each request covering
  * consecutive rows; it throws when a row in the range is bad, and the runner then asks again for
- * single rows. The server's `/v1/batches` feeds parsed JSONL lines through this same function.
+ * halves of the range, down to single rows. The server's `/v1/batches` feeds parsed JSONL lines through this same function.
  *
  * Stopping (`signal`): once aborted, no new batch starts, the batches in flight are answered, and any
  * failure from then on stops the run rather than failing its rows (the stop itself may be its cause);
@@ -147,7 +148,11 @@ async function runBatch(rows: InputRows, start: number, end: number, results: (R
     const what = verdict(error, options);
     if (what === 'stop') throw error;
     if (what === 'fail') return failRows(start, end, error, results);
-    return runEachRow(rows, start, end, results, options);
+    if (end - start === 1) {
+      results[start] ??= { ok: false, error: VireoError.from(error).toJSON() };
+      return;
+    }
+    return halves(rows, start, end, results, options);
   }
   const t1 = now();
   let items = 0;
@@ -156,31 +161,28 @@ async function runBatch(rows: InputRows, start: number, end: number, results: (R
     try {
       const response = await options.server.infer(span.request);
       store(span, response, results, options.rowViews);
+      items += span.items.reduce((a, b) => a + b, 0);
+      covered += span.items.length;
     } catch (error) {
       const what = verdict(error, options);
       if (what === 'stop') throw error;
       if (what === 'fail') failRows(span.start, span.start + span.items.length, error, results);
       else if (span.items.length === 1) results[span.start] = { ok: false, error: VireoError.from(error).toJSON() };
-      else await runEachRow(rows, span.start, span.start + span.items.length, results, options);
+      else await halves(rows, span.start, span.start + span.items.length, results, options);
     }
-    items += span.items.reduce((a, b) => a + b, 0);
-    covered += span.items.length;
   }));
-  options.recorder?.batch(covered, items, t1 - t0, now() - t1);
+  if (covered > 0) options.recorder?.batch(covered, items, t1 - t0, now() - t1);
 }
 
-/** Isolates the bad rows of a failed batch: every row alone. */
-async function runEachRow(rows: InputRows, start: number, end: number, results: (RowResult | undefined)[], options: RunRowsOptions): Promise<void> {
-  for (let row = start; row < end; row++) {
-    if (results[row]) continue;
-    try {
-      const spans = await rows.requests(row, row + 1);
-      for (const span of spans) store(span, await options.server.infer(span.request), results);
-    } catch (error) {
-      if (verdict(error, options) === 'stop') throw error;
-      results[row] = { ok: false, error: VireoError.from(error).toJSON() };
-    }
-  }
+/**
+ * Isolates the bad rows of a failed batch by halving it: each half runs as a batch of its own and
+ * only a failing half is halved again, so one bad row among n costs about 2·log2(n) smaller batches
+ * instead of n batches of one, and the good rows still run in batches.
+ */
+async function halves(rows: InputRows, start: number, end: number, results: (RowResult | undefined)[], options: RunRowsOptions): Promise<void> {
+  const middle = start + Math.ceil((end - start) / 2);
+  await runBatch(rows, start, middle, results, options);
+  await runBatch(rows, middle, end, results, options);
 }
 
 /** Rows [start, end) without a result fail with `error` (one that does not concern a single row). */

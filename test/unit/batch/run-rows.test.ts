@@ -1,7 +1,8 @@
 /**
  * The row runner's seams that `/v1/batches` relies on, over a facade stand-in (the InferFacade
  * contract): a job-level error stops the run, or fails only the rows it hit when the frontend says
- * so (without retrying them one by one); a row error is still isolated to its row; an abort starts
+ * so (without retrying them one by one); a row error is still isolated to its row (by halving the
+ * batch); an abort starts
  * no new batch and rejects the run. And the facade wrappers: background priority on every request,
  * "not now" refusals retried within one window shared by the whole run.
  */
@@ -51,10 +52,27 @@ it('a job-level error stops the run, or fails just the rows of its batch when fa
   assert.equal(failing.calls.length, 3, 'three batches, none retried row by row');
 });
 
-it('a row error is retried row by row, so only the bad row fails', async () => {
+it('a row error is isolated by halving the batch, so only the bad row fails and the others still run in batches', async () => {
   const server = facade((r) => ((r.inputs[0]!.data as Float32Array).includes(5) ? 'VIREO_ERR_INPUT_DATA' : undefined));
   const results = await runRows(rows(8), { server, batchSize: 4, maxInflight: 1, failRowsOn: () => true });
   assert.deepEqual(results.map(values), [[0], [1], [2], [3], [4], 'VIREO_ERR_INPUT_DATA', [6], [7]]);
+  // One bad row among 64 in one batch: 64 → 32 → 16 → 8 → 4 → 2 → 1 is 1 + 2·6 calls, not 1 + 64.
+  const wide = facade((r) => ((r.inputs[0]!.data as Float32Array).includes(37) ? 'VIREO_ERR_INPUT_DATA' : undefined));
+  const all = await runRows(rows(64), { server: wide, batchSize: 64, maxInflight: 1, failRowsOn: () => true });
+  assert.deepEqual(all.map(values), Array.from({ length: 64 }, (_, i) => (i === 37 ? 'VIREO_ERR_INPUT_DATA' : [i])));
+  assert.equal(wide.calls.length, 13);
+  // A request that cannot even be built (a bad cell) is halved the same way, before any inference.
+  const built: [number, number][] = [];
+  const unbuildable: InputRows = { ...rows(16), requests: (start, end) => {
+    built.push([start, end]);
+    if (start <= 9 && 9 < end) throw new VireoError('VIREO_ERR_INPUT_DATA', 'row 9 is bad');
+    return rows(16).requests(start, end);
+  } };
+  const server2 = facade();
+  const out = await runRows(unbuildable, { server: server2, batchSize: 16, maxInflight: 1, failRowsOn: () => true });
+  assert.deepEqual(out.map(values), Array.from({ length: 16 }, (_, i) => (i === 9 ? 'VIREO_ERR_INPUT_DATA' : [i])));
+  // [0,8) runs; [8,16) → [8,12) → [8,10) → [8,9) runs, [9,10) fails; then [10,12) and [12,16) run.
+  assert.deepEqual(server2.calls.map((c) => c.inputs[0]!.shape[0]), [8, 1, 2, 4]);
 });
 
 it('an abort starts no new batch, and the run rejects unless every row was answered', async () => {
