@@ -20,7 +20,8 @@ export function batchProgress(mode: 'bar' | 'log' | 'none', options: { logger: L
   let errors = 0;
   let batches = 0;
   let batchRows = 0;
-  const started = performance.now();
+  // The rate counts from the job's start (models loaded), as the summary's rows/s does.
+  let started = performance.now();
   const rate = () => done / Math.max(1e-3, (performance.now() - started) / 1000);
 
   if (mode === 'bar') {
@@ -35,6 +36,7 @@ export function batchProgress(mode: 'bar' | 'log' | 'none', options: { logger: L
     return {
       observer: {
         started(rows) {
+          started = performance.now();
           estimate = Math.round(rows);
           bar.start(Math.max(estimate, resumed), resumed, { rate: '0', errors });
           running = true;
@@ -66,6 +68,7 @@ export function batchProgress(mode: 'bar' | 'log' | 'none', options: { logger: L
   return {
     observer: {
       started(rows) {
+        started = performance.now();
         estimate = Math.round(rows);
         log();
       },
