@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { runBatchJob, type BatchJobOptions } from '../batch/batch-job.js';
-import { makeOutputFolder } from '../batch/part-store.js';
+import { canonicalJson, makeOutputFolder, PartStore } from '../batch/part-store.js';
 import type { BatchObserver, BatchSummary } from '../batch/job-stats.js';
 import { VireoError } from '../core/errors.js';
 import { BatchJobMetrics } from '../metrics/batch-job-metrics.js';
@@ -39,15 +39,83 @@ export interface RunBatchOptions extends Omit<BatchJobOptions, 'server' | 'model
   instances?: number | 'auto' | 'config';
 }
 
-/** What the job's output depends on: the content hashes of every loaded model's files (not their stat). */
-async function repositoryIdentity(root: string, names: readonly string[]): Promise<Record<string, unknown>> {
-  const identity: Record<string, unknown> = {};
-  for (const name of [...names].sort()) {
+/** What one model adds to a job's identity: the content hashes of its config (and warmup) files and of the versions the job uses. */
+interface ModelFiles { model: Record<string, string>; versions: Record<string, Record<string, string>> }
+
+/**
+ * The models whose files decide the job's answers, each with the versions it answers from: the job's
+ * model, the steps of an ensemble (through nested ensembles), and for a handler, which declares no calls
+ * and may call any model loaded beside it, those (--load-model, else every model). Models loaded but
+ * never called do not count, so adding or editing one does not refuse a half-finished job. An empty set
+ * of versions (a model that is not ready) stands for all of them.
+ */
+function modelsOfJob(repository: ModelRepository, model: string, version: string | undefined, loaded: readonly string[]): Map<string, Set<string>> {
+  const used = new Map<string, Set<string>>();
+  const visit = (name: string, wanted: string | undefined): void => {
+    const versions = used.get(name) ?? new Set<string>();
+    used.set(name, versions);
+    let found;
+    try {
+      found = repository.find(name, wanted);
+    } catch {
+      return; // its calls fail as the job runs; every version of it counts
+    }
+    if (versions.has(found.version)) return;
+    versions.add(found.version);
+    for (const step of found.config?.ensemble_scheduling?.step ?? []) visit(step.model_name, step.model_version > 0 ? String(step.model_version) : undefined);
+    if (found.config?.backend === 'typescript') {
+      for (const other of loaded) for (const v of repository.versionsOf(other)) if (v.state === 'READY') visit(other, v.version);
+    }
+  };
+  visit(model, version);
+  return used;
+}
+
+/**
+ * The job's model identity: one field per model it uses, so that a refusal can name the model that
+ * changed (refuseChangedModels). Content hashes, not stat: a file touched without a change is no change.
+ */
+async function modelIdentity(root: string, used: ReadonlyMap<string, ReadonlySet<string>>): Promise<Record<string, ModelFiles>> {
+  const hashes = (files: Record<string, { hash: string }> = {}) => Object.fromEntries(Object.entries(files).map(([path, f]) => [path, f.hash]));
+  const identity: Record<string, ModelFiles> = {};
+  for (const [name, versions] of [...used].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const fingerprint = await fingerprintModel(resolve(root, name));
-    const hashes = (files: Record<string, { hash: string }>) => Object.fromEntries(Object.entries(files).map(([path, f]) => [path, f.hash]));
-    identity[name] = { model: hashes(fingerprint.model), versions: Object.fromEntries(Object.entries(fingerprint.versions).map(([v, files]) => [v, hashes(files)])) };
+    const kept = versions.size > 0 ? [...versions] : Object.keys(fingerprint.versions);
+    identity[name] = { model: hashes(fingerprint.model), versions: Object.fromEntries(kept.sort().map((v) => [v, hashes(fingerprint.versions[v])])) };
   }
   return identity;
+}
+
+/** Files of one model's identity, by path (versions' files as `<version>/<path>`). */
+function filesOf(entry: ModelFiles | undefined): Map<string, string> {
+  const files = new Map(Object.entries(entry?.model ?? {}));
+  for (const [v, list] of Object.entries(entry?.versions ?? {})) for (const [path, hash] of Object.entries(list)) files.set(`${v}/${path}`, hash);
+  return files;
+}
+
+/**
+ * The part store refuses a folder of another job naming the identity's fields that changed, which says
+ * "modelIdentity" and not which model: so a job of the same model whose models changed is refused here,
+ * naming them and their changed files.
+ */
+async function refuseChangedModels(output: string, model: string, version: string | undefined, identity: Record<string, ModelFiles>): Promise<void> {
+  const existing = await PartStore.identityOf(output).catch(() => undefined) as { model?: unknown; version?: unknown; modelIdentity?: unknown } | undefined;
+  const before = existing?.modelIdentity;
+  // Another model or version, or no identity of this shape: the part store's refusal says it all.
+  if (!before || typeof before !== 'object' || existing.model !== model || existing.version !== (version ?? null)) return;
+  if (canonicalJson(before) === canonicalJson(identity)) return;
+  const was = before as Record<string, ModelFiles>;
+  const changes: string[] = [];
+  for (const name of [...new Set([...Object.keys(was), ...Object.keys(identity)])].sort()) {
+    if (!(name in was)) changes.push(`model "${name}" is used now`);
+    else if (!(name in identity)) changes.push(`model "${name}" is no longer used`);
+    else {
+      const [a, b] = [filesOf(was[name]), filesOf(identity[name])];
+      const files = [...new Set([...a.keys(), ...b.keys()])].filter((f) => a.get(f) !== b.get(f)).sort();
+      if (files.length > 0) changes.push(`the files of model "${name}" (${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''})`);
+    }
+  }
+  throw new VireoError('VIREO_ERR_BATCH_OUTPUT_MISMATCH', `${output} holds the output of a different job (changed: ${changes.join('; ') || 'modelIdentity'}); use another output folder, or --restart to discard it`);
 }
 
 export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> {
@@ -83,7 +151,12 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
   try {
     if (metrics) {
       metrics.watch(() => repository.index({ served: true }));
-      listener = await listenMetrics({ source: metrics, logger: options.logger, port: options.metricsPort!, host: options.metricsAddress ?? '127.0.0.1' });
+      const host = options.metricsAddress ?? '127.0.0.1';
+      // One line naming the option, as for a repository that cannot be read (before any model loads).
+      listener = await listenMetrics({ source: metrics, logger: options.logger, port: options.metricsPort!, host }).catch((error: NodeJS.ErrnoException) => {
+        const why = error.code === 'EADDRINUSE' ? 'the port is already in use' : `cannot listen (${error.code ?? error.message})`;
+        throw new VireoError('VIREO_ERR_CONFIG_INVALID', `--metrics-port ${options.metricsPort} on ${host}: ${why}`);
+      });
       options.onMetricsUrl?.(`${listener.url}/metrics`);
     }
     await repository.loadAll();
@@ -97,7 +170,9 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
     const observer: BatchObserver | undefined = jobMetrics || options.observer ? fanOut([jobMetrics, options.observer]) : undefined;
     // JSONL bodies with `inputs` are read exactly as POST /v2/models/{m}/infer reads them.
     const oipRequest = (body: Record<string, unknown>, model: string, version: string | undefined) => parseInferBody(body, model, version);
-    return await runBatchJob({ ...options, server, modelIdentity: await repositoryIdentity(options.modelRepository, loaded), observer, oipRequest });
+    const identity = await modelIdentity(options.modelRepository, modelsOfJob(repository, options.model, options.version, loaded));
+    if (!options.restart) await refuseChangedModels(options.output, options.model, options.version, identity);
+    return await runBatchJob({ ...options, server, modelIdentity: identity, observer, oipRequest });
   } finally {
     await repository.close();
     await listener?.close();

@@ -11,7 +11,7 @@ import { VireoError } from '../core/errors.js';
 import { createLogger } from '../logging/logger.js';
 import { BATCH_PERMANENT_EXIT_CODE } from '../packaging/k8s/batch-job-manifest.js';
 import { batchProgress } from './batch-progress.js';
-import { collect, env, integer, option } from './option-parsers.js';
+import { collect, collectLines, env, integer, option } from './option-parsers.js';
 import { growHeapForBatchJob } from './startup-heap.js';
 
 /** Statuses of errors a rerun would meet again (input, options, model name, too many bad rows). */
@@ -40,8 +40,10 @@ export function shardOf(opts: { shard?: { index: number; count: number }; shardC
   const index = environment.JOB_COMPLETION_INDEX;
   if (index === undefined || index === '') return { index: 0, count: 1 };
   const count = opts.shardCount;
-  if (count === undefined) throw new InvalidArgumentError('JOB_COMPLETION_INDEX is set but the shard count is not: give --shard-count (VIREO_SHARD_COUNT)');
-  return parseShard(`${index}/${count}`);
+  if (count === undefined) throw new InvalidArgumentError(`JOB_COMPLETION_INDEX is set (${index}) but the shard count is not: give --shard-count (VIREO_SHARD_COUNT)`);
+  // Named as the environment gave it: "i/N" would point at --shard, which the user did not give.
+  if (!/^\d+$/.test(index.trim()) || Number(index) >= count) throw new InvalidArgumentError(`JOB_COMPLETION_INDEX ${index} is not a shard of --shard-count ${count} (VIREO_SHARD_COUNT): expected an integer from 0 to ${count - 1}`);
+  return { index: Number(index), count };
 }
 
 export function batchCommand(): Command {
@@ -50,7 +52,7 @@ export function batchCommand(): Command {
     .addOption(option('--model-repository <dir>', 'the model repository (as for vireo serve)', 'model-repository').makeOptionMandatory())
     .addOption(option('--model <name>', 'the model to run', 'model').makeOptionMandatory())
     .addOption(option('--version <v>', 'model version (default: the highest ready one)', 'model-version'))
-    .addOption(option('--input <path>', 'input file, folder or glob (repeatable): .jsonl (OpenAI batch or OIP lines), .csv, .parquet, .arrow, or images', 'input').argParser(collect).makeOptionMandatory())
+    .addOption(option('--input <path>', 'input file, folder or glob (repeatable; in VIREO_INPUT one per line; a comma is part of the path): .jsonl (OpenAI batch or OIP lines), .csv, .parquet, .arrow, or images', 'input').argParser(collectLines).makeOptionMandatory())
     .addOption(option('--output <dir>', 'output folder: parts/, job.json, summary.json', 'output').makeOptionMandatory())
     .addOption(option('--input-format <format>', 'format of every input (default: from the extension)', 'input-format').choices([...INPUT_FORMATS]))
     .addOption(option('--output-format <format>', 'format of the results (default: jsonl for JSONL and images, else the input\'s)', 'output-format').choices([...OUTPUT_FORMATS]))
@@ -84,12 +86,19 @@ Examples:
   vireo batch --model-repository models --model tabular --input data.csv --output out/
   vireo batch --model-repository models --model ocr --input 'scans/**/*.png' --output out/ --shard 0/4
   JOB_COMPLETION_INDEX=2 VIREO_SHARD_COUNT=8 vireo batch --model-repository /models --model m --input /data --output /out`)
-    .action(async (opts) => {
+    .action(async (opts, command: Command) => {
+      // A shard the environment gets wrong is a usage error, like a bad --shard: one line, before anything starts.
+      let shard: { index: number; count: number };
+      try {
+        shard = shardOf(opts);
+      } catch (error) {
+        if (error instanceof InvalidArgumentError) command.error(`error: ${error.message}`, { code: 'commander.invalidArgument' });
+        throw error;
+      }
       growHeapForBatchJob();
       const level = opts.logVerbose >= 2 ? 'trace' : opts.logVerbose === 1 ? 'debug' : 'info';
       // Logs go to stderr: stdout carries the summary.
       const logger = createLogger({ level, pretty: opts.logFormat === 'auto' ? Boolean(process.stderr.isTTY) : opts.logFormat === 'pretty', destination: 2 });
-      const shard = shardOf(opts);
       const mode = opts.progress === 'auto' ? (process.stderr.isTTY ? 'bar' : 'log') : opts.progress;
       const progress = batchProgress(mode, { logger, intervalSeconds: opts.progressInterval, shard });
       const abort = new AbortController();

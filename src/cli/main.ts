@@ -24,6 +24,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 const program = new Command('vireo')
   .description('Vireo: a model serving runtime for Node.js (ONNX models over the Open Inference Protocol)')
   .version(VERSION, '-v, --version')
+  // The program's options come before the command: after it they are the command's, so
+  // `vireo batch --version 1` is the model version, not a request for the program's version.
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 const named = process.argv[2];
@@ -34,4 +37,6 @@ for (const name of named !== undefined && Object.hasOwn(COMMANDS, named) ? [name
 }
 
 program.addOption(new Option('--no-color', 'disable colours in help output').hideHelp());
+// Accepted after the command too, as it was before options became positional.
+for (const command of program.commands) command.addOption(new Option('--no-color', 'disable colours in help output').hideHelp());
 await program.parseAsync(process.argv);

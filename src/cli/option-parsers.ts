@@ -25,3 +25,12 @@ export function integer(min: number, max: number) {
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 }
+
+/**
+ * Repeatable option of paths or globs; each value (an environment value too) may list several, one per
+ * line. Not commas, nor the path delimiter: a file name may hold a comma or a colon, and a glob's
+ * alternatives are separated by commas (`*.{png,jpg}`); no path or glob holds a newline.
+ */
+export function collectLines(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(/\r?\n/).map((v) => v.trim()).filter(Boolean)];
+}
