@@ -15,7 +15,7 @@ import { planInputs, type InputFormat, type PlannedInput } from './input-plan.js
 import { imageSource } from './image-source.js';
 import { bytesInputs, inflightBatches, jsonlModel, type OipRequestParser } from './batch-model.js';
 import { PartStore, writeFileAtomic } from './part-store.js';
-import { encodeErrors, encodePart, FlatScratch, type OutputFormat, type OutputSpec } from './result-encoders.js';
+import { encodeErrors, encodePart, FlatScratch, rowIdColumn, type OutputFormat, type OutputSpec } from './result-encoders.js';
 import { runParts } from './part-runner.js';
 import { columnarSource } from './columnar-sources.js';
 import { csvSource, jsonlSource } from './text-sources.js';
@@ -120,6 +120,8 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   const inputFormats = new Set(sources.map((s) => s.format));
   const outputFormat = options.outputFormat ?? (inputFormats.size === 1 && !inputFormats.has('jsonl') && !inputFormats.has('images') ? [...inputFormats][0] as OutputFormat : 'jsonl');
   const specs = outputSpecs(metadata, batched, inputFormats.has('jsonl'));
+  // Refused before any row runs when the columns cannot all have their own name.
+  if (outputFormat !== 'jsonl') rowIdColumn(options.idColumn, specs);
 
   // Everything that decides which rows land in which part under which name, and what they hold.
   const identity = {
@@ -138,10 +140,19 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
     const match = /^f(\d+)-b(\d+)-/.exec(part);
     return match !== null && owns(Number(match[1]), Number(match[2]));
   };
-  const store = await PartStore.open(options.output, identity, { restart: options.restart, owns: ownsPart });
+  const summaryName = shard.count === 1 ? 'summary.json' : `summary-${shard.index}-of-${shard.count}.json`;
+  const jobFiles = { is: (name: string) => /^summary(-\d+-of-\d+)?\.json$/.test(name), own: (name: string) => name === summaryName };
+  const store = await PartStore.open(options.output, identity, { restart: options.restart, owns: ownsPart, jobFiles });
   const stats = new JobStats(options.observer);
   const maxErrors = options.maxErrors ?? -1;
   for (const manifest of store.committed()) if (ownsPart(manifest.part)) stats.resumed(manifest);
+  // Failed rows of committed parts count: a rerun of a job stopped by --max-errors stops the same way.
+  const tooManyErrors = (failed: number) => {
+    if (maxErrors >= 0 && failed > maxErrors) {
+      invalid(`${failed} rows failed, more than --max-errors ${maxErrors} (see the errors files in ${join(options.output, 'parts')})`, 'VIREO_ERR_BATCH_TOO_MANY_ERRORS');
+    }
+  };
+  tooManyErrors(stats.totalErrors);
   const estimates = await Promise.all(sources.map((s) => s.estimateRows()));
   options.observer?.started?.(estimates.reduce((a, b) => a + b, 0) / shard.count);
   const maxInflight = options.maxInflight ?? inflightBatches(config);
@@ -169,16 +180,13 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
     ran(_part, results) {
       // The count includes this part, so it is committed (a rerun with a larger limit resumes after it).
       failedSoFar += results.filter((r) => !r.ok).length;
-      if (maxErrors >= 0 && failedSoFar > maxErrors) {
-        invalid(`${failedSoFar} rows failed, more than --max-errors ${maxErrors} (see the errors files in ${join(options.output, 'parts')})`, 'VIREO_ERR_BATCH_TOO_MANY_ERRORS');
-      }
+      tooManyErrors(failedSoFar);
     },
     committed: (_part, manifest, _results, encodeSeconds, commitSeconds) => stats.committed(manifest.rows, manifest.errors, encodeSeconds, commitSeconds),
     read: (seconds) => stats.read(seconds),
   });
   if (options.signal?.aborted) throw new VireoError('VIREO_ERR_REQUEST_CANCELLED', `interrupted after ${stats.parts} parts; run the same command again to resume`);
   const summary = stats.summary({ shard, outputFormat, output: options.output });
-  const name = shard.count === 1 ? 'summary.json' : `summary-${shard.index}-of-${shard.count}.json`;
-  await writeFileAtomic(join(options.output, name), new TextEncoder().encode(`${JSON.stringify(summary, null, 2)}\n`));
+  await writeFileAtomic(join(options.output, summaryName), new TextEncoder().encode(`${JSON.stringify(summary, null, 2)}\n`));
   return summary;
 }

@@ -35,6 +35,8 @@ export interface Line {
   /** 0-based line number in the file. */
   number: number;
   text: string;
+  /** Its bytes are not UTF-8 (`markInvalid` only): `text` shows each bad sequence as U+FFFD. */
+  invalid?: true;
 }
 
 /** A line as its bytes (a view of the read chunk where it fits in one), without its line ending. */
@@ -52,13 +54,46 @@ const CARRIAGE_RETURN = 0x0d;
  */
 export function readBlockLines(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<Line> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  return readLines(path, start, end, firstLineNumber, (number, bytes) => ({ number, text: decoder.decode(bytes) }), undefined, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  const make = options.markInvalid ? decodeLine : (number: number, bytes: Buffer): Line => ({ number, text: decoder.decode(bytes) });
+  return readLines(path, start, end, firstLineNumber, make, undefined, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
 }
 
-/** `buffers`: see ReadBuffers (byte lines only); `maxLineBytes`: see DEFAULT_MAX_LINE_BYTES. */
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+const lenientDecoder = new TextDecoder('utf-8');
+
+/** A line's bytes as text, or marked `invalid` when they are not UTF-8 (a bad row, not a failed read). */
+export function decodeLine(number: number, bytes: Buffer): Line {
+  try {
+    return { number, text: strictDecoder.decode(bytes) };
+  } catch {
+    return { number, text: lenientDecoder.decode(bytes), invalid: true };
+  }
+}
+
+const ASCII_WHITESPACE = new Set([9, 11, 12, 13, 32]);
+
+/**
+ * Whether a line is blank, as `text.trim() === ''` of its decoded text (bytes that are not UTF-8 are
+ * U+FFFD, not blank), decoding only a line with a byte beyond ASCII before its first other character.
+ * The readers skip such lines; LineCounter counts them by the same rule.
+ */
+export function isBlankBytes(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte > 127) return lenientDecoder.decode(bytes).trim() === '';
+    if (!ASCII_WHITESPACE.has(byte)) return false;
+  }
+  return true;
+}
+
+/**
+ * `buffers`: see ReadBuffers (byte lines only); `maxLineBytes`: see DEFAULT_MAX_LINE_BYTES;
+ * `markInvalid` (text lines): a line that is not UTF-8 is yielded `invalid` instead of throwing TypeError.
+ */
 export interface LineReadOptions {
   buffers?: ReadBuffers;
   maxLineBytes?: number;
+  markInvalid?: boolean;
 }
 
 /**
@@ -160,15 +195,26 @@ async function* readLines<T>(path: string, start: number, end: number, firstLine
   }
 }
 
+/** Where a block starts: the number of its first line, and how many blank lines come before it. */
+export interface BlockStart {
+  line: number;
+  blank: number;
+}
+
+const CONTENT = 0;
+const LEADING = 1;
+const DECODING = 2;
+
 /**
- * The number of the first line of each block, counted once per file: blocks are asked for in
- * increasing order, so counting is one pass over the bytes a shard skips (newline counting, no parsing).
+ * The number of the first line of each block, and of the blank lines (isBlankBytes) before it, counted
+ * once per file: blocks are asked for in increasing order, so counting is one pass over the bytes a
+ * shard skips (a newline search, plus a look at the first bytes of each line; no parsing).
  */
 export class LineCounter {
   readonly #path: string;
   readonly #blockBytes: number;
-  /** Block index → number of the first line starting in it. */
-  readonly #known = new Map<number, number>([[0, 0]]);
+  /** Block index → where it starts. */
+  readonly #known = new Map<number, BlockStart>([[0, { line: 0, blank: 0 }]]);
   #last = 0;
 
   constructor(path: string, blockBytes: number) {
@@ -177,30 +223,79 @@ export class LineCounter {
   }
 
   async firstLine(block: number): Promise<number> {
+    return (await this.start(block)).line;
+  }
+
+  async start(block: number): Promise<BlockStart> {
     const cached = this.#known.get(block);
     if (cached !== undefined) return cached;
     // Blocks come in increasing order: the last one learnt is usually the nearest below.
     let from = this.#last < block ? this.#last : 0;
     if (from === 0) for (const k of this.#known.keys()) if (k < block && k > from) from = k;
-    const lines = this.#known.get(from)!;
-    // Lines starting in [from·B, block·B) = newlines in [from·B − 1, block·B − 1).
-    const start = Math.max(0, from * this.#blockBytes - 1);
-    const end = block * this.#blockBytes - 1;
-    let count = 0;
-    if (end > start) {
-      for await (const chunk of createReadStream(this.#path, { start, end: end - 1, highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
-        for (let i = chunk.indexOf(NEWLINE); i >= 0; i = chunk.indexOf(NEWLINE, i + 1)) count++;
+    const known = this.#known.get(from)!;
+    const counted = await this.#count(from * this.#blockBytes, block * this.#blockBytes);
+    const start = { line: known.line + counted.lines, blank: known.blank + counted.blank };
+    this.learn(block, start.line, start.blank);
+    return start;
+  }
+
+  /**
+   * Lines starting in [from, end) and how many of them are blank. From byte from − 1: a newline there
+   * starts a line at `from` (at 0, line 0 starts with no newline before it). A blank line is told from
+   * its bytes up to its newline, which may lie past `end`: reading goes on until it is decided.
+   */
+  async #count(from: number, end: number): Promise<{ lines: number; blank: number }> {
+    let lines = from === 0 ? 1 : 0;
+    let blank = 0;
+    let state = from === 0 ? LEADING : CONTENT;
+    let decoder: InstanceType<typeof TextDecoder> | undefined;
+    let position = Math.max(0, from - 1);
+    scan: for await (const chunk of createReadStream(this.#path, { start: position, highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
+      let i = 0;
+      while (i < chunk.length) {
+        if (state === CONTENT) {
+          const newline = chunk.indexOf(NEWLINE, i);
+          if (newline < 0 || position + newline + 1 >= end) {
+            if (newline >= 0 || position + chunk.length >= end) break scan;
+            break;
+          }
+          lines++;
+          state = LEADING;
+          i = newline + 1;
+        } else if (state === LEADING) {
+          const byte = chunk[i]!;
+          if (byte === NEWLINE) {
+            blank++;
+            state = CONTENT;
+          } else if (byte > 127) {
+            state = DECODING;
+            decoder = new TextDecoder('utf-8');
+          } else if (ASCII_WHITESPACE.has(byte)) {
+            i++;
+          } else {
+            state = CONTENT;
+          }
+        } else {
+          // A byte beyond ASCII before anything else: the line's text decides, as isBlankBytes does.
+          const newline = chunk.indexOf(NEWLINE, i);
+          const text = decoder!.decode(chunk.subarray(i, newline < 0 ? chunk.length : newline), { stream: newline < 0 });
+          if (text.trim() !== '' || newline >= 0) {
+            if (text.trim() === '') blank++;
+            state = CONTENT;
+          }
+          i = newline < 0 ? chunk.length : newline;
+        }
       }
+      position += chunk.length;
     }
-    // From block 0: line 0 starts at byte 0 with no newline before it, every newline starts one more.
-    const first = from === 0 ? 1 + count : lines + count;
-    this.learn(block, first);
-    return first;
+    // The file ended inside a line that was blank so far.
+    if (state === LEADING || (state === DECODING && decoder!.decode().trim() === '')) blank++;
+    return { lines, blank };
   }
 
   /** Records what a reader learnt by reading a whole block (saves the next count). */
-  learn(block: number, firstLine: number): void {
-    this.#known.set(block, firstLine);
+  learn(block: number, firstLine: number, blank = 0): void {
+    this.#known.set(block, { line: firstLine, blank });
     if (block > this.#last) this.#last = block;
   }
 }

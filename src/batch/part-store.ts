@@ -15,7 +15,8 @@
  * - Part names are deterministic (the reader derives them from input positions), so a rerun writes the
  *   same names and skips the committed ones; shards write disjoint names into one folder.
  * - The identity is fixed by the first run; a different one (another model, changed input files, other
- *   part-shaping options) is refused unless `restart`, which empties the folder first.
+ *   part-shaping options) is refused unless `restart`, which discards what the job wrote (see discard),
+ *   never other files of the folder.
  *
  * This module knows nothing of models or formats: `vireo batch` and the server's `/v1/batches` both commit
  * through it.
@@ -110,6 +111,15 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+export interface OpenOptions {
+  /** Discard what the job wrote before (see PartStore.discard) instead of refusing another identity. */
+  restart?: boolean;
+  /** Whether a part is the caller's (its shard's); default: every part. */
+  owns?: (part: string) => boolean;
+  /** The job's files beside job.json and parts/ (summaries): `is` any shard's, `own` the caller's. */
+  jobFiles?: { is(name: string): boolean; own(name: string): boolean };
+}
+
 export class PartStore {
   readonly dir: string;
   readonly partsDir: string;
@@ -124,11 +134,11 @@ export class PartStore {
   /**
    * Opens (or creates) the output folder of a job with this identity. `owns(part)` says which parts
    * belong to the caller (its shard): only their uncommitted debris is removed, as other shards may be
-   * writing theirs at the same time.
+   * writing theirs at the same time. `restart`: see discard.
    */
-  static async open(dir: string, identity: unknown, options: { restart?: boolean; owns?: (part: string) => boolean } = {}): Promise<PartStore> {
+  static async open(dir: string, identity: unknown, options: OpenOptions = {}): Promise<PartStore> {
     const partsDir = join(dir, 'parts');
-    if (options.restart) await rm(dir, { recursive: true, force: true });
+    if (options.restart) await PartStore.#discard(dir, canonicalJson(identity), options);
     await makeOutputFolder(dir, partsDir);
     await PartStore.#claimIdentity(dir, canonicalJson(identity));
     const committed = new Map<string, PartManifest>();
@@ -148,6 +158,34 @@ export class PartStore {
       if (name.includes(TEMP) || !committed.has(part)) await unlink(join(partsDir, name)).catch(() => undefined);
     }
     return new PartStore(dir, committed);
+  }
+
+  /**
+   * What `restart` discards: the caller's committed parts (manifest first, so a crash leaves only
+   * debris) and its own job files. job.json is shared by the shards writing into the folder: while it
+   * names this same job the other shards' parts are still theirs and stay. When it names another job,
+   * every part in the folder is that job's and would count as committed under the new identity, so all
+   * of them, every shard's job files and job.json go. Files the job did not write are never touched.
+   */
+  static async #discard(dir: string, identity: string, options: OpenOptions): Promise<void> {
+    const existing = await readFile(join(dir, 'job.json'), 'utf8').catch(() => undefined);
+    const replaced = existing !== undefined && existing.trim() !== identity;
+    const owns = replaced ? () => true : (options.owns ?? (() => true));
+    const partsDir = join(dir, 'parts');
+    const names = await readdir(partsDir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (!name.endsWith(MANIFEST) || !owns(name.slice(0, -MANIFEST.length))) continue;
+      const part = name.slice(0, -MANIFEST.length);
+      const manifest = JSON.parse(await readFile(join(partsDir, name), 'utf8')) as PartManifest;
+      await unlink(join(partsDir, name));
+      // Only the part's own names: a manifest never sends a removal outside parts/.
+      for (const file of manifest.files) if (file.name.startsWith(`${part}.`) && !/[/\\]/.test(file.name)) await rm(join(partsDir, file.name), { force: true });
+    }
+    const files = options.jobFiles;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (files && (files.own(name) || (replaced && files.is(name)))) await rm(join(dir, name), { force: true });
+    }
+    if (replaced) await rm(join(dir, 'job.json'), { force: true });
   }
 
   /** The identity a folder's first run fixed (job.json), or undefined when no run has claimed it yet. */

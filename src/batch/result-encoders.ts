@@ -4,10 +4,12 @@
  * JSONL follows OpenAI's batch output: one line per successful row,
  * `{"id", "custom_id", "response": {"status_code": 200, "request_id", "body": <OIP response>}, "error": null}`;
  * failed rows go to the errors file as `{"id", "custom_id", "response": null, "error": {"code", "message"}}`.
- * CSV, Parquet and Arrow have the id column (`id`), any carried column, then one column per output:
- * a scalar when the output has one element per row, else a list (CSV: a JSON array). `id` values and
- * part names are deterministic, so a rerun writes byte-identical files.
+ * CSV, Parquet and Arrow have the row id column (`id`, or `row` when that name is taken: see
+ * rowIdColumn), any carried column, then one column per output: a scalar when the output has one element
+ * per row, else a list (CSV: a JSON array). Ids and part names are deterministic, so a rerun writes
+ * byte-identical files.
  */
+import { VireoError } from '../core/errors.js';
 import { cellsOf, writeArrow, writeParquet, type OutputColumn } from '../codecs/columnar-files.js';
 import type { DataType } from '../core/datatypes.js';
 import { stringifyJsonExact } from '../core/exact-json-text.js';
@@ -73,10 +75,27 @@ const COLUMN_TYPES: Partial<Record<DataType, OutputColumn['type']>> = {
   UINT32: 'int64', INT64: 'int64', UINT64: 'int64', BOOL: 'bool', BYTES: 'string',
 };
 
-/** The columns of a part: id, carried, outputs (successful rows only); `scratch`: see FlatScratch. */
+/**
+ * The name of the row id column of a columnar output: `id`, unless the carried column (`--id-column id`,
+ * a common name for a table's own key) or an output is called that: then `row`, the errors file's name
+ * for the same value. Both kept, nothing lost; a name still taken twice is refused (a file with two
+ * columns of one name reads back as one).
+ */
+export function rowIdColumn(carried: string | undefined, outputs: readonly OutputSpec[]): string {
+  const taken = [...(carried === undefined ? [] : [carried]), ...outputs.map((o) => o.name)];
+  const name = ['id', 'row'].find((n) => !taken.includes(n));
+  const twice = taken.find((n, i) => taken.indexOf(n) !== i);
+  if (name === undefined || twice !== undefined) {
+    throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `the output would have two columns named "${twice ?? 'row'}" (row id "id" or "row", --id-column ${carried === undefined ? 'none' : `"${carried}"`}, outputs ${outputs.map((o) => `"${o.name}"`).join(', ')}); choose another --id-column or --output-format jsonl`);
+  }
+  return name;
+}
+
+/** The columns of a part: row id, carried, outputs (successful rows only); `scratch`: see FlatScratch. */
 export function outputColumns(part: PartResults, outputs: readonly OutputSpec[], scratch?: FlatScratch): OutputColumn[] {
   const ok = part.results.map((r, i) => (r.ok ? i : -1)).filter((i) => i >= 0);
-  const columns: OutputColumn[] = [{ name: 'id', type: 'string', list: false, values: ok.map((i) => part.ids[i]) }];
+  const idName = rowIdColumn(part.carried?.keys().next().value as string | undefined, outputs);
+  const columns: OutputColumn[] = [{ name: idName, type: 'string', list: false, values: ok.map((i) => part.ids[i]) }];
   for (const [name, values] of part.carried ?? []) {
     columns.push({ name, type: 'string', list: false, values: ok.map((i) => (values[i] === null || values[i] === undefined ? null : String(values[i]))) });
   }

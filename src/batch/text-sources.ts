@@ -2,8 +2,9 @@
  * JSONL and CSV inputs, read by byte blocks (line-blocks.ts) and cut into parts of `partRows` lines.
  * JSONL: one request per line (jsonl-rows.ts), id = custom_id or the 1-based line number. CSV: a
  * header line, then one row per line, parsed by csv-parse exactly as the REST path's options parse a
- * CSV body (BOM, trimmed cells, empty lines skipped); the row's position (0-based, after the header)
- * is its id.
+ * CSV body (BOM, trimmed cells, empty lines skipped); the row's position (0-based, after the header,
+ * blank lines not counted, as csv-parse and pandas count rows) is its id. A line whose bytes are not
+ * UTF-8 is a failed row; a header that is not is a refusal.
  */
 import { stat } from 'node:fs/promises';
 import { parse as parseCsvText } from 'csv-parse/sync';
@@ -14,7 +15,7 @@ import { mapSliced, type TimeSlicer } from './time-slicer.js';
 import { parseNumericBytes, parseNumericLine, type LineTarget } from './csv-numbers.js';
 import { jsonlRows, parseJsonlLine, type JsonlModel, type ParsedLine } from './jsonl-rows.js';
 import type { PartRange } from './part-store.js';
-import { blockCount, LineCounter, ReadBuffers, readBlockLineBytes, readBlockLines, type ByteLine, type Line, type LineReadOptions } from './line-blocks.js';
+import { blockCount, decodeLine, isBlankBytes, LineCounter, ReadBuffers, readBlockLineBytes, readBlockLines, type ByteLine, type Line, type LineReadOptions } from './line-blocks.js';
 
 export interface TextSourceOptions {
   path: string;
@@ -29,14 +30,14 @@ async function fileIdentity(path: string): Promise<unknown> {
   return { path, bytes: info.size, mtimeMs: Math.trunc(info.mtimeMs) };
 }
 
-/** Lines in the file, estimated from the first 256 KiB (progress only). */
+/** Lines in the file, estimated from the first 256 KiB (progress only; bytes, never decoded). */
 async function estimateLines(path: string): Promise<number> {
   const { size } = await stat(path);
   let lines = 0;
   let bytes = 0;
-  for await (const line of readBlockLines(path, 0, Math.min(size, 256 * 1024), 0)) {
+  for await (const line of readBlockLineBytes(path, 0, Math.min(size, 256 * 1024), 0)) {
     lines++;
-    bytes += Buffer.byteLength(line.text) + 1;
+    bytes += line.bytes.length + 1;
   }
   return lines === 0 ? 0 : Math.round((size / bytes) * lines);
 }
@@ -45,36 +46,48 @@ type BlockReader<L> = (path: string, start: number, end: number, firstLineNumber
 
 /**
  * Lines of the owned blocks (as `read` gives them), grouped `partRows` at a time: [block, part index,
- * lines]. With `buffers`, a part's lines are valid until the consumer asks for the next part (the
- * read buffers are reused from then on): it must be done with them by then.
+ * lines], blank lines (and the header line 0, with `header`) skipped. `firstRow` is the part's first
+ * line number (parts are keyed by lines); `position` the number of rows (lines not skipped) before it
+ * in the file, so its k-th line is row `position + k` whichever shard reads it (LineCounter counts the
+ * blank lines of the blocks a shard skips). With `buffers`, a part's lines are valid until the
+ * consumer asks for the next part (the read buffers are reused from then on): it must be done with
+ * them by then.
  */
-async function* lineParts<L extends { number: number }>(source: TextSourceOptions, options: SourceOptions, read: BlockReader<L>, skipLine: (line: L) => boolean, buffers?: ReadBuffers): AsyncGenerator<{ block: number; part: number; firstRow: number; lines: L[] }> {
+async function* lineParts<L extends { number: number }>(source: TextSourceOptions, options: SourceOptions, read: BlockReader<L>, header: boolean, isBlank: (line: L) => boolean, buffers?: ReadBuffers, markInvalid = false): AsyncGenerator<{ block: number; part: number; firstRow: number; position: number; lines: L[] }> {
   const { size } = await stat(source.path);
   const blocks = blockCount(size, source.blockBytes);
   const counter = new LineCounter(source.path, source.blockBytes);
   for (let block = 0; block < blocks; block++) {
     if (!options.owns(source.fileIndex, block)) continue;
-    const first = await counter.firstLine(block);
+    const { line: first, blank } = await counter.start(block);
+    // Line 0, the header, starts in block 0: every later block has it before.
+    let position = first - blank - (header && first > 0 ? 1 : 0);
     let part = 0;
     let lines: L[] = [];
     let seen = 0;
+    let blanks = 0;
     const start = block * source.blockBytes;
-    for await (const line of read(source.path, start, Math.min(size, start + source.blockBytes), first, { buffers, maxLineBytes: source.maxLineBytes })) {
+    for await (const line of read(source.path, start, Math.min(size, start + source.blockBytes), first, { buffers, maxLineBytes: source.maxLineBytes, markInvalid })) {
       seen++;
-      if (skipLine(line)) continue;
+      if (header && line.number === 0) continue;
+      if (isBlank(line)) {
+        blanks++;
+        continue;
+      }
       lines.push(line);
       if (lines.length === options.partRows) {
-        yield { block, part, firstRow: lines[0]!.number, lines };
+        yield { block, part, firstRow: lines[0]!.number, position, lines };
         buffers?.releaseRead();
+        position += lines.length;
         part++;
         lines = [];
       }
     }
     if (lines.length > 0) {
-      yield { block, part, firstRow: lines[0]!.number, lines };
+      yield { block, part, firstRow: lines[0]!.number, position, lines };
       buffers?.releaseRead();
     }
-    counter.learn(block + 1, first + seen);
+    counter.learn(block + 1, first + seen, blank + blanks);
   }
 }
 
@@ -87,14 +100,20 @@ export interface JsonlPart {
 
 /**
  * The parts of a JSONL file not yet committed, each line parsed (jsonl-rows.ts); empty lines are
- * skipped. With a slicer, parsing pauses for waiting I/O (time-slicer.ts).
+ * skipped, a line that is not UTF-8 is a failed row. With a slicer, parsing pauses for waiting I/O
+ * (time-slicer.ts).
  */
 export async function* jsonlParts(source: TextSourceOptions, model: JsonlModel, options: SourceOptions, slicer?: TimeSlicer): AsyncGenerator<JsonlPart> {
-  for await (const { block, part, firstRow, lines } of lineParts(source, options, readBlockLines, (l) => l.text.trim() === '')) {
+  for await (const { block, part, firstRow, lines } of lineParts(source, options, readBlockLines, false, (l) => l.text.trim() === '', undefined, true)) {
     const name = partName(source.fileIndex, block, part);
     if (options.committed(name)) continue;
-    yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, lines: await mapSliced(lines, (l) => parseJsonlLine(l.text, l.number + 1, model), slicer) };
+    yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, lines: await mapSliced(lines, (l) => parseTextLine(l, model), slicer) };
   }
+}
+
+function parseTextLine(line: Line, model: JsonlModel): ParsedLine {
+  if (!line.invalid) return parseJsonlLine(line.text, line.number + 1, model);
+  return { id: String(line.number + 1), line: line.number + 1, error: new VireoError('VIREO_ERR_REQUEST_MALFORMED', `line ${line.number + 1} is not valid UTF-8`) };
 }
 
 export function jsonlSource(source: TextSourceOptions, model: JsonlModel, batchSize: number): InputSource {
@@ -120,6 +139,8 @@ const CSV_OPTIONS = { bom: true, trim: true, skip_empty_lines: true } as const;
 function parseCsvTextLines(lines: readonly Line[], header: readonly string[], path: string, firstRow: number, numeric: ReadonlySet<string>, newColumn: NewColumn): { columns: Map<string, unknown[]>; failed: Map<number, VireoError> } {
   const columns = header.map(() => new Array<unknown>(lines.length));
   const failed = new Map<number, VireoError>();
+  // Text path only (the byte fast path never gets here): a line that is not UTF-8 fails alone.
+  for (let r = 0; r < lines.length; r++) if (lines[r]!.invalid) failed.set(r, new VireoError('VIREO_ERR_INPUT_DATA', `line ${lines[r]!.number + 1} is not valid UTF-8`));
   const tooLong = (r: number, cells: number) => failed.set(r, new VireoError('VIREO_ERR_INPUT_DATA', `line ${lines[r]!.number + 1} has ${cells} cells, the header has ${header.length}`));
   const quoted = lines.some((l) => l.text.includes('"'));
   const typed = quoted ? undefined : typedColumns(lines, header, numeric, (line, r, target) => parseNumericLine(line.text, r, target), newColumn);
@@ -166,14 +187,13 @@ function typedColumns<L>(lines: readonly L[], header: readonly string[], numeric
 
 /**
  * A part's lines, read as bytes: the typed fast path straight from the bytes when every line is
- * clean, quote-free ASCII (parseNumericBytes); otherwise the lines are decoded (UTF-8, fatal, as
- * readBlockLines decodes them) and take the text path, errors and all.
+ * clean, quote-free ASCII (parseNumericBytes); otherwise the lines are decoded (decodeLine: a line
+ * that is not UTF-8 is marked, and fails alone) and take the text path, errors and all.
  */
 function parseCsvLines(lines: readonly ByteLine[], header: readonly string[], path: string, firstRow: number, numeric: ReadonlySet<string>, newColumn: NewColumn): { columns: Map<string, unknown[]>; failed: Map<number, VireoError> } {
   const typed = typedColumns(lines, header, numeric, (line, r, target) => parseNumericBytes(line.bytes, r, target), newColumn);
   if (typed) return { columns: new Map(header.map((h, c) => [h, typed[c]!])), failed: new Map() };
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  return parseCsvTextLines(lines.map((l) => ({ number: l.number, text: decoder.decode(l.bytes) })), header, path, firstRow, numeric, newColumn);
+  return parseCsvTextLines(lines.map((l) => decodeLine(l.number, l.bytes)), header, path, firstRow, numeric, newColumn);
 }
 
 /** A typed column of `rows` numbers to parse a part into. */
@@ -203,25 +223,14 @@ class ColumnBuffers {
 
 const isByteLines = (lines: readonly (ByteLine | Line)[]): lines is ByteLine[] => lines.length > 0 && 'bytes' in lines[0]!;
 
-const ASCII_WHITESPACE = new Set([9, 11, 12, 13, 32]);
-
-/** `text.trim() === ''` of the line's decoded text, decoding only a line with bytes beyond ASCII. */
-function isBlank(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) {
-    const byte = bytes[i]!;
-    if (byte > 127) return new TextDecoder('utf-8', { fatal: true }).decode(bytes).trim() === '';
-    if (!ASCII_WHITESPACE.has(byte)) return false;
-  }
-  return true;
-}
-
 /** `numeric`: the columns the model takes as numbers (parsed as such, see typedColumns). */
 export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest, idColumn: string | undefined, numeric: ReadonlySet<string> = new Set()): InputSource {
   // The carried id column stays text, whatever the model calls its inputs.
   const parsedAsNumbers = new Set([...numeric].filter((c) => c !== idColumn));
   let header: string[] | undefined;
   const readHeader = async (): Promise<string[]> => {
-    for await (const line of readBlockLines(source.path, 0, 1, 0)) {
+    for await (const line of readBlockLines(source.path, 0, 1, 0, { markInvalid: true })) {
+      if (line.invalid) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${source.path}: the CSV header (line 1) is not valid UTF-8`);
       const records = parseCsvText(line.text, CSV_OPTIONS) as string[][];
       if (records.length === 1) return records[0]!;
       break;
@@ -243,9 +252,9 @@ export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest
       // Without a numeric column every cell becomes a string anyway: lines are decoded as read, so a
       // part's bytes and its strings (large text cells) are never held together.
       const partsOfLines = parsedAsNumbers.size > 0
-        ? lineParts(source, options, readBlockLineBytes, (l) => l.number === 0 || isBlank(l.bytes), new ReadBuffers())
-        : lineParts(source, options, readBlockLines, (l) => l.number === 0 || l.text.trim() === '');
-      for await (const { block, part, firstRow, lines } of partsOfLines) {
+        ? lineParts(source, options, readBlockLineBytes, true, (l) => isBlankBytes(l.bytes), new ReadBuffers())
+        : lineParts(source, options, readBlockLines, true, (l) => l.text.trim() === '', undefined, true);
+      for await (const { block, part, firstRow, position, lines } of partsOfLines) {
         const name = partName(source.fileIndex, block, part);
         if (options.committed(name)) continue;
         const taken: Float64Array[] = [];
@@ -256,7 +265,7 @@ export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest
         const { table, carried } = splitCarried({ columns, rows: lines.length }, idColumn);
         if (!checked) checkHeader(table, toRequest, source.path);
         checked = true;
-        const ids = lines.map((l) => String(l.number - 1));
+        const ids = lines.map((_, k) => String(position + k));
         yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, rows: dataframeRows(table, ids, toRequest, failed), carried, release: () => columnBuffers.give(taken) };
       }
     },

@@ -63,7 +63,7 @@ export function batchCommand(): Command {
     .addOption(option('--shard-count <n>', 'number of shards when the index comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)', 'shard-count').argParser(integer(1, 1 << 20)))
     .addOption(option('--max-errors <n>', 'stop with an error once more rows than this failed (-1: never)', 'max-errors').argParser(integer(-1, Number.MAX_SAFE_INTEGER)).default(-1))
     .addOption(option('--id-column <name>', 'dataframe column carried to the output beside the results (and used as custom_id in JSONL output)', 'id-column'))
-    .addOption(option('--restart', 'discard an output folder that holds another job\'s parts (model or input changed) instead of refusing', 'restart'))
+    .addOption(option('--restart', 'start over: discard what this job wrote in the output folder (its parts, job.json when another job\'s; never other files) instead of resuming or refusing', 'restart'))
     .addOption(option('--instances <n>', 'instances of the model for the job: auto (one single-threaded instance per core), config (its instance_group), or a count', 'instances').argParser(parseInstances).default('auto'))
     .addOption(option('--max-inflight <n>', 'batches in flight at once (default: the model\'s instances + 1)', 'max-inflight').argParser(integer(1, 1024)))
     .addOption(option('--max-file-bytes <bytes>', 'largest image, file or input line one row may read', 'max-file-bytes').argParser(integer(1, 2 ** 31 - 1)).default(64 * 1024 * 1024))

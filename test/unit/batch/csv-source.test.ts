@@ -70,8 +70,17 @@ it('numbers and text cells as csv-parse and Number read them, on both paths', as
   assert.deepEqual(await readRows(path, 3, new Set()), reference(text, new Set()));
 });
 
-it('invalid UTF-8 in a line still fails the read, as the decoder refuses it', async () => {
+it('a line that is not UTF-8 fails alone, with its line number; the other rows are read, on both paths', async () => {
   const path = join(dir, 'bad-utf8.csv');
-  await writeFile(path, Buffer.concat([Buffer.from('name,a,b,c\nr0,1,2,3\nr'), Buffer.from([0xff, 0xfe]), Buffer.from(',1,2,3\n')]));
-  await assert.rejects(readRows(path, 10), /not valid|invalid|encoded data/i);
+  await writeFile(path, Buffer.concat([Buffer.from('name,a,b,c\nr0,1,2,3\nr'), Buffer.from([0xff, 0xfe]), Buffer.from(',1,2,3\nr2,4,5,6\n')]));
+  for (const numeric of [NUMERIC, new Set<string>()]) {
+    const source = csvSource({ path, fileIndex: 0, blockBytes: 1 << 20 }, () => ({ model: 'm', inputs: [] }), undefined, numeric);
+    const parts = [];
+    for await (const part of source.parts({ owns: () => true, committed: () => false, partRows: 10 })) parts.push(part);
+    assert.equal(parts.length, 1);
+    assert.deepEqual(parts[0]!.rows.ids, ['0', '1', '2']);
+    assert.deepEqual([...parts[0]!.rows.failed!].map(([row, error]) => [row, error.code, error.message]), [[1, 'VIREO_ERR_INPUT_DATA', 'line 3 is not valid UTF-8']]);
+    const expected = reference('name,a,b,c\nr0,1,2,3\nr2,4,5,6\n', numeric);
+    assert.deepEqual(await readRows(path, 10, numeric), expected);
+  }
 });
