@@ -13,6 +13,8 @@
  * (an exponent, more digits, a sign other than '-', hex, text) is handed to `Number` as it is.
  */
 
+import { DECIMAL_TEXT } from '../codecs/dataframe-codec.js';
+
 /** 10^k for k ≤ 22: every one an exact double. */
 const POWERS = Array.from({ length: 23 }, (_, k) => 10 ** k);
 const MAX_DIGITS = 15;
@@ -85,7 +87,8 @@ export function parseNumericLine(text: string, row: number, target: LineTarget):
     while (p < end && text.charCodeAt(p) !== COMMA) p++;
     const cell = text.slice(start, p);
     const value = Number(cell);
-    if (!Number.isFinite(value) || (value === 0 && cell.trim() === '')) return false;
+    // Only decimals (exponents too): `Number` also reads hex, binary and octal, and a blank as 0.
+    if (!Number.isFinite(value) || !DECIMAL_TEXT.test(cell)) return false;
     (columns[c] as Float64Array)[row] = value;
     at = p;
   }
@@ -161,7 +164,8 @@ export function parseNumericBytes(bytes: Buffer, row: number, target: LineTarget
     }
     const cell = bytes.toString('latin1', start, p);
     const value = Number(cell);
-    if (!Number.isFinite(value) || (value === 0 && cell.trim() === '')) return false;
+    // Only decimals (exponents too): `Number` also reads hex, binary and octal, and a blank as 0.
+    if (!Number.isFinite(value) || !DECIMAL_TEXT.test(cell)) return false;
     (columns[c] as Float64Array)[row] = value;
     at = p;
   }

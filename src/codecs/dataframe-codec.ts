@@ -65,9 +65,11 @@ export async function parseCsv(bytes: Uint8Array): Promise<Table> {
 }
 
 export async function parseArrow(bytes: Uint8Array): Promise<Table> {
-  const { tableFromIPC } = await import('apache-arrow');
+  const [{ tableFromIPC }, { checkArrowIpc }] = await Promise.all([import('apache-arrow'), import('./arrow-ipc-check.js')]);
   let table: ArrowTable;
   try {
+    // apache-arrow trusts the metadata's counts (a flipped byte made it build billions of objects).
+    checkArrowIpc(bytes);
     table = tableFromIPC(bytes);
   } catch (error) {
     return bad(`the body is not a valid Arrow IPC stream or file: ${(error as Error).message}`);
@@ -76,7 +78,14 @@ export async function parseArrow(bytes: Uint8Array): Promise<Table> {
   // The IPC metadata gives both before any cell becomes a JS value (a column of nulls needs no buffer,
   // so a small body may declare billions of rows).
   checkDataframeSize(table.numRows, names.length, 'the Arrow table');
-  return tableOf(names, names.map((n) => [...(table.getChild(n) ?? [])]), 'Arrow table');
+  let columns: unknown[][];
+  try {
+    // Decoding is lazy: metadata that passed the checks may still not fit together (a node without its data).
+    columns = names.map((n) => [...(table.getChild(n) ?? [])]);
+  } catch (error) {
+    return bad(`the body is not a valid Arrow IPC stream or file: ${(error as Error).message}`);
+  }
+  return tableOf(names, columns, 'Arrow table');
 }
 
 /** JSON records (`[{col: v}, …]`) or columns (`{col: [v, …]}`); undefined for anything else. */
@@ -134,6 +143,12 @@ export function dataframeColumns(inputs: readonly DataframeInput[]): Map<string,
   return map;
 }
 
+/**
+ * A decimal number as text (what CSV writers write, exponents included). `Number` alone also reads
+ * "0x10", "0b101" and "0o7" and a blank string as 0: a cell holding those is refused instead.
+ */
+export const DECIMAL_TEXT = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
+
 /** A table cell as a JSON value of the input's datatype (CSV cells arrive as strings). */
 function cell(value: unknown, datatype: string, row: number, column: string): unknown {
   // The common cases first, and the error text built only on an error: this runs once per cell.
@@ -141,7 +156,7 @@ function cell(value: unknown, datatype: string, row: number, column: string): un
   if (numeric && typeof value === 'number') return value;
   if (numeric && typeof value === 'string' && value !== '' && datatype !== 'INT64' && datatype !== 'UINT64') {
     const n = Number(value);
-    if (Number.isFinite(n)) return n;
+    if (Number.isFinite(n) && DECIMAL_TEXT.test(value)) return n;
   }
   const where = `row ${row}, column "${column}"`;
   if (value === null || value === undefined) return bad(`${where}: value is missing`);
@@ -158,7 +173,7 @@ function cell(value: unknown, datatype: string, row: number, column: string): un
   }
   if ((datatype === 'INT64' || datatype === 'UINT64') && /^-?\d+$/.test(value)) return value;
   const n = Number(value);
-  if (!Number.isFinite(n)) bad(`${where}: "${value.slice(0, 40)}" is not a number`);
+  if (!Number.isFinite(n) || !DECIMAL_TEXT.test(value)) bad(`${where}: "${value.slice(0, 40)}" is not a number`);
   return n;
 }
 

@@ -100,6 +100,22 @@ describe('dataframes (examples/models/tabular)', () => {
     assert.match(notUtf8.body.error, /not valid UTF-8/);
     const arrowBad = await post(Buffer.from('not arrow at all'), 'application/vnd.apache.arrow.stream');
     assert.equal(arrowBad.status, 400);
+    // One flipped byte of a valid stream made its record batch claim 1.8 billion buffers: the server
+    // built objects until it ran out of heap. Now a 400 at once, and the server goes on.
+    const lying = Buffer.from(tableToIPC(tableFromArrays(Object.fromEntries(COLUMNS.map((c, j) => [c, Float32Array.of(j + 1)]))), 'stream'));
+    lying[0x187] = 0x6d;
+    const refused = await post(lying, 'application/vnd.apache.arrow.stream');
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.error, /not a valid Arrow IPC/);
+    // Cells that JavaScript's Number reads but that are not decimal numbers: a quoted blank (0), hex, binary.
+    for (const cell of ['" "', '0x10', '0b101', '1_000']) {
+      const odd = await post(`${COLUMNS.join(',')}
+${cell},2,3,4
+`, 'text/csv');
+      assert.equal(odd.status, 400, cell);
+      assert.match(odd.body.error, /row 0, column "sepal_length": .* is not a number|value is empty/, cell);
+    }
+    assert.equal((await post(csv(COLUMNS, ROWS), 'text/csv')).status, 200);
   });
 
   it('refuses more rows than max_batch_size and models that cannot take dataframes', async () => {

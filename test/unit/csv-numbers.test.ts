@@ -1,7 +1,7 @@
 /**
  * The CSV number scanner against `Number` itself (the independent reference: it is what the REST
  * dataframe path applies to each cell): bit-identical values on random and edge-case decimals, and
- * "not clean" exactly where `Number` gives no finite value or the cell is blank.
+ * "not clean" exactly where `Number` gives no finite value or the cell is not decimal text (blank, hex, …).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,7 +10,9 @@ import { parseNumericBytes, parseNumericLine } from '../../src/batch/csv-numbers
 /** What the general path makes of one numeric cell: its value, or undefined when it is refused. */
 function reference(cell: string): number | undefined {
   const value = Number(cell);
-  if (!Number.isFinite(value) || cell.trim() === '') return undefined;
+  // A decimal (an exponent allowed), as CSV writers write numbers; `Number` alone also reads hex, binary and octal.
+  const decimal = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(cell);
+  if (!Number.isFinite(value) || !decimal) return undefined;
   return value;
 }
 
@@ -45,7 +47,7 @@ describe('parseNumericLine and parseNumericBytes', () => {
   it('agrees with Number on edge cases, and refuses what it refuses', () => {
     const cases = ['0', '-0', '-0.0000', '0.1', '.5', '5.', '-.5', '007', '1e3', '1E-7', '+1.5', '0x1F', '123456789012345', '1234567890123456789',
       '0.30000000000000004', '9007199254740993', '1.7976931348623157e308', ' 2.5 ', '2.5\r', 'Infinity', '-Infinity', 'NaN', 'abc', '1.2.3',
-      '-', '.', '', '   ', '1_000', '0.0000000000000000000001', '0.00000000000000000000001', '1e400'];
+      '-', '.', '', '   ', '1_000', '0b101', '0o7', '0X1F', '1e', 'e5', '+-1', '0.0000000000000000000001', '0.00000000000000000000001', '1e400'];
     for (const text of cases) {
       const got = scan([text]);
       const want = reference(text);
