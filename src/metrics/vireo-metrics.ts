@@ -96,7 +96,7 @@ export class VireoMetrics implements ProtocolRecorder {
     const metrics = this;
     const registers = [this.registry];
     new Gauge({
-      name: 'vireo_batch_jobs', help: 'Batch jobs (the /v1/batches API) by status.', labelNames: ['status'], registers,
+      name: 'vireo_batch_jobs', help: 'Batch jobs (the /v1/batches API) by status; every status has a series, zero included.', labelNames: ['status'], registers,
       collect() {
         const snapshot = metrics.#batches?.();
         if (!snapshot) return;
@@ -105,7 +105,7 @@ export class VireoMetrics implements ProtocolRecorder {
       },
     });
     new Gauge({
-      name: 'vireo_batch_rows', help: 'Requests of the batch jobs the server keeps (every status), by state: total, completed, failed. From the jobs\' saved counts, so a restart does not reset them.',
+      name: 'vireo_batch_rows', help: 'Requests of the batch jobs the server keeps (every status), by state: total, completed, failed; from the jobs\' saved counts, so a restart does not reset them.',
       labelNames: ['state'], registers,
       collect() {
         const snapshot = metrics.#batches?.();
