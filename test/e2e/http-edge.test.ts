@@ -91,6 +91,14 @@ describe('HTTP edge refusals', () => {
     assert.deepEqual(Object.keys(res.body), ['error']);
     assert.ok(JSON.stringify(res.body).length < 5000, `${JSON.stringify(res.body).length} bytes`);
     assert.match(res.body.error, /I{200}…/);
+    // 9 million characters (in a datatype, the body under the 64 MiB limit): a regular expression
+    // clipping it overflowed V8's backtracking stack, and the answer was a 500.
+    const huge = simpleRequest(range16(), range16());
+    huge.inputs[0]!.datatype = 'F'.repeat(9_000_000);
+    const hugeRes = await server.post('/v2/models/simple/infer', huge);
+    assert.equal(hugeRes.status, 400, JSON.stringify(hugeRes.body).slice(0, 300));
+    assert.ok(JSON.stringify(hugeRes.body).length < 5000);
+    assert.match(hugeRes.body.error, /F{200}…/);
   });
 
   it('answers malformed HTTP, oversized headers and bad URL encoding with {"error"} bodies', async () => {
