@@ -188,15 +188,17 @@ export class ModelRepository {
     const entry = this.#models.get(name) ?? new ModelEntry(name);
     this.#models.set(name, entry);
     return entry.exclusive(async () => {
-      if (options.files?.length) await writeModelFiles(this.#options.root, name, options.files);
+      const upload = options.files?.length ? await writeModelFiles(this.#options.root, name, options.files) : undefined;
       const previous = entry.override;
       if ('config' in options) entry.override = options.config;
       try {
         await reloadModel(entry, options.config !== undefined || entry.override !== previous, this.#reloadContext);
       } catch (error) {
         entry.override = previous; // a failed load leaves the serving configuration in charge
+        await upload?.undo(); // … and the files on disk as they were
         throw error;
       }
+      await upload?.keep();
     });
   }
 

@@ -2,11 +2,12 @@
  * Model files uploaded through the repository API (`file:<version>/<name>` parameters), written
  * only inside `<repository>/<model>/`: every path is checked before anything is written, the model
  * directory itself may not lead outside the repository, and each file is written to a temporary
- * name and renamed into place so a concurrent poll never reads half a file.
+ * name and renamed into place so a concurrent poll never reads half a file. A load that fails undoes
+ * the upload (ModelFilesChange).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, lstat, mkdir, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { VireoError } from '../core/errors.js';
 import { isInside, prepareInside, relativeSegments } from './safe-path.js';
 
@@ -34,27 +35,80 @@ export function uploadSegments(path: string): string[] {
   return segments;
 }
 
-export async function writeModelFiles(root: string, name: string, files: readonly UploadedFile[]): Promise<void> {
+/**
+ * What an upload changed, to keep or to undo: a load that fails must leave the repository as it was
+ * (Triton never writes uploads into the repository at all; Vireo does, so that a restart serves the
+ * model it was given, and so undoes them when the load fails).
+ */
+export interface ModelFilesChange {
+  /** The load succeeded: the replaced files' copies go. */
+  keep(): Promise<void>;
+  /** The load failed: replaced files come back, new files and the folders made for them go. */
+  undo(): Promise<void>;
+}
+
+/** Folders from `dir` up to (not including) `stop` that do not exist yet, deepest first. */
+async function missingFolders(dir: string, stop: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let current = dir; current !== stop && current.startsWith(stop); current = dirname(current)) {
+    if (await lstat(current).then(() => true, () => false)) break;
+    missing.push(current);
+  }
+  return missing;
+}
+
+export async function writeModelFiles(root: string, name: string, files: readonly UploadedFile[]): Promise<ModelFilesChange> {
   checkModelName(name);
   const checked = files.map((f) => ({ segments: uploadSegments(f.path), bytes: f.bytes }));
   const realRoot = await realpath(root);
   const modelDir = join(realRoot, name);
-  await mkdir(modelDir).catch((error: NodeJS.ErrnoException) => {
+  const madeModelDir = await mkdir(modelDir).then(() => true, (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST') throw error;
+    return false;
   });
-  const realModelDir = await realpath(modelDir);
-  if (!isInside(realRoot, realModelDir) || realModelDir === realRoot) {
-    throw new VireoError('VIREO_ERR_PATH_INVALID', `the directory of model "${name}" leads outside the repository through a symbolic link; uploads refused`);
-  }
-  for (const { segments, bytes } of checked) {
-    const target = await prepareInside(realModelDir, segments, `uploaded file "${segments.join('/')}"`);
-    const temporary = `${target}.upload-${randomBytes(6).toString('hex')}`;
-    try {
-      await writeFile(temporary, bytes, { flag: 'wx', mode: 0o644 });
-      await rename(temporary, target);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
+  const made: string[] = madeModelDir ? [modelDir] : [];
+  const replaced: { target: string; copy: string }[] = [];
+  const created: string[] = [];
+  const change: ModelFilesChange = {
+    async keep() {
+      for (const { copy } of replaced) await rm(copy, { force: true });
+    },
+    async undo() {
+      for (const target of created) await rm(target, { force: true });
+      for (const { target, copy } of replaced.reverse()) await rename(copy, target);
+      // Deepest first; a folder that holds anything else stays.
+      for (const dir of made.sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => undefined);
+    },
+  };
+  try {
+    const realModelDir = await realpath(modelDir);
+    if (!isInside(realRoot, realModelDir) || realModelDir === realRoot) {
+      throw new VireoError('VIREO_ERR_PATH_INVALID', `the directory of model "${name}" leads outside the repository through a symbolic link; uploads refused`);
     }
+    for (const { segments, bytes } of checked) {
+      made.push(...await missingFolders(dirname(join(realModelDir, ...segments)), realModelDir));
+      const target = await prepareInside(realModelDir, segments, `uploaded file "${segments.join('/')}"`);
+      const temporary = `${target}.upload-${randomBytes(6).toString('hex')}`;
+      try {
+        await writeFile(temporary, bytes, { flag: 'wx', mode: 0o644 });
+        // The file it replaces is kept aside (a hard link, so the rename below stays atomic) until the load's outcome is known.
+        const copy = `${target}.replaced-${randomBytes(6).toString('hex')}`;
+        const existed = await link(target, copy).then(() => true, (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+          return false;
+        });
+        if (existed && !replaced.some((r) => r.target === target)) replaced.push({ target, copy });
+        else if (existed) await rm(copy, { force: true }); // the same path twice in one upload: the first copy is the original
+        else if (!created.includes(target)) created.push(target);
+        await rename(temporary, target);
+      } catch (error) {
+        await rm(temporary, { force: true });
+        throw error;
+      }
+    }
+  } catch (error) {
+    await change.undo();
+    throw error;
   }
+  return change;
 }

@@ -111,6 +111,25 @@ describe('repository API (explicit mode)', () => {
     assert.equal((await server.get('/v2/models/uploaded/config')).body.max_batch_size, 4);
   });
 
+  it('a load of uploaded files that fails leaves the repository as it was: replaced files back, new ones and their folders gone', async () => {
+    const before = await readFile(join(repo.root, 'adder', '1', 'model.onnx'));
+    assert.equal((await load('adder')).status, 200);
+    // Version 3 (the one the policy serves) cannot load; version 1's file is replaced on the way.
+    const failed = await load('adder', { parameters: { config: JSON.stringify(ADD_CONFIG), 'file:1/model.onnx': base64(addModel(7)), 'file:3/model.onnx': base64(new Uint8Array([1, 2, 3])) } });
+    assert.equal(failed.status, 503, JSON.stringify(failed.body));
+    assert.ok(before.equals(await readFile(join(repo.root, 'adder', '1', 'model.onnx'))), 'the replaced file is back');
+    assert.equal(existsSync(join(repo.root, 'adder', '3')), false, 'the folder made for the upload is gone');
+    assert.deepEqual((await readdir(join(repo.root, 'adder', '1'))).sort(), ['model.onnx'], 'no copies or temporary files left');
+    // The version loaded before still serves, and a plain reload reads the original file again.
+    assert.deepEqual((await server.post('/v2/models/adder/infer', addRequest(x))).body.outputs[0].data, plus(1));
+    assert.equal((await load('adder')).status, 200);
+    assert.deepEqual((await server.post('/v2/models/adder/infer', addRequest(x))).body.outputs[0].data, plus(1));
+    // A new model whose upload does not load leaves no folder behind.
+    const fresh = await load('newcomer', { parameters: { config: JSON.stringify(ADD_CONFIG), 'file:1/model.onnx': base64(new Uint8Array([9])) } });
+    assert.equal(fresh.status, 503);
+    assert.equal(existsSync(join(repo.root, 'newcomer')), false);
+  });
+
   it('refuses bad upload paths with 400 and writes nothing', async () => {
     const config = JSON.stringify(ADD_CONFIG);
     const cases: [string, RegExp][] = [
