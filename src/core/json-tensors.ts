@@ -100,6 +100,17 @@ function checkLayout(data: unknown, count: number, shape: readonly number[] | un
  * The element count is checked against `count` exactly before the tensor is allocated; `count`
  * itself must already be bounded by the caller.
  */
+/** Base64 as TF-Serving and Vireo's clients write it (standard or URL-safe alphabet, padding optional). */
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** `{"b64"}` bytes. Buffer.from skips characters outside the alphabet: "!!!" would be empty bytes, not an error. */
+function fromBase64(text: string, what: string, index: number): Buffer {
+  if (!BASE64.test(text) || text.replace(/=+$/, '').length % 4 === 1) {
+    throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: element ${index} is not valid base64 ({"b64": …})`);
+  }
+  return Buffer.from(text, 'base64');
+}
+
 export function jsonToTensorData(data: unknown, datatype: DataType, count: number, what: string, shape?: readonly number[]): TensorData {
   checkLayout(data, count, shape, what);
   // After the layout (which reads only the JSON that arrived), before the tensor is allocated.
@@ -109,7 +120,7 @@ export function jsonToTensorData(data: unknown, datatype: DataType, count: numbe
     const out: Uint8Array[] = new Array(count);
     const n = flatten(data, (leaf, i) => {
       if (typeof leaf === 'string') out[i] = encoder.encode(leaf);
-      else if (leaf && typeof leaf === 'object' && typeof (leaf as { b64?: unknown }).b64 === 'string') out[i] = Buffer.from((leaf as { b64: string }).b64, 'base64');
+      else if (leaf && typeof leaf === 'object' && typeof (leaf as { b64?: unknown }).b64 === 'string') out[i] = fromBase64((leaf as { b64: string }).b64, what, i);
       else badValue(what, datatype, i, leaf);
     }, count, what);
     checkCount(n, count, what);

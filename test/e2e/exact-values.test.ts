@@ -90,6 +90,17 @@ describe('exact values', () => {
     const refused = await server.post('/v2/models/echo_bytes/infer', json);
     assert.equal(refused.status, 400);
     assert.match(refused.body.error, /output "OUT": element 0 is not valid UTF-8.*request the output as binary data/);
+    // {"b64"} that is not base64 is refused (Buffer.from skipped the bad characters: "!!!" became no bytes).
+    for (const b64 of ['!!!', 'YWJj!', 'a', 'YQ===']) {
+      const bad = await server.post('/v2/models/echo_bytes/infer', { inputs: [{ name: 'IN', datatype: 'BYTES', shape: [1], data: [{ b64 }] }] });
+      assert.equal(bad.status, 400, b64);
+      assert.match(bad.body.error, /element 0 is not valid base64/, b64);
+    }
+    // Unpadded and URL-safe base64 are read as the clients send them.
+    for (const b64 of ['YWJj', 'YWI', 'YWI=', '-_8']) {
+      const good = await server.post('/v2/models/echo_bytes/infer', { inputs: [{ name: 'IN', datatype: 'BYTES', shape: [1], data: [{ b64 }] }], outputs: [{ name: 'OUT', parameters: { binary_data: false } }] });
+      assert.ok(good.status === 200 || /not valid UTF-8/.test(good.body.error), `${b64}: ${JSON.stringify(good.body)}`);
+    }
     const header = JSON.stringify({ ...json, outputs: [{ name: 'OUT', parameters: { binary_data: true } }] });
     const response = await fetch(`${server.url}/v2/models/echo_bytes/infer`, {
       method: 'POST', headers: { 'inference-header-content-length': String(Buffer.byteLength(header)) }, body: header,

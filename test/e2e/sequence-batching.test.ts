@@ -101,6 +101,13 @@ describe('sequence batching (simple_sequence accumulator)', () => {
     // The state input is the server's: a client cannot send it.
     r = await server.post('/v2/models/acc/infer', { inputs: [...body(1, {}).inputs, { name: 'ACCUMULATOR_IN', datatype: 'INT32', shape: [1, 1], data: [100] }], parameters: { sequence_id: 9, sequence_start: true } });
     assert.equal(r.status, 400);
+    // Ids beyond 2^53 arrive exact; the largest unsigned 64-bit id works, one more is refused (it became a string id).
+    const withId = (id: string) => JSON.stringify(body(4, { sequence_id: 0, sequence_start: true, sequence_end: true })).replace('"sequence_id":0', `"sequence_id":${id}`);
+    r = await server.post('/v2/models/acc/infer', withId('18446744073709551615'));
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    r = await server.post('/v2/models/acc/infer', withId('18446744073709551616'));
+    assert.equal(r.status, 400);
+    assert.match(r.body.error, /unsigned 64-bit/);
     // A new START on the same id begins from the initial state again.
     assert.equal(await step('acc', 3, { sequence_id: 7, sequence_start: true }), 3);
     assert.equal(await step('acc', 3, { sequence_id: 7, sequence_start: true, sequence_end: true }), 3);

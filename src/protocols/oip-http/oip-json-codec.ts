@@ -17,12 +17,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const MAX_U64 = (1n << 64n) - 1n;
+
 export function parseParameters(value: unknown, where: string): Parameters | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isObject(value)) malformed(`${where}: parameters must be an object`);
   for (const [key, v] of Object.entries(value as object)) {
     // An integer beyond ±2^53 (read exactly, see exact-json.ts) stays exact as its decimal text, as over gRPC.
-    if (typeof v === 'bigint') (value as Record<string, unknown>)[key] = String(v);
+    if (typeof v === 'bigint') {
+      // Triton's sequence_id is a uint64 (or a string): a larger integer is refused, not taken as a string id.
+      if (key === 'sequence_id' && (v < 0n || v > MAX_U64)) malformed(`${where}: parameter "sequence_id" must be an unsigned 64-bit integer or a string, got ${v}`);
+      (value as Record<string, unknown>)[key] = String(v);
+    }
     else if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) throw new InexactJsonNumber(`${where}: parameter "${key}" is beyond ±2^53 and was not read exactly`);
     else if (!['string', 'number', 'boolean'].includes(typeof v)) malformed(`${where}: parameter "${key}" must be a string, number or boolean`);
   }
