@@ -58,7 +58,8 @@ export class LogSettings {
           next[key] = value;
           break;
         case 'log_verbose_level':
-          if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new LogSettingsError('log setting "log_verbose_level" must be an integer >= 0');
+          // Triton's field is a uint32.
+          if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 2 ** 32 - 1) throw new LogSettingsError('log setting "log_verbose_level" must be an integer from 0 to 4294967295');
           next.log_verbose_level = value;
           break;
         case 'log_format':

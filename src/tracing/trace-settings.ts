@@ -23,6 +23,8 @@ export type TraceSettingsJson = Record<string, string | string[]>;
 
 const bad = (message: string) => new VireoError('VIREO_ERR_REQUEST_MALFORMED', message);
 
+const INT32_MAX = 2 ** 31 - 1;
+
 function asText(name: string, value: unknown): string {
   if (Array.isArray(value) && value.length === 1) value = value[0];
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
@@ -33,7 +35,8 @@ function asText(name: string, value: unknown): string {
 function asInteger(name: string, value: unknown, min: number): number {
   const text = asText(name, value).trim();
   const n = Number(text);
-  if (text === '' || !Number.isInteger(n) || n < min) throw bad(`trace setting "${name}" must be an integer >= ${min}, got "${text}"`);
+  // Triton's fields are 32-bit; beyond 2^31 the number would not even be read back as it was given.
+  if (text === '' || !Number.isInteger(n) || n < min || n > INT32_MAX) throw bad(`trace setting "${name}" must be an integer from ${min} to ${INT32_MAX}, got "${text.slice(0, 40)}"`);
   return n;
 }
 

@@ -98,7 +98,7 @@ describe('logging', () => {
 
   it('refuses bad settings with 400 and changes nothing', async () => {
     const before = (await server.get('/v2/logging')).body;
-    for (const bad of [{ log_verbose_level: -1 }, { log_verbose_level: 1.5 }, { log_info: 'yes' }, { log_format: 'xml' },
+    for (const bad of [{ log_verbose_level: -1 }, { log_verbose_level: 1.5 }, { log_verbose_level: 1e300 }, { log_verbose_level: 2 ** 32 }, { log_info: 'yes' }, { log_format: 'xml' },
       { log_file: '/tmp/vireo.log' }, { log_level: 3 }, { log_info: false, log_error: 'no' }, [1]]) {
       const res = await server.post('/v2/logging', bad);
       assert.equal(res.status, 400, JSON.stringify(bad));

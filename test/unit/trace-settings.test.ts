@@ -40,5 +40,7 @@ it('refuses what Vireo cannot do, naming the setting', () => {
   assert.throws(() => s.update({ trace_file: 'out.json' }), /trace_file/);
   assert.throws(() => s.update({ trace_rate: '1.5' }), /trace_rate/);
   assert.throws(() => s.update({ trace_count: '-5' }), /trace_count/);
+  assert.throws(() => s.update({ trace_count: '99999999999999999999' }), /trace_count/);
+  assert.throws(() => s.update({ trace_rate: String(2 ** 31) }), /trace_rate/);
   assert.doesNotThrow(() => s.update({ trace_file: '', log_frequency: '0', trace_mode: 'opentelemetry' }));
 });
