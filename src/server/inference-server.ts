@@ -263,6 +263,8 @@ export class InferenceServer {
   }
 
   async #infer(request: InferRequest): Promise<InferResponse> {
+    // An output asked for in shared memory on a server without it is refused as an input would be, not answered inline.
+    if (!this.#sharedMemory && request.outputs?.some((o) => o.parameters?.shared_memory_region !== undefined)) this.#requireSharedMemory();
     const { mv, validated } = await prepareRequest(this.repository, request);
     const outputs: Tensor[] = await mv.scheduler.enqueue(validated.inputs, validated.outputs, validated.items, {
       priority: request.priority,

@@ -181,7 +181,7 @@ describe('system shared memory', { skip: HAS_SHM ? false : 'no /dev/shm on this 
 });
 
 describe('system shared memory off (the default)', () => {
-  it('refuses registration and shared-memory inputs, and does not advertise the extension', async () => {
+  it('refuses registration and shared-memory inputs and outputs, and does not advertise the extension', async () => {
     const repo = await makeRepository({ simple: { config: { max_batch_size: 8 }, versions: { 1: simpleModel() } } });
     const server = await startTestServer(repo.root);
     try {
@@ -194,6 +194,13 @@ describe('system shared memory off (the default)', () => {
         { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: range16() },
       ] });
       assert.equal(input.status, 403);
+      // An output asked for in shared memory is refused the same way, not answered inline.
+      const output = await server.post('/v2/models/simple/infer', { inputs: [
+        { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: range16() },
+        { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: range16() },
+      ], outputs: [{ name: 'OUTPUT0', parameters: shm('r', 0, 64) }] });
+      assert.equal(output.status, 403);
+      assert.match(output.body.error, /--allow-shared-memory/);
     } finally {
       await server.close();
       await repo.cleanup();
