@@ -30,7 +30,9 @@ export interface ColumnChunk {
 }
 
 const unreadable = (path: string, error: unknown): never => {
-  throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: ${(error as Error).message ?? String(error)}`);
+  // A reader's own failure on corrupt bytes (a TypeError deep in its decoding) says what, not where: say both.
+  const what = error instanceof TypeError || error instanceof RangeError ? 'not a valid Parquet file or corrupt' : 'cannot be read';
+  throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: ${what} (${(error as Error).message ?? String(error)})`);
 };
 
 export interface ParquetFile {

@@ -167,3 +167,26 @@ it('an empty Parquet file is refused by name, exit 3', async () => {
   assert.equal(refused.status, 3, refused.stderr);
   assert.equal(lastLine(refused.stderr), `vireo batch: ${join(dir, 'empty.parquet')}: an empty file (0 bytes) is not a Parquet file (VIREO_ERR_BATCH_INPUT_INVALID)`);
 });
+
+it('a Parquet file with a corrupt footer is refused by name as a bad, corrupt input, wherever the damage lies', async () => {
+  const { parquetWriteBuffer } = await import('hyparquet-writer');
+  const columns = HEADER.split(',');
+  const good = Buffer.from(parquetWriteBuffer({ columnData: columns.map((name, c) => ({ name, data: Float32Array.from({ length: 50 }, (_, r) => r + c), type: 'FLOAT' as const })) }));
+  const footer = good.readUInt32LE(good.length - 8);
+  for (let k = 0; k < 40; k++) {
+    const bad = Buffer.from(good);
+    const at = good.length - 8 - footer + Math.floor((k / 40) * footer);
+    bad[at] = (bad[at]! + 97) & 255;
+    const path = join(dir, `corrupt-${k}.parquet`);
+    await writeFile(path, bad);
+    // Either the damage did not matter, or the job is refused as bad input naming the file: never a bare TypeError.
+    await job({ inputs: [path], output: join(dir, `out-corrupt-${k}`), outputFormat: 'csv' }).then(
+      () => undefined,
+      (error: VireoError) => {
+        assert.ok(error.code === 'VIREO_ERR_BATCH_INPUT_INVALID' && error.message.startsWith(`${path}: `), `byte ${at}: ${error}`);
+        // The reader's own stumble (a TypeError deep in its decoding) comes with what it means.
+        if (/Cannot read properties|is not a function|is not iterable/.test(error.message)) assert.match(error.message, /not a valid Parquet file or corrupt/, `byte ${at}`);
+      },
+    );
+  }
+});
