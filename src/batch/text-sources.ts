@@ -159,7 +159,7 @@ function parseCsvTextLines(lines: readonly Line[], header: readonly string[], pa
     } catch (error) {
       throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: lines ${firstRow + 1}–${firstRow + lines.length} cannot be parsed as CSV: ${(error as Error).message}`);
     }
-    if (records.length !== lines.length) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: lines ${firstRow + 1}–${firstRow + lines.length} hold ${records.length} CSV records (a quoted field spans lines: such a file must fit in one --block-size)`);
+    if (records.length !== lines.length) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: lines ${firstRow + 1}–${firstRow + lines.length} hold ${records.length} CSV records (a quoted field holds a line break, which vireo batch does not read: it splits files at line breaks, as Spark's CSV reader does without multiLine)`);
     records.forEach((record, r) => {
       if (record.length > header.length) tooLong(r, record.length);
       record.forEach((cell, c) => { if (c < header.length) columns[c]![r] = cell; });

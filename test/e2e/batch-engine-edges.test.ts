@@ -190,3 +190,10 @@ it('a Parquet file with a corrupt footer is refused by name as a bad, corrupt in
     );
   }
 });
+
+it('a CSV whose quoted field holds a line break is refused, naming the lines and why', async () => {
+  const path = join(dir, 'multiline.csv');
+  await writeFile(path, `id,${HEADER}\nk1,1,2,3,4\n"k\n2",5,6,7,8\n`);
+  await assert.rejects(job({ inputs: [path], output: join(dir, 'out-multiline'), idColumn: 'id', outputFormat: 'csv' }), (error: VireoError) =>
+    error.code === 'VIREO_ERR_BATCH_INPUT_INVALID' && /lines 2–4 hold 2 CSV records \(a quoted field holds a line break/.test(error.message));
+});
