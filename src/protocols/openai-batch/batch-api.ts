@@ -77,7 +77,7 @@ export async function openBatchApi(options: BatchApiOptions): Promise<OpenBatchA
     }),
     runner,
     start: () => runner.start(),
-    snapshot: () => ({ jobs: runner.countByStatus(), requestsCompleted: runner.completed, requestsFailed: runner.failed, rows: runner.rowCounts(), storageBytes: files.usedBytes }),
+    snapshot: () => ({ jobs: runner.table.countByStatus(), requestsCompleted: runner.completed, requestsFailed: runner.failed, rows: runner.table.rowCounts(), storageBytes: files.usedBytes }),
     close: () => runner.close(),
   };
 }

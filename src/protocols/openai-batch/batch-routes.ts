@@ -168,7 +168,7 @@ export function batchRoutes(api: BatchApi): HttpRoutes {
     }));
     app.delete<RouteTypes>('/v1/files/:id', PUBLIC, route(async (request) => {
       const id = checkFileId(request.params.id);
-      if (api.runner.reads(id)) throw new VireoError('VIREO_ERR_BATCH_STATE', `file ${id} is the input of a batch that has not finished`);
+      if (api.runner.table.reads(id)) throw new VireoError('VIREO_ERR_BATCH_STATE', `file ${id} is the input of a batch that has not finished`);
       await api.files.delete(id);
       return { id, object: 'file', deleted: true };
     }));
@@ -195,7 +195,7 @@ export function batchRoutes(api: BatchApi): HttpRoutes {
       return batch;
     }));
 
-    app.get<RouteTypes>('/v1/batches', PUBLIC, route(async (request) => page(api.runner.list(), request.query)));
+    app.get<RouteTypes>('/v1/batches', PUBLIC, route(async (request) => page(api.runner.table.list(), request.query)));
     app.get<RouteTypes>('/v1/batches/:id', PUBLIC, route(async (request) => found(api.runner, request.params.id)));
     app.post<RouteTypes>('/v1/batches/:id/cancel', PUBLIC, route(async (request) => {
       const batch = found(api.runner, request.params.id);
@@ -208,7 +208,7 @@ export function batchRoutes(api: BatchApi): HttpRoutes {
 }
 
 function found(runner: BatchRunner, id: string): BatchObject {
-  const batch = runner.get(checkBatchId(id));
+  const batch = runner.table.get(checkBatchId(id));
   if (!batch) throw new VireoError('VIREO_ERR_BATCH_NOT_FOUND', `no batch with id "${id}"`);
   return batch;
 }

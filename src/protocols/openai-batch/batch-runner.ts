@@ -27,6 +27,7 @@ import { writeBatchOutputs } from './batch-outputs.js';
 import { parseEndpoint, type InputError } from './batch-input.js';
 import { JobThread } from './job-thread-host.js';
 import { TERMINAL, type BatchObject, type BatchObjects, type BatchStatus } from './batch-objects.js';
+import { BatchTable } from './batch-table.js';
 
 export interface RunnerOptions {
   server: InferenceServer;
@@ -56,7 +57,8 @@ const TRANSIENT_RETRY_MS = 30_000;
 
 export class BatchRunner {
   readonly #o: RunnerOptions;
-  readonly #batches = new Map<string, BatchObject>();
+  /** Every job kept, any status (what the routes and metrics read). */
+  readonly table = new BatchTable();
   readonly #queue: string[] = [];
   #running: Promise<void> | undefined;
   #closing = false;
@@ -76,44 +78,11 @@ export class BatchRunner {
   async start(): Promise<void> {
     const batches = await this.#o.objects.open();
     for (const batch of batches.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1))) {
-      this.#batches.set(batch.id, batch);
+      this.table.set(batch);
       if (!TERMINAL.has(batch.status)) this.#queue.push(batch.id);
     }
     if (this.#queue.length > 0) this.#o.logger.info({ batches: this.#queue.length }, 'batch jobs resume');
     this.#kick();
-  }
-
-  get(id: string): BatchObject | undefined {
-    return this.#batches.get(id);
-  }
-
-  /** Newest first. */
-  list(): BatchObject[] {
-    return [...this.#batches.values()].sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? 1 : -1));
-  }
-
-  /** Jobs not yet in a final state. */
-  get active(): number {
-    let n = 0;
-    for (const batch of this.#batches.values()) if (!TERMINAL.has(batch.status)) n++;
-    return n;
-  }
-
-  /** The request counts of every job kept, summed. */
-  rowCounts(): { total: number; completed: number; failed: number } {
-    const sum = { total: 0, completed: 0, failed: 0 };
-    for (const { request_counts: counts } of this.#batches.values()) {
-      sum.total += counts.total;
-      sum.completed += counts.completed;
-      sum.failed += counts.failed;
-    }
-    return sum;
-  }
-
-  countByStatus(): Map<BatchStatus, number> {
-    const counts = new Map<BatchStatus, number>();
-    for (const batch of this.#batches.values()) counts.set(batch.status, (counts.get(batch.status) ?? 0) + 1);
-    return counts;
   }
 
   /** A batch may only name a model the repository has loaded (or is loading). */
@@ -130,25 +99,19 @@ export class BatchRunner {
     throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${name}"`);
   }
 
-  /** Whether an input file is read by a job that has not finished. */
-  reads(fileId: string): boolean {
-    for (const batch of this.#batches.values()) if (batch.input_file_id === fileId && !TERMINAL.has(batch.status)) return true;
-    return false;
-  }
-
   /**
    * Takes a new job unless `maxJobs` are in flight. The count and the job's place are taken before the
    * first await, so creates arriving together cannot pass the bound between check and save.
    */
   async submit(batch: BatchObject, maxJobs: number): Promise<void> {
-    if (this.active >= maxJobs) {
+    if (this.table.active >= maxJobs) {
       throw new VireoError('VIREO_ERR_BATCH_LIMIT', `${maxJobs} batches are already in flight (--batch-max-jobs); retry once one has finished`);
     }
-    this.#batches.set(batch.id, batch);
+    this.table.set(batch);
     try {
       await this.#o.objects.save(batch);
     } catch (error) {
-      this.#batches.delete(batch.id);
+      this.table.delete(batch.id);
       throw error;
     }
     this.#queue.push(batch.id);
@@ -194,7 +157,7 @@ export class BatchRunner {
 
   async #drainQueue(): Promise<void> {
     while (!this.#closing && this.#queue.length > 0) {
-      const batch = this.#batches.get(this.#queue[0]!)!;
+      const batch = this.table.get(this.#queue[0]!)!;
       try {
         await this.#run(batch);
       } catch (error) {
