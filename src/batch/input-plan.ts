@@ -119,8 +119,13 @@ export async function planInputs(values: readonly string[], forced?: InputFormat
   return planned;
 }
 
-/** An empty Parquet file is refused by name here: its reader would only say an offset is out of bounds. */
+/**
+ * An empty Parquet or Arrow file is refused by name here: Parquet's reader would only say an offset is
+ * out of bounds, and Arrow's would read it as no rows at all (neither format has an empty file: both
+ * hold at least a schema).
+ */
 function checkedData<F extends Exclude<InputFormat, 'images'>>(path: string, format: F, bytes: number): F {
   if (format === 'parquet' && bytes === 0) invalid(`${path}: an empty file (0 bytes) is not a Parquet file`);
+  if (format === 'arrow' && bytes === 0) invalid(`${path}: an empty file (0 bytes) is not an Arrow IPC file or stream`);
   return format;
 }

@@ -161,11 +161,16 @@ it('--id-column id: the row id column becomes `row`, the carried one keeps `id`,
   assert.deepEqual(await readdir(join(dir, 'out-clash')), [], 'no job.json, no part');
 });
 
-it('an empty Parquet file is refused by name, exit 3', async () => {
+it('an empty Parquet or Arrow file is refused by name, exit 3', async () => {
   await writeFile(join(dir, 'empty.parquet'), '');
   const refused = cli(['--model', 'tabular', '--input', join(dir, 'empty.parquet'), '--output', join(dir, 'out-empty')]);
   assert.equal(refused.status, 3, refused.stderr);
   assert.equal(lastLine(refused.stderr), `vireo batch: ${join(dir, 'empty.parquet')}: an empty file (0 bytes) is not a Parquet file (VIREO_ERR_BATCH_INPUT_INVALID)`);
+  // An empty Arrow file ran as a job of no rows, without a word.
+  await writeFile(join(dir, 'empty.arrow'), '');
+  const arrow = cli(['--model', 'tabular', '--input', join(dir, 'empty.arrow'), '--output', join(dir, 'out-empty-arrow')]);
+  assert.equal(arrow.status, 3, arrow.stderr);
+  assert.match(lastLine(arrow.stderr) ?? "", /empty\.arrow: an empty file \(0 bytes\) is not an Arrow IPC file or stream/);
 });
 
 it('a Parquet file with a corrupt footer is refused by name as a bad, corrupt input, wherever the damage lies', async () => {
