@@ -80,6 +80,8 @@ describe('V1 REST', () => {
     const cases: [string, unknown, number, RegExp][] = [
       ['/v1/models/simple:predict', { instances: [], inputs: {} }, 400, /both "instances".*and "inputs"/],
       ['/v1/models/simple:predict', { signature_name: 'x' }, 400, /needs "instances".*or "inputs"/],
+      // A signature the model does not have is refused, not answered from serving_default.
+      ['/v1/models/simple:predict', { signature_name: 'classify', instances: [{ INPUT0: range16(), INPUT1: range16() }] }, 400, /serving signature name "classify" not found/],
       ['/v1/models/simple:predict', { instances: [range16()] }, 400, /must be an object keyed by input name/],
       ['/v1/models/simple:predict', { instances: [{ INPUT0: range16(), INPUT1: range16().slice(1) }] }, 400, /INPUT1.*shape/],
       ['/v1/models/simple:predict', { instances: [{ INPUT0: range16(), INPUT1: range16(), EXTRA: [1] }] }, 400, /unexpected input "EXTRA"/],

@@ -85,6 +85,11 @@ export function parsePredictBody(body: unknown, metadata: ModelMetadata, version
   const hasColumns = body.inputs !== undefined;
   if (hasRows && hasColumns) malformed('the request has both "instances" (row format) and "inputs" (columnar format); send exactly one');
   if (!hasRows && !hasColumns) malformed('the request needs "instances" (row format) or "inputs" (columnar format)');
+  // A Vireo model has one signature, TF Serving's default; another name is refused as TF Serving refuses
+  // a signature the model does not have, rather than answered from the one there is.
+  if (body.signature_name !== undefined && body.signature_name !== 'serving_default') {
+    malformed(`serving signature name "${String(body.signature_name).slice(0, 200)}" not found: model "${metadata.name}" has only "serving_default"`);
+  }
   const inputs = hasRows ? rowInputs(body.instances, metadata) : columnarInputs(body.inputs, metadata);
   return { request: { model: metadata.name, version, inputs }, format: hasRows ? 'row' : 'columnar' };
 }
