@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { runBatchJob, type BatchJobOptions } from '../batch/batch-job.js';
-import { canonicalJson, makeOutputFolder, PartStore } from '../batch/part-store.js';
+import { makeOutputFolder } from '../batch/part-store.js';
 import type { BatchObserver, BatchSummary } from '../batch/job-stats.js';
 import { VireoError } from '../core/errors.js';
 import { BatchJobMetrics } from '../metrics/batch-job-metrics.js';
@@ -73,7 +73,7 @@ function modelsOfJob(repository: ModelRepository, model: string, version: string
 
 /**
  * The job's model identity: one field per model it uses, so that a refusal can name the model that
- * changed (refuseChangedModels). Content hashes, not stat: a file touched without a change is no change.
+ * changed (describeModelChange). Content hashes, not stat: a file touched without a change is no change.
  */
 async function modelIdentity(root: string, used: ReadonlyMap<string, ReadonlySet<string>>): Promise<Record<string, ModelFiles>> {
   const hashes = (files: Record<string, { hash: string }> = {}) => Object.fromEntries(Object.entries(files).map(([path, f]) => [path, f.hash]));
@@ -94,28 +94,23 @@ function filesOf(entry: ModelFiles | undefined): Map<string, string> {
 }
 
 /**
- * The part store refuses a folder of another job naming the identity's fields that changed, which says
- * "modelIdentity" and not which model: so a job of the same model whose models changed is refused here,
- * naming them and their changed files.
+ * What changed between two model identities, named by model and file for the part store's refusal
+ * (it would otherwise say only "modelIdentity"); undefined when they are not of this shape.
  */
-async function refuseChangedModels(output: string, model: string, version: string | undefined, identity: Record<string, ModelFiles>): Promise<void> {
-  const existing = await PartStore.identityOf(output).catch(() => undefined) as { model?: unknown; version?: unknown; modelIdentity?: unknown } | undefined;
-  const before = existing?.modelIdentity;
-  // Another model or version, or no identity of this shape: the part store's refusal says it all.
-  if (!before || typeof before !== 'object' || existing.model !== model || existing.version !== (version ?? null)) return;
-  if (canonicalJson(before) === canonicalJson(identity)) return;
-  const was = before as Record<string, ModelFiles>;
+function describeModelChange(before: unknown, now: unknown): string | undefined {
+  if (!before || typeof before !== 'object' || !now || typeof now !== 'object') return undefined;
+  const [was, is] = [before as Record<string, ModelFiles>, now as Record<string, ModelFiles>];
   const changes: string[] = [];
-  for (const name of [...new Set([...Object.keys(was), ...Object.keys(identity)])].sort()) {
+  for (const name of [...new Set([...Object.keys(was), ...Object.keys(is)])].sort()) {
     if (!(name in was)) changes.push(`model "${name}" is used now`);
-    else if (!(name in identity)) changes.push(`model "${name}" is no longer used`);
+    else if (!(name in is)) changes.push(`model "${name}" is no longer used`);
     else {
-      const [a, b] = [filesOf(was[name]), filesOf(identity[name])];
+      const [a, b] = [filesOf(was[name]), filesOf(is[name])];
       const files = [...new Set([...a.keys(), ...b.keys()])].filter((f) => a.get(f) !== b.get(f)).sort();
       if (files.length > 0) changes.push(`the files of model "${name}" (${files.slice(0, 5).join(', ')}${files.length > 5 ? ', …' : ''})`);
     }
   }
-  throw new VireoError('VIREO_ERR_BATCH_OUTPUT_MISMATCH', `${output} holds the output of a different job (changed: ${changes.join('; ') || 'modelIdentity'}); use another output folder, or --restart to discard it`);
+  return changes.join('; ') || undefined;
 }
 
 export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> {
@@ -171,8 +166,7 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
     // JSONL bodies with `inputs` are read exactly as POST /v2/models/{m}/infer reads them.
     const oipRequest = (body: Record<string, unknown>, model: string, version: string | undefined) => parseInferBody(body, model, version);
     const identity = await modelIdentity(options.modelRepository, modelsOfJob(repository, options.model, options.version, loaded));
-    if (!options.restart) await refuseChangedModels(options.output, options.model, options.version, identity);
-    return await runBatchJob({ ...options, server, modelIdentity: identity, observer, oipRequest });
+    return await runBatchJob({ ...options, server, modelIdentity: identity, describeModelChange, observer, oipRequest });
   } finally {
     await repository.close();
     await listener?.close();

@@ -49,6 +49,8 @@ export interface BatchJobOptions {
   restart?: boolean;
   /** What identifies the model's content (fingerprints of the repository's files), for job.json. */
   modelIdentity: unknown;
+  /** Says what changed between two model identities, for the refusal of a folder of another job. */
+  describeModelChange?: (before: unknown, now: unknown) => string | undefined;
   /** Batches in flight; default: the model's instances + 1. */
   maxInflight?: number;
   /** Largest image, file or JSONL/CSV line a row may read, in bytes (default 64 MiB). */
@@ -142,7 +144,8 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   };
   const summaryName = shard.count === 1 ? 'summary.json' : `summary-${shard.index}-of-${shard.count}.json`;
   const jobFiles = { is: (name: string) => /^summary(-\d+-of-\d+)?\.json$/.test(name), own: (name: string) => name === summaryName };
-  const store = await PartStore.open(options.output, identity, { restart: options.restart, owns: ownsPart, jobFiles });
+  const describe = options.describeModelChange ? { modelIdentity: options.describeModelChange } : undefined;
+  const store = await PartStore.open(options.output, identity, { restart: options.restart, owns: ownsPart, jobFiles, describe });
   const stats = new JobStats(options.observer);
   const maxErrors = options.maxErrors ?? -1;
   for (const manifest of store.committed()) if (ownsPart(manifest.part)) stats.resumed(manifest);

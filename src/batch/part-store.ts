@@ -118,6 +118,8 @@ export interface OpenOptions {
   owns?: (part: string) => boolean;
   /** The job's files beside job.json and parts/ (summaries): `is` any shard's, `own` the caller's. */
   jobFiles?: { is(name: string): boolean; own(name: string): boolean };
+  /** Says what changed in one field of the identity (by field name), for the refusal; default: the field's name. */
+  describe?: Readonly<Record<string, (before: unknown, now: unknown) => string | undefined>>;
 }
 
 export class PartStore {
@@ -140,7 +142,7 @@ export class PartStore {
     const partsDir = join(dir, 'parts');
     if (options.restart) await PartStore.#discard(dir, canonicalJson(identity), options);
     await makeOutputFolder(dir, partsDir);
-    await PartStore.#claimIdentity(dir, canonicalJson(identity));
+    await PartStore.#claimIdentity(dir, canonicalJson(identity), options.describe);
     const committed = new Map<string, PartManifest>();
     const owns = options.owns ?? (() => true);
     const names = await readdir(partsDir);
@@ -199,7 +201,7 @@ export class PartStore {
   }
 
   /** job.json is created once (link of a complete temp file: never half-written, first writer wins). */
-  static async #claimIdentity(dir: string, identity: string): Promise<void> {
+  static async #claimIdentity(dir: string, identity: string, describe: OpenOptions['describe']): Promise<void> {
     const path = join(dir, 'job.json');
     const temp = join(dir, `${TEMP}job-${randomBytes(6).toString('hex')}`);
     const handle = await open(temp, 'w');
@@ -218,7 +220,7 @@ export class PartStore {
     }
     const existing = (await readFile(path, 'utf8')).trim();
     if (existing !== identity) {
-      throw new VireoError('VIREO_ERR_BATCH_OUTPUT_MISMATCH', `${dir} holds the output of a different job (${describeDifference(existing, identity)}); use another output folder, or --restart to discard it`);
+      throw new VireoError('VIREO_ERR_BATCH_OUTPUT_MISMATCH', `${dir} holds the output of a different job (${describeDifference(existing, identity, describe)}); use another output folder, or --restart to discard it`);
     }
   }
 
@@ -281,13 +283,13 @@ export class PartStore {
 }
 
 /** Names the first top-level field that differs, so the refusal says what changed. */
-function describeDifference(before: string, now: string): string {
+function describeDifference(before: string, now: string, describe: OpenOptions['describe'] = {}): string {
   try {
     const a = JSON.parse(before) as Record<string, unknown>;
     const b = JSON.parse(now) as Record<string, unknown>;
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
     const changed = keys.filter((k) => canonicalJson(a[k]) !== canonicalJson(b[k]));
-    return changed.length > 0 ? `changed: ${changed.join(', ')}` : 'different identity';
+    return changed.length > 0 ? `changed: ${changed.map((k) => (Object.hasOwn(describe, k) ? describe[k]!(a[k], b[k]) : undefined) || k).join(', ')}` : 'different identity';
   } catch {
     return 'unreadable job.json';
   }
