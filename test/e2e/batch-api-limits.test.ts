@@ -145,6 +145,10 @@ describe('batch API limits and edges', () => {
       const body = await badJson.json() as any;
       assert.equal(typeof body.error.message, 'string');
       assert.equal(body.error.type, 'invalid_request_error');
+      // A body that claims gzip and is not: the client's fault (400), in the same form.
+      const badGzip = await fetch(`${server.url}/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: 'not gzip at all' });
+      assert.equal(badGzip.status, 400);
+      assert.equal(((await badGzip.json()) as any).error.type, 'invalid_request_error');
 
       const a = await client.files.create({ file: await toFile(Buffer.from(simpleLine(1)), 'a.jsonl'), purpose: 'batch' });
       await new Promise((resolve) => setTimeout(resolve, 1100)); // created_at is in whole seconds

@@ -73,6 +73,16 @@ export function frameworkErrorHandler(limits: FrameworkErrorLimits, count: Rejec
   };
 }
 
+/**
+ * A refusal of the request itself before any route ran: fastify's own 4xx (its parsers and limits) or
+ * a zlib error inflating a Content-Encoding body (body-encoding.ts; it carries no status). undefined for
+ * anything else, which is the server's failure.
+ */
+export function clientRefusal(error: FastifyError, limits: FrameworkErrorLimits): { status: number; message: string; reason: string } | undefined {
+  const clientSide = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500;
+  return clientSide || error.code?.startsWith('Z_') ? fastifyClientError(error, limits) : undefined;
+}
+
 /** The message and status of a fastify 4xx error (thrown from its parsers and limits). */
 export function fastifyClientError(error: FastifyError, limits: FrameworkErrorLimits): { status: number; message: string; reason: string } {
   const status = error.statusCode ?? 400;

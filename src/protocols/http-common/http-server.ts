@@ -18,7 +18,7 @@ import { registerAccessGuard } from './access-guard.js';
 import { registerOpenApiDocs } from '../openapi/openapi-docs.js';
 import { registerBodyEncoding } from './body-encoding.js';
 import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-limits.js';
-import { clientErrorHandler, countRejection, fastifyClientError, frameworkErrorHandler, type FrameworkErrorLimits, type RejectionCounter } from './framework-errors.js';
+import { clientErrorHandler, clientRefusal, countRejection, frameworkErrorHandler, type FrameworkErrorLimits, type RejectionCounter } from './framework-errors.js';
 import { clip } from '../../core/bounded-text.js';
 import { closeConnectionsWhileDraining } from './drain-close.js';
 import { keepJsonText, stringifyJsonExact } from './exact-json.js';
@@ -161,12 +161,10 @@ export function createHttpApp(options: HttpOptions, routes: HttpRoutes[]): Fasti
       countRejection(reply, 'body_too_large');
       return reply.code(400).send({ error: `request JSON size ${size} exceeds the maximum allowed input size of ${bodyLimit} bytes. Use --http-body-limit to increase the limit.` });
     }
-    const clientSide = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500;
-    // zlib errors (inflating a Content-Encoding body, body-encoding.ts) carry no status: the client's fault.
-    if (clientSide || error.code?.startsWith('Z_')) {
-      const { status, message, reason } = fastifyClientError(error, limits);
-      countRejection(reply, reason);
-      return reply.code(status).send({ error: message });
+    const refused = clientRefusal(error, limits);
+    if (refused) {
+      countRejection(reply, refused.reason);
+      return reply.code(refused.status).send({ error: refused.message });
     }
     request.log.error({ err: error }, 'unexpected error while handling a request');
     return reply.code(500).send({ error: `internal error: ${clip(error.message, 1000)}` });

@@ -8,7 +8,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clip } from '../../core/bounded-text.js';
 import { VireoError } from '../../core/errors.js';
-import { countRejection, fastifyClientError, type FrameworkErrorLimits } from '../http-common/framework-errors.js';
+import { clientRefusal, countRejection, type FrameworkErrorLimits } from '../http-common/framework-errors.js';
 import { HTTP_STATUS } from '../http-common/http-errors.js';
 import { frameworkLimits, type HttpOptions, type HttpRoutes } from '../http-common/http-server.js';
 import { checkFileId, nowSeconds, type BatchFiles, type FileObject, type FilePurpose } from './batch-files.js';
@@ -81,26 +81,16 @@ function jsonObject(request: FastifyRequest): Record<string, unknown> {
  * code without its prefix (docs/errors.md), or the reason fastify refused the body for.
  */
 function sendOpenAiError(reply: FastifyReply, error: unknown, limits: FrameworkErrorLimits): FastifyReply {
-  let status: number;
-  let message: string;
-  let code: string;
-  if (error instanceof VireoError || !(error instanceof Error) || !('statusCode' in error || 'code' in error)) {
+  // fastify's own refusals of the body (bad JSON, too large, wrong media type, a bad gzip stream) first.
+  const refused = error instanceof VireoError ? undefined : clientRefusal(error as FastifyError, limits);
+  let { status, message, reason: code } = refused ?? { status: 0, message: '', reason: '' };
+  if (!refused) {
     const e = VireoError.from(error);
     // OpenAI answers "too many jobs" with 429, which clients retry; other limits are 413.
     status = e.code === 'VIREO_ERR_BATCH_LIMIT' && e.message.includes('--batch-max-jobs') ? 429 : HTTP_STATUS[e.status];
-    message = e.message;
+    message = e.status === 'INTERNAL' && !(error instanceof VireoError) ? `internal error: ${clip(e.message, 1000)}` : e.message;
     code = e.code.slice('VIREO_ERR_'.length).toLowerCase();
-    if (status >= 500 && e.status !== 'UNAVAILABLE') reply.log.error({ code: e.code, err: e }, 'request failed');
-  } else {
-    // fastify's own refusals of the body (bad JSON, too large, wrong media type) or an unexpected error.
-    const fastifyError = error as FastifyError;
-    const clientSide = fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500;
-    if (clientSide) {
-      ({ status, message, reason: code } = fastifyClientError(fastifyError, limits));
-    } else {
-      reply.log.error({ err: error }, 'unexpected error while handling a request');
-      [status, message, code] = [500, `internal error: ${clip(fastifyError.message, 1000)}`, 'internal'];
-    }
+    if (status >= 500 && e.status !== 'UNAVAILABLE') reply.log.error({ code: e.code, err: error }, 'request failed');
   }
   if (status < 500) countRejection(reply, code);
   return reply.code(status).send({ error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code } });
