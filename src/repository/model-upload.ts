@@ -6,8 +6,8 @@
  * the upload (ModelFilesChange).
  */
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { link, mkdir, realpath, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { VireoError } from '../core/errors.js';
 import { isInside, prepareInside, relativeSegments } from './safe-path.js';
 
@@ -47,16 +47,6 @@ export interface ModelFilesChange {
   undo(): Promise<void>;
 }
 
-/** Folders from `dir` up to (not including) `stop` that do not exist yet, deepest first. */
-async function missingFolders(dir: string, stop: string): Promise<string[]> {
-  const missing: string[] = [];
-  for (let current = dir; current !== stop && current.startsWith(stop); current = dirname(current)) {
-    if (await lstat(current).then(() => true, () => false)) break;
-    missing.push(current);
-  }
-  return missing;
-}
-
 export async function writeModelFiles(root: string, name: string, files: readonly UploadedFile[]): Promise<ModelFilesChange> {
   checkModelName(name);
   const checked = files.map((f) => ({ segments: uploadSegments(f.path), bytes: f.bytes }));
@@ -86,8 +76,7 @@ export async function writeModelFiles(root: string, name: string, files: readonl
       throw new VireoError('VIREO_ERR_PATH_INVALID', `the directory of model "${name}" leads outside the repository through a symbolic link; uploads refused`);
     }
     for (const { segments, bytes } of checked) {
-      made.push(...await missingFolders(dirname(join(realModelDir, ...segments)), realModelDir));
-      const target = await prepareInside(realModelDir, segments, `uploaded file "${segments.join('/')}"`);
+      const target = await prepareInside(realModelDir, segments, `uploaded file "${segments.join('/')}"`, made);
       const temporary = `${target}.upload-${randomBytes(6).toString('hex')}`;
       try {
         await writeFile(temporary, bytes, { flag: 'wx', mode: 0o644 });

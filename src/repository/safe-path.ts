@@ -34,14 +34,17 @@ export function isInside(parent: string, child: string): boolean {
  * Creates the directories of `segments` (all but the last) under `base`, refusing any existing
  * ancestor that is a symlink leading outside `base`; returns the absolute target path.
  */
-export async function prepareInside(base: string, segments: readonly string[], what: string): Promise<string> {
+export async function prepareInside(base: string, segments: readonly string[], what: string, made?: string[]): Promise<string> {
   const root = await realpath(base);
   let current = root;
   for (const segment of segments.slice(0, -1)) {
     current = join(current, segment);
-    await mkdir(current, { recursive: false }).catch((error: NodeJS.ErrnoException) => {
+    const created = await mkdir(current, { recursive: false }).then(() => true, (error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
+      return false;
     });
+    // The folders it made, for a caller that may have to take them back (model-upload.ts).
+    if (created) made?.push(current);
     const real = await realpath(current);
     if (!isInside(root, real)) {
       throw new VireoError('VIREO_ERR_PATH_INVALID', `${what} escapes its directory through the symbolic link ${segments.join('/')}`);
