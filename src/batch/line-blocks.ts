@@ -52,14 +52,13 @@ const CARRIAGE_RETURN = 0x0d;
  * The lines starting in [start, end) of a file, `firstLineNumber` being the number of the first of
  * them (see LineCounter). A final line without newline is a line; `\r\n` ends a line too.
  */
-export function readBlockLines(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<Line> {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const make = options.markInvalid ? decodeLine : (number: number, bytes: Buffer): Line => ({ number, text: decoder.decode(bytes) });
-  return readLines(path, start, end, firstLineNumber, make, undefined, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
-}
-
 const strictDecoder = new TextDecoder('utf-8', { fatal: true });
 const lenientDecoder = new TextDecoder('utf-8');
+
+export function readBlockLines(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<Line> {
+  const make = options.markInvalid ? decodeLine : (number: number, bytes: Buffer): Line => ({ number, text: strictDecoder.decode(bytes) });
+  return readLines(path, start, end, firstLineNumber, make, undefined, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+}
 
 /** A line's bytes as text, or marked `invalid` when they are not UTF-8 (a bad row, not a failed read). */
 export function decodeLine(number: number, bytes: Buffer): Line {

@@ -105,7 +105,9 @@ const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 /** `{"b64"}` bytes. Buffer.from skips characters outside the alphabet: "!!!" would be empty bytes, not an error. */
 function fromBase64(text: string, what: string, index: number): Buffer {
-  if (!BASE64.test(text) || text.replace(/=+$/, '').length % 4 === 1) {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 61) end--; // '=' padding: no copy of the text to drop it
+  if (!BASE64.test(text) || end % 4 === 1) {
     throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: element ${index} is not valid base64 ({"b64": …})`);
   }
   return Buffer.from(text, 'base64');

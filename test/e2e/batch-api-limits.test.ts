@@ -52,6 +52,8 @@ async function countedOnDisk(batchDir: string): Promise<number> {
   return total;
 }
 
+const clientOf = (server: TestServer) => new OpenAI({ apiKey: 'unused', baseURL: `${server.url}/v1`, maxRetries: 0 });
+
 const storageMetric = async (server: TestServer) =>
   Number(/^vireo_batch_storage_bytes (\d+)/m.exec(await (await fetch(`${server.metricsUrl}/metrics`)).text())?.[1]);
 
@@ -84,7 +86,7 @@ describe('batch API limits and edges', () => {
   it('fails a job that reaches the storage limit, keeps serving, delivers the committed answers and counts storage as the disk holds it', async () => {
     let server = await start();
     try {
-      const client = new OpenAI({ apiKey: 'unused', baseURL: `${server.url}/v1`, maxRetries: 0 });
+      const client = clientOf(server);
       const file = await client.files.create({ file: await toFile(input, 'rows.jsonl'), purpose: 'batch' });
       const batch = await finished(client, (await client.batches.create({ input_file_id: file.id, endpoint: '/v2/models/simple/infer' as any, completion_window: '24h' })).id);
       assert.equal(batch.status, 'failed');
@@ -109,7 +111,7 @@ describe('batch API limits and edges', () => {
       server = await start();
       assert.equal(await storageMetric(server), await countedOnDisk(batchDir));
       // Deleting the files frees their space for the next upload.
-      const again = new OpenAI({ apiKey: 'unused', baseURL: `${server.url}/v1`, maxRetries: 0 });
+      const again = clientOf(server);
       await assert.rejects(again.files.create({ file: await toFile(input, 'again.jsonl'), purpose: 'batch' }), (e: any) => e.status === 413);
       await again.files.delete(file.id);
       await again.files.delete(batch.output_file_id!);
@@ -131,7 +133,7 @@ describe('batch API limits and edges', () => {
   it("answers errors in OpenAI's form, refuses cursors that name nothing, lists files in either order", async () => {
     const server = await start();
     try {
-      const client = new OpenAI({ apiKey: 'unused', baseURL: `${server.url}/v1`, maxRetries: 0 });
+      const client = clientOf(server);
       await assert.rejects(client.batches.retrieve('batch_000000000000000000000000'), (e: any) => {
         assert.equal(e.status, 404);
         assert.equal(e.code, 'batch_not_found');
@@ -174,7 +176,7 @@ describe('batch API limits and edges', () => {
   it('holds creates arriving together to the jobs bound, and cancels through cancelling → cancelled only', async () => {
     const server = await start();
     try {
-      const client = new OpenAI({ apiKey: 'unused', baseURL: `${server.url}/v1`, maxRetries: 0 });
+      const client = clientOf(server);
       const file = await client.files.create({ file: await toFile(Buffer.from(Array.from({ length: 200 }, (_, i) => slowLine(i)).join('\n')), 'slow.jsonl'), purpose: 'batch' });
       const creates = await Promise.allSettled(Array.from({ length: 6 }, () => client.batches.create({ input_file_id: file.id, endpoint: '/v2/models/slow/infer' as any, completion_window: '24h' })));
       const created = creates.filter((c) => c.status === 'fulfilled').map((c) => (c as PromiseFulfilledResult<OpenAI.Batch>).value);

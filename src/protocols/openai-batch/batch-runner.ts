@@ -42,6 +42,12 @@ export interface RunnerOptions {
   stopWaitMs?: number;
 }
 
+/** Once a job has its output files, the answers live on there: its parts and the part store's identity go. */
+async function dropParts(store: PartStore): Promise<void> {
+  await rm(store.partsDir, { recursive: true, force: true });
+  await rm(join(store.dir, 'job.json'), { force: true });
+}
+
 /** A stop interrupted the part being run: it is not committed and runs again on the next start. */
 class Interrupted extends Error {}
 
@@ -269,9 +275,7 @@ export class BatchRunner {
     if (batch.cancelling_at !== null) await this.#move(batch, 'cancelled', { cancelled_at: now });
     else if (expired) await this.#move(batch, 'expired', { expired_at: now });
     else await this.#move(batch, 'completed', { completed_at: now });
-    // The answers live on in the output files; the parts and the part store's identity go.
-    await rm(store.partsDir, { recursive: true, force: true });
-    await rm(join(store.dir, 'job.json'), { force: true });
+    await dropParts(store);
   }
 
   /** The requests of the parts not committed, as expired lines (read by the same reader as a run). */
@@ -307,8 +311,7 @@ export class BatchRunner {
         this.#o.logger.error({ err: failure, batch: batch.id }, 'answers of a failed batch job could not be delivered');
       }
       await this.#fail(batch, code, message);
-      await rm(store.partsDir, { recursive: true, force: true });
-      await rm(join(store.dir, 'job.json'), { force: true });
+      await dropParts(store);
       return;
     }
     await this.#fail(batch, code, message);
