@@ -203,6 +203,24 @@ export class InferenceServer {
     return this.#admission.admitted(() => this.#infer(request));
   }
 
+  /** True when a request for a model that is not loaded loads it (`--model-memory-budget`). */
+  get loadsOnDemand(): boolean {
+    return this.repository.loadsOnDemand;
+  }
+
+  /**
+   * Loads a model as a request to it would on a server that loads models on demand, for a caller that
+   * needs it loaded before its first request (a batch job reads its lines by the model's configuration).
+   * Resolves once a version serves (the model marked as just used); rejects with the load's error, or
+   * NOT_FOUND for a model the repository does not have. Does nothing on a server that does not load on demand.
+   */
+  async loadOnDemand(name: string): Promise<void> {
+    if (!this.repository.loadsOnDemand) return;
+    this.repository.touch(name);
+    await this.repository.ensureLoaded(name);
+    if (!this.repository.has(name)) throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `Request for unknown model: '${clip(name)}' is not found`);
+  }
+
   /**
    * NOT_FOUND for a model the repository does not have — checked before a request's inputs are
    * decoded, as Triton does (an unknown model is reported as such even when its inputs are wrong too).

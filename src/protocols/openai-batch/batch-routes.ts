@@ -169,8 +169,8 @@ export function batchRoutes(api: BatchApi): HttpRoutes {
       const file = await api.files.get(inputFileId);
       if (file.purpose !== 'batch') malformed(`file ${file.id} was not uploaded with purpose "batch"`);
       const endpoint = parseEndpoint(body.endpoint);
-      // The model may be loading or not loaded yet; it must at least be one the repository has.
-      api.runner.checkModel(endpoint.model);
+      // The model may be loading, or not loaded yet on a server that loads models on demand.
+      await api.runner.checkModel(endpoint.model);
       const hours = completionWindowHours(body.completion_window);
       const metadata = checkMetadata(body.metadata);
       const now = nowSeconds();
