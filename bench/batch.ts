@@ -27,6 +27,7 @@ import sharp from 'sharp';
 import { stringify } from 'yaml';
 import { USABLE_CORES } from '../src/core/cpu-budget.js';
 import { mlpModel } from '../tools/modelgen/models.js';
+import { runMinimalPipeline } from './lib/minimal-pipeline.mjs';
 import { freePort, runLoad, runRaw } from './lib/processes.js';
 
 const { values: args } = parseArgs({
@@ -169,6 +170,7 @@ async function mlpSection(dir: string): Promise<string> {
     log(`raw onnxruntime: one session of ${USABLE_CORES} threads ${point.whole.toFixed(0)} rows/s, ${USABLE_CORES} sessions of 1 thread ${point.split.toFixed(0)} rows/s`);
   };
   const jobsRun: { name: string; run: Awaited<ReturnType<typeof vireoBatch>>; point: number }[] = [];
+  const minimalRuns: { rowsPerSecond: number; jobRowsPerSecond: number; point: number }[] = [];
   await measurePoint();
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, input, , instances] of inputs) {
@@ -178,6 +180,15 @@ async function mlpSection(dir: string): Promise<string> {
       await rm(join(dir, 'out'), { recursive: true, force: true });
       log(`vireo batch over ${name}: ${run.summary.rowsPerSecond.toFixed(0)} rows/s, stages ${JSON.stringify(run.summary.stageSeconds)}, peak RSS ${mb(run.peakRss)}`);
       jobsRun.push({ name, run, point: points.length - 1 });
+      if (input === csv && instances === INSTANCES[0]) {
+        // The hand-written floor over the same file, against the same two ceiling points as the job before it.
+        log(`round ${round + 1}/${ROUNDS}: hand-written pipeline over CSV`);
+        const minimal = await runMinimalPipeline({ csvPath: csv, outPath: join(dir, 'minimal.out'), modelPath: model, input: 'INPUT', output: 'OUTPUT', width, batch: best.batch, sessions: USABLE_CORES });
+        await rm(join(dir, 'minimal.out'), { force: true });
+        if (minimal.rows !== ROWS) throw new Error(`hand-written pipeline: ${minimal.rows} rows of ${ROWS}`);
+        log(`hand-written pipeline: ${minimal.rowsPerSecond.toFixed(0)} rows/s`);
+        minimalRuns.push({ rowsPerSecond: minimal.rowsPerSecond, jobRowsPerSecond: run.summary.rowsPerSecond, point: points.length - 1 });
+      }
       await measurePoint();
     }
   }
@@ -199,6 +210,11 @@ async function mlpSection(dir: string): Promise<string> {
     return ['', `| \`vireo batch\`, ${name} in (${mb(bytes)}), Arrow out | ${median(rs.map((r) => r.summary.rowsPerSecond)).toFixed(0)} (${spread(rs.map((r) => r.summary.rowsPerSecond), 0)}) | **${median(rs.map((r) => r.ratio)).toFixed(2)} ×** (${spread(rs.map((r) => r.ratio), 2)}) | ${mid.summary.meanBatchRows} | ${mid.summary.seconds.toFixed(1)} s (${mid.wallSeconds.toFixed(1)} s with start and model load) | read ${s.read}, decode ${s.decode}, infer ${s.infer}, encode ${s.encode}, commit ${s.commit} | ${mb(Math.max(...rs.map((r) => r.peakRss)))} |`] as const;
   });
 
+  const minimalRatios = minimalRuns.map((m) => m.rowsPerSecond / ((ceilings[m.point]! + ceilings[m.point + 1]!) / 2));
+  const jobOverMinimal = minimalRuns.map((m) => m.jobRowsPerSecond / m.rowsPerSecond);
+  const minimalLine = minimalRuns.length === 0 ? [] : [
+    `| hand-written floor: CSV scanned straight into batches → ${USABLE_CORES} single-threaded sessions in worker threads → raw float32 file, in order (no ids, format, commit or checks; bench/lib/minimal-pipeline.mjs), right after the CSV job | ${median(minimalRuns.map((m) => m.rowsPerSecond)).toFixed(0)} (${spread(minimalRuns.map((m) => m.rowsPerSecond), 0)}) | ${median(minimalRatios).toFixed(2)} × (${spread(minimalRatios, 2)}); the CSV job ÷ this, paired by round: **${median(jobOverMinimal).toFixed(2)}** (${spread(jobOverMinimal, 2)}) | ${best.batch} | | | |`,
+  ];
   let http: Awaited<ReturnType<typeof runLoad>> | undefined;
   if (HTTP_MS > 0) {
     log('the same rows over HTTP to vireo serve, 32 clients');
@@ -223,6 +239,7 @@ async function mlpSection(dir: string): Promise<string> {
     `| raw: one session of ${USABLE_CORES} intra-op threads, batch ${best.batch} | ${median(points.map((a) => a.whole)).toFixed(0)} (${spread(points.map((a) => a.whole), 0)}) | | | | | |`,
     `| raw: ${USABLE_CORES} sessions of 1 intra-op thread side by side (as \`--instances auto\` runs the model), batch ${best.batch} | ${median(points.map((a) => a.split)).toFixed(0)} (${spread(points.map((a) => a.split), 0)}) | | | | | |`,
     ...jobs.map(([, line]) => line),
+    ...minimalLine,
     ...(http ? [`| \`vireo serve\`, one row per HTTP request (JSON), 32 clients, ${HTTP_MS / 1000} s | ${http.throughput.toFixed(0)} | ${(http.throughput / median(ceilings)).toFixed(2)} × | | p50 ${http.p50.toFixed(1)} ms, ${http.errors} errors | | |`] : []),
     '',
   ].join('\n');
