@@ -1,12 +1,14 @@
 /**
  * What a model directory held when it was loaded, to tell what changed since: the content hash of
- * its configuration and warmup files, and per version directory the files it contains. A file is
- * re-hashed only when its size, mtime, ctime or inode moved, so polling a large repository costs
- * stat calls; a file touched without a content change (same hash) is not a change.
+ * its configuration and warmup files, of the label files its configuration names, and per version
+ * directory the files it contains. A file is re-hashed only when its size, mtime, ctime or inode
+ * moved, so polling a large repository costs stat calls (and the configuration is parsed again only
+ * when it changed); a file touched without a content change (same hash) is not a change.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { hashFile } from '../core/file-hash.js';
+import { readModelConfig } from './config-file.js';
 
 interface FileStamp { stat: string; hash: string }
 
@@ -14,10 +16,12 @@ interface FileStamp { stat: string; hash: string }
 type FileSet = Record<string, FileStamp>;
 
 export interface ModelFingerprint {
-  /** config.* and warmup/ files. */
+  /** config.* and warmup/ files, and the label files the configuration names (by their path in the model directory). */
   model: FileSet;
   /** Version directory name → its files. */
   versions: Record<string, FileSet>;
+  /** The label files' paths as read from the configuration files of these hashes: read again only when they change. */
+  labels?: { config: string; files: string[] };
 }
 
 const MAX_FILES = 10_000;
@@ -68,7 +72,38 @@ export async function fingerprintModel(modelDir: string, previous?: ModelFingerp
       fingerprint.versions[entry.name] = files;
     }
   }
+  // The label files after the configuration files: which ones they are is read from those.
+  const config = contentKey(Object.fromEntries(Object.entries(fingerprint.model).filter(([path]) => MODEL_FILES.test(path))));
+  const labels = previous?.labels?.config === config ? previous.labels : { config, files: await labelFiles(modelDir) };
+  fingerprint.labels = labels;
+  for (const path of labels.files) if (!(path in fingerprint.model)) await stampFile(join(modelDir, path), path, fingerprint.model, previous?.model);
   return fingerprint;
+}
+
+/**
+ * The label files the configuration names (`output[].label_filename`): the classification codec reads
+ * them when the model loads (model-codecs.ts), and a class index is answered with its line, so a
+ * changed labels file changes the answers as a changed model file does — a batch job resumed over it
+ * would mix two labelings in one output, and a polled repository would keep serving the old labels.
+ * By their path relative to the model directory; a name outside it is left out (the load refuses it,
+ * model-file.ts), and so is everything when the configuration does not parse: the configuration's own
+ * hash is in the fingerprint, and the load that reads it fails.
+ */
+async function labelFiles(modelDir: string): Promise<string[]> {
+  let output;
+  try {
+    output = (await readModelConfig(modelDir)).config.output ?? [];
+  } catch {
+    return [];
+  }
+  const paths = new Set<string>();
+  for (const { label_filename: file } of output) {
+    if (!file) continue;
+    const path = relative(modelDir, resolve(modelDir, file));
+    if (path === '' || isAbsolute(path) || path === '..' || path.startsWith(`..${sep}`)) continue;
+    paths.add(path.split(sep).join('/'));
+  }
+  return [...paths].sort();
 }
 
 const contentKey = (files: FileSet | undefined): string =>
