@@ -61,10 +61,16 @@ function checkRecordBatch(batch: RecordBatch | null, bodyLength: bigint, room: n
   fits(batch.buffersLength(), STRUCT16, room, 'buffers');
   fits(batch.variadicBufferCountsLength(), LONG, room, 'variadic buffer counts');
   if (batch.length() < 0n) invalid('a negative row count');
+  let longest = -1n;
   for (let i = 0; i < batch.nodesLength(); i++) {
     const node = batch.nodes(i);
     if (node && (node.length() < 0n || node.nullCount() < 0n)) invalid('a field node with a negative length');
+    if (node && node.length() > longest) longest = node.length();
   }
+  // Each column is as long as its batch (its top-level node's length): a batch claiming more rows than
+  // any of its nodes had apache-arrow pad every column to that many rows of nulls (one flipped byte: 77
+  // trillion rows, which `vireo batch` went on to read until it ran out of heap).
+  if (batch.nodesLength() > 0 && batch.length() > longest) invalid(`a record batch of ${batch.length()} rows whose columns hold ${longest} at most`);
   for (let i = 0; i < batch.buffersLength(); i++) {
     const buffer = batch.buffers(i);
     if (buffer && (buffer.offset() < 0n || buffer.length() < 0n || buffer.offset() + buffer.length() > bodyLength)) {
@@ -73,8 +79,12 @@ function checkRecordBatch(batch: RecordBatch | null, bodyLength: bigint, room: n
   }
 }
 
-/** The message whose metadata is `metadata`, its body `available` bytes at most. Returns the body's length and the header's type. */
-function checkMessage(metadata: Uint8Array, available: number): { body: number; type: MessageHeader } {
+/**
+ * The message whose metadata is `metadata`, its body `available` bytes at most. Returns the body's
+ * length and the header's type. Exported for readers of a stream too large to hold (columnar-files.ts):
+ * a stream's messages are checked one at a time, as checkArrowIpc checks them in a whole body.
+ */
+export function checkMessage(metadata: Uint8Array, available: number): { body: number; type: MessageHeader } {
   let message: Message;
   try {
     message = Message.getRootAsMessage(new ByteBuffer(metadata));
@@ -127,15 +137,19 @@ function checkEncapsulated(bytes: Uint8Array, view: DataView, at: number): { nex
   return { next: start + length + body, type };
 }
 
-function checkFile(bytes: Uint8Array, view: DataView): void {
-  // ARROW1, padding, the stream's messages …, the footer, its length, ARROW1.
-  const footerLength = view.getInt32(bytes.length - 10, true);
-  const footerStart = bytes.length - 10 - footerLength;
-  if (footerLength <= 0 || footerStart < 8) invalid(`a footer of ${footerLength} bytes in a file of ${bytes.length}`);
-  const room = footerLength;
+/** Where one message of an Arrow IPC file lies (a footer block), and the type it must hold. */
+export interface FileBlock { offset: number; metadataLength: number; bodyLength: number; type: MessageHeader }
+
+/**
+ * The blocks of a file's footer (`footer`: its bytes), dictionaries first, then record batches, each
+ * within the file's messages (from byte 8 up to `messagesEnd`, where the footer starts). Throws
+ * ArrowIpcInvalid unless the footer's counts fit its bytes and its schema's fields are in bounds.
+ */
+export function checkFooter(bytes: Uint8Array, messagesEnd: number): FileBlock[] {
+  const room = bytes.length;
   let footer: Footer;
   try {
-    footer = Footer.getRootAsFooter(new ByteBuffer(bytes.subarray(footerStart, footerStart + footerLength)));
+    footer = Footer.getRootAsFooter(new ByteBuffer(bytes));
   } catch (error) {
     return invalid(`unreadable footer (${(error as Error).message})`);
   }
@@ -144,21 +158,41 @@ function checkFile(bytes: Uint8Array, view: DataView): void {
   fits(footer.customMetadataLength(), OFFSET, room, 'file metadata');
   const schema = footer.schema();
   if (schema) checkFields((i) => schema.fields(i), schema.fieldsLength(), room, 0, { fields: Math.floor(room / OFFSET) });
-  // apache-arrow's file reader moves to the next record batch block only when the message there is a
-  // record batch: a block naming a schema (or nothing) made it read that block forever.
   const blocks = [
     ...Array.from({ length: footer.dictionariesLength() }, (_, i) => ({ block: footer.dictionaries(i), type: MessageHeader.DictionaryBatch })),
     ...Array.from({ length: footer.recordBatchesLength() }, (_, i) => ({ block: footer.recordBatches(i), type: MessageHeader.RecordBatch })),
   ];
-  for (const { block, type } of blocks) {
+  return blocks.map(({ block, type }) => {
     if (!block) return invalid('a footer block that cannot be read');
     const offset = block.offset();
     const end = offset + BigInt(block.metaDataLength()) + block.bodyLength();
-    if (offset < 8n || block.metaDataLength() < 0 || block.bodyLength() < 0n || end > BigInt(footerStart)) {
+    if (offset < 8n || block.metaDataLength() < 0 || block.bodyLength() < 0n || end > BigInt(messagesEnd)) {
       invalid(`a block at ${offset} of ${block.metaDataLength()} + ${block.bodyLength()} bytes outside the file's messages`);
     }
-    const found = checkEncapsulated(bytes.subarray(0, Number(end)), view, Number(offset)).type;
-    if (found !== type) invalid(`the footer's ${MessageHeader[type]} block at ${offset} holds ${found === undefined ? 'no message' : `a ${MessageHeader[found]} message`}`);
+    return { offset: Number(offset), metadataLength: block.metaDataLength(), bodyLength: Number(block.bodyLength()), type };
+  });
+}
+
+/**
+ * The message of `block`, whose bytes are `bytes` (the block's metadataLength + bodyLength bytes of the
+ * file): throws ArrowIpcInvalid unless it is checked as a stream's message is and holds the type the
+ * footer says. (apache-arrow's file reader moves to the next record batch block only when the message
+ * there is a record batch: a block naming a schema, or nothing, made it read that block forever.)
+ * Returns the length of the message (prefix, metadata and body) at the start of `bytes`.
+ */
+export function checkBlock(bytes: Uint8Array, block: FileBlock): number {
+  const { next, type } = checkEncapsulated(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+  if (type !== block.type) invalid(`the footer's ${MessageHeader[block.type]} block at ${block.offset} holds ${type === undefined ? 'no message' : `a ${MessageHeader[type]} message`}`);
+  return next;
+}
+
+function checkFile(bytes: Uint8Array, view: DataView): void {
+  // ARROW1, padding, the stream's messages …, the footer, its length, ARROW1.
+  const footerLength = view.getInt32(bytes.length - 10, true);
+  const footerStart = bytes.length - 10 - footerLength;
+  if (footerLength <= 0 || footerStart < 8) invalid(`a footer of ${footerLength} bytes in a file of ${bytes.length}`);
+  for (const block of checkFooter(bytes.subarray(footerStart, footerStart + footerLength), footerStart)) {
+    checkBlock(bytes.subarray(block.offset, block.offset + block.metadataLength + block.bodyLength), block);
   }
 }
 
