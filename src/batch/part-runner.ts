@@ -13,6 +13,7 @@
  * commit rejects the loop; parts not committed then run again on the next run (their names are
  * deterministic, so nothing is answered twice).
  */
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import type { PartInput } from './input-source.js';
 import type { PartContent, PartManifest, PartStore } from './part-store.js';
 import { runRows, type RowResult, type RunRowsOptions } from './run-rows.js';
@@ -66,7 +67,10 @@ export async function runParts<P extends PartInput>(parts: AsyncGenerator<P>, op
     const results = await done.results;
     done.part.release?.();
     await committing;
-    committing = commit(done.part, results);
+    // Encoded and committed from the next turn of the event loop: the loop first starts the part read
+    // ahead, whose batches keep the instances busy meanwhile (encoding is synchronous, and until the next
+    // part started an instance could run out of queued batches for that long).
+    committing = setImmediatePromise().then(() => commit(done.part, results));
     // Awaited at the next part's turn or at the end; until then a failed commit (an encoding that
     // throws, a disk limit, a full disk) must not count as an unhandled rejection — that ends the process.
     committing.catch(() => undefined);
