@@ -3,7 +3,8 @@
  * second baseline for bench/batch.ts: what any batch runner on this machine pays at least, beside the
  * raw sessions of the ceiling. It does only what a batch job cannot skip:
  * - read the CSV in 1 MiB chunks and scan its bytes straight into a row-major Float32Array per batch
- *   (numbers of the form [-]digits[.digits] only: the benchmark's own data; nothing else is checked);
+ *   (numbers of the form [-]digits[.digits] only, every line ending with a newline: the benchmark's own
+ *   data; nothing else is checked, and bench/batch.ts checks the row count);
  * - run each batch on one of `sessions` worker threads (one single-threaded session each, as
  *   `vireo batch --instances auto` runs the model), at most two batches queued per worker so a worker
  *   never waits for the main thread;
