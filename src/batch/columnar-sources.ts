@@ -6,7 +6,8 @@
  * file (0-based) is its id.
  */
 import { stat } from 'node:fs/promises';
-import { openParquet, readArrowBatches, type ColumnChunk } from '../codecs/columnar-files.js';
+import { readArrowBatches } from '../codecs/arrow-batch-reader.js';
+import { openParquet, type ColumnChunk } from '../codecs/columnar-files.js';
 import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
 import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
 

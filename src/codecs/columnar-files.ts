@@ -1,8 +1,7 @@
 /**
  * Columnar files for batch jobs: Parquet through hyparquet with hyparquet-compressors (snappy, zstd,
  * gzip, brotli and lz4 pages), reading one row group at a time by byte ranges of the file, so memory
- * is one row group whatever the file size, and hyparquet-writer; Arrow IPC through apache-arrow (one
- * record batch at a time from a file stream). Columns come out as value arrays, the shape
+ * is one row group whatever the file size, and hyparquet-writer; Arrow IPC files are read by arrow-batch-reader.ts. Columns come out as value arrays, the shape
  * dataframe-codec.ts's Table takes.
  *
  * Measured before choosing (`tsx bench/parquet-readers.ts`, README "Batch pipelines"): parquet-wasm
@@ -12,14 +11,11 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
-import { RecordBatchReader, tableToIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field, DataType, Precision, type RecordBatch } from 'apache-arrow';
-import { Footer } from 'apache-arrow/ipc/metadata/file';
-import { Message } from 'apache-arrow/ipc/metadata/message';
+import { tableToIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field } from 'apache-arrow';
 import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type ColumnChunk as ParquetColumnChunk, type FileMetaData, type SchemaElement } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { VireoError } from '../core/errors.js';
-import { ArrowIpcInvalid, checkBlock, checkFooter, checkMessage } from './arrow-ipc-check.js';
 import { chunkRange, coalescedReads, flatNumericColumns, readFlatColumn } from './parquet-flat-columns.js';
 
 export interface ColumnChunk {
@@ -203,146 +199,6 @@ function numbersTyped(data: ArrayLike<unknown>): ArrayLike<unknown> {
   return typed;
 }
 
-/**
- * An Arrow record batch as a ColumnChunk: numeric columns without nulls as their typed
- * arrays (half floats aside: their typed array holds raw bits), every other column as JS values.
- */
-function chunkOf(data: RecordBatch): ColumnChunk {
-  const columns = new Map<string, unknown[]>();
-  for (const field of data.schema.fields) {
-    const vector = data.getChild(field.name);
-    if (!vector) continue;
-    const typed = (DataType.isInt(field.type) || (DataType.isFloat(field.type) && field.type.precision !== Precision.HALF)) && vector.nullCount === 0;
-    const values = typed ? vector.toArray() as unknown as unknown[] : [...vector].map(plain);
-    // A value per row (apache-arrow does not check a buffer against its column's length: a short one gave fewer).
-    if (values.length !== data.numRows) throw new ArrowIpcInvalid(`column "${field.name}" holds ${values.length} values in a record batch of ${data.numRows} rows`);
-    columns.set(field.name, values);
-  }
-  return { columns, rows: data.numRows };
-}
-
-/** The first bytes of an Arrow IPC file, and its last: "ARROW1". */
-const ARROW_MAGIC = Buffer.from('ARROW1');
-const CONTINUATION = 0xffffffff;
-const END_OF_STREAM = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
-
-const corruptArrow = (path: string, error: unknown): never => {
-  if (error instanceof VireoError) throw error;
-  // The file system's failure has a code (EIO, EACCES); anything else is the bytes: refused by the checks,
-  // or apache-arrow's own stumble on bytes that passed them (a TypeError deep in its decoding).
-  const why = typeof (error as NodeJS.ErrnoException).code === 'string' ? 'cannot be read' : 'not a valid Arrow IPC file or stream, or corrupt';
-  throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: ${why} (${(error as Error).message ?? String(error)})`);
-};
-
-/** `length` bytes of the file at `position`; fewer only where the file ends. */
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
-  const bytes = new Uint8Array(length);
-  for (let done = 0; done < length;) {
-    const { bytesRead } = await handle.read(bytes, done, length - done, position + done);
-    if (bytesRead === 0) return bytes.subarray(0, done);
-    done += bytesRead;
-  }
-  return bytes;
-}
-
-/** A continuation marker and `length`: the prefix of a message whose metadata is `length` bytes. */
-function prefixOf(length: number): Uint8Array {
-  const prefix = new Uint8Array(8);
-  const view = new DataView(prefix.buffer);
-  view.setUint32(0, CONTINUATION, true);
-  view.setUint32(4, length, true);
-  return prefix;
-}
-
-/**
- * A stream's messages from its first byte, each read whole and checked before it is passed on
- * (arrow-ipc-check.ts's checkMessage: what checkArrowIpc does to a request body, one message at a
- * time), up to its end-of-stream marker or its end.
- */
-async function* streamMessages(handle: FileHandle, size: number): AsyncGenerator<Uint8Array> {
-  for (let at = 0; at + 4 <= size;) {
-    const head = await readAt(handle, at, Math.min(8, size - at));
-    const view = new DataView(head.buffer, head.byteOffset, head.length);
-    let length = view.getUint32(0, true);
-    let metadataAt = at + 4;
-    if (length === CONTINUATION) {
-      if (head.length < 8) throw new ArrowIpcInvalid('a message cut after its continuation marker');
-      length = view.getUint32(4, true);
-      metadataAt += 4;
-    }
-    if (length === 0) break;
-    if (length > size - metadataAt) throw new ArrowIpcInvalid(`message metadata of ${length} bytes where ${size - metadataAt} remain`);
-    const metadata = await readAt(handle, metadataAt, length);
-    const { body } = checkMessage(metadata, size - metadataAt - length);
-    yield prefixOf(length);
-    yield metadata;
-    if (body > 0) yield await readAt(handle, metadataAt + length, body);
-    at = metadataAt + length + body;
-  }
-}
-
-/**
- * A file's messages as a stream: its schema (from the footer, where apache-arrow's own writer puts it
- * alone), then the message of each footer block, dictionaries first, each read whole and checked
- * (arrow-ipc-check.ts's checkFooter and checkBlock, what checkArrowIpc does to a whole file).
- */
-async function* fileMessages(handle: FileHandle, size: number): AsyncGenerator<Uint8Array> {
-  // ARROW1, padding, messages …, the footer, its length, ARROW1.
-  const tail = size < 18 ? new Uint8Array(10) : await readAt(handle, size - 10, 10);
-  if (!ARROW_MAGIC.equals(tail.subarray(4))) throw new ArrowIpcInvalid('it starts as an Arrow IPC file but does not end as one (cut short?)');
-  const footerLength = new DataView(tail.buffer).getInt32(0, true);
-  const footerStart = size - 10 - footerLength;
-  if (footerLength <= 0 || footerStart < 8) throw new ArrowIpcInvalid(`a footer of ${footerLength} bytes in a file of ${size}`);
-  const footer = await readAt(handle, footerStart, footerLength);
-  const blocks = checkFooter(footer, footerStart);
-  const schema = Message.encode(Message.from(Footer.decode(footer).schema));
-  const padded = (schema.length + 8 + 7) & ~7;
-  yield prefixOf(padded - 8);
-  yield schema;
-  yield new Uint8Array(padded - 8 - schema.length);
-  for (const block of blocks) {
-    const bytes = await readAt(handle, block.offset, block.metadataLength + block.bodyLength);
-    yield bytes.subarray(0, checkBlock(bytes, block));
-  }
-}
-
-/**
- * Record batches of an Arrow IPC file or stream, one at a time. apache-arrow decodes only messages
- * checked first, as the server checks a request body (arrow-ipc-check.ts): its reader trusts their
- * counts and offsets, and a flipped byte made it build billions of objects or, through a footer
- * block, read one block forever. The check of a whole body needs the whole body; here each message is
- * read, checked and passed on by itself (the footer first for a file), so memory is one message, and
- * apache-arrow reads them as one stream (its file reader would have read a file whole before
- * decoding its footer: it cannot seek in the stream it is given).
- */
-export async function* readArrowBatches(path: string): AsyncGenerator<ColumnChunk> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    return corruptArrow(path, error);
-  }
-  try {
-    const size = (await handle.stat()).size;
-    const head = await readAt(handle, 0, Math.min(size, 6));
-    const messages = ARROW_MAGIC.equals(head) ? fileMessages(handle, size) : streamMessages(handle, size);
-    const reader = await RecordBatchReader.from((async function* () {
-      yield* messages;
-      yield END_OF_STREAM;
-    })());
-    await reader.open();
-    for (let next = await reader.next(); !next.done; next = await reader.next()) yield chunkOf(next.value);
-  } catch (error) {
-    corruptArrow(path, error);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Arrow list cells are Vectors: plain arrays, so they convert like JSON arrays. */
-function plain(value: unknown): unknown {
-  return value !== null && typeof value === 'object' && 'toArray' in value ? [...(value as unknown as Iterable<unknown>)] : value;
-}
 
 /** An output column: scalar or list cells of one element type; null for a row without a value. */
 export interface OutputColumn {

@@ -12,17 +12,17 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { inBackground, retryingTransient } from '../../batch/facade-wrappers.js';
 import { runParts } from '../../batch/part-runner.js';
 import { PartStore } from '../../batch/part-store.js';
 import { jsonlParts, type JsonlPart } from '../../batch/text-sources.js';
 import { TimeSlicer } from '../../batch/time-slicer.js';
 import { endsWithin } from '../../core/ends-within.js';
-import { VireoError, type ErrorCode } from '../../core/errors.js';
+import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { InferenceServer } from '../../server/inference-server.js';
 import { batchModel, expiredLine, type BatchModel } from './batch-answers.js';
+import { checkJobModel, loadJobModel } from './job-model.js';
 import { nowSeconds, type BatchFiles } from './batch-files.js';
 import { writeBatchOutputs } from './batch-outputs.js';
 import { parseEndpoint, type InputError } from './batch-input.js';
@@ -61,8 +61,6 @@ const BLOCK_BYTES = 64 * 1024 * 1024;
 const MAIN_THREAD_SLICE_MS = 0.2;
 /** A model that is reloading is back within this long, or its rows fail with the model's error. */
 const TRANSIENT_RETRY_MS = 30_000;
-/** Refusals of an on-demand load that pass (a budget full of busy models, a load racing an eviction). */
-const TRANSIENT_LOAD: ReadonlySet<ErrorCode> = new Set(['VIREO_ERR_MODEL_NOT_READY', 'VIREO_ERR_MEMORY_BUDGET_EXHAUSTED']);
 
 export class BatchRunner {
   readonly #o: RunnerOptions;
@@ -96,23 +94,10 @@ export class BatchRunner {
 
   /**
    * A batch may only name a model the repository has loaded (or is loading), or, on a server that loads
-   * models on demand (`--model-memory-budget`), one it has on disk: the job loads it when it runs (#loadModel).
+   * models on demand (`--model-memory-budget`), one it has on disk: the job loads it when it runs (job-model.ts).
    */
-  async checkModel(model: string): Promise<void> {
-    const { server } = this.#o;
-    if (server.repository.has(model)) return;
-    const name = model.slice(0, 200);
-    const onDisk = () => server.repositoryIndex().some((entry) => entry.name === model);
-    if (server.loadsOnDemand) {
-      // A real-time request finds a model added since the last scan: so does a batch.
-      if (!onDisk()) await server.refreshRepositoryIndex();
-      if (onDisk()) return;
-    } else if (onDisk()) {
-      // A model on disk that explicit model control has not loaded would fail every request of the job:
-      // the job is refused, saying why.
-      throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `model "${name}" is in the repository but not loaded; load it first (POST /v2/repository/models/${name}/load)`);
-    }
-    throw new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `unknown model "${name}"`);
+  checkModel(model: string): Promise<void> {
+    return checkJobModel(this.#o.server, model);
   }
 
   /**
@@ -220,28 +205,6 @@ export class BatchRunner {
     return jsonlParts(source, model.jsonl, { owns: () => true, committed: (part) => store.isCommitted(part), partRows }, slicer);
   }
 
-  /**
-   * On a server that loads models on demand, the job's model is loaded before its lines are read (they
-   * are read by its configuration: rows per batch, dataframe columns), as a real-time request to it would
-   * load it. A refusal that passes is retried within the transient window; any other fails the job.
-   */
-  async #loadModel(model: string): Promise<void> {
-    const { server } = this.#o;
-    if (!server.loadsOnDemand) return;
-    const since = Date.now();
-    for (let pause = 50; ; pause = Math.min(pause * 2, 2000)) {
-      try {
-        return await server.loadOnDemand(model);
-      } catch (thrown) {
-        const error = VireoError.from(thrown);
-        if (!TRANSIENT_LOAD.has(error.code) || Date.now() + pause - since > TRANSIENT_RETRY_MS) {
-          throw new VireoError(error.code, `model "${model.slice(0, 200)}" could not be loaded: ${error.message}`, { cause: error });
-        }
-        // A stop ends the wait (an AbortError, which a closing runner takes as an interruption).
-        await sleep(pause, undefined, { signal: this.#stop.signal });
-      }
-    }
-  }
 
   async #runParts(batch: BatchObject, thread: JobThread): Promise<void> {
     const { store, partRows } = await this.#parts(batch);
@@ -249,7 +212,7 @@ export class BatchRunner {
     batch.request_counts.completed = committed.reduce((n, m) => n + m.rows - m.errors, 0);
     batch.request_counts.failed = committed.reduce((n, m) => n + m.errors, 0);
     const endpoint = parseEndpoint(batch.endpoint);
-    await this.#loadModel(endpoint.model);
+    await loadJobModel(this.#o.server, endpoint.model, TRANSIENT_RETRY_MS, this.#stop.signal);
     const model = batchModel(this.#o.server, endpoint);
     const source = { path: this.#o.files.dataPath(batch.input_file_id), fileIndex: 0, blockBytes: BLOCK_BYTES };
     const info = { model: endpoint.model, version: endpoint.version, config: model.config, unavailable: model.unavailable, batchSize: model.batchSize };
