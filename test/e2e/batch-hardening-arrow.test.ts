@@ -22,6 +22,7 @@ import { MessageHeader } from 'apache-arrow/fb/message-header';
 import { RecordBatch } from 'apache-arrow/fb/record-batch';
 import { mlpReference } from '../../tools/modelgen/models.js';
 import { TABULAR_SEED, TABULAR_SIZES } from '../../tools/prepare-examples.js';
+import { Rng } from '../helpers/fuzz.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const COLUMNS = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
@@ -171,18 +172,11 @@ it('a batch claiming a trillion rows, a footer claiming 2^30 blocks, a block hol
   assertRefusedByName(await vireoBatch(join(dir, 'swapped.arrow'), join(dir, 'out-swapped')), join(dir, 'swapped.arrow'), /the footer's RecordBatch block at \d+ holds a DictionaryBatch message/, 'block kind');
 });
 
-/** A deterministic PRNG (mulberry32): the same files on every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 it('files with random bytes flipped each end in bounded time: run, or refused on one line, never a crash or a hang', { timeout: 40 * LIMIT_MS }, async () => {
-  const next = random(20261202);
+  // Seeded (mulberry32, test/helpers/fuzz.ts): the same cases on every run.
+  const rng = new Rng(20261202);
+  const next = () => rng.next();
   const ends: Record<string, number> = {};
   for (const format of ['stream', 'file'] as const) {
     const source = Buffer.from(tableToIPC(table(), format));

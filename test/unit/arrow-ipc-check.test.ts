@@ -11,6 +11,7 @@ import { tableFromArrays, tableToIPC, vectorFromArray, Table, Utf8, Dictionary, 
 import { ArrowIpcInvalid, checkArrowIpc } from '../../src/codecs/arrow-ipc-check.js';
 import { parseArrow } from '../../src/codecs/dataframe-codec.js';
 import { VireoError } from '../../src/core/errors.js';
+import { Rng } from '../helpers/fuzz.js';
 
 const iris = () => tableFromArrays({ sepal_length: Float32Array.of(1, 5), sepal_width: Float32Array.of(2, 6), petal_length: Float32Array.of(3, 7), petal_width: Float32Array.of(4, 8) });
 
@@ -23,15 +24,6 @@ function mixed(): Table {
   });
 }
 
-/** A deterministic PRNG (mulberry32): the fuzzing below is the same on every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 it('passes real streams and files of many types, which then decode as written', async () => {
   for (const format of ['stream', 'file'] as const) {
@@ -73,7 +65,9 @@ it('refuses a record batch whose buffers vector claims more entries than its met
 });
 
 it('bodies with random bytes flipped decode or are refused, each quickly and within bounded memory', { timeout: 120_000 }, async () => {
-  const next = random(20261201);
+  // Seeded (mulberry32, test/helpers/fuzz.ts): the same cases on every run.
+  const rng = new Rng(20261201);
+  const next = () => rng.next();
   const heapBefore = process.memoryUsage().heapUsed;
   let refused = 0;
   for (const source of [tableToIPC(iris(), 'stream'), tableToIPC(iris(), 'file'), tableToIPC(mixed(), 'stream'), tableToIPC(mixed(), 'file')]) {
