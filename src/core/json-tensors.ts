@@ -95,11 +95,6 @@ function checkLayout(data: unknown, count: number, shape: readonly number[] | un
   checkCount(flatten(data, () => undefined, count + 1, what, false), count, what);
 }
 
-/**
- * Builds tensor data of `count` elements from JSON `data` (flat, or nested as `shape` when given).
- * The element count is checked against `count` exactly before the tensor is allocated; `count`
- * itself must already be bounded by the caller.
- */
 /** Base64 as TF-Serving and Vireo's clients write it (standard or URL-safe alphabet, padding optional). */
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
@@ -113,6 +108,11 @@ function fromBase64(text: string, what: string, index: number): Buffer {
   return Buffer.from(text, 'base64');
 }
 
+/**
+ * Builds tensor data of `count` elements from JSON `data` (flat, or nested as `shape` when given).
+ * The element count is checked against `count` exactly before the tensor is allocated; `count`
+ * itself must already be bounded by the caller.
+ */
 export function jsonToTensorData(data: unknown, datatype: DataType, count: number, what: string, shape?: readonly number[]): TensorData {
   checkLayout(data, count, shape, what);
   // After the layout (which reads only the JSON that arrived), before the tensor is allocated.
