@@ -48,13 +48,13 @@ export interface ByteLine {
 
 const CARRIAGE_RETURN = 0x0d;
 
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+const lenientDecoder = new TextDecoder('utf-8');
+
 /**
  * The lines starting in [start, end) of a file, `firstLineNumber` being the number of the first of
  * them (see LineCounter). A final line without newline is a line; `\r\n` ends a line too.
  */
-const strictDecoder = new TextDecoder('utf-8', { fatal: true });
-const lenientDecoder = new TextDecoder('utf-8');
-
 export function readBlockLines(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<Line> {
   const make = options.markInvalid ? decodeLine : (number: number, bytes: Buffer): Line => ({ number, text: strictDecoder.decode(bytes) });
   return readLines(path, start, end, firstLineNumber, make, undefined, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
