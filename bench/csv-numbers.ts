@@ -29,7 +29,7 @@ function splitNumber(): number {
 
 function scanner(): number {
   const columns = numeric.map(() => new Float64Array(ROWS));
-  const target = { columns, numeric };
+  const target = { columns, numeric, stride: numeric.map(() => 1), offset: numeric.map(() => 0) };
   for (let r = 0; r < ROWS; r++) if (!parseNumericLine(lines[r]!, r, target)) throw new Error('not clean');
   return columns[7]![ROWS - 1]!;
 }

@@ -18,7 +18,8 @@ import { PartStore, writeFileAtomic } from './part-store.js';
 import { encodeErrors, encodePart, FlatScratch, rowIdColumn, type OutputFormat, type OutputSpec } from './result-encoders.js';
 import { runParts } from './part-runner.js';
 import { columnarSource } from './columnar-sources.js';
-import { csvSource, jsonlSource } from './text-sources.js';
+import { csvSource, type CsvColumns } from './csv-source.js';
+import { jsonlSource } from './text-sources.js';
 import { JobStats, type BatchObserver, type BatchSummary } from './job-stats.js';
 
 export interface Shard {
@@ -73,9 +74,20 @@ const invalid = (message: string, code: ErrorCode = 'VIREO_ERR_BATCH_INPUT_INVAL
 /** Datatypes whose dataframe cells are read with `Number` (not 64-bit integers: they stay exact as text). */
 const NUMBER_CELLS = new Set(['FP16', 'BF16', 'FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'UINT8', 'UINT16', 'UINT32']);
 
-/** The dataframe columns the model takes as numbers. */
-function numericColumns(config: ModelConfig): Set<string> {
-  return new Set(config.input.filter((i) => NUMBER_CELLS.has(i.data_type)).flatMap((i) => i.columns ?? [i.name]));
+/**
+ * How the model takes a CSV's columns: which as numbers, and which column lists make a float input
+ * of their own (read straight into its row-major layout: a list none of whose columns another input
+ * also takes, since it is read in that input's datatype).
+ */
+function csvColumns(config: ModelConfig): CsvColumns {
+  const taken = config.input.flatMap((i) => i.columns ?? [i.name]);
+  const takenOnce = (name: string) => taken.indexOf(name) === taken.lastIndexOf(name);
+  return {
+    numeric: new Set(config.input.filter((i) => NUMBER_CELLS.has(i.data_type)).flatMap((i) => i.columns ?? [i.name])),
+    rowMajor: config.input
+      .filter((i) => (i.data_type === 'FP32' || i.data_type === 'FP64') && i.columns !== undefined && i.columns.length > 1 && i.columns.every(takenOnce))
+      .map((i) => ({ names: i.columns!, float32: i.data_type === 'FP32' })),
+  };
 }
 
 function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: ModelConfig, batchSize: number): InputSource[] {
@@ -93,7 +105,7 @@ function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: Mo
     // A line is what one row reads: bounded as one image of a folder is (--max-file-bytes).
     const text = { path: input.path, fileIndex, blockBytes, maxLineBytes: options.maxFileBytes };
     if (input.format === 'jsonl') return jsonlSource(text, jsonl, batchSize);
-    if (input.format === 'csv') return csvSource(text, toRequest, options.idColumn, numericColumns(config));
+    if (input.format === 'csv') return csvSource(text, toRequest, options.idColumn, csvColumns(config));
     return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn);
   });
 }

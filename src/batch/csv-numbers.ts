@@ -27,9 +27,16 @@ const NINE = 57;
 const isSpace = (code: number) => code === 32 || code === 9;
 
 export interface LineTarget {
-  /** Per column: a Float64Array to take the number, or an array to take the trimmed string. */
-  columns: readonly (Float64Array | unknown[])[];
+  /** Per column: a typed array to take the number, or an array to take the trimmed string (at `row`). */
+  columns: readonly (Float64Array | Float32Array | unknown[])[];
   numeric: readonly boolean[];
+  /**
+   * Per numeric column, where row r's number goes in its typed array: `r * stride[c] + offset[c]` —
+   * 1 and 0 for a column of its own, the width and the column's place for columns read row by row
+   * into one array (RowMajorColumns).
+   */
+  stride: readonly number[];
+  offset: readonly number[];
 }
 
 /**
@@ -38,7 +45,7 @@ export interface LineTarget {
  * general path must decide (with the REST path's errors).
  */
 export function parseNumericLine(text: string, row: number, target: LineTarget): boolean {
-  const { columns, numeric } = target;
+  const { columns, numeric, stride, offset } = target;
   const width = columns.length;
   const end = text.length;
   let at = 0;
@@ -79,7 +86,7 @@ export function parseNumericLine(text: string, row: number, target: LineTarget):
     while (p < end && isSpace(text.charCodeAt(p))) p++;
     if ((p === end || text.charCodeAt(p) === COMMA) && digits <= MAX_DIGITS && fraction <= 22 && anyDigit) {
       const value = fraction > 0 ? mantissa / POWERS[fraction]! : mantissa;
-      (columns[c] as Float64Array)[row] = negative ? -value : value;
+      (columns[c] as Float64Array)[row * stride[c]! + offset[c]!] = negative ? -value : value;
       at = p;
       continue;
     }
@@ -89,7 +96,7 @@ export function parseNumericLine(text: string, row: number, target: LineTarget):
     const value = Number(cell);
     // Only decimals (exponents too): `Number` also reads hex, binary and octal, and a blank as 0.
     if (!Number.isFinite(value) || !DECIMAL_TEXT.test(cell)) return false;
-    (columns[c] as Float64Array)[row] = value;
+    (columns[c] as Float64Array)[row * stride[c]! + offset[c]!] = value;
     at = p;
   }
   return at === end; // more cells than columns: not clean
@@ -106,7 +113,7 @@ const SPACE = 32;
  * Text cells are ASCII here, so their latin1 reading is their UTF-8 one.
  */
 export function parseNumericBytes(bytes: Buffer, row: number, target: LineTarget): boolean {
-  const { columns, numeric } = target;
+  const { columns, numeric, stride, offset } = target;
   const width = columns.length;
   const end = bytes.length;
   let at = 0;
@@ -153,7 +160,7 @@ export function parseNumericBytes(bytes: Buffer, row: number, target: LineTarget
     while (p < end && ((code = bytes[p]!) === SPACE || code === TAB)) p++;
     if (digits > 0 && digits <= MAX_DIGITS && (p === end || bytes[p] === COMMA)) {
       const value = fraction > 0 ? mantissa / POWERS[fraction]! : mantissa;
-      (columns[c] as Float64Array)[row] = negative ? -value : value;
+      (columns[c] as Float64Array)[row * stride[c]! + offset[c]!] = negative ? -value : value;
       at = p;
       continue;
     }
@@ -166,7 +173,7 @@ export function parseNumericBytes(bytes: Buffer, row: number, target: LineTarget
     const value = Number(cell);
     // Only decimals (exponents too): `Number` also reads hex, binary and octal, and a blank as 0.
     if (!Number.isFinite(value) || !DECIMAL_TEXT.test(cell)) return false;
-    (columns[c] as Float64Array)[row] = value;
+    (columns[c] as Float64Array)[row * stride[c]! + offset[c]!] = value;
     at = p;
   }
   return at === end; // more cells than columns: not clean

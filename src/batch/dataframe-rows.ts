@@ -4,7 +4,7 @@
  * `columns`, cell conversion, the same errors). The `--id-column` is taken out of the table first and
  * carried to the output; every other column must be one the model takes, as over REST.
  */
-import type { Table } from '../codecs/dataframe-codec.js';
+import type { RowMajorColumns, Table } from '../codecs/dataframe-codec.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest } from '../core/inference.js';
 import type { InputRows, RequestSpan } from './run-rows.js';
@@ -15,17 +15,19 @@ export interface DataframeChunk {
   /** The part's columns; values as the format gives them (CSV: strings). */
   columns: Map<string, unknown[]>;
   rows: number;
+  /** Numeric columns read row by row (a CSV's, see RowMajorColumns); never the id column. */
+  rowMajor?: readonly RowMajorColumns[];
 }
 
 /** Splits the carried id column off; the rest is what the model gets. */
 export function splitCarried(chunk: DataframeChunk, idColumn: string | undefined): { table: Table; carried?: Map<string, unknown[]> } {
-  if (idColumn === undefined) return { table: { columns: chunk.columns, rows: chunk.rows } };
+  if (idColumn === undefined) return { table: { columns: chunk.columns, rows: chunk.rows, rowMajor: chunk.rowMajor } };
   const ids = chunk.columns.get(idColumn);
   if (!ids) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `--id-column "${idColumn}" is not a column of the input (it has ${[...chunk.columns.keys()].map((c) => `"${c}"`).join(', ')})`);
   const columns = new Map(chunk.columns);
   columns.delete(idColumn);
   // Carried values are written out as JS values: a typed column (see ColumnChunk) becomes an array.
-  return { table: { columns, rows: chunk.rows }, carried: new Map([[idColumn, Array.isArray(ids) ? ids : Array.from(ids)]]) };
+  return { table: { columns, rows: chunk.rows, rowMajor: chunk.rowMajor }, carried: new Map([[idColumn, Array.isArray(ids) ? ids : Array.from(ids)]]) };
 }
 
 function slice(table: Table, start: number, end: number): Table {
@@ -33,7 +35,8 @@ function slice(table: Table, start: number, end: number): Table {
   const columns = new Map<string, unknown[]>();
   // A typed column (numeric CSV, Parquet, Arrow) is viewed, not copied: the batch only reads it.
   for (const [name, values] of table.columns) columns.set(name, ArrayBuffer.isView(values) ? (values as unknown as Float64Array).subarray(start, end) as unknown as unknown[] : values.slice(start, end));
-  return { columns, rows: end - start };
+  const rowMajor = table.rowMajor?.map(({ names, data }) => ({ names, data: data.subarray(start * names.length, end * names.length) }));
+  return { columns, rows: end - start, rowMajor };
 }
 
 /** `failed`: rows known bad before mapping (a CSV line with more cells than the header). */

@@ -55,7 +55,15 @@ const lenientDecoder = new TextDecoder('utf-8');
  * The lines starting in [start, end) of a file, `firstLineNumber` being the number of the first of
  * them (see LineCounter). A final line without newline is a line; `\r\n` ends a line too.
  */
-export function readBlockLines(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<Line> {
+export async function* readBlockLines(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<Line> {
+  for await (const lines of readBlockLineRuns(path, start, end, firstLineNumber, options)) yield* lines;
+}
+
+/**
+ * readBlockLines, the lines of each read chunk (1 MiB) yielded together: a reader of many short lines
+ * (a CSV row per line) pays an async step per chunk instead of per line.
+ */
+export function readBlockLineRuns(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<Line[]> {
   const make = options.markInvalid ? decodeLine : (number: number, bytes: Buffer): Line => ({ number, text: strictDecoder.decode(bytes) });
   return readLines(path, start, end, firstLineNumber, make, undefined, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
 }
@@ -129,12 +137,20 @@ export class ReadBuffers {
  * line's bytes are a view of the read buffer where the line lies in one read (else a copy): with
  * `buffers`, valid until `buffers.releaseRead()`.
  */
-export function readBlockLineBytes(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<ByteLine> {
+export async function* readBlockLineBytes(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<ByteLine> {
+  for await (const lines of readBlockByteLineRuns(path, start, end, firstLineNumber, options)) yield* lines;
+}
+
+/** readBlockLineBytes, the lines of each read chunk yielded together (see readBlockLineRuns). */
+export function readBlockByteLineRuns(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<ByteLine[]> {
   return readLines(path, start, end, firstLineNumber, (number, bytes) => ({ number, bytes }), options.buffers, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
 }
 
-/** The lines of [start, end), each its bytes without the line ending made into a T by `make`. */
-async function* readLines<T>(path: string, start: number, end: number, firstLineNumber: number, make: (number: number, bytes: Buffer) => T, buffers: ReadBuffers | undefined, maxLineBytes: number): AsyncGenerator<T> {
+/**
+ * The lines of [start, end), each its bytes without the line ending made into a T by `make`: the
+ * lines that end in each read chunk, together (never an empty run).
+ */
+async function* readLines<T>(path: string, start: number, end: number, firstLineNumber: number, make: (number: number, bytes: Buffer) => T, buffers: ReadBuffers | undefined, maxLineBytes: number): AsyncGenerator<T[]> {
   // Start one byte early: if that byte is a newline, a line starts exactly at `start`.
   const from = start === 0 ? 0 : start - 1;
   let skipping = start !== 0;
@@ -160,6 +176,7 @@ async function* readLines<T>(path: string, start: number, end: number, firstLine
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
       let offset = 0;
+      const run: T[] = [];
       while (offset < chunk.length) {
         const newline = chunk.indexOf(NEWLINE, offset);
         if (skipping) {
@@ -179,16 +196,18 @@ async function* readLines<T>(path: string, start: number, end: number, firstLine
           continue;
         }
         hold(chunk.subarray(offset, newline));
-        yield line(pending);
+        run.push(line(pending));
         pending = [];
         pendingBytes = 0;
         offset = newline + 1;
         lineStart = position + offset;
-        if (lineStart >= end) return;
+        if (lineStart >= end) break;
       }
+      if (run.length > 0) yield run;
+      if (lineStart >= end) return;
       position += chunk.length;
     }
-    if (!skipping && pending.length > 0 && pending.some((p) => p.length > 0)) yield line(pending);
+    if (!skipping && pending.length > 0 && pending.some((p) => p.length > 0)) yield [line(pending)];
   } finally {
     await file.close();
   }

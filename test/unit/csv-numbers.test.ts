@@ -16,12 +16,15 @@ function reference(cell: string): number | undefined {
   return value;
 }
 
+/** Each column an array of its own: row r's value at r. */
+const own = (n: number) => ({ stride: new Array<number>(n).fill(1), offset: new Array<number>(n).fill(0) });
+
 /** The text scanner's values, after checking the byte scanner gives the very same (or refuses the same). */
 function scan(cells: string[]): (number | undefined)[] | undefined {
   const columns = cells.map(() => new Float64Array(1));
-  const fromText = parseNumericLine(cells.join(','), 0, { columns, numeric: cells.map(() => true) }) ? columns.map((c) => c[0]) : undefined;
+  const fromText = parseNumericLine(cells.join(','), 0, { columns, numeric: cells.map(() => true), ...own(cells.length) }) ? columns.map((c) => c[0]) : undefined;
   const byteColumns = cells.map(() => new Float64Array(1));
-  const fromBytes = parseNumericBytes(Buffer.from(cells.join(',')), 0, { columns: byteColumns, numeric: cells.map(() => true) }) ? byteColumns.map((c) => c[0]) : undefined;
+  const fromBytes = parseNumericBytes(Buffer.from(cells.join(',')), 0, { columns: byteColumns, numeric: cells.map(() => true), ...own(cells.length) }) ? byteColumns.map((c) => c[0]) : undefined;
   assert.equal(fromBytes === undefined, fromText === undefined, `${JSON.stringify(cells)}: text and bytes disagree on refusing`);
   fromText?.forEach((v, i) => assert.ok(Object.is(v, fromBytes![i]), `${JSON.stringify(cells[i])}: text ${v}, bytes ${fromBytes![i]}`));
   return fromText;
@@ -58,7 +61,7 @@ describe('parseNumericLine and parseNumericBytes', () => {
 
   it('keeps text columns as trimmed strings and refuses a line whose cell count differs', () => {
     const columns = [new Float64Array(1), new Array<unknown>(1), new Float64Array(1)];
-    const target = { columns, numeric: [true, false, true] };
+    const target = { columns, numeric: [true, false, true], ...own(3) };
     assert.equal(parseNumericLine('1.25, a b ,-3', 0, target), true);
     assert.deepEqual([columns[0]![0], columns[1]![0], columns[2]![0]], [1.25, 'a b', -3]);
     assert.equal(parseNumericLine('1,2', 0, target), false);
@@ -68,7 +71,7 @@ describe('parseNumericLine and parseNumericBytes', () => {
 
   it('bytes: text columns as trimmed strings; a quote or a byte beyond ASCII is left to the text path', () => {
     const columns = [new Float64Array(1), new Array<unknown>(1), new Float64Array(1)];
-    const target = { columns, numeric: [true, false, true] };
+    const target = { columns, numeric: [true, false, true], ...own(3) };
     assert.equal(parseNumericBytes(Buffer.from(' 1.25 ,\t a b ,-3'), 0, target), true);
     assert.deepEqual([columns[0]![0], columns[1]![0], columns[2]![0]], [1.25, 'a b', -3]);
     assert.equal(parseNumericBytes(Buffer.from('1,"a",3'), 0, target), false);
@@ -77,5 +80,21 @@ describe('parseNumericLine and parseNumericBytes', () => {
     assert.equal(parseNumericBytes(Buffer.from('1,2'), 0, target), false);
     assert.equal(parseNumericBytes(Buffer.from('1,2,3,4'), 0, target), false);
     assert.equal(parseNumericBytes(Buffer.from('1,x,'), 0, target), false);
+  });
+
+  it('writes numbers where stride and offset say: columns read row by row into one array', () => {
+    // Columns a, name, b, c; a and c make one row-major block [c, a] (in that order), b is a column of its own.
+    const block = new Float32Array(2 * 2);
+    const b = new Float64Array(2);
+    const names = new Array<unknown>(2);
+    const target = { columns: [block, names, b, block], numeric: [true, false, true, true], stride: [2, 1, 1, 2], offset: [1, 0, 0, 0] };
+    for (const parse of [(line: string, row: number) => parseNumericLine(line, row, target), (line: string, row: number) => parseNumericBytes(Buffer.from(line), row, target)]) {
+      block.fill(0);
+      assert.equal(parse('1.5,x,2,0.1', 0), true);
+      assert.equal(parse('-3,y,4,1e-3', 1), true);
+      assert.deepEqual([...block], [Math.fround(0.1), 1.5, Math.fround(0.001), -3]);
+      assert.deepEqual([...b], [2, 4]);
+      assert.deepEqual(names, ['x', 'y']);
+    }
   });
 });

@@ -11,30 +11,38 @@ import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import type { Table } from '../../../src/codecs/dataframe-codec.js';
-import { csvSource } from '../../../src/batch/text-sources.js';
+import { csvSource, type CsvColumns } from '../../../src/batch/csv-source.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'vireo-csv-source-'));
 after(() => rm(dir, { recursive: true, force: true }));
 
 const NUMERIC = new Set(['a', 'b', 'c']);
 
+/** A table's cell, from its own column or from the row-major block that holds the column. */
+function cellOf(table: Table, name: string, row: number): unknown {
+  const column = table.columns.get(name);
+  if (column) return column[row];
+  const block = table.rowMajor!.find((b) => b.names.includes(name))!;
+  return block.data[row * block.names.length + block.names.indexOf(name)];
+}
+
 /**
  * Every row the reader hands to the model, as [name, a, b, c], in order; a numeric cell the text path
  * left as a string is read with `Number`, as the dataframe codec's cell() reads it.
  */
-async function readRows(path: string, partRows: number, numeric: ReadonlySet<string> = NUMERIC): Promise<unknown[][]> {
+async function readRows(path: string, partRows: number, numeric: ReadonlySet<string> = NUMERIC, layout: CsvColumns = { numeric }): Promise<unknown[][]> {
   const tables: Table[] = [];
   const source = csvSource({ path, fileIndex: 0, blockBytes: 1 << 20 }, (table) => {
     tables.push(table);
     return { model: 'm', inputs: [] };
-  }, undefined, numeric);
+  }, undefined, layout);
   const rows: unknown[][] = [];
   for await (const part of source.parts({ owns: () => true, committed: () => false, partRows })) {
     tables.length = 0;
     await part.rows.requests(0, part.rows.ids.length);
     for (const table of tables.filter((t) => t.rows > 0)) {
       for (let r = 0; r < table.rows; r++) rows.push(['name', 'a', 'b', 'c'].map((c) => {
-        const cell = table.columns.get(c)![r];
+        const cell = cellOf(table, c, r);
         return numeric.has(c) && typeof cell === 'string' ? Number(cell) : cell;
       }));
     }
@@ -68,13 +76,41 @@ it('numbers and text cells as csv-parse and Number read them, on both paths', as
   }
   // No numeric column: every cell a string, the lines decoded as read.
   assert.deepEqual(await readRows(path, 3, new Set()), reference(text, new Set()));
+  // Columns c and a read row by row into one array (an input's `columns`, in its order): the same
+  // values, rounded to float32 where the input is FP32; b stays a column of its own.
+  for (const float32 of [false, true]) {
+    // What the FP32 input gets either way: parts the string path reads (a quote) hold strings the codec rounds.
+    const rounded = (row: unknown[]) => row.map((cell, c) => (float32 && c !== 2 && typeof cell === 'number' ? Math.fround(cell) : cell));
+    const got = (await readRows(path, 3, NUMERIC, { numeric: NUMERIC, rowMajor: [{ names: ['c', 'a'], float32 }] })).map(rounded);
+    const want = expected.map(rounded);
+    assert.equal(got.length, want.length);
+    got.forEach((row, r) => row.forEach((cell, c) => assert.ok(Object.is(cell, want[r]![c]), `float32 ${float32}, row ${r}, column ${c}: ${String(cell)} vs ${String(want[r]![c])}`)));
+  }
+});
+
+it('reads a column list row by row only when every column is a numeric one of the header, once', async () => {
+  const path = join(dir, 'layouts.csv');
+  await writeFile(path, 'name,a,b,c\nr0,1,2,3\nr1,4,5,6\n');
+  const layouts = async (layout: CsvColumns) => {
+    const tables: Table[] = [];
+    const source = csvSource({ path, fileIndex: 0, blockBytes: 1 << 20 }, (table) => {
+      tables.push(table);
+      return { model: 'm', inputs: [] };
+    }, undefined, layout);
+    for await (const part of source.parts({ owns: () => true, committed: () => false, partRows: 10 })) await part.rows.requests(0, part.rows.ids.length);
+    const table = tables.at(-1)!;
+    return { own: [...table.columns.keys()], rowMajor: (table.rowMajor ?? []).map((b) => b.names.join('+')) };
+  };
+  assert.deepEqual(await layouts({ numeric: NUMERIC, rowMajor: [{ names: ['a', 'b'], float32: true }, { names: ['b', 'c'], float32: true }] }), { own: ['name', 'c'], rowMajor: ['a+b'] });
+  assert.deepEqual(await layouts({ numeric: NUMERIC, rowMajor: [{ names: ['a', 'x'], float32: true }] }), { own: ['name', 'a', 'b', 'c'], rowMajor: [] });
+  assert.deepEqual(await layouts({ numeric: new Set(['a']), rowMajor: [{ names: ['a', 'name'], float32: true }] }), { own: ['name', 'a', 'b', 'c'], rowMajor: [] });
 });
 
 it('a line that is not UTF-8 fails alone, with its line number; the other rows are read, on both paths', async () => {
   const path = join(dir, 'bad-utf8.csv');
   await writeFile(path, Buffer.concat([Buffer.from('name,a,b,c\nr0,1,2,3\nr'), Buffer.from([0xff, 0xfe]), Buffer.from(',1,2,3\nr2,4,5,6\n')]));
   for (const numeric of [NUMERIC, new Set<string>()]) {
-    const source = csvSource({ path, fileIndex: 0, blockBytes: 1 << 20 }, () => ({ model: 'm', inputs: [] }), undefined, numeric);
+    const source = csvSource({ path, fileIndex: 0, blockBytes: 1 << 20 }, () => ({ model: 'm', inputs: [] }), undefined, { numeric });
     const parts = [];
     for await (const part of source.parts({ owns: () => true, committed: () => false, partRows: 10 })) parts.push(part);
     assert.equal(parts.length, 1);

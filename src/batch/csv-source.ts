@@ -1,0 +1,227 @@
+/**
+ * CSV inputs: a header line, then one row per line (line-blocks.ts splits the file into blocks of
+ * lines), parsed by csv-parse exactly as the REST path's options parse a CSV body (BOM, trimmed
+ * cells, empty lines skipped); the row's position (0-based, after the header, blank lines not
+ * counted, as csv-parse and pandas count rows) is its id. A line whose bytes are not UTF-8 is a
+ * failed row; a header that is not is a refusal.
+ *
+ * The fast path (clean, quote-free lines) reads the cells of the columns the model takes as numbers
+ * straight into typed arrays (csv-numbers.ts), and those that make up one FP32/FP64 input, in its
+ * order, straight into that input's row-major layout (RowMajorColumns): the tensor is then a copy of
+ * a slice, not a gather of one value per cell.
+ */
+import { parse as parseCsvText } from 'csv-parse/sync';
+import type { RowMajorColumns } from '../codecs/dataframe-codec.js';
+import { VireoError } from '../core/errors.js';
+import { parseNumericBytes, parseNumericLine, type LineTarget } from './csv-numbers.js';
+import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
+import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
+import { decodeLine, isBlankBytes, ReadBuffers, readBlockByteLineRuns, readBlockLineRuns, readBlockLines, type ByteLine, type Line } from './line-blocks.js';
+import { estimateLines, fileIdentity, lineParts, type TextSourceOptions } from './text-sources.js';
+
+/** A list of columns to read row by row into one array: Float32Array (`float32`) or Float64Array. */
+export interface RowMajorSpec {
+  names: readonly string[];
+  float32: boolean;
+}
+
+/** How the model takes the CSV's columns. */
+export interface CsvColumns {
+  /** The columns it takes as numbers (parsed as such, see typedTable). */
+  numeric?: ReadonlySet<string>;
+  /** Column lists that make one input each, in its order: read row-major when all are in the header. */
+  rowMajor?: readonly RowMajorSpec[];
+}
+
+const CSV_OPTIONS = { bom: true, trim: true, skip_empty_lines: true } as const;
+
+/** Where a part's cells go, per header column: a number or a string, and its row-major block (−1: none) and place in it. */
+interface PartLayout {
+  header: readonly string[];
+  numeric: boolean[];
+  block: number[];
+  offset: number[];
+  blocks: RowMajorSpec[];
+}
+
+function partLayout(header: readonly string[], columns: CsvColumns): PartLayout {
+  const numeric = new Set(columns.numeric ?? []);
+  const place = new Map(header.map((name, c) => [name, c]));
+  const claimed = new Set<string>();
+  // A list is read row-major only when every one of its columns is a numeric column of the header
+  // and belongs to no other list; otherwise its columns are read one by one, as any other.
+  const blocks = (columns.rowMajor ?? []).filter((spec) => {
+    const fits = spec.names.length > 0 && new Set(spec.names).size === spec.names.length && spec.names.every((n) => place.has(n) && numeric.has(n) && !claimed.has(n));
+    if (fits) for (const n of spec.names) claimed.add(n);
+    return fits;
+  });
+  const block = header.map(() => -1);
+  const offset = header.map(() => 0);
+  blocks.forEach((spec, k) => spec.names.forEach((name, j) => {
+    block[place.get(name)!] = k;
+    offset[place.get(name)!] = j;
+  }));
+  return { header, numeric: header.map((h) => numeric.has(h)), block, offset, blocks };
+}
+
+interface ParsedPart {
+  columns: Map<string, unknown[]>;
+  rowMajor?: RowMajorColumns[];
+  failed: Map<number, VireoError>;
+}
+
+/** A typed array of `width` × `rows` numbers to parse a part into (see TypedBuffers). */
+type TakeArray = (float32: boolean, width: number, rows: number) => Float32Array | Float64Array;
+
+/**
+ * The fast path of a part without quotes: cells of numeric columns parsed into typed arrays — the
+ * values cell() in the dataframe codec makes of those strings with `Number`, without a string per
+ * cell (csv-numbers.ts) — in the part's layout; the others trimmed as strings. undefined, and the
+ * string path decides, when any row is not clean: a cell count other than the header's, or a numeric
+ * cell that is empty or not a finite number (the string path gives those rows the REST path's errors).
+ */
+function typedTable<L>(lines: readonly L[], layout: PartLayout, parse: (line: L, row: number, target: LineTarget) => boolean, take: TakeArray): Omit<ParsedPart, 'failed'> | undefined {
+  if (!layout.numeric.includes(true)) return undefined;
+  const rows = lines.length;
+  const { header, numeric, block, blocks, offset } = layout;
+  const blockData = blocks.map((spec) => take(spec.float32, spec.names.length, rows));
+  const columns = header.map((_, c) => (block[c]! >= 0 ? blockData[block[c]!]! : numeric[c] ? take(false, 1, rows) : new Array<unknown>(rows)));
+  const stride = header.map((_, c) => (block[c]! >= 0 ? blocks[block[c]!]!.names.length : 1));
+  const target: LineTarget = { columns, numeric, stride, offset };
+  for (let r = 0; r < rows; r++) if (!parse(lines[r]!, r, target)) return undefined;
+  return {
+    columns: new Map(header.flatMap((name, c): [string, unknown[]][] => (block[c]! >= 0 ? [] : [[name, columns[c] as unknown[]]]))),
+    rowMajor: blocks.map((spec, k) => ({ names: spec.names, data: blockData[k]! })),
+  };
+}
+
+/**
+ * A part's lines as columns. Lines without a quote character are split on commas and trimmed, which
+ * is what csv-parse makes of them with the REST path's options (and several times faster); a part
+ * with any quote goes through csv-parse whole. A short row leaves its last cells missing, so that row
+ * fails with "value is missing", as over REST.
+ */
+function parseCsvTextLines(lines: readonly Line[], layout: PartLayout, path: string, firstRow: number, take: TakeArray): ParsedPart {
+  const { header } = layout;
+  const failed = new Map<number, VireoError>();
+  // Text path only (the byte fast path never gets here): a line that is not UTF-8 fails alone.
+  for (let r = 0; r < lines.length; r++) if (lines[r]!.invalid) failed.set(r, new VireoError('VIREO_ERR_INPUT_DATA', `line ${lines[r]!.number + 1} is not valid UTF-8`));
+  const tooLong = (r: number, cells: number) => failed.set(r, new VireoError('VIREO_ERR_INPUT_DATA', `line ${lines[r]!.number + 1} has ${cells} cells, the header has ${header.length}`));
+  const quoted = lines.some((l) => l.text.includes('"'));
+  const typed = quoted ? undefined : typedTable(lines, layout, (line, r, target) => parseNumericLine(line.text, r, target), take);
+  if (typed) return { ...typed, failed };
+  const columns = header.map(() => new Array<unknown>(lines.length));
+  if (!quoted) {
+    lines.forEach((line, r) => {
+      const cells = line.text.split(',');
+      if (cells.length > header.length) tooLong(r, cells.length);
+      const n = Math.min(cells.length, header.length);
+      for (let c = 0; c < n; c++) columns[c]![r] = cells[c]!.trim();
+    });
+  } else {
+    let records: string[][];
+    try {
+      records = parseCsvText(lines.map((l) => l.text).join('\n'), { ...CSV_OPTIONS, relax_column_count: true }) as string[][];
+    } catch (error) {
+      throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: lines ${firstRow + 1}–${firstRow + lines.length} cannot be parsed as CSV: ${(error as Error).message}`);
+    }
+    if (records.length !== lines.length) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: lines ${firstRow + 1}–${firstRow + lines.length} hold ${records.length} CSV records (a quoted field holds a line break, which vireo batch does not read: it splits files at line breaks, as Spark's CSV reader does without multiLine)`);
+    records.forEach((record, r) => {
+      if (record.length > header.length) tooLong(r, record.length);
+      record.forEach((cell, c) => { if (c < header.length) columns[c]![r] = cell; });
+    });
+  }
+  return { columns: new Map(header.map((h, c) => [h, columns[c]!])), failed };
+}
+
+/**
+ * A part's lines, read as bytes: the typed fast path straight from the bytes when every line is
+ * clean, quote-free ASCII (parseNumericBytes); otherwise the lines are decoded (decodeLine: a line
+ * that is not UTF-8 is marked, and fails alone) and take the text path, errors and all.
+ */
+function parseCsvLines(lines: readonly ByteLine[], layout: PartLayout, path: string, firstRow: number, take: TakeArray): ParsedPart {
+  const typed = typedTable(lines, layout, (line, r, target) => parseNumericBytes(line.bytes, r, target), take);
+  if (typed) return { ...typed, failed: new Map() };
+  return parseCsvTextLines(lines.map((l) => decodeLine(l.number, l.bytes)), layout, path, firstRow, take);
+}
+
+type TypedArray = Float32Array | Float64Array;
+
+/**
+ * Typed arrays reused from part to part: a part's numbers are read into arrays given back once the
+ * part before has run (PartInput.release), not allocated per part — a megabyte per 512 rows of 256
+ * columns that V8 counts as external memory, each few megabytes of which cost a full garbage collection.
+ */
+class TypedBuffers {
+  readonly #free = new Map<string, TypedArray[]>();
+
+  constructor(private readonly partRows: number) {}
+
+  /** An array of `width` × `rows` (rows ≤ the part's rows) numbers, recorded in `taken` to be given back. */
+  take(float32: boolean, width: number, rows: number, taken: TypedArray[]): TypedArray {
+    const capacity = width * this.partRows;
+    const array = this.#free.get(key(float32, capacity))?.pop() ?? (float32 ? new Float32Array(capacity) : new Float64Array(capacity));
+    taken.push(array);
+    return array.subarray(0, width * rows);
+  }
+
+  give(arrays: readonly TypedArray[]): void {
+    for (const array of arrays) {
+      const k = key(array instanceof Float32Array, array.length);
+      const free = this.#free.get(k);
+      if (free) free.push(array);
+      else this.#free.set(k, [array]);
+    }
+  }
+}
+
+const key = (float32: boolean, capacity: number) => `${float32 ? 'f32' : 'f64'}:${capacity}`;
+
+const isByteLines = (lines: readonly (ByteLine | Line)[]): lines is ByteLine[] => lines.length > 0 && 'bytes' in lines[0]!;
+
+export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest, idColumn: string | undefined, layoutOf: CsvColumns = {}): InputSource {
+  // The carried id column stays text, whatever the model calls its inputs.
+  const columns: CsvColumns = { ...layoutOf, numeric: new Set([...(layoutOf.numeric ?? [])].filter((c) => c !== idColumn)) };
+  let header: string[] | undefined;
+  const readHeader = async (): Promise<string[]> => {
+    for await (const line of readBlockLines(source.path, 0, 1, 0, { markInvalid: true })) {
+      if (line.invalid) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${source.path}: the CSV header (line 1) is not valid UTF-8`);
+      const records = parseCsvText(line.text, CSV_OPTIONS) as string[][];
+      if (records.length === 1) return records[0]!;
+      break;
+    }
+    throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${source.path}: the first line must be the CSV header`);
+  };
+  return {
+    path: source.path,
+    format: 'csv',
+    estimateRows: async () => Math.max(0, (await estimateLines(source.path)) - 1),
+    identity: () => fileIdentity(source.path),
+    async *parts(options: SourceOptions): AsyncGenerator<PartInput> {
+      header ??= await readHeader();
+      if (new Set(header).size !== header.length) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${source.path}: a column name appears twice in the header`);
+      const layout = partLayout(header, columns);
+      let checked = false;
+      // Reused read buffers and typed arrays: a part's lines are parsed (copied out) before the next
+      // part is read, and its arrays are read into again once it has run.
+      const buffers = new TypedBuffers(options.partRows);
+      // Without a numeric column every cell becomes a string anyway: lines are decoded as read, so a
+      // part's bytes and its strings (large text cells) are never held together.
+      const partsOfLines = layout.numeric.includes(true)
+        ? lineParts(source, options, readBlockByteLineRuns, true, (l) => isBlankBytes(l.bytes), new ReadBuffers())
+        : lineParts(source, options, readBlockLineRuns, true, (l) => l.text.trim() === '', undefined, true);
+      for await (const { block, part, firstRow, position, lines } of partsOfLines) {
+        const name = partName(source.fileIndex, block, part);
+        if (options.committed(name)) continue;
+        const taken: TypedArray[] = [];
+        const take: TakeArray = (float32, width, rows) => buffers.take(float32, width, rows, taken);
+        const parsed = isByteLines(lines) ? parseCsvLines(lines, layout, source.path, firstRow, take) : parseCsvTextLines(lines, layout, source.path, firstRow, take);
+        const { table, carried } = splitCarried({ columns: parsed.columns, rowMajor: parsed.rowMajor, rows: lines.length }, idColumn);
+        if (!checked) checkHeader(table, toRequest, source.path);
+        checked = true;
+        const ids = lines.map((_, k) => String(position + k));
+        yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, rows: dataframeRows(table, ids, toRequest, parsed.failed), carried, release: () => buffers.give(taken) };
+      }
+    },
+  };
+}
