@@ -8,11 +8,12 @@
  * start and the end left out), which is what a long job spends per row. For the steady state it also
  * prints rows/s and how busy the process kept the cores (raw onnxruntime keeps ≈ 98 % of them busy).
  *
- *   tsx bench/batch-threads.ts [--rows 40000] [--part-rows 1024] [--format csv|parquet] [--checkout DIR] [--node-args '--trace-gc …']
+ *   tsx bench/batch-threads.ts [--rows 40000] [--part-rows 4096] [--format csv|parquet] [--checkout DIR] [--node-args '--trace-gc …'] [--job-args '--max-inflight 5']
  *
  * `--checkout`: run another checkout's bin/vireo.js (e.g. the main branch, for a before/after).
  * `--node-args`: V8/Node flags for the job's process; what V8 traces on stdout (lines starting with `[`,
  * such as --trace-gc's) goes to stderr: `… --node-args=--trace-gc 2>&1 | grep Mark-Compact`.
+ * `--job-args`: more options for `vireo batch` itself.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -24,7 +25,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { stringify } from 'yaml';
 import { mlpModel } from '../tools/modelgen/models.js';
 
-const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '40000' }, 'part-rows': { type: 'string', default: '1024' }, format: { type: 'string', default: 'csv' }, checkout: { type: 'string', default: join(import.meta.dirname, '..') }, 'node-args': { type: 'string', default: '' } } });
+const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '40000' }, 'part-rows': { type: 'string', default: '4096' }, format: { type: 'string', default: 'csv' }, checkout: { type: 'string', default: join(import.meta.dirname, '..') }, 'node-args': { type: 'string', default: '' }, 'job-args': { type: 'string', default: '' } } });
 const ROWS = Number(args.rows);
 const FORMAT = args.format === 'parquet' ? 'parquet' : 'csv';
 const WIDTH = 256;
@@ -54,7 +55,7 @@ try {
 
   const output = join(dir, 'out');
   const child = spawn(process.execPath, [...args['node-args']!.split(' ').filter(Boolean), join(args.checkout!, 'bin', 'vireo.js'), 'batch', '--model-repository', join(dir, 'models'), '--model', 'mlp',
-    '--input', input, '--output', output, '--batch-size', '256', '--part-rows', String(PART_ROWS), '--output-format', 'arrow', '--log-format', 'json', '--progress', 'none'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--input', input, '--output', output, '--batch-size', '256', '--part-rows', String(PART_ROWS), '--output-format', 'arrow', '--log-format', 'json', '--progress', 'none', ...args['job-args']!.split(' ').filter(Boolean)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.on('data', (d) => { stdout += d; });
   const threads = new Map<string, { user: number; system: number }>();

@@ -63,7 +63,15 @@ export interface BatchJobOptions {
   oipRequest: OipRequestParser;
 }
 
+/**
+ * Rows a part holds unless `--part-rows` says: 1,024, or 16 of the job's batches where that is more. A
+ * part has fixed costs (its commit's three fsyncs and renames, the boundary between two parts' runs);
+ * over the batch benchmark's MLP (batches of 256) parts of 4,096 rows kept onnxruntime's threads busy
+ * 86–87 % of the time against 83–85 % with 1,024 (`tsx bench/batch-threads.ts --part-rows N`, interleaved),
+ * while small batches (slow rows: OCR, large inputs) keep parts of 1,024, the unit a restart redoes.
+ */
 const DEFAULT_PART_ROWS = 1024;
+const DEFAULT_PART_BATCHES = 16;
 const DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024;
 
 const invalid = (message: string, code: ErrorCode = 'VIREO_ERR_BATCH_INPUT_INVALID'): never => {
@@ -128,7 +136,7 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   const batched = config.max_batch_size > 0;
   const batchSize = options.batchSize ?? Math.max(1, config.max_batch_size);
   if (batched && batchSize > config.max_batch_size) invalid(`--batch-size ${batchSize} is above model "${options.model}"'s max_batch_size ${config.max_batch_size}`);
-  const partRows = Math.ceil((options.partRows ?? DEFAULT_PART_ROWS) / batchSize) * batchSize;
+  const partRows = Math.ceil((options.partRows ?? Math.max(DEFAULT_PART_ROWS, DEFAULT_PART_BATCHES * batchSize)) / batchSize) * batchSize;
   const planned = await planInputs(options.inputs, options.inputFormat);
   const sources = sourcesOf(planned, options, config, batchSize);
   const inputFormats = new Set(sources.map((s) => s.format));
