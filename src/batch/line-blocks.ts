@@ -13,6 +13,8 @@ import { VireoError } from '../core/errors.js';
 
 const NEWLINE = 0x0a;
 const READ_CHUNK = 1 << 20;
+/** Most lines yielded together (see readBlockLineRuns). */
+const RUN_LINES = 1024;
 /**
  * Longest line read (bytes): a line is held whole in memory, and a string cannot pass 2²⁹ characters,
  * so a file without newlines stops with this error instead of growing until it crashes. The same
@@ -60,8 +62,8 @@ export async function* readBlockLines(path: string, start: number, end: number, 
 }
 
 /**
- * readBlockLines, the lines of each read chunk (1 MiB) yielded together: a reader of many short lines
- * (a CSV row per line) pays an async step per chunk instead of per line.
+ * readBlockLines, the lines of each read chunk (1 MiB) yielded together, RUN_LINES at most: a reader of
+ * many short lines (a CSV row per line) pays an async step per run instead of per line.
  */
 export function readBlockLineRuns(path: string, start: number, end: number, firstLineNumber: number, options: LineReadOptions = {}): AsyncGenerator<Line[]> {
   const make = options.markInvalid ? decodeLine : (number: number, bytes: Buffer): Line => ({ number, text: strictDecoder.decode(bytes) });
@@ -148,7 +150,7 @@ export function readBlockByteLineRuns(path: string, start: number, end: number, 
 
 /**
  * The lines of [start, end), each its bytes without the line ending made into a T by `make`: the
- * lines that end in each read chunk, together (never an empty run).
+ * lines that end in each read chunk, together (RUN_LINES at most; never an empty run).
  */
 async function* readLines<T>(path: string, start: number, end: number, firstLineNumber: number, make: (number: number, bytes: Buffer) => T, buffers: ReadBuffers | undefined, maxLineBytes: number): AsyncGenerator<T[]> {
   // Start one byte early: if that byte is a newline, a line starts exactly at `start`.
@@ -176,7 +178,7 @@ async function* readLines<T>(path: string, start: number, end: number, firstLine
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
       let offset = 0;
-      const run: T[] = [];
+      let run: T[] = [];
       while (offset < chunk.length) {
         const newline = chunk.indexOf(NEWLINE, offset);
         if (skipping) {
@@ -197,6 +199,11 @@ async function* readLines<T>(path: string, start: number, end: number, firstLine
         }
         hold(chunk.subarray(offset, newline));
         run.push(line(pending));
+        // A chunk of very short lines (1 MiB of "1\n") would otherwise be half a million line objects at once.
+        if (run.length === RUN_LINES) {
+          yield run;
+          run = [];
+        }
         pending = [];
         pendingBytes = 0;
         offset = newline + 1;

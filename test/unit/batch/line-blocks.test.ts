@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
-import { blockCount, LineCounter, readBlockLineBytes, readBlockLines } from '../../../src/batch/line-blocks.js';
+import { blockCount, LineCounter, readBlockByteLineRuns, readBlockLineBytes, readBlockLines } from '../../../src/batch/line-blocks.js';
 import type { VireoError } from '../../../src/core/errors.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'vireo-line-blocks-'));
@@ -53,4 +53,27 @@ it('a line longer than maxLineBytes stops the reading with its number, at any re
   for await (const line of readBlockLineBytes(path, 0, size, 0, { maxLineBytes: long.length })) bytes.push(line.bytes.length);
   assert.deepEqual(bytes, [5, long.length, 5]);
   await assert.rejects(async () => { for await (const _ of readBlockLineBytes(path, 0, size, 0, { maxLineBytes: 10 })) { /* reading */ } }, /line 2 is longer than 10 bytes/);
+});
+
+it('runs of lines: each a piece of the file\'s lines in order, at most 1,024 lines, also from a later block', async () => {
+  const lines = Array.from({ length: 5000 }, (_, i) => String(i % 10));
+  const path = join(dir, 'short-lines.txt');
+  const text = `${lines.join('\n')}\n`;
+  await writeFile(path, text);
+  const size = Buffer.byteLength(text);
+  for (const [start, first] of [[0, 0], [4000, 2000], [3999, 2000]] as const) {
+    const sizes: number[] = [];
+    const got: string[] = [];
+    const numbers: number[] = [];
+    for await (const run of readBlockByteLineRuns(path, start, size, first)) {
+      sizes.push(run.length);
+      for (const line of run) {
+        got.push(line.bytes.toString());
+        numbers.push(line.number);
+      }
+    }
+    assert.ok(sizes.every((n) => n > 0 && n <= 1024), `run sizes ${sizes.join(',')}`);
+    assert.deepEqual(got, lines.slice(first));
+    assert.deepEqual(numbers, lines.slice(first).map((_, i) => first + i));
+  }
 });
