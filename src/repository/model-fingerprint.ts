@@ -1,14 +1,16 @@
 /**
  * What a model directory held when it was loaded, to tell what changed since: the content hash of
  * its configuration and warmup files, of the label files its configuration names, and per version
- * directory the files it contains. A file is re-hashed only when its size, mtime, ctime or inode
- * moved, so polling a large repository costs stat calls (and the configuration is parsed again only
- * when it changed); a file touched without a content change (same hash) is not a change.
+ * directory the files it contains (an upload's temporary files and copies aside). A file is re-hashed
+ * only when its size, mtime, ctime or inode moved, so polling a large repository costs stat calls (and
+ * the configuration is parsed again only when it changed); a file touched without a content change
+ * (same hash) is not a change.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { hashFile } from '../core/file-hash.js';
 import { readModelConfig } from './config-file.js';
+import { isUploadLeftover } from './model-upload.js';
 
 interface FileStamp { stat: string; hash: string }
 
@@ -36,6 +38,10 @@ async function collect(dir: string, prefix: string, out: FileSet, previous: File
     return; // vanished between listing and reading: the next poll sees the new state
   }
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    // An upload's temporary files and the copies of the files it replaces are never model files: they
+    // exist while a load with uploaded files runs, or until the next load settles what a killed process
+    // left (model-upload.ts), and counting them would make a change of what never changed.
+    if (isUploadLeftover(entry.name)) continue;
     if (--budget.files < 0) return;
     const path = join(dir, entry.name);
     const rel = prefix + entry.name;

@@ -26,7 +26,7 @@ import type { ModelCall } from '../backends/backend.js';
 import type { Tensor } from '../core/tensor.js';
 import { buildIndex, type IndexOptions } from './repository-index.js';
 import { reloadModel, type ReloadContext } from './model-reload.js';
-import { writeModelFiles, type UploadedFile } from './model-upload.js';
+import { recoverInterruptedUpload, writeModelFiles, type UploadedFile } from './model-upload.js';
 import { RepositoryPoller, scanRepository } from './repository-poller.js';
 import { clip } from '../core/bounded-text.js';
 
@@ -188,15 +188,18 @@ export class ModelRepository {
     const entry = this.#models.get(name) ?? new ModelEntry(name);
     this.#models.set(name, entry);
     return entry.exclusive(async () => {
-      const upload = options.files?.length ? await writeModelFiles(this.#options.root, name, options.files) : undefined;
+      const log = this.logger.child({ model: name });
+      // What a killed process left of an upload is settled before anything reads the folder.
+      await recoverInterruptedUpload(this.#options.root, name, log);
+      const upload = options.files?.length ? await writeModelFiles(this.#options.root, name, options.files, log) : undefined;
       const previous = entry.override;
       if ('config' in options) entry.override = options.config;
       try {
         await reloadModel(entry, options.config !== undefined || entry.override !== previous, this.#reloadContext);
       } catch (error) {
         entry.override = previous; // a failed load leaves the serving configuration in charge
-        await upload?.undo(); // … and the files on disk as they were
-        throw error;
+        // … and the files on disk as they were; the answer is the load's error, whatever the undo meets.
+        throw upload ? await upload.undo(error) : error;
       }
       await upload?.keep();
     });

@@ -209,6 +209,15 @@ export class InferenceServer {
   }
 
   /**
+   * True when the repository has the model: loaded, loading, or loaded once and since unloaded or failed
+   * (what it answers for rather than "unknown model"). A model only on disk is not counted: see
+   * repositoryIndex for those.
+   */
+  hasModel(name: string): boolean {
+    return this.repository.has(name);
+  }
+
+  /**
    * Loads a model as a request to it would on a server that loads models on demand, for a caller that
    * needs it loaded before its first request (a batch job reads its lines by the model's configuration).
    * Resolves once a version serves (the model marked as just used); rejects with the load's error, or

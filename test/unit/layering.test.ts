@@ -110,3 +110,14 @@ it('among the protocols only /v1/batches (protocols/openai-batch) calls the batc
   }
   assert.deepEqual(violations, []);
 });
+
+it('the protocols reach the repository only through the facade, never through the server\'s `repository`', async () => {
+  // Imports of repository/ types are allowed (ALLOWED above); a property access `.repository` is a frontend
+  // calling past the facade. `.repositoryIndex(` and the like are facade methods (no word boundary there).
+  const violations: string[] = [];
+  for await (const file of files(join(src, 'protocols'))) {
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    lines.forEach((line, i) => { if (/\.repository\b/.test(line)) violations.push(`${relative(src, file)}:${i + 1}: ${line.trim()}`); });
+  }
+  assert.deepEqual(violations, []);
+});

@@ -14,7 +14,7 @@ const TRANSIENT_LOAD: ReadonlySet<ErrorCode> = new Set(['VIREO_ERR_MODEL_NOT_REA
  * models on demand, one it has on disk: the job loads it when it runs (loadJobModel).
  */
 export async function checkJobModel(server: InferenceServer, model: string): Promise<void> {
-  if (server.repository.has(model)) return;
+  if (server.hasModel(model)) return;
   const name = model.slice(0, 200);
   const onDisk = () => server.repositoryIndex().some((entry) => entry.name === model);
   if (server.loadsOnDemand) {
