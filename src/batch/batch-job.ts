@@ -56,6 +56,11 @@ export interface BatchJobOptions {
   maxInflight?: number;
   /** Largest image, file or JSONL/CSV line a row may read, in bytes (default 64 MiB). */
   maxFileBytes?: number;
+  /**
+   * Largest message (record batch) of an Arrow input, read whole, in bytes; default
+   * DEFAULT_MAX_MESSAGE_BYTES (1 GiB: a batch holds many rows, see arrow-batch-reader.ts).
+   */
+  maxMessageBytes?: number;
   observer?: BatchObserver;
   /** Aborted: no new part starts; the one running is committed, then the job rejects (rerun resumes). */
   signal?: AbortSignal;
@@ -114,7 +119,8 @@ function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: Mo
     const text = { path: input.path, fileIndex, blockBytes, maxLineBytes: options.maxFileBytes };
     if (input.format === 'jsonl') return jsonlSource(text, jsonl, batchSize);
     if (input.format === 'csv') return csvSource(text, toRequest, options.idColumn, csvColumns(config));
-    return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn);
+    // A record batch is many rows: bounded on its own (--max-message-bytes), not as one row's read.
+    return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn, { maxMessageBytes: options.maxMessageBytes });
   });
 }
 

@@ -6,7 +6,7 @@
  * file (0-based) is its id.
  */
 import { stat } from 'node:fs/promises';
-import { readArrowBatches } from '../codecs/arrow-batch-reader.js';
+import { readArrowBatches, type ArrowReadOptions } from '../codecs/arrow-batch-reader.js';
 import { openParquet, type ColumnChunk } from '../codecs/columnar-files.js';
 import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
 import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
@@ -36,7 +36,8 @@ function* partsOfBlock(
   }
 }
 
-export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIndex: number, toRequest: DataframeRequest, idColumn: string | undefined): InputSource {
+/** `arrow`: how an Arrow input is read (the bound on one message, `--max-message-bytes`). */
+export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIndex: number, toRequest: DataframeRequest, idColumn: string | undefined, arrow: ArrowReadOptions = {}): InputSource {
   return {
     path,
     format,
@@ -79,7 +80,7 @@ export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIn
       }
       let block = 0;
       let firstRow = 0;
-      for await (const batch of readArrowBatches(path)) {
+      for await (const batch of readArrowBatches(path, arrow)) {
         if (options.owns(fileIndex, block)) yield* partsOfBlock(batch, path, fileIndex, block, firstRow, options, toRequest, idColumn);
         block++;
         firstRow += batch.rows;

@@ -3,10 +3,12 @@
  * shardable. Every option can also come from an environment variable (VIREO_ + the option name in
  * upper snake case), as for `vireo serve`; Kubernetes' JOB_COMPLETION_INDEX selects the shard.
  */
+import { constants } from 'node:buffer';
 import { Command, InvalidArgumentError } from 'commander';
 import { runBatch } from '../app/run-batch.js';
 import { INPUT_FORMATS } from '../batch/input-plan.js';
 import { OUTPUT_FORMATS } from '../batch/result-encoders.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../codecs/arrow-batch-reader.js';
 import { VireoError } from '../core/errors.js';
 import { createLogger } from '../logging/logger.js';
 import { BATCH_PERMANENT_EXIT_CODE } from '../packaging/k8s/batch-job-manifest.js';
@@ -67,6 +69,8 @@ export function batchCommand(): Command {
     .addOption(option('--instances <n>', 'instances of the model for the job: auto (one single-threaded instance per core), config (its instance_group), or a count', 'instances').argParser(parseInstances).default('auto'))
     .addOption(option('--max-inflight <n>', 'batches in flight at once (default: the model\'s instances + 1)', 'max-inflight').argParser(integer(1, 1024)))
     .addOption(option('--max-file-bytes <bytes>', 'largest image, file or input line one row may read', 'max-file-bytes').argParser(integer(1, 2 ** 31 - 1)).default(64 * 1024 * 1024))
+    // Up to the largest buffer node allocates: a message is read into one.
+    .addOption(option('--max-message-bytes <bytes>', 'largest message (record batch with its metadata) of an Arrow input, read whole; checked from its declared length before it is read', 'max-message-bytes').argParser(integer(1, constants.MAX_LENGTH)).default(DEFAULT_MAX_MESSAGE_BYTES))
     .addOption(option('--load-model <name>', 'also load this model (repeatable; the ones a handler or ensemble calls); default: every model of the repository', 'load-model').argParser(collect))
     .addOption(option('--metrics-port <port>', 'serve the job\'s Prometheus metrics on GET /metrics while it runs (-1: off, 0: any port)', 'metrics-port').argParser(integer(-1, 65535)).default(-1))
     .addOption(option('--metrics-address <host>', 'address the metrics endpoint binds to', 'metrics-address').default('127.0.0.1'))
@@ -129,6 +133,7 @@ Examples:
           maxInflight: opts.maxInflight,
           instances: opts.instances,
           maxFileBytes: opts.maxFileBytes,
+          maxMessageBytes: opts.maxMessageBytes,
           loadModels: opts.loadModel,
           autoComplete: !opts.disableAutoCompleteConfig,
           defaultMaxBatchSize: opts.defaultMaxBatchSize,

@@ -1,5 +1,5 @@
 /**
- * `vireo batch` over corrupt Arrow IPC files (src/codecs/columnar-files.ts readArrowBatches, its
+ * `vireo batch` over corrupt Arrow IPC files (src/codecs/arrow-batch-reader.ts readArrowBatches, its
  * messages checked by arrow-ipc-check.ts as they are read). A valid stream and file still run, each
  * row as the MLP's reference computes it (a null feature fails its row). Crafted damage that made
  * apache-arrow exhaust the heap or loop (a batch claiming a trillion rows, a footer claiming 2^30
