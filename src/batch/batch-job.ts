@@ -57,8 +57,10 @@ export interface BatchJobOptions {
   /** Largest image, file or JSONL/CSV line a row may read, in bytes (default 64 MiB). */
   maxFileBytes?: number;
   /**
-   * Largest message (record batch) of an Arrow input, read whole, in bytes; default
-   * DEFAULT_MAX_MESSAGE_BYTES (1 GiB: a batch holds many rows, see arrow-batch-reader.ts).
+   * Largest block of a columnar input, read whole, in bytes: one Arrow message (record batch) or one
+   * Parquet row group (its compressed and its decoded bytes, and its rows × columns at 4 bytes a cell),
+   * checked from the sizes the file declares before it is read; default DEFAULT_MAX_MESSAGE_BYTES
+   * (2 GiB: a block holds many rows, see arrow-batch-reader.ts and parquet-footer-bounds.ts).
    */
   maxMessageBytes?: number;
   observer?: BatchObserver;
@@ -119,7 +121,7 @@ function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: Mo
     const text = { path: input.path, fileIndex, blockBytes, maxLineBytes: options.maxFileBytes };
     if (input.format === 'jsonl') return jsonlSource(text, jsonl, batchSize);
     if (input.format === 'csv') return csvSource(text, toRequest, options.idColumn, csvColumns(config));
-    // A record batch is many rows: bounded on its own (--max-message-bytes), not as one row's read.
+    // A record batch or row group is many rows: bounded on its own (--max-message-bytes), not as one row's read.
     return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn, { maxMessageBytes: options.maxMessageBytes });
   });
 }

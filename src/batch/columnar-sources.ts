@@ -7,7 +7,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { readArrowBatches, type ArrowReadOptions } from '../codecs/arrow-batch-reader.js';
-import { openParquet, type ColumnChunk } from '../codecs/columnar-files.js';
+import { openParquet, type ColumnChunk, type ParquetReadOptions } from '../codecs/columnar-files.js';
 import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
 import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
 
@@ -36,8 +36,11 @@ function* partsOfBlock(
   }
 }
 
-/** `arrow`: how an Arrow input is read (the bound on one message, `--max-message-bytes`). */
-export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIndex: number, toRequest: DataframeRequest, idColumn: string | undefined, arrow: ArrowReadOptions = {}): InputSource {
+/**
+ * `reading`: the bound on one block, read whole (`--max-message-bytes`): an Arrow message, a Parquet row
+ * group.
+ */
+export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIndex: number, toRequest: DataframeRequest, idColumn: string | undefined, reading: ArrowReadOptions & ParquetReadOptions = {}): InputSource {
   return {
     path,
     format,
@@ -52,11 +55,14 @@ export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIn
     },
     async *parts(options: SourceOptions): AsyncGenerator<PartInput> {
       if (format === 'parquet') {
-        const file = await openParquet(path);
-        const groups = Array.from({ length: file.rowGroups }, (_, g) => g).filter((group) => {
-          if (!options.owns(fileIndex, group)) return false;
-          const parts = Math.ceil(file.rowGroupRows[group]! / options.partRows);
-          return !Array.from({ length: parts }, (_, p) => partName(fileIndex, group, p)).every((n) => options.committed(n));
+        const file = await openParquet(path, reading);
+        const owned = Array.from({ length: file.rowGroups }, (_, g) => g).filter((group) => options.owns(fileIndex, group));
+        // Every row group the shard owns is held to the bound from the footer before any is read (and
+        // before its rows count parts below): a file this job cannot read is refused before its first row runs.
+        for (const group of owned) file.checkBound(group);
+        const groups = owned.filter((group) => {
+          for (let p = 0; p * options.partRows < file.rowGroupRows[group]!; p++) if (!options.committed(partName(fileIndex, group, p))) return true;
+          return false;
         });
         // One row group read ahead: decoding a group takes longer than running the part or two in
         // flight, so reading it only when its first part is asked for left the instances idle at
@@ -80,7 +86,7 @@ export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIn
       }
       let block = 0;
       let firstRow = 0;
-      for await (const batch of readArrowBatches(path, arrow)) {
+      for await (const batch of readArrowBatches(path, reading)) {
         if (options.owns(fileIndex, block)) yield* partsOfBlock(batch, path, fileIndex, block, firstRow, options, toRequest, idColumn);
         block++;
         firstRow += batch.rows;

@@ -69,8 +69,8 @@ export function batchCommand(): Command {
     .addOption(option('--instances <n>', 'instances of the model for the job: auto (one single-threaded instance per core), config (its instance_group), or a count', 'instances').argParser(parseInstances).default('auto'))
     .addOption(option('--max-inflight <n>', 'batches in flight at once (default: the model\'s instances + 1)', 'max-inflight').argParser(integer(1, 1024)))
     .addOption(option('--max-file-bytes <bytes>', 'largest image, file or input line one row may read', 'max-file-bytes').argParser(integer(1, 2 ** 31 - 1)).default(64 * 1024 * 1024))
-    // Up to the largest buffer node allocates: a message is read into one.
-    .addOption(option('--max-message-bytes <bytes>', 'largest message (record batch with its metadata) of an Arrow input, read whole; checked from its declared length before it is read', 'max-message-bytes').argParser(integer(1, constants.MAX_LENGTH)).default(DEFAULT_MAX_MESSAGE_BYTES))
+    // Up to the largest buffer node allocates: an Arrow message is read into one.
+    .addOption(option('--max-message-bytes <bytes>', 'largest block of a columnar input read whole: one Arrow record batch (message with its metadata) or one Parquet row group (compressed and decoded bytes, rows × columns at 4 bytes a cell); checked from the sizes the file declares before it is read', 'max-message-bytes').argParser(integer(1, constants.MAX_LENGTH)).default(DEFAULT_MAX_MESSAGE_BYTES))
     .addOption(option('--load-model <name>', 'also load this model (repeatable; the ones a handler or ensemble calls); default: every model of the repository', 'load-model').argParser(collect))
     .addOption(option('--metrics-port <port>', 'serve the job\'s Prometheus metrics on GET /metrics while it runs (-1: off, 0: any port)', 'metrics-port').argParser(integer(-1, 65535)).default(-1))
     .addOption(option('--metrics-address <host>', 'address the metrics endpoint binds to', 'metrics-address').default('127.0.0.1'))

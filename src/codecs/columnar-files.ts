@@ -1,8 +1,9 @@
 /**
  * Columnar files for batch jobs: Parquet through hyparquet with hyparquet-compressors (snappy, zstd,
  * gzip, brotli and lz4 pages), reading one row group at a time by byte ranges of the file, so memory
- * is one row group whatever the file size, and hyparquet-writer; Arrow IPC files are read by arrow-batch-reader.ts. Columns come out as value arrays, the shape
- * dataframe-codec.ts's Table takes.
+ * is one row group whatever the file size (one held to --max-message-bytes from the footer before it is
+ * read: parquet-footer-bounds.ts), and hyparquet-writer; Arrow IPC files are read by
+ * arrow-batch-reader.ts. Columns come out as value arrays, the shape dataframe-codec.ts's Table takes.
  *
  * Measured before choosing (`tsx bench/parquet-readers.ts`, README "Batch pipelines"): parquet-wasm
  * reads faster, but its WebAssembly build adds 5 MB to every image (issue 18's size target) for a
@@ -16,7 +17,9 @@ import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type ColumnChunk a
 import { compressors } from 'hyparquet-compressors';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { VireoError } from '../core/errors.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './arrow-batch-reader.js';
 import { chunkRange, coalescedReads, flatNumericColumns, readFlatColumn } from './parquet-flat-columns.js';
+import { checkRowGroupBound, checkRowGroups, rowGroupSize } from './parquet-footer-bounds.js';
 
 export interface ColumnChunk {
   /**
@@ -28,6 +31,7 @@ export interface ColumnChunk {
 }
 
 const unreadable = (path: string, error: unknown): never => {
+  if (error instanceof VireoError) throw error;
   // A reader's own failure on corrupt bytes (a TypeError deep in its decoding) says what, not where: say both.
   const what = error instanceof TypeError || error instanceof RangeError ? 'not a valid Parquet file or corrupt' : 'cannot be read';
   throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `${path}: ${what} (${(error as Error).message ?? String(error)})`);
@@ -38,7 +42,21 @@ export interface ParquetFile {
   /** Rows before each row group (its first row's position in the file). */
   firstRows: number[];
   rowGroupRows: number[];
+  /**
+   * Throws (VIREO_ERR_BATCH_INPUT_INVALID) unless the row group fits `maxMessageBytes`, from the footer
+   * alone, nothing read (parquet-footer-bounds.ts). `read` checks it first too; a caller checks every row
+   * group it will read before the first, so a file it cannot read is refused before any of its rows runs.
+   */
+  checkBound(rowGroup: number): void;
   read(rowGroup: number): Promise<ColumnChunk>;
+}
+
+export interface ParquetReadOptions {
+  /**
+   * Bytes one row group may take, read whole: its column chunks' compressed bytes, the bytes they declare
+   * decoded, and its rows × columns at 4 bytes a cell, each (`--max-message-bytes`). Default DEFAULT_MAX_MESSAGE_BYTES.
+   */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -73,23 +91,35 @@ async function withFile<T>(path: string, use: (file: AsyncBuffer) => Promise<T>)
   }
 }
 
-export async function openParquet(path: string): Promise<ParquetFile> {
+export async function openParquet(path: string, options: ParquetReadOptions = {}): Promise<ParquetFile> {
   let metadata: FileMetaData;
+  let rowGroupRows: number[];
   try {
-    metadata = await withFile(path, (file) => parquetMetadataAsync(file));
+    // The footer's counts and ranges are checked before any is used (ids, allocations, reads).
+    [metadata, rowGroupRows] = await withFile(path, async (file) => {
+      const footer = await parquetMetadataAsync(file);
+      return [footer, checkRowGroups(path, footer, file.byteLength)] as const;
+    });
   } catch (error) {
     return unreadable(path, error);
   }
-  const rowGroupRows = metadata.row_groups.map((g) => Number(g.num_rows));
   const firstRows: number[] = [];
   rowGroupRows.reduce((sum, n) => (firstRows.push(sum), sum + n), 0);
   const names = metadata.schema.slice(1).filter((e) => e.num_children === undefined || e.num_children === 0).map((e) => e.name);
   const flat = flatNumericColumns(metadata);
+  const bound = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  // The chunks read are those of these top-level columns (hyparquet selects by a path's first name);
+  // each name becomes an array of a cell a row.
+  const readColumns = new Set(names);
+  const checkBound = (rowGroup: number) => checkRowGroupBound(path, rowGroup, rowGroupSize(metadata.row_groups[rowGroup]!, readColumns, names.length), bound);
   return {
     rowGroups: rowGroupRows.length,
     firstRows,
     rowGroupRows,
+    checkBound,
     async read(rowGroup: number): Promise<ColumnChunk> {
+      // Before `count` sizes an array or a chunk is read.
+      checkBound(rowGroup);
       const rowStart = firstRows[rowGroup]!;
       const rowEnd = rowStart + rowGroupRows[rowGroup]!;
       // Column chunks as they decode (columnar, no row objects); a chunk may reach past the range.

@@ -40,10 +40,14 @@ export function flatNumericColumns(metadata: FileMetaData): Map<string, SchemaEl
   return flat;
 }
 
-/** The byte range of a column chunk in the file (its dictionary page, when it has one, comes first). */
+/**
+ * The byte range of a column chunk in the file (its dictionary page, when it has one, comes first), as
+ * hyparquet reads it and parquet-footer-bounds.ts checks it: a dictionary page offset of 0, the file's
+ * leading magic, is taken for none (a writer's placeholder), not as a range from the file's first byte.
+ */
 export function chunkRange(chunk: ParquetColumnChunk): [number, number] {
   const meta = chunk.meta_data!;
-  const start = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+  const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
   return [start, start + Number(meta.total_compressed_size)];
 }
 
