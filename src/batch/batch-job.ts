@@ -134,6 +134,18 @@ function outputSpecs(metadata: ModelMetadata, batched: boolean, perRowItems: boo
   });
 }
 
+/**
+ * Without --part-rows, a rerun into a folder a job began keeps that job's part size (job.json), so a
+ * job begun before the default changed (1,024 rows, then 16 batches where that is more) still resumes;
+ * undefined with --restart, or when the folder holds no job or one of another batch size.
+ */
+async function resumedPartRows(options: BatchJobOptions, batchSize: number): Promise<number | undefined> {
+  if (options.restart) return undefined;
+  const begun = await PartStore.identityOf(options.output).catch(() => undefined) as { partRows?: unknown; batchSize?: unknown } | undefined;
+  const rows = begun?.partRows;
+  return typeof rows === 'number' && Number.isSafeInteger(rows) && rows > 0 && begun?.batchSize === batchSize && rows % batchSize === 0 ? rows : undefined;
+}
+
 export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummary> {
   const shard = options.shard ?? { index: 0, count: 1 };
   if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
@@ -144,7 +156,7 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   const batched = config.max_batch_size > 0;
   const batchSize = options.batchSize ?? Math.max(1, config.max_batch_size);
   if (batched && batchSize > config.max_batch_size) invalid(`--batch-size ${batchSize} is above model "${options.model}"'s max_batch_size ${config.max_batch_size}`);
-  const partRows = Math.ceil((options.partRows ?? Math.max(DEFAULT_PART_ROWS, DEFAULT_PART_BATCHES * batchSize)) / batchSize) * batchSize;
+  const partRows = Math.ceil((options.partRows ?? await resumedPartRows(options, batchSize) ?? Math.max(DEFAULT_PART_ROWS, DEFAULT_PART_BATCHES * batchSize)) / batchSize) * batchSize;
   const planned = await planInputs(options.inputs, options.inputFormat);
   const sources = sourcesOf(planned, options, config, batchSize);
   const inputFormats = new Set(sources.map((s) => s.format));

@@ -59,7 +59,7 @@ export function batchCommand(): Command {
     .addOption(option('--input-format <format>', 'format of every input (default: from the extension)', 'input-format').choices([...INPUT_FORMATS]))
     .addOption(option('--output-format <format>', 'format of the results (default: jsonl for JSONL and images, else the input\'s)', 'output-format').choices([...OUTPUT_FORMATS]))
     .addOption(option('--batch-size <n>', 'rows per batch (default: the model\'s max_batch_size)', 'batch-size').argParser(integer(1, 1 << 20)))
-    .addOption(option('--part-rows <n>', 'rows per output part, the unit of commit and resumption (rounded up to whole batches; default: 1024, or 16 batches where that is more)', 'part-rows').argParser(integer(1, 1 << 24)))
+    .addOption(option('--part-rows <n>', 'rows per output part, the unit of commit and resumption (rounded up to whole batches; default: the part size the job in --output began with, else 1024, or 16 batches where that is more)', 'part-rows').argParser(integer(1, 1 << 24)))
     .addOption(option('--block-size <bytes>', 'bytes per block of a JSONL or CSV file, the unit of sharding within a file', 'block-size').argParser(integer(1024, 2 ** 40)).default(64 * 1024 * 1024))
     .addOption(option('--shard <i/N>', 'run only shard i of N (0-based); default: JOB_COMPLETION_INDEX of N = --shard-count, else 0/1', 'shard').argParser(parseShard))
     .addOption(option('--shard-count <n>', 'number of shards when the index comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)', 'shard-count').argParser(integer(1, 1 << 20)))

@@ -112,6 +112,27 @@ describe('vireo batch: kill -9 and rerun', () => {
     assert.equal(new Set(ids).size, ids.length);
   });
 
+  it('without --part-rows, a rerun keeps the part size the job began with (a job begun before the default changed still resumes)', async () => {
+    const output = join(dir, 'part-size');
+    const clean = await finished(start(output));
+    assert.equal(clean.code, 0, clean.stderr);
+    const want = await snapshot(output);
+    // The last 10 parts uncommitted, as a job stopped before them leaves them.
+    const manifests = (await readdir(join(output, 'parts'))).filter((f) => f.endsWith('.manifest.json')).sort().slice(-10);
+    for (const name of manifests) await rm(join(output, 'parts', name));
+    const withoutPartRows = args(output).filter((a, i, all) => a !== '--part-rows' && all[i - 1] !== '--part-rows');
+    const resumed = spawnSync(process.execPath, [vireo, ...withoutPartRows], { encoding: 'utf8' });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(JSON.parse(resumed.stdout).resumedRows, ROWS - 10 * 200);
+    const got = await snapshot(output);
+    assert.deepEqual([...got.keys()], [...want.keys()]);
+    for (const [name, bytes] of want) assert.ok(got.get(name) === bytes, `${name} differs`);
+    // Another part size said out loud is another job: refused unless --restart.
+    const other = spawnSync(process.execPath, [vireo, ...withoutPartRows, '--part-rows', '400'], { encoding: 'utf8' });
+    assert.equal(other.status, 3, other.stderr);
+    assert.match(other.stderr, /partRows/);
+  });
+
   it('JOB_COMPLETION_INDEX with --shard-count picks the shard; without the count it is refused', async () => {
     const output = join(dir, 'indexed');
     const one = await finished(start(output, { JOB_COMPLETION_INDEX: '1', VIREO_SHARD_COUNT: '2' }, ['--block-size', '65536']));
