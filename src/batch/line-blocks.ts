@@ -179,36 +179,43 @@ async function* readLines<T>(path: string, start: number, end: number, firstLine
       const chunk = buffer.subarray(0, bytesRead);
       let offset = 0;
       let run: T[] = [];
-      while (offset < chunk.length) {
-        const newline = chunk.indexOf(NEWLINE, offset);
-        if (skipping) {
+      try {
+        while (offset < chunk.length) {
+          const newline = chunk.indexOf(NEWLINE, offset);
+          if (skipping) {
+            if (newline < 0) {
+              offset = chunk.length;
+              continue;
+            }
+            skipping = false;
+            offset = newline + 1;
+            lineStart = position + offset;
+            if (lineStart >= end) return;
+            continue;
+          }
           if (newline < 0) {
+            hold(chunk.subarray(offset));
             offset = chunk.length;
             continue;
           }
-          skipping = false;
+          hold(chunk.subarray(offset, newline));
+          run.push(line(pending));
+          // A chunk of very short lines (1 MiB of "1\n") would otherwise be half a million line objects at once.
+          if (run.length === RUN_LINES) {
+            yield run;
+            run = [];
+          }
+          pending = [];
+          pendingBytes = 0;
           offset = newline + 1;
           lineStart = position + offset;
-          if (lineStart >= end) return;
-          continue;
+          if (lineStart >= end) break;
         }
-        if (newline < 0) {
-          hold(chunk.subarray(offset));
-          offset = chunk.length;
-          continue;
-        }
-        hold(chunk.subarray(offset, newline));
-        run.push(line(pending));
-        // A chunk of very short lines (1 MiB of "1\n") would otherwise be half a million line objects at once.
-        if (run.length === RUN_LINES) {
-          yield run;
-          run = [];
-        }
-        pending = [];
-        pendingBytes = 0;
-        offset = newline + 1;
-        lineStart = position + offset;
-        if (lineStart >= end) break;
+      } catch (error) {
+        // A line refused (longer than the bound) or not made (strict decoding, not UTF-8): the lines
+        // before it are handed over first, as one by one they would have been.
+        if (run.length > 0) yield run;
+        throw error;
       }
       if (run.length > 0) yield run;
       if (lineStart >= end) return;

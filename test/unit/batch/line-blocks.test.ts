@@ -77,3 +77,15 @@ it('runs of lines: each a piece of the file\'s lines in order, at most 1,024 lin
     assert.deepEqual(numbers, lines.slice(first).map((_, i) => first + i));
   }
 });
+
+it('a line that ends the reading (not UTF-8 when decoded strictly, or too long) comes after every line before it', async () => {
+  const path = join(dir, 'ends-reading.txt');
+  await writeFile(path, Buffer.concat([Buffer.from('one\ntwo\n'), Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), Buffer.from('\nfour\n')]));
+  const got: string[] = [];
+  await assert.rejects(async () => { for await (const line of readBlockLines(path, 0, 100, 0)) got.push(line.text); }, TypeError);
+  assert.deepEqual(got, ['one', 'two']);
+  await writeFile(path, `one\ntwo\n${'x'.repeat(50)}\nfour\n`);
+  const before: string[] = [];
+  await assert.rejects(async () => { for await (const line of readBlockLines(path, 0, 100, 0, { maxLineBytes: 10 })) before.push(line.text); }, /line 3 is longer than 10 bytes/);
+  assert.deepEqual(before, ['one', 'two']);
+});
