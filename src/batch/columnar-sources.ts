@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { readArrowBatches, type ArrowReadOptions } from '../codecs/arrow-batch-reader.js';
 import { openParquet, type ColumnChunk, type ParquetReadOptions } from '../codecs/columnar-files.js';
 import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
-import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
+import { fileIdentity, partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
 
 function* partsOfBlock(
   chunk: ColumnChunk, path: string, fileIndex: number, block: number, firstRow: number,
@@ -49,10 +49,7 @@ export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIn
       const { size } = await stat(path);
       return Math.round(size / 1024); // unknown until read: a guess only used for progress
     },
-    async identity() {
-      const info = await stat(path);
-      return { path, bytes: info.size, mtimeMs: Math.trunc(info.mtimeMs) };
-    },
+    identity: () => fileIdentity(path),
     async *parts(options: SourceOptions): AsyncGenerator<PartInput> {
       if (format === 'parquet') {
         const file = await openParquet(path, reading);

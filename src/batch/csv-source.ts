@@ -15,9 +15,9 @@ import type { RowMajorColumns } from '../codecs/dataframe-codec.js';
 import { VireoError } from '../core/errors.js';
 import { parseNumericBytes, parseNumericLine, type LineTarget } from './csv-numbers.js';
 import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
-import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
+import { fileIdentity, partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
 import { decodeLine, isBlankBytes, ReadBuffers, readBlockByteLineRuns, readBlockLineRuns, readBlockLines, type ByteLine, type Line } from './line-blocks.js';
-import { estimateLines, fileIdentity, lineParts, type TextSourceOptions } from './text-sources.js';
+import { estimateLines, lineParts, type TextSourceOptions } from './text-sources.js';
 
 /** A list of columns to read row by row into one array: Float32Array (`float32`) or Float64Array. */
 export interface RowMajorSpec {

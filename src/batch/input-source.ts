@@ -7,6 +7,7 @@
  * A source skips the blocks its shard does not own without reading them where the format allows,
  * and reads past committed parts without building requests for them.
  */
+import { stat } from 'node:fs/promises';
 import { VireoError } from '../core/errors.js';
 import type { PartRange } from './part-store.js';
 import type { InputRows } from './run-rows.js';
@@ -42,6 +43,12 @@ export interface InputSource {
   estimateRows(): Promise<number>;
   /** The parts to run, in input order; committed ones are skipped. */
   parts(options: SourceOptions): AsyncGenerator<PartInput>;
+}
+
+/** One input file's identity in job.json: its path, size and modification time (not its content: hashing would read it all first). */
+export async function fileIdentity(path: string): Promise<unknown> {
+  const info = await stat(path);
+  return { path, bytes: info.size, mtimeMs: Math.trunc(info.mtimeMs) };
 }
 
 /** Digits of each number in a part's name: name order is input order only while none needs more. */

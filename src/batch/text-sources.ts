@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { VireoError } from '../core/errors.js';
-import { partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
+import { fileIdentity, partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
 import { mapSliced, type TimeSlicer } from './time-slicer.js';
 import { jsonlRows, parseJsonlLine, type JsonlModel, type ParsedLine } from './jsonl-rows.js';
 import type { PartRange } from './part-store.js';
@@ -17,11 +17,6 @@ export interface TextSourceOptions {
   blockBytes: number;
   /** Longest line (bytes; default line-blocks.ts DEFAULT_MAX_LINE_BYTES): a longer one stops the job with its line number. */
   maxLineBytes?: number;
-}
-
-export async function fileIdentity(path: string): Promise<unknown> {
-  const info = await stat(path);
-  return { path, bytes: info.size, mtimeMs: Math.trunc(info.mtimeMs) };
 }
 
 /** Lines in the file, estimated from the first 256 KiB (progress only; bytes, never decoded). */
