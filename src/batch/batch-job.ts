@@ -60,7 +60,7 @@ export interface BatchJobOptions {
    * Largest block of a columnar input, read whole, in bytes: one Arrow message (record batch) or one
    * Parquet row group (its compressed and its decoded bytes, and its rows × columns at 4 bytes a cell),
    * checked from the sizes the file declares before it is read; default DEFAULT_MAX_MESSAGE_BYTES
-   * (2 GiB: a block holds many rows, see arrow-batch-reader.ts and parquet-footer-bounds.ts).
+   * (2 GiB: a block holds many rows, see read-bounds.ts and parquet-footer-bounds.ts).
    */
   maxMessageBytes?: number;
   observer?: BatchObserver;
@@ -92,7 +92,7 @@ const NUMBER_CELLS = new Set(['FP16', 'BF16', 'FP32', 'FP64', 'INT8', 'INT16', '
 /**
  * How the model takes a CSV's columns: which as numbers, and which column lists make a float input
  * of their own (read straight into its row-major layout: a list none of whose columns another input
- * also takes, since it is read in that input's datatype).
+ * also takes, since it is read in that input's datatype). Parquet takes the same lists.
  */
 function csvColumns(config: ModelConfig): CsvColumns {
   const taken = config.input.flatMap((i) => i.columns ?? [i.name]);
@@ -122,7 +122,7 @@ function sourcesOf(planned: PlannedInput[], options: BatchJobOptions, config: Mo
     if (input.format === 'jsonl') return jsonlSource(text, jsonl, batchSize);
     if (input.format === 'csv') return csvSource(text, toRequest, options.idColumn, csvColumns(config));
     // A record batch or row group is many rows: bounded on its own (--max-message-bytes), not as one row's read.
-    return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn, { maxMessageBytes: options.maxMessageBytes });
+    return columnarSource(input.path, input.format, fileIndex, toRequest, options.idColumn, { maxMessageBytes: options.maxMessageBytes, rowMajor: csvColumns(config).rowMajor });
   });
 }
 
@@ -135,15 +135,43 @@ function outputSpecs(metadata: ModelMetadata, batched: boolean, perRowItems: boo
 }
 
 /**
- * Without --part-rows, a rerun into a folder a job began keeps that job's part size (job.json), so a
- * job begun before the default changed (1,024 rows, then 16 batches where that is more) still resumes;
- * undefined with --restart, or when the folder holds no job or one of another batch size.
+ * Without --part-rows, a rerun into a folder a job began keeps that job's part size (job.json, as the
+ * job read it: `jobFile`), so a job begun before the default changed (1,024 rows, then 16 batches where
+ * that is more) still resumes; undefined with --restart, or when the folder holds no job or one of
+ * another batch size.
  */
-async function resumedPartRows(options: BatchJobOptions, batchSize: number): Promise<number | undefined> {
-  if (options.restart) return undefined;
-  const begun = await PartStore.identityOf(options.output).catch(() => undefined) as { partRows?: unknown; batchSize?: unknown } | undefined;
+function resumedPartRows(jobFile: string | undefined, batchSize: number): number | undefined {
+  let begun: { partRows?: unknown; batchSize?: unknown } | undefined;
+  try {
+    begun = jobFile === undefined ? undefined : JSON.parse(jobFile) as typeof begun;
+  } catch {
+    return undefined; // PartStore.open refuses it, naming it unreadable
+  }
   const rows = begun?.partRows;
   return typeof rows === 'number' && Number.isSafeInteger(rows) && rows > 0 && begun?.batchSize === batchSize && rows % batchSize === 0 ? rows : undefined;
+}
+
+/**
+ * The most bytes a CSV part's numbers may take. A part's numeric cells are read into typed arrays sized
+ * for a whole part before its lines are parsed (csv-source.ts: one Float64Array per numeric column, or
+ * one array per FP32/FP64 input read row-major; at most 8 bytes a cell), and a few parts are in memory
+ * at once (one read ahead, two running, one being written): 1 GiB a part keeps them within a few GiB,
+ * and every array far below the largest typed array (2^32 elements in node 20). Unchecked, `--part-rows`
+ * 2^24 (its maximum) of 512 columns stopped the job with a RangeError from inside parsing, and 256
+ * columns asked for one array of 16 GiB.
+ */
+const MAX_CSV_PART_BYTES = 2 ** 30;
+
+/** Refuses, before any input is read or job.json written, a part size whose CSV numbers would not fit. */
+function checkCsvPartBytes(columns: CsvColumns, options: BatchJobOptions, partRows: number, batchSize: number): void {
+  const numeric = [...columns.numeric ?? []].filter((c) => c !== options.idColumn).length;
+  const bytes = partRows * numeric * 8;
+  if (bytes <= MAX_CSV_PART_BYTES) return;
+  const rows = Math.floor(MAX_CSV_PART_BYTES / (numeric * 8));
+  const fits = Math.floor(rows / batchSize) * batchSize;
+  // A part holds whole batches: when not even one fits, the batch size is what must shrink.
+  const advice = fits > 0 ? `give --part-rows ${fits} or less` : `give --batch-size ${rows} or less`;
+  invalid(`a CSV part of ${partRows} rows (--part-rows) reads the ${numeric} numeric columns of model "${options.model}" into ${bytes} bytes (8 a cell), more than the ${MAX_CSV_PART_BYTES} one part may hold; ${advice}`);
 }
 
 export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummary> {
@@ -156,8 +184,12 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   const batched = config.max_batch_size > 0;
   const batchSize = options.batchSize ?? Math.max(1, config.max_batch_size);
   if (batched && batchSize > config.max_batch_size) invalid(`--batch-size ${batchSize} is above model "${options.model}"'s max_batch_size ${config.max_batch_size}`);
-  const partRows = Math.ceil((options.partRows ?? await resumedPartRows(options, batchSize) ?? Math.max(DEFAULT_PART_ROWS, DEFAULT_PART_BATCHES * batchSize)) / batchSize) * batchSize;
+  // Read once: for the part size a rerun keeps, and by PartStore.open to check the folder is this job's
+  // (one that cannot be read is read again there, which reports it).
+  const jobFile = options.restart ? undefined : await PartStore.readJobFile(options.output).catch(() => undefined);
+  const partRows = Math.ceil((options.partRows ?? resumedPartRows(jobFile, batchSize) ?? Math.max(DEFAULT_PART_ROWS, DEFAULT_PART_BATCHES * batchSize)) / batchSize) * batchSize;
   const planned = await planInputs(options.inputs, options.inputFormat);
+  if (planned.some((input) => input.kind === 'file' && input.format === 'csv')) checkCsvPartBytes(csvColumns(config), options, partRows, batchSize);
   const sources = sourcesOf(planned, options, config, batchSize);
   const inputFormats = new Set(sources.map((s) => s.format));
   const outputFormat = options.outputFormat ?? (inputFormats.size === 1 && !inputFormats.has('jsonl') && !inputFormats.has('images') ? [...inputFormats][0] as OutputFormat : 'jsonl');
@@ -185,7 +217,7 @@ export async function runBatchJob(options: BatchJobOptions): Promise<BatchSummar
   const summaryName = shard.count === 1 ? 'summary.json' : `summary-${shard.index}-of-${shard.count}.json`;
   const jobFiles = { is: (name: string) => /^summary(-\d+-of-\d+)?\.json$/.test(name), own: (name: string) => name === summaryName };
   const describe = options.describeModelChange ? { modelIdentity: options.describeModelChange } : undefined;
-  const store = await PartStore.open(options.output, identity, { restart: options.restart, owns: ownsPart, jobFiles, describe });
+  const store = await PartStore.open(options.output, identity, { restart: options.restart, owns: ownsPart, jobFiles, describe, jobFile });
   const stats = new JobStats(options.observer);
   const maxErrors = options.maxErrors ?? -1;
   for (const manifest of store.committed()) if (ownsPart(manifest.part)) stats.resumed(manifest);

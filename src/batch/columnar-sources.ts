@@ -8,37 +8,42 @@
 import { stat } from 'node:fs/promises';
 import { readArrowBatches, type ArrowReadOptions } from '../codecs/arrow-batch-reader.js';
 import { openParquet, type ColumnChunk, type ParquetReadOptions } from '../codecs/columnar-files.js';
-import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
+import { FloatArrays } from '../codecs/row-major-layout.js';
+import { checkHeader, dataframeRows, sliceTable, splitCarried, type DataframeRequest } from './dataframe-rows.js';
 import { fileIdentity, partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
 
+/** `arrays`: where the block's row-major arrays go back once each of its parts here has run. */
 function* partsOfBlock(
   chunk: ColumnChunk, path: string, fileIndex: number, block: number, firstRow: number,
-  options: SourceOptions, toRequest: DataframeRequest, idColumn: string | undefined,
+  options: SourceOptions, toRequest: DataframeRequest, idColumn: string | undefined, arrays?: FloatArrays,
 ): Generator<PartInput> {
   const { table, carried } = splitCarried(chunk, idColumn);
   checkHeader(table, toRequest, path);
-  for (let part = 0; part * options.partRows < chunk.rows; part++) {
-    const name = partName(fileIndex, block, part);
-    if (options.committed(name)) continue;
+  const parts = Array.from({ length: Math.ceil(chunk.rows / options.partRows) }, (_, part) => part).filter((part) => !options.committed(partName(fileIndex, block, part)));
+  let running = parts.length;
+  const release = () => {
+    if (--running === 0 && chunk.rowMajor) arrays?.give(chunk.rowMajor.map((b) => b.data));
+  };
+  for (const part of parts) {
     const start = part * options.partRows;
     const end = Math.min(chunk.rows, start + options.partRows);
-    const columns = new Map<string, unknown[]>();
-    // A typed column is viewed, not copied (the block's chunk lives until its last part has run).
-    for (const [column, values] of table.columns) columns.set(column, ArrayBuffer.isView(values) ? (values as unknown as Float64Array).subarray(start, end) as unknown as unknown[] : values.slice(start, end));
     const ids = Array.from({ length: end - start }, (_, i) => String(firstRow + start + i));
     const partCarried = carried && new Map([...carried].map(([k, v]) => [k, v.slice(start, end)]));
     yield {
-      name,
+      name: partName(fileIndex, block, part),
       range: { source: path, block, firstRow: firstRow + start, rows: end - start },
-      rows: dataframeRows({ columns, rows: end - start }, ids, toRequest),
+      // Typed columns and row-major blocks are viewed, not copied (the block's chunk lives until its last part has run).
+      rows: dataframeRows(sliceTable(table, start, end), ids, toRequest),
       carried: partCarried,
+      release,
     };
   }
 }
 
 /**
  * `reading`: the bound on one block, read whole (`--max-message-bytes`): an Arrow message, a Parquet row
- * group.
+ * group; and the column lists a Parquet row group decodes row-major (ParquetReadOptions.rowMajor; the
+ * carried id column is never one of them, as over CSV). Arrow IPC batches come column by column.
  */
 export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIndex: number, toRequest: DataframeRequest, idColumn: string | undefined, reading: ArrowReadOptions & ParquetReadOptions = {}): InputSource {
   return {
@@ -52,7 +57,11 @@ export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIn
     identity: () => fileIdentity(path),
     async *parts(options: SourceOptions): AsyncGenerator<PartInput> {
       if (format === 'parquet') {
-        const file = await openParquet(path, reading);
+        const rowMajor = reading.rowMajor?.filter((spec) => idColumn === undefined || !spec.names.includes(idColumn));
+        // A row group's row-major arrays are reused by a later one (three in turn: the group running, the
+        // one read ahead, and the one whose last part is still running).
+        const arrays = new FloatArrays();
+        const file = await openParquet(path, { ...reading, rowMajor, arrays });
         const owned = Array.from({ length: file.rowGroups }, (_, g) => g).filter((group) => options.owns(fileIndex, group));
         // Every row group the shard owns is held to the bound from the footer before any is read (and
         // before its rows count parts below): a file this job cannot read is refused before its first row runs.
@@ -74,7 +83,7 @@ export function columnarSource(path: string, format: 'parquet' | 'arrow', fileIn
           for (let i = 0; i < groups.length; i++) {
             const chunk = await next!;
             next = read(i + 1);
-            yield* partsOfBlock(chunk, path, fileIndex, groups[i]!, file.firstRows[groups[i]!]!, options, toRequest, idColumn);
+            yield* partsOfBlock(chunk, path, fileIndex, groups[i]!, file.firstRows[groups[i]!]!, options, toRequest, idColumn, arrays);
           }
         } finally {
           await next?.catch(() => undefined);

@@ -12,18 +12,13 @@
  */
 import { parse as parseCsvText } from 'csv-parse/sync';
 import type { RowMajorColumns } from '../codecs/dataframe-codec.js';
+import { fittingSpecs, FloatArrays, placesIn, type RowMajorSpec } from '../codecs/row-major-layout.js';
 import { VireoError } from '../core/errors.js';
 import { parseNumericBytes, parseNumericLine, type LineTarget } from './csv-numbers.js';
 import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from './dataframe-rows.js';
 import { fileIdentity, partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
 import { decodeLine, isBlankBytes, ReadBuffers, readBlockByteLineRuns, readBlockLineRuns, readBlockLines, type ByteLine, type Line } from './line-blocks.js';
 import { estimateLines, lineParts, type TextSourceOptions } from './text-sources.js';
-
-/** A list of columns to read row by row into one array: Float32Array (`float32`) or Float64Array. */
-export interface RowMajorSpec {
-  names: readonly string[];
-  float32: boolean;
-}
 
 /** How the model takes the CSV's columns. */
 export interface CsvColumns {
@@ -46,21 +41,11 @@ interface PartLayout {
 
 function partLayout(header: readonly string[], columns: CsvColumns): PartLayout {
   const numeric = new Set(columns.numeric ?? []);
-  const place = new Map(header.map((name, c) => [name, c]));
-  const claimed = new Set<string>();
-  // A list is read row-major only when every one of its columns is a numeric column of the header
-  // and belongs to no other list; otherwise its columns are read one by one, as any other.
-  const blocks = (columns.rowMajor ?? []).filter((spec) => {
-    const fits = spec.names.length > 0 && new Set(spec.names).size === spec.names.length && spec.names.every((n) => place.has(n) && numeric.has(n) && !claimed.has(n));
-    if (fits) for (const n of spec.names) claimed.add(n);
-    return fits;
-  });
-  const block = header.map(() => -1);
-  const offset = header.map(() => 0);
-  blocks.forEach((spec, k) => spec.names.forEach((name, j) => {
-    block[place.get(name)!] = k;
-    offset[place.get(name)!] = j;
-  }));
+  // A list is read row-major only when every one of its columns is a numeric column of the header.
+  const blocks = fittingSpecs(header, columns.rowMajor, (n) => numeric.has(n));
+  const places = placesIn(blocks);
+  const block = header.map((h) => places.get(h)?.block ?? -1);
+  const offset = header.map((h) => places.get(h)?.offset ?? 0);
   return { header, numeric: header.map((h) => numeric.has(h)), block, offset, blocks };
 }
 
@@ -70,7 +55,7 @@ interface ParsedPart {
   failed: Map<number, VireoError>;
 }
 
-/** A typed array of `width` × `rows` numbers to parse a part into (see TypedBuffers). */
+/** A typed array of `width` × `rows` numbers to parse a part into (reused: FloatArrays). */
 type TakeArray = (float32: boolean, width: number, rows: number) => Float32Array | Float64Array;
 
 /**
@@ -145,38 +130,6 @@ function parseCsvLines(lines: readonly ByteLine[], layout: PartLayout, path: str
   return parseCsvTextLines(lines.map((l) => decodeLine(l.number, l.bytes)), layout, path, firstRow, take);
 }
 
-type TypedArray = Float32Array | Float64Array;
-
-/**
- * Typed arrays reused from part to part: a part's numbers are read into arrays given back once the
- * part before has run (PartInput.release), not allocated per part — a megabyte per 512 rows of 256
- * columns that V8 counts as external memory, each few megabytes of which cost a full garbage collection.
- */
-class TypedBuffers {
-  readonly #free = new Map<string, TypedArray[]>();
-
-  constructor(private readonly partRows: number) {}
-
-  /** An array of `width` × `rows` (rows ≤ the part's rows) numbers, recorded in `taken` to be given back. */
-  take(float32: boolean, width: number, rows: number, taken: TypedArray[]): TypedArray {
-    const capacity = width * this.partRows;
-    const array = this.#free.get(key(float32, capacity))?.pop() ?? (float32 ? new Float32Array(capacity) : new Float64Array(capacity));
-    taken.push(array);
-    return array.subarray(0, width * rows);
-  }
-
-  give(arrays: readonly TypedArray[]): void {
-    for (const array of arrays) {
-      const k = key(array instanceof Float32Array, array.length);
-      const free = this.#free.get(k);
-      if (free) free.push(array);
-      else this.#free.set(k, [array]);
-    }
-  }
-}
-
-const key = (float32: boolean, capacity: number) => `${float32 ? 'f32' : 'f64'}:${capacity}`;
-
 const isByteLines = (lines: readonly (ByteLine | Line)[]): lines is ByteLine[] => lines.length > 0 && 'bytes' in lines[0]!;
 
 export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest, idColumn: string | undefined, layoutOf: CsvColumns = {}): InputSource {
@@ -204,7 +157,7 @@ export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest
       let checked = false;
       // Reused read buffers and typed arrays: a part's lines are parsed (copied out) before the next
       // part is read, and its arrays are read into again once it has run.
-      const buffers = new TypedBuffers(options.partRows);
+      const arrays = new FloatArrays();
       // Without a numeric column every cell becomes a string anyway: lines are decoded as read, so a
       // part's bytes and its strings (large text cells) are never held together.
       const partsOfLines = layout.numeric.includes(true)
@@ -213,14 +166,19 @@ export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest
       for await (const { block, part, firstRow, position, lines } of partsOfLines) {
         const name = partName(source.fileIndex, block, part);
         if (options.committed(name)) continue;
-        const taken: TypedArray[] = [];
-        const take: TakeArray = (float32, width, rows) => buffers.take(float32, width, rows, taken);
+        const taken: (Float32Array | Float64Array)[] = [];
+        // Arrays of a whole part's size, whatever this part's rows, so that every part reuses them.
+        const take: TakeArray = (float32, width, rows) => {
+          const array = arrays.take(float32, width * options.partRows);
+          taken.push(array);
+          return array.subarray(0, width * rows);
+        };
         const parsed = isByteLines(lines) ? parseCsvLines(lines, layout, source.path, firstRow, take) : parseCsvTextLines(lines, layout, source.path, firstRow, take);
         const { table, carried } = splitCarried({ columns: parsed.columns, rowMajor: parsed.rowMajor, rows: lines.length }, idColumn);
         if (!checked) checkHeader(table, toRequest, source.path);
         checked = true;
         const ids = lines.map((_, k) => String(position + k));
-        yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, rows: dataframeRows(table, ids, toRequest, parsed.failed), carried, release: () => buffers.give(taken) };
+        yield { name, range: { source: source.path, block, firstRow, rows: lines.length }, rows: dataframeRows(table, ids, toRequest, parsed.failed), carried, release: () => arrays.give(taken) };
       }
     },
   };

@@ -15,7 +15,7 @@ export interface DataframeChunk {
   /** The part's columns; values as the format gives them (CSV: strings). */
   columns: Map<string, unknown[]>;
   rows: number;
-  /** Numeric columns read row by row (a CSV's, see RowMajorColumns); never the id column. */
+  /** Numeric columns read row by row (a CSV's or a Parquet row group's, see RowMajorColumns); never the id column. */
   rowMajor?: readonly RowMajorColumns[];
 }
 
@@ -30,7 +30,8 @@ export function splitCarried(chunk: DataframeChunk, idColumn: string | undefined
   return { table: { columns, rows: chunk.rows, rowMajor: chunk.rowMajor }, carried: new Map([[idColumn, Array.isArray(ids) ? ids : Array.from(ids)]]) };
 }
 
-function slice(table: Table, start: number, end: number): Table {
+/** Rows [start, end) of the table: typed columns and row-major blocks as views, other columns copied. */
+export function sliceTable(table: Table, start: number, end: number): Table {
   if (start === 0 && end === table.rows) return table;
   const columns = new Map<string, unknown[]>();
   // A typed column (numeric CSV, Parquet, Arrow) is viewed, not copied: the batch only reads it.
@@ -51,7 +52,7 @@ export function dataframeRows(table: Table, ids: string[], toRequest: DataframeR
         while (a < end && failed?.has(a)) a++;
         let b = a;
         while (b < end && !failed?.has(b)) b++;
-        if (b > a) spans.push({ start: a, items: new Array<number>(b - a).fill(1), request: oneRowError(() => toRequest(slice(table, a, b)), b - a) });
+        if (b > a) spans.push({ start: a, items: new Array<number>(b - a).fill(1), request: oneRowError(() => toRequest(sliceTable(table, a, b)), b - a) });
         a = b;
       }
       return spans;
@@ -81,7 +82,7 @@ function oneRowError<T>(make: () => T, rows: number): T {
 export function checkHeader(table: Table, toRequest: DataframeRequest, path: string): void {
   if (table.rows === 0) return;
   try {
-    toRequest(slice(table, 0, 1));
+    toRequest(sliceTable(table, 0, 1));
   } catch (error) {
     const e = VireoError.from(error);
     if (/^(missing|unknown) column|does not take dataframes/.test(e.message.replace(/^model "[^"]*" /, ''))) {

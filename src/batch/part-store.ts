@@ -120,6 +120,8 @@ export interface OpenOptions {
   jobFiles?: { is(name: string): boolean; own(name: string): boolean };
   /** Says what changed in one field of the identity (by field name), for the refusal; default: the field's name. */
   describe?: Readonly<Record<string, (before: unknown, now: unknown) => string | undefined>>;
+  /** job.json's text as the caller has just read it (readJobFile): open does not read it again. */
+  jobFile?: string;
 }
 
 export class PartStore {
@@ -140,9 +142,10 @@ export class PartStore {
    */
   static async open(dir: string, identity: unknown, options: OpenOptions = {}): Promise<PartStore> {
     const partsDir = join(dir, 'parts');
-    if (options.restart) await PartStore.#discard(dir, canonicalJson(identity), options);
+    let jobFile = options.jobFile;
+    if (options.restart) jobFile = await PartStore.#discard(dir, canonicalJson(identity), options);
     await makeOutputFolder(dir, partsDir);
-    await PartStore.#claimIdentity(dir, canonicalJson(identity), options.describe);
+    await PartStore.#claimIdentity(dir, canonicalJson(identity), options.describe, jobFile);
     const committed = new Map<string, PartManifest>();
     const owns = options.owns ?? (() => true);
     const names = await readdir(partsDir);
@@ -168,9 +171,10 @@ export class PartStore {
    * names this same job the other shards' parts are still theirs and stay. When it names another job,
    * every part in the folder is that job's and would count as committed under the new identity, so all
    * of them, every shard's job files and job.json go. Files the job did not write are never touched.
+   * Resolves with job.json's text when it stays (undefined when it is gone, or was not read).
    */
-  static async #discard(dir: string, identity: string, options: OpenOptions): Promise<void> {
-    const existing = await readFile(join(dir, 'job.json'), 'utf8').catch(() => undefined);
+  static async #discard(dir: string, identity: string, options: OpenOptions): Promise<string | undefined> {
+    const existing = options.jobFile ?? await readFile(join(dir, 'job.json'), 'utf8').catch(() => undefined);
     const replaced = existing !== undefined && existing.trim() !== identity;
     const owns = replaced ? () => true : (options.owns ?? (() => true));
     const partsDir = join(dir, 'parts');
@@ -188,20 +192,29 @@ export class PartStore {
       if (files && (files.own(name) || (replaced && files.is(name)))) await rm(join(dir, name), { force: true });
     }
     if (replaced) await rm(join(dir, 'job.json'), { force: true });
+    return replaced ? undefined : existing;
   }
 
   /** The identity a folder's first run fixed (job.json), or undefined when no run has claimed it yet. */
   static async identityOf(dir: string): Promise<unknown> {
+    return await PartStore.readJobFile(dir).then((text) => (text === undefined ? undefined : JSON.parse(text) as unknown));
+  }
+
+  /** job.json's text, or undefined when no run has claimed the folder yet (OpenOptions.jobFile). */
+  static async readJobFile(dir: string): Promise<string | undefined> {
     try {
-      return JSON.parse(await readFile(join(dir, 'job.json'), 'utf8')) as unknown;
+      return await readFile(join(dir, 'job.json'), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
   }
 
-  /** job.json is created once (link of a complete temp file: never half-written, first writer wins). */
-  static async #claimIdentity(dir: string, identity: string, describe: OpenOptions['describe']): Promise<void> {
+  /**
+   * job.json is created once (link of a complete temp file: never half-written, first writer wins).
+   * `found`: its text as read before open, compared instead of reading it again when the link finds it there.
+   */
+  static async #claimIdentity(dir: string, identity: string, describe: OpenOptions['describe'], found: string | undefined): Promise<void> {
     const path = join(dir, 'job.json');
     const temp = join(dir, `${TEMP}job-${randomBytes(6).toString('hex')}`);
     const handle = await open(temp, 'w');
@@ -211,14 +224,12 @@ export class PartStore {
     } finally {
       await handle.close();
     }
-    try {
-      await link(temp, path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      await unlink(temp);
-    }
-    const existing = (await readFile(path, 'utf8')).trim();
+    const linked = await link(temp, path).then(() => true, (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+      return false;
+    }).finally(() => unlink(temp));
+    // Linked: job.json is the temp file just written, this identity.
+    const existing = linked ? identity : (found ?? await readFile(path, 'utf8')).trim();
     if (existing !== identity) {
       throw new VireoError('VIREO_ERR_BATCH_OUTPUT_MISMATCH', `${dir} holds the output of a different job (${describeDifference(existing, identity, describe)}); use another output folder, or --restart to discard it`);
     }

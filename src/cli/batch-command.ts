@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { runBatch } from '../app/run-batch.js';
 import { INPUT_FORMATS } from '../batch/input-plan.js';
 import { OUTPUT_FORMATS } from '../batch/result-encoders.js';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '../codecs/arrow-batch-reader.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../codecs/read-bounds.js';
 import { VireoError } from '../core/errors.js';
 import { createLogger } from '../logging/logger.js';
 import { BATCH_PERMANENT_EXIT_CODE } from '../packaging/k8s/batch-job-manifest.js';

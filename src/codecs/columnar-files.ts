@@ -3,7 +3,8 @@
  * gzip, brotli and lz4 pages), reading one row group at a time by byte ranges of the file, so memory
  * is one row group whatever the file size (one held to --max-message-bytes from the footer before it is
  * read: parquet-footer-bounds.ts), and hyparquet-writer; Arrow IPC files are read by
- * arrow-batch-reader.ts. Columns come out as value arrays, the shape dataframe-codec.ts's Table takes.
+ * arrow-batch-reader.ts. Columns come out as value arrays, the shape dataframe-codec.ts's Table takes,
+ * and the columns of one FP32/FP64 input as one row-major array (ParquetReadOptions.rowMajor).
  *
  * Measured before choosing (`tsx bench/parquet-readers.ts`, README "Batch pipelines"): parquet-wasm
  * reads faster, but its WebAssembly build adds 5 MB to every image (issue 18's size target) for a
@@ -13,13 +14,15 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { tableToIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field } from 'apache-arrow';
-import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type ColumnChunk as ParquetColumnChunk, type FileMetaData, type SchemaElement } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { VireoError } from '../core/errors.js';
-import { DEFAULT_MAX_MESSAGE_BYTES } from './arrow-batch-reader.js';
-import { chunkRange, coalescedReads, flatNumericColumns, readFlatColumn } from './parquet-flat-columns.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './read-bounds.js';
+import type { RowMajorColumns } from './dataframe-codec.js';
+import { flatNumericColumns, readFlatColumns } from './parquet-flat-columns.js';
 import { checkRowGroupBound, checkRowGroups, rowGroupSize } from './parquet-footer-bounds.js';
+import { fittingSpecs, type FloatArrays, type RowMajorSpec } from './row-major-layout.js';
 
 export interface ColumnChunk {
   /**
@@ -28,6 +31,8 @@ export interface ColumnChunk {
    */
   columns: Map<string, unknown[]>;
   rows: number;
+  /** More columns, row by row (a Parquet row group's, see ParquetReadOptions.rowMajor); not in `columns`. */
+  rowMajor?: readonly RowMajorColumns[];
 }
 
 const unreadable = (path: string, error: unknown): never => {
@@ -57,6 +62,15 @@ export interface ParquetReadOptions {
    * decoded, and its rows × columns at 4 bytes a cell, each (`--max-message-bytes`). Default DEFAULT_MAX_MESSAGE_BYTES.
    */
   maxMessageBytes?: number;
+  /**
+   * Column lists (each one FP32/FP64 input's `columns`, in order) to decode straight into one row-major
+   * array each, as ColumnChunk.rowMajor, in a row group where each of the list's columns takes
+   * parquet-flat-columns.ts's path; elsewhere, and for a list that does not fit the file (fittingSpecs),
+   * its columns come in `columns` as any other.
+   */
+  rowMajor?: readonly RowMajorSpec[];
+  /** Where those arrays are taken from: the caller gives a chunk's back once its rows have run. Default: new ones. */
+  arrays?: FloatArrays;
 }
 
 /**
@@ -107,6 +121,7 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
   rowGroupRows.reduce((sum, n) => (firstRows.push(sum), sum + n), 0);
   const names = metadata.schema.slice(1).filter((e) => e.num_children === undefined || e.num_children === 0).map((e) => e.name);
   const flat = flatNumericColumns(metadata);
+  const blocks = fittingSpecs(names, options.rowMajor);
   const bound = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   // The chunks read are those of these top-level columns (hyparquet selects by a path's first name);
   // each name becomes an array of a cell a row.
@@ -143,10 +158,13 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
         else if (!Array.isArray(target)) columns.set(chunk.columnName, target = Array.from(target as NumberColumn));
         for (let r = from; r < to; r++) (target as unknown[])[r - rowStart] = data[r - chunk.rowStart];
       };
+      let rowMajor: RowMajorColumns[] = [];
       try {
         // One open per row group (the file stays closed between the job's reads).
         await withFile(path, async (file) => {
-          const slow = await readFlatColumns(file, metadata.row_groups[rowGroup]!.columns, flat, names, count, columns);
+          const fast = await readFlatColumns(file, metadata.row_groups[rowGroup]!.columns, flat, names, count, columns, blocks, options.arrays);
+          rowMajor = fast.rowMajor;
+          const slow = fast.slow;
           // The rest through hyparquet: a few columns at a time, each few on a turn of the event loop
           // of its own. hyparquet fetches a row group's bytes at once and then decodes every column in
           // one synchronous run, which for 16,384 rows × 256 OPTIONAL floats held the main thread for
@@ -163,51 +181,16 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
       } catch (error) {
         return unreadable(path, error);
       }
+      for (const block of rowMajor) for (const name of block.names) columns.delete(name);
       // A column no chunk reached has no values: each of its cells is missing.
-      for (const name of names) if (columns.get(name) === undefined) columns.set(name, new Array<unknown>(count));
-      return { columns: columns as Map<string, unknown[]>, rows: count };
+      for (const [name, values] of columns) if (values === undefined) columns.set(name, new Array<unknown>(count));
+      return { columns: columns as Map<string, unknown[]>, rows: count, ...(rowMajor.length > 0 ? { rowMajor } : {}) };
     },
   };
 }
 
 /** Cells decoded per turn of the event loop: at ≈ 35 ns a cell of an OPTIONAL float column, ≈ 10 ms. */
 const CELLS_PER_TURN = 1 << 18;
-/** The same for parquet-flat-columns.ts, at ≈ 5 ns a cell (27 ms for a 16,384 × 256 row group): ≈ 10 ms. */
-const FLAT_CELLS_PER_TURN = 1 << 21;
-/** Numeric chunks closer than this share one read; farther apart, the bytes between are not read. */
-const READ_GAP_BYTES = 256 * 1024;
-
-/**
- * The row group's numeric feature columns that parquet-flat-columns.ts decodes, into `columns` (their
- * chunks read in as few slices as cover them without the other columns' bytes: coalescedReads);
- * resolves the names it left to hyparquet's general path.
- */
-async function readFlatColumns(file: AsyncBuffer, chunks: ParquetColumnChunk[], flat: Map<string, SchemaElement>, names: string[], rows: number, columns: Map<string, unknown>): Promise<string[]> {
-  const byName = new Map(chunks.map((chunk) => [chunk.meta_data?.path_in_schema.join('.'), chunk]));
-  // A chunk stored in another file (file_path) is left to hyparquet, which refuses it with its message.
-  const candidates = names.filter((name) => flat.has(name) && byName.get(name)?.meta_data && !byName.get(name)!.file_path);
-  if (candidates.length === 0) return names;
-  const ranges = candidates.map((name) => chunkRange(byName.get(name)!));
-  const decoded = new Set<string>();
-  let cells = 0;
-  for (const read of coalescedReads(ranges, READ_GAP_BYTES)) {
-    const bytes = new Uint8Array(await file.slice(read.start, read.end));
-    for (const i of read.members) {
-      const [a, b] = ranges[i]!;
-      const name = candidates[i]!;
-      const values = readFlatColumn(bytes.subarray(a - read.start, b - read.start), byName.get(name)!, flat.get(name)!, rows, compressors);
-      if (values) {
-        columns.set(name, values);
-        decoded.add(name);
-      }
-      if ((cells += rows) >= FLAT_CELLS_PER_TURN) {
-        cells = 0;
-        await nextLoopTurn();
-      }
-    }
-  }
-  return names.filter((name) => !decoded.has(name));
-}
 
 type NumberColumn = Float32Array | Float64Array | Int32Array;
 const isNumberColumn = (data: unknown): data is NumberColumn => data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array;

@@ -23,10 +23,10 @@ export interface Table {
 
 /**
  * Numeric columns stored row by row in one typed array: column `names[j]` of row `r` is
- * `data[r * names.length + j]`. `vireo batch` reads a CSV straight into this layout when the columns
- * are, in order, the `columns` of one FP32/FP64 input, so the input's tensor is a copy of `data`
- * rather than one value at a time gathered from each column (8 % of the job's main thread over
- * the batch benchmark's 256 columns).
+ * `data[r * names.length + j]`. `vireo batch` reads a CSV (and decodes a Parquet row group) straight
+ * into this layout when the columns are, in order, the `columns` of one FP32/FP64 input (specs:
+ * row-major-layout.ts), so the input's tensor is a copy of `data` rather than one value at a time
+ * gathered from each column (8 % of the job's main thread over the batch benchmark's 256 columns).
  */
 export interface RowMajorColumns {
   names: readonly string[];

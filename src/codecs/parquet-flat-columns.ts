@@ -13,15 +13,34 @@
  * another type or encoding, a nested column — answers undefined, and the caller reads that column
  * through parquetRead as before. An upstream change (hyparquet returning a flat page's values as
  * they are when it has no null) would make this file unnecessary.
+ *
+ * The columns that make up one FP32/FP64 input (a row-major spec, row-major-layout.ts) are written
+ * straight into that input's row-major layout, one array per spec (dataframe-codec.ts's
+ * RowMajorColumns), so a batch's tensor is a copy of a slice instead of a gather of one value per cell
+ * from each column.
  */
-import type { ColumnChunk as ParquetColumnChunk, Compressors, DataReader, FileMetaData, SchemaElement } from 'hyparquet';
+import { setImmediate as nextLoopTurn } from 'node:timers/promises';
+import type { AsyncBuffer, ColumnChunk as ParquetColumnChunk, Compressors, DataReader, FileMetaData, SchemaElement } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { deltaBinaryUnpack } from 'hyparquet/src/delta.js';
 import { byteStreamSplit, readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
+import { compressors } from 'hyparquet-compressors';
+import type { RowMajorColumns } from './dataframe-codec.js';
+import { FloatArrays, placesIn, type RowMajorSpec } from './row-major-layout.js';
 
 export type FlatColumn = Float32Array | Float64Array | Int32Array;
+
+/**
+ * Where a column's values go: row `r` at `data[offset + r * stride]`. A column's own array has stride 1
+ * and offset 0; in a row-major block the stride is the block's width and the offset the column's place.
+ */
+export interface FlatTarget {
+  data: FlatColumn;
+  stride: number;
+  offset: number;
+}
 
 const ARRAYS = { FLOAT: Float32Array, DOUBLE: Float64Array, INT32: Int32Array } as const;
 type FlatType = keyof typeof ARRAYS;
@@ -73,6 +92,68 @@ export function coalescedReads(ranges: readonly (readonly [number, number])[], m
   return reads;
 }
 
+/** Cells decoded per turn of the event loop, at ≈ 5 ns a cell (27 ms for a 16,384 × 256 row group): ≈ 10 ms. */
+const FLAT_CELLS_PER_TURN = 1 << 21;
+/** Numeric chunks closer than this share one read; farther apart, the bytes between are not read. */
+const READ_GAP_BYTES = 256 * 1024;
+
+/**
+ * The row group's `names` this path decodes (flatNumericColumns), their chunks read in as few slices as
+ * cover them without the other columns' bytes (coalescedReads): each into an array of its own, set in
+ * `columns`, or, for the columns of one of `blocks` (row-major specs: fittingSpecs), into that block's
+ * row-major array (taken from `arrays`), answered in `rowMajor`. `slow`: the names left to hyparquet's
+ * general path.
+ */
+export async function readFlatColumns(
+  file: AsyncBuffer, chunks: readonly ParquetColumnChunk[], flat: ReadonlyMap<string, SchemaElement>, names: readonly string[], rows: number,
+  columns: Map<string, unknown>, blocks: readonly RowMajorSpec[] = [], arrays = new FloatArrays(),
+): Promise<{ slow: string[]; rowMajor: RowMajorColumns[] }> {
+  const byName = new Map(chunks.map((chunk) => [chunk.meta_data?.path_in_schema.join('.'), chunk]));
+  // A chunk stored in another file (file_path) is left to hyparquet, which refuses it with its message.
+  const candidates = names.filter((name) => flat.has(name) && byName.get(name)?.meta_data && !byName.get(name)!.file_path);
+  // A block is filled only when each of its columns may take this path; otherwise its columns are read as any other.
+  const eligible = new Set(candidates);
+  const kept = blocks.filter((spec) => spec.names.every((name) => eligible.has(name)));
+  const places = placesIn(kept);
+  const data = kept.map((spec) => arrays.take(spec.float32, rows * spec.names.length));
+  const written = kept.map((): string[] => []);
+  const failed = new Set<number>();
+  const ranges = candidates.map((name) => chunkRange(byName.get(name)!));
+  const decoded = new Set<string>();
+  let cells = 0;
+  for (const read of coalescedReads(ranges, READ_GAP_BYTES)) {
+    const bytes = new Uint8Array(await file.slice(read.start, read.end));
+    for (const i of read.members) {
+      const [a, b] = ranges[i]!;
+      const name = candidates[i]!;
+      const at = places.get(name);
+      const into = at && !failed.has(at.block) ? { data: data[at.block]!, stride: kept[at.block]!.names.length, offset: at.offset } : undefined;
+      const values = readFlatColumn(bytes.subarray(a - read.start, b - read.start), byName.get(name)!, flat.get(name)!, rows, compressors, into);
+      if (values && into) {
+        written[at!.block]!.push(name);
+      } else if (values) {
+        columns.set(name, values);
+        decoded.add(name);
+      } else if (into) {
+        // A column of the block that cannot take this path in this row group (a null, say): the whole
+        // block is read column by column, as it was before blocks; its rest from here on each into an
+        // array of its own, and those already written once more below (the block may have rounded them).
+        failed.add(at!.block);
+      }
+      if ((cells += rows) >= FLAT_CELLS_PER_TURN) {
+        cells = 0;
+        await nextLoopTurn();
+      }
+    }
+  }
+  const rowMajor = kept.flatMap((spec, k) => (failed.has(k) ? [] : [{ names: spec.names, data: data[k]! }]));
+  for (const block of rowMajor) for (const name of block.names) decoded.add(name);
+  arrays.give([...failed].map((k) => data[k]!));
+  const again = [...failed].flatMap((k) => written[k]!);
+  const left = new Set(again.length > 0 ? (await readFlatColumns(file, chunks, flat, again, rows, columns)).slow : []);
+  return { slow: names.filter((name) => !decoded.has(name) && (!again.includes(name) || left.has(name))), rowMajor };
+}
+
 /** Every definition level of a v1 page's RLE/bit-packed run is 1 (no null), the reader left after the levels. */
 function noNullLevels(reader: DataReader, count: number, scratch: { levels?: Uint8Array }): boolean {
   if (!scratch.levels || scratch.levels.length < count) scratch.levels = new Uint8Array(count);
@@ -85,14 +166,16 @@ function noNullLevels(reader: DataReader, count: number, scratch: { levels?: Uin
 /**
  * The column chunk `bytes` (its whole byte range, chunkRange) as a typed array of `rows` values, or
  * undefined when it has a null or a page this path does not decode. Throws on a corrupt chunk, as
- * hyparquet would.
+ * hyparquet would. With `into`, the values go there (the array answered) instead of into an array of
+ * their own, each converted as a typed array's element assignment does (a double rounded once to
+ * float32 in a Float32Array); on undefined, `into` may hold some of them.
  */
-export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, element: SchemaElement, rows: number, compressors: Compressors | undefined): FlatColumn | undefined {
+export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, element: SchemaElement, rows: number, codecs: Compressors | undefined, into?: FlatTarget): FlatColumn | undefined {
   const meta = chunk.meta_data!;
   const type = element.type as FlatType;
   if (meta.type !== type || Number(meta.num_values) !== rows) return undefined;
   const optional = element.repetition_type === 'OPTIONAL';
-  const out = new ARRAYS[type](rows);
+  const out = into ?? { data: new ARRAYS[type](rows), stride: 1, offset: 0 };
   const reader: DataReader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
   const scratch: { levels?: Uint8Array } = {};
   let dictionary: FlatColumn | undefined;
@@ -107,7 +190,7 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
     const page = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
     reader.offset += header.compressed_page_size;
     if (header.type === 'DICTIONARY_PAGE') {
-      const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, compressors);
+      const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, codecs);
       dictionary = readPlain({ view: viewOf(plain), offset: 0 }, type, header.dictionary_page_header!.num_values, undefined) as FlatColumn;
       continue;
     }
@@ -116,7 +199,7 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
     let encoding: string;
     if (header.type === 'DATA_PAGE') {
       const daph = header.data_page_header!;
-      const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, compressors);
+      const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, codecs);
       values = { view: viewOf(plain), offset: 0 };
       count = daph.num_values;
       // Levels as the RLE/bit-packed hybrid with its length first; the deprecated BIT_PACKED layout is left to hyparquet.
@@ -128,7 +211,7 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
       // v2 keeps the levels uncompressed before the values: with no null they need no reading.
       const levels = daph2.definition_levels_byte_length;
       const rest = page.subarray(levels);
-      const plain = daph2.is_compressed === false ? rest : decompressPage(rest, header.uncompressed_page_size - levels, meta.codec, compressors);
+      const plain = daph2.is_compressed === false ? rest : decompressPage(rest, header.uncompressed_page_size - levels, meta.codec, codecs);
       values = { view: viewOf(plain), offset: 0 };
       count = daph2.num_values;
       encoding = daph2.encoding;
@@ -139,36 +222,41 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
     if (!decodeValues(values, type, encoding, count, dictionary, out, filled)) return undefined;
     filled += count;
   }
-  return out;
+  return out.data;
 }
 
 const viewOf = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-/** A page's `count` values into `out` at `at`; false for an encoding this path leaves to hyparquet. */
-function decodeValues(reader: DataReader, type: FlatType, encoding: string, count: number, dictionary: FlatColumn | undefined, out: FlatColumn, at: number): boolean {
-  if (encoding === 'PLAIN') {
-    out.set(readPlain(reader, type, count, undefined) as FlatColumn, at);
-    return true;
-  }
-  if (encoding === 'DELTA_BINARY_PACKED' && out instanceof Int32Array) {
+/** A page's `count` values into `out` from row `at`; false for an encoding this path leaves to hyparquet. */
+function decodeValues(reader: DataReader, type: FlatType, encoding: string, count: number, dictionary: FlatColumn | undefined, out: FlatTarget, at: number): boolean {
+  if (encoding === 'PLAIN') return place(out, readPlain(reader, type, count, undefined) as FlatColumn, at);
+  if (encoding === 'DELTA_BINARY_PACKED' && type === 'INT32') {
     // arrow-rs's fallback for integers once a v2 writer's dictionary is full.
-    deltaBinaryUnpack(reader, count, out.subarray(at, at + count));
-    return true;
+    const own = out.stride === 1 && out.data instanceof Int32Array;
+    const values = own ? out.data.subarray(out.offset + at, out.offset + at + count) as Int32Array : new Int32Array(count);
+    deltaBinaryUnpack(reader, count, values);
+    return own || place(out, values, at);
   }
-  if (encoding === 'BYTE_STREAM_SPLIT') {
-    out.set(byteStreamSplit(reader, count, type, undefined) as FlatColumn, at);
-    return true;
-  }
+  if (encoding === 'BYTE_STREAM_SPLIT') return place(out, byteStreamSplit(reader, count, type, undefined) as FlatColumn, at);
   if ((encoding === 'RLE_DICTIONARY' || encoding === 'PLAIN_DICTIONARY') && dictionary) {
     const width = reader.view.getUint8(reader.offset++);
     const indices = new Uint32Array(count);
     if (width > 0) readRleBitPackedHybrid(reader, width, indices, reader.view.byteLength - reader.offset);
-    for (let i = 0; i < count; i++) {
+    const { data, stride } = out;
+    for (let i = 0, to = out.offset + at * stride; i < count; i++, to += stride) {
       const index = indices[i]!;
       if (index >= dictionary.length) throw new Error(`dictionary index ${index} is outside its ${dictionary.length} values`);
-      out[at + i] = dictionary[index]!;
+      data[to] = dictionary[index]!;
     }
     return true;
   }
   return false;
+}
+
+/** A page's values into `out` from row `at`: one copy into a column's own array, strided into a block. */
+function place(out: FlatTarget, values: FlatColumn, at: number): true {
+  const { data, stride } = out;
+  if (stride === 1) data.set(values, out.offset + at);
+  else for (let i = 0, to = out.offset + at * stride; i < values.length; i++, to += stride) data[to] = values[i]!;
+  return true;
 }

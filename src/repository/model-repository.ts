@@ -189,7 +189,9 @@ export class ModelRepository {
     this.#models.set(name, entry);
     return entry.exclusive(async () => {
       const log = this.logger.child({ model: name });
-      // What a killed process left of an upload is settled before anything reads the folder.
+      // What a killed process left of an upload is settled before anything reads the folder, in every
+      // control mode: the process that uploaded may have run in another (explicit, restarted with none),
+      // and an upload cut short (files half replaced, or a model whose load killed it) was never confirmed.
       await recoverInterruptedUpload(this.#options.root, name, log);
       const upload = options.files?.length ? await writeModelFiles(this.#options.root, name, options.files, log) : undefined;
       const previous = entry.override;

@@ -143,3 +143,21 @@ it('an upload killed while its copies were being removed (the `.kept` marker the
   assert.deepEqual(await infer('loaded'), [8, 9, 10, 11], 'the upload (+7) serves');
   assert.deepEqual(await tree(dir), ['1/model.onnx', 'config.yaml']);
 });
+
+it('an upload killed under explicit control is settled by a restart in `none` mode too (uploads cannot happen there, but were made before)', async () => {
+  const restarted = await makeRepository({ model: { config: ADD_CONFIG, versions: { 1: addModel(1) } } });
+  const v1 = join(restarted.root, 'model', '1');
+  // Killed mid-upload: the new model in place, the replaced one kept aside, never confirmed to a client.
+  await interruptedReplace(join(v1, 'model.onnx'), '777777777777', addModel(7));
+  const none = new ModelRepository({ root: restarted.root, logger: logs.logger, controlMode: 'none' });
+  try {
+    await none.loadAll();
+    const outputs = await none.find('model', '1').scheduler!.enqueue(
+      [{ name: 'INPUT', datatype: 'FP32', shape: [1, 4], data: new Float32Array([1, 2, 3, 4]) }], ['OUTPUT'], 1);
+    assert.deepEqual(Array.from(outputs[0]!.data as Float32Array), [2, 3, 4, 5], 'the restored model (+1) serves, not the upload (+7)');
+    assert.deepEqual(await tree(v1), ['model.onnx']);
+  } finally {
+    await none.close();
+    await restarted.cleanup();
+  }
+});
