@@ -6,6 +6,22 @@ import type { Tensor } from './tensor.js';
 export type ParameterValue = string | number | boolean;
 export type Parameters = Record<string, ParameterValue>;
 
+/**
+ * Parameters hold an integer beyond ±2^53 as its decimal text, so a uint64 `sequence_id` that large
+ * reads like a string id. The frontend that met it as an integer marks the parameters (a symbol key:
+ * invisible to entries and JSON), and the sequence batcher takes it as the number it was: 2^53+1 and
+ * "9007199254740993" are two sequences, and a UINT64 CORRID control gets the number.
+ */
+const NUMERIC_SEQUENCE_ID = Symbol('vireo.numericSequenceId');
+
+export function markNumericSequenceId(parameters: Parameters): void {
+  (parameters as { [NUMERIC_SEQUENCE_ID]?: boolean })[NUMERIC_SEQUENCE_ID] = true;
+}
+
+export function hasNumericSequenceId(parameters: Parameters): boolean {
+  return (parameters as { [NUMERIC_SEQUENCE_ID]?: boolean })[NUMERIC_SEQUENCE_ID] === true;
+}
+
 export interface RequestedOutput {
   name: string;
   parameters?: Parameters;

@@ -82,20 +82,25 @@ export class ResponseCache {
     // Inputs in name order: the same request with its inputs listed differently is the same request.
     for (const t of [...inputs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) updateTensor(hash, t);
     if (parameters) {
-      for (const name of Object.keys(parameters).sort()) {
-        if (!NEUTRAL_PARAMETERS.has(name)) hash.update(`\0${name}=${typeof parameters[name]}:${String(parameters[name])}`);
-      }
+      // As JSON, which keeps names, values and their types apart: joined with separators, a value
+      // holding "\0b=string:y" made {a} and {a, b} one key, and one client was answered another's result.
+      const kept = Object.keys(parameters).sort().filter((name) => !NEUTRAL_PARAMETERS.has(name));
+      if (kept.length > 0) hash.update(`\0${JSON.stringify(kept.map((name) => [name, parameters[name]]))}`);
     }
     return hash.digest('base64');
   }
 
-  /** The cached outputs (shared, read-only), marking the entry most recently used. */
+  /**
+   * A copy of the cached outputs, marking the entry most recently used. A copy: the caller may move
+   * them (an ensemble hands a step's outputs to the next step's thread as transferable buffers), which
+   * detached the entry's own buffers and left every later hit with empty tensors.
+   */
   get(key: string): Tensor[] | undefined {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
     this.#entries.delete(key);
     this.#entries.set(key, entry);
-    return entry.outputs;
+    return entry.outputs.map(own);
   }
 
   /** Stores a copy of `outputs`, evicting the least recently used entries to make room. */

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { simpleModel } from '../../tools/modelgen/models.js';
+import { join } from 'node:path';
+import { identityModel, simpleModel } from '../../tools/modelgen/models.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { ResponseCache, parseCacheConfig } from '../../src/scheduler/response-cache.js';
@@ -29,6 +30,18 @@ const body = (a: number[], b: number[], outputs?: string[]) => ({
 
 const range = (start: number) => Array.from({ length: 16 }, (_, i) => start + i);
 
+const handlerApi = join(import.meta.dirname, '..', '..', 'src', 'backends', 'handler', 'handler-api.js');
+/** Answers the request's parameters as JSON: what a cached answer must never mix up. */
+const echoSource = `
+import type { HandlerRequest } from ${JSON.stringify(handlerApi)};
+export function execute(requests: HandlerRequest[]) {
+  return requests.map((r) => ({ outputs: { P: { data: [JSON.stringify(r.parameters)] } } }));
+}
+`;
+
+const vector = (name: string) => ({ name, data_type: 'TYPE_INT32', dims: [-1] });
+const identityConfig = (extra: Record<string, unknown>) => ({ backend: 'onnx', max_batch_size: 8, input: [vector('INPUT')], output: [vector('OUTPUT')], ...extra });
+
 describe('response cache', () => {
   let server: TestServer;
   let cleanup: () => Promise<void>;
@@ -38,9 +51,31 @@ describe('response cache', () => {
     const repo = await makeRepository({
       cached: { config: simpleConfig(true), versions: { 1: simpleModel() } },
       uncached: { config: simpleConfig(false), versions: { 1: simpleModel() } },
+      echo: {
+        config: {
+          backend: 'typescript', max_batch_size: 0, response_cache: { enable: true },
+          input: [{ name: 'X', data_type: 'TYPE_INT32', dims: [1] }], output: [{ name: 'P', data_type: 'TYPE_STRING', dims: [1] }],
+        },
+        versions: { 1: echoSource },
+        filename: 'model.ts',
+      },
+      // A cached step whose outputs the next step's thread of its own receives as moved buffers.
+      ident_cached: { config: identityConfig({ response_cache: { enable: true } }), versions: { 1: identityModel('INT32') } },
+      ident_dedicated: { config: identityConfig({ parameters: { execution_worker: { string_value: 'dedicated' } } }), versions: { 1: identityModel('INT32') } },
+      pipe: {
+        config: {
+          platform: 'ensemble', max_batch_size: 8, input: [vector('A')], output: [vector('R')],
+          ensemble_scheduling: { step: [
+            { model_name: 'ident_cached', input_map: { INPUT: 'A' }, output_map: { OUTPUT: 'X' } },
+            { model_name: 'ident_dedicated', input_map: { INPUT: 'X' }, output_map: { OUTPUT: 'R' } },
+          ] },
+        },
+        versions: { 1: '' },
+        filename: '.keep',
+      },
     });
     cleanup = repo.cleanup;
-    server = await startTestServer(repo.root, { cacheConfig: 'local,size=1048576', metricsPort: 0, modelControlMode: 'explicit', loadModels: ['*'] });
+    server = await startTestServer(repo.root, { cacheConfig: 'local,size=8388608', metricsPort: 0, modelControlMode: 'explicit', loadModels: ['*'] });
     metricsUrl = server.metricsUrl!;
   });
 
@@ -112,6 +147,43 @@ describe('response cache', () => {
     assert.equal(s.execution_count, reloaded.execution_count + 1);
   });
 
+  it('never answers a request with the cached result of one whose parameters only join to the same text', async () => {
+    const echo = async (parameters: Record<string, unknown>) => {
+      const r = await server.post('/v2/models/echo/infer', { inputs: [{ name: 'X', datatype: 'INT32', shape: [1], data: [1] }], parameters });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return JSON.parse(r.body.outputs[0].data[0]) as unknown;
+    };
+    const forged = { a: 'x\0b=string:y' };
+    assert.deepEqual(await echo(forged), forged);
+    assert.deepEqual(await echo({ a: 'x', b: 'y' }), { a: 'x', b: 'y' });
+    assert.deepEqual(await echo({ a: 1 }), { a: 1 });
+    assert.deepEqual(await echo({ a: '1' }), { a: '1' });
+    assert.deepEqual(await echo(forged), forged, 'the same request again is a hit');
+    const s = await stats('echo');
+    assert.equal(s.inference_stats.cache_hit.count, 1);
+    assert.equal(s.inference_stats.cache_miss.count, 4);
+  });
+
+  it('hands the model a generate request\'s integer parameter beyond 2^53 exactly, as /infer does', async () => {
+    const r = await server.post('/v2/models/echo/generate', '{"X":1,"seed":12345678901234567891,"parameters":{"n":-9007199254740993}}');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    // A BYTES output holding JSON is answered as that JSON (plain-response.ts).
+    assert.deepEqual(r.body.P, { seed: '12345678901234567891', n: '-9007199254740993' });
+  });
+
+  it('keeps a cached answer whole when an ensemble moves it to the next step\'s thread', async () => {
+    // Large enough to travel as a moved buffer rather than through the small-call mailbox.
+    const n = 400_000;
+    const a = Array.from({ length: n }, (_, i) => i % 1000);
+    for (let i = 0; i < 3; i++) {
+      const r = await server.post('/v2/models/pipe/infer', { inputs: [{ name: 'A', datatype: 'INT32', shape: [1, n], data: a }] });
+      assert.equal(r.status, 200, `request ${i}: ${JSON.stringify(r.body).slice(0, 300)}`);
+      assert.deepEqual(r.body.outputs[0].data, a);
+    }
+    const s = await stats('ident_cached');
+    assert.equal(s.inference_stats.cache_hit.count, 2);
+  });
+
   it('keeps the LRU within its byte budget, evicting the least recently used entry', () => {
     const tensor = (n: number) => ({ name: 'Y', datatype: 'FP32' as const, shape: [n], data: new Float32Array(n) });
     const cache = new ResponseCache(3 * (4000 + 256 + 44));
@@ -135,6 +207,8 @@ describe('response cache', () => {
     const x = [{ name: 'X', datatype: 'INT32' as const, shape: [1], data: Int32Array.of(1) }];
     assert.notEqual(cache.key('m', x, [], { temperature: 1 }), cache.key('m', x, [], { temperature: 2 }));
     assert.equal(cache.key('m', x, [], { priority: 1, timeout: 5 }), cache.key('m', x, [], undefined));
+    assert.notEqual(cache.key('m', x, [], { a: 'x\0b=string:y' }), cache.key('m', x, [], { a: 'x', b: 'y' }));
+    assert.notEqual(cache.key('m', x, [], { a: 1 }), cache.key('m', x, [], { a: '1' }));
     assert.deepEqual(parseCacheConfig('local,size=1048576'), { size: 1048576 });
     assert.throws(() => parseCacheConfig('redis,host=x'), /unknown cache "redis"/);
     assert.throws(() => parseCacheConfig('local,size=-1'), /positive/);

@@ -5,9 +5,11 @@
  * Expected sums are computed here from the values sent.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { accumulatorModel } from '../../tools/modelgen/models.js';
+import { accumulatorModel, dynaSequenceModel } from '../../tools/modelgen/models.js';
 import { assertStatus, grpc, rawOutputValues, type RpcClient, streamInfer, tritonClient } from '../helpers/grpc.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -47,6 +49,12 @@ describe('sequence batching (simple_sequence accumulator)', () => {
       acc_oldest: { config: accumulatorConfig({}, { oldest: { max_candidate_sequences: 3, preferred_batch_size: [2], max_queue_delay_microseconds: 1000 } }), versions: { 1: accumulatorModel() } },
       acc_idle: { config: accumulatorConfig({ max_sequence_idle_microseconds: 100_000 }), versions: { 1: accumulatorModel() } },
       acc_small: { config: { ...accumulatorConfig({ max_sequence_backlog: 1 }), max_batch_size: 1 }, versions: { 1: accumulatorModel() } },
+      // Triton's simple_dyna_sequence: OUTPUT = (INPUT + START + END × CORRID) × READY, CORRID a UINT64 control.
+      simple_dyna_sequence: {
+        config: await readFile(join(import.meta.dirname, '..', '..', 'examples', 'triton-models', 'simple_dyna_sequence', 'config.pbtxt'), 'utf8'),
+        configFile: 'config.pbtxt',
+        versions: { 1: dynaSequenceModel() },
+      },
     });
     cleanup = repo.cleanup;
     server = await startTestServer(repo.root, { metricsPort: 0 });
@@ -160,6 +168,43 @@ describe('sequence batching (simple_sequence accumulator)', () => {
     assert.deepEqual(config.sequence_batching.state[0].dims.map(Number), [1]);
     assert.equal(config.sequence_batching.state[0].data_type, 'TYPE_INT32');
     assert.equal(config.sequence_batching.strategy_choice, 'direct');
+  });
+
+  it('takes a uint64 sequence_id beyond 2^53 as that number, apart from the string of its digits (REST and gRPC)', async () => {
+    const big = '9007199254740993';
+    const post = async (model: string, value: number, id: string, flags: Record<string, boolean>) => {
+      const text = JSON.stringify(body(value, { sequence_id: 0, ...flags })).replace('"sequence_id":0', `"sequence_id":${id}`);
+      const r = await server.post(`/v2/models/${model}/infer`, text);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.outputs[0].data[0] as number;
+    };
+    assert.equal(await post('acc', 5, big, { sequence_start: true }), 5);
+    assert.equal(await post('acc', 100, JSON.stringify(big), { sequence_start: true }), 100);
+    assert.equal(await post('acc', 1, big, { sequence_end: true }), 6, 'the numeric sequence kept its own sum');
+    assert.equal(await post('acc', 1, JSON.stringify(big), { sequence_end: true }), 101);
+    const request = (model: string, value: number, parameters: Record<string, unknown>) => ({
+      model_name: model,
+      inputs: [{ name: 'INPUT', datatype: 'INT32', shape: [1, 1], contents: { int_contents: [value] } }],
+      parameters,
+    });
+    const max = '18446744073709551615';
+    const value = async (message: unknown) => {
+      const response = await client.call('ModelInfer', message);
+      return rawOutputValues(response, response.outputs[0].name)[0];
+    };
+    assert.equal(await value(request('acc', 7, { sequence_id: { uint64_param: max }, sequence_start: { bool_param: true } })), 7);
+    assert.equal(await value(request('acc', 50, { sequence_id: { string_param: max }, sequence_start: { bool_param: true } })), 50);
+    assert.equal(await value(request('acc', 1, { sequence_id: { uint64_param: max }, sequence_end: { bool_param: true } })), 8);
+    assert.equal(await value(request('acc', 1, { sequence_id: { string_param: max }, sequence_end: { bool_param: true } })), 51);
+    await assertStatus(client.call('ModelInfer', request('acc', 1, { sequence_id: { int64_param: '-9007199254740993' }, sequence_start: { bool_param: true } })), grpc.status.INVALID_ARGUMENT, /unsigned 64-bit/);
+    // A UINT64 CORRID control gets the id itself (the model adds its low 32 bits, as INT32, on the END step).
+    assert.equal(await post('simple_dyna_sequence', 1, big, { sequence_start: true, sequence_end: true }), 1 + 1 + 1);
+    assert.equal(await post('simple_dyna_sequence', 1, max, { sequence_start: true, sequence_end: true }), 1 + 1 - 1);
+    assert.equal(await value(request('simple_dyna_sequence', 1, { sequence_id: { uint64_param: big }, sequence_start: { bool_param: true }, sequence_end: { bool_param: true } })), 3);
+    // The generate extension reads the id exactly too.
+    const generated = await server.post('/v2/models/simple_dyna_sequence/generate', `{"INPUT":1,"sequence_id":${big},"sequence_start":true,"sequence_end":true}`);
+    assert.equal(generated.status, 200, JSON.stringify(generated.body));
+    assert.equal(generated.body.OUTPUT, 3);
   });
 
   it('counts sequences in Prometheus metrics', async () => {

@@ -1,5 +1,5 @@
 /** InferParameter maps (the proto's `oneof parameter_choice`) ⇄ core request and response parameters. */
-import type { ParameterValue, Parameters } from '../../core/inference.js';
+import { markNumericSequenceId, type ParameterValue, type Parameters } from '../../core/inference.js';
 
 export interface InferParameterMessage {
   parameter_choice?: 'bool_param' | 'int64_param' | 'string_param' | 'double_param' | 'uint64_param';
@@ -37,6 +37,8 @@ export function fromInferParameters(map: Record<string, InferParameterMessage> |
     const value = valueOf(p);
     if (value === undefined) continue;
     (out ??= {})[key] = value;
+    // A 64-bit sequence_id beyond 2^53 is kept as its text: still a number, not a string id.
+    if (key === 'sequence_id' && typeof value === 'string' && p.parameter_choice !== 'string_param') markNumericSequenceId(out);
   }
   return out;
 }

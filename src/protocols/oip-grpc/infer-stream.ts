@@ -39,6 +39,19 @@ interface StreamContext {
   inFlightLimit?: number;
 }
 
+/**
+ * A signal of one request, aborted with the stream's. The scheduler's listeners go on this one, so
+ * they are collected with the request: put on the stream's own signal they (and with them each
+ * request's inputs) stayed until the stream ended, without bound on a long-lived stream.
+ */
+function requestSignal(stream: AbortSignal): { signal: AbortSignal; done: () => void } {
+  const own = new AbortController();
+  if (stream.aborted) own.abort();
+  const abort = () => own.abort();
+  stream.addEventListener('abort', abort, { once: true });
+  return { signal: own.signal, done: () => stream.removeEventListener('abort', abort) };
+}
+
 /** Resolves when the stream can take writes again, or is gone. */
 async function writable(call: ServerDuplexStream<unknown, unknown>): Promise<void> {
   const settled = new AbortController();
@@ -163,8 +176,10 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
         if (!finished && !call.cancelled && !call.write(response)) await writable(call);
       });
     };
+    const own = requestSignal(controller.signal);
     if (decoupled(ctx.server, message)) {
-      void answerStream(ctx.server, ctx.logger, message, controller.signal, call.metadata, writeNow).then(() => {
+      void answerStream(ctx.server, ctx.logger, message, own.signal, call.metadata, writeNow).then(() => {
+        own.done();
         tail = tail.then(() => {
           pending--;
           if (paused && pending < limit) {
@@ -176,7 +191,7 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
       });
       return;
     }
-    const result = answer(ctx.server, ctx.logger, message, controller.signal, call.metadata);
+    const result = answer(ctx.server, ctx.logger, message, own.signal, call.metadata).finally(own.done);
     tail = tail.then(async () => {
       const response = await result;
       if (!finished && !call.cancelled && !call.write(response)) await writable(call);

@@ -16,8 +16,10 @@ import { jsonToTensorData } from '../../core/json-tensors.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { ModelConfig } from '../../repository/model-config.js';
 import type { InferenceServer } from '../../server/inference-server.js';
+import { decodeExactly } from '../http-common/exact-json.js';
 import { clientSignal, sendError, type HttpOptions } from '../http-common/http-server.js';
 import { jsonBody } from '../http-common/json-body.js';
+import { parseParameters } from './oip-json-codec.js';
 import { plainResponse } from './plain-response.js';
 
 /**
@@ -28,7 +30,8 @@ export const SSE_UNREAD_LIMIT = 16 * 1024 * 1024;
 
 type GenerateRequest = FastifyRequest<{ Params: { model: string; version?: string } }>;
 
-const isPrimitive = (v: unknown): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+/** A bigint is an integer beyond ±2^53 of the exact second reading (decodeExactly); parseParameters keeps it as its text. */
+const isPrimitive = (v: unknown): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint';
 
 /** One input from a JSON value: the configured dims with its one variable dim (if any) taken from the values. */
 function inputTensor(spec: ModelConfig['input'][number], value: unknown, batching: boolean): Tensor {
@@ -68,7 +71,8 @@ export function parseGenerateBody(body: unknown, config: ModelConfig, model: str
       throw new VireoError('VIREO_ERR_INPUT_UNKNOWN', `"${key}" is neither an input of model "${model}" (it has ${config.input.map((i) => `"${i.name}"`).join(', ')}) nor a parameter (a string, number or boolean)`);
     }
   }
-  return { id, model, version, inputs, parameters };
+  // As /infer reads them: an integer JSON.parse rounded is read again exactly (decodeExactly), never passed on rounded.
+  return { id, model, version, inputs, parameters: parseParameters(parameters, 'request') };
 }
 
 const generateJson = (response: InferResponse) => ({
@@ -85,7 +89,8 @@ function both(app: FastifyInstance, suffix: string, handler: (request: GenerateR
 
 function parse(server: InferenceServer, request: GenerateRequest, reply: FastifyReply): InferRequest {
   const { model, version } = request.params;
-  const parsed = parseGenerateBody(jsonBody(request.body), server.modelConfig(model, version), model, version);
+  const config = server.modelConfig(model, version);
+  const parsed = decodeExactly(jsonBody(request.body, request.server.jsonLimits), (body) => parseGenerateBody(body, config, model, version));
   parsed.signal = clientSignal(reply);
   return parsed;
 }

@@ -1,7 +1,7 @@
 /** OIP REST JSON bodies ⇄ core request and response types (open_inference_rest.yaml). */
 import { parseWireDataType, type DataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
-import type { InferRequest, Parameters, RequestedOutput } from '../../core/inference.js';
+import { markNumericSequenceId, type InferRequest, type Parameters, type RequestedOutput } from '../../core/inference.js';
 import { InexactJsonNumber, jsonToTensorData } from '../../core/json-tensors.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
 import { checkInputCount, checkOutputCount, checkParameterCount, TensorBytesBudget } from '../../core/request-limits.js';
@@ -28,6 +28,7 @@ export function parseParameters(value: unknown, where: string): Parameters | und
       // Triton's sequence_id is a uint64 (or a string): a larger integer is refused, not taken as a string id.
       if (key === 'sequence_id' && (v < 0n || v > MAX_U64)) malformed(`${where}: parameter "sequence_id" must be an unsigned 64-bit integer or a string, got ${v}`);
       (value as Record<string, unknown>)[key] = String(v);
+      if (key === 'sequence_id') markNumericSequenceId(value as Parameters);
     }
     else if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) throw new InexactJsonNumber(`${where}: parameter "${key}" is beyond ±2^53 and was not read exactly`);
     else if (!['string', 'number', 'boolean'].includes(typeof v)) malformed(`${where}: parameter "${key}" must be a string, number or boolean`);
