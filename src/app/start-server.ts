@@ -249,7 +249,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       // every admitted request is answered, so clients and load balancers see why.
       server.startDraining();
       // A batch job stops at once; the part it was running is not committed and runs after a restart.
-      await Promise.all([server.drained(), repository.drain(), batchApi?.close()]);
+      // The schedulers close only once every admitted request is answered: an ensemble's next step
+      // and a handler's BLS call are new requests to another model on behalf of an admitted one, and a
+      // closed scheduler refuses them (the ensemble request then failed with 503 mid-way). Meanwhile
+      // they run what they hold at once, not after its batching delay (max_queue_delay may be long).
+      repository.flush();
+      await Promise.all([server.drained(), batchApi?.close()]);
+      await repository.drain();
       await loaded.catch(() => undefined);
       // gRPC streams end once their admitted requests are answered, which the repository's drain
       // guarantees, so gRPC closes alongside it rather than before it.

@@ -31,10 +31,15 @@ export interface RequestedOutput {
  * Tells that the caller has gone. An AbortSignal is one; the HTTP frontends pass a lighter one
  * (an AbortController per request cost ≈ 4 % of the HTTP thread on a small model). As with an
  * AbortSignal, a listener added after the abort is never called: check `aborted` first.
+ *
+ * A signal may outlive the request (one gRPC stream's or batch job's signal serves many requests):
+ * whoever adds a listener removes it once its request is answered, or the signal keeps that request
+ * (and its inputs) alive until the signal's owner goes.
  */
 export interface CancelSignal {
   readonly aborted: boolean;
   addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 export interface InferRequest {

@@ -2,7 +2,8 @@
  * Checks an ensemble (Triton's ensemble_scheduling) when it loads, so a bad pipeline never serves:
  * every step names a loaded model and maps each of its required inputs, every tensor a step reads
  * is an ensemble input or another step's output, no tensor is produced twice, every ensemble
- * output is produced, and the steps form no cycle. The result is the complete configuration.
+ * output is produced, the steps form no cycle, and no step leads back to the ensemble through other
+ * ensembles. The result is the complete configuration.
  */
 import { VireoError } from '../core/errors.js';
 import type { EnsembleStepConfig, ModelConfig, ParsedModelConfig } from './model-config.js';
@@ -56,6 +57,28 @@ function checkStep(name: string, step: EnsembleStep, lookup: StepModelLookup): v
   if (Object.keys(step.outputMap).length === 0) fail(name, `${where}: output_map is empty, so the step contributes nothing`);
 }
 
+/**
+ * The ensembles from `model` that lead back to `name` (as served now), or undefined. A reload can
+ * close such a loop (a config override makes a model that an ensemble uses an ensemble over it), and a
+ * request would then call through it forever, starving the event loop; Triton refuses it too.
+ */
+function pathBack(name: string, model: string, version: string | undefined, lookup: StepModelLookup, seen: Set<string>): string[] | undefined {
+  if (model === name) return [];
+  if (seen.has(model)) return undefined;
+  seen.add(model);
+  let config: ModelConfig | undefined;
+  try {
+    config = lookup(model, version);
+  } catch {
+    return undefined; // not ready: it routes nowhere now (checkStep reports a step that cannot be used)
+  }
+  for (const next of config?.ensemble_scheduling?.step ?? []) {
+    const path = pathBack(name, next.model_name, next.model_version >= 1 ? String(next.model_version) : undefined, lookup, seen);
+    if (path) return [model, ...path];
+  }
+  return undefined;
+}
+
 /** Steps in an order that respects their data dependencies; a cycle is an error naming its steps. */
 function order(name: string, steps: EnsembleStep[], inputs: readonly string[]): EnsembleStep[] {
   const available = new Set(inputs);
@@ -80,6 +103,10 @@ export function planEnsemble(parsed: ParsedModelConfig, name: string, lookup: St
   const inputs = parsed.input!.map((i) => i.name);
   const steps = scheduling.step.map(stepOf);
   for (const step of steps) checkStep(name, step, lookup);
+  for (const step of steps) {
+    const path = pathBack(name, step.model, step.version, lookup, new Set());
+    if (path) fail(name, `step ${step.index} (model "${step.model}") leads back to the ensemble (${[name, ...path, name].map((m) => `"${m}"`).join(' → ')}): ensembles may not call each other in a cycle`);
+  }
 
   const producer = new Map<string, string>(inputs.map((t) => [t, 'an ensemble input']));
   for (const step of steps) {

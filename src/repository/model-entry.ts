@@ -45,7 +45,7 @@ export interface ModelVersion {
 }
 
 /** What serves a version's requests: its scheduler, or an ensemble's runner. */
-export type ModelRunner = Pick<Scheduler, 'enqueue' | 'close' | 'pending'> & Partial<Pick<Scheduler, 'destroy'>> & Partial<Pick<DecoupledRunner, 'stream'>>;
+export type ModelRunner = Pick<Scheduler, 'enqueue' | 'close' | 'pending'> & Partial<Pick<Scheduler, 'destroy' | 'flush'>> & Partial<Pick<DecoupledRunner, 'stream'>>;
 
 let useTick = 0;
 

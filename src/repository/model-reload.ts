@@ -56,7 +56,13 @@ export async function reloadModel(entry: ModelEntry, configGiven: boolean, conte
     dir = await realpath(join(context.root, entry.name));
   } catch {
     const error = new VireoError('VIREO_ERR_MODEL_NOT_FOUND', `model "${entry.name}" is not in the repository`);
-    if (!entry.servingVersion()) context.forget(entry);
+    if (!entry.servingVersion()) {
+      entry.wanted = wasWanted;
+      entry.fail(error.message);
+      // An operation queued behind this one (an upload that creates the folder) runs on this entry:
+      // forgotten, it would load workers no request can reach and answer 200 for a model that is unknown.
+      if (entry.operations <= 1) context.forget(entry);
+    }
     log.error({ reason: error.message }, 'model failed to load');
     throw error;
   }

@@ -279,6 +279,11 @@ export class ModelRepository {
    * Graceful shutdown, first half: every scheduler stops waiting for fuller batches and finishes
    * what it admitted (the facade admits nothing new while draining). Workers stay until close().
    */
+  /** Every scheduler runs what it holds without its batching delay, still taking requests (Scheduler.flush). */
+  flush(): void {
+    for (const entry of this.#models.values()) for (const mv of entry.versions.values()) mv.scheduler?.flush?.();
+  }
+
   async drain(): Promise<void> {
     const schedulers = [...this.#models.values()].flatMap((entry) => [...entry.versions.values()]).map((mv) => mv.scheduler);
     await Promise.all(schedulers.map((scheduler) => scheduler?.close()));

@@ -14,6 +14,7 @@ export interface Runner {
   close(): Promise<void>;
   readonly pending: number;
   destroy?(error: import('../core/errors.js').VireoError): void;
+  flush?(): void;
 }
 
 let loads = 0;
@@ -55,6 +56,10 @@ export class CachingRunner implements Runner {
   async close(): Promise<void> {
     await this.#inner.close();
     this.#cache.drop(this.#owner);
+  }
+
+  flush(): void {
+    this.#inner.flush?.();
   }
 
   destroy(error: import('../core/errors.js').VireoError): void {

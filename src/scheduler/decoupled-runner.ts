@@ -66,8 +66,16 @@ export class DecoupledRunner {
     if (options.signal?.aborted) return refuse(new VireoError('VIREO_ERR_REQUEST_CANCELLED', 'the client cancelled the request'));
     if (this.#queue.length >= MAX_QUEUED_STREAMS) return refuse(new VireoError('VIREO_ERR_QUEUE_FULL', `model "${this.#model}" has ${MAX_QUEUED_STREAMS} streams waiting; retry later`));
     return new Promise<void>((resolve, reject) => {
-      const entry: QueuedStream = { inputs, outputs, options, onResponse, controller: new AbortController(), arrivalNs: nowNs(), resolve, reject };
-      options.signal?.addEventListener('abort', () => this.#cancel(entry), { once: true });
+      // The listener goes once the stream settles, however it does: a signal shared by many streams
+      // (a gRPC stream's) would otherwise hold every finished one, and its inputs, until it goes.
+      const onAbort = () => this.#cancel(entry);
+      const unlisten = () => options.signal?.removeEventListener('abort', onAbort);
+      const entry: QueuedStream = {
+        inputs, outputs, options, onResponse, controller: new AbortController(), arrivalNs: nowNs(),
+        resolve: () => { unlisten(); resolve(); },
+        reject: (error) => { unlisten(); reject(error); },
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(entry);
       this.#report();
       this.#pump();

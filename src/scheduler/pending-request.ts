@@ -45,6 +45,7 @@ export class PendingRequest {
   trace: unknown = undefined;
   readonly #resolve: (outputs: Tensor[]) => void;
   readonly #reject: (error: VireoError) => void;
+  #onAbort: (() => void) | undefined;
 
   constructor(
     readonly inputs: readonly Tensor[],
@@ -70,14 +71,32 @@ export class PendingRequest {
     this.state = next;
   }
 
+  /**
+   * Calls `listener` if the signal aborts while the request is unanswered. The listener is removed
+   * when the request is answered: a signal shared by many requests (a gRPC stream's, a batch job's)
+   * would otherwise hold every answered request, and its inputs, until the signal itself goes.
+   */
+  onAbort(listener: () => void): void {
+    if (!this.signal) return;
+    this.#onAbort = listener;
+    this.signal.addEventListener('abort', listener, { once: true });
+  }
+
   release(outputs: Tensor[]): void {
     this.transition('RELEASED');
+    this.#unlisten();
     this.#resolve(outputs);
   }
 
   fail(error: VireoError): void {
     this.transition('FAILED');
+    this.#unlisten();
     this.#reject(error);
+  }
+
+  #unlisten(): void {
+    if (this.#onAbort) this.signal?.removeEventListener('abort', this.#onAbort);
+    this.#onAbort = undefined;
   }
 }
 

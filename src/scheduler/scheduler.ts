@@ -80,6 +80,8 @@ export class Scheduler {
   readonly #timer = new WakeTimer(() => this.#pump());
   /** Earliest queue deadline of any request enqueued since the last expiry scan (a lower bound). */
   #closing = false;
+  /** Draining (flush): queued batches run without waiting out their batching delay. */
+  #flushing = false;
   #drained: (() => void) | undefined;
   readonly #lane: BackgroundLane | undefined;
   readonly #hold: BackgroundHold | undefined;
@@ -148,12 +150,22 @@ export class Scheduler {
       const policy = this.#queues.policies[level]!;
       const timeoutUs = queueTimeoutUs(policy, options.timeoutUs);
       if (timeoutUs > 0) request.deadlineNs = arrival + timeoutUs * 1000;
-      options.signal?.addEventListener('abort', () => this.#cancel(request), { once: true });
+      request.onAbort(() => this.#cancel(request));
       this.#adaptive?.observeArrival(arrival, items);
       this.#queues.push(request);
       this.#recorder.pending(this.pending);
       this.#pump();
     });
+  }
+
+  /**
+   * The server is draining: what is queued runs now rather than after its batching delay, and so does
+   * what arrives from here on. Requests are still taken — an admitted request's ensemble steps and its
+   * handler's BLS calls are new requests to this model — until close().
+   */
+  flush(): void {
+    this.#flushing = true;
+    this.#pump();
   }
 
   /** Stops taking requests, lets every queued and running one finish, then resolves. */
@@ -230,7 +242,7 @@ export class Scheduler {
     while (this.#queues.sizeIn(first, end) > 0) {
       const slot = lane ? lane.idleSlot() : this.#idleSlot();
       if (!slot) break;
-      const plan = choosePlan(this.#queues.pending(first, end), policy, now, this.#closing);
+      const plan = choosePlan(this.#queues.pending(first, end), policy, now, this.#closing || this.#flushing);
       if (plan.wait !== undefined) return Math.min(wakeAt, plan.wait);
       // Real-time work (not the lane's, not background plans on the model's own instances) holds job batches back.
       void this.#run(slot, plan.requests, lane ? 'lane' : plan.requests.some((r) => r.level < this.#levels) ? 'realtime' : 'background');

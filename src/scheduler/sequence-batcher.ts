@@ -151,6 +151,11 @@ export class SequenceBatcher {
     this.#stopIdleTimer();
   }
 
+  /** Draining: the inner schedulers run what they hold without their batching delay (Scheduler.flush). */
+  flush(): void {
+    for (const inner of this.#inner) inner.flush();
+  }
+
   /** Fails every step still waiting in a sequence or an inner queue; running batches finish. */
   destroy(error: VireoError): void {
     this.#closing = true;

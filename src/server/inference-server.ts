@@ -279,6 +279,9 @@ export class InferenceServer {
    */
   async inferStream(request: InferRequest, onResponse: (response: InferResponse) => void): Promise<void> {
     this.#admission.checkOpen();
+    // The same bounds as infer: decoders check only each input's element count, so the request's
+    // BYTES total (--max-bytes-total) and its elements over all inputs are checked here.
+    checkBytesRequest(request.inputs);
     checkRequestCounts(request);
     await this.#admission.admitted(async () => {
       const { mv, validated } = await prepareRequest(this.repository, request);

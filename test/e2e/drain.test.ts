@@ -2,9 +2,12 @@
  * Graceful drain of a real `vireo serve` process: on SIGTERM readiness turns false and new requests
  * get 503 while every admitted request completes, then the process exits 0; a second signal or
  * --drain-timeout forces the exit (code 1) with requests still running. A thread given up inside an
- * overrunning onnxruntime run (execute_timeout_ms) does not turn the exit into an abort.
+ * overrunning onnxruntime run (execute_timeout_ms) does not turn the exit into an abort. Requests still
+ * arriving (never admitted) are answered 503 and do not hold the exit.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { slowIdentityModel, slowModel } from '../../tools/modelgen/models.js';
 import { startChildServer } from '../helpers/child-server.js';
@@ -14,6 +17,19 @@ import { waitFor } from '../helpers/lifecycle.js';
 const N = 256;
 
 const request = (i: number) => ({ inputs: [{ name: 'INPUT', shape: [1, N], datatype: 'FP32', data: Array.from({ length: N }, (_, j) => (i * 7 + j) % 50) }] });
+
+/** Sends `text` on a new connection and leaves it unfinished; resolves with all the server sent until it closed. */
+async function unfinished(url: string, text: string): Promise<{ answer: Promise<string> }> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let received = '';
+  const answer = new Promise<string>((resolve) => {
+    socket.setEncoding('utf8').on('data', (chunk: string) => { received += chunk; }).on('error', () => undefined).once('close', () => resolve(received));
+  });
+  socket.write(text);
+  return { answer };
+}
 
 async function infer(url: string, i: number): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}/v2/models/slow/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request(i)) });
@@ -63,6 +79,23 @@ describe('graceful drain (child process)', () => {
     child.process.kill('SIGTERM');
     assert.equal(await child.exit, 0, child.lines.slice(-5).join('\n'));
     assert.ok(!child.lines.some((l) => l.includes('terminate called')), 'no C++ abort on the way out');
+  });
+
+  it('SIGTERM: requests still arriving (headers or body) are answered 503 and do not hold the exit until the drain timeout', async () => {
+    const child = await startChildServer(repo.root, ['--drain-timeout', '5']);
+    // A slow upload and a client trickling its headers: neither request is whole, so neither was admitted.
+    const body = await unfinished(child.url, 'POST /v2/models/slow/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"inputs":');
+    const headers = await unfinished(child.url, 'POST /v2/models/slow/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le');
+    await sleep(300); // the server reads them
+    const started = Date.now();
+    child.process.kill('SIGTERM');
+    // They held the close until --request-timeout-ms (60 s): the drain timeout ended the process with code 1.
+    assert.equal(await child.exit, 0, child.lines.slice(-3).join('\n'));
+    assert.ok(Date.now() - started < 4000, `exited after ${Date.now() - started} ms`);
+    for (const answer of [await body.answer, await headers.answer]) {
+      assert.match(answer, /^HTTP\/1.1 503 /);
+      assert.match(answer, /shutting down/);
+    }
   });
 
   it('a second signal forces the exit with code 1', async () => {

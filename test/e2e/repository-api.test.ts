@@ -111,6 +111,22 @@ describe('repository API (explicit mode)', () => {
     assert.equal((await server.get('/v2/models/uploaded/config')).body.max_batch_size, 4);
   });
 
+  it('an upload queued behind a load of the same missing model serves it: the first load\'s NOT_FOUND does not orphan the second', async () => {
+    // The plain load finds no folder and fails with NOT_FOUND; the upload, queued behind it on the same
+    // model, makes the folder and loads. It used to load into a model the repository had already dropped:
+    // 200, yet the model unknown (404) and its instance running where no request or unload reached it.
+    // (The facade queues the two in call order; two HTTP requests could arrive in either.)
+    const [missing, uploaded] = await Promise.allSettled([
+      server.server.loadModel('late'),
+      server.server.loadModel('late', { config: JSON.stringify(ADD_CONFIG), files: { '1/model.onnx': addModel(9) } }),
+    ]);
+    assert.equal(missing.status === 'rejected' && missing.reason.code, 'VIREO_ERR_MODEL_NOT_FOUND');
+    assert.equal(uploaded.status, 'fulfilled', String((uploaded as PromiseRejectedResult).reason));
+    assert.deepEqual((await server.post('/v2/models/late/infer', addRequest(x))).body.outputs?.[0].data, plus(9));
+    assert.equal((await unload('late')).status, 200);
+    assert.equal((await server.get('/v2/models/late/ready')).body.ready, false);
+  });
+
   it('a load of uploaded files that fails leaves the repository as it was: replaced files back, new ones and their folders gone', async () => {
     const before = await readFile(join(repo.root, 'adder', '1', 'model.onnx'));
     assert.equal((await load('adder')).status, 200);

@@ -80,6 +80,11 @@ class ConnectionSignal implements CancelSignal {
     if (!this.aborted) (this.#listeners ??= []).push(listener);
   }
 
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const at = this.#listeners?.indexOf(listener) ?? -1;
+    if (at >= 0) this.#listeners!.splice(at, 1);
+  }
+
   #abort(): void {
     this.aborted = true;
     const listeners = this.#listeners;

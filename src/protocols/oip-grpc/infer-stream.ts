@@ -9,7 +9,7 @@
  * flow control then holds the client back), and a response the client is slow to read is waited
  * for ('drain') before the next is written, so neither side buffers without bound.
  */
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import { status as grpcStatus, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 import { VireoError } from '../../core/errors.js';
 import type { Logger } from '../../logging/logger.js';
@@ -37,19 +37,6 @@ interface StreamContext {
   logger: Logger;
   streams: StreamRegistry;
   inFlightLimit?: number;
-}
-
-/**
- * A signal of one request, aborted with the stream's. The scheduler's listeners go on this one, so
- * they are collected with the request: put on the stream's own signal they (and with them each
- * request's inputs) stayed until the stream ended, without bound on a long-lived stream.
- */
-function requestSignal(stream: AbortSignal): { signal: AbortSignal; done: () => void } {
-  const own = new AbortController();
-  if (stream.aborted) own.abort();
-  const abort = () => own.abort();
-  stream.addEventListener('abort', abort, { once: true });
-  return { signal: own.signal, done: () => stream.removeEventListener('abort', abort) };
 }
 
 /** Resolves when the stream can take writes again, or is gone. */
@@ -138,6 +125,9 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
   let paused = false;
   let unwritten = 0;
   const limit = ctx.inFlightLimit ?? STREAM_IN_FLIGHT_LIMIT;
+  // Each unanswered request has one listener on the stream's signal (removed once answered): up to
+  // `limit` by design, so Node's leak warning (past 10) would be a false alarm; past twice that it is not.
+  setMaxListeners(2 * limit, controller.signal);
 
   const finish = () => {
     if (finished) return;
@@ -176,10 +166,11 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
         if (!finished && !call.cancelled && !call.write(response)) await writable(call);
       });
     };
-    const own = requestSignal(controller.signal);
+    // Every request shares the stream's signal: the scheduler and the decoupled runner remove their
+    // listener from it once the request is answered (CancelSignal), so a long-lived stream holds
+    // nothing of the requests it has answered.
     if (decoupled(ctx.server, message)) {
-      void answerStream(ctx.server, ctx.logger, message, own.signal, call.metadata, writeNow).then(() => {
-        own.done();
+      void answerStream(ctx.server, ctx.logger, message, controller.signal, call.metadata, writeNow).then(() => {
         tail = tail.then(() => {
           pending--;
           if (paused && pending < limit) {
@@ -191,7 +182,7 @@ export function handleInferStream(call: ServerDuplexStream<ModelInferRequestMess
       });
       return;
     }
-    const result = answer(ctx.server, ctx.logger, message, own.signal, call.metadata).finally(own.done);
+    const result = answer(ctx.server, ctx.logger, message, controller.signal, call.metadata);
     tail = tail.then(async () => {
       const response = await result;
       if (!finished && !call.cancelled && !call.write(response)) await writable(call);

@@ -102,7 +102,10 @@ export function generateRoutes(app: FastifyInstance, { server }: HttpOptions): v
       const inferRequest = parse(server, request, reply);
       let last: InferResponse | undefined;
       await server.inferStream(inferRequest, (response) => { last = response; });
-      if (!last) throw new VireoError('VIREO_ERR_BACKEND_EXECUTE', `model "${request.params.model}" ended its stream without a response`);
+      // A decoupled model may send no response at all: nothing failed, but /generate has nothing to
+      // answer. Triton refuses it too ("generate expects model to produce exactly 1 response"); it is
+      // the request's choice of endpoint, so 400 naming /generate_stream, not a server error.
+      if (!last) throw new VireoError('VIREO_ERR_MODEL_DECOUPLED', `model "${request.params.model}" ended its stream without a response: /generate answers one response; use /generate_stream for a model that may send any number, none included`);
       return reply.send(generateJson(last));
     } catch (error) {
       return sendError(reply, error);
@@ -125,6 +128,7 @@ export function generateRoutes(app: FastifyInstance, { server }: HttpOptions): v
         reply.raw.write(`data: ${JSON.stringify(generateJson(response))}\n\n`);
         if (reply.raw.writableLength > SSE_UNREAD_LIMIT) reply.raw.destroy();
       });
+      // No response at all (a decoupled model may send none) is a 200 stream with no event, as Triton's.
       start();
       reply.raw.end();
     } catch (error) {
