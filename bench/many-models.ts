@@ -43,7 +43,7 @@ async function status(pid: number): Promise<{ rss: number; threads: number }> {
   return { rss: Number(/VmRSS:\s+(\d+)/.exec(text)![1]) * 1024, threads: Number(/Threads:\s+(\d+)/.exec(text)![1]) };
 }
 
-interface Server { url: string; child: ChildProcess; readyMs: number; readyCpuS: number; stop: () => Promise<void> }
+interface Server { url: string; metricsUrl: string; child: ChildProcess; readyMs: number; readyCpuS: number; stop: () => Promise<void> }
 
 /** CPU seconds (user + system, all threads) the process used so far: unlike wall time, barely moved by a busy machine. */
 async function cpuSeconds(pid: number): Promise<number> {
@@ -52,10 +52,10 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 async function startServer(root: string, repository: string, extra: string[] = []): Promise<Server> {
-  const port = await freePort();
+  const [port, metricsPort] = [await freePort(), await freePort()];
   const started = performance.now();
   const child = spawn(process.execPath, [join(root, 'bin', 'vireo.js'), 'serve', '--model-repository', repository,
-    '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '0', '--metrics-port', '0', '--log-format', 'json', ...extra], {
+    '--http-port', String(port), '--http-address', '127.0.0.1', '--grpc-port', '0', '--metrics-port', String(metricsPort), '--metrics-address', '127.0.0.1', '--log-format', 'json', ...extra], {
     cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -67,7 +67,18 @@ async function startServer(root: string, repository: string, extra: string[] = [
   }
   const readyMs = performance.now() - started;
   const readyCpuS = await cpuSeconds(child.pid!);
-  return { url, child, readyMs, readyCpuS, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
+  return { url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, readyMs, readyCpuS, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
+}
+
+/**
+ * The main thread's V8 heap (committed) and the external memory it holds (array buffers), from the
+ * server's own metrics: the part of RSS that moves with garbage collection and the young generation's
+ * growth under traffic rather than with what loads and unloads leave behind.
+ */
+async function mainHeap(server: Server): Promise<number> {
+  const text = await (await fetch(server.metricsUrl)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return value('nodejs_heap_size_total_bytes') + value('nodejs_external_memory_bytes');
 }
 
 /** Settles after start (lazy pages, the first collections) before reading RSS. */
@@ -150,13 +161,15 @@ if (only.has('examples')) {
 if (only.has('cycles')) {
   const cycles = Number(values.cycles);
   const repo = join(here, 'examples', 'models');
-  report.push(`### ${cycles} load/unload cycles of ocr_rec (explicit mode, ${values.infer} inference calls per cycle)`, '', '| system | RSS loaded, cycle 1 MiB | RSS loaded, cycle ' + cycles + ' MiB | growth | threads at the end |', '|---|---|---|---|---|');
+  report.push(`### ${cycles} load/unload cycles of ocr_rec (explicit mode, ${values.infer} inference calls per cycle)`, '', '| system | RSS loaded, cycle 1 MiB | RSS loaded, cycle ' + cycles + ' MiB | growth | of which the main thread\'s V8 heap and external memory, MiB | RSS without them: growth | threads at the end |', '|---|---|---|---|---|---|---|');
   for (const system of systems) {
     const server = await startServer(system.root, repo, ['--model-control-mode', 'explicit']);
     const control = (action: string) => fetch(`${server.url}/v2/repository/models/ocr_rec/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
       .then(async (r) => { if (r.status !== 200) throw new Error(`${action}: ${r.status} ${await r.text()}`); });
     let first = 0;
+    let firstHeap = 0;
     let last = { rss: 0, threads: 0 };
+    let lastHeap = 0;
     for (let c = 1; c <= cycles; c++) {
       await control('load');
       for (let i = 0; i < Number(values.infer); i++) {
@@ -167,16 +180,17 @@ if (only.has('cycles')) {
       }
       await new Promise((r) => setTimeout(r, 300));
       last = await status(server.child.pid!);
-      if (c === 1) first = last.rss;
-      process.stderr.write(`[many-models] ${system.name}: cycle ${c}, RSS ${mib(last.rss)} MiB, ${last.threads} threads\n`);
+      lastHeap = await mainHeap(server);
+      if (c === 1) [first, firstHeap] = [last.rss, lastHeap];
+      process.stderr.write(`[many-models] ${system.name}: cycle ${c}, RSS ${mib(last.rss)} MiB (main V8 heap + external ${mib(lastHeap)}), ${last.threads} threads\n`);
       await control('unload');
     }
     await server.stop();
-    row([system.name, mib(first), mib(last.rss), `${(100 * (last.rss / first - 1)).toFixed(1)} %`, last.threads]);
+    row([system.name, mib(first), mib(last.rss), `${(100 * (last.rss / first - 1)).toFixed(1)} %`, `${mib(firstHeap)} → ${mib(lastHeap)}`, `${(100 * ((last.rss - lastHeap) / (first - firstHeap) - 1)).toFixed(1)} %`, last.threads]);
   }
   const plain = await plainCycles(join(repo, 'ocr_rec', '1', 'model.onnx'), cycles, Number(values.infer));
   process.stderr.write(`[many-models] plain session: RSS per cycle ${plain.map(mib).join(' ')} MiB\n`);
-  row(['plain onnxruntime session, created, run and released in one Node process', mib(plain[0]!), mib(plain.at(-1)!), `${(100 * (plain.at(-1)! / plain[0]! - 1)).toFixed(1)} % (highest ${mib(Math.max(...plain))})`, '']);
+  row(['plain onnxruntime session, created, run and released in one Node process', mib(plain[0]!), mib(plain.at(-1)!), `${(100 * (plain.at(-1)! / plain[0]! - 1)).toFixed(1)} % (highest ${mib(Math.max(...plain))})`, '', '', '']);
   report.push('');
 }
 

@@ -28,7 +28,7 @@ import { renderContainerfile, renderModelsContainerfile, type ContainerfileOptio
 import type { ModelSummary } from './model-inventory.js';
 import { PackagingError } from './packaging-error.js';
 import { PRUNE_SCRIPT } from './prune-script.js';
-import { BUILD_ONLY_DEPENDENCIES, INSTALL_ONLY_DEPENDENCIES } from './prune-list.js';
+import { BUILD_ONLY_DEPENDENCIES, INSTALL_ONLY_DEPENDENCIES, NOT_IN_IMAGE } from './prune-list.js';
 import { compileHandlerModel, dropHandlerSources } from './handler-compiler.js';
 import { minifyJavaScript } from './js-minifier.js';
 import { readModelConfig } from '../repository/config-file.js';
@@ -85,7 +85,7 @@ function resolveInLock(packages: Record<string, LockPackage>, from: string, name
 }
 
 /**
- * The lockfile paths reachable from the root's dependencies, leaving out BUILD_ONLY_DEPENDENCIES, the
+ * The lockfile paths reachable from the root's dependencies, leaving out NOT_IN_IMAGE, the
  * dependencies packages use only to install or in their command-line tools (INSTALL_ONLY_DEPENDENCIES), and
  * what only those need.
  */
@@ -93,7 +93,7 @@ function reachable(packages: Record<string, LockPackage>): Set<string> {
   const root = packages[''] ?? {};
   const seen = new Set<string>();
   const queue: [string, string][] = Object.keys({ ...root.dependencies, ...root.optionalDependencies })
-    .filter((name) => !BUILD_ONLY_DEPENDENCIES.has(name)).map((name) => ['', name]);
+    .filter((name) => !NOT_IN_IMAGE.has(name)).map((name) => ['', name]);
   while (queue.length > 0) {
     const [from, name] = queue.pop()!;
     const path = resolveInLock(packages, from, name);

@@ -71,6 +71,18 @@ export const UNUSED_ROOT_DIRS = ['.github', 'docs', 'doc', 'example', 'examples'
 export const BUILD_ONLY_DEPENDENCIES = new Set(['tsx']);
 
 /**
+ * Dependencies the server runs without, left out of images for their size. koffi is the FFI through which
+ * src/core/native-heap.ts gives the C heap's free memory back after model loads and unloads (13 MiB of an
+ * idle examples/models, 30 of a 75 MB model: README, "Many models per server"); its binary for linux/x64
+ * alone is 1.6 MB, which took the image of examples/models to 101.6 MB over its base, past issue 18's bound of
+ * 100 MB (test/e2e/container.test.ts). Without it the server keeps what glibc keeps, as it did before.
+ */
+export const IMAGE_OMITTED_DEPENDENCIES = new Set(['koffi']);
+
+/** Neither built nor copied into an image: BUILD_ONLY_DEPENDENCIES and IMAGE_OMITTED_DEPENDENCIES. */
+export const NOT_IN_IMAGE = new Set([...BUILD_ONLY_DEPENDENCIES, ...IMAGE_OMITTED_DEPENDENCIES]);
+
+/**
  * Dependencies a package uses only in its install script or command-line tool, never when required: vireo build
  * does not copy them (nor what only they need) into the image.
  */

@@ -13,6 +13,7 @@ import type { Scheduler } from '../scheduler/scheduler.js';
 import type { DecoupledRunner } from '../scheduler/decoupled-runner.js';
 import type { ModelCodecs } from '../codecs/model-codecs.js';
 import { StatisticsRecorder, fanOut } from '../scheduler/statistics.js';
+import { trimNativeHeapSoon } from '../core/native-heap.js';
 import type { ModelConfig, ParsedModelConfig } from './model-config.js';
 import type { ModelFingerprint } from './model-fingerprint.js';
 
@@ -65,6 +66,8 @@ export async function retireVersion(mv: ModelVersion, log: Logger): Promise<void
   mv.scheduler = undefined;
   mv.instances = undefined;
   mv.extra?.unloaded?.();
+  // What the sessions freed goes back to the system now, not only when the allocator next needs it.
+  trimNativeHeapSoon();
   log.info({ version: mv.version, unloadMs: Math.round(performance.now() - t0) }, 'model unloaded');
 }
 

@@ -29,6 +29,7 @@ import { parameterNumber, type ModelConfig, type ParsedModelConfig } from './mod
 import { DEFAULT_MODEL_DEFAULTS, executionsPerInstance, queueBound, jobInstanceGroup, type ModelDefaults } from './model-defaults.js';
 import { runWarmup } from './model-warmup.js';
 import { relativeSegments } from './safe-path.js';
+import { trimNativeHeapSoon } from '../core/native-heap.js';
 
 export interface LoadVersionOptions {
   modelName: string;
@@ -259,5 +260,9 @@ export async function loadVersion(options: LoadVersionOptions): Promise<LoadedVe
   } catch (error) {
     await Promise.all(instances.map((i) => i.close()));
     throw VireoError.from(error);
+  } finally {
+    // Opening a session leaves the parsed model file and the loader's buffers freed behind it
+    // (megabytes per megabyte of weights), and warm-up its tensors: back to the system (native-heap.ts).
+    trimNativeHeapSoon();
   }
 }

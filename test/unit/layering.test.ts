@@ -52,6 +52,7 @@ const EXCLUSIVE: Record<string, string> = {
   '@opentelemetry/sdk-trace-node': 'tracing',
   '@opentelemetry/exporter-trace-otlp-http': 'tracing',
   '@opentelemetry/resources': 'tracing',
+  koffi: 'core',
 };
 
 async function* files(dir: string): AsyncGenerator<string> {
