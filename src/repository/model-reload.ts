@@ -22,6 +22,7 @@ import { loadEnsembleVersion } from './ensemble-loader.js';
 import type { ModelDefaults } from './model-defaults.js';
 import { listVersions, selectVersions } from './version-policy.js';
 import { repositoryRelative } from './safe-path.js';
+import { planEnsemble } from './ensemble-plan.js';
 
 export interface ReloadContext {
   root: string;
@@ -107,6 +108,9 @@ export async function reloadModel(entry: ModelEntry, configGiven: boolean, conte
   };
   if (context.budget) for (const mv of fresh) await loadVersionInBudget(mv);
   else await Promise.all(fresh.map(loadVersionInBudget));
+  // Checked again as the versions go in, with no await before the swap: two ensembles reloaded side by
+  // side were each planned against the other's old configuration, and could close a loop between them.
+  if (parsed.platform === 'ensemble') for (const mv of fresh) if (mv.state === 'READY') recheckEnsemble(mv, parsed, context, log);
   const retiring = entry.swap(fresh, selected);
   entry.fingerprint = fingerprint;
   entry.settleState();
@@ -119,6 +123,20 @@ export async function reloadModel(entry: ModelEntry, configGiven: boolean, conte
 function clientSafe(error: VireoError, root: string, dir: string, model: string): VireoError {
   const message = repositoryRelative(error.message, root, dir, model);
   return message === error.message ? error : new VireoError(error.code, message, { cause: error });
+}
+
+/** planEnsemble against what serves now; a version it refuses does not go in (its runner, which holds no instances, closes). */
+function recheckEnsemble(mv: ModelVersion, parsed: ParsedModelConfig, context: ReloadContext, log: Logger): void {
+  try {
+    planEnsemble(parsed, mv.model, context.lookup);
+  } catch (error) {
+    void mv.scheduler?.close();
+    mv.scheduler = undefined;
+    mv.error = VireoError.from(error);
+    mv.state = 'UNAVAILABLE';
+    mv.reason = mv.error.message;
+    log.error({ version: mv.version, reason: mv.reason }, 'model failed to load');
+  }
 }
 
 async function loadOne(mv: ModelVersion, dir: string, parsed: ParsedModelConfig, log: Logger, context: ReloadContext): Promise<void> {

@@ -3,10 +3,13 @@
  * configuration (a config override here; a poll sees an edited file the same way) that makes it an
  * ensemble over `outer` would send every request round the loop forever, holding the event loop and
  * growing the heap (the server stopped answering health checks, RSS 0.1 → 1.4 GB in 10 s). The load is
- * refused with its reason, as Triton refuses circular ensembles, and the serving `pipe` stays.
+ * refused with its reason, as Triton refuses circular ensembles, and the serving `pipe` stays. Two
+ * reloads side by side, each planned against the other's old configuration, are checked again as their
+ * versions go in.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { after, before, it, mock } from 'node:test';
+import { ModelCodecs } from '../../src/codecs/model-codecs.js';
 import { simpleModel } from '../../tools/modelgen/models.js';
 import { makeRepository } from '../helpers/repository.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -24,7 +27,7 @@ const ensemble = (step: string) => ({ config: ensembleConfig(step), versions: { 
 let server: TestServer;
 let cleanup: () => Promise<void>;
 before(async () => {
-  const repo = await makeRepository({ simple: { versions: { 1: simpleModel() } }, pipe: ensemble('simple'), outer: ensemble('pipe'), top: ensemble('outer') });
+  const repo = await makeRepository({ simple: { versions: { 1: simpleModel() } }, pipe: ensemble('simple'), outer: ensemble('pipe'), top: ensemble('outer'), e1: ensemble('simple'), e2: ensemble('simple') });
   cleanup = repo.cleanup;
   server = await startTestServer(repo.root, { modelControlMode: 'explicit', loadModels: ['*'] });
 });
@@ -45,8 +48,44 @@ it('refuses a reload that makes ensembles call each other in a cycle, directly o
   }
   // The serving versions stay, and requests through them are answered.
   const states = ((await server.post('/v2/repository/index', {})).body as { name: string; state: string }[]).map((e) => `${e.name}:${e.state}`);
-  assert.deepEqual(states, ['outer:READY', 'pipe:READY', 'simple:READY', 'top:READY']);
+  assert.deepEqual(states, ['e1:READY', 'e2:READY', 'outer:READY', 'pipe:READY', 'simple:READY', 'top:READY']);
   assert.deepEqual((await infer('top')).body.outputs?.[0].data, a.map((v) => 2 * v));
   // A reload that closes no loop still passes.
   assert.equal((await server.post('/v2/repository/models/pipe/load', { parameters: { config: JSON.stringify(ensembleConfig('simple')) } })).status, 200);
+});
+
+it('refuses the loop two reloads side by side would close, each planned against the other\'s old configuration', async () => {
+  // e1 over e2 is no loop while e2 runs `simple`, nor e2 over e1 while e1 does: together they are one.
+  for (const name of ['e1', 'e2']) assert.equal((await server.post(`/v2/repository/models/${name}/load`, { parameters: { config: JSON.stringify(ensembleConfig('simple')) } })).status, 200);
+  // e1's reload is held after its plan (at its codecs, the await before its versions go in) while e2's
+  // reload runs through: e1 was planned against the e2 that ran `simple`.
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let held = false;
+  const build = ModelCodecs.build.bind(ModelCodecs);
+  const codecs = mock.method(ModelCodecs, 'build', async (...args: Parameters<typeof ModelCodecs.build>) => {
+    if (!held) {
+      held = true;
+      await gate;
+    }
+    return build(...args);
+  });
+  try {
+    const first = server.post('/v2/repository/models/e1/load', { parameters: { config: JSON.stringify(ensembleConfig('e2')) } });
+    for (let i = 0; !held; i++) {
+      assert.ok(i < 500, 'e1\'s reload never reached its codecs');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const second = await server.post('/v2/repository/models/e2/load', { parameters: { config: JSON.stringify(ensembleConfig('e1')) } });
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    release();
+    const refused = await first;
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.match(refused.body.error, /leads back to the ensemble .*"e1" → "e2" → "e1"/);
+  } finally {
+    release();
+    codecs.mock.restore();
+  }
+  // Both answer: e2 through e1, which still runs `simple`.
+  for (const name of ['e1', 'e2']) assert.deepEqual((await infer(name)).body.outputs?.[0].data, a.map((v) => 2 * v));
 });
