@@ -3,9 +3,8 @@
  *
  * A session frees its weights and buffers when it is released, but glibc keeps what it freed: after its
  * first large free it raises its mmap threshold, so later large blocks (weights, tensors of a megabyte)
- * come from its heaps, where a freed block is returned only when it ends the heap. Over load/unload
- * cycles that memory stays resident: 20 cycles of ocr_rec with 6 calls each, after which `malloc_trim(0)`
- * (called through gdb) took 54 MiB off a 226 MiB server (README, "Many models per server").
+ * come from its heaps, where a freed block is returned only when it ends the heap, and stays resident:
+ * after a 75 MB model loads, 30 MiB of it (`tsx bench/malloc-trim.ts`, README "Many models per server").
  * `malloc_trim(0)` returns every free page of every arena (madvise), not only the heaps' tops, in well
  * under a millisecond here. glibc has no setting that does this by itself, and node no binding for it,
  * so it is called through koffi (a maintained FFI with prebuilt binaries, loaded on the first unload).
