@@ -13,6 +13,7 @@ import { dataTypeInfo, type DataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
 import type { InferRequest, InferResponse } from '../../core/inference.js';
 import { tensorDataToJson } from '../../core/json-tensors.js';
+import { jsonData } from './json-answer.js';
 import { packBytes, unpackBytes, viewAs, type Tensor, type TensorData } from '../../core/tensor.js';
 import { checkTensorBytes } from '../../core/request-limits.js';
 import type { ModelConfig } from '../../repository/model-config.js';
@@ -126,14 +127,21 @@ function outputBytes(tensor: Tensor): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** The response as a JSON header plus binary sections for the outputs the request asked in binary. */
-export function encodeInferResponse(response: InferResponse, request: InferRequest): EncodedResponse {
+/**
+ * The response as a JSON header plus binary sections for the outputs the request asked in binary.
+ * With `deferNumbers`, a large numeric output's data is a DeferredNumbers (json-answer.ts) for
+ * jsonAnswer to write; stringified as it is, it gives the same JSON.
+ */
+export function encodeInferResponse(response: InferResponse, request: InferRequest, deferNumbers = false): EncodedResponse {
   const binary: Uint8Array[] = [];
   const outputs = response.outputs.map((t) => {
     const base = { name: t.name, datatype: t.datatype, shape: t.shape };
     const inSharedMemory = response.sharedMemoryOutputs?.[t.name];
     if (inSharedMemory) return { ...base, parameters: inSharedMemory };
-    if (!binaryWanted(request, t.name)) return { ...base, data: tensorDataToJson(t.data, t.datatype, `output "${t.name}"`) };
+    if (!binaryWanted(request, t.name)) {
+      const what = `output "${t.name}"`;
+      return { ...base, data: deferNumbers ? jsonData(t.data, t.datatype, what) : tensorDataToJson(t.data, t.datatype, what) };
+    }
     const bytes = outputBytes(t);
     binary.push(bytes);
     return { ...base, parameters: { binary_data_size: bytes.byteLength } };

@@ -15,8 +15,12 @@ import type { InferenceServer } from '../../server/inference-server.js';
 import { binaryTable, jsonBodyTable } from './dataframe-body.js';
 import { encodeInferResponse, inferenceHeaderLength, parseBinaryInferBody, parseRawInferBody } from './oip-binary-codec.js';
 import { parseInferBody, type SharedMemoryInput } from './oip-json-codec.js';
+import { jsonAnswer } from './json-answer.js';
 import { plainResponse } from './plain-response.js';
 import { isUpload, parseUpload } from './upload-request.js';
+
+/** What fastify sends a serialized JSON reply as. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** From this size on a binary answer is written part by part (see the infer route). */
 const STREAMED_ANSWER_BYTES = 256 * 1024;
@@ -104,9 +108,13 @@ export function oipRoutes(app: FastifyInstance, { server, bodyLimit }: HttpOptio
       inferRequest.trace = trace;
       const response = await server.infer(inferRequest);
       trace?.encoding();
-      const { header, binary } = encodeInferResponse(response, inferRequest);
+      const { header, binary } = encodeInferResponse(response, inferRequest, true);
       if (binary.length === 0) {
-        reply.send(header);
+        // Large numeric outputs are written straight into one Buffer (json-answer.ts), the same bytes
+        // and content type the reply serializer gives; it is compressed like any other answer.
+        const written = jsonAnswer(header);
+        if (written) reply.type(JSON_TYPE).send(written);
+        else reply.send(header);
       } else {
         // binary_data extension: JSON header, then each binary output in order (one copy into the body).
         // Trailing spaces pad the header to 8 bytes so clients can view the outputs without realigning.
