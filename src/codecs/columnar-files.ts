@@ -15,13 +15,14 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { tableToIPC, Table as ArrowTable, vectorFromArray, makeData, makeVector, Float32, Float64, Int32, Int64, Bool, Utf8, List, FixedSizeList, Field } from 'apache-arrow';
 import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { VireoError } from '../core/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './read-bounds.js';
 import type { RowMajorColumns } from './dataframe-codec.js';
-import { flatNumericColumns, readFlatColumns } from './parquet-flat-columns.js';
-import { checkRowGroupBound, checkRowGroups, rowGroupSize } from './parquet-footer-bounds.js';
+import { chunkRange, flatNumericColumns, readFlatColumns } from './parquet-flat-columns.js';
+import { checkRowGroupBound, checkRowGroups, MIN_CELL_BYTES, rowGroupSize } from './parquet-footer-bounds.js';
+import { boundedCompressors } from './parquet-bounded-decompressors.js';
+import { checkChunkPages, pageColumn } from './parquet-page-check.js';
 import { fittingSpecs, type FloatArrays, type RowMajorSpec } from './row-major-layout.js';
 
 export interface ColumnChunk {
@@ -173,8 +174,17 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
           // call per column cost 10 % more decoding (each call plans and reads on its own), so a turn
           // takes ≈ CELLS_PER_TURN cells (≈ 10 ms).
           const perTurn = Math.max(1, Math.floor(CELLS_PER_TURN / Math.max(1, count)));
+          // hyparquet trusts every size and count its pages declare: each chunk it will read is checked
+          // first (parquet-page-check.ts), one at a time, and decompressed only by boundedCompressors.
+          const slowNames = new Set(slow);
+          for (const chunk of metadata.row_groups[rowGroup]!.columns) {
+            const meta = chunk.meta_data;
+            if (!meta || chunk.file_path || !slowNames.has(meta.path_in_schema[0]!)) continue;
+            const [start, end] = chunkRange(chunk);
+            checkChunkPages(new Uint8Array(await file.slice(start, end)), meta, pageColumn(metadata, chunk), count, Math.floor(bound / MIN_CELL_BYTES));
+          }
           for (let at = 0; at < slow.length; at += perTurn) {
-            await parquetRead({ file, metadata, rowStart, rowEnd, columns: slow.slice(at, at + perTurn), onChunk, compressors });
+            await parquetRead({ file, metadata, rowStart, rowEnd, columns: slow.slice(at, at + perTurn), onChunk, compressors: boundedCompressors });
             await nextLoopTurn();
           }
         });

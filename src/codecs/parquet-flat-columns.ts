@@ -26,8 +26,9 @@ import { decompressPage } from 'hyparquet/src/datapage.js';
 import { deltaBinaryUnpack } from 'hyparquet/src/delta.js';
 import { byteStreamSplit, readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
-import { compressors } from 'hyparquet-compressors';
 import type { RowMajorColumns } from './dataframe-codec.js';
+import { boundedCompressors } from './parquet-bounded-decompressors.js';
+import { checkHybrid, checkPrefixedHybrid } from './parquet-page-check.js';
 import { FloatArrays, placesIn, type RowMajorSpec } from './row-major-layout.js';
 
 export type FlatColumn = Float32Array | Float64Array | Int32Array;
@@ -128,7 +129,7 @@ export async function readFlatColumns(
       const name = candidates[i]!;
       const at = places.get(name);
       const into = at && !failed.has(at.block) ? { data: data[at.block]!, stride: kept[at.block]!.names.length, offset: at.offset } : undefined;
-      const values = readFlatColumn(bytes.subarray(a - read.start, b - read.start), byName.get(name)!, flat.get(name)!, rows, compressors, into);
+      const values = readFlatColumn(bytes.subarray(a - read.start, b - read.start), byName.get(name)!, flat.get(name)!, rows, boundedCompressors, into);
       if (values && into) {
         written[at!.block]!.push(name);
       } else if (values) {
@@ -154,13 +155,12 @@ export async function readFlatColumns(
   return { slow: names.filter((name) => !decoded.has(name) && (!again.includes(name) || left.has(name))), rowMajor };
 }
 
-/** Every definition level of a v1 page's RLE/bit-packed run is 1 (no null), the reader left after the levels. */
-function noNullLevels(reader: DataReader, count: number, scratch: { levels?: Uint8Array }): boolean {
-  if (!scratch.levels || scratch.levels.length < count) scratch.levels = new Uint8Array(count);
-  const levels = scratch.levels.subarray(0, count);
-  readRleBitPackedHybrid(reader, 1, levels);
-  for (let i = 0; i < count; i++) if (levels[i] !== 1) return false;
-  return true;
+/**
+ * Every definition level of a v1 page's RLE/bit-packed run is 1 (no null), the reader left after the levels.
+ * The runs are checked as they are read (checkHybrid): none longer than the page's values or its bytes.
+ */
+function noNullLevels(reader: DataReader, count: number, what: string): boolean {
+  return checkPrefixedHybrid(reader, reader.view.byteLength, 1, count, `${what}: definition levels`, 1) === count;
 }
 
 /**
@@ -177,7 +177,6 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
   const optional = element.repetition_type === 'OPTIONAL';
   const out = into ?? { data: new ARRAYS[type](rows), stride: 1, offset: 0 };
   const reader: DataReader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
-  const scratch: { levels?: Uint8Array } = {};
   let dictionary: FlatColumn | undefined;
   let filled = 0;
   while (filled < rows) {
@@ -190,6 +189,9 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
     const page = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
     reader.offset += header.compressed_page_size;
     if (header.type === 'DICTIONARY_PAGE') {
+      // Its values within its bytes (hyparquet copies a misaligned page's `num_values` values into an array of their size).
+      const entries = header.dictionary_page_header?.num_values;
+      if (!(Number.isSafeInteger(entries) && entries! >= 0 && entries! * ARRAYS[type].BYTES_PER_ELEMENT <= header.uncompressed_page_size)) throw new RangeError(`column ${element.name}: a dictionary page claims ${entries} values in ${header.uncompressed_page_size} bytes`);
       const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, codecs);
       dictionary = readPlain({ view: viewOf(plain), offset: 0 }, type, header.dictionary_page_header!.num_values, undefined) as FlatColumn;
       continue;
@@ -202,14 +204,17 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
       const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, codecs);
       values = { view: viewOf(plain), offset: 0 };
       count = daph.num_values;
+      // Before anything is sized or looped by it.
+      if (!(Number.isSafeInteger(count) && count >= 0 && filled + count <= rows)) throw new RangeError(`column ${element.name}: a page claims ${count} values where ${rows - filled} of the chunk's ${rows} are left`);
       // Levels as the RLE/bit-packed hybrid with its length first; the deprecated BIT_PACKED layout is left to hyparquet.
-      if (optional && (daph.definition_level_encoding !== 'RLE' || !noNullLevels(values, count, scratch))) return undefined;
+      if (optional && (daph.definition_level_encoding !== 'RLE' || !noNullLevels(values, count, `column ${element.name}`))) return undefined;
       encoding = daph.encoding;
     } else if (header.type === 'DATA_PAGE_V2') {
       const daph2 = header.data_page_header_v2!;
       if (daph2.num_nulls !== 0 || daph2.repetition_levels_byte_length !== 0) return undefined;
       // v2 keeps the levels uncompressed before the values: with no null they need no reading.
       const levels = daph2.definition_levels_byte_length;
+      if (!(Number.isSafeInteger(levels) && levels >= 0 && levels <= Math.min(page.length, header.uncompressed_page_size))) throw new RangeError(`column ${element.name}: a page claims ${levels} bytes of levels in ${page.length}`);
       const rest = page.subarray(levels);
       const plain = daph2.is_compressed === false ? rest : decompressPage(rest, header.uncompressed_page_size - levels, meta.codec, codecs);
       values = { view: viewOf(plain), offset: 0 };
@@ -218,7 +223,7 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
     } else {
       return undefined;
     }
-    if (filled + count > rows) throw new Error(`column ${element.name}: pages hold more than the chunk's ${rows} values`);
+    if (!(Number.isSafeInteger(count) && count >= 0 && filled + count <= rows)) throw new Error(`column ${element.name}: pages hold more than the chunk's ${rows} values`);
     if (!decodeValues(values, type, encoding, count, dictionary, out, filled)) return undefined;
     filled += count;
   }
@@ -241,7 +246,11 @@ function decodeValues(reader: DataReader, type: FlatType, encoding: string, coun
   if ((encoding === 'RLE_DICTIONARY' || encoding === 'PLAIN_DICTIONARY') && dictionary) {
     const width = reader.view.getUint8(reader.offset++);
     const indices = new Uint32Array(count);
-    if (width > 0) readRleBitPackedHybrid(reader, width, indices, reader.view.byteLength - reader.offset);
+    if (width > 0) {
+      // Its runs within the page's values and bytes first (hyparquet loops as long as a run's header says).
+      checkHybrid({ view: reader.view, offset: reader.offset }, reader.view.byteLength, width, count, 'dictionary indices');
+      readRleBitPackedHybrid(reader, width, indices, reader.view.byteLength - reader.offset);
+    }
     const { data, stride } = out;
     for (let i = 0, to = out.offset + at * stride; i < count; i++, to += stride) {
       const index = indices[i]!;
