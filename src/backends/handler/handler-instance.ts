@@ -94,8 +94,15 @@ export async function createInstance(options: InstanceOptions, log: LogFn, host:
       warn: (m) => log('warn', m),
       error: (m) => log('error', m),
     },
-    async infer(model, inputs, opts = {}) {
-      const tensors = Object.entries(inputs).map(([name, value]) => toTensor(name, value as TensorLike, undefined, (n) => [n], `input "${name}" for model "${model}"`));
+    async infer(model, inputs, options) {
+      const opts = options ?? {};
+      // A malformed input is a bad request to that model (400 / INVALID_ARGUMENT naming it), as from a client.
+      if (typeof model !== 'string') throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `a call to another model needs the model's name as a string, got ${typeof model}`);
+      if (!inputs || typeof inputs !== 'object' || Array.isArray(inputs)) throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the inputs for model "${model}" must be an object of tensors by name`);
+      if (opts.outputs !== undefined && !(Array.isArray(opts.outputs) && opts.outputs.every((o) => typeof o === 'string'))) {
+        throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `the outputs wanted from model "${model}" must be an array of names`);
+      }
+      const tensors = Object.entries(inputs).map(([name, value]) => toTensor(name, value as TensorLike, undefined, (n) => [n], `input "${name}" for model "${model}"`, 'call-input'));
       const outputs = await host.callModel({ model, version: opts.version, inputs: tensors, outputs: opts.outputs, parameters: opts.parameters });
       return Object.fromEntries(outputs.map((t) => [t.name, t]));
     },
