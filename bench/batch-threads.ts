@@ -8,7 +8,12 @@
  * start and the end left out), which is what a long job spends per row. For the steady state it also
  * prints rows/s and how busy the process kept the cores (raw onnxruntime keeps ≈ 98 % of them busy).
  *
- *   tsx bench/batch-threads.ts [--rows 40000] [--part-rows 4096] [--format csv|parquet] [--checkout DIR] [--node-args '--trace-gc …'] [--job-args '--max-inflight 5']
+ *   tsx bench/batch-threads.ts [--rows 40000] [--part-rows 4096] [--format csv|parquet] [--hidden 4096] [--checkout DIR] [--node-args '--trace-gc …'] [--job-args '--max-inflight 5']
+ *
+ * `--hidden`: the MLP's two hidden widths (a smaller one runs faster, as on a fast day of the machine,
+ * so the job's own work beside onnxruntime weighs more). The steady state also gives the share of the
+ * time onnxruntime's threads slept (neither running nor waiting for a core, from
+ * /proc/<pid>/task/<tid>/schedstat): waiting for their next batch.
  *
  * `--checkout`: run another checkout's bin/vireo.js (e.g. the main branch, for a before/after).
  * `--node-args`: V8/Node flags for the job's process; what V8 traces on stdout (lines starting with `[`,
@@ -25,7 +30,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { stringify } from 'yaml';
 import { mlpModel } from '../tools/modelgen/models.js';
 
-const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '40000' }, 'part-rows': { type: 'string', default: '4096' }, format: { type: 'string', default: 'csv' }, checkout: { type: 'string', default: join(import.meta.dirname, '..') }, 'node-args': { type: 'string', default: '' }, 'job-args': { type: 'string', default: '' } } });
+const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '40000' }, 'part-rows': { type: 'string', default: '4096' }, hidden: { type: 'string', default: '4096' }, format: { type: 'string', default: 'csv' }, checkout: { type: 'string', default: join(import.meta.dirname, '..') }, 'node-args': { type: 'string', default: '' }, 'job-args': { type: 'string', default: '' } } });
 const ROWS = Number(args.rows);
 const FORMAT = args.format === 'parquet' ? 'parquet' : 'csv';
 const WIDTH = 256;
@@ -34,7 +39,7 @@ const dir = await mkdtemp(join(tmpdir(), 'vireo-batch-threads-'));
 try {
   const columns = Array.from({ length: WIDTH }, (_, c) => `f${c}`);
   await mkdir(join(dir, 'models', 'mlp', '1'), { recursive: true });
-  await writeFile(join(dir, 'models', 'mlp', '1', 'model.onnx'), mlpModel([WIDTH, 4096, 4096, 256]));
+  await writeFile(join(dir, 'models', 'mlp', '1', 'model.onnx'), mlpModel([WIDTH, Number(args.hidden), Number(args.hidden), 256]));
   await writeFile(join(dir, 'models', 'mlp', 'config.yaml'), stringify({
     max_batch_size: 256, input: [{ name: 'INPUT', data_type: 'TYPE_FP32', dims: [WIDTH], columns }],
     output: [{ name: 'OUTPUT', data_type: 'TYPE_FP32', dims: [256] }], dynamic_batching: { max_queue_delay_microseconds: 500 },
@@ -61,12 +66,14 @@ try {
   const threads = new Map<string, { user: number; system: number }>();
 
   /** Committed parts and every thread's CPU seconds, sampled together. */
-  const samples: { parts: number; at: number; cpu: Map<string, number> }[] = [];
+  const samples: { parts: number; at: number; cpu: Map<string, number>; scheduled: Map<string, number> }[] = [];
   const poll = setInterval(() => {
     void (async () => {
       const at = performance.now();
       const parts = (await readdir(join(output, 'parts')).catch(() => [])).filter((f) => f.endsWith('.manifest.json')).length;
       const cpu = new Map<string, number>();
+      // Seconds each thread ran or waited for a core (schedstat's first two fields, in ns).
+      const scheduled = new Map<string, number>();
       for (const tid of await readdir(`/proc/${child.pid}/task`).catch(() => [])) {
         const stat = await readFile(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').catch(() => '');
         if (!stat) continue;
@@ -74,8 +81,10 @@ try {
         const t = { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
         threads.set(tid, t);
         cpu.set(tid, t.user + t.system);
+        const sched = await readFile(`/proc/${child.pid}/task/${tid}/schedstat`, 'utf8').catch(() => '');
+        if (sched) scheduled.set(tid, sched.split(' ').slice(0, 2).reduce((sum, ns) => sum + Number(ns) / 1e9, 0));
       }
-      samples.push({ parts, at, cpu });
+      samples.push({ parts, at, cpu, scheduled });
     })();
   }, 100);
   await new Promise((resolve) => child.once('exit', resolve));
@@ -112,7 +121,8 @@ try {
     const seconds = (to!.at - from!.at) / 1000;
     const cpu = [...threads.keys()].reduce((sum, tid) => sum + (to!.cpu.get(tid) ?? 0) - (from!.cpu.get(tid) ?? 0), 0);
     const ortBusy = ((to!.cpu.get(ort1!.tid) ?? 0) - (from!.cpu.get(ort1!.tid) ?? 0) + (to!.cpu.get(ort2!.tid) ?? 0) - (from!.cpu.get(ort2!.tid) ?? 0)) / (2 * seconds);
-    process.stdout.write(`\nsteady state: ${(steadyRows / seconds).toFixed(0)} rows/s over ${seconds.toFixed(1)} s; the process kept ${((100 * cpu) / (availableParallelism() * seconds)).toFixed(0)} % of ${availableParallelism()} cores busy, onnxruntime's two threads ${(100 * ortBusy).toFixed(0)} % of the time\n`);
+    const slept = [ort1!, ort2!].map((t) => 1 - ((to!.scheduled.get(t.tid) ?? 0) - (from!.scheduled.get(t.tid) ?? 0)) / seconds);
+    process.stdout.write(`\nsteady state: ${(steadyRows / seconds).toFixed(0)} rows/s over ${seconds.toFixed(1)} s; the process kept ${((100 * cpu) / (availableParallelism() * seconds)).toFixed(0)} % of ${availableParallelism()} cores busy, onnxruntime's two threads ${(100 * ortBusy).toFixed(0)} % of the time; they slept ${slept.map((x) => `${(100 * x).toFixed(1)} %`).join(' and ')} of it\n`);
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

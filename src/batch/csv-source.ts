@@ -19,6 +19,7 @@ import { checkHeader, dataframeRows, splitCarried, type DataframeRequest } from 
 import { fileIdentity, partName, type InputSource, type PartInput, type SourceOptions } from './input-source.js';
 import { decodeLine, isBlankBytes, ReadBuffers, readBlockByteLineRuns, readBlockLineRuns, readBlockLines, type ByteLine, type Line } from './line-blocks.js';
 import { estimateLines, lineParts, type TextSourceOptions } from './text-sources.js';
+import { TimeSlicer, type Slicer } from './time-slicer.js';
 
 /** How the model takes the CSV's columns. */
 export interface CsvColumns {
@@ -29,6 +30,18 @@ export interface CsvColumns {
 }
 
 const CSV_OPTIONS = { bom: true, trim: true, skip_empty_lines: true } as const;
+
+/**
+ * A part's numbers are scanned in turns of this many milliseconds. A part (4,096 rows of 256 cells in
+ * the batch benchmark) takes ≈ 30 ms of one core to scan, longer on a core shared with onnxruntime,
+ * and meanwhile the loop cannot hand an instance that finished its batch the next one (each holds one
+ * batch ahead, which a batch of a fast model outlasts only just). Scanned in one go, onnxruntime's two
+ * threads slept 0.6–2.7 % of the steady state waiting for a batch; in turns, 0–0.5 % (three alternating
+ * pairs of `tsx bench/batch-threads.ts --rows 100000 --hidden 2048 --checkout <the checkout before>`).
+ */
+const PARSE_SLICE_MS = 4;
+/** The slicer's clock is read every SLICE_CHECK_ROWS + 1 rows (a power of two, minus one: a mask). */
+const SLICE_CHECK_ROWS = 31;
 
 /** Where a part's cells go, per header column: a number or a string, and its row-major block (−1: none) and place in it. */
 interface PartLayout {
@@ -66,18 +79,39 @@ type TakeArray = (float32: boolean, width: number, rows: number) => Float32Array
  * cell that is empty or not a finite number (the string path gives those rows the REST path's errors).
  */
 function typedTable<L>(lines: readonly L[], layout: PartLayout, parse: (line: L, row: number, target: LineTarget) => boolean, take: TakeArray): Omit<ParsedPart, 'failed'> | undefined {
+  const table = typedTarget(lines.length, layout, take);
+  if (!table) return undefined;
+  for (let r = 0; r < lines.length; r++) if (!parse(lines[r]!, r, table.target)) return undefined;
+  return table.parsed();
+}
+
+/** typedTable over byte lines, pausing at the slicer's turns (see parseCsvLines). */
+async function typedTableSliced(lines: readonly ByteLine[], layout: PartLayout, take: TakeArray, slicer: Slicer): Promise<Omit<ParsedPart, 'failed'> | undefined> {
+  const table = typedTarget(lines.length, layout, take);
+  if (!table) return undefined;
+  for (let r = 0; r < lines.length; r++) {
+    // Checked every few rows: a clock read per row would cost more than the rows' own work between turns.
+    if ((r & SLICE_CHECK_ROWS) === 0) {
+      const pause = slicer.pause();
+      if (pause) await pause;
+    }
+    if (!parseNumericBytes(lines[r]!.bytes, r, table.target)) return undefined;
+  }
+  return table.parsed();
+}
+
+/** A part's typed arrays and where each cell goes; undefined when no column is numeric. */
+function typedTarget(rows: number, layout: PartLayout, take: TakeArray): { target: LineTarget; parsed(): Omit<ParsedPart, 'failed'> } | undefined {
   if (!layout.numeric.includes(true)) return undefined;
-  const rows = lines.length;
   const { header, numeric, block, blocks, offset } = layout;
   const blockData = blocks.map((spec) => take(spec.float32, spec.names.length, rows));
   const columns = header.map((_, c) => (block[c]! >= 0 ? blockData[block[c]!]! : numeric[c] ? take(false, 1, rows) : new Array<unknown>(rows)));
   const stride = header.map((_, c) => (block[c]! >= 0 ? blocks[block[c]!]!.names.length : 1));
   const target: LineTarget = { columns, numeric, stride, offset };
-  for (let r = 0; r < rows; r++) if (!parse(lines[r]!, r, target)) return undefined;
-  return {
+  return { target, parsed: () => ({
     columns: new Map(header.flatMap((name, c): [string, unknown[]][] => (block[c]! >= 0 ? [] : [[name, columns[c] as unknown[]]]))),
     rowMajor: blocks.map((spec, k) => ({ names: spec.names, data: blockData[k]! })),
-  };
+  }) };
 }
 
 /**
@@ -124,15 +158,16 @@ function parseCsvTextLines(lines: readonly Line[], layout: PartLayout, path: str
  * clean, quote-free ASCII (parseNumericBytes); otherwise the lines are decoded (decodeLine: a line
  * that is not UTF-8 is marked, and fails alone) and take the text path, errors and all.
  */
-function parseCsvLines(lines: readonly ByteLine[], layout: PartLayout, path: string, firstRow: number, take: TakeArray): ParsedPart {
-  const typed = typedTable(lines, layout, (line, r, target) => parseNumericBytes(line.bytes, r, target), take);
+async function parseCsvLines(lines: readonly ByteLine[], layout: PartLayout, path: string, firstRow: number, take: TakeArray, slicer: Slicer): Promise<ParsedPart> {
+  const typed = await typedTableSliced(lines, layout, take, slicer);
   if (typed) return { ...typed, failed: new Map() };
   return parseCsvTextLines(lines.map((l) => decodeLine(l.number, l.bytes)), layout, path, firstRow, take);
 }
 
 const isByteLines = (lines: readonly (ByteLine | Line)[]): lines is ByteLine[] => lines.length > 0 && 'bytes' in lines[0]!;
 
-export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest, idColumn: string | undefined, layoutOf: CsvColumns = {}): InputSource {
+/** `slicer`: the turns a part's numbers are scanned in (by default PARSE_SLICE_MS long; tests count them). */
+export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest, idColumn: string | undefined, layoutOf: CsvColumns = {}, slicer: Slicer = new TimeSlicer(PARSE_SLICE_MS)): InputSource {
   // The carried id column stays text, whatever the model calls its inputs.
   const columns: CsvColumns = { ...layoutOf, numeric: new Set([...(layoutOf.numeric ?? [])].filter((c) => c !== idColumn)) };
   let header: string[] | undefined;
@@ -173,7 +208,7 @@ export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest
           taken.push(array);
           return array.subarray(0, width * rows);
         };
-        const parsed = isByteLines(lines) ? parseCsvLines(lines, layout, source.path, firstRow, take) : parseCsvTextLines(lines, layout, source.path, firstRow, take);
+        const parsed = isByteLines(lines) ? await parseCsvLines(lines, layout, source.path, firstRow, take, slicer) : parseCsvTextLines(lines, layout, source.path, firstRow, take);
         const { table, carried } = splitCarried({ columns: parsed.columns, rowMajor: parsed.rowMajor, rows: lines.length }, idColumn);
         if (!checked) checkHeader(table, toRequest, source.path);
         checked = true;

@@ -3,10 +3,15 @@
  * encoding its answers is synchronous; inside a server (`/v1/batches`) a part's worth of it at once
  * would hold every real-time request that arrives meanwhile. Loops ask `pause()` between items: after
  * `sliceMs` of work the loop continues on the next turn of the event loop (setImmediate runs after the
- * poll phase), so waiting I/O — real-time requests — goes first. `vireo batch` has nothing to yield to
- * and passes no slicer.
+ * poll phase), so waiting I/O — real-time requests — goes first. `vireo batch` slices only the scan of
+ * a CSV part's numbers (csv-source.ts): what waits there is an instance's next batch.
  */
-export class TimeSlicer {
+/** What a sliced loop asks between items: undefined to go on, or a promise of its next turn. */
+export interface Slicer {
+  pause(): Promise<void> | undefined;
+}
+
+export class TimeSlicer implements Slicer {
   #since = performance.now();
 
   constructor(readonly sliceMs: number) {}

@@ -12,6 +12,7 @@ import { after, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import type { Table } from '../../../src/codecs/dataframe-codec.js';
 import { csvSource, type CsvColumns } from '../../../src/batch/csv-source.js';
+import type { InputRows } from '../../../src/batch/run-rows.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'vireo-csv-source-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -119,4 +120,35 @@ it('a line that is not UTF-8 fails alone, with its line number; the other rows a
     const expected = reference('name,a,b,c\nr0,1,2,3\nr2,4,5,6\n', numeric);
     assert.deepEqual(await readRows(path, 10, numeric), expected);
   }
+});
+
+it('a large part is scanned in turns of the event loop, so the loop can feed the instances meanwhile', async () => {
+  // 4,096 clean rows of 8 numbers: the byte path. A slicer that asks for a turn whenever it is
+  // consulted (every 32 rows): each turn must have passed — its setImmediate run — before the scan
+  // goes on, so all of them have when the part's first request is made.
+  const columns = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  const rows = 4096;
+  const value = (r: number, c: number) => (((r * 31 + c * 17) % 2000) / 100 - 10).toFixed(2);
+  const text = `${columns.join(',')}\n${Array.from({ length: rows }, (_, r) => columns.map((_, c) => value(r, c)).join(',')).join('\n')}\n`;
+  const path = join(dir, 'turns.csv');
+  await writeFile(path, text);
+  let asked = 0;
+  let passed = 0;
+  const slicer = { pause: () => { asked++; return new Promise<void>((resolve) => setImmediate(() => { passed++; resolve(); })); } };
+  let passedAtRequest = -1;
+  const source = csvSource({ path, fileIndex: 0, blockBytes: 1 << 20 }, (table) => {
+    passedAtRequest = passed;
+    return { model: 'm', inputs: [{ name: 'x', datatype: 'FP64', shape: [table.rows], data: Float64Array.from({ length: table.rows }, (_, r) => cellOf(table, 'a', r) as number) }] };
+  }, undefined, { numeric: new Set(columns) }, slicer);
+  const parts = source.parts({ owns: () => true, committed: () => false, partRows: rows });
+  const part = await parts.next();
+  assert.equal(part.done, false);
+  const spans = await (part.value as { rows: InputRows }).rows.requests(0, rows);
+  await parts.return(undefined);
+  assert.equal(asked, rows / 32);
+  assert.equal(passedAtRequest, asked, 'every turn the scan asked for passed before it went on');
+  // Values unchanged by the turns: column a as Number reads it.
+  assert.equal(spans.length, 1);
+  const data = spans[0]!.request.inputs[0]!.data as Float64Array;
+  assert.deepEqual([...data], Array.from({ length: rows }, (_, r) => Number(value(r, 0))));
 });
