@@ -49,6 +49,14 @@ describe('every datatype round-trips through JSON', () => {
     });
   }
 
+  it('a finite number beyond the range of FP32 or FP16 is 400 naming the element, not an infinity', async () => {
+    for (const [datatype, value] of [['FP32', 1e39], ['FP32', -3.5e38], ['FP16', 70000]] as const) {
+      const res = await server.post(`/v2/models/id_${datatype.toLowerCase()}/infer`, { inputs: [{ name: 'INPUT', datatype, shape: [1, 2], data: [1, value] }] });
+      assert.equal(res.status, 400, `${datatype} ${value}: ${JSON.stringify(res.body)}`);
+      assert.match(res.body.error, new RegExp(`input "INPUT": element 1 \\(${String(value).replace('+', '\\+')}\\) is beyond the range of ${datatype}`));
+    }
+  });
+
   it('64-bit integers beyond 2^53 are accepted as strings', async () => {
     const { status } = await server.post('/v2/models/id_int64/infer', { inputs: [{ name: 'INPUT', datatype: 'INT64', shape: [1, 1], data: ['9223372036854775807'] }] });
     assert.equal(status, 200);
