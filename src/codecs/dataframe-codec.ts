@@ -237,13 +237,17 @@ export function tableToInputs(table: Table, inputs: readonly DataframeInput[], c
       // Already the tensor's layout: copied (converted where the datatype differs), so the tensor owns
       // its buffer whole (it may be moved to the instance's thread) and the table's may be reused.
       const view = block.data.subarray(0, table.rows * names.length);
-      return { name: input.name, datatype: input.data_type, shape, data: input.data_type === 'FP32' ? new Float32Array(view) : new Float64Array(view) };
+      const data = input.data_type === 'FP32' ? new Float32Array(view) : new Float64Array(view);
+      if (view instanceof Float64Array && data instanceof Float32Array) checkNarrowed(view, data, names, input.name);
+      return { name: input.name, datatype: input.data_type, shape, data };
     }
     const source = names.map((name) => table.columns.get(name) ?? rowMajorColumn(table, name));
     if ((input.data_type === 'FP32' || input.data_type === 'FP64') && source.every(isFloatColumn)) {
       // Typed float columns (Parquet, Arrow, numeric CSV columns): straight into the tensor. The
       // values are what cell() would give (it returns numbers as they are), without a JS value per cell.
-      return { name: input.name, datatype: input.data_type, shape, data: interleave(source as unknown as FloatColumn[], table.rows, input.data_type) };
+      const data = interleave(source as unknown as FloatColumn[], table.rows, input.data_type);
+      if (data instanceof Float32Array && source.some((c) => c instanceof Float64Array)) checkNarrowed(source as unknown as FloatColumn[], data, names, input.name);
+      return { name: input.name, datatype: input.data_type, shape, data };
     }
     // Filled in order with push: a large `new Array(n)` written out of order is a sparse (dictionary)
     // array in V8, which cost ≈ 2 µs per cell here (measured with 256 columns × 1,024 rows).
@@ -253,6 +257,22 @@ export function tableToInputs(table: Table, inputs: readonly DataframeInput[], c
     }
     return { name: input.name, datatype: input.data_type, shape, data: jsonToTensorData(values, input.data_type, values.length, `input "${input.name}"`) };
   });
+}
+
+/**
+ * An FP32 tensor made from FP64 values holds ±Infinity only where a finite value was beyond FP32's range
+ * (or the value was an infinity already): the first such cell is refused, naming its row and column,
+ * as the JSON path refuses it (core/json-tensors.ts), instead of running on an infinity. `from` is the
+ * row-major source, or one column per name.
+ */
+function checkNarrowed(from: Float64Array | readonly FloatColumn[], data: Float32Array, names: readonly string[], input: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] !== Infinity && data[i] !== -Infinity) continue;
+    const row = Math.floor(i / names.length);
+    const column = i % names.length;
+    const value = from instanceof Float64Array ? from[i]! : from[column]![row]!;
+    if (Number.isFinite(value)) bad(`row ${row}, column "${names[column]}" of input "${input}": ${value} is beyond the range of FP32`);
+  }
 }
 
 const sameNames = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((name, j) => name === b[j]);

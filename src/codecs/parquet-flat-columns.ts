@@ -147,12 +147,23 @@ export async function readFlatColumns(
       }
     }
   }
+  // DOUBLE values rounded into an FP32 block: one beyond FP32's range became ±Infinity. The block is then
+  // read column by column, so the input's mapping refuses that row by name (codecs/dataframe-codec.ts)
+  // instead of running it on an infinity; a DOUBLE that was an infinity already takes that path too.
+  kept.forEach((spec, k) => {
+    if (!failed.has(k) && data[k] instanceof Float32Array && spec.names.some((name) => flat.get(name)?.type === 'DOUBLE') && hasInfinity(data[k])) failed.add(k);
+  });
   const rowMajor = kept.flatMap((spec, k) => (failed.has(k) ? [] : [{ names: spec.names, data: data[k]! }]));
   for (const block of rowMajor) for (const name of block.names) decoded.add(name);
   arrays.give([...failed].map((k) => data[k]!));
   const again = [...failed].flatMap((k) => written[k]!);
   const left = new Set(again.length > 0 ? (await readFlatColumns(file, chunks, flat, again, rows, columns)).slow : []);
   return { slow: names.filter((name) => !decoded.has(name) && (!again.includes(name) || left.has(name))), rowMajor };
+}
+
+function hasInfinity(data: Float32Array): boolean {
+  for (let i = 0; i < data.length; i++) if (data[i] === Infinity || data[i] === -Infinity) return true;
+  return false;
 }
 
 /**

@@ -117,3 +117,35 @@ it('links in an input folder are read as what they lead to, under the link\'s pa
     ['a.txt', 'plain'], ['link.txt', 'outside'], ['linkdir/m.txt', 'outside folder'], ['sub/s.txt', 'nested'],
   ]);
 });
+
+it('a cell beyond the range of the FP32 input fails its row alone, from CSV, Arrow and Parquet doubles alike', async () => {
+  const features = (i: number) => [1 + (i % 7), 2 + (i % 5) / 4, 3 - (i % 3) / 2, (i % 11) / 10];
+  const rows = Array.from({ length: 40 }, (_, i) => features(i));
+  const bad = new Map([[5, 1e39], [23, -3.5e38]]); // row → its petal_length
+  const cells = rows.map((r, i) => (bad.has(i) ? [r[0]!, r[1]!, bad.get(i)!, r[3]!] : r));
+  const columns = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+  await writeFile(join(dir, 'overflow.csv'), `${columns.join(',')}\n${cells.map((r) => r.join(',')).join('\n')}\n`);
+  const { tableFromArrays, tableToIPC } = await import('apache-arrow');
+  const doubles = Object.fromEntries(columns.map((c, j) => [c, Float64Array.from(cells.map((r) => r[j]!))]));
+  await writeFile(join(dir, 'overflow.arrow'), tableToIPC(tableFromArrays(doubles), 'file'));
+  const { parquetWriteBuffer } = await import('hyparquet-writer');
+  await writeFile(join(dir, 'overflow.parquet'), new Uint8Array(parquetWriteBuffer({ columnData: columns.map((name, j) => ({ name, data: doubles[name]!, type: 'DOUBLE' as const })) })));
+  const expected = mlpReference(TABULAR_SIZES, TABULAR_SEED, Float32Array.from(rows.flat()), rows.length);
+  for (const format of ['csv', 'arrow', 'parquet']) {
+    const output = join(dir, `out-overflow-${format}`);
+    const summary = await job({ model: 'tabular', inputs: [join(dir, `overflow.${format}`)], output, partRows: 16 });
+    assert.equal(summary.errors, 2, format);
+    const got = await answers(output);
+    assert.deepEqual(got.map((a) => Number(a.custom_id)), rows.map((_, i) => i).filter((i) => !bad.has(i)), format);
+    for (const a of got) {
+      const i = Number(a.custom_id);
+      (a.response.body.outputs[0]!.data as number[]).forEach((v, k) => assert.ok(Math.abs(v - expected[i * 3 + k]!) < 1e-4, `${format}, row ${i}`));
+    }
+    const errors: { custom_id: string; error: { message: string } }[] = [];
+    for (const file of (await readdir(join(output, 'parts'))).sort().filter((f) => f.endsWith('.errors.jsonl'))) {
+      for (const line of (await readFile(join(output, 'parts', file), 'utf8')).split('\n')) if (line) errors.push(JSON.parse(line));
+    }
+    assert.deepEqual(errors.map((e) => e.custom_id), ['5', '23'], format);
+    for (const e of errors) assert.match(e.error.message, /beyond the range of FP32/, format);
+  }
+});

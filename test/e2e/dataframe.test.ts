@@ -81,6 +81,21 @@ describe('dataframes (examples/models/tabular)', () => {
     assertScores(byColumns.body.OUTPUT, ROWS);
   });
 
+  it('refuses a cell beyond the range of the FP32 input with 400, from CSV, JSON records and Arrow doubles alike', async () => {
+    const csvAnswer = await post(csv(COLUMNS, [ROWS[0]!, [6.2, 1e39, 4.3, 1.3]]), 'text/csv');
+    assert.equal(csvAnswer.status, 400, JSON.stringify(csvAnswer.body));
+    assert.match(csvAnswer.body.error, /beyond the range of FP32/);
+    const records = [ROWS[0]!, [6.2, 2.9, -1e39, 1.3]].map((r) => Object.fromEntries(COLUMNS.map((c, j) => [c, r[j]])));
+    const recordsAnswer = await server.post('/v2/models/tabular/infer', records);
+    assert.equal(recordsAnswer.status, 400, JSON.stringify(recordsAnswer.body));
+    assert.match(recordsAnswer.body.error, /beyond the range of FP32/);
+    const rows = [ROWS[0]!, [6.2, 2.9, 4.3, 3.5e38]];
+    const table = tableFromArrays(Object.fromEntries(COLUMNS.map((c, j) => [c, Float64Array.from(rows.map((r) => r[j]!))])));
+    const arrowAnswer = await post(tableToIPC(table, 'stream'), 'application/vnd.apache.arrow.stream');
+    assert.equal(arrowAnswer.status, 400, JSON.stringify(arrowAnswer.body));
+    assert.match(arrowAnswer.body.error, /3\.5e\+38\) is beyond the range of FP32/);
+  });
+
   it('refuses missing and extra columns, bad cells, ragged rows and invalid UTF-8 with 400', async () => {
     const missing = await post(csv(COLUMNS.slice(0, 3), ROWS.map((r) => r.slice(0, 3))), 'text/csv');
     assert.equal(missing.status, 400);
