@@ -26,6 +26,13 @@ const ZERO = 48;
 const NINE = 57;
 const isSpace = (code: number) => code === 32 || code === 9;
 
+/**
+ * A number that an FP32 column would hold as ±Infinity: the line is not clean, and the string path
+ * fails that row alone with the REST path's error (core/json-tensors.ts). Only the general path can
+ * meet one: the fast path's numbers have at most 15 digits and no exponent.
+ */
+const beyondFloat32 = (column: unknown, value: number): boolean => column instanceof Float32Array && !Number.isFinite(Math.fround(value));
+
 export interface LineTarget {
   /** Per column: a typed array to take the number, or an array to take the trimmed string (at `row`). */
   columns: readonly (Float64Array | Float32Array | unknown[])[];
@@ -95,7 +102,7 @@ export function parseNumericLine(text: string, row: number, target: LineTarget):
     const cell = text.slice(start, p);
     const value = Number(cell);
     // Only decimals (exponents too): `Number` also reads hex, binary and octal, and a blank as 0.
-    if (!Number.isFinite(value) || !DECIMAL_TEXT.test(cell)) return false;
+    if (!Number.isFinite(value) || !DECIMAL_TEXT.test(cell) || beyondFloat32(columns[c]!, value)) return false;
     (columns[c] as Float64Array)[row * stride[c]! + offset[c]!] = value;
     at = p;
   }
@@ -172,7 +179,7 @@ export function parseNumericBytes(bytes: Buffer, row: number, target: LineTarget
     const cell = bytes.toString('latin1', start, p);
     const value = Number(cell);
     // Only decimals (exponents too): `Number` also reads hex, binary and octal, and a blank as 0.
-    if (!Number.isFinite(value) || !DECIMAL_TEXT.test(cell)) return false;
+    if (!Number.isFinite(value) || !DECIMAL_TEXT.test(cell) || beyondFloat32(columns[c]!, value)) return false;
     (columns[c] as Float64Array)[row * stride[c]! + offset[c]!] = value;
     at = p;
   }

@@ -82,7 +82,7 @@ function typedTable<L>(lines: readonly L[], layout: PartLayout, parse: (line: L,
   const table = typedTarget(lines.length, layout, take);
   if (!table) return undefined;
   for (let r = 0; r < lines.length; r++) if (!parse(lines[r]!, r, table.target)) return undefined;
-  return overflows(table.target) ? undefined : table.parsed();
+  return table.parsed();
 }
 
 /** typedTable over byte lines, pausing at the slicer's turns (see parseCsvLines). */
@@ -97,24 +97,9 @@ async function typedTableSliced(lines: readonly ByteLine[], layout: PartLayout, 
     }
     if (!parseNumericBytes(lines[r]!.bytes, r, table.target)) return undefined;
   }
-  return overflows(table.target) ? undefined : table.parsed();
+  return table.parsed();
 }
 
-/**
- * Whether a number went into an FP32 array as ±Infinity: a cell beyond FP32's range (the scanner takes
- * only finite numbers, so nothing else makes one). The part then takes the string path, where that row
- * alone fails with the REST path's error (core/json-tensors.ts) instead of running on an infinity.
- * One pass over the part's FP32 arrays, ≈ 1 % of scanning them.
- */
-function overflows(target: LineTarget): boolean {
-  const seen = new Set<unknown>();
-  for (const column of target.columns) {
-    if (!(column instanceof Float32Array) || seen.has(column)) continue;
-    seen.add(column);
-    for (let i = 0; i < column.length; i++) if (column[i] === Infinity || column[i] === -Infinity) return true;
-  }
-  return false;
-}
 
 /** A part's typed arrays and where each cell goes; undefined when no column is numeric. */
 function typedTarget(rows: number, layout: PartLayout, take: TakeArray): { target: LineTarget; parsed(): Omit<ParsedPart, 'failed'> } | undefined {
