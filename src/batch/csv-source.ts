@@ -78,41 +78,26 @@ type TakeArray = (float32: boolean, width: number, rows: number) => Float32Array
  * string path decides, when any row is not clean: a cell count other than the header's, or a numeric
  * cell that is empty or not a finite number (the string path gives those rows the REST path's errors).
  */
-function typedTable<L>(lines: readonly L[], layout: PartLayout, parse: (line: L, row: number, target: LineTarget) => boolean, take: TakeArray): Omit<ParsedPart, 'failed'> | undefined {
-  const table = typedTarget(lines.length, layout, take);
-  if (!table) return undefined;
-  for (let r = 0; r < lines.length; r++) if (!parse(lines[r]!, r, table.target)) return undefined;
-  return table.parsed();
-}
-
-/** typedTable over byte lines, pausing at the slicer's turns (see parseCsvLines). */
-async function typedTableSliced(lines: readonly ByteLine[], layout: PartLayout, take: TakeArray, slicer: Slicer): Promise<Omit<ParsedPart, 'failed'> | undefined> {
-  const table = typedTarget(lines.length, layout, take);
-  if (!table) return undefined;
-  for (let r = 0; r < lines.length; r++) {
-    // Checked every few rows: a clock read per row would cost more than the rows' own work between turns.
-    if ((r & SLICE_CHECK_ROWS) === 0) {
-      const pause = slicer.pause();
-      if (pause) await pause;
-    }
-    if (!parseNumericBytes(lines[r]!.bytes, r, table.target)) return undefined;
-  }
-  return table.parsed();
-}
-
-
-/** A part's typed arrays and where each cell goes; undefined when no column is numeric. */
-function typedTarget(rows: number, layout: PartLayout, take: TakeArray): { target: LineTarget; parsed(): Omit<ParsedPart, 'failed'> } | undefined {
+async function typedTable<L>(lines: readonly L[], layout: PartLayout, parse: (line: L, row: number, target: LineTarget) => boolean, take: TakeArray, slicer: Slicer): Promise<Omit<ParsedPart, 'failed'> | undefined> {
   if (!layout.numeric.includes(true)) return undefined;
+  const rows = lines.length;
   const { header, numeric, block, blocks, offset } = layout;
   const blockData = blocks.map((spec) => take(spec.float32, spec.names.length, rows));
   const columns = header.map((_, c) => (block[c]! >= 0 ? blockData[block[c]!]! : numeric[c] ? take(false, 1, rows) : new Array<unknown>(rows)));
   const stride = header.map((_, c) => (block[c]! >= 0 ? blocks[block[c]!]!.names.length : 1));
   const target: LineTarget = { columns, numeric, stride, offset };
-  return { target, parsed: () => ({
+  for (let r = 0; r < rows; r++) {
+    // The slicer is asked every few rows: a clock read per row would cost more than the rows' own work between turns.
+    if ((r & SLICE_CHECK_ROWS) === 0) {
+      const pause = slicer.pause();
+      if (pause) await pause;
+    }
+    if (!parse(lines[r]!, r, target)) return undefined;
+  }
+  return {
     columns: new Map(header.flatMap((name, c): [string, unknown[]][] => (block[c]! >= 0 ? [] : [[name, columns[c] as unknown[]]]))),
     rowMajor: blocks.map((spec, k) => ({ names: spec.names, data: blockData[k]! })),
-  }) };
+  };
 }
 
 /**
@@ -121,14 +106,14 @@ function typedTarget(rows: number, layout: PartLayout, take: TakeArray): { targe
  * with any quote goes through csv-parse whole. A short row leaves its last cells missing, so that row
  * fails with "value is missing", as over REST.
  */
-function parseCsvTextLines(lines: readonly Line[], layout: PartLayout, path: string, firstRow: number, take: TakeArray): ParsedPart {
+async function parseCsvTextLines(lines: readonly Line[], layout: PartLayout, path: string, firstRow: number, take: TakeArray, slicer: Slicer): Promise<ParsedPart> {
   const { header } = layout;
   const failed = new Map<number, VireoError>();
   // Text path only (the byte fast path never gets here): a line that is not UTF-8 fails alone.
   for (let r = 0; r < lines.length; r++) if (lines[r]!.invalid) failed.set(r, new VireoError('VIREO_ERR_INPUT_DATA', `line ${lines[r]!.number + 1} is not valid UTF-8`));
   const tooLong = (r: number, cells: number) => failed.set(r, new VireoError('VIREO_ERR_INPUT_DATA', `line ${lines[r]!.number + 1} has ${cells} cells, the header has ${header.length}`));
   const quoted = lines.some((l) => l.text.includes('"'));
-  const typed = quoted ? undefined : typedTable(lines, layout, (line, r, target) => parseNumericLine(line.text, r, target), take);
+  const typed = quoted ? undefined : await typedTable(lines, layout, (line, r, target) => parseNumericLine(line.text, r, target), take, slicer);
   if (typed) return { ...typed, failed };
   const columns = header.map(() => new Array<unknown>(lines.length));
   if (!quoted) {
@@ -160,9 +145,9 @@ function parseCsvTextLines(lines: readonly Line[], layout: PartLayout, path: str
  * that is not UTF-8 is marked, and fails alone) and take the text path, errors and all.
  */
 async function parseCsvLines(lines: readonly ByteLine[], layout: PartLayout, path: string, firstRow: number, take: TakeArray, slicer: Slicer): Promise<ParsedPart> {
-  const typed = await typedTableSliced(lines, layout, take, slicer);
+  const typed = await typedTable(lines, layout, (line, r, target) => parseNumericBytes(line.bytes, r, target), take, slicer);
   if (typed) return { ...typed, failed: new Map() };
-  return parseCsvTextLines(lines.map((l) => decodeLine(l.number, l.bytes)), layout, path, firstRow, take);
+  return parseCsvTextLines(lines.map((l) => decodeLine(l.number, l.bytes)), layout, path, firstRow, take, slicer);
 }
 
 const isByteLines = (lines: readonly (ByteLine | Line)[]): lines is ByteLine[] => lines.length > 0 && 'bytes' in lines[0]!;
@@ -209,7 +194,7 @@ export function csvSource(source: TextSourceOptions, toRequest: DataframeRequest
           taken.push(array);
           return array.subarray(0, width * rows);
         };
-        const parsed = isByteLines(lines) ? await parseCsvLines(lines, layout, source.path, firstRow, take, slicer) : parseCsvTextLines(lines, layout, source.path, firstRow, take);
+        const parsed = isByteLines(lines) ? await parseCsvLines(lines, layout, source.path, firstRow, take, slicer) : await parseCsvTextLines(lines, layout, source.path, firstRow, take, slicer);
         const { table, carried } = splitCarried({ columns: parsed.columns, rowMajor: parsed.rowMajor, rows: lines.length }, idColumn);
         if (!checked) checkHeader(table, toRequest, source.path);
         checked = true;
