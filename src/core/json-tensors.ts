@@ -159,18 +159,20 @@ export function jsonToTensorData(data: unknown, datatype: DataType, count: numbe
     };
   } else if (datatype === 'FP16' || datatype === 'BF16') {
     const toBits = datatype === 'FP16' ? toHalfBits : toBFloat16Bits;
-    const infinite = datatype === 'FP16' ? INFINITE_HALF : INFINITE_BFLOAT16;
+    const infinite = INFINITE_BITS[datatype];
     write = (leaf, i) => {
       if (typeof leaf !== 'number' && typeof leaf !== 'bigint') badValue(what, datatype, i, leaf);
-      const bits = toBits(Number(leaf));
-      if (infinite.has(bits) && Number.isFinite(Number(leaf))) outOfRange(what, datatype, i, leaf);
+      const value = Number(leaf);
+      const bits = toBits(value);
+      if ((bits & 0x7fff) === infinite && Number.isFinite(value)) outOfRange(what, datatype, i, leaf);
       out[i] = bits;
     };
   } else if (datatype === 'FP32' || datatype === 'FP64') {
     write = (leaf, i) => {
       if (typeof leaf !== 'number' && typeof leaf !== 'bigint') badValue(what, datatype, i, leaf);
-      out[i] = Number(leaf);
-      if ((out[i] === Infinity || out[i] === -Infinity) && Number.isFinite(Number(leaf))) outOfRange(what, datatype, i, leaf);
+      const value = Number(leaf);
+      out[i] = value;
+      if ((out[i] === Infinity || out[i] === -Infinity) && Number.isFinite(value)) outOfRange(what, datatype, i, leaf);
     };
   } else {
     const [min, max] = INT_RANGES[datatype]!;
@@ -186,20 +188,13 @@ export function jsonToTensorData(data: unknown, datatype: DataType, count: numbe
 
 /** Copies a flat array of numbers; false (nothing to trust in `out`) if any element is not a number. */
 function fillFloats(data: unknown[], out: Float32Array | Float64Array): boolean {
-  if (out instanceof Float32Array) {
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i];
-      if (typeof v !== 'number') return false;
-      out[i] = v;
-      // JSON numbers are finite: an infinite element is one beyond FP32's range (the slow path names it).
-      if (out[i] === Infinity || out[i] === -Infinity) return false;
-    }
-    return true;
-  }
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (typeof v !== 'number') return false;
     out[i] = v;
+    // An infinite element is one beyond FP32's range (or JSON beyond FP64's, which JSON.parse already made
+    // Infinity): the general path decides, naming it.
+    if (out[i] === Infinity || out[i] === -Infinity) return false;
   }
   return true;
 }
@@ -211,8 +206,8 @@ function fillFloats(data: unknown[], out: Float32Array | Float64Array): boolean 
 function outOfRange(what: string, datatype: DataType, index: number, value: unknown): never {
   throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: element ${index} (${String(value).slice(0, 40)}) is beyond the range of ${datatype}`);
 }
-const INFINITE_HALF = new Set([0x7c00, 0xfc00]);
-const INFINITE_BFLOAT16 = new Set([0x7f80, 0xff80]);
+/** The bits of ±Infinity without the sign: FP16 and BF16. */
+const INFINITE_BITS = { FP16: 0x7c00, BF16: 0x7f80 } as const;
 
 /** As fillFloats, for integer types within [min, max]; false on any other value (the slow path reports it). */
 function fillInts(data: unknown[], out: Int32Array, min: number, max: number): boolean {
