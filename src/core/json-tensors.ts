@@ -3,6 +3,11 @@
  * the typed array of the tensor's datatype; each value is range-checked for its type so a wrong
  * value is a clear 400, never a silent wrap-around.
  *
+ * `jsonTextToTensorData` takes data JSON.parse read from JSON text (every JSON wire path); JSON has no
+ * Infinity token, so an infinity there is a literal beyond the double range (`1e400`), refused as the
+ * overflow it is, like `1e39` for FP32. `jsonToTensorData` takes JS values (dataframe cells from
+ * Arrow/Parquet, bench inputs), where an infinity is legitimate and kept. Same cost per element.
+ *
  * Exactness: a JSON reader that keeps integers beyond ±2^53 gives them as BigInt (the HTTP
  * frontends' exact-json.ts); INT64/UINT64 take them exactly. Out, a 64-bit element beyond ±2^53 is
  * a BigInt for an exact writer, every other one a Number. BYTES that are not valid UTF-8 are an
@@ -64,7 +69,8 @@ export class InexactJsonNumber extends VireoError {
 }
 
 function badValue(what: string, datatype: DataType, index: number, value: unknown): never {
-  const shown = typeof value === 'string' ? `"${value.slice(0, 40)}"` : typeof value === 'bigint' ? String(value) : JSON.stringify(value)?.slice(0, 40);
+  // String(): JSON.stringify would show an infinity (a literal beyond the double range) as "null".
+  const shown = typeof value === 'string' ? `"${value.slice(0, 40)}"` : typeof value === 'bigint' || typeof value === 'number' ? String(value) : JSON.stringify(value)?.slice(0, 40);
   throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: element ${index} (${shown}) is not a valid ${datatype} value`);
 }
 
@@ -111,9 +117,23 @@ function fromBase64(text: string, what: string, index: number): Buffer {
 /**
  * Builds tensor data of `count` elements from JSON `data` (flat, or nested as `shape` when given).
  * The element count is checked against `count` exactly before the tensor is allocated; `count`
- * itself must already be bounded by the caller.
+ * itself must already be bounded by the caller. For JS values: a float element that is an infinity
+ * stays one (data parsed from JSON text goes through jsonTextToTensorData).
  */
 export function jsonToTensorData(data: unknown, datatype: DataType, count: number, what: string, shape?: readonly number[]): TensorData {
+  return toTensorData(data, datatype, count, what, shape, false);
+}
+
+/**
+ * As jsonToTensorData, for `data` that JSON.parse (or the exact reading) made from JSON text: an
+ * infinite element is refused as beyond the datatype's range, naming it, since only a number literal
+ * beyond ±1.7976931348623157e308 becomes one.
+ */
+export function jsonTextToTensorData(data: unknown, datatype: DataType, count: number, what: string, shape?: readonly number[]): TensorData {
+  return toTensorData(data, datatype, count, what, shape, true);
+}
+
+function toTensorData(data: unknown, datatype: DataType, count: number, what: string, shape: readonly number[] | undefined, refuseInfinity: boolean): TensorData {
   checkLayout(data, count, shape, what);
   // After the layout (which reads only the JSON that arrived), before the tensor is allocated.
   checkTensorBytes(tensorBytes(datatype, count), what);
@@ -164,7 +184,7 @@ export function jsonToTensorData(data: unknown, datatype: DataType, count: numbe
       if (typeof leaf !== 'number' && typeof leaf !== 'bigint') badValue(what, datatype, i, leaf);
       const value = Number(leaf);
       const bits = toBits(value);
-      if ((bits & 0x7fff) === infinite && Number.isFinite(value)) outOfRange(what, datatype, i, leaf);
+      if ((bits & 0x7fff) === infinite) overflowed(what, datatype, i, leaf, value, refuseInfinity);
       out[i] = bits;
     };
   } else if (datatype === 'FP32' || datatype === 'FP64') {
@@ -172,7 +192,7 @@ export function jsonToTensorData(data: unknown, datatype: DataType, count: numbe
       if (typeof leaf !== 'number' && typeof leaf !== 'bigint') badValue(what, datatype, i, leaf);
       const value = Number(leaf);
       out[i] = value;
-      if ((out[i] === Infinity || out[i] === -Infinity) && Number.isFinite(value)) outOfRange(what, datatype, i, leaf);
+      if (out[i] === Infinity || out[i] === -Infinity) overflowed(what, datatype, i, leaf, value, refuseInfinity);
     };
   } else {
     const [min, max] = INT_RANGES[datatype]!;
@@ -192,8 +212,8 @@ function fillFloats(data: unknown[], out: Float32Array | Float64Array): boolean 
     const v = data[i];
     if (typeof v !== 'number') return false;
     out[i] = v;
-    // An infinite element is one beyond FP32's range (or JSON beyond FP64's, which JSON.parse already made
-    // Infinity): the general path decides, naming it.
+    // An infinite element is one beyond FP32's range, or an infinity (from JSON text: a literal beyond
+    // FP64's, which JSON.parse made Infinity): the general path decides, naming it.
     if (out[i] === Infinity || out[i] === -Infinity) return false;
   }
   return true;
@@ -205,6 +225,15 @@ function fillFloats(data: unknown[], out: Float32Array | Float64Array): boolean 
  */
 function outOfRange(what: string, datatype: DataType, index: number, value: unknown): never {
   throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: element ${index} (${String(value).slice(0, 40)}) is beyond the range of ${datatype}`);
+}
+/**
+ * An element stored as ±Infinity: refused when its value was finite (outOfRange), or was itself an
+ * infinity read from JSON text (a literal beyond a double, whose text JSON.parse did not keep); else kept.
+ */
+function overflowed(what: string, datatype: DataType, index: number, leaf: unknown, value: number, refuseInfinity: boolean): void {
+  if (Number.isFinite(value)) outOfRange(what, datatype, index, leaf);
+  if (!refuseInfinity) return;
+  throw new VireoError('VIREO_ERR_INPUT_DATA', `${what}: element ${index} (a number literal beyond ${value < 0 ? '-' : ''}1.7976931348623157e308, read as ${value}) is beyond the range of ${datatype}`);
 }
 /** The bits of ±Infinity without the sign: FP16 and BF16. */
 const INFINITE_BITS = { FP16: 0x7c00, BF16: 0x7f80 } as const;

@@ -12,7 +12,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 import type { InferRequest, InferResponse, Parameters } from '../../core/inference.js';
-import { jsonToTensorData } from '../../core/json-tensors.js';
+import { jsonTextToTensorData } from '../../core/json-tensors.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { ModelConfig } from '../../repository/model-config.js';
 import type { InferenceServer } from '../../server/inference-server.js';
@@ -44,7 +44,7 @@ function inputTensor(spec: ModelConfig['input'][number], value: unknown, batchin
   const shape = batching ? [1, ...dims] : dims;
   const count = dims.reduce((a, b) => a * b, 1);
   if (values.length !== count) throw new VireoError('VIREO_ERR_INPUT_SHAPE', `input "${spec.name}": ${values.length} values for dims [${spec.dims.join(',')}], which need ${count}`);
-  return { name: spec.name, datatype: spec.data_type, shape, data: jsonToTensorData(values, spec.data_type, count, `input "${spec.name}"`) };
+  return { name: spec.name, datatype: spec.data_type, shape, data: jsonTextToTensorData(values, spec.data_type, count, `input "${spec.name}"`) };
 }
 
 export function parseGenerateBody(body: unknown, config: ModelConfig, model: string, version: string | undefined): InferRequest {

@@ -1,8 +1,12 @@
-/** OIP REST JSON bodies ⇄ core request and response types (open_inference_rest.yaml). */
+/**
+ * OIP REST JSON bodies ⇄ core request and response types (open_inference_rest.yaml). Every body this
+ * reads was JSON text (REST bodies, the binary extension's JSON header, batch JSONL lines): a number
+ * JSON.parse read as ±Infinity was a literal beyond the double range, refused like any overflow.
+ */
 import { parseWireDataType, type DataType } from '../../core/datatypes.js';
 import { VireoError } from '../../core/errors.js';
 import { markNumericSequenceId, type InferRequest, type Parameters, type RequestedOutput } from '../../core/inference.js';
-import { InexactJsonNumber, jsonToTensorData } from '../../core/json-tensors.js';
+import { InexactJsonNumber, jsonTextToTensorData } from '../../core/json-tensors.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
 import { checkInputCount, checkOutputCount, checkParameterCount, TensorBytesBudget } from '../../core/request-limits.js';
 import { sharedMemoryRef, type SharedMemoryRef } from '../../server/system-shared-memory.js';
@@ -31,6 +35,8 @@ export function parseParameters(value: unknown, where: string): Parameters | und
       if (key === 'sequence_id') markNumericSequenceId(value as Parameters);
     }
     else if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) throw new InexactJsonNumber(`${where}: parameter "${key}" is beyond ±2^53 and was not read exactly`);
+    // JSON has no Infinity: a literal beyond the double range, which no parameter type (int64, double) holds.
+    else if (v === Infinity || v === -Infinity) malformed(`${where}: parameter "${key}" is a number literal beyond the range of a double (±1.7976931348623157e308)`);
     else if (!['string', 'number', 'boolean'].includes(typeof v)) malformed(`${where}: parameter "${key}" must be a string, number or boolean`);
   }
   return value as Parameters;
@@ -143,7 +149,7 @@ export function parseInferBody(
       data = binaryInput!({ ...header, size: size as number });
     } else {
       if ((raw as JsonInput).data === undefined) malformed(`${what}: has neither "data" nor a binary_data_size parameter`);
-      data = jsonToTensorData((raw as JsonInput).data, header.datatype, header.count, what, header.shape);
+      data = jsonTextToTensorData((raw as JsonInput).data, header.datatype, header.count, what, header.shape);
     }
     return { name: header.name, datatype: header.datatype, shape: header.shape, data };
   });

@@ -4,10 +4,11 @@
  * batch item, and columnar `{"inputs": ...}` → `{"outputs": ...}`, whole tensors. A one-input model
  * takes bare values; a multi-input model takes `{name: value}` objects. BYTES values are strings or
  * `{"b64": "..."}`. Shapes come from the nesting of the arrays; datatypes from the model's metadata.
+ * Bodies are JSON text: a number JSON.parse read as ±Infinity (beyond the double range) is refused.
  */
 import { VireoError } from '../../core/errors.js';
 import type { InferRequest, InferResponse, ModelMetadata } from '../../core/inference.js';
-import { jsonToTensorData, tensorDataToJson } from '../../core/json-tensors.js';
+import { jsonTextToTensorData, tensorDataToJson } from '../../core/json-tensors.js';
 import { elementCount, type Tensor } from '../../core/tensor.js';
 import { checkInputCount, TensorBytesBudget } from '../../core/request-limits.js';
 import { nest, shapeOf } from './nested-arrays.js';
@@ -40,7 +41,7 @@ function tensorFrom(name: string, value: unknown, shape: number[], metadata: Mod
   const what = `input "${name}"`;
   const count = elementCount(shape, what);
   budget.admit(spec.datatype, count, what);
-  return { name, datatype: spec.datatype, shape, data: jsonToTensorData(value, spec.datatype, count, what) };
+  return { name, datatype: spec.datatype, shape, data: jsonTextToTensorData(value, spec.datatype, count, what) };
 }
 
 function rowInputs(instances: unknown, metadata: ModelMetadata): Tensor[] {
