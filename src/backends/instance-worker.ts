@@ -11,6 +11,7 @@ import type { Tensor } from '../core/tensor.js';
 import type { BackendModule, InstanceHost, InstanceImplementation, ModelCall } from './backend.js';
 import { SpinPolicy } from './spin-policy.js';
 import { ExecuteLoop } from './execute-loop.js';
+import { callToWire, contextFromWire } from './sequence-id-marker.js';
 import { SharedMailbox, type MailboxResponse } from './shared-mailbox.js';
 import { fromWire, toWire, transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
@@ -33,7 +34,7 @@ const host: InstanceHost = {
     return new Promise((resolve, reject) => {
       calls.set(id, { resolve, reject });
       // Inputs are copied, not moved: the caller may still hold and reuse them.
-      post({ type: 'call', id, call });
+      post({ type: 'call', id, call: callToWire(call) });
     });
   },
 };
@@ -54,7 +55,7 @@ async function executeStream(instance: InstanceImplementation, message: Extract<
   streams.set(message.id, controller);
   try {
     if (!instance.executeStream) throw new VireoError('VIREO_ERR_INTERNAL', 'this model is not decoupled');
-    await instance.executeStream(message.inputs, message.outputs, message.context,
+    await instance.executeStream(message.inputs, message.outputs, contextFromWire(message.context),
       (outputs) => post({ type: 'partial', id: message.id, outputs }, transferList(outputs)), controller.signal);
     post({ type: 'result', id: message.id, outputs: [] });
   } catch (error) {
@@ -98,7 +99,7 @@ async function start(init: WorkerInit): Promise<void> {
     }
     if (message.type === 'cancel-stream') return streams.get(message.id)?.abort();
     if (message.type === 'execute-stream') return void executeStream(instance, message);
-    void loop.executeFromPort({ ...message, inputs: fromWire(message.inputs) });
+    void loop.executeFromPort({ ...message, inputs: fromWire(message.inputs), context: contextFromWire(message.context) });
   };
   const loop = new ExecuteLoop<HostMessage>({
     port, postAnswer, onMessage,

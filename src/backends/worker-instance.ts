@@ -14,6 +14,7 @@ import { callTimeLimit, type ExecuteContext, type InstanceOptions, type LogFn, t
 import { spawnWorkerEntry } from '../core/esm-bundle.js';
 import { workerResourceLimits } from './worker-heap.js';
 import { compileHandler } from './handler/handler-bundle.js';
+import { callFromWire, contextToWire } from './sequence-id-marker.js';
 import { SharedMailbox } from './shared-mailbox.js';
 import { AnswerSpin } from './spin-policy.js';
 import { fromWire, toWire, transferList, type HostMessage, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
@@ -93,7 +94,7 @@ export class WorkerInstance implements ModelInstance {
             log(message.level, message.message);
             break;
           case 'call':
-            answerCall(worker, mailbox, message.id, message.call, services);
+            answerCall(worker, mailbox, message.id, callFromWire(message.call), services);
             break;
           default:
             if (instance) instance.#settle(message);
@@ -130,7 +131,7 @@ export class WorkerInstance implements ModelInstance {
         });
       } else {
         const wire = toWire(inputs);
-        this.#post({ type: 'execute', id, inputs: wire, outputs, context }, transferList(wire));
+        this.#post({ type: 'execute', id, inputs: wire, outputs, context: contextToWire(context) }, transferList(wire));
       }
     });
   }
@@ -144,7 +145,7 @@ export class WorkerInstance implements ModelInstance {
       const done = () => signal.removeEventListener('abort', cancel);
       this.#pending.set(id, { resolve: () => { done(); resolve(); }, reject: (e) => { done(); reject(e); }, partial: onResponse });
       signal.addEventListener('abort', cancel, { once: true });
-      this.#post({ type: 'execute-stream', id, inputs, outputs, context }, transferList(inputs));
+      this.#post({ type: 'execute-stream', id, inputs, outputs, context: contextToWire(context) }, transferList(inputs));
       if (signal.aborted) cancel();
     });
   }

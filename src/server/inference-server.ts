@@ -361,10 +361,16 @@ export class InferenceServer {
     }
   }
 
-  /** Unloads a model: it stops taking requests, finishes those it admitted, and ends its workers. */
+  /**
+   * Unloads a model: it stops taking requests, finishes those it admitted, and ends its workers.
+   * A name the repository holds nothing of (never loaded, or a folder added since the last scan) is
+   * already unloaded: success with nothing to do, as Triton's ModelRepositoryManager::LoadUnloadModel
+   * answers an unload without polling the repository.
+   */
   async unloadModel(name: string, options: UnloadModelOptions = {}): Promise<void> {
     this.#requireControlMode();
     checkModelName(name);
+    if (!this.repository.has(name)) return;
     // Dependents (ensembles using the model) go first, so nothing routes to it while it unloads.
     if (options.unloadDependents) for (const dependent of this.repository.dependentsOf(name)) await this.repository.unload(dependent);
     await this.repository.unload(name);

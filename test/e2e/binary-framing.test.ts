@@ -124,7 +124,7 @@ describe('binary tensor data framing', () => {
       ],
     }, int32s(range(16, (i) => i)), int32s(range(16, (i) => i)));
 
-    const cases: { name: string; build: () => { body: Buffer; headers: Record<string, string>; path?: string }; message: RegExp }[] = [
+    const cases: { name: string; build: () => { body: Buffer; headers: Record<string, string>; path?: string }; message: RegExp; status?: number }[] = [
       {
         name: 'header length beyond the body',
         build: () => ({ body: good().body, headers: { 'inference-header-content-length': String(good().body.length + 1) } }),
@@ -215,7 +215,9 @@ describe('binary tensor data framing', () => {
       {
         name: 'an unsupported Content-Encoding',
         build: () => ({ body: good().body, headers: { 'inference-header-content-length': String(good().headerLength), 'content-encoding': 'compress' } }),
-        message: /unsupported Content-Encoding "compress"/,
+        // Triton answers an /infer body coding it does not support with 501 (triton-request-coding.test.ts).
+        message: /^Unsupported compression type "compress"/,
+        status: 501,
       },
     ];
 
@@ -224,7 +226,7 @@ describe('binary tensor data framing', () => {
         const { body, headers, path } = c.build();
         const response = await post(path ?? '/v2/models/simple/infer', body, headers);
         const text = await response.text();
-        assert.equal(response.status, 400, text);
+        assert.equal(response.status, c.status ?? 400, text);
         assert.match(JSON.parse(text).error, c.message);
       });
     }

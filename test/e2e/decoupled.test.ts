@@ -106,11 +106,14 @@ describe('decoupled models', () => {
     assert.match(r.body.error, /decoupled.*generate_stream/);
   });
 
-  it('answers REST generate with the last response and generate_stream with one SSE event per response', async () => {
+  it('answers REST generate when the model sends one response (as Triton, more is an error) and generate_stream with one SSE event per response', async () => {
     const body = { id: 'g1', IN: [5, 6, 7], DELAY: [0, 0, 0], WAIT: 0 };
-    const one = await server.post('/v2/models/repeat_int32/generate', body);
+    const one = await server.post('/v2/models/repeat_int32/generate', { ...body, IN: [5], DELAY: [0] });
     assert.equal(one.status, 200);
-    assert.deepEqual(one.body, { id: 'g1', model_name: 'repeat_int32', model_version: '1', OUT: 7, IDX: 2 });
+    assert.deepEqual(one.body, { id: 'g1', model_name: 'repeat_int32', model_version: '1', OUT: 5, IDX: 0 });
+    const three = await server.post('/v2/models/repeat_int32/generate', body);
+    assert.equal(three.status, 400);
+    assert.match(three.body.error, /^generate expects model to produce exactly 1 response/);
     const response = await fetch(`${server.url}/v2/models/repeat_int32/generate_stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type')!, /^text\/event-stream/);

@@ -22,6 +22,7 @@ import { VireoError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { ExecuteContext, InstanceOptions, LogFn, ModelCall, ModelSignature } from '../backend.js';
 import { WorkerLost } from '../pool-worker-host.js';
+import { callFromWire, contextToWire } from '../sequence-id-marker.js';
 import { workerResourceLimits } from '../worker-heap.js';
 import { fromWire, toWire, transferList, type WireTensor } from '../worker-protocol.js';
 import type { HandlerHostMessage, HandlerThreadInit, HandlerThreadMessage } from './handler-thread-protocol.js';
@@ -101,7 +102,7 @@ export class HandlerThread {
     return this.#call(slot, (id) => {
       const wire = toWire(inputs);
       // Only the BYTES packing is new here; the caller's own buffers are copied (a lost call runs again).
-      this.#post({ type: 'execute', slot, id, inputs: wire, outputs, context }, packedBuffers(wire));
+      this.#post({ type: 'execute', slot, id, inputs: wire, outputs, context: contextToWire(context) }, packedBuffers(wire));
     });
   }
 
@@ -111,7 +112,7 @@ export class HandlerThread {
     signal.addEventListener('abort', cancel, { once: true });
     return this.#call(slot, (callId) => {
       id = callId;
-      this.#post({ type: 'execute-stream', slot, id, inputs, outputs, context });
+      this.#post({ type: 'execute-stream', slot, id, inputs, outputs, context: contextToWire(context) });
       if (signal.aborted) cancel();
     }, onResponse).finally(() => signal.removeEventListener('abort', cancel));
   }
@@ -248,7 +249,7 @@ export class HandlerThread {
       case 'log':
         return this.#slots.get(message.slot)?.log(message.level, message.message);
       case 'call':
-        return this.#answerCall(message.slot, message.id, message.call);
+        return this.#answerCall(message.slot, message.id, callFromWire(message.call));
       case 'partial':
         return this.#calls.get(message.id)?.partial?.(message.outputs);
       case 'result':

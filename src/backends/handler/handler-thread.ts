@@ -21,6 +21,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { VireoError } from '../../core/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { InstanceHost, InstanceImplementation, ModelCall } from '../backend.js';
+import { callToWire, contextFromWire } from '../sequence-id-marker.js';
 import { fromWire, toWire, transferList } from '../worker-protocol.js';
 import { createInstance } from './handler-instance.js';
 import type { HandlerHostMessage, HandlerThreadInit, HandlerThreadMessage } from './handler-thread-protocol.js';
@@ -94,7 +95,7 @@ function hostOf(slotNumber: number): InstanceHost {
       return new Promise<Tensor[]>((resolve, reject) => {
         calls.set(id, { resolve, reject });
         // Inputs are copied, not moved: the caller may still hold and reuse them.
-        post({ type: 'call', slot: slotNumber, id, call });
+        post({ type: 'call', slot: slotNumber, id, call: callToWire(call) });
       });
     },
   };
@@ -132,7 +133,7 @@ async function execute(message: Extract<HandlerHostMessage, { type: 'execute' }>
     post({ type: 'failed', id: message.id, error: new VireoError('VIREO_ERR_INTERNAL', `no handler in slot ${message.slot}`).toJSON(), ownMs: 0 });
     return;
   }
-  const outcome = await measured(slot, () => instance.execute(fromWire(message.inputs), message.outputs, message.context));
+  const outcome = await measured(slot, () => instance.execute(fromWire(message.inputs), message.outputs, contextFromWire(message.context)));
   if (outcome.error !== undefined || !outcome.value) {
     post({ type: 'failed', id: message.id, error: VireoError.from(outcome.error).toJSON(), ownMs: outcome.ownMs });
     return;
@@ -148,7 +149,7 @@ async function executeStream(message: Extract<HandlerHostMessage, { type: 'execu
   const outcome = await measured(slot ?? { busyMs: 0 }, async () => {
     const instance = slot?.instance;
     if (!instance?.executeStream) throw new VireoError('VIREO_ERR_INTERNAL', 'this model is not decoupled');
-    await instance.executeStream(message.inputs, message.outputs, message.context,
+    await instance.executeStream(message.inputs, message.outputs, contextFromWire(message.context),
       (outputs) => post({ type: 'partial', id: message.id, outputs }, transferList(outputs)), controller.signal);
   });
   streams.delete(message.id);

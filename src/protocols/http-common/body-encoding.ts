@@ -7,7 +7,7 @@
  * output passes the limit, so a zip bomb costs at most `limit` bytes of output and its own input.
  */
 import { createGunzip, createInflate, deflate, gzip, type Gunzip, type Inflate } from 'node:zlib';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { VireoError } from '../../core/errors.js';
 
 /** Responses smaller than this go out uncompressed: the coding would cost more than it saves. */
@@ -15,12 +15,31 @@ export const COMPRESSION_THRESHOLD = 1024;
 
 type Coding = 'gzip' | 'deflate';
 
-function requestCoding(header: string | undefined): Coding | 'identity' {
+/** What `Accept-Encoding` names on a refusal of an unsupported request coding, as Triton's does. */
+const SUPPORTED_REQUEST_CODINGS = 'gzip, deflate';
+
+/** OIP's inference routes, where Triton reads a request's Content-Encoding (its other routes ignore it). */
+const isOipInferRoute = (url: string | undefined): boolean => url !== undefined && url.startsWith('/v2/models/') && url.endsWith('/infer');
+
+/** Null when the coding is not one Vireo inflates. */
+function requestCoding(header: string | undefined): Coding | 'identity' | null {
   const value = (header ?? 'identity').trim().toLowerCase();
   if (value === 'identity' || value === '') return 'identity';
   if (value === 'gzip' || value === 'x-gzip') return 'gzip';
   if (value === 'deflate') return 'deflate';
-  throw new VireoError('VIREO_ERR_REQUEST_MALFORMED', `unsupported Content-Encoding "${header}" (supported: gzip, deflate, identity)`);
+  return null;
+}
+
+/**
+ * An unsupported coding on OIP infer is answered as Triton's HTTPAPIServer::DecompressBuffer does:
+ * 501 (its UNSUPPORTED error class) with `Accept-Encoding: gzip, deflate`. Every other route keeps
+ * 400: Triton does not decode their bodies at all, so it has no answer of its own to follow there.
+ */
+function unsupportedCoding(header: string | undefined, url: string | undefined, reply: FastifyReply): VireoError {
+  const detail = `"${header}" (supported: gzip, deflate, identity)`;
+  if (!isOipInferRoute(url)) return new VireoError('VIREO_ERR_REQUEST_MALFORMED', `unsupported Content-Encoding ${detail}`);
+  reply.header('accept-encoding', SUPPORTED_REQUEST_CODINGS);
+  return new VireoError('VIREO_ERR_UNIMPLEMENTED', `Unsupported compression type ${detail}`);
 }
 
 /** The client's preferred coding we support, from `Accept-Encoding` q-values; gzip wins ties. */
@@ -53,13 +72,10 @@ function isInferenceRoute(url: string | undefined): boolean {
 
 export function registerBodyEncoding(app: FastifyInstance, bodyLimit: number): void {
   // Callback-style hooks: the common request (no coding) costs a header check, not a promise.
-  app.addHook('preParsing', (request, _reply, payload, done) => {
-    let coding: Coding | 'identity';
-    try {
-      coding = requestCoding(request.headers['content-encoding']);
-    } catch (error) {
-      return done(error as Error);
-    }
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    const header = request.headers['content-encoding'];
+    const coding = requestCoding(header);
+    if (coding === null) return done(unsupportedCoding(header, request.routeOptions.url, reply));
     if (coding === 'identity') return done(null, payload);
     const inflater: (Gunzip | Inflate) & { receivedEncodedLength?: number } = coding === 'gzip' ? createGunzip() : createInflate();
     let decoded = 0;

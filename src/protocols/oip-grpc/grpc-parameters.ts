@@ -29,12 +29,24 @@ function valueOf(p: InferParameterMessage): ParameterValue | undefined {
   }
 }
 
+/**
+ * Triton takes an int64_param sequence_id as the uint64 of the same 64 bits (SetInferenceRequestMetadata
+ * in its grpc/infer_handler.cc hands it to TRITONSERVER_InferenceRequestSetCorrelationId, a uint64), and
+ * its C++ client sends a uint64 id that way: an id of 2^63 or more arrives negative. So -5 is 2^64 − 5,
+ * always beyond 2^53: it stays text, marked numeric below.
+ */
+function int64SequenceId(text: string): ParameterValue {
+  const id = BigInt(String(text));
+  if (id >= 0n) return valueOf({ parameter_choice: 'int64_param', int64_param: text })!;
+  return String(BigInt.asUintN(64, id));
+}
+
 /** An empty map is no parameters; a parameter with no value set is ignored, as proto3 cannot tell it from absent. */
 export function fromInferParameters(map: Record<string, InferParameterMessage> | null | undefined): Parameters | undefined {
   if (!map) return undefined;
   let out: Parameters | undefined;
   for (const [key, p] of Object.entries(map)) {
-    const value = valueOf(p);
+    const value = key === 'sequence_id' && p.parameter_choice === 'int64_param' ? int64SequenceId(p.int64_param!) : valueOf(p);
     if (value === undefined) continue;
     (out ??= {})[key] = value;
     // A 64-bit sequence_id beyond 2^53 is kept as its text: still a number, not a string id.

@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VireoError } from '../../core/errors.js';
-import type { InferRequest, InferResponse, Parameters } from '../../core/inference.js';
+import type { CancelSignal, InferRequest, InferResponse, Parameters } from '../../core/inference.js';
 import { jsonTextToTensorData } from '../../core/json-tensors.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { ModelConfig } from '../../repository/model-config.js';
@@ -95,20 +95,55 @@ function parse(server: InferenceServer, request: GenerateRequest, reply: Fastify
   return parsed;
 }
 
+/**
+ * Triton's answer when /generate meets a model that does not send exactly one response
+ * (HTTPAPIServer::GenerateRequestClass::SendChunkResponse); clients look for it in `error`.
+ */
+const NOT_ONE_RESPONSE = 'generate expects model to produce exactly 1 response, use generate stream for model that generates various number of responses';
+
+/**
+ * /generate's request signal: the client's, and aborted by the route itself once a second response
+ * shows the answer can only be the error, so a decoupled model stops instead of streaming on for nothing.
+ */
+function generateSignal(client: CancelSignal): { signal: AbortSignal; stop: () => void; done: () => void } {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  if (client.aborted) stop();
+  else client.addEventListener('abort', stop, { once: true });
+  return { signal: controller.signal, stop, done: () => client.removeEventListener('abort', stop) };
+}
+
 export function generateRoutes(app: FastifyInstance, { server }: HttpOptions): void {
-  /** One JSON object: the model's response, or the last one of a decoupled model's stream. */
+  /**
+   * One JSON object: the model's one response. A decoupled model that sends none, or more than one,
+   * is refused with Triton's message (400: the request chose the wrong endpoint; Triton's own status
+   * is 200, as its chunked reply has begun by then). The second response ends the request at once;
+   * Triton lets the model finish first, which changes nothing in the answer.
+   */
   both(app, '/generate', async (request, reply) => {
+    let responses = 0;
+    let cancel: ReturnType<typeof generateSignal> | undefined;
+    const notOne = () => new VireoError('VIREO_ERR_MODEL_DECOUPLED', responses === 0
+      ? `${NOT_ONE_RESPONSE} (model "${request.params.model}" ended its stream without a response; /generate_stream answers any number, none included)`
+      : `${NOT_ONE_RESPONSE} (model "${request.params.model}" sent more than one; /generate_stream answers each)`);
     try {
       const inferRequest = parse(server, request, reply);
-      let last: InferResponse | undefined;
-      await server.inferStream(inferRequest, (response) => { last = response; });
-      // A decoupled model may send no response at all: nothing failed, but /generate has nothing to
-      // answer. Triton refuses it too ("generate expects model to produce exactly 1 response"); it is
-      // the request's choice of endpoint, so 400 naming /generate_stream, not a server error.
-      if (!last) throw new VireoError('VIREO_ERR_MODEL_DECOUPLED', `model "${request.params.model}" ended its stream without a response: /generate answers one response; use /generate_stream for a model that may send any number, none included`);
-      return reply.send(generateJson(last));
+      cancel = generateSignal(inferRequest.signal!);
+      inferRequest.signal = cancel.signal;
+      let first: InferResponse | undefined;
+      await server.inferStream(inferRequest, (response) => {
+        if (++responses === 1) first = response;
+        else cancel!.stop();
+      }).catch((error: unknown) => {
+        // After a second response the answer is the refusal, whatever the stopped stream reports.
+        if (responses < 2) throw error;
+      });
+      if (responses !== 1) throw notOne();
+      return reply.send(generateJson(first!));
     } catch (error) {
       return sendError(reply, error);
+    } finally {
+      cancel?.done();
     }
   });
 

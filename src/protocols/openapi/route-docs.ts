@@ -70,7 +70,7 @@ export const ROUTE_DOCS: ReadonlyMap<string, RouteDoc> = new Map<string, RouteDo
   ['POST /v2/logging', { summary: 'Change log settings (control)', tags: TRITON, body: ref('log_settings'), response: jsonOrError(ref('log_settings'), '400', '403') }],
   ['POST /v2/repository/index', { summary: 'Repository index (poll or explicit control mode only)', tags: REPOSITORY, body: ref('repository_index_request'), bodyOptional: true, response: jsonOrError(ref('repository_index_response'), '400', '403') }],
   ['POST /v2/repository/models/:model/load', { summary: 'Load or reload a model (control)', tags: REPOSITORY, body: ref('repository_load_request'), bodyOptional: true, response: { 200: null, 400: error, 403: error, 404: error } }],
-  ['POST /v2/repository/models/:model/unload', { summary: 'Unload a model (control)', tags: REPOSITORY, body: ref('repository_unload_request'), bodyOptional: true, response: { 200: null, 400: error, 403: error, 404: error } }],
+  ['POST /v2/repository/models/:model/unload', { summary: 'Unload a model (control)', tags: REPOSITORY, body: ref('repository_unload_request'), bodyOptional: true, response: { 200: null, 400: error, 403: error } }],
   ['GET /', { summary: 'Liveness (KServe V1)', tags: V1, response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } }],
   ['GET /v1/models', { summary: 'Model names (KServe V1)', tags: V1, response: { 200: ref('v1_models_response') } }],
   ...v1ModelRoutes('', { summary: 'Model status (TF Serving / KServe V1)', tags: V1, response: { 200: ref('v1_model_status'), 503: ref('v1_model_status'), 404: error } }),
