@@ -73,7 +73,7 @@ type TakeArray = (float32: boolean, width: number, rows: number) => Float32Array
 
 /**
  * The fast path of a part without quotes: cells of numeric columns parsed into typed arrays — the
- * values cell() in the dataframe codec makes of those strings with `Number`, without a string per
+ * values cellValue() (dataframe-cells.ts) makes of those strings with `Number`, without a string per
  * cell (csv-numbers.ts) — in the part's layout; the others trimmed as strings. undefined, and the
  * string path decides, when any row is not clean: a cell count other than the header's, or a numeric
  * cell that is empty or not a finite number (the string path gives those rows the REST path's errors).

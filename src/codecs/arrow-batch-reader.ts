@@ -10,6 +10,7 @@ import { Message } from 'apache-arrow/ipc/metadata/message';
 import { MessageHeader } from 'apache-arrow/fb/message-header';
 import { VireoError } from '../core/errors.js';
 import { ArrowIpcInvalid, checkBlock, checkFooter, checkMessage } from './arrow-ipc-check.js';
+import { arrowCells } from './arrow-list-columns.js';
 import type { ColumnChunk } from './columnar-files.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './read-bounds.js';
 
@@ -49,7 +50,8 @@ class MessageBound {
 
 /**
  * An Arrow record batch as a ColumnChunk: numeric columns without nulls as their typed
- * arrays (half floats aside: their typed array holds raw bits), every other column as JS values.
+ * arrays (half floats aside: their typed array holds raw bits), lists of numbers as ListColumns
+ * (arrow-list-columns.ts), every other column as JS values.
  */
 function chunkOf(data: RecordBatch): ColumnChunk {
   const columns = new Map<string, unknown[]>();
@@ -57,7 +59,7 @@ function chunkOf(data: RecordBatch): ColumnChunk {
     const vector = data.getChild(field.name);
     if (!vector) continue;
     const typed = (DataType.isInt(field.type) || (DataType.isFloat(field.type) && field.type.precision !== Precision.HALF)) && vector.nullCount === 0;
-    const values = typed ? vector.toArray() as unknown as unknown[] : [...vector].map(plain);
+    const values = typed ? vector.toArray() as unknown as unknown[] : arrowCells(vector, field.name);
     // A value per row (apache-arrow does not check a buffer against its column's length: a short one gave fewer).
     if (values.length !== data.numRows) throw new ArrowIpcInvalid(`column "${field.name}" holds ${values.length} values in a record batch of ${data.numRows} rows`);
     columns.set(field.name, values);
@@ -196,9 +198,4 @@ export async function* readArrowBatches(path: string, options: ArrowReadOptions 
   } finally {
     await handle.close();
   }
-}
-
-/** Arrow list cells are Vectors: plain arrays, so they convert like JSON arrays. */
-function plain(value: unknown): unknown {
-  return value !== null && typeof value === 'object' && 'toArray' in value ? [...(value as unknown as Iterable<unknown>)] : value;
 }

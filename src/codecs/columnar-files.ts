@@ -23,6 +23,8 @@ import { chunkRange, flatNumericColumns, readFlatColumns } from './parquet-flat-
 import { checkRowGroupBound, checkRowGroups, MIN_CELL_BYTES, rowGroupSize } from './parquet-footer-bounds.js';
 import { boundedCompressors } from './parquet-bounded-decompressors.js';
 import { checkChunkPages, pageColumn } from './parquet-page-check.js';
+import { turnsOf } from './parquet-read-turns.js';
+import { topLevelColumns } from './parquet-top-columns.js';
 import { fittingSpecs, type FloatArrays, type RowMajorSpec } from './row-major-layout.js';
 
 export interface ColumnChunk {
@@ -120,7 +122,8 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
   }
   const firstRows: number[] = [];
   rowGroupRows.reduce((sum, n) => (firstRows.push(sum), sum + n), 0);
-  const names = metadata.schema.slice(1).filter((e) => e.num_children === undefined || e.num_children === 0).map((e) => e.name);
+  // Top-level columns (a LIST column by its own name, not its leaf's); other nested columns refused by name.
+  const names = topLevelColumns(path, metadata);
   const flat = flatNumericColumns(metadata);
   const blocks = fittingSpecs(names, options.rowMajor);
   const bound = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -172,8 +175,8 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
           // half a second; a batch job's instances finished their batches meanwhile and waited for the
           // next ones (a fifth of their time idle, `tsx bench/batch-threads.ts --format parquet`). A
           // call per column cost 10 % more decoding (each call plans and reads on its own), so a turn
-          // takes ≈ CELLS_PER_TURN cells (≈ 10 ms).
-          const perTurn = Math.max(1, Math.floor(CELLS_PER_TURN / Math.max(1, count)));
+          // takes ≈ CELLS_PER_TURN values (≈ 10 ms; a list column counts its values: parquet-read-turns.ts).
+          const turns = turnsOf(slow, metadata.row_groups[rowGroup]!.columns, count);
           // hyparquet trusts every size and count its pages declare: each chunk it will read is checked
           // first (parquet-page-check.ts), one at a time, and decompressed only by boundedCompressors.
           const slowNames = new Set(slow);
@@ -183,8 +186,8 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
             const [start, end] = chunkRange(chunk);
             checkChunkPages(new Uint8Array(await file.slice(start, end)), meta, pageColumn(metadata, chunk), count, Math.floor(bound / MIN_CELL_BYTES));
           }
-          for (let at = 0; at < slow.length; at += perTurn) {
-            await parquetRead({ file, metadata, rowStart, rowEnd, columns: slow.slice(at, at + perTurn), onChunk, compressors: boundedCompressors });
+          for (const turn of turns) {
+            await parquetRead({ file, metadata, rowStart, rowEnd, columns: turn, onChunk, compressors: boundedCompressors });
             await nextLoopTurn();
           }
         });
@@ -198,9 +201,6 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
     },
   };
 }
-
-/** Cells decoded per turn of the event loop: at ≈ 35 ns a cell of an OPTIONAL float column, ≈ 10 ms. */
-const CELLS_PER_TURN = 1 << 18;
 
 type NumberColumn = Float32Array | Float64Array | Int32Array;
 const isNumberColumn = (data: unknown): data is NumberColumn => data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array;

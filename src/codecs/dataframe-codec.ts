@@ -2,7 +2,8 @@
  * Dataframes in: CSV (csv-parse), Apache Arrow IPC (stream or file, apache-arrow) and JSON
  * records or columns become one table, and the table's named columns become the model's inputs,
  * one row per batch item. An input takes the columns its configuration lists (`columns`, in
- * order, along its last dimension) or else the one column of its own name. Columns missing from
+ * order, along its last dimension) or else the one column of its own name: a scalar per row for dims
+ * [] or [1], a list per row for any other dims (list-inputs.ts). Columns missing from
  * the table or unknown to the model are refused, as are values that do not fit the datatype.
  * csv-parse and apache-arrow load on the first body that needs them: a server that never sees a CSV or
  * Arrow body does not carry them (≈ 6 MiB of the main thread).
@@ -12,7 +13,11 @@ import { VireoError } from '../core/errors.js';
 import { jsonToTensorData } from '../core/json-tensors.js';
 import { checkDataframeSize, TensorBytesBudget } from '../core/request-limits.js';
 import type { Tensor } from '../core/tensor.js';
+import { bad, cellValue } from './dataframe-cells.js';
 import type { CodecTensorConfig } from './image-codec.js';
+import { listDimsProblem, listTensor, takesList } from './list-inputs.js';
+
+export { DECIMAL_TEXT, finiteIsDecimal } from './dataframe-cells.js';
 
 export interface Table {
   columns: Map<string, unknown[]>;
@@ -39,10 +44,6 @@ export function tableColumnNames(table: Table): string[] {
   for (const block of table.rowMajor ?? []) names.push(...block.names);
   return names;
 }
-
-const bad = (message: string): never => {
-  throw new VireoError('VIREO_ERR_INPUT_DATA', message);
-};
 
 export const DATAFRAME_TYPES = {
   csv: 'text/csv',
@@ -86,7 +87,7 @@ export async function parseCsv(bytes: Uint8Array): Promise<Table> {
 }
 
 export async function parseArrow(bytes: Uint8Array): Promise<Table> {
-  const [{ tableFromIPC }, { checkArrowIpc }] = await Promise.all([import('apache-arrow'), import('./arrow-ipc-check.js')]);
+  const [{ tableFromIPC }, { checkArrowIpc }, { arrowCells }] = await Promise.all([import('apache-arrow'), import('./arrow-ipc-check.js'), import('./arrow-list-columns.js')]);
   let table: ArrowTable;
   try {
     // apache-arrow trusts the metadata's counts (a flipped byte made it build billions of objects).
@@ -101,8 +102,12 @@ export async function parseArrow(bytes: Uint8Array): Promise<Table> {
   checkDataframeSize(table.numRows, names.length, 'the Arrow table');
   let columns: unknown[][];
   try {
-    // Decoding is lazy: metadata that passed the checks may still not fit together (a node without its data).
-    columns = names.map((n) => [...(table.getChild(n) ?? [])]);
+    // Decoding is lazy: metadata that passed the checks may still not fit together (a node without its
+    // data). A list column of numbers comes as a ListColumn, its elements never JS values.
+    columns = names.map((n) => {
+      const vector = table.getChild(n);
+      return vector ? arrowCells(vector, n) : [];
+    });
   } catch (error) {
     return bad(`the body is not a valid Arrow IPC stream or file: ${(error as Error).message}`);
   }
@@ -155,60 +160,14 @@ export function dataframeColumns(inputs: readonly DataframeInput[]): Map<string,
         throw new VireoError('VIREO_ERR_CONFIG_INVALID', `input "${input.name}": ${input.columns.length} columns need dims [${input.columns.length}], not [${input.dims.join(',')}]`);
       }
       map.set(input.name, input.columns);
-    } else if (input.dims.length === 0 || (input.dims.length === 1 && input.dims[0] === 1)) {
-      map.set(input.name, [input.name]);
     } else {
-      return `input "${input.name}" has dims [${input.dims.join(',')}] and no "columns" list`;
+      // A scalar column of the input's name, or for dims of more than one element a list column (list-inputs.ts).
+      const problem = takesList(input.dims) ? listDimsProblem(input) : undefined;
+      if (problem) return problem;
+      map.set(input.name, [input.name]);
     }
   }
   return map;
-}
-
-/**
- * A decimal number as text (what CSV writers write, exponents included). `Number` alone also reads
- * "0x10", "0b101" and "0o7" and a blank string as 0: a cell holding those is refused instead.
- */
-export const DECIMAL_TEXT = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
-
-/**
- * DECIMAL_TEXT's verdict on a string `Number` read as a finite number, mostly without the regular
- * expression (it runs once per CSV cell): such a string is a decimal unless it is blank or a
- * 0x / 0o / 0b literal, and those cannot begin with a sign, a point or a digit other than 0. Leading
- * whitespace (and a leading 0) takes the expression.
- */
-export function finiteIsDecimal(text: string): boolean {
-  const first = text.charCodeAt(0);
-  if ((first >= 49 && first <= 57) || first === 43 || first === 45 || first === 46) return true; // 1-9 + - .
-  if (first === 48 && (text.length === 1 || (text.charCodeAt(1) >= 48 && text.charCodeAt(1) <= 57) || text.charCodeAt(1) === 46)) return true;
-  return DECIMAL_TEXT.test(text);
-}
-
-/** A table cell as a JSON value of the input's datatype (CSV cells arrive as strings). */
-function cell(value: unknown, datatype: string, row: number, column: string): unknown {
-  // The common cases first, and the error text built only on an error: this runs once per cell.
-  const numeric = datatype !== 'BYTES' && datatype !== 'BOOL';
-  if (numeric && typeof value === 'number') return value;
-  if (numeric && typeof value === 'string' && value !== '' && datatype !== 'INT64' && datatype !== 'UINT64') {
-    const n = Number(value);
-    if (Number.isFinite(n) && finiteIsDecimal(value)) return n;
-  }
-  const where = `row ${row}, column "${column}"`;
-  if (value === null || value === undefined) return bad(`${where}: value is missing`);
-  if (datatype === 'BYTES') return typeof value === 'string' ? value : String(value);
-  if (typeof value === 'bigint') return datatype === 'INT64' || datatype === 'UINT64' ? value.toString() : Number(value);
-  if (typeof value === 'boolean') return datatype === 'BOOL' ? value : Number(value);
-  if (typeof value === 'number') return datatype === 'BOOL' ? value !== 0 : value;
-  if (typeof value !== 'string') return bad(`${where}: ${JSON.stringify(value)?.slice(0, 40)} is not a ${datatype} value`);
-  if (value === '') return bad(`${where}: value is empty`);
-  if (datatype === 'BOOL') {
-    if (/^(true|1)$/i.test(value)) return true;
-    if (/^(false|0)$/i.test(value)) return false;
-    return bad(`${where}: "${value.slice(0, 40)}" is not a boolean`);
-  }
-  if ((datatype === 'INT64' || datatype === 'UINT64') && /^-?\d+$/.test(value)) return value;
-  const n = Number(value);
-  if (!Number.isFinite(n) || !finiteIsDecimal(value)) bad(`${where}: "${value.slice(0, 40)}" is not a number`);
-  return n;
 }
 
 /**
@@ -229,6 +188,7 @@ export function tableToInputs(table: Table, inputs: readonly DataframeInput[], c
   const budget = new TensorBytesBudget();
   return inputs.map((input) => {
     const names = columns.get(input.name)!;
+    if (!input.columns && takesList(input.dims)) return listTensor(table.columns.get(input.name), table.rows, input, batched, perRequestBounds ? budget : undefined);
     if (perRequestBounds) budget.admit(input.data_type, table.rows * names.length, `input "${input.name}"`);
     const dims = input.columns ? [names.length] : input.dims;
     const shape = batched ? [table.rows, ...dims] : dims;
@@ -244,7 +204,7 @@ export function tableToInputs(table: Table, inputs: readonly DataframeInput[], c
     const source = names.map((name) => table.columns.get(name) ?? rowMajorColumn(table, name));
     if ((input.data_type === 'FP32' || input.data_type === 'FP64') && source.every(isFloatColumn)) {
       // Typed float columns (Parquet, Arrow, numeric CSV columns): straight into the tensor. The
-      // values are what cell() would give (it returns numbers as they are), without a JS value per cell.
+      // values are what cellValue() would give (it returns numbers as they are), without a JS value per cell.
       const data = interleave(source as unknown as FloatColumn[], table.rows, input.data_type);
       if (data instanceof Float32Array && source.some((c) => c instanceof Float64Array)) checkNarrowed(source as unknown as FloatColumn[], data, names, input.name);
       return { name: input.name, datatype: input.data_type, shape, data };
@@ -253,7 +213,7 @@ export function tableToInputs(table: Table, inputs: readonly DataframeInput[], c
     // array in V8, which cost ≈ 2 µs per cell here (measured with 256 columns × 1,024 rows).
     const values: unknown[] = [];
     for (let r = 0; r < table.rows; r++) {
-      for (let j = 0; j < source.length; j++) values.push(cell(source[j]![r], input.data_type, r, names[j]!));
+      for (let j = 0; j < source.length; j++) values.push(cellValue(source[j]![r], input.data_type, r, names[j]!));
     }
     return { name: input.name, datatype: input.data_type, shape, data: jsonToTensorData(values, input.data_type, values.length, `input "${input.name}"`) };
   });

@@ -29,6 +29,7 @@ import { readPlain } from 'hyparquet/src/plain.js';
 import type { RowMajorColumns } from './dataframe-codec.js';
 import { boundedCompressors } from './parquet-bounded-decompressors.js';
 import { checkHybrid, checkPrefixedHybrid } from './parquet-page-check.js';
+import { topLevelLeaves } from './parquet-top-columns.js';
 import { FloatArrays, placesIn, type RowMajorSpec } from './row-major-layout.js';
 
 export type FlatColumn = Float32Array | Float64Array | Int32Array;
@@ -46,13 +47,13 @@ export interface FlatTarget {
 const ARRAYS = { FLOAT: Float32Array, DOUBLE: Float64Array, INT32: Int32Array } as const;
 type FlatType = keyof typeof ARRAYS;
 
-/** The top-level leaf columns a row group may decode here, by name: REQUIRED or OPTIONAL numbers with no logical type. */
+/**
+ * The top-level leaf columns a row group may decode here, by name: REQUIRED or OPTIONAL numbers with no
+ * logical type. A nested column beside them (a LIST of embeddings) leaves them on this path.
+ */
 export function flatNumericColumns(metadata: FileMetaData): Map<string, SchemaElement> {
   const flat = new Map<string, SchemaElement>();
-  const [root, ...elements] = metadata.schema;
-  // Only a schema whose root's children are all leaves is walked as a flat list (nesting shifts indices).
-  if (!root || elements.some((e) => (e.num_children ?? 0) > 0)) return flat;
-  for (const element of elements) {
+  for (const element of topLevelLeaves(metadata).values()) {
     if (!(element.type! in ARRAYS) || element.repetition_type === 'REPEATED') continue;
     if (element.converted_type !== undefined || element.logical_type !== undefined) continue;
     flat.set(element.name, element);
