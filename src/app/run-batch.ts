@@ -3,7 +3,7 @@
  * `vireo serve`, but no HTTP or gRPC frontend — the batch frontend (src/batch/) calls the facade
  * in-process. Metrics, when asked for, are the server's families plus the job's own, on their own port.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { runBatchJob, type BatchJobOptions } from '../batch/batch-job.js';
 import { makeOutputFolder } from '../batch/part-store.js';
@@ -13,6 +13,8 @@ import { BatchJobMetrics } from '../metrics/batch-job-metrics.js';
 import { VireoMetrics } from '../metrics/vireo-metrics.js';
 import { listenMetrics, type MetricsListener } from '../protocols/metrics-http/metrics-http-server.js';
 import { parseInferBody } from '../protocols/oip-http/oip-json-codec.js';
+import { readModelConfig } from '../repository/config-file.js';
+import { composingModels } from '../repository/ensemble-loader.js';
 import { fingerprintModel } from '../repository/model-fingerprint.js';
 import { ModelRepository } from '../repository/model-repository.js';
 import { InferenceServer } from '../server/inference-server.js';
@@ -24,7 +26,7 @@ export interface RunBatchOptions extends Omit<BatchJobOptions, 'server' | 'model
   logger: Logger;
   autoComplete?: boolean;
   defaultMaxBatchSize?: number;
-  /** Models to load besides `model` (those its handler or ensemble calls); default: every model. */
+  /** Models to load besides `model` (those its handler calls); default: see startupModelsOf. */
   loadModels?: string[];
   /** Prometheus endpoint port while the job runs: 0 picks one, absent or -1: none. */
   metricsPort?: number;
@@ -37,6 +39,30 @@ export interface RunBatchOptions extends Omit<BatchJobOptions, 'server' | 'model
    * that many, `config` what its configuration says (ModelDefaults.jobInstances).
    */
   instances?: number | 'auto' | 'config';
+}
+
+/**
+ * What `vireo batch` loads when --load-model names nothing: the job's model alone (an ensemble's steps
+ * load with it, as in Triton's explicit mode), unless the model or a step is a handler — a handler
+ * declares no calls, so then every model of the repository, which it may call. Loading the whole
+ * repository for one ONNX model made the job pay every other model's start-up and memory.
+ */
+async function startupModelsOf(root: string, model: string): Promise<string[]> {
+  const seen = new Set<string>();
+  const callsAnyModel = async (name: string): Promise<boolean> => {
+    if (seen.has(name)) return false;
+    seen.add(name);
+    let config;
+    try {
+      config = (await readModelConfig(join(root, name))).config;
+    } catch {
+      return false; // the load reports it
+    }
+    if (config.backend === 'typescript') return true;
+    for (const step of await composingModels(root, name, config)) if (await callsAnyModel(step)) return true;
+    return false;
+  };
+  return (await callsAnyModel(model)) ? ['*'] : [model];
 }
 
 /** What one model adds to a job's identity: the content hashes of its config (and warmup) files and of the versions the job uses. */
@@ -136,7 +162,7 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchSummary> 
       pipelinedModels: [options.model],
       ...(options.instances === 'config' ? {} : { jobInstances: { model: options.model, count: options.instances ?? 'auto' } }),
     },
-    startupModels: options.loadModels && options.loadModels.length > 0 ? [options.model, ...options.loadModels] : ['*'],
+    startupModels: options.loadModels && options.loadModels.length > 0 ? [options.model, ...options.loadModels] : await startupModelsOf(resolve(options.modelRepository), options.model),
     recorderFor: (model, version) => combineRecorders([metrics?.recorderFor(model, version)]),
     callModel: (call) => facade!.callModel(call),
   });

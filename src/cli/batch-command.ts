@@ -71,7 +71,7 @@ export function batchCommand(): Command {
     .addOption(option('--max-file-bytes <bytes>', 'largest image, file or input line one row may read', 'max-file-bytes').argParser(integer(1, 2 ** 31 - 1)).default(64 * 1024 * 1024))
     // Up to the largest buffer node allocates: an Arrow message is read into one.
     .addOption(option('--max-message-bytes <bytes>', 'largest block of a columnar input read whole: one Arrow record batch (message with its metadata) or one Parquet row group (compressed and decoded bytes, rows × columns at 4 bytes a cell); checked from the sizes the file declares before it is read', 'max-message-bytes').argParser(integer(1, constants.MAX_LENGTH)).default(DEFAULT_MAX_MESSAGE_BYTES))
-    .addOption(option('--load-model <name>', 'also load this model (repeatable; the ones a handler or ensemble calls); default: every model of the repository', 'load-model').argParser(collect))
+    .addOption(option('--load-model <name>', 'also load this model (repeatable; the ones a handler calls); default: the job\'s model with its ensemble steps, or every model of the repository when a handler is among them', 'load-model').argParser(collect))
     .addOption(option('--metrics-port <port>', 'serve the job\'s Prometheus metrics on GET /metrics while it runs (-1: off, 0: any port)', 'metrics-port').argParser(integer(-1, 65535)).default(-1))
     .addOption(option('--metrics-address <host>', 'address the metrics endpoint binds to', 'metrics-address').default('127.0.0.1'))
     .addOption(option('--progress <mode>', 'bar (a terminal), log (a structured line every --progress-interval), none; auto: bar on a terminal, else log', 'progress').choices(['auto', 'bar', 'log', 'none']).default('auto'))

@@ -50,3 +50,44 @@ export async function partitionEnsembles(root: string, names: readonly string[])
   }
   return { models: names.filter((n) => !uses.has(n)), ensembles: ordered };
 }
+
+/**
+ * The models an ensemble's steps use (each once, in step order), from its configuration file; none
+ * for a model that is not an ensemble or whose configuration cannot be read (its load reports that).
+ */
+export async function composingModels(root: string, name: string, override?: ParsedModelConfig): Promise<string[]> {
+  let config: ParsedModelConfig;
+  try {
+    config = override ?? (await readModelConfig(join(root, name))).config;
+  } catch {
+    return [];
+  }
+  if (config.platform !== 'ensemble') return [];
+  return [...new Set((config.ensemble_scheduling?.step ?? []).map((s) => s.model_name))];
+}
+
+/**
+ * What Triton's explicit mode loads before an ensemble: the models its steps use, ensembles among them
+ * with their own steps, each once, in load order (a step's steps first). Steps whose folder
+ * `isModelFolder` denies are left out (the ensemble's own load reports them). Empty when the steps reach
+ * the ensemble again (a cycle, which its own load reports): the caller loads them under the ensemble's
+ * lock, and a concurrent load of the cycle's other end would then wait on it.
+ */
+export async function stepsToLoadFirst(root: string, name: string, override: ParsedModelConfig | undefined, isModelFolder: (name: string) => Promise<boolean>): Promise<string[]> {
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  let cycle = false;
+  const visit = async (model: string, config?: ParsedModelConfig): Promise<void> => {
+    state.set(model, 'visiting');
+    for (const step of await composingModels(root, model, config)) {
+      const seen = state.get(step);
+      if (seen === 'visiting') cycle = true;
+      if (seen !== undefined || !(await isModelFolder(step))) continue;
+      await visit(step);
+      order.push(step);
+    }
+    state.set(model, 'done');
+  };
+  await visit(name, override);
+  return cycle ? [] : order;
+}

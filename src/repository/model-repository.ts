@@ -12,7 +12,8 @@
  */
 import { DEFAULT_MODEL_DEFAULTS, type ModelDefaults } from './model-defaults.js';
 import type { ResponseCache } from '../scheduler/response-cache.js';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { USABLE_CORES } from '../core/cpu-budget.js';
 import { VireoError } from '../core/errors.js';
 import type { ModelIndexEntry } from '../core/inference.js';
@@ -21,7 +22,7 @@ import { residentBytes } from './memory-budget.js';
 import { ModelBudget } from './model-budget.js';
 import type { ModelConfig, ParsedModelConfig } from './model-config.js';
 import { ModelEntry, type ModelRunner, type ModelVersion, type VersionRecorder } from './model-entry.js';
-import { partitionEnsembles } from './ensemble-loader.js';
+import { partitionEnsembles, stepsToLoadFirst } from './ensemble-loader.js';
 import type { ModelCall } from '../backends/backend.js';
 import type { Tensor } from '../core/tensor.js';
 import { buildIndex, type IndexOptions } from './repository-index.js';
@@ -185,6 +186,14 @@ export class ModelRepository {
    */
   load(name: string, options: LoadOptions = {}): Promise<void> {
     if (!isValidModelName(name)) return Promise.reject(new VireoError('VIREO_ERR_PATH_INVALID', `invalid model name "${name}"`));
+    return this.#load(name, options, this.controlMode === 'explicit' && !this.#budget);
+  }
+
+  /**
+   * `withSteps`: an ensemble's steps load first, under its lock (so loads of one model keep their order),
+   * after an upload wrote its files (so the uploaded configuration's steps count): Triton's explicit mode.
+   */
+  #load(name: string, options: LoadOptions, withSteps: boolean): Promise<void> {
     const entry = this.#models.get(name) ?? new ModelEntry(name);
     this.#models.set(name, entry);
     return entry.exclusive(async () => {
@@ -197,14 +206,37 @@ export class ModelRepository {
       const previous = entry.override;
       if ('config' in options) entry.override = options.config;
       try {
+        if (withSteps) await this.#loadSteps(name, entry.override);
         await reloadModel(entry, options.config !== undefined || entry.override !== previous, this.#reloadContext);
       } catch (error) {
+        // An ensemble whose steps failed never reached its own load: it is listed as failed, with why.
+        if (entry.state === 'LOADING' && !entry.servingVersion()) entry.fail(VireoError.from(error).message);
         entry.override = previous; // a failed load leaves the serving configuration in charge
         // … and the files on disk as they were; the answer is the load's error, whatever the undo meets.
         throw upload ? await upload.undo(error) : error;
       }
       await upload?.keep();
     });
+  }
+
+  /**
+   * Loads the models an ensemble's steps use that serve nothing yet, before the ensemble (stepsToLoadFirst).
+   * Triton also re-reads the steps already loaded and reloads what changed; here those are left as they
+   * serve (reload them by name): loading them again under the ensemble's lock could wait on a reload of
+   * theirs that is itself waiting for this ensemble (two reloads closing a loop, ensemble-reload-cycle.test.ts).
+   */
+  async #loadSteps(name: string, override: ParsedModelConfig | undefined): Promise<void> {
+    const isModelFolder = (step: string) => (isValidModelName(step) ? stat(join(this.#options.root, step)).then((s) => s.isDirectory(), () => false) : Promise.resolve(false));
+    for (const step of await stepsToLoadFirst(this.#options.root, name, override, isModelFolder)) {
+      if (this.#models.get(step)?.servingVersion()) continue;
+      try {
+        await this.#load(step, {}, false);
+      } catch (error) {
+        // The step's own error code (a bad configuration 400, a model that cannot open 503), as its own load answers.
+        const cause = VireoError.from(error);
+        throw new VireoError(cause.code, `ensemble "${clip(name)}" uses model "${clip(step)}", which failed to load: ${cause.message}`, { cause });
+      }
+    }
   }
 
   /** Unloads every version of a model: drains its queues, then ends its workers. */
