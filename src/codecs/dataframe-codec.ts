@@ -136,7 +136,7 @@ export function jsonTable(body: unknown): Table | undefined {
       }
       if (odd !== undefined) bad(`record ${r} does not have the same columns as record 0 (column "${odd}")`);
     });
-    return tableOf(names, names.map((n) => body.map((record) => (record as Record<string, unknown>)[n])), 'records');
+    return refuseOverflowLiterals(tableOf(names, names.map((n) => body.map((record) => (record as Record<string, unknown>)[n])), 'records'));
   }
   if (typeof body !== 'object' || body === null || 'inputs' in body) return undefined;
   const entries = Object.entries(body);
@@ -146,7 +146,24 @@ export function jsonTable(body: unknown): Table | undefined {
   for (const [name, values] of entries) {
     if ((values as unknown[]).length !== rows) bad(`column "${name}" has ${(values as unknown[]).length} values, column "${entries[0]![0]}" has ${rows}`);
   }
-  return tableOf(entries.map(([n]) => n), entries.map(([, v]) => v as unknown[]), 'columns');
+  return refuseOverflowLiterals(tableOf(entries.map(([n]) => n), entries.map(([, v]) => v as unknown[]), 'columns'));
+}
+
+/**
+ * A table read from JSON text holds an infinity only where the text had a number literal beyond the
+ * double range (`1e400`; JSON has no Infinity token): refused naming the cell, as the tensor JSON path
+ * refuses one (jsonTextToTensorData). Arrow, Parquet and CSV tables keep their infinities.
+ */
+function refuseOverflowLiterals(table: Table): Table {
+  const check = (value: unknown, row: number, column: string, element?: number): void => {
+    if (typeof value === 'number' && (value === Infinity || value === -Infinity)) {
+      bad(`row ${row}, column "${column}"${element === undefined ? '' : `, element ${element}`}: a number literal beyond ${value < 0 ? '-' : ''}1.7976931348623157e308 (read as ${value}) is beyond the range of a double`);
+    }
+    // A list cell (list-inputs.ts), nested as deep as its input's dims: every number in it.
+    if (Array.isArray(value)) value.forEach((v, i) => check(v, row, column, element ?? i));
+  };
+  for (const [column, cells] of table.columns) for (let r = 0; r < cells.length; r++) check(cells[r], r, column);
+  return table;
 }
 
 export interface DataframeInput extends CodecTensorConfig { columns?: string[] }

@@ -1,7 +1,7 @@
 /**
  * A JSON number literal beyond the double range (`1e400`, `-1e309`) is refused on every JSON wire path of
- * a real server — OIP REST (body, the binary extension's JSON header, parameters), V1 REST, the generate
- * extension, /v1/batches lines — with a 400 naming the input and element, as a finite overflow (`1e39`
+ * a real server — OIP REST (body, the binary extension's JSON header, parameters, JSON records and
+ * columns), V1 REST, the generate extension, /v1/batches lines — with a 400 naming the input and element, as a finite overflow (`1e39`
  * for FP32) is; where tensors are not JSON text (binary tensor data, a handler model's BLS call), an
  * infinity still passes. Bodies are written as text here: JSON.stringify cannot write such a literal.
  */
@@ -130,6 +130,16 @@ describe('a JSON number literal beyond the double range', () => {
     assert.equal(parameter.status, 400, JSON.stringify(parameter.body));
     assert.match(parameter.body.error, /parameter "temperature" is a number literal beyond the range of a double/);
     assert.equal((await server.post('/v2/models/id_fp32/generate', '{"INPUT": [1, 2]}')).status, 200);
+  });
+
+  it('JSON records and columns (dataframe bodies): 400 naming the row, column and list element; the largest double passes for FP64', async () => {
+    for (const body of ['[{"INPUT": [1, 2]}, {"INPUT": [3, 1e400]}]', '{"INPUT": [[1, 2], [3, -1e309]]}']) {
+      const answer = await server.post('/v2/models/id_fp64/infer', body);
+      assert.equal(answer.status, 400, `${body}: ${JSON.stringify(answer.body)}`);
+      assert.match(answer.body.error, /row 1, column "INPUT", element 1: a number literal beyond -?1\.7976931348623157e308 \(read as -?Infinity\)/, body);
+    }
+    const largest = await server.post('/v2/models/id_fp64/infer', `[{"INPUT": [1, ${MAX_DOUBLE}]}]`);
+    assert.equal(largest.status, 200, JSON.stringify(largest.body));
   });
 
   it('a handler model\'s BLS call with ±Infinity (JS values, not JSON text) still runs', async () => {
