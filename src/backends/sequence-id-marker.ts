@@ -7,15 +7,15 @@
  * request wherever it runs (a uint64 or a string correlation id), so Vireo's threads must too.
  *
  * The sender writes the marker as a plain field of its message, the receiver puts the symbol back.
- * Messages without a marked id (nearly all) cross unchanged.
+ * Messages without a marked id (nearly all) cross unchanged. A BLS call carries its marker as any
+ * message does (core/sequence-id-wire.ts); an execute call's context names its marked requests by index.
  */
 import { hasNumericSequenceId, markNumericSequenceId } from '../core/inference.js';
+import { markerFromWire, markerToWire } from '../core/sequence-id-wire.js';
 import type { ExecuteContext, ModelCall } from './backend.js';
 
 /** An execute call's context on the wire: which requests' parameters were marked, by index. */
 type WireContext = ExecuteContext & { numericSequenceIds?: number[] };
-/** A BLS call on the wire: whether its parameters were marked. */
-type WireCall = ModelCall & { numericSequenceId?: true };
 
 export function contextToWire(context: ExecuteContext | undefined): ExecuteContext | undefined {
   const parameters = context?.parameters;
@@ -39,12 +39,10 @@ export function contextFromWire(context: ExecuteContext | undefined): ExecuteCon
 }
 
 export function callToWire(call: ModelCall): ModelCall {
-  if (!call.parameters || !hasNumericSequenceId(call.parameters)) return call;
-  const wire: WireCall = { ...call, numericSequenceId: true };
-  return wire;
+  return markerToWire(call, call.parameters);
 }
 
 export function callFromWire(call: ModelCall): ModelCall {
-  if ((call as WireCall).numericSequenceId && call.parameters) markNumericSequenceId(call.parameters);
+  markerFromWire(call, call.parameters);
   return call;
 }

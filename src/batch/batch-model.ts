@@ -35,6 +35,7 @@ export function jsonlModel(
   return {
     model, version,
     batched: (config?.max_batch_size ?? 0) > 0,
+    sequence: config?.sequence_batching !== undefined,
     bytesInputs: config ? bytesInputs(config) : [],
     dataframeRequest: (table) => server.dataframeRequest(model, version, table),
     oipRequest: (body) => oipRequest(body, model, version),

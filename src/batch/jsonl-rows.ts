@@ -27,6 +27,12 @@ export interface JsonlModel {
   version?: string;
   /** max_batch_size > 0: requests carry a batch dimension and can be concatenated. */
   batched: boolean;
+  /**
+   * A sequence-batching model: every line stays a request of its own. Joined, two steps of one sequence
+   * were one request of two steps, which the sequence batcher refuses; its halves then ran after the
+   * batch's later lines, so a sequence's end arrived before its middle steps.
+   */
+  sequence?: boolean;
   /** Inputs a typed payload may fill with bytes or text. */
   bytesInputs: readonly string[];
   /** The REST dataframe mapping (InferenceServer.dataframeRequest). */
@@ -131,7 +137,7 @@ export function jsonlRows(lines: readonly ParsedLine[], model: JsonlModel, batch
   lines.forEach((line, i) => {
     if (line.error) failed.set(i, line.error);
   });
-  const keys = lines.map((line) => (line.request && model.batched ? batchKey(line.request) : undefined));
+  const keys = lines.map((line) => (line.request && model.batched && !model.sequence ? batchKey(line.request) : undefined));
   return {
     ids: lines.map((l) => l.id),
     failed,

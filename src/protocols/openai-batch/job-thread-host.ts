@@ -9,7 +9,7 @@ import type { RowResult } from '../../batch/run-rows.js';
 import { spawnWorkerEntry } from '../../core/esm-bundle.js';
 import { endsWithin } from '../../core/ends-within.js';
 import { VireoError } from '../../core/errors.js';
-import type { JobModelInfo, JobThreadAnswers, JobThreadReply, JobThreadRequest } from './job-thread-protocol.js';
+import { spansFromWire, type JobModelInfo, type JobThreadAnswers, type JobThreadReply, type JobThreadRequest } from './job-thread-protocol.js';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 const THREAD_URL = new URL(runningFromSource ? './job-thread.ts' : './job-thread.js', import.meta.url);
@@ -81,7 +81,7 @@ export class JobThread {
         rows: {
           ids: header.ids,
           failed: new Map(header.failed.map(([row, error]) => [row, VireoError.from(error)])),
-          requests: (start, end) => this.#ask({ type: 'requests', part: name, start, end }),
+          requests: async (start, end) => spansFromWire(await this.#ask({ type: 'requests', part: name, start, end })),
         },
       };
     }

@@ -3,6 +3,7 @@
  * (job-thread-host.ts). Every request carries an id and is answered once, in any order.
  */
 import type { SerializedError } from '../../core/errors.js';
+import { markerFromWire, markerToWire } from '../../core/sequence-id-wire.js';
 import type { PartRange } from '../../batch/part-store.js';
 import type { RequestSpan, RowResult } from '../../batch/run-rows.js';
 import type { ModelConfig } from '../../repository/model-config.js';
@@ -39,6 +40,18 @@ export interface JobThreadAnswers {
   'next-part': PartHeader | null;
   requests: RequestSpan[];
   encode: { output: Uint8Array; errors: Uint8Array; failed: number };
+}
+
+/**
+ * A batch's requests as the thread sends them: a request whose numeric sequence id is held as its text
+ * keeps its marker (core/sequence-id-wire.ts), so a uint64 id beyond 2^53 stays the number it was on the
+ * line, as over REST — not a string id of the same digits.
+ */
+export const spansToWire = (spans: RequestSpan[]): RequestSpan[] => spans.map((span) => markerToWire(span, span.request.parameters));
+
+export function spansFromWire(spans: RequestSpan[]): RequestSpan[] {
+  for (const span of spans) markerFromWire(span, span.request.parameters);
+  return spans;
 }
 
 export type JobThreadReply = { id: number; value: unknown } | { id: number; error: SerializedError };

@@ -21,7 +21,7 @@ import { lowerThisThread } from '../../core/thread-priority.js';
 import { parseInferBody } from '../oip-http/oip-json-codec.js';
 import { answerPart, refuseBinary } from './batch-answers.js';
 import { validateInput } from './batch-input.js';
-import type { JobModelInfo, JobThreadReply, JobThreadRequest, PartHeader } from './job-thread-protocol.js';
+import { spansToWire, type JobModelInfo, type JobThreadReply, type JobThreadRequest, type PartHeader } from './job-thread-protocol.js';
 
 if (!parentPort) throw new Error('job-thread must run in a worker thread');
 const port = parentPort;
@@ -70,7 +70,7 @@ async function answer(request: JobThreadRequest): Promise<{ value: unknown; tran
     }
     case 'requests':
       // Copied, not moved: a one-line request is the line's own tensors, asked for again if its batch is split.
-      return { value: await partOf(request.part).rows.requests(request.start, request.end) };
+      return { value: spansToWire(await partOf(request.part).rows.requests(request.start, request.end)) };
     case 'encode': {
       const { lines } = partOf(request.part);
       parts.delete(request.part);
