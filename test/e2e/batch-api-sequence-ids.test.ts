@@ -20,28 +20,11 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI, { toFile } from 'openai';
 import { runBatch } from '../../src/app/run-batch.js';
 import { silentLogger } from '../../src/logging/logger.js';
-import { accumulatorModel, dynaSequenceModel } from '../../tools/modelgen/models.js';
+import { dynaSequenceModel } from '../../tools/modelgen/models.js';
 import { waitFor } from '../helpers/lifecycle.js';
-import { makeRepository, type ModelFiles } from '../helpers/repository.js';
+import { makeRepository } from '../helpers/repository.js';
+import { accumulator } from '../helpers/accumulator.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-
-/** OUTPUT is the running sum of the sequence's INPUTs (implicit state), `direct` strategy. */
-const accumulator: ModelFiles = {
-  config: {
-    backend: 'onnx', max_batch_size: 4,
-    input: [{ name: 'INPUT', data_type: 'TYPE_INT32', dims: [1] }],
-    output: [{ name: 'OUTPUT', data_type: 'TYPE_INT32', dims: [1] }],
-    sequence_batching: {
-      control_input: [
-        { name: 'START', control: [{ kind: 'CONTROL_SEQUENCE_START', int32_false_true: [0, 1] }] },
-        { name: 'READY', control: [{ kind: 'CONTROL_SEQUENCE_READY', int32_false_true: [0, 1] }] },
-      ],
-      state: [{ input_name: 'ACCUMULATOR_IN', output_name: 'ACCUMULATOR_OUT', data_type: 'TYPE_INT32', dims: [1] }],
-      direct: {},
-    },
-  },
-  versions: { 1: accumulatorModel() },
-};
 
 const BIG = 18446744073709551610n; // 2^64 − 6
 const BIG_53 = 9007199254740993n; // 2^53 + 1
@@ -119,7 +102,7 @@ describe('sequence ids in batch jobs', () => {
 
   before(async () => {
     repo = await makeRepository({
-      acc: accumulator,
+      acc: accumulator(),
       simple_dyna_sequence: {
         config: await readFile(join(import.meta.dirname, '..', '..', 'examples', 'triton-models', 'simple_dyna_sequence', 'config.pbtxt'), 'utf8'),
         configFile: 'config.pbtxt',

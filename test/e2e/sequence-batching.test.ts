@@ -12,25 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { accumulatorModel, dynaSequenceModel } from '../../tools/modelgen/models.js';
 import { assertStatus, grpc, rawOutputValues, type RpcClient, streamInfer, tritonClient } from '../helpers/grpc.js';
 import { makeRepository } from '../helpers/repository.js';
+import { accumulatorConfig } from '../helpers/accumulator.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-
-function accumulatorConfig(extra: Record<string, unknown> = {}, strategy: Record<string, unknown> = { direct: {} }) {
-  return {
-    backend: 'onnx',
-    max_batch_size: 4,
-    input: [{ name: 'INPUT', data_type: 'TYPE_INT32', dims: [1] }],
-    output: [{ name: 'OUTPUT', data_type: 'TYPE_INT32', dims: [1] }],
-    sequence_batching: {
-      control_input: [
-        { name: 'START', control: [{ kind: 'CONTROL_SEQUENCE_START', int32_false_true: [0, 1] }] },
-        { name: 'READY', control: [{ kind: 'CONTROL_SEQUENCE_READY', int32_false_true: [0, 1] }] },
-      ],
-      state: [{ input_name: 'ACCUMULATOR_IN', output_name: 'ACCUMULATOR_OUT', data_type: 'TYPE_INT32', dims: [1] }],
-      ...strategy,
-      ...extra,
-    },
-  };
-}
 
 const body = (value: number, parameters: Record<string, unknown>) => ({
   inputs: [{ name: 'INPUT', datatype: 'INT32', shape: [1, 1], data: [value] }],

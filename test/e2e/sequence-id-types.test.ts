@@ -14,28 +14,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { accumulatorModel, dynaSequenceModel } from '../../tools/modelgen/models.js';
+import { dynaSequenceModel } from '../../tools/modelgen/models.js';
 import { assertStatus, grpc, rawOutputValues, tritonClient, type RpcClient } from '../helpers/grpc.js';
 import { makeRepository, type ModelFiles } from '../helpers/repository.js';
+import { accumulator } from '../helpers/accumulator.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-
-/** An accumulator with implicit state: OUTPUT is the running sum of the sequence's INPUTs. */
-const accumulator: ModelFiles = {
-  config: {
-    backend: 'onnx', max_batch_size: 4,
-    input: [{ name: 'INPUT', data_type: 'TYPE_INT32', dims: [1] }],
-    output: [{ name: 'OUTPUT', data_type: 'TYPE_INT32', dims: [1] }],
-    sequence_batching: {
-      control_input: [
-        { name: 'START', control: [{ kind: 'CONTROL_SEQUENCE_START', int32_false_true: [0, 1] }] },
-        { name: 'READY', control: [{ kind: 'CONTROL_SEQUENCE_READY', int32_false_true: [0, 1] }] },
-      ],
-      state: [{ input_name: 'ACCUMULATOR_IN', output_name: 'ACCUMULATOR_OUT', data_type: 'TYPE_INT32', dims: [1] }],
-      direct: {},
-    },
-  },
-  versions: { 1: accumulatorModel() },
-};
 
 /** A handler that forwards each request, parameters and all, to `target` through BLS. */
 function forwarder(target: string, parameters: Record<string, string> = {}): ModelFiles {
@@ -70,7 +53,7 @@ describe('sequence id types, as Triton keeps them', () => {
 
   before(async () => {
     const repo = await makeRepository({
-      acc: accumulator,
+      acc: accumulator(),
       // Triton's simple_dyna_sequence: OUTPUT = (INPUT + START + END × CORRID) × READY, CORRID a UINT64 control.
       simple_dyna_sequence: {
         config: await readFile(join(import.meta.dirname, '..', '..', 'examples', 'triton-models', 'simple_dyna_sequence', 'config.pbtxt'), 'utf8'),
