@@ -104,8 +104,15 @@ export interface RunRowsOptions {
 /** Statuses that concern one row, so the batch is retried row by row; anything else stops the job. */
 const ROW_STATUSES = new Set<ErrorStatus>(['INVALID_ARGUMENT', 'INTERNAL', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED']);
 
+/**
+ * Errors of one row whose status would otherwise stop the job: a line naming a sequence that is not
+ * running (ended, or never started) is NOT_FOUND, as over REST, like an unknown model, which does stop it.
+ */
+const ROW_CODES = new Set(['VIREO_ERR_SEQUENCE_UNKNOWN']);
+
 export function isRowError(error: unknown): boolean {
-  return ROW_STATUSES.has(VireoError.from(error).status);
+  const { status, code } = VireoError.from(error);
+  return ROW_STATUSES.has(status) || ROW_CODES.has(code);
 }
 
 /** What a failed request means: retry its rows one by one, fail them all, or stop the run. */

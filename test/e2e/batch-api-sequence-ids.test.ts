@@ -168,6 +168,30 @@ describe('sequence ids in batch jobs', () => {
     }
   });
 
+  it('vireo batch: a line of a sequence that has ended fails alone, the job goes on', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vireo-batch-seq-ended-'));
+    try {
+      const steps: Step[] = [
+        { custom_id: 'start', id: 4n, flags: { sequence_start: true }, value: 1, expected: 1 },
+        { custom_id: 'end', id: 4n, flags: { sequence_end: true }, value: 2, expected: 3 },
+        { custom_id: 'late', id: 4n, flags: {}, value: 5, expected: { status: 404 } },
+        { custom_id: 'other', id: 5n, flags: { sequence_start: true, sequence_end: true }, value: 7, expected: 7 },
+      ];
+      const input = join(dir, 'ended.jsonl');
+      await writeFile(input, jsonl('acc', steps));
+      const output = join(dir, 'out');
+      const summary = await runBatch({ modelRepository: repo.root, logger: silentLogger(), model: 'acc', inputs: [input], output });
+      assert.deepEqual([summary.rows, summary.errors], [4, 1]);
+      const lines = [];
+      for (const name of (await readdir(join(output, 'parts'))).filter((f) => f.endsWith('.jsonl'))) lines.push(...parseJsonl(await readFile(join(output, 'parts', name), 'utf8')));
+      const byId = new Map(lines.map((l) => [l.custom_id, l]));
+      for (const id of ['start', 'end', 'other']) assertExpected(steps.find((s) => s.custom_id === id)!, 200, byId.get(id)?.response.body, 'vireo batch');
+      assert.match(byId.get('late')!.error.message, /has ended/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('vireo batch answers the same files the same way', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vireo-batch-seq-cli-'));
     try {
