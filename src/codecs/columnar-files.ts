@@ -20,6 +20,7 @@ import { VireoError } from '../core/errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './read-bounds.js';
 import type { RowMajorColumns } from './dataframe-codec.js';
 import { chunkRange, flatNumericColumns, readFlatColumns } from './parquet-flat-columns.js';
+import { listNumericColumns, readListColumns } from './parquet-list-columns.js';
 import { checkRowGroupBound, checkRowGroups, MIN_CELL_BYTES, rowGroupSize } from './parquet-footer-bounds.js';
 import { boundedCompressors } from './parquet-bounded-decompressors.js';
 import { checkChunkPages, pageColumn } from './parquet-page-check.js';
@@ -125,6 +126,7 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
   // Top-level columns (a LIST column by its own name, not its leaf's); other nested columns refused by name.
   const names = topLevelColumns(path, metadata);
   const flat = flatNumericColumns(metadata);
+  const lists = listNumericColumns(metadata);
   const blocks = fittingSpecs(names, options.rowMajor);
   const bound = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   // The chunks read are those of these top-level columns (hyparquet selects by a path's first name);
@@ -168,7 +170,8 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
         await withFile(path, async (file) => {
           const fast = await readFlatColumns(file, metadata.row_groups[rowGroup]!.columns, flat, names, count, columns, blocks, options.arrays);
           rowMajor = fast.rowMajor;
-          const slow = fast.slow;
+          // LIST columns of numbers without a null, page by page into ListColumns (parquet-list-columns.ts).
+          const slow = await readListColumns(file, metadata.row_groups[rowGroup]!.columns, lists, fast.slow, count, columns, Math.floor(bound / MIN_CELL_BYTES));
           // The rest through hyparquet: a few columns at a time, each few on a turn of the event loop
           // of its own. hyparquet fetches a row group's bytes at once and then decodes every column in
           // one synchronous run, which for 16,384 rows × 256 OPTIONAL floats held the main thread for
@@ -221,7 +224,6 @@ function numbersTyped(data: ArrayLike<unknown>): ArrayLike<unknown> {
   }
   return typed;
 }
-
 
 /** An output column: scalar or list cells of one element type; null for a row without a value. */
 export interface OutputColumn {

@@ -1,7 +1,8 @@
 /**
  * A dataframe column whose cell in each row is a list of numbers (an embedding column: Arrow
  * List/FixedSizeList of a numeric type), kept as one typed array of all its elements and the offsets
- * of each row's list, so an input's tensor can be copied from it without a JS value per element
+ * of each row's list (from Arrow, arrow-list-columns.ts, and Parquet, parquet-list-columns.ts), so an
+ * input's tensor can be copied from it without a JS value per element
  * (list-inputs.ts). It stands in a Table's `columns` where an array of cells would (read by `length`,
  * `slice` and iteration only, as a typed scalar column is), so slicing a table into batches views it.
  *

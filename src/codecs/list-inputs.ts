@@ -10,7 +10,8 @@
  *   what `vireo batch` writes for a list output in CSV (64-bit integers read exactly);
  * - Arrow List / LargeList / FixedSizeList of a numeric type: a ListColumn (list-column.ts), copied into
  *   the tensor in one piece where the element type is the input's (or FP32 from doubles, then checked);
- * - Parquet LIST columns: arrays, as hyparquet assembles them.
+ * - Parquet LIST columns of FLOAT, DOUBLE or INT32 without a null: a ListColumn decoded page by page
+ *   (parquet-list-columns.ts); any other, or a chunk with a null or an empty list: arrays, as hyparquet assembles them.
  *
  * Invariant: every row's length is checked, and the tensor's bytes admitted to the request's budget,
  * before the tensor is allocated; elements get the checks a scalar cell gets (cellValue, then core's

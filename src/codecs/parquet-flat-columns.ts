@@ -44,8 +44,8 @@ export interface FlatTarget {
   offset: number;
 }
 
-const ARRAYS = { FLOAT: Float32Array, DOUBLE: Float64Array, INT32: Int32Array } as const;
-type FlatType = keyof typeof ARRAYS;
+export const ARRAYS = { FLOAT: Float32Array, DOUBLE: Float64Array, INT32: Int32Array } as const;
+export type FlatType = keyof typeof ARRAYS;
 
 /**
  * The top-level leaf columns a row group may decode here, by name: REQUIRED or OPTIONAL numbers with no
@@ -242,10 +242,13 @@ export function readFlatColumn(bytes: Uint8Array, chunk: ParquetColumnChunk, ele
   return out.data;
 }
 
-const viewOf = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+export const viewOf = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-/** A page's `count` values into `out` from row `at`; false for an encoding this path leaves to hyparquet. */
-function decodeValues(reader: DataReader, type: FlatType, encoding: string, count: number, dictionary: FlatColumn | undefined, out: FlatTarget, at: number): boolean {
+/**
+ * A page's `count` values into `out` from row `at`; false for an encoding this path leaves to hyparquet.
+ * Also the values of a LIST column's pages (parquet-list-columns.ts), with `at` a value's position.
+ */
+export function decodeValues(reader: DataReader, type: FlatType, encoding: string, count: number, dictionary: FlatColumn | undefined, out: FlatTarget, at: number): boolean {
   if (encoding === 'PLAIN') return place(out, readPlain(reader, type, count, undefined) as FlatColumn, at);
   if (encoding === 'DELTA_BINARY_PACKED' && type === 'INT32') {
     // arrow-rs's fallback for integers once a v2 writer's dictionary is full.

@@ -40,7 +40,7 @@ const corrupt = (message: string): never => {
  * extra length byte); zstd and brotli have no such bound (a zstd RLE block, a brotli repeat), so only
  * the chunk's declared size bounds them.
  */
-function expandsTo(codec: CompressionCodec, compressed: number): number {
+export function expandsTo(codec: CompressionCodec, compressed: number): number {
   switch (codec) {
     case 'UNCOMPRESSED': return compressed;
     case 'SNAPPY': return 22 * compressed + 32;
@@ -130,7 +130,7 @@ export function checkPrefixedHybrid(reader: DataReader, end: number, width: numb
  * A DELTA_BINARY_PACKED header as hyparquet reads it: miniblocks a block (a bit width byte each, allocated
  * by hyparquet for INT64) within the bytes left, values a miniblock a positive multiple of 8.
  */
-function checkDeltaHeader(reader: DataReader, end: number, what: string): void {
+export function checkDeltaHeader(reader: DataReader, end: number, what: string): void {
   const at = reader.offset;
   const blockSize = readVarInt(reader);
   const miniblocks = readVarInt(reader);

@@ -1,7 +1,8 @@
 /**
  * A Parquet file's columns as a dataframe sees them: the root's children, not the schema's leaves. A
  * nested column (a LIST's leaf is `emb.list.element`) is read through hyparquet by its top-level name,
- * which assembles it (a LIST into one array per row). Only a list of scalars has a meaning for a
+ * which assembles it (a LIST into one array per row; a LIST of numbers without a null is decoded by
+ * parquet-list-columns.ts instead). Only a list of scalars has a meaning for a
  * model's input (list-inputs.ts); any other nested column is refused here, by name, before a row is
  * read — handed to hyparquet by a leaf's name it failed with "parquet column not found: item".
  */
