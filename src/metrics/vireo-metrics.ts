@@ -71,7 +71,6 @@ export class VireoMetrics implements ProtocolRecorder {
     this.#rejected = new CounterFamily('vireo_rejected_requests_total',
       'Requests refused before they reached a model (malformed, over a limit, unauthenticated, no such route), by frontend and reason.',
       ['protocol', 'reason'], r);
-    this.#registerBatchFamilies();
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
       // prom-client exports these three as gauges named *_total, which promtool's lint refuses (a
@@ -86,8 +85,13 @@ export class VireoMetrics implements ProtocolRecorder {
     this.#index = index;
   }
 
-  /** Where the batch API's job counts are read from at scrape time (absent: the families stay empty). */
+  /**
+   * Where the batch API's job counts are read from at scrape time. Its families are registered only then:
+   * a server without --batch-dir, or a `vireo batch` job (whose own families sit beside, e.g.
+   * vireo_batch_rows_total), showed them at zero, as if it had a batch API.
+   */
   watchBatches(snapshot: () => BatchJobsSnapshot): void {
+    if (!this.#batches) this.#registerBatchFamilies();
     this.#batches = snapshot;
   }
 
