@@ -4,7 +4,7 @@
  * `columns`, cell conversion, the same errors). The `--id-column` is taken out of the table first and
  * carried to the output; every other column must be one the model takes, as over REST.
  */
-import type { RowMajorColumns, Table } from '../codecs/dataframe-codec.js';
+import { tableColumnNames, type RowMajorColumns, type Table } from '../codecs/dataframe-codec.js';
 import { VireoError } from '../core/errors.js';
 import type { InferRequest } from '../core/inference.js';
 import type { InputRows, RequestSpan } from './run-rows.js';
@@ -23,7 +23,12 @@ export interface DataframeChunk {
 export function splitCarried(chunk: DataframeChunk, idColumn: string | undefined): { table: Table; carried?: Map<string, unknown[]> } {
   if (idColumn === undefined) return { table: { columns: chunk.columns, rows: chunk.rows, rowMajor: chunk.rowMajor } };
   const ids = chunk.columns.get(idColumn);
-  if (!ids) throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `--id-column "${idColumn}" is not a column of the input (it has ${[...chunk.columns.keys()].map((c) => `"${c}"`).join(', ')})`);
+  // The input's columns include those read into row-major blocks (a CSV's or a row group's features).
+  if (!ids) {
+    const names = tableColumnNames(chunk);
+    const shown = names.slice(0, 10).map((c) => `"${c}"`).join(', ') + (names.length > 10 ? `, … (${names.length} in all)` : '');
+    throw new VireoError('VIREO_ERR_BATCH_INPUT_INVALID', `--id-column "${idColumn}" is not a column of the input (it has ${shown})`);
+  }
   const columns = new Map(chunk.columns);
   columns.delete(idColumn);
   // Carried values are written out as JS values: a typed column (see ColumnChunk) becomes an array.
