@@ -1,7 +1,8 @@
 /**
  * The OpenAI side of a batch's rows. The batch engine reads each input line (jsonl-rows.ts) with
  * the REST frontend's parsers, so a `body` means what it means to `POST <endpoint>`: an OIP request,
- * a dataframe as JSON records or columns, or a typed payload. Each result becomes one line of
+ * a dataframe as JSON columns (records, a JSON array, are refused while the file is validated: OpenAI's
+ * `body` is an object), or a typed payload. Each result becomes one line of
  * OpenAI's batch output format, its body the REST route's own answer:
  *   output file: `{"id", "custom_id", "response": {"status_code": 200, "request_id", "body"}, "error": null}`;
  *   error file:  the same with the error's HTTP status and `{"error": "<message>"}` as body;
