@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { mlpModel, mlpReference } from '../../tools/modelgen/models.js';
 import { makeRepository } from '../helpers/repository.js';
+import { startChildServer } from '../helpers/child-server.js';
 import { startTestServer } from '../helpers/server.js';
 import { ADD_CONFIG, addModel, addRequest } from '../helpers/lifecycle.js';
 
@@ -73,19 +74,27 @@ describe('memory', () => {
   });
 
   it('refuses a model larger than the whole budget with 413 and a clear error', async () => {
-    const server = await startTestServer(repo.root, { modelControlMode: 'explicit', modelMemoryBudget: 1024 * 1024 });
+    // A server process of its own: a load is measured by the process's RSS, and in this test process the
+    // earlier tests' ended threads leave stacks and heaps that a new worker reuses without growing RSS
+    // (a CI run once measured b's load under 1 MiB here and answered 200).
+    const server = await startChildServer(repo.root, ['--model-control-mode', 'explicit', '--model-memory-budget', String(MIB)]);
+    const post = async (path: string, body: unknown) => {
+      const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: response.status, body: await response.json() as { error: string } };
+    };
     try {
       const mlpFile = mlpModel(SIZES, 3).byteLength;
-      const refused = await server.post('/v2/models/mlp/infer', { inputs: [{ name: 'INPUT', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(0) }] });
+      const refused = await post('/v2/models/mlp/infer', { inputs: [{ name: 'INPUT', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(0) }] });
       assert.equal(refused.status, 413);
       assert.match(refused.body.error, new RegExp(`model "mlp" needs at least ${2 * mlpFile} bytes, more than the whole memory budget of 1048576 bytes`));
       // The add model's file fits, but loading it (a worker and a session) measures more than 1 MiB.
-      const measured = await server.post('/v2/repository/models/b/load', {});
+      const measured = await post('/v2/repository/models/b/load', {});
       assert.equal(measured.status, 413);
       assert.match(measured.body.error, /model "b" uses \d+ bytes, more than the whole memory budget of 1048576 bytes/);
-      assert.equal((await server.post('/v2/models/b/infer', addRequest([1, 2, 3, 4]))).status, 413);
+      assert.equal((await post('/v2/models/b/infer', addRequest([1, 2, 3, 4]))).status, 413);
     } finally {
-      await server.close();
+      server.process.kill('SIGTERM');
+      await server.exit;
     }
   });
 });
