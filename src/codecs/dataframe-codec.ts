@@ -155,14 +155,26 @@ export function jsonTable(body: unknown): Table | undefined {
  * refuses one (jsonTextToTensorData). Arrow, Parquet and CSV tables keep their infinities.
  */
 function refuseOverflowLiterals(table: Table): Table {
-  const check = (value: unknown, row: number, column: string, element?: number): void => {
-    if (typeof value === 'number' && (value === Infinity || value === -Infinity)) {
-      bad(`row ${row}, column "${column}"${element === undefined ? '' : `, element ${element}`}: a number literal beyond ${value < 0 ? '-' : ''}1.7976931348623157e308 (read as ${value}) is beyond the range of a double`);
+  const refuse = (value: number, row: number, column: string, element: number | undefined): never =>
+    bad(`row ${row}, column "${column}"${element === undefined ? '' : `, element ${element}`}: a number literal beyond ${value < 0 ? '-' : ''}1.7976931348623157e308 (read as ${value}) is beyond the range of a double`);
+  const infinite = (value: unknown): value is number => value === Infinity || value === -Infinity;
+  for (const [column, cells] of table.columns) {
+    for (let r = 0; r < cells.length; r++) {
+      const cell = cells[r];
+      if (infinite(cell)) refuse(cell, r, column, undefined);
+      if (!Array.isArray(cell)) continue;
+      // A list cell (list-inputs.ts), nested as its input's dims, walked without recursion (a JSONL line's
+      // depth is bounded by its length only); an error names the top-level element holding the number.
+      for (let i = 0; i < cell.length; i++) {
+        const pending: unknown[] = [cell[i]];
+        while (pending.length > 0) {
+          const value = pending.pop();
+          if (infinite(value)) refuse(value, r, column, i);
+          if (Array.isArray(value)) for (const inner of value) pending.push(inner);
+        }
+      }
     }
-    // A list cell (list-inputs.ts), nested as deep as its input's dims: every number in it.
-    if (Array.isArray(value)) value.forEach((v, i) => check(v, row, column, element ?? i));
-  };
-  for (const [column, cells] of table.columns) for (let r = 0; r < cells.length; r++) check(cells[r], r, column);
+  }
   return table;
 }
 
